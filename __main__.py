@@ -1,0 +1,22 @@
+"""VibeLog's infrastructure, one stack per environment: settings, then providers, then components, then exports."""
+
+import pulumi
+
+from components.feature_flags import FeatureFlags, FeatureFlagsArgs
+from components.providers import Providers
+from components.vercel_app import VercelApp, VercelAppArgs
+from settings.loader import load_settings
+
+settings = load_settings()
+providers = Providers.for_stack(settings)
+
+flags = FeatureFlags("flags", FeatureFlagsArgs.from_settings(settings), opts=providers.opts(providers.vercel))
+app = VercelApp(
+    "web",
+    VercelAppArgs.from_settings(settings, runtime_env={"EDGE_CONFIG": flags.connection_string}),
+    opts=providers.opts(providers.vercel),
+)
+
+pulumi.export("app_url", app.url)
+pulumi.export("vercel_project_id", app.project_id)
+pulumi.export("edge_config_id", flags.store_id)

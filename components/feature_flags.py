@@ -1,0 +1,74 @@
+"""Feature flags and runbook switches in a Vercel Edge Config store, read by the app at request time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumiverse_vercel as vercel
+
+from settings.stack import StackSettings
+
+
+@dataclass(frozen=True)
+class FeatureFlagsArgs:
+    """The items of one stack's Edge Config store."""
+
+    store_name: str
+    """Name of the Edge Config store; one per stack, so staging can never flip production."""
+    flags: Mapping[str, int]
+    """Each feature flag as the percentage of users who get it: 0 off, 100 on, in between a gradual rollout."""
+    switches: Mapping[str, Any]
+    """Runbook switches (MAINTENANCE_MODE, SECURITY_MODE), as JSON values."""
+
+    @classmethod
+    def from_settings(cls, settings: StackSettings) -> FeatureFlagsArgs:
+        """The args for the stack these settings describe."""
+        return cls(
+            store_name=f"{settings.app.project_name}-flags",
+            flags=settings.feature_flags.percentages(),
+            switches={
+                "MAINTENANCE_MODE": settings.operations.maintenance_mode,
+                "SECURITY_MODE": settings.operations.security_mode,
+            },
+        )
+
+
+class FeatureFlags(pulumi.ComponentResource):
+    """An Edge Config store holding the flags and switches, and the read token the app connects with.
+
+    Edge Config is read per request, so `pulumi up` flips a flag without a redeploy; `NEXT_PUBLIC_*` env vars
+    would be baked into the build instead.
+    """
+
+    connection_string: pulumi.Output[str]
+    """Secret connection string the app reads as EDGE_CONFIG."""
+    store_id: pulumi.Output[str]
+    """Id of the Edge Config store."""
+
+    def __init__(self, name: str, args: FeatureFlagsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vibelog:flags:FeatureFlags", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.store = vercel.EdgeConfig(f"{name}-store", name=args.store_name, opts=child)
+        items: dict[str, Any] = {key: {"rolloutPercent": percent} for key, percent in args.flags.items()}
+        items.update(args.switches)
+        self.items = [
+            vercel.EdgeConfigItem(
+                f"{name}-item-{key.lower().replace('_', '-')}",
+                edge_config_id=self.store.id,
+                key=key,
+                value_json=value,
+                opts=child,
+            )
+            for key, value in items.items()
+        ]
+        self.token = vercel.EdgeConfigToken(
+            f"{name}-read-token", edge_config_id=self.store.id, label="vibelog app (read)", opts=child
+        )
+
+        self.store_id = self.store.id
+        self.connection_string = pulumi.Output.secret(self.token.connection_string)
+        self.register_outputs({"store_id": self.store_id, "connection_string": self.connection_string})

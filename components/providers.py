@@ -1,0 +1,62 @@
+"""Explicit providers for a stack: every resource names the account, team and region it lives in."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_github as github
+import pulumiverse_vercel as vercel
+
+from settings.stack import StackSettings
+
+
+class Providers:
+    """The stack's providers, made on first use so a stack without AWS or GitHub resources declares none."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self._settings = settings
+        self._vercel: vercel.Provider | None = None
+        self._github: github.Provider | None = None
+        self._aws: dict[str, aws.Provider] = {}
+
+    @classmethod
+    def for_stack(cls, settings: StackSettings) -> Providers:
+        """The providers of the stack these settings describe."""
+        return cls(settings)
+
+    @property
+    def vercel(self) -> vercel.Provider:
+        """Vercel, scoped to the stack's team; the API token comes from VERCEL_API_TOKEN."""
+        if self._vercel is None:
+            self._vercel = vercel.Provider("vercel", team=self._settings.vercel_team)
+        return self._vercel
+
+    @property
+    def github(self) -> github.Provider:
+        """GitHub, scoped to the owner of the repositories; the token comes from GITHUB_TOKEN."""
+        if self._github is None:
+            owner = self._settings.github_owner
+            if owner is None:
+                raise ValueError("github:owner is required by a stack that declares GitHub resources")
+            self._github = github.Provider("github", owner=owner)
+        return self._github
+
+    def aws(self, region: str | None = None) -> aws.Provider:
+        """AWS in one region (the stack's primary region by default), pinned to the stack's account."""
+        region = region or self._settings.aws_region
+        if region is None:
+            raise ValueError("aws:region is required by a stack that declares AWS resources")
+        if region not in self._aws:
+            name = "aws" if region == self._settings.aws_region else f"aws-{region}"
+            self._aws[region] = aws.Provider(
+                name,
+                region=region,
+                allowed_account_ids=self._settings.aws_allowed_account_ids,
+                default_tags={"tags": {"project": "vibelog", "environment": self._settings.environment}},
+            )
+        return self._aws[region]
+
+    @staticmethod
+    def opts(*providers: pulumi.ProviderResource) -> pulumi.ResourceOptions:
+        """Options that hand a component the providers its children use."""
+        return pulumi.ResourceOptions(providers=list(providers))

@@ -1,0 +1,154 @@
+"""The Vercel project of a stack: the Next.js app, its domains and the env vars of each deployment target."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumiverse_vercel as vercel
+
+from settings.app_env import EnvVar, app_env
+from settings.stack import DeploymentTarget, StackSettings
+
+# Vercel refuses sensitive variables on the development target, so that `vercel env pull` can read them;
+# there a secret is still a Pulumi secret, but not `sensitive` on Vercel's side.
+SENSITIVE_TARGETS: frozenset[str] = frozenset({"production", "preview"})
+MANAGED_COMMENT = "Managed by vibelog-infra (Pulumi); change it in the stack config, not in the dashboard."
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A domain attached to the project."""
+
+    name: str
+    """The fully qualified domain name."""
+    redirect_to: str | None = None
+    """Another domain of the project this one redirects to (308), or None to serve the app."""
+
+
+@dataclass(frozen=True)
+class VercelAppArgs:
+    """What the Vercel project of one stack is made of."""
+
+    project_name: str
+    """Name of the Vercel project."""
+    repository: str
+    """The app's GitHub repository, owner/name."""
+    production_branch: str
+    """Branch deployed to the project's production target."""
+    targets: Sequence[DeploymentTarget]
+    """Deployment targets that receive the env vars."""
+    domains: Sequence[Domain]
+    """Domains of the project; an apex before the names that redirect to it."""
+    url: str
+    """The app's public URL."""
+    env: Sequence[EnvVar]
+    """The app env, already validated against the app's env schema."""
+    runtime_env: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Secret variables whose values other resources produce (the Edge Config connection string)."""
+
+    @classmethod
+    def from_settings(
+        cls, settings: StackSettings, runtime_env: Mapping[str, pulumi.Output[str]] | None = None
+    ) -> VercelAppArgs:
+        """The args for the stack these settings describe."""
+        domains: list[Domain] = []
+        if not settings.is_local:
+            domains.append(Domain(settings.domain))
+            if settings.app.www_redirect:
+                domains.append(Domain(f"www.{settings.domain}", redirect_to=settings.domain))
+        return cls(
+            project_name=settings.app.project_name,
+            repository=settings.app.repository,
+            production_branch=settings.app.production_branch,
+            targets=tuple(settings.app.targets),
+            domains=tuple(domains),
+            url=settings.app_url,
+            env=tuple(app_env(settings)),
+            runtime_env=dict(runtime_env or {}),
+        )
+
+
+class VercelApp(pulumi.ComponentResource):
+    """One Vercel project per stack, linked to the app's repository, with its domains and env vars."""
+
+    project_id: pulumi.Output[str]
+    """Id of the Vercel project (VERCEL_PROJECT_ID of the stack's pipeline)."""
+    url: pulumi.Output[str]
+    """The app's public URL."""
+
+    def __init__(self, name: str, args: VercelAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vibelog:vercel:VercelApp", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # The project is the app's identity on Vercel (deployments, domains, analytics): never replaced by accident.
+        self.project = vercel.Project(
+            f"{name}-project",
+            name=args.project_name,
+            framework="nextjs",
+            git_repository={
+                "type": "github",
+                "repo": args.repository,
+                "production_branch": args.production_branch,
+            },
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
+        )
+        project_only = pulumi.ResourceOptions(parent=self, depends_on=[self.project])
+
+        self.domains: dict[str, vercel.ProjectDomain] = {}
+        for domain in args.domains:
+            redirect_of = self.domains.get(domain.redirect_to) if domain.redirect_to else None
+            self.domains[domain.name] = vercel.ProjectDomain(
+                f"{name}-domain-{domain.name.replace('.', '-')}",
+                project_id=self.project.id,
+                domain=domain.name,
+                redirect=domain.redirect_to,
+                redirect_status_code=308 if domain.redirect_to else None,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[redirect_of] if redirect_of else []),
+            )
+
+        self.env_vars: list[vercel.ProjectEnvironmentVariable] = []
+        values: list[tuple[str, pulumi.Input[str], bool]] = [
+            (var.key, pulumi.Output.secret(var.value) if var.secret else var.value, var.secret) for var in args.env
+        ]
+        values += [(key, pulumi.Output.secret(value), True) for key, value in args.runtime_env.items()]
+        for key, value, secret in values:
+            for group in _target_groups(args.targets, secret):
+                suffix = "" if group.sensitive == secret else "-dev"
+                self.env_vars.append(
+                    vercel.ProjectEnvironmentVariable(
+                        f"{name}-env-{key.lower().replace('_', '-')}{suffix}",
+                        project_id=self.project.id,
+                        key=key,
+                        value=value,
+                        targets=list(group.targets),
+                        sensitive=group.sensitive,
+                        comment=MANAGED_COMMENT,
+                        opts=project_only,
+                    )
+                )
+
+        self.project_id = self.project.id
+        self.url = pulumi.Output.from_input(args.url)
+        self.register_outputs({"project_id": self.project_id, "url": self.url})
+
+
+@dataclass(frozen=True)
+class _TargetGroup:
+    targets: tuple[str, ...]
+    sensitive: bool
+
+
+def _target_groups(targets: Sequence[str], secret: bool) -> list[_TargetGroup]:
+    """The env-var resources one key needs: a secret is split so it is sensitive wherever Vercel allows."""
+    if not secret:
+        return [_TargetGroup(tuple(targets), False)]
+    groups = []
+    sensitive = tuple(t for t in targets if t in SENSITIVE_TARGETS)
+    plain = tuple(t for t in targets if t not in SENSITIVE_TARGETS)
+    if sensitive:
+        groups.append(_TargetGroup(sensitive, True))
+    if plain:
+        groups.append(_TargetGroup(plain, False))
+    return groups

@@ -1,0 +1,34 @@
+"""`python -m infra <verb>`: offline tooling for the Pulumi program."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+
+from infra import check_env, plan
+
+VERBS: dict[str, tuple[Callable[[list[str]], int], str]] = {
+    "plan": (plan.main, "the offline preview of a stack (or all), as a tree or --json"),
+    "check-env": (check_env.main, "validate env files against the app's env schema"),
+}
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch to a verb; unknown verbs are a usage error (exit 2)."""
+    if not argv or argv[0] in {"-h", "--help"}:
+        print("usage: python -m infra <verb> [options]\n\nverbs:")
+        for name, (_, summary) in VERBS.items():
+            print(f"  {name:<10} {summary}")
+        return 0 if argv else 2
+    verb = VERBS.get(argv[0])
+    if verb is None:
+        print(f"error: unknown verb '{argv[0]}' (expected one of {', '.join(VERBS)})", file=sys.stderr)
+        return 2
+    return verb[0](argv[1:])
+
+
+if __name__ == "__main__":
+    # Piped into `head` or `less`: stop quietly when the reader goes away.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main(sys.argv[1:]))

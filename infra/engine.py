@@ -1,0 +1,237 @@
+"""Run the unchanged Pulumi program under Pulumi's mock runtime, as a preview, and record every registration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import runpy
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_in_stack
+
+from infra.mocks import VibelogMocks
+from infra.stackfile import StackConfig, read_stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "vibelog"
+
+
+class Secret:
+    """A value the program marked secret. Only its presence is ever shown, never its value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "[secret]"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(("secret", json.dumps(self.value, sort_keys=True, default=str)))
+
+
+class Unknown:
+    """A value not known until the resource it comes from exists, as in `pulumi preview`."""
+
+    def __repr__(self) -> str:
+        return "[unknown]"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unknown)
+
+    def __hash__(self) -> int:
+        return hash("unknown")
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource registration, with everything the engine was told about it."""
+
+    type: str
+    name: str
+    urn: str
+    custom: bool
+    parent: str
+    inputs: dict[str, Any]
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    provider: str = ""
+    protect: bool = False
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+    aliases: tuple[str, ...] = ()
+    replace_on_changes: tuple[str, ...] = ()
+    ignore_changes: tuple[str, ...] = ()
+    additional_secret_outputs: tuple[str, ...] = ()
+
+
+@dataclass
+class Plan:
+    """What `pulumi preview` of one stack would register, recorded offline."""
+
+    stack: str
+    config: StackConfig
+    registrations: list[Registration]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def by_type(self, type_: str) -> list[Registration]:
+        """The registrations of one type token."""
+        return [r for r in self.registrations if r.type == type_]
+
+    def by_urn(self) -> dict[str, Registration]:
+        """Registrations keyed by URN."""
+        return {r.urn: r for r in self.registrations}
+
+    def one(self, type_: str, name: str) -> Registration:
+        """The registration of the given type and logical name; KeyError naming both if absent."""
+        for registration in self.registrations:
+            if registration.type == type_ and registration.name == name:
+                return registration
+        raise KeyError(f"no {type_} named {name!r} in the {self.stack} plan")
+
+
+def decode(value: Any) -> Any:
+    """A property value as the engine received it, with secrets and unknowns made explicit."""
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    if isinstance(value, dict):
+        sig = value.get(rpc._special_sig_key)
+        if sig == rpc._special_secret_sig:
+            inner = decode(value.get("value"))
+            return inner if isinstance(inner, Unknown) else Secret(inner)
+        if sig == rpc._special_resource_sig:
+            return value.get("urn", "")
+        return {key: decode(item) for key, item in value.items()}
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire carries every number as a double; 308 is an int to a reader
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping every registration request as the engine would see it."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        """Record the request, then let the SDK's mock monitor answer it."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.registrations.append(
+            Registration(
+                type=request.type,
+                name=request.name,
+                urn=urn,
+                custom=request.custom,
+                parent=request.parent,
+                inputs=decode(json_format.MessageToDict(request.object)),
+                dependencies=tuple(request.dependencies),
+                property_dependencies={key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()},
+                provider="::".join(request.provider.split("::")[:4]),
+                protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                delete_before_replace=request.deleteBeforeReplace,
+                aliases=tuple(_alias_text(alias) for alias in request.aliases),
+                replace_on_changes=tuple(request.replaceOnChanges),
+                ignore_changes=tuple(request.ignoreChanges),
+                additional_secret_outputs=tuple(request.additionalSecretOutputs),
+            )
+        )
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        """Keep the stack's exports."""
+        if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+            self.stack_outputs = decode(json_format.MessageToDict(request.outputs))
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+
+def _alias_text(alias: Any) -> str:
+    if alias.urn:
+        return str(alias.urn)
+    spec = alias.spec
+    parts = [f"name={spec.name}"] if spec.name else []
+    if spec.type:
+        parts.append(f"type={spec.type}")
+    if spec.parentUrn:
+        parts.append(f"parent={spec.parentUrn}")
+    if spec.noParent:
+        parts.append("noParent")
+    return ",".join(parts)
+
+
+def run_program(
+    stack: str,
+    config: StackConfig | None = None,
+    program: Path | None = None,
+    mocks: pulumi.runtime.Mocks | None = None,
+) -> Plan:
+    """Preview one stack offline: the program at `program` (the project's __main__.py) with the stack's config.
+
+    The config is handed over the way the Python language host does it, so the program cannot tell the
+    difference; exceptions raised by the program (a ConfigError for a misconfigured stack) propagate.
+    """
+    config = config if config is not None else read_stack_config(stack)
+    program = program or PROJECT_DIR / "__main__.py"
+    monitor = RecordingMonitor(mocks or VibelogMocks())
+    with _runtime(stack, monitor, config):
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(run_in_stack(lambda: _run_path(program)))
+        finally:
+            loop.close()
+    return Plan(stack, config, monitor.registrations, monitor.stack_outputs)
+
+
+def _run_path(program: Path) -> None:
+    runpy.run_path(str(program), run_name="__main__")
+
+
+@contextlib.contextmanager
+def _runtime(stack: str, monitor: RecordingMonitor, config: StackConfig) -> Iterator[None]:
+    project_dir = str(program_dir := PROJECT_DIR)
+    added = project_dir not in sys.path
+    if added:
+        sys.path.insert(0, project_dir)
+    settings = pulumi_mocks.MockSettings(  # type: ignore[no-untyped-call]
+        monitor=monitor,
+        monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),  # type: ignore[no-untyped-call]
+        engine=pulumi_mocks.MockEngine(logging.getLogger("infra.plan")),
+        project=PROJECT,
+        stack=stack,
+        root_directory=str(program_dir),
+        dry_run=True,
+        organization="organization",
+        callbacks=None,
+    )
+    runtime_settings.configure(settings)
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
+    try:
+        yield
+    finally:
+        runtime_settings.ROOT.set(None)
+        pulumi.runtime.set_all_config({}, [])
+        if added:
+            sys.path.remove(project_dir)

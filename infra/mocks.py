@@ -1,0 +1,45 @@
+"""The mock provider answers of the offline engine, keyed by type token, in the engine's camelCase."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+Computed = Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]
+
+# Outputs a provider computes from the inputs alone, so even `pulumi preview` could know them.
+DERIVED: dict[str, Computed] = {}
+
+# Outputs the cloud assigns on creation: unknown in a preview, stand-ins after a mock `up`.
+ASSIGNED: dict[str, Computed] = {
+    "vercel:index/edgeConfigToken:EdgeConfigToken": lambda args: {
+        "connectionString": f"https://edge-config.vercel.com/{args.name}?token=mock",
+        "token": "mock-token",
+    },
+}
+
+
+class VibelogMocks(pulumi.runtime.Mocks):
+    """Answers like the providers would: in a preview, assigned outputs (ids, ARNs) stay unknown."""
+
+    def __init__(self, preview: bool = True) -> None:
+        self.preview = preview
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        """The resource's id and state: its inputs plus what the provider computes."""
+        state = dict(args.inputs)
+        derive = DERIVED.get(args.typ)
+        if derive is not None:
+            state.update(derive(args))
+        if self.preview:
+            return "", state
+        assign = ASSIGNED.get(args.typ)
+        if assign is not None:
+            state.update(assign(args))
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        """The program makes no provider function calls; any new one must be answered here explicitly."""
+        raise NotImplementedError(f"no mock answer for the provider function {args.token}")

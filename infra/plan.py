@@ -1,0 +1,61 @@
+"""`python -m infra plan`: the offline preview of one stack or all of them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from infra.engine import Plan, run_program
+from infra.render import plan_json, plan_text
+from infra.stackfile import STACKS, StackFileError, read_stack_config
+from settings.loader import ConfigError
+
+
+class UsageError(Exception):
+    """Bad arguments: reported on one line, exit 2."""
+
+
+def stacks_named(name: str) -> list[str]:
+    """The stacks `--stack NAME` means (`all` is every stack)."""
+    if name == "all":
+        return list(STACKS)
+    if name not in STACKS:
+        raise UsageError(f"unknown stack '{name}' (expected one of {', '.join(STACKS)}, or all)")
+    return [name]
+
+
+def plan_stack(stack: str) -> Plan:
+    """Read the stack file, stand placeholders in for secrets, and run the program offline."""
+    return run_program(stack, read_stack_config(stack))
+
+
+def main(argv: list[str]) -> int:
+    """Print each stack's plan; exit 1 if any stack fails, 2 on bad arguments."""
+    parser = argparse.ArgumentParser(prog="python -m infra plan", description=__doc__)
+    parser.add_argument("--stack", default="all", help="development, staging, production or all (default)")
+    parser.add_argument("--json", action="store_true", help="write the `pulumi preview --json` shape")
+    args = parser.parse_args(argv)
+    try:
+        stacks = stacks_named(args.stack)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    failed = False
+    documents = {}
+    for index, stack in enumerate(stacks):
+        try:
+            plan = plan_stack(stack)
+        except (ConfigError, StackFileError) as error:
+            failed = True
+            print(f"error: {error}", file=sys.stderr)
+            continue
+        if args.json:
+            documents[stack] = plan_json(plan)
+        else:
+            print(("\n" if index else "") + plan_text(plan))
+    if args.json:
+        out = documents[stacks[0]] if len(stacks) == 1 and documents else {"stacks": documents}
+        print(json.dumps(out, indent=2))
+    return 1 if failed else 0

@@ -1,0 +1,132 @@
+"""Render a plan: a tree like `pulumi preview` prints, and the JSON shape of `pulumi preview --json`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_SENTINEL
+
+from infra.engine import Plan, Registration, Secret, Unknown
+
+SECRET_TEXT = "[secret]"  # noqa: S105 - the mask, not a secret
+WIDTH = 118
+
+
+def to_json_value(value: Any) -> Any:
+    """A recorded value as `pulumi preview --json` shows it: secrets masked, unknowns as the engine's sentinel."""
+    if isinstance(value, Secret):
+        return SECRET_TEXT
+    if isinstance(value, Unknown):
+        return UNKNOWN_SENTINEL
+    if isinstance(value, dict):
+        return {key: to_json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_json_value(item) for item in value]
+    return value
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """One stack's plan in the shape of `pulumi preview --json`, plus what the offline engine stood in for."""
+    steps = []
+    for reg in plan.registrations:
+        steps.append(
+            {
+                "op": "create",
+                "urn": reg.urn,
+                "provider": reg.provider,
+                "newState": {
+                    "type": reg.type,
+                    "urn": reg.urn,
+                    "custom": reg.custom,
+                    "parent": reg.parent,
+                    "inputs": to_json_value(reg.inputs),
+                    "dependencies": list(reg.dependencies),
+                    "propertyDependencies": {k: list(v) for k, v in reg.property_dependencies.items()},
+                    "protect": reg.protect,
+                    "retainOnDelete": reg.retain_on_delete,
+                    "deleteBeforeReplace": reg.delete_before_replace,
+                    "aliases": list(reg.aliases),
+                    "replaceOnChanges": list(reg.replace_on_changes),
+                    "additionalSecretOutputs": list(reg.additional_secret_outputs),
+                    "provider": reg.provider,
+                },
+            }
+        )
+    return {
+        "stack": plan.stack,
+        "steps": steps,
+        "changeSummary": {"create": len(steps)},
+        "outputs": to_json_value(plan.outputs),
+        "config": {
+            "encryptedSecrets": list(plan.config.encrypted),
+            "lackingSecrets": list(plan.config.lacking),
+        },
+    }
+
+
+def plan_text(plan: Plan) -> str:
+    """One stack's plan as a tree of resources with their key inputs, a count per type, and missing secrets."""
+    lines = [f"Previewing stack {plan.stack} (offline, under Pulumi's mock runtime)", ""]
+    children: dict[str, list[Registration]] = {}
+    roots: list[Registration] = []
+    for reg in plan.registrations:
+        (children.setdefault(reg.parent, []) if reg.parent else roots).append(reg)
+    lines.append(f"     {'Type':<62} {'Name':<36} Info")
+
+    def walk(reg: Registration, prefix: str, last: bool, depth: int) -> None:
+        branch = "" if depth == 0 else ("└─ " if last else "├─ ")
+        info = ", ".join(flag for flag, on in (("protect", reg.protect), ("retain", reg.retain_on_delete)) if on)
+        lines.append(f" +   {(prefix + branch + reg.type):<62} {reg.name:<36} {info}".rstrip())
+        inner = prefix + ("" if depth == 0 else ("   " if last else "│  "))
+        kids = children.get(reg.urn, [])
+        if reg.custom and reg.inputs:
+            pad = inner + ("│  " if kids else "   ")
+            lines.append(_clip(f"     {pad}  {summarize(reg.inputs)}"))
+        for index, kid in enumerate(kids):
+            walk(kid, inner, index == len(kids) - 1, depth + 1)
+
+    for root in roots:
+        walk(root, "", True, 0)
+
+    counts = Counter(reg.type for reg in plan.registrations if reg.custom)
+    lines += ["", "Resources by type:"]
+    lines += [f"    {count:>3}  {type_}" for type_, count in sorted(counts.items())]
+    lines.append(f"    {sum(counts.values()):>3}  to create ({len(plan.registrations)} registrations in all)")
+    if plan.outputs:
+        lines += ["", "Outputs:"]
+        lines += [f"    {key}: {_show(value)}" for key, value in plan.outputs.items()]
+    if plan.config.encrypted:
+        lines += [
+            "",
+            f"{len(plan.config.encrypted)} secret(s) are encrypted in the stack file; placeholders stood in.",
+        ]
+    if plan.config.lacking:
+        lines += [
+            "",
+            f"Secrets this stack still lacks ({len(plan.config.lacking)}; placeholders stood in for the plan):",
+        ]
+        lines += [
+            f"    pulumi config set --stack {plan.stack} --secret --path '{path}' <value>"
+            for path in plan.config.lacking
+        ]
+    return "\n".join(lines)
+
+
+def summarize(inputs: dict[str, Any]) -> str:
+    """The inputs of a resource on one line: key=value, secrets masked."""
+    return ", ".join(f"{key}={_show(value)}" for key, value in inputs.items() if key != "comment")
+
+
+def _show(value: Any) -> str:
+    shown = to_json_value(value)
+    if isinstance(value, Unknown):
+        return "[unknown]"
+    if isinstance(shown, str):
+        return shown
+    return json.dumps(shown, separators=(",", ":")).replace(f'"{UNKNOWN_SENTINEL}"', "[unknown]")
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"

@@ -1,0 +1,57 @@
+"""The app's environment, derived from a stack's settings: each variable, its value, and the config key behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from settings.stack import StackSettings
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One variable of the app's environment."""
+
+    key: str
+    """Name of the variable, as the app reads it."""
+    value: str
+    """Its value; for a secret, handle only through `pulumi.Output.secret`."""
+    secret: bool
+    """Whether the value is a secret (a Pulumi secret, and `sensitive` on Vercel where allowed)."""
+    source: str
+    """The config key path the value comes from, for error messages."""
+
+
+def app_env(settings: StackSettings) -> list[EnvVar]:
+    """The variables the app's env schema reads, built from the settings of one stack."""
+    env = [
+        EnvVar("NODE_ENV", settings.environment, False, "vibelog:environment"),
+        EnvVar("NEXT_PUBLIC_APP_URL", settings.app_url, False, "vibelog:domain"),
+        EnvVar("NEXTAUTH_URL", settings.app_url, False, "vibelog:domain"),
+        EnvVar("SUPABASE_URL", settings.supabase.url, False, "vibelog:supabase.url"),
+    ]
+    monitoring = settings.monitoring
+    if monitoring.sentry_dsn is not None:
+        env.append(EnvVar("SENTRY_DSN", monitoring.sentry_dsn, False, "vibelog:monitoring.sentryDsn"))
+    if monitoring.posthog_key is not None:
+        env.append(EnvVar("POSTHOG_KEY", monitoring.posthog_key, False, "vibelog:monitoring.posthogKey"))
+
+    secrets = settings.secrets
+    secret_vars: list[tuple[str, SecretStr | None, str]] = [
+        ("DATABASE_URL", secrets.database_url, "databaseUrl"),
+        ("DIRECT_URL", secrets.direct_url, "directUrl"),
+        ("NEXTAUTH_SECRET", secrets.nextauth_secret, "nextauthSecret"),
+        ("OPENAI_API_KEY", secrets.openai_api_key, "openaiApiKey"),
+        ("ANTHROPIC_API_KEY", secrets.anthropic_api_key, "anthropicApiKey"),
+        ("SUPABASE_ANON_KEY", secrets.supabase_anon_key, "supabaseAnonKey"),
+        ("SUPABASE_SERVICE_ROLE_KEY", secrets.supabase_service_role_key, "supabaseServiceRoleKey"),
+        ("RESEND_API_KEY", secrets.resend_api_key, "resendApiKey"),
+        ("STRIPE_SECRET_KEY", secrets.stripe_secret_key, "stripeSecretKey"),
+    ]
+    env.extend(
+        EnvVar(key, value.get_secret_value(), True, f"vibelog:secrets.{field}")
+        for key, value, field in secret_vars
+        if value is not None
+    )
+    return env

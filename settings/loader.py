@@ -1,0 +1,238 @@
+"""Load and validate a stack's config once, before any resource exists; report every problem at once."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
+
+import pulumi
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+
+from settings.app_env import app_env
+from settings.env_schema import validate_app_env
+from settings.stack import CrossFieldError, StackSettings
+
+PROJECT_NAMESPACE = "vibelog"
+SECRETS_KEY = "vibelog:secrets"
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a stack's config."""
+
+    path: str
+    """Config key path, as `pulumi config set --path` takes it."""
+    expected: str
+    """What the key should hold; never the value it holds."""
+    fix: str
+    """The command that fixes it."""
+    missing_secret: bool = False
+    """True when the problem is only that a required secret is not set."""
+
+
+class ConfigError(pulumi.RunError):
+    """A stack's config is invalid. A RunError, so Pulumi prints the message without a traceback."""
+
+    def __init__(self, stack: str, problems: list[ConfigProblem]) -> None:
+        self.stack = stack
+        self.problems = problems
+        lines = [f"stack '{stack}' has {len(problems)} configuration problem(s); nothing was registered:"]
+        for problem in problems:
+            lines.append(f"  - {problem.path}: {problem.expected}")
+            lines.append(f"    fix: {problem.fix}")
+        super().__init__("\n".join(lines))
+
+
+def running_config() -> tuple[dict[str, Any], set[str]]:
+    """The config the engine handed this program (as the Python language host sets it) and its secret keys."""
+    from pulumi.runtime import config as runtime_config  # noqa: PLC0415 - only the running program needs it
+
+    values: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return values, {key for key in values if pulumi.runtime.is_config_secret(key)}
+
+
+def load_settings(
+    stack: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    secret_keys: Iterable[str] | None = None,
+) -> StackSettings:
+    """Validate the stack's config; raise ConfigError listing every problem, or return the settings."""
+    stack = stack or pulumi.get_stack()
+    if config is None:
+        config, secret_keys = running_config()
+    secret_keys = set(secret_keys or ())
+
+    problems: list[ConfigProblem] = []
+    data: dict[str, Any] = {}
+    fields = StackSettings.model_fields
+    known_keys = {field.alias for field in fields.values()}
+    for key, raw in config.items():
+        if key.split(":", 1)[0] != PROJECT_NAMESPACE and key not in known_keys:
+            continue  # provider and engine settings (aws:*, pulumi:*) that this program does not model
+        data[key] = _parse(key, raw)
+    # An absent secrets object would be one error; naming each missing secret tells the user what to set.
+    data.setdefault(SECRETS_KEY, {})
+    if config.get(SECRETS_KEY) and SECRETS_KEY not in secret_keys:
+        problems.append(
+            ConfigProblem(
+                SECRETS_KEY,
+                "holds secrets but is stored in plaintext; every value under it must be set with --secret",
+                f"pulumi config rm --stack {stack} {SECRETS_KEY}, then set each value with "
+                f"pulumi config set --stack {stack} --secret --path '{SECRETS_KEY}.<name>' <value>",
+            )
+        )
+
+    try:
+        settings = StackSettings.model_validate(data, by_alias=True)
+    except ValidationError as error:
+        for detail in error.errors(include_input=False):
+            problems.extend(_problems(stack, detail))
+        raise ConfigError(stack, _unique(problems)) from None
+
+    by_key = {var.key: var for var in app_env(settings)}
+    for env_problem in validate_app_env({key: var.value for key, var in by_key.items()}):
+        source = by_key[env_problem.key].source if env_problem.key in by_key else f"(env {env_problem.key})"
+        secret = source.startswith(SECRETS_KEY)
+        problems.append(
+            ConfigProblem(
+                source,
+                f"the app's env schema rejects {env_problem.key}: {env_problem.message}",
+                _set_command(stack, source, _example(source), secret=secret),
+            )
+        )
+    if problems:
+        raise ConfigError(stack, _unique(problems))
+    return settings
+
+
+def _parse(key: str, raw: Any) -> Any:
+    """Config arrives as strings; keys whose model is an object carry JSON, as `pulumi config set --path` writes it."""
+    if not isinstance(raw, str):
+        return raw
+    field = next((f for f in StackSettings.model_fields.values() if f.alias == key), None)
+    if field is not None and _is_text(field.annotation):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw  # pydantic then reports that an object was expected
+
+
+def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
+    loc = [part for part in detail["loc"] if not _is_union_tag(part)]
+    path = _path(loc)
+    secret = bool(loc) and loc[0] == SECRETS_KEY
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        fix = f"pulumi config rm --stack {stack} --path {shlex.quote(path)}"
+        return [ConfigProblem(path, "is not a setting this program knows", fix)]
+    if kind == "value_error":
+        error = (detail.get("ctx") or {}).get("error")
+        if isinstance(error, CrossFieldError):
+            return [
+                ConfigProblem(source, message, _set_command(stack, source, _example(source), secret=False))
+                for source, message in error.problems
+            ]
+        message = str(error) if error is not None else detail["msg"]
+    elif kind == "missing":
+        message = "a secret is required" if secret else "a value is required"
+    else:
+        message = detail["msg"]
+    return [
+        ConfigProblem(
+            path,
+            message,
+            _set_command(stack, path, _example(path), secret=secret),
+            missing_secret=secret and kind == "missing",
+        )
+    ]
+
+
+def _unique(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    seen: dict[tuple[str, str], ConfigProblem] = {}
+    for problem in problems:
+        seen.setdefault((problem.path, problem.expected), problem)
+    return list(seen.values())
+
+
+def _is_union_tag(part: int | str) -> bool:
+    # pydantic names the union member it tried ("bool", "Rollout"); the user's path has no such step.
+    return isinstance(part, str) and (
+        part in {"bool", "int", "str"} or (part[:1].isupper() and ":" not in part and "_" not in part)
+    )
+
+
+def _path(loc: list[int | str]) -> str:
+    if not loc:
+        return "(stack config)"
+    path = str(loc[0])
+    for part in loc[1:]:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _set_command(stack: str, path: str, example: Any, *, secret: bool) -> str:
+    value = "<value>" if secret or example is None else json.dumps(example) if not isinstance(example, str) else example
+    flags = " --secret" if secret else ""
+    flags += " --path" if "." in path.split(":", 1)[-1] or "[" in path else ""
+    shown = value if value == "<value>" else shlex.quote(value)
+    return f"pulumi config set --stack {stack}{flags} {shlex.quote(path)} {shown}"
+
+
+def _example(path: str) -> Any:
+    """The documented example of the field at a config key path, if the models have one."""
+    return field_extra(path).get("example")
+
+
+def field_extra(path: str) -> dict[str, Any]:
+    """The metadata (secret, example, placeholder) of the field at a config key path; {} if none is known."""
+    field = field_at(path)
+    extra = field.json_schema_extra if field is not None else None
+    return extra if isinstance(extra, dict) else {}
+
+
+def field_at(path: str) -> FieldInfo | None:
+    """The model field a config key path (`vibelog:app.targets[0]`) names, if any."""
+    key, _, rest = path.partition(".")
+    field = next((f for f in StackSettings.model_fields.values() if f.alias == key.split("[")[0]), None)
+    for step in [s for s in rest.replace("[", ".").replace("]", "").split(".") if s and not s.isdigit()]:
+        model = _model_of(field.annotation) if field is not None else None
+        if model is None:
+            return None
+        field = _field_by_alias(model, step)
+    return field
+
+
+def _field_by_alias(model: type[BaseModel], alias: str) -> FieldInfo | None:
+    for name, field in model.model_fields.items():
+        if alias in {field.alias, name}:
+            return field
+    return None
+
+
+def _is_text(annotation: Any) -> bool:
+    """Whether a top-level key holds plain text, which must not be JSON-decoded ("123" stays a string)."""
+    if annotation is str:
+        return True
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return all(isinstance(arg, str) for arg in get_args(annotation))
+    if origin in (Union, UnionType):
+        return all(_is_text(arg) for arg in get_args(annotation) if arg is not type(None))
+    return False
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

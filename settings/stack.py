@@ -1,0 +1,284 @@
+"""The stack config as pydantic models: every key a stack file may hold, its type, its meaning."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, model_validator
+from pydantic.alias_generators import to_camel
+
+Environment = Literal["development", "staging", "production"]
+MonitoringLevel = Literal["disabled", "limited", "full"]
+DeploymentTarget = Literal["production", "preview", "development"]
+FLAG_NAMES = ("NEW_EDITOR", "BATCH_PROCESSING", "TEAM_FEATURES", "DEBUG_MODE")
+
+AWS_REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
+
+# Hosts that only exist on a developer's machine: such a domain gets plain http and no Vercel domain.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def setting(description: str, *, example: Any = None, secret: bool = False, **kwargs: Any) -> Any:
+    """A documented field; `example` feeds the `pulumi config set` hint of an error, `secret` the offline engine."""
+    extra: dict[str, JsonValue] = {"secret": secret}
+    if example is not None:
+        extra["example"] = example
+    return Field(description=description, json_schema_extra=extra, **kwargs)
+
+
+def secret_setting(description: str, *, placeholder: str, required: bool = True) -> Any:
+    """A secret field. `placeholder` is a value of the right form that the offline plan stands in for it."""
+    extra: dict[str, JsonValue] = {"secret": True, "placeholder": placeholder}
+    if required:
+        return Field(description=description, json_schema_extra=extra)
+    return Field(default=None, description=description, json_schema_extra=extra)
+
+
+class ConfigModel(BaseModel):
+    """Strict, frozen, camelCase on the config side, snake_case in Python."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, alias_generator=to_camel, validate_by_name=False
+    )
+
+
+class AppSettings(ConfigModel):
+    """The Vercel project that serves the Next.js app of this stack."""
+
+    project_name: str = setting(
+        "Name of this stack's Vercel project (one project per stack).",
+        example="vibelog-staging",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$",
+    )
+    repository: str = setting(
+        "The app's GitHub repository, owner/name, linked to the Vercel project.",
+        example="vibelog/vibelog",
+        pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$",
+    )
+    production_branch: str = setting(
+        "The branch whose pushes Vercel deploys to this project's production target.", example="main"
+    )
+    targets: list[DeploymentTarget] = setting(
+        "Vercel deployment targets that receive this stack's env vars.", example="production", min_length=1
+    )
+    www_redirect: bool = setting(
+        "Serve www.<domain> as a 308 redirect to the apex domain.", example=False, default=False
+    )
+
+    @model_validator(mode="after")
+    def _targets_unique(self) -> AppSettings:
+        if len(set(self.targets)) != len(self.targets):
+            raise ValueError("targets must not repeat a target")
+        return self
+
+
+class DatabaseSettings(ConfigModel):
+    """Where the app's Postgres lives."""
+
+    provider: Literal["local_postgres", "supabase"] = setting(
+        "local_postgres for a developer's machine, supabase for hosted environments.", example="supabase"
+    )
+
+
+class SupabaseSettings(ConfigModel):
+    """The Supabase project (auth, storage, Postgres) of this stack."""
+
+    url: str = setting("Supabase API URL (SUPABASE_URL).", example="https://abcdefghijklmnop.supabase.co")
+
+
+class MonitoringSettings(ConfigModel):
+    """Error tracking and product analytics, per the reference's monitoring level."""
+
+    level: MonitoringLevel = setting("disabled, limited (errors only) or full.", example="full")
+    sentry_dsn: str | None = setting(
+        "Sentry DSN (SENTRY_DSN); required for limited and full, refused when disabled.",
+        example="https://publickey@o0.ingest.sentry.io/0",
+        default=None,
+    )
+    posthog_key: str | None = setting(
+        "PostHog project key (POSTHOG_KEY); required for full, refused otherwise.",
+        example="phc_projectkey",
+        default=None,
+    )
+
+    @model_validator(mode="after")
+    def _keys_match_level(self) -> MonitoringSettings:
+        wants_sentry = self.level != "disabled"
+        wants_posthog = self.level == "full"
+        problems = []
+        if wants_sentry and self.sentry_dsn is None:
+            problems.append(f"sentryDsn is required when level is {self.level}")
+        if not wants_sentry and self.sentry_dsn is not None:
+            problems.append("sentryDsn must be unset when level is disabled")
+        if wants_posthog and self.posthog_key is None:
+            problems.append("posthogKey is required when level is full")
+        if not wants_posthog and self.posthog_key is not None:
+            problems.append(f"posthogKey must be unset when level is {self.level}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Rollout(ConfigModel):
+    """A gradual rollout: the share of users who get the feature."""
+
+    rollout_percent: int = setting("Percentage of users with the feature on, 0-100.", example=10, ge=0, le=100)
+
+
+FlagValue = Annotated[bool | Rollout, Field(union_mode="left_to_right")]
+
+
+class FeatureFlagSettings(ConfigModel):
+    """The reference's feature flags; each is on, off, or rolled out to a percentage of users."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    NEW_EDITOR: FlagValue = setting("The new editor.", example=False)
+    BATCH_PROCESSING: FlagValue = setting("Batch processing of recordings.", example=False)
+    TEAM_FEATURES: FlagValue = setting("Team collaboration.", example=False)
+    DEBUG_MODE: FlagValue = setting("Debug output in the app; never on in production.", example=False)
+
+    def percentages(self) -> dict[str, int]:
+        """Each flag as the percentage of users who get it (on = 100, off = 0)."""
+        values: dict[str, FlagValue] = {name: getattr(self, name) for name in FLAG_NAMES}
+        return {
+            name: value.rollout_percent if isinstance(value, Rollout) else (100 if value else 0)
+            for name, value in values.items()
+        }
+
+
+class OperationsSettings(ConfigModel):
+    """Runbook switches, read by the app at request time, flipped with `pulumi config set` + `pulumi up`."""
+
+    maintenance_mode: bool = setting(
+        "Serve the maintenance page (the database-restore runbook).", example=False, default=False
+    )
+    security_mode: Literal["standard", "enhanced"] = setting(
+        "enhanced during a security incident (the security-breach runbook).",
+        example="standard",
+        default="standard",
+    )
+
+
+class SecretSettings(ConfigModel):
+    """Secret values, set with `pulumi config set --secret` and stored encrypted in the stack file."""
+
+    openai_api_key: SecretStr = secret_setting(
+        "OpenAI API key of this environment (OPENAI_API_KEY).", placeholder="sk-offline-plan-placeholder"
+    )
+    anthropic_api_key: SecretStr | None = secret_setting(
+        "Anthropic API key (ANTHROPIC_API_KEY), optional.",
+        placeholder="offline-plan-placeholder",
+        required=False,
+    )
+    nextauth_secret: SecretStr = secret_setting(
+        "NextAuth signing secret (NEXTAUTH_SECRET), at least 32 characters.",
+        placeholder="offline-plan-placeholder-offline-plan-placeholder",
+    )
+    database_url: SecretStr = secret_setting(
+        "Pooled Postgres connection URL (DATABASE_URL).",
+        placeholder="postgresql://placeholder:placeholder@db.placeholder.invalid:6543/postgres",
+    )
+    direct_url: SecretStr = secret_setting(
+        "Direct Postgres connection URL for migrations (DIRECT_URL).",
+        placeholder="postgresql://placeholder:placeholder@db.placeholder.invalid:5432/postgres",
+    )
+    supabase_anon_key: SecretStr = secret_setting(
+        "Supabase anon key (SUPABASE_ANON_KEY).", placeholder="offline-plan-placeholder"
+    )
+    supabase_service_role_key: SecretStr = secret_setting(
+        "Supabase service-role key (SUPABASE_SERVICE_ROLE_KEY).", placeholder="offline-plan-placeholder"
+    )
+    resend_api_key: SecretStr | None = secret_setting(
+        "Resend API key (RESEND_API_KEY), optional.", placeholder="offline-plan-placeholder", required=False
+    )
+    stripe_secret_key: SecretStr | None = secret_setting(
+        "Stripe secret key (STRIPE_SECRET_KEY), optional.",
+        placeholder="offline-plan-placeholder",
+        required=False,
+    )
+
+
+class StackSettings(BaseModel):
+    """Everything a stack file configures. Field aliases are the full config keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, validate_by_name=False)
+
+    environment: Environment = setting(
+        "Which environment this stack is; also the app's NODE_ENV.",
+        example="staging",
+        alias="vibelog:environment",
+    )
+    domain: str = setting(
+        "The domain the app is served on (localhost:3000 for development).",
+        example="staging.vibelog.io",
+        alias="vibelog:domain",
+        pattern=r"^(localhost|127\.0\.0\.1|\[::1\]|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})(:[0-9]{1,5})?$",
+    )
+    app: AppSettings = setting("The Vercel project.", alias="vibelog:app")
+    database: DatabaseSettings = setting("The database.", alias="vibelog:database")
+    supabase: SupabaseSettings = setting("The Supabase project.", alias="vibelog:supabase")
+    monitoring: MonitoringSettings = setting("Monitoring.", alias="vibelog:monitoring")
+    feature_flags: FeatureFlagSettings = setting("Feature flags.", alias="vibelog:featureFlags")
+    operations: OperationsSettings = setting(
+        "Runbook switches.", alias="vibelog:operations", default_factory=OperationsSettings
+    )
+    secrets: SecretSettings = setting("Secret values.", alias="vibelog:secrets")
+    vercel_team: str = setting(
+        "Vercel team id the projects belong to.", example="team_0123456789abcdef", alias="vercel:team"
+    )
+    github_owner: str | None = setting(
+        "GitHub organization that owns the repositories; needed by stacks that declare GitHub resources.",
+        example="vibelog",
+        alias="github:owner",
+        default=None,
+    )
+    aws_region: str | None = setting(
+        "Primary AWS region; needed by stacks that declare AWS resources.",
+        example="us-east-1",
+        alias="aws:region",
+        pattern=AWS_REGION_PATTERN,
+        default=None,
+    )
+    aws_allowed_account_ids: list[str] | None = setting(
+        "The only AWS account this stack may touch (a typo in credentials then fails instead of deploying elsewhere).",
+        example="123456789012",
+        alias="aws:allowedAccountIds",
+        default=None,
+        min_length=1,
+        max_length=1,
+    )
+
+    @property
+    def is_local(self) -> bool:
+        """True when the app runs on a developer's machine rather than behind a Vercel domain."""
+        host = self.domain.rsplit(":", 1)[0] if not self.domain.startswith("[") else self.domain
+        return host.startswith(LOCAL_HOSTS)
+
+    @property
+    def app_url(self) -> str:
+        """The app's public URL (NEXT_PUBLIC_APP_URL and NEXTAUTH_URL)."""
+        return f"{'http' if self.is_local else 'https'}://{self.domain}"
+
+    @model_validator(mode="after")
+    def _environment_rules(self) -> StackSettings:
+        problems = []
+        if self.environment == "production" and self.feature_flags.DEBUG_MODE is not False:
+            problems.append(("vibelog:featureFlags.DEBUG_MODE", "DEBUG_MODE can never be on in production"))
+        if self.environment != "development" and self.is_local:
+            problems.append(("vibelog:domain", f"a {self.environment} stack needs a public domain, not localhost"))
+        if self.environment != "development" and self.database.provider != "supabase":
+            problems.append(("vibelog:database.provider", f"a {self.environment} stack uses supabase"))
+        if self.app.www_redirect and self.is_local:
+            problems.append(("vibelog:app.wwwRedirect", "a local domain has no www name"))
+        if problems:
+            raise CrossFieldError(problems)
+        return self
+
+
+class CrossFieldError(ValueError):
+    """Rules that relate several settings, each reported at the config key that has to change."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems
