@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
+import importlib
 
-from infra import check_env, plan
-
-VERBS: dict[str, tuple[Callable[[list[str]], int], str]] = {
-    "plan": (plan.main, "the offline preview of a stack (or all), as a tree or --json"),
-    "check-env": (check_env.main, "validate env files against the app's env schema"),
+# verb -> (module with `main(argv) -> int`, summary); modules load on use, so each verb pays for its own imports.
+VERBS: dict[str, tuple[str, str]] = {
+    "plan": ("infra.plan", "the offline preview of a stack (or all), as a tree or --json"),
+    "check-env": ("infra.check_env", "validate env files against the app's env schema"),
 }
 
 
@@ -25,7 +24,8 @@ def main(argv: list[str]) -> int:
     if verb is None:
         print(f"error: unknown verb '{argv[0]}' (expected one of {', '.join(VERBS)})", file=sys.stderr)
         return 2
-    return verb[0](argv[1:])
+    code: int = importlib.import_module(verb[0]).main(argv[1:])
+    return code
 
 
 if __name__ == "__main__":
