@@ -197,9 +197,12 @@ def run_program(
     monitor = RecordingMonitor(mocks or VibelogMocks())
     with _runtime(stack, monitor, config):
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(run_in_stack(lambda: _run_path(program)))
         finally:
+            loop.run_until_complete(loop.shutdown_default_executor())
+            asyncio.set_event_loop(None)
             loop.close()
     return Plan(stack, config, monitor.registrations, monitor.stack_outputs)
 
