@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import runpy
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,22 +185,24 @@ def _alias_text(alias: Any) -> str:
 def run_program(
     stack: str,
     config: StackConfig | None = None,
-    program: Path | None = None,
+    program: Path | Callable[[], object] | None = None,
     mocks: pulumi.runtime.Mocks | None = None,
 ) -> Plan:
-    """Preview one stack offline: the program at `program` (the project's __main__.py) with the stack's config.
+    """Preview one stack offline: `program` (the project's __main__.py by default, or a function that declares
+    resources, for testing a component on its own) with the stack's config.
 
     The config is handed over the way the Python language host does it, so the program cannot tell the
     difference; exceptions raised by the program (a ConfigError for a misconfigured stack) propagate.
     """
     config = config if config is not None else read_stack_config(stack)
     program = program or PROJECT_DIR / "__main__.py"
+    body = program if callable(program) else functools.partial(_run_path, program)
     monitor = RecordingMonitor(mocks or VibelogMocks())
     with _runtime(stack, monitor, config):
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(run_in_stack(lambda: _run_path(program)))
+            loop.run_until_complete(run_in_stack(lambda: (body(), None)[1]))
         finally:
             loop.run_until_complete(loop.shutdown_default_executor())
             asyncio.set_event_loop(None)
