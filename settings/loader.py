@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 
 from settings.app_env import app_env
 from settings.env_schema import validate_app_env
-from settings.stack import CrossFieldError, StackSettings
+from settings.stack import ConfigModel, CrossFieldError, StackSettings
 
 PROJECT_NAMESPACE = "vibelog"
 SECRETS_KEY = "vibelog:secrets"
@@ -162,10 +162,17 @@ def _unique(problems: list[ConfigProblem]) -> list[ConfigProblem]:
 
 
 def _is_union_tag(part: int | str) -> bool:
-    # pydantic names the union member it tried ("bool", "Rollout"); the user's path has no such step.
-    return isinstance(part, str) and (
-        part in {"bool", "int", "str"} or (part[:1].isupper() and ":" not in part and "_" not in part)
-    )
+    """pydantic names the union member it tried ("bool", "Rollout", "list[str]"); a config path has no such step."""
+    if not isinstance(part, str):
+        return False
+    return part in {"bool", "int", "float", "str"} or "[" in part or part in _model_names(ConfigModel)
+
+
+def _model_names(base: type[BaseModel]) -> set[str]:
+    names = {base.__name__}
+    for sub in base.__subclasses__():
+        names |= _model_names(sub)
+    return names
 
 
 def _path(loc: list[int | str]) -> str:

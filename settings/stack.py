@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, SecretStr, Tag, model_validator
 from pydantic.alias_generators import to_camel
 
 Environment = Literal["development", "staging", "production"]
@@ -125,7 +125,12 @@ class Rollout(ConfigModel):
     rollout_percent: int = setting("Percentage of users with the feature on, 0-100.", example=10, ge=0, le=100)
 
 
-FlagValue = Annotated[bool | Rollout, Field(union_mode="left_to_right")]
+def _flag_kind(value: Any) -> str:
+    return "Rollout" if isinstance(value, dict | Rollout) else "bool"
+
+
+# Tagged, so that a bad rollout reports the rollout's problem alone, not also "should be a boolean".
+FlagValue = Annotated[Annotated[bool, Tag("bool")] | Annotated[Rollout, Tag("Rollout")], Discriminator(_flag_kind)]
 
 
 class FeatureFlagSettings(ConfigModel):

@@ -1,0 +1,52 @@
+# One gate, the same here and in CI: format, lint, strict type check, tests.
+# `make plan` and `make test` create the virtualenv (.venv, the one Pulumi.yaml names) on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ZOD := tests/zod/node_modules/.package-lock.json
+
+.PHONY: venv plan test format lint typecheck pytest fix schema constraints clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+# The app's env schema is checked against the real zod; npm installs exactly what tests/zod's lockfile pins.
+$(ZOD): tests/zod/package.json tests/zod/package-lock.json
+	npm ci --prefix tests/zod --no-audit --no-fund --loglevel=error
+
+plan: venv
+	$(BIN)/python -m infra plan --stack all
+
+test: venv $(ZOD) format lint typecheck pytest
+
+format: venv
+	$(BIN)/ruff format --check .
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy .
+
+pytest: venv
+	$(BIN)/python -m pytest
+
+fix: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: venv
+	$(BIN)/python -m infra schema --write
+
+constraints: venv
+	{ echo "# Every package the program and the gate install, transitive ones included, pinned exactly (pip freeze)."; \
+	  echo "# Regenerate with: make constraints"; $(BIN)/pip freeze --exclude pip; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) tests/zod/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,52 @@
+"""Shared test helpers: real stack files, edited in memory, run through the offline engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.engine import Plan, Secret, run_program
+from infra.stackfile import StackConfig, read_stack_config, stack_file
+from settings.loader import load_settings
+from settings.stack import StackSettings
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def stack_config(stack: str, edit: Edit | None = None) -> StackConfig:
+    """A real stack's config, optionally with its `config:` mapping edited first (the file is not touched)."""
+    document = yaml.safe_load(stack_file(stack).read_text(encoding="utf-8"))
+    if edit is not None:
+        edit(document["config"])
+    return read_stack_config(stack, text=yaml.safe_dump(document))
+
+
+def settings_of(stack: str, edit: Edit | None = None) -> StackSettings:
+    """The validated settings of a real stack (placeholders standing in for its secrets)."""
+    config = stack_config(stack, edit)
+    return load_settings(stack, config.values, config.secret_keys)
+
+
+def plan_of(stack: str, edit: Edit | None = None, program: Callable[[], object] | None = None) -> Plan:
+    """The offline plan of a real stack, or of `program` run with that stack's config."""
+    return run_program(stack, stack_config(stack, edit), program=program)
+
+
+def reveal(value: Any) -> Any:
+    """The value inside a recorded secret (tests only: outputs never show it)."""
+    return value.value if isinstance(value, Secret) else value
+
+
+@pytest.fixture(scope="session")
+def production_plan() -> Plan:
+    """The production stack's plan, built once for the session."""
+    return plan_of("production")
+
+
+@pytest.fixture(scope="session")
+def all_plans() -> dict[str, Plan]:
+    """Every stack's plan, built once for the session."""
+    return {stack: plan_of(stack) for stack in ("development", "staging", "production")}

@@ -1,0 +1,86 @@
+"""FeatureFlags: an Edge Config store per stack, one item per flag or switch, read by the app at request time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.feature_flags import FeatureFlags, FeatureFlagsArgs
+from components.vercel_app import VercelApp, VercelAppArgs
+from infra.engine import Plan, Secret, run_program
+from infra.mocks import VibelogMocks
+from settings.loader import load_settings
+from tests.conftest import plan_of, stack_config
+
+ITEM = "vercel:index/edgeConfigItem:EdgeConfigItem"
+STORE = "vercel:index/edgeConfig:EdgeConfig"
+TOKEN = "vercel:index/edgeConfigToken:EdgeConfigToken"
+ENV_VAR = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
+
+
+def flags_plan(stack: str, edit: Any = None) -> Plan:
+    def program() -> None:
+        FeatureFlags("flags", FeatureFlagsArgs.from_settings(load_settings()))
+
+    return plan_of(stack, edit, program=program)
+
+
+def items(plan: Plan) -> dict[str, Any]:
+    return {reg.inputs["key"]: reg.inputs["valueJson"] for reg in plan.by_type(ITEM)}
+
+
+def test_each_flag_is_an_item_of_the_stacks_own_store() -> None:
+    plan = flags_plan("staging")
+    store = plan.one(STORE, "flags-store")
+    assert store.inputs["name"] == "vibelog-staging-flags", store.urn
+    for reg in plan.by_type(ITEM):
+        assert reg.property_dependencies["edgeConfigId"] == (store.urn,), f"{reg.urn} is not in {store.urn}"
+
+
+def test_the_reference_flags_per_stack() -> None:
+    assert items(flags_plan("staging")) == {
+        "NEW_EDITOR": {"rolloutPercent": 100},
+        "BATCH_PROCESSING": {"rolloutPercent": 0},
+        "TEAM_FEATURES": {"rolloutPercent": 0},
+        "DEBUG_MODE": {"rolloutPercent": 0},
+        "MAINTENANCE_MODE": False,
+        "SECURITY_MODE": "standard",
+    }
+    assert all(
+        v == {"rolloutPercent": 100}
+        for k, v in items(flags_plan("development")).items()
+        if k.isupper() and "MODE" not in k
+    )
+
+
+def test_a_gradual_rollout_is_the_configured_percentage() -> None:
+    plan = flags_plan(
+        "production", lambda c: c["vibelog:featureFlags"].__setitem__("NEW_EDITOR", {"rolloutPercent": 25})
+    )
+    assert items(plan)["NEW_EDITOR"] == {"rolloutPercent": 25}
+
+
+def test_runbook_switches_flip_with_config() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:operations"] = {"maintenanceMode": True, "securityMode": "enhanced"}
+
+    found = items(flags_plan("production", edit))
+    assert (found["MAINTENANCE_MODE"], found["SECURITY_MODE"]) == (True, "enhanced")
+
+
+def test_the_app_reads_the_store_through_a_sensitive_secret_edge_config_var(production_plan: Plan) -> None:
+    token = production_plan.one(TOKEN, "flags-read-token")
+    [edge] = [r for r in production_plan.by_type(ENV_VAR) if r.inputs["key"] == "EDGE_CONFIG"]
+    assert edge.property_dependencies["value"] == (token.urn,), f"{edge.urn} is not fed by {token.urn}"
+    assert edge.inputs["sensitive"] is True, edge.urn
+    assert not isinstance(edge.inputs["value"], str), f"{edge.urn} holds a plaintext connection string"
+
+
+def test_the_connection_string_is_secret_once_known() -> None:
+    def program() -> None:
+        settings = load_settings()
+        flags = FeatureFlags("flags", FeatureFlagsArgs.from_settings(settings))
+        VercelApp("web", VercelAppArgs.from_settings(settings, {"EDGE_CONFIG": flags.connection_string}))
+
+    plan = run_program("production", stack_config("production"), program=program, mocks=VibelogMocks(preview=False))
+    [edge] = [r for r in plan.by_type(ENV_VAR) if r.inputs["key"] == "EDGE_CONFIG"]
+    assert isinstance(edge.inputs["value"], Secret), f"{edge.urn} carries the connection string in plaintext"
