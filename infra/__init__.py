@@ -1,0 +1,1 @@
+"""Offline tooling for the VibeLog stacks, run as `python -m infra VERB`."""
