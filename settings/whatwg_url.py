@@ -22,6 +22,7 @@ _TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
 _ASCII_ALPHA = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _ASCII_DIGITS = frozenset("0123456789")
 _ASCII_HEX = frozenset("0123456789abcdefABCDEF")
+_LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 _SCHEME_CHARS = _ASCII_ALPHA | _ASCII_DIGITS | frozenset("+-.")
 _FORBIDDEN_HOST = frozenset("\x00\t\n\r #/:<>?@[\\]^|")
 _FORBIDDEN_DOMAIN = _FORBIDDEN_HOST | frozenset(chr(c) for c in range(0x20)) | frozenset("%\x7f")
@@ -188,11 +189,13 @@ def _punycode_label_ok(label: str) -> bool:
         decoded = encoded.encode("ascii").decode("punycode")
     except UnicodeError:
         return False
-    # Only canonical encodings round-trip; UTS #46 rejects an xn-- label that decodes to pure ASCII or to
-    # another xn-- label.
-    if decoded.encode("punycode").decode("ascii") != encoded or decoded.startswith("xn--"):
+    # Only canonical encodings round-trip. Node accepts an xn-- label that decodes to plain ASCII ("xn--a-"
+    # is "a"), so those pass when they are letters, digits and hyphens.
+    if not decoded or decoded.encode("punycode").decode("ascii") != encoded or decoded.startswith("xn--"):
         return False
-    return not decoded.isascii() and _idn_label_ok(decoded)
+    if decoded.isascii():
+        return all(c in _LDH for c in decoded)
+    return _idn_label_ok(decoded)
 
 
 def _idn_label_ok(label: str) -> bool:

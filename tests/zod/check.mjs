@@ -1,6 +1,7 @@
 // Verdicts of the real zod (v3 API and v4 API) on VibeLog's env schema, for the Python conformance test.
 // stdin: JSON array of env objects. stdout: JSON array of {"v3": [bad keys], "v4": [bad keys]}.
 // The schema body below is copied verbatim from the reference's "Environment Variables" section.
+// Install its pinned zod with: npm ci --prefix tests/zod (node_modules is not committed).
 import { z as z4 } from "zod";
 import { z as z3 } from "zod/v3";
 
