@@ -99,9 +99,7 @@ def load_env_file(path: Path) -> tuple[dict[str, str], list[EnvProblem]]:
     env = {key: value for key, value in data.items() if isinstance(value, str)}
     # process.env only ever holds strings; zod would report a non-string as the wrong type.
     problems = [
-        EnvProblem(key, f"{key} {MUST_BE_STRING}")
-        for key in ENV_KEYS
-        if key in data and not isinstance(data[key], str)
+        EnvProblem(key, f"{key} {MUST_BE_STRING}") for key in ENV_KEYS if key in data and not isinstance(data[key], str)
     ]
     return env, problems
 

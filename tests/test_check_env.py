@@ -35,9 +35,7 @@ def test_a_vercel_pull_file_is_ok(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert capsys.readouterr().out == f"{env_file}: ok\n"
 
 
-def test_an_invalid_file_names_the_key_and_not_the_value(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_invalid_file_names_the_key_and_not_the_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     short = "tooshort-secret-value"
     env_file = _write(tmp_path, ".env", VERCEL_PULL.replace(SECRET, short))
     assert main([env_file]) == 1
@@ -66,9 +64,7 @@ def test_json_output_for_several_files(tmp_path: Path, capsys: pytest.CaptureFix
     ]
 
 
-def test_json_values_that_are_not_strings_are_reported(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_json_values_that_are_not_strings_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env: dict[str, object] = dict(parse_dotenv(VERCEL_PULL))
     env["SENTRY_DSN"] = None
     env["EXTRA_NUMBER"] = 3  # zod strips unknown keys whatever their type
@@ -78,9 +74,7 @@ def test_json_values_that_are_not_strings_are_reported(
     assert verdict["errors"] == [{"key": "SENTRY_DSN", "message": "SENTRY_DSN must be a string"}]
 
 
-def test_an_empty_optional_url_from_vercel_pull_is_invalid(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_empty_optional_url_from_vercel_pull_is_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env_file = _write(tmp_path, ".env", VERCEL_PULL + 'SENTRY_DSN=""\n')
     assert main([env_file]) == 1
     assert "SENTRY_DSN must be a URL" in capsys.readouterr().out
@@ -112,9 +106,7 @@ DUP=2
     }
 
 
-@pytest.mark.parametrize(
-    "text", ["NOT AN ASSIGNMENT\n", "1KEY=x\n", 'KEY="unterminated\n', 'KEY="value" trailing\n']
-)
+@pytest.mark.parametrize("text", ["NOT AN ASSIGNMENT\n", "1KEY=x\n", 'KEY="unterminated\n', 'KEY="value" trailing\n'])
 def test_malformed_dotenv_is_an_error(text: str) -> None:
     with pytest.raises(EnvFileError, match="line 1"):
         parse_dotenv(text)

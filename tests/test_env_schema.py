@@ -105,9 +105,7 @@ def test_messages_name_the_key_and_the_rule() -> None:
         EnvProblem("NODE_ENV", "NODE_ENV must be one of development, staging, production"),
         EnvProblem("NEXTAUTH_SECRET", "NEXTAUTH_SECRET must be at least 32 characters"),
         EnvProblem("OPENAI_API_KEY", "OPENAI_API_KEY must start with 'sk-'"),
-        EnvProblem(
-            "SUPABASE_URL", "SUPABASE_URL must be a URL (in ASCII: punycode hosts, percent-encode the rest)"
-        ),
+        EnvProblem("SUPABASE_URL", "SUPABASE_URL must be a URL (in ASCII: punycode hosts, percent-encode the rest)"),
         EnvProblem("SUPABASE_ANON_KEY", "SUPABASE_ANON_KEY is required"),
     ]
 
@@ -144,6 +142,4 @@ def test_problems_never_contain_the_value(key: str, value: str) -> None:
     assert len(fixed) == 1
     for problem in validate_app_env({**COMPLIANT, key: value}):
         assert [problem] == fixed, f"{key}: the message depends on the value"
-        assert value not in problem.message or value in fixed[0].message, (
-            f"{key}: the message shows the value"
-        )
+        assert value not in problem.message or value in fixed[0].message, f"{key}: the message shows the value"

@@ -338,9 +338,7 @@ def _non_ascii_url(key: str, env: Mapping[str, str]) -> bool:
 
 def _idn_url(key: str, env: Mapping[str, str]) -> bool:
     """Hosts that need UTS #46, where settings.whatwg_url accepts only a subset of what Node does."""
-    return (
-        key in URL_KEYS and key in env and re.search(r"xn--|%[89a-f][0-9a-f]", env[key].lower()) is not None
-    )
+    return key in URL_KEYS and key in env and re.search(r"xn--|%[89a-f][0-9a-f]", env[key].lower()) is not None
 
 
 def test_python_rejects_a_key_exactly_when_zod_v3_or_v4_does(
