@@ -10,6 +10,7 @@ import sys
 VERBS: dict[str, tuple[str, str]] = {
     "plan": ("infra.plan", "the offline preview of a stack (or all), as a tree or --json"),
     "check-env": ("infra.check_env", "validate env files against the app's env schema"),
+    "schema": ("infra.schema", "the stack files' JSON Schema and the README's config reference"),
 }
 
 
