@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
-import importlib
 
 # verb -> (module with `main(argv) -> int`, summary); modules load on use, so each verb pays for its own imports.
 VERBS: dict[str, tuple[str, str]] = {
