@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ KEY = reg(KMS_KEY, "backups-key", {"enableKeyRotation": True}, parents=VAULT, pr
 BUCKET_REG = reg(
     BUCKET, "backups-db", {"bucket": "vibelog-backups-db", "objectLockEnabled": True}, parents=VAULT, protect=True
 )
-TLS_POLICY = {
+TLS_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {

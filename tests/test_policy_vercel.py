@@ -166,14 +166,18 @@ def test_debug_mode_on_in_production(value: object) -> None:
     item = debug_item(value)
     violations = run_rule("debug-mode-off-in-production", [item])
     assert found(violations) == [("debug-mode-off-in-production", item.urn)]
-    assert "pulumi config set --stack production --path 'vibelog:featureFlags.DEBUG_MODE' false" in violations[0].message
+    assert (
+        "pulumi config set --stack production --path 'vibelog:featureFlags.DEBUG_MODE' false" in violations[0].message
+    )
 
 
 def test_debug_mode_on_outside_production_is_fine_and_configurable() -> None:
     item = debug_item({"rolloutPercent": 100}, stack="development")
     assert run_rule("debug-mode-off-in-production", [item]) == []
     config = {"debug-mode-off-in-production": {"productionStacks": ["development"]}}
-    assert found(run_rule("debug-mode-off-in-production", [item], config)) == [("debug-mode-off-in-production", item.urn)]
+    assert found(run_rule("debug-mode-off-in-production", [item], config)) == [
+        ("debug-mode-off-in-production", item.urn)
+    ]
 
 
 def test_debug_mode_unknown_is_skipped() -> None:
