@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from infra.engine import Plan, run_program
+from infra.policies import check_plan, mandatory, read_policy_config, violations_text
 from infra.render import plan_json, plan_text
 from infra.stackfile import STACKS, StackFileError, read_stack_config
 from settings.loader import ConfigError
@@ -31,14 +33,16 @@ def plan_stack(stack: str) -> Plan:
 
 
 def main(argv: list[str]) -> int:
-    """Print each stack's plan; exit 1 if any stack fails, 2 on bad arguments."""
+    """Print each stack's plan and policy verdict; exit 1 on a failed stack or mandatory violation, 2 on bad usage."""
     parser = argparse.ArgumentParser(prog="python -m infra plan", description=__doc__)
     parser.add_argument("--stack", default="all", help="development, staging, production or all (default)")
     parser.add_argument("--json", action="store_true", help="write the `pulumi preview --json` shape")
+    parser.add_argument("--policy-config", metavar="FILE", help="the policy pack's config, as --policy-pack-config")
     args = parser.parse_args(argv)
     try:
         stacks = stacks_named(args.stack)
-    except UsageError as error:
+        policy_config = read_policy_config(Path(args.policy_config)) if args.policy_config else {}
+    except (UsageError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -51,10 +55,12 @@ def main(argv: list[str]) -> int:
             failed = True
             print(f"error: {error}", file=sys.stderr)
             continue
+        violations = check_plan(plan, policy_config)
+        failed = failed or bool(mandatory(violations))
         if args.json:
-            documents[stack] = plan_json(plan)
+            documents[stack] = {**plan_json(plan), "policyViolations": [v.to_json() for v in violations]}
         else:
-            print(("\n" if index else "") + plan_text(plan))
+            print(("\n" if index else "") + plan_text(plan) + "\n\n" + violations_text(violations))
     if args.json:
         out = documents[stacks[0]] if len(stacks) == 1 and documents else {"stacks": documents}
         print(json.dumps(out, indent=2))

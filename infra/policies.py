@@ -1,0 +1,259 @@
+"""Run the policy pack's validators over an offline plan, through pulumi_policy's own argument types.
+
+Each registration is handed to the validators the way the engine's analyzer hands a resource to a Python pack:
+properties deserialized by `pulumi_policy.deserialize`, which strips secrets to their plaintext value (CrossGuard
+decrypts secrets for policies; pulumi-policy#241), unknowns as the engine's sentinels behind the SDK's
+unknown-checking proxy, options as `PolicyResourceOptions`; enforcement levels resolve as the analyzer resolves
+them (pack config, then the policy's own level, then the pack's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.policy import _NotApplicableError
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from infra.engine import Plan, Registration, Secret, Unknown
+from policy.rules import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies, stack_config
+
+PolicyConfig = Mapping[str, Any]
+"""The pack's config as `--policy-pack-config` takes it: rule name -> level, or {"enforcementLevel": ..., ...}."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One policy violation, as `pulumi preview` would report it."""
+
+    policy: str
+    """The rule's name."""
+    level: str
+    """mandatory (fails the plan) or advisory (shown)."""
+    urn: str
+    """The resource in violation; empty for the stack as a whole."""
+    message: str
+    """What is wrong and the fix."""
+    description: str
+    """The rule's description."""
+
+    def to_json(self) -> dict[str, str]:
+        """As in `plan --json`'s `policyViolations`."""
+        return {
+            "policyName": self.policy,
+            "policyPackName": PACK_NAME,
+            "enforcementLevel": self.level,
+            "urn": self.urn,
+            "message": self.message,
+            "description": self.description,
+        }
+
+
+def read_policy_config(path: Path) -> dict[str, Any]:
+    """A `--policy-pack-config` file."""
+    loaded = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} must hold a JSON object (rule name -> level or settings)")
+    names = {policy.name for policy in build_policies()}
+    levels = {level.value for level in EnforcementLevel}
+    for name, entry in loaded.items():
+        level = entry.get("enforcementLevel") if isinstance(entry, dict) else entry
+        if name != "all" and name not in names:
+            raise ValueError(f"{path}: {name!r} is not a rule of {PACK_NAME} (rules: {', '.join(sorted(names))})")
+        if level is not None and level not in levels:
+            raise ValueError(f"{path}: {name}: enforcement level {level!r} is not one of {', '.join(sorted(levels))}")
+    return loaded
+
+
+def wire_value(value: Any) -> Any:
+    """A recorded value as the engine sends it to an analyzer: secrets in their wire envelope, unknowns as sentinels."""
+    if isinstance(value, Secret):
+        return {
+            "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+            "value": wire_value(value.value),
+        }
+    if isinstance(value, Unknown):
+        return UNKNOWN_STRING_VALUE
+    if isinstance(value, dict):
+        return {key: wire_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [wire_value(item) for item in value]
+    return value
+
+
+def policy_props(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `props` a validator gets for these recorded inputs."""
+    return unknown_checking_proxy(deserialize_properties(wire_value(dict(inputs))))
+
+
+def policy_options(reg: Registration) -> PolicyResourceOptions:
+    """The `opts` a validator gets for a registration."""
+    return PolicyResourceOptions(
+        protect=reg.protect,
+        ignore_changes=list(reg.ignore_changes),
+        delete_before_replace=reg.delete_before_replace or None,
+        aliases=list(reg.aliases),
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=list(reg.additional_secret_outputs),
+        parent=reg.parent or None,
+    )
+
+
+def _provider(reg: Registration, by_urn: Mapping[str, Registration]) -> PolicyProviderResource | None:
+    provider = by_urn.get(reg.provider)
+    if provider is None:
+        return None
+    return PolicyProviderResource(provider.type, policy_props(provider.inputs), provider.urn, provider.name)
+
+
+def policy_resources(registrations: list[Registration]) -> list[PolicyResource]:
+    """The stack's resources as a stack validator gets them: parents, dependencies and property dependencies linked."""
+    by_urn = {reg.urn: reg for reg in registrations}
+    resources = {
+        reg.urn: PolicyResource(
+            reg.type,
+            policy_props(reg.inputs),
+            reg.urn,
+            reg.name,
+            policy_options(reg),
+            _provider(reg, by_urn),
+            None,
+            [],
+            {},
+        )
+        for reg in registrations
+    }
+    for reg in registrations:
+        resource = resources[reg.urn]
+        resource.parent = resources.get(reg.parent)
+        resource.dependencies = [resources[urn] for urn in reg.dependencies if urn in resources]
+        resource.property_dependencies = {
+            key: [resources[urn] for urn in urns if urn in resources] for key, urns in reg.property_dependencies.items()
+        }
+    return list(resources.values())
+
+
+def enforcement_level(policy: Policy, config: PolicyConfig) -> EnforcementLevel:
+    """The level a rule runs at: its pack config entry, else its own default, else the pack's."""
+    entry = config.get(policy.name)
+    configured = entry.get("enforcementLevel") if isinstance(entry, Mapping) else entry
+    if configured is not None:
+        return EnforcementLevel(configured)
+    return policy.enforcement_level or PACK_ENFORCEMENT_LEVEL
+
+
+def _properties(policy: Policy, config: PolicyConfig) -> dict[str, Any]:
+    entry = config.get(policy.name)
+    return {k: v for k, v in entry.items() if k != "enforcementLevel"} if isinstance(entry, Mapping) else {}
+
+
+def check_plan(
+    plan: Plan, config: PolicyConfig | None = None, policies: Iterable[Policy] | None = None
+) -> list[Violation]:
+    """Every violation of the pack (or of `policies`) in the plan, in rule order."""
+    config = config or {}
+    violations: list[Violation] = []
+    by_urn = plan.by_urn()
+    with stack_config(plan.config):
+        for policy in build_policies() if policies is None else policies:
+            level = enforcement_level(policy, config)
+            if level == EnforcementLevel.DISABLED:
+                continue
+            if level == EnforcementLevel.REMEDIATE:
+                level = EnforcementLevel.MANDATORY  # as the analyzer reports what a remediation left
+            properties = _properties(policy, config)
+            if isinstance(policy, ResourceValidationPolicy):
+                for reg in plan.registrations:
+                    args = ResourceValidationArgs(
+                        reg.type,
+                        policy_props(reg.inputs),
+                        reg.urn,
+                        reg.name,
+                        policy_options(reg),
+                        _provider(reg, by_urn),
+                        properties,
+                    )
+                    report = _reporter(violations, policy, level, resource_urn=reg.urn)
+                    _run(policy, functools.partial(policy.validate, args, report), violations)
+            elif isinstance(policy, StackValidationPolicy):
+                stack_args = StackValidationArgs(policy_resources(plan.registrations), properties)
+                report = _reporter(violations, policy, level, resource_urn=None)
+                _run(policy, functools.partial(policy.validate, stack_args, report), violations)
+    return violations
+
+
+def _reporter(
+    violations: list[Violation], policy: Policy, level: EnforcementLevel, resource_urn: str | None
+) -> ReportViolation:
+    """The analyzer's report_violation: a resource rule's violation is always its resource's, whatever urn it names."""
+
+    def report(message: str, urn: str | None = None) -> None:
+        at = resource_urn if resource_urn is not None else urn or ""
+        violations.append(Violation(policy.name, level.value, at, message, policy.description))
+
+    return report
+
+
+def _run(policy: Policy, call: Callable[[], Any], violations: list[Violation]) -> None:
+    """Run one validation as the analyzer does: await it if async, an unknown read becomes an advisory note."""
+    try:
+        result = call()
+        if inspect.isawaitable(result):
+            asyncio.run(_awaited(result))
+    except UnknownValueError as error:
+        violations.append(
+            Violation(
+                policy.name,
+                EnforcementLevel.ADVISORY.value,
+                "",
+                f"can't run policy '{policy.name}' from policy pack '{PACK_NAME}' during preview: {error.message}",
+                policy.description,
+            )
+        )
+    except _NotApplicableError:
+        pass
+
+
+async def _awaited(result: Any) -> None:
+    await result
+
+
+def mandatory(violations: Iterable[Violation]) -> list[Violation]:
+    """The violations that fail a preview."""
+    return [violation for violation in violations if violation.level == EnforcementLevel.MANDATORY.value]
+
+
+def violations_text(violations: list[Violation]) -> str:
+    """The violations as `pulumi preview` lists them: level, rule, resource, then what is wrong and the fix."""
+    if not violations:
+        return f"Policies: {PACK_NAME} reports no violation."
+    lines = [f"Policy violations ({PACK_NAME}):"]
+    for violation in violations:
+        lines.append(f"    [{violation.level}] {violation.policy}  ({violation.description})")
+        lines.append(f"        {violation.urn or '(the stack)'}")
+        lines.append(f"        {violation.message}")
+    count = len(mandatory(violations))
+    lines.append(
+        f"{count} mandatory violation(s): the preview fails." if count else "Advisory only: the preview passes."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,211 @@
+"""The pack as a whole: it loads the way the engine loads it, offline sees the same rules, real stacks pass it,
+enforcement levels are configurable, and a broken stack fails `python -m infra plan` with the rule's message."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi_policy
+import pulumiverse_vercel as vercel
+import pytest
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
+
+from components.feature_flags import FeatureFlags, FeatureFlagsArgs
+from infra import plan as plan_verb
+from infra.engine import UNKNOWN, Secret, run_program
+from infra.policies import check_plan, mandatory, policy_props
+from infra.stackfile import STACKS, read_stack_config
+from policy.rules import HOSTED_ZONE, OIDC_PROVIDER, PACK_ENFORCEMENT_LEVEL, PACK_NAME, policy_names
+from tests.policy_helpers import found, reg, run_rule
+
+ROOT = Path(__file__).resolve().parent.parent
+PACK_MAIN = ROOT / "policy" / "__main__.py"
+
+
+class RecordedPack:
+    """Stands in for pulumi_policy.PolicyPack, whose constructor would start the analyzer's gRPC server."""
+
+    packs: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, **kwargs: Any) -> None:
+        RecordedPack.packs.append(kwargs)
+
+
+def test_pack_main_builds_the_same_rules_the_offline_plan_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    RecordedPack.packs.clear()
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", RecordedPack)
+    runpy.run_path(str(PACK_MAIN), run_name="__main__")
+    (pack,) = RecordedPack.packs
+    assert pack["name"] == PACK_NAME
+    assert pack["enforcement_level"] == PACK_ENFORCEMENT_LEVEL
+    assert [policy.name for policy in pack["policies"]] == policy_names()
+    assert len(set(policy_names())) == len(policy_names())
+
+
+def test_pack_imports_resolve_when_run_from_its_own_directory() -> None:
+    # The CLI runs the pack with the pack directory as working directory; nothing puts the project root on the path.
+    script = (
+        "import runpy, pulumi_policy\n"
+        "class P:\n"
+        "    def __init__(self, **kw): print(len(kw['policies']), kw['name'])\n"
+        "pulumi_policy.PolicyPack = P\n"
+        "runpy.run_path('__main__.py', run_name='__main__')\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(  # noqa: S603 - the test's own interpreter and script
+        [sys.executable, "-c", script], cwd=ROOT / "policy", env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(len(policy_names())), PACK_NAME]
+
+
+def test_pack_files_are_what_the_cli_reads() -> None:
+    import yaml  # noqa: PLC0415
+
+    manifest = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
+    assert manifest["runtime"]["name"] == "python"
+    assert manifest["runtime"]["options"]["virtualenv"] == "venv"
+    assert "-r ../requirements.txt" in (ROOT / "policy" / "requirements.txt").read_text()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_real_stack_passes_the_pack(stack: str) -> None:
+    violations = check_plan(plan_verb.plan_stack(stack))
+    assert mandatory(violations) == [], violations
+
+
+def test_plan_of_all_stacks_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan_verb.main(["--stack", "all"]) == 0
+    assert capsys.readouterr().out.count(f"Policies: {PACK_NAME} reports no violation.") == len(STACKS)
+
+
+def test_plan_json_lists_policy_violations(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan_verb.main(["--stack", "production", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["policyViolations"] == []
+
+
+def _debug_on_program() -> None:
+    """The real FeatureFlags component, declared with DEBUG_MODE on for everyone."""
+    provider = vercel.Provider("vercel", team="vibelog")
+    args = FeatureFlagsArgs(store_name="vibelog-flags", flags={"DEBUG_MODE": 100}, switches={})
+    FeatureFlags("flags", args, opts=pulumi.ResourceOptions(providers=[provider]))
+
+
+def test_registrations_with_debug_mode_on_fail_production() -> None:
+    plan = run_program("production", read_stack_config("production"), program=_debug_on_program)
+    violations = mandatory(check_plan(plan))
+    item = plan.one("vercel:index/edgeConfigItem:EdgeConfigItem", "flags-item-debug-mode")
+    assert found(violations) == [("debug-mode-off-in-production", item.urn)]
+    assert "DEBUG_MODE is {'rolloutPercent': 100} in the production stack" in violations[0].message
+
+
+def _edited(stack: str, old: str, new: str) -> str:
+    text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    assert old in text
+    return text.replace(old, new)
+
+
+def _plan_with_stack_text(monkeypatch: pytest.MonkeyPatch, text: str, *argv: str) -> int:
+    monkeypatch.setattr(plan_verb, "read_stack_config", lambda stack: read_stack_config(stack, text=text))
+    return plan_verb.main(["--stack", "production", *argv])
+
+
+def test_stack_file_with_debug_mode_on_fails_the_plan(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The settings loader refuses it before any resource exists; the policy is the second line (test above).
+    text = _edited("production", "DEBUG_MODE: false", "DEBUG_MODE: true")
+    assert _plan_with_stack_text(monkeypatch, text) == 1
+    error = capsys.readouterr().err
+    assert "vibelog:featureFlags.DEBUG_MODE: DEBUG_MODE can never be on in production" in error
+    assert "pulumi config set --stack production --path vibelog:featureFlags.DEBUG_MODE false" in error
+
+
+PLAINTEXT_SECRET = """  vibelog:secrets:
+    openaiApiKey:
+      secure: v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBBBBBB
+    stripeSecretKey: sk_live_plaintext
+"""
+
+
+def test_stack_file_with_a_plaintext_secret_fails_the_plan(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (ROOT / "Pulumi.production.yaml").read_text() + PLAINTEXT_SECRET
+    assert _plan_with_stack_text(monkeypatch, text) == 1
+    out = capsys.readouterr().out
+    assert "[mandatory] stack-config-secrets-encrypted" in out
+    assert "urn:pulumi:production::vibelog::pulumi:pulumi:Stack::vibelog-production" in out
+    assert "vibelog:secrets.stripeSecretKey is a secret stored in plaintext in Pulumi.production.yaml" in out
+    assert "pulumi config set --stack production --secret --path 'vibelog:secrets.stripeSecretKey' <value>" in out
+    assert "sk_live_plaintext" not in out
+    assert "1 mandatory violation(s): the preview fails." in out
+
+
+def test_plan_json_carries_the_violation(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "Pulumi.production.yaml").read_text() + PLAINTEXT_SECRET
+    assert _plan_with_stack_text(monkeypatch, text, "--json") == 1
+    (violation,) = json.loads(capsys.readouterr().out)["policyViolations"]
+    assert violation["policyName"] == "stack-config-secrets-encrypted"
+    assert violation["enforcementLevel"] == "mandatory"
+    assert violation["urn"] == "urn:pulumi:production::vibelog::pulumi:pulumi:Stack::vibelog-production"
+
+
+@pytest.mark.parametrize(("level", "shown"), [("advisory", True), ("disabled", False)])
+def test_enforcement_level_comes_from_the_pack_config(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, level: str, shown: bool
+) -> None:
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"stack-config-secrets-encrypted": level}))
+    text = (ROOT / "Pulumi.production.yaml").read_text() + PLAINTEXT_SECRET
+    assert _plan_with_stack_text(monkeypatch, text, "--policy-config", str(config)) == 0
+    out = capsys.readouterr().out
+    assert (f"[{level}] stack-config-secrets-encrypted" in out) is shown
+
+
+@pytest.mark.parametrize("entry", [{"no-such-rule": "advisory"}, {"env-schema": "sometimes"}])
+def test_bad_pack_config_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: dict[str, str]
+) -> None:
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps(entry))
+    assert plan_verb.main(["--stack", "production", "--policy-config", str(config)]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_validators_see_what_crossguard_hands_them() -> None:
+    # Secrets arrive decrypted (pulumi-policy#241) and an unknown raises when read, as under the engine.
+    props = policy_props({"value": Secret("s3cret"), "later": UNKNOWN, "nested": {"x": [Secret(1)]}})
+    assert props["value"] == "s3cret"
+    assert props["nested"]["x"][0] == 1
+    with pytest.raises(pulumi_policy.proxy.UnknownValueError):
+        props["later"]
+
+
+def test_a_rule_that_reads_an_unknown_gets_the_engines_advisory_note() -> None:
+    def careless(args: ResourceValidationArgs, report: Any) -> None:
+        if args.resource_type == "test:index/thing:Thing" and args.props["later"] == "x":
+            report("never", None)
+
+    policy = ResourceValidationPolicy(name="careless", description="reads an unknown", validate=careless)
+    registration = reg("test:index/thing:Thing", "thing", {"later": UNKNOWN})
+    plan = run_program("production", read_stack_config("production"), program=lambda: None)
+    plan.registrations.append(registration)
+    (note,) = check_plan(plan, policies=[policy])
+    assert note.level == "advisory"
+    assert "can't run policy 'careless'" in note.message
+    assert "string value at .later can't be known during preview" in note.message
+
+
+@pytest.mark.parametrize(("type_", "name"), [(HOSTED_ZONE, "zone"), (OIDC_PROVIDER, "github-oidc")])
+def test_zone_and_oidc_provider_must_be_protected(type_: str, name: str) -> None:
+    bare = reg(type_, name, {})
+    assert found(run_rule("protect-stateful", [bare])) == [("protect-stateful", bare.urn)]
+    assert run_rule("protect-stateful", [reg(type_, name, {}, protect=True)]) == []
