@@ -244,8 +244,11 @@ class CiReviewers(ConfigModel):
 
     @property
     def two_people(self) -> bool:
-        """Whether someone other than the person who triggered a deploy can always approve it."""
-        return len(set(self.users)) >= 2 or bool(self.teams)
+        """Whether at least two reviewers are named, so someone other than the deployer can always approve.
+
+        A team counts once: its size is not visible here, and GitHub needs only one approval from the list.
+        """
+        return len(set(self.users)) + len(set(self.teams)) >= 2
 
 
 class CiSettings(ConfigModel):
@@ -261,7 +264,7 @@ class CiSettings(ConfigModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$",
     )
     reviewers: CiReviewers = setting(
-        "Required reviewers of a deployment; production needs two people or a team.", default_factory=CiReviewers
+        "Required reviewers of a deployment; production needs at least two (users or teams).", default_factory=CiReviewers
     )
     wait_timer: int = setting(
         "Minutes a deployment waits before it may start (GitHub allows 0-43200).", example=0, default=0, ge=0, le=43200
@@ -412,11 +415,11 @@ class StackSettings(BaseModel):
             problems.append(("aws:allowedAccountIds", "the CI's AWS roles need the account id"))
         if self.environment == "production" and not ci.reviewers.two_people:
             problems.append(
-                ("vibelog:ci.reviewers", "production deploys need two-person approval: two users or a team")
+                ("vibelog:ci.reviewers", "production deploys need two-person approval: name at least two reviewers (users or teams)")
             )
         elif ci.reviewers.any and not ci.reviewers.two_people:
             problems.append(
-                ("vibelog:ci.reviewers", "name two users or a team: nobody may approve their own deployment")
+                ("vibelog:ci.reviewers", "name at least two reviewers: nobody may approve their own deployment")
             )
         if len(ci.reviewers.users) + len(ci.reviewers.teams) > 6:
             problems.append(("vibelog:ci.reviewers", "GitHub allows at most 6 reviewers"))

@@ -43,7 +43,7 @@ def test_production_environments_need_two_person_approval_from_protected_branche
         ("vibelog-infra", "production"),
     }
     for reg in environments:
-        assert reg.inputs["reviewers"] == [{"teams": [9876543], "users": []}], reg.urn
+        assert reg.inputs["reviewers"] == [{"teams": [9876543, 9876544], "users": []}], reg.urn
         assert reg.inputs["preventSelfReview"] is True, reg.urn
         assert reg.inputs["canAdminsBypass"] is False, reg.urn
         assert reg.inputs["deploymentBranchPolicy"] == {
