@@ -264,7 +264,8 @@ class CiSettings(ConfigModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$",
     )
     reviewers: CiReviewers = setting(
-        "Required reviewers of a deployment; production needs at least two (users or teams).", default_factory=CiReviewers
+        "Required reviewers of a deployment; production needs at least two (users or teams).",
+        default_factory=CiReviewers,
     )
     wait_timer: int = setting(
         "Minutes a deployment waits before it may start (GitHub allows 0-43200).", example=0, default=0, ge=0, le=43200
@@ -415,7 +416,10 @@ class StackSettings(BaseModel):
             problems.append(("aws:allowedAccountIds", "the CI's AWS roles need the account id"))
         if self.environment == "production" and not ci.reviewers.two_people:
             problems.append(
-                ("vibelog:ci.reviewers", "production deploys need two-person approval: name at least two reviewers (users or teams)")
+                (
+                    "vibelog:ci.reviewers",
+                    "production deploys need two-person approval: name at least two reviewers (users or teams)",
+                )
             )
         elif ci.reviewers.any and not ci.reviewers.two_people:
             problems.append(
