@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.providers import Providers
 from components.vercel_app import VercelApp, VercelAppArgs
@@ -20,3 +21,12 @@ app = VercelApp(
 pulumi.export("app_url", app.url)
 pulumi.export("vercel_project_id", app.project_id)
 pulumi.export("edge_config_id", flags.store_id)
+
+if settings.dns is not None:
+    dns = DnsFailover("dns", DnsFailoverArgs.from_settings(settings, providers))
+    pulumi.export("dns_zone_id", dns.zone_id)
+    pulumi.export("dns_name_servers", dns.name_servers)
+    if dns.health_check_id is not None:
+        pulumi.export("dns_health_check_id", dns.health_check_id)
+    if dns.degraded_page_domain is not None:
+        pulumi.export("degraded_page_domain", dns.degraded_page_domain)
