@@ -177,7 +177,7 @@ class DnsFailover(pulumi.ComponentResource):
 
     zone_id: pulumi.Output[str]
     """Id of the hosted zone."""
-    name_servers: pulumi.Output[list[str]]
+    name_servers: pulumi.Output[Sequence[str]]
     """The zone's name servers (what the parent zone delegates to)."""
     health_check_id: pulumi.Output[str] | None
     """Id of the primary origin's health check, if the stack fails over."""
@@ -209,8 +209,8 @@ class DnsFailover(pulumi.ComponentResource):
         ]
 
         self.records: list[aws.route53.Record] = []
-        self.health_check: aws.route53.HealthCheck | None = None
-        self.distribution: aws.cloudfront.Distribution | None = None
+        self.health_check_id = None
+        self.degraded_page_domain = None
         if args.failover is None:
             self.records = [
                 aws.route53.Record(
@@ -225,13 +225,13 @@ class DnsFailover(pulumi.ComponentResource):
                 for app_name in args.names
             ]
         else:
-            self._failover(name, args, args.failover, on_global)
+            health_check, distribution = self._failover(name, args, args.failover, on_global)
+            self.health_check_id = health_check.id
+            self.degraded_page_domain = distribution.domain_name
 
         self.zone_id = self.zone.zone_id
         self.name_servers = self.zone.name_servers
-        self.health_check_id = self.health_check.id if self.health_check is not None else None
-        self.degraded_page_domain = self.distribution.domain_name if self.distribution is not None else None
-        outputs: dict[str, pulumi.Output[str] | pulumi.Output[list[str]]] = {
+        outputs: dict[str, pulumi.Output[str] | pulumi.Output[Sequence[str]]] = {
             "zone_id": self.zone_id,
             "name_servers": self.name_servers,
         }
@@ -243,7 +243,8 @@ class DnsFailover(pulumi.ComponentResource):
 
     def _failover(
         self, name: str, args: DnsFailoverArgs, failover: FailoverArgs, on_global: pulumi.ResourceOptions
-    ) -> None:
+    ) -> tuple[aws.route53.HealthCheck, aws.cloudfront.Distribution]:
+        """The failover's resources; returns the primary's health check and the degraded page's distribution."""
         on_site = pulumi.ResourceOptions(parent=self, provider=failover.site_provider)
         check = failover.health_check
 
@@ -471,6 +472,7 @@ class DnsFailover(pulumi.ComponentResource):
                     opts=on_global,
                 )
             self.records += [primary, secondary]
+        return self.health_check, self.distribution
 
 
 def _label(fqdn: str, zone: str) -> str:

@@ -278,7 +278,7 @@ class HealthCheckSettings(ConfigModel):
     @model_validator(mode="after")
     def _regions_unique(self) -> HealthCheckSettings:
         if len(set(self.regions)) != len(self.regions):
-            raise ValueError("regions must not repeat a region")
+            raise CrossFieldError([("vibelog:dns.healthCheck.regions", "regions must not repeat a region")])
         return self
 
 
