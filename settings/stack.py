@@ -291,7 +291,7 @@ class AlertSubscriber(ConfigModel):
         example="email",
     )
     endpoint: str = setting(
-        "The address or URL; an https URL usually embeds a key, so set it with --secret.",
+        "The address or URL; plaintext config, so not a URL that embeds a key (use an email integration).",
         example="oncall@vibelog.io",
         min_length=3,
     )
