@@ -4,6 +4,7 @@ import pulumi
 
 from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
+from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.providers import Providers
 from components.vercel_app import VercelApp, VercelAppArgs
@@ -38,3 +39,11 @@ if settings.ci.enabled:
     )
     pulumi.export("ci_environment", ci.environment)
     pulumi.export("ci_deploy_role_arn", ci_access.deploy_role_arn)
+if settings.dns is not None:
+    dns = DnsFailover("dns", DnsFailoverArgs.from_settings(settings, providers))
+    pulumi.export("dns_zone_id", dns.zone_id)
+    pulumi.export("dns_name_servers", dns.name_servers)
+    if dns.health_check_id is not None:
+        pulumi.export("dns_health_check_id", dns.health_check_id)
+    if dns.degraded_page_domain is not None:
+        pulumi.export("degraded_page_domain", dns.degraded_page_domain)

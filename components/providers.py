@@ -46,6 +46,8 @@ class Providers:
         region = region or self._settings.aws_region
         if region is None:
             raise ValueError("aws:region is required by a stack that declares AWS resources")
+        if self._settings.aws_allowed_account_ids is None:
+            raise ValueError("aws:allowedAccountIds is required by a stack that declares AWS resources")
         if region not in self._aws:
             name = "aws" if region == self._settings.aws_region else f"aws-{region}"
             self._aws[region] = aws.Provider(

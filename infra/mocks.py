@@ -10,7 +10,10 @@ import pulumi
 Computed = Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]
 
 # Outputs a provider computes from the inputs alone, so even `pulumi preview` could know them.
-DERIVED: dict[str, Computed] = {}
+DERIVED: dict[str, Computed] = {
+    # Every CloudFront distribution has the same Route 53 alias zone.
+    "aws:cloudfront/distribution:Distribution": lambda _args: {"hostedZoneId": "Z2FDTNDATAQYW2"},
+}
 
 # Outputs the cloud assigns on creation: unknown in a preview, stand-ins after a mock `up`.
 ASSIGNED: dict[str, Computed] = {
@@ -20,6 +23,31 @@ ASSIGNED: dict[str, Computed] = {
         "connectionString": f"https://edge-config.vercel.com/{args.name}?token=mock",
         "token": "mock-token",
     },
+    "aws:route53/zone:Zone": lambda args: {
+        "zoneId": f"Z{args.name.upper().replace('-', '')}",
+        "nameServers": [f"ns-{n}.awsdns-{n}.{tld}" for n, tld in ((1, "com"), (2, "net"), (3, "org"), (4, "co.uk"))],
+    },
+    "aws:s3/bucket:Bucket": lambda args: {
+        "arn": f"arn:aws:s3:::{args.inputs.get('bucket', args.name)}",
+        "bucketRegionalDomainName": f"{args.inputs.get('bucket', args.name)}.s3.mock-region.amazonaws.com",
+    },
+    "aws:cloudfront/distribution:Distribution": lambda args: {
+        "arn": f"arn:aws:cloudfront::123456789012:distribution/E{args.name.upper().replace('-', '')}",
+        "domainName": f"d{len(args.name)}mock.cloudfront.net",
+    },
+    "aws:acm/certificate:Certificate": lambda args: {
+        "arn": f"arn:aws:acm:us-east-1:123456789012:certificate/{args.name}",
+        "domainValidationOptions": [
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_mock.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_mock.{domain.replace('.', '-')}.acm-validations.aws.",
+            }
+            for domain in [args.inputs["domainName"], *args.inputs.get("subjectAlternativeNames", [])]
+        ],
+    },
+    "aws:route53/record:Record": lambda args: {"fqdn": str(args.inputs["name"]).rstrip(".")},
 }
 
 

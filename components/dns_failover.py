@@ -1,0 +1,518 @@
+"""The stack's Route 53 zone and the app's names in it, failed over to a degraded-mode page when Vercel is down."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.providers import Providers
+from settings.stack import AlertChannel, StackSettings
+
+# Route 53 publishes health-check metrics only in us-east-1, and CloudFront takes ACM certificates only from
+# there: the global half of the failover lives in this region whatever the stack's aws:region is.
+GLOBAL_REGION = "us-east-1"
+# Relative to the project directory, where Pulumi runs the program and reads assets.
+DEGRADED_PAGE = "components/degraded_page/index.html"
+# AWS's managed "CachingOptimized" cache policy; the page's own Cache-Control keeps it fresh within a minute.
+CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+DELEGATION_TTL = 172800  # NS records change only when a subzone is recreated: the TTL Route 53 itself uses
+VALIDATION_TTL = 60
+PRIMARY_SET_ID = "primary-vercel"
+SECONDARY_SET_ID = "secondary-degraded-page"
+
+RecordType = Literal["A", "CNAME"]
+
+
+@dataclass(frozen=True)
+class AppName:
+    """One name the app is served on, and what Vercel asks it to point at."""
+
+    fqdn: str
+    """The fully qualified name."""
+    label: str
+    """Short name used in resource names: `apex` for the zone apex, else the part below the zone."""
+    type: RecordType
+    """A at the zone apex (no CNAME allowed there), CNAME below it."""
+    value: str
+    """Vercel's target for that type."""
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """An NS record delegating a subzone that another stack owns."""
+
+    fqdn: str
+    """The delegated name."""
+    label: str
+    """Short name used in resource names."""
+    name_servers: Sequence[str]
+    """The subzone's name servers."""
+
+
+@dataclass(frozen=True)
+class HealthCheckArgs:
+    """The probe of the primary origin: Vercel's address with the app's name for SNI and Host."""
+
+    fqdn: str
+    """Name sent as SNI and Host, so Vercel answers as the app."""
+    ip_address: str
+    """Vercel's address, probed directly, so the check measures the origin and not whichever side DNS serves."""
+    path: str
+    """Path of the app's health endpoint."""
+    search_string: str
+    """Text a healthy response contains."""
+    failure_threshold: int
+    """Consecutive failures before the origin is unhealthy."""
+    request_interval: int
+    """Seconds between probes (10 or 30)."""
+    regions: Sequence[str]
+    """Checker regions."""
+    inverted: bool
+    """Forced failover: the check reports the opposite of what it sees."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """An endpoint of the on-call topic."""
+
+    channel: AlertChannel
+    """The reference's channel name (pagerduty, slack_alert, ...)."""
+    protocol: Literal["email", "https"]
+    """SNS protocol."""
+    endpoint: str
+    """Address or URL."""
+
+
+@dataclass(frozen=True)
+class FailoverArgs:
+    """The health check, the degraded-mode site in a second region and who hears of a failover."""
+
+    health_check: HealthCheckArgs
+    """The probe of the primary origin."""
+    ttl: int
+    """TTL of the failover records (at most 60)."""
+    site_provider: aws.Provider
+    """AWS in the degraded-mode page's region."""
+    site_region: str
+    """That region."""
+    bucket_name: str
+    """Name of the private bucket holding the page."""
+    page_path: str
+    """The degraded-mode page's HTML file, relative to the project directory."""
+    subscribers: Sequence[Subscriber]
+    """Endpoints of the on-call topic."""
+
+
+@dataclass(frozen=True)
+class DnsFailoverArgs:
+    """A stack's zone, its records, and optionally the failover of the app's names."""
+
+    zone_name: str
+    """The hosted zone this stack owns."""
+    global_provider: aws.Provider
+    """AWS in us-east-1: Route 53, its metrics and alarm, CloudFront and its certificate."""
+    names: Sequence[AppName]
+    """The app's names in the zone."""
+    delegations: Sequence[Delegation]
+    """Subzones other stacks own."""
+    record_ttl: int
+    """TTL of records that are not health-checked."""
+    failover: FailoverArgs | None
+    """The failover, or None for plain records."""
+
+    @classmethod
+    def from_settings(cls, settings: StackSettings, providers: Providers) -> DnsFailoverArgs:
+        """The args for the stack these settings describe (which must have `vibelog:dns`)."""
+        dns, accounts = settings.dns, settings.aws_allowed_account_ids
+        if dns is None or accounts is None:
+            raise ValueError("vibelog:dns and aws:allowedAccountIds are needed for a stack's DNS")
+        zone = dns.zone
+        fqdns = [settings.domain] + ([f"www.{settings.domain}"] if settings.app.www_redirect else [])
+        names = [
+            AppName(fqdn, _label(fqdn, zone), "A", dns.vercel.apex_a)
+            if fqdn == zone
+            else AppName(fqdn, _label(fqdn, zone), "CNAME", dns.vercel.cname)
+            for fqdn in fqdns
+        ]
+        failover = None
+        if dns.failover and dns.degraded_region is not None:
+            check = dns.health_check
+            failover = FailoverArgs(
+                health_check=HealthCheckArgs(
+                    fqdn=settings.domain,
+                    ip_address=dns.vercel.apex_a,
+                    path=check.path,
+                    search_string=check.search_string,
+                    failure_threshold=check.failure_threshold,
+                    request_interval=check.request_interval,
+                    regions=tuple(check.regions),
+                    inverted=dns.force_failover,
+                ),
+                ttl=dns.failover_ttl,
+                site_provider=providers.aws(dns.degraded_region),
+                site_region=dns.degraded_region,
+                bucket_name=f"{zone.replace('.', '-')}-degraded-{dns.degraded_region}-{accounts[0]}",
+                page_path=DEGRADED_PAGE,
+                subscribers=tuple(Subscriber(a.channel, a.protocol, a.endpoint) for a in dns.alerts),
+            )
+        return cls(
+            zone_name=zone,
+            global_provider=providers.aws(GLOBAL_REGION),
+            names=tuple(names),
+            delegations=tuple(Delegation(d.name, _label(d.name, zone), tuple(d.name_servers)) for d in dns.delegations),
+            record_ttl=dns.record_ttl,
+            failover=failover,
+        )
+
+
+class DnsFailover(pulumi.ComponentResource):
+    """The zone (protected), the app's Vercel records, and when asked, a health-checked failover pair per name
+    whose secondary is a static degraded-mode page served by CloudFront from a private bucket in a second region.
+    """
+
+    zone_id: pulumi.Output[str]
+    """Id of the hosted zone."""
+    name_servers: pulumi.Output[Sequence[str]]
+    """The zone's name servers (what the parent zone delegates to)."""
+    health_check_id: pulumi.Output[str] | None
+    """Id of the primary origin's health check, if the stack fails over."""
+    degraded_page_domain: pulumi.Output[str] | None
+    """CloudFront domain of the degraded-mode page, if the stack fails over."""
+
+    def __init__(self, name: str, args: DnsFailoverArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vibelog:dns:DnsFailover", name, None, opts)
+        on_global = pulumi.ResourceOptions(parent=self, provider=args.global_provider)
+
+        # The zone is the domain's identity: recreating it changes its name servers at the registrar.
+        self.zone = aws.route53.Zone(
+            f"{name}-zone",
+            name=args.zone_name,
+            comment=f"{args.zone_name}, owned by vibelog-infra stack {pulumi.get_stack()}",
+            opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(protect=True)),
+        )
+        self.delegations = [
+            aws.route53.Record(
+                f"{name}-{delegation.label}-ns",
+                zone_id=self.zone.zone_id,
+                name=delegation.fqdn,
+                type="NS",
+                ttl=DELEGATION_TTL,
+                records=list(delegation.name_servers),
+                opts=on_global,
+            )
+            for delegation in args.delegations
+        ]
+
+        self.records: list[aws.route53.Record] = []
+        self.health_check_id = None
+        self.degraded_page_domain = None
+        if args.failover is None:
+            self.records = [
+                aws.route53.Record(
+                    f"{name}-{app_name.label}",
+                    zone_id=self.zone.zone_id,
+                    name=app_name.fqdn,
+                    type=app_name.type,
+                    ttl=args.record_ttl,
+                    records=[app_name.value],
+                    opts=on_global,
+                )
+                for app_name in args.names
+            ]
+        else:
+            health_check, distribution = self._failover(name, args, args.failover, on_global)
+            self.health_check_id = health_check.id
+            self.degraded_page_domain = distribution.domain_name
+
+        self.zone_id = self.zone.zone_id
+        self.name_servers = self.zone.name_servers
+        outputs: dict[str, pulumi.Output[str] | pulumi.Output[Sequence[str]]] = {
+            "zone_id": self.zone_id,
+            "name_servers": self.name_servers,
+        }
+        if self.health_check_id is not None:
+            outputs["health_check_id"] = self.health_check_id
+        if self.degraded_page_domain is not None:
+            outputs["degraded_page_domain"] = self.degraded_page_domain
+        self.register_outputs(outputs)
+
+    def _failover(
+        self, name: str, args: DnsFailoverArgs, failover: FailoverArgs, on_global: pulumi.ResourceOptions
+    ) -> tuple[aws.route53.HealthCheck, aws.cloudfront.Distribution]:
+        """The failover's resources; returns the primary's health check and the degraded page's distribution."""
+        on_site = pulumi.ResourceOptions(parent=self, provider=failover.site_provider)
+        check = failover.health_check
+
+        self.health_check = aws.route53.HealthCheck(
+            f"{name}-primary-health",
+            type="HTTPS_STR_MATCH",
+            fqdn=check.fqdn,
+            ip_address=check.ip_address,
+            port=443,
+            enable_sni=True,
+            resource_path=check.path,
+            search_string=check.search_string,
+            failure_threshold=check.failure_threshold,
+            request_interval=check.request_interval,
+            regions=list(check.regions),
+            invert_healthcheck=check.inverted,
+            tags={"Name": f"{check.fqdn} primary origin (Vercel {check.ip_address})"},
+            opts=on_global,
+        )
+
+        # The on-call topic and the alarm: HealthCheckStatus exists only in us-east-1, so both live there.
+        self.topic = aws.sns.Topic(
+            f"{name}-oncall", name=f"{args.zone_name.replace('.', '-')}-dns-failover", opts=on_global
+        )
+        self.subscriptions = [
+            aws.sns.TopicSubscription(
+                f"{name}-oncall-{subscriber.channel.replace('_', '-')}-{index}",
+                topic=self.topic.arn,
+                protocol=subscriber.protocol,
+                # An https endpoint (PagerDuty's integration URL, a webhook) carries its key in the URL.
+                endpoint=pulumi.Output.secret(subscriber.endpoint)
+                if subscriber.protocol == "https"
+                else subscriber.endpoint,
+                opts=on_global,
+            )
+            for index, subscriber in enumerate(failover.subscribers)
+        ]
+        self.alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-primary-unhealthy",
+            name=f"{check.fqdn}-primary-origin-unhealthy",
+            alarm_description=(
+                f"Route 53 sees {check.fqdn} on Vercel as unhealthy (or forceFailover is on): the failover records "
+                "now answer with the degraded-mode page. P0: follow the region_failure runbook."
+            ),
+            namespace="AWS/Route53",
+            metric_name="HealthCheckStatus",
+            dimensions={"HealthCheckId": self.health_check.id},
+            statistic="Minimum",
+            period=60,
+            evaluation_periods=1,
+            comparison_operator="LessThanThreshold",
+            threshold=1,
+            # No data means Route 53 stopped reporting: treat it as the outage it most likely is.
+            treat_missing_data="breaching",
+            alarm_actions=[self.topic.arn],
+            ok_actions=[self.topic.arn],
+            opts=on_global,
+        )
+
+        # The degraded-mode page: a private bucket in another region, readable only by this distribution.
+        self.bucket = aws.s3.Bucket(f"{name}-degraded-bucket", bucket=failover.bucket_name, opts=on_site)
+        self.public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-degraded-bucket-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=on_site,
+        )
+        self.ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-degraded-bucket-ownership",
+            bucket=self.bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=on_site,
+        )
+        # SSE-S3 rather than KMS: the page is public content, and CloudFront's OAC reads SSE-S3 without a key policy.
+        self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-degraded-bucket-encryption",
+            bucket=self.bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=on_site,
+        )
+        self.page = aws.s3.BucketObject(
+            f"{name}-degraded-page",
+            bucket=self.bucket.id,
+            key="index.html",
+            source=pulumi.FileAsset(failover.page_path),
+            content_type="text/html; charset=utf-8",
+            cache_control="public, max-age=60",
+            opts=on_site,
+        )
+
+        fqdns = [app_name.fqdn for app_name in args.names]
+        self.certificate = aws.acm.Certificate(
+            f"{name}-degraded-cert",
+            domain_name=fqdns[0],
+            subject_alternative_names=fqdns[1:],
+            validation_method="DNS",
+            opts=on_global,
+        )
+        validation_records = [
+            aws.route53.Record(
+                f"{name}-{app_name.label}-cert-validation",
+                zone_id=self.zone.zone_id,
+                name=_validation_field(self.certificate, app_name.fqdn, "resource_record_name"),
+                type=_validation_field(self.certificate, app_name.fqdn, "resource_record_type"),
+                ttl=VALIDATION_TTL,
+                records=[_validation_field(self.certificate, app_name.fqdn, "resource_record_value")],
+                opts=on_global,
+            )
+            for app_name in args.names
+        ]
+        self.certificate_validation = aws.acm.CertificateValidation(
+            f"{name}-degraded-cert-validation",
+            certificate_arn=self.certificate.arn,
+            validation_record_fqdns=[record.fqdn for record in validation_records],
+            opts=on_global,
+        )
+
+        self.origin_access = aws.cloudfront.OriginAccessControl(
+            f"{name}-degraded-oac",
+            name=f"{failover.bucket_name}-oac"[:64],
+            description=f"CloudFront reads the degraded-mode page of {args.zone_name}",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=on_global,
+        )
+        origin_id = "degraded-page"
+        self.distribution = aws.cloudfront.Distribution(
+            f"{name}-degraded-cdn",
+            enabled=True,
+            comment=f"Degraded-mode page of {args.zone_name} (Route 53 failover secondary)",
+            aliases=fqdns,
+            default_root_object="index.html",
+            origins=[
+                {
+                    "domain_name": self.bucket.bucket_regional_domain_name,
+                    "origin_id": origin_id,
+                    "origin_access_control_id": self.origin_access.id,
+                }
+            ],
+            default_cache_behavior={
+                "target_origin_id": origin_id,
+                "viewer_protocol_policy": "redirect-to-https",
+                "allowed_methods": ["GET", "HEAD"],
+                "cached_methods": ["GET", "HEAD"],
+                "cache_policy_id": CACHING_OPTIMIZED_POLICY_ID,
+                "compress": True,
+            },
+            # Every path of the app (a post, /api/health) answers with the page and 503: the service is degraded,
+            # and clients and crawlers must not take the page for the content they asked for.
+            custom_error_responses=[
+                {
+                    "error_code": code,
+                    "response_code": 503,
+                    "response_page_path": "/index.html",
+                    "error_caching_min_ttl": 10,
+                }
+                for code in (403, 404)
+            ],
+            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            viewer_certificate={
+                "acm_certificate_arn": self.certificate_validation.certificate_arn,
+                "ssl_support_method": "sni-only",
+                "minimum_protocol_version": "TLSv1.2_2021",
+            },
+            # The primary (Vercel's apex address) is IPv4 only, so the failover pairs publish A records only.
+            is_ipv6_enabled=False,
+            http_version="http2and3",
+            price_class="PriceClass_100",
+            opts=on_global,
+        )
+        self.bucket_policy = aws.s3.BucketPolicy(
+            f"{name}-degraded-bucket-policy",
+            bucket=self.bucket.id,
+            policy=pulumi.Output.all(self.bucket.arn, self.distribution.arn).apply(
+                lambda arns: _bucket_policy(arns[0], arns[1])
+            ),
+            opts=pulumi.ResourceOptions.merge(on_site, pulumi.ResourceOptions(depends_on=[self.public_access_block])),
+        )
+
+        for app_name in args.names:
+            primary = aws.route53.Record(
+                f"{name}-{app_name.label}-primary",
+                zone_id=self.zone.zone_id,
+                name=app_name.fqdn,
+                type=app_name.type,
+                ttl=failover.ttl,
+                records=[app_name.value],
+                set_identifier=PRIMARY_SET_ID,
+                failover_routing_policies=[{"type": "PRIMARY"}],
+                health_check_id=self.health_check.id,
+                opts=on_global,
+            )
+            # Alias records cannot be CNAMEs, so a CNAME pair's secondary is a CNAME to the distribution.
+            if app_name.type == "A":
+                secondary = aws.route53.Record(
+                    f"{name}-{app_name.label}-secondary",
+                    zone_id=self.zone.zone_id,
+                    name=app_name.fqdn,
+                    type=app_name.type,
+                    set_identifier=SECONDARY_SET_ID,
+                    failover_routing_policies=[{"type": "SECONDARY"}],
+                    aliases=[
+                        {
+                            "name": self.distribution.domain_name,
+                            "zone_id": self.distribution.hosted_zone_id,
+                            "evaluate_target_health": False,
+                        }
+                    ],
+                    opts=on_global,
+                )
+            else:
+                secondary = aws.route53.Record(
+                    f"{name}-{app_name.label}-secondary",
+                    zone_id=self.zone.zone_id,
+                    name=app_name.fqdn,
+                    type=app_name.type,
+                    ttl=failover.ttl,
+                    records=[self.distribution.domain_name],
+                    set_identifier=SECONDARY_SET_ID,
+                    failover_routing_policies=[{"type": "SECONDARY"}],
+                    opts=on_global,
+                )
+            self.records += [primary, secondary]
+        return self.health_check, self.distribution
+
+
+def _label(fqdn: str, zone: str) -> str:
+    """`apex` for the zone apex, else the name below the zone with dots as dashes."""
+    return "apex" if fqdn == zone else fqdn.removesuffix(f".{zone}").replace(".", "-")
+
+
+def _validation_field(certificate: aws.acm.Certificate, fqdn: str, field: str) -> pulumi.Output[str]:
+    """One field of the DNS validation record ACM asks for one of the certificate's names."""
+
+    def pick(options: Sequence[aws.acm.outputs.CertificateDomainValidationOption]) -> str:
+        option = next(o for o in options if o.domain_name == fqdn)
+        value = getattr(option, field)
+        return str(value)
+
+    return certificate.domain_validation_options.apply(pick)
+
+
+def _bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
+    """Only this distribution reads the page, and only over TLS."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "CloudFrontReadsThePage",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": f"{bucket_arn}/*",
+                    "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )

@@ -1,0 +1,392 @@
+"""DnsFailover: the protected zone, Vercel records, and the health-checked failover pairs with their alarm."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.dns_failover import DnsFailover, DnsFailoverArgs
+from components.providers import Providers
+from infra.engine import UNKNOWN, Plan, Registration, Secret, run_program
+from infra.mocks import VibelogMocks
+from infra.render import plan_json
+from settings.loader import ConfigError, ConfigProblem, load_settings
+from tests.conftest import plan_of, stack_config
+
+ZONE = "aws:route53/zone:Zone"
+RECORD = "aws:route53/record:Record"
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+BUCKET = "aws:s3/bucket:Bucket"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+CERTIFICATE = "aws:acm/certificate:Certificate"
+CERTIFICATE_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+COMPONENT = "vibelog:dns:DnsFailover"
+
+
+def dns_program() -> None:
+    settings = load_settings()
+    DnsFailover("dns", DnsFailoverArgs.from_settings(settings, Providers.for_stack(settings)))
+
+
+def dns_plan(stack: str = "production", edit: Any = None) -> Plan:
+    return plan_of(stack, edit, program=dns_program)
+
+
+def dns_up(stack: str = "production", edit: Any = None) -> Plan:
+    """The component as a mock `pulumi up` records it: cloud-assigned outputs have stand-in values."""
+    return run_program(stack, stack_config(stack, edit), program=dns_program, mocks=VibelogMocks(preview=False))
+
+
+def set_dns(**changes: Any) -> Any:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:dns"].update(changes)
+
+    return edit
+
+
+def region_of(plan: Plan, reg: Registration) -> str:
+    provider = plan.by_urn().get(reg.provider)
+    assert provider is not None, f"{reg.urn} uses no explicit provider (the ambient default is disabled)"
+    region: str = provider.inputs["region"]
+    return region
+
+
+def failover_pairs(plan: Plan) -> dict[str, tuple[Registration, Registration]]:
+    records = [r for r in plan.by_type(RECORD) if "failoverRoutingPolicies" in r.inputs]
+    pairs: dict[str, list[Registration]] = {}
+    for record in records:
+        pairs.setdefault(record.inputs["name"], []).append(record)
+    result = {}
+    for name, found in pairs.items():
+        by_role = {r.inputs["failoverRoutingPolicies"][0]["type"]: r for r in found}
+        assert len(found) == 2, f"{name}: {[r.urn for r in found]}"
+        assert set(by_role) == {"PRIMARY", "SECONDARY"}, f"{name}: {[r.urn for r in found]}"
+        result[name] = (by_role["PRIMARY"], by_role["SECONDARY"])
+    return result
+
+
+def problems_of(stack: str, edit: Any) -> list[ConfigProblem]:
+    config = stack_config(stack, edit)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(stack, config.values, config.secret_keys)
+    return raised.value.problems
+
+
+@pytest.fixture(scope="module")
+def production() -> Plan:
+    return dns_plan("production")
+
+
+def test_production_owns_the_apex_zone_and_protects_it(production: Plan) -> None:
+    zone = production.one(ZONE, "dns-zone")
+    assert zone.inputs["name"] == "vibelog.io", zone.urn
+    assert zone.protect, f"{zone.urn} is the domain's identity and must be protected"
+    assert "forceDestroy" not in zone.inputs or zone.inputs["forceDestroy"] is False, zone.urn
+
+
+def test_the_health_check_probes_vercel_directly_with_the_reference_numbers(production: Plan) -> None:
+    check = production.one(HEALTH_CHECK, "dns-primary-health")
+    inputs = check.inputs
+    assert inputs["type"] == "HTTPS_STR_MATCH", check.urn
+    assert inputs["searchString"] == '"status":"healthy"', f"{check.urn}: a 200 error page must count as down"
+    assert inputs["resourcePath"] == "/api/health", check.urn
+    assert inputs["failureThreshold"] == 3, f"{check.urn}: the reference fails over after 3 consecutive failures"
+    assert inputs["requestInterval"] in (10, 30), f"{check.urn}: Route 53 takes 10 or 30 only"
+    assert len(set(inputs["regions"])) >= 3, f"{check.urn}: at least 3 checker regions"
+    assert inputs["enableSni"] is True, check.urn
+    assert inputs["port"] == 443, check.urn
+    # The origin itself (Vercel's address, the app's name for SNI/Host), never the failover name alone.
+    assert (inputs["ipAddress"], inputs["fqdn"]) == ("76.76.21.21", "vibelog.io"), check.urn
+    assert inputs["invertHealthcheck"] is False, check.urn
+
+
+def test_apex_and_www_are_failover_pairs_with_the_check_on_the_primary(production: Plan) -> None:
+    check = production.one(HEALTH_CHECK, "dns-primary-health")
+    pairs = failover_pairs(production)
+    assert set(pairs) == {"vibelog.io", "www.vibelog.io"}
+    for name, (primary, secondary) in pairs.items():
+        assert primary.inputs["type"] == secondary.inputs["type"], f"{name}: a pair shares name and type"
+        assert primary.inputs["setIdentifier"] != secondary.inputs["setIdentifier"], name
+        assert primary.property_dependencies["healthCheckId"] == (check.urn,), f"{primary.urn} is not health-checked"
+        assert "healthCheckId" not in secondary.inputs, secondary.urn
+        assert 0 < primary.inputs["ttl"] <= 60, f"{primary.urn}: a health-checked record needs a short TTL"
+    zone = production.one(ZONE, "dns-zone")
+    for record in production.by_type(RECORD):
+        assert record.property_dependencies["zoneId"] == (zone.urn,), f"{record.urn} is not in the zone"
+
+
+def test_primaries_point_at_vercel_and_secondaries_at_the_degraded_page(production: Plan) -> None:
+    distribution = production.one(DISTRIBUTION, "dns-degraded-cdn")
+    apex_primary, apex_secondary = failover_pairs(production)["vibelog.io"]
+    www_primary, www_secondary = failover_pairs(production)["www.vibelog.io"]
+    assert (apex_primary.inputs["type"], apex_primary.inputs["records"]) == ("A", ["76.76.21.21"]), apex_primary.urn
+    assert (www_primary.inputs["type"], www_primary.inputs["records"]) == ("CNAME", ["cname.vercel-dns.com"])
+    # An alias excludes ttl and records; CloudFront's alias zone is a constant a preview already knows.
+    assert "ttl" not in apex_secondary.inputs, apex_secondary.urn
+    assert "records" not in apex_secondary.inputs, apex_secondary.urn
+    [alias] = apex_secondary.inputs["aliases"]
+    assert (alias["zoneId"], alias["evaluateTargetHealth"]) == ("Z2FDTNDATAQYW2", False), apex_secondary.urn
+    assert apex_secondary.property_dependencies["aliases"] == (distribution.urn,), apex_secondary.urn
+    assert www_secondary.property_dependencies["records"] == (distribution.urn,), www_secondary.urn
+    assert 0 < www_secondary.inputs["ttl"] <= 60, www_secondary.urn
+
+
+def test_the_alarm_watches_the_primary_check_in_us_east_1_and_notifies_the_p0_channels(production: Plan) -> None:
+    check = production.one(HEALTH_CHECK, "dns-primary-health")
+    alarm = production.one(ALARM, "dns-primary-unhealthy")
+    topic = production.one(TOPIC, "dns-oncall")
+    inputs = alarm.inputs
+    assert (inputs["namespace"], inputs["metricName"]) == ("AWS/Route53", "HealthCheckStatus"), alarm.urn
+    assert set(inputs["dimensions"]) == {"HealthCheckId"}, alarm.urn
+    assert alarm.property_dependencies["dimensions"] == (check.urn,), f"{alarm.urn} must watch {check.urn}"
+    assert (inputs["comparisonOperator"], inputs["threshold"], inputs["statistic"]) == (
+        "LessThanThreshold",
+        1,
+        "Minimum",
+    ), alarm.urn
+    assert alarm.property_dependencies["alarmActions"] == (topic.urn,), alarm.urn
+    assert region_of(production, alarm) == "us-east-1", f"{alarm.urn}: Route 53 metrics exist only in us-east-1"
+    assert region_of(production, topic) == "us-east-1", topic.urn
+    assert region_of(production, check) == "us-east-1", check.urn
+    subscriptions = production.by_type(SUBSCRIPTION)
+    channels = {s.name.removeprefix("dns-oncall-").rsplit("-", 1)[0] for s in subscriptions}
+    assert channels == {"pagerduty", "slack-alert", "email-leadership"}, "the reference's P0 internal channels"
+    for subscription in subscriptions:
+        assert subscription.property_dependencies["topic"] == (topic.urn,), subscription.urn
+
+
+def test_the_degraded_page_is_a_private_bucket_in_a_second_region_behind_cloudfront(production: Plan) -> None:
+    bucket = production.one(BUCKET, "dns-degraded-bucket")
+    assert region_of(production, bucket) == "us-west-2", f"{bucket.urn} belongs in the second region"
+    block = production.one(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "dns-degraded-bucket-public-access"
+    )
+    for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+        assert block.inputs[key] is True, f"{block.urn}.{key}"
+    page = production.one("aws:s3/bucketObject:BucketObject", "dns-degraded-page")
+    assert page.inputs["key"] == "index.html", page.urn
+    assert page.inputs["contentType"].startswith("text/html"), page.urn
+    assert region_of(production, page) == "us-west-2", page.urn
+
+    distribution = production.one(DISTRIBUTION, "dns-degraded-cdn")
+    certificate = production.one(CERTIFICATE, "dns-degraded-cert")
+    validation = production.one(CERTIFICATE_VALIDATION, "dns-degraded-cert-validation")
+    inputs = distribution.inputs
+    assert inputs["aliases"] == ["vibelog.io", "www.vibelog.io"], distribution.urn
+    assert inputs["defaultCacheBehavior"]["viewerProtocolPolicy"] == "redirect-to-https", distribution.urn
+    assert inputs["viewerCertificate"]["sslSupportMethod"] == "sni-only", distribution.urn
+    assert distribution.property_dependencies["viewerCertificate"] == (validation.urn,), distribution.urn
+    assert set(distribution.property_dependencies["origins"]) == {
+        bucket.urn,
+        production.one("aws:cloudfront/originAccessControl:OriginAccessControl", "dns-degraded-oac").urn,
+    }, f"{distribution.urn} reads the bucket through Origin Access Control"
+    assert certificate.inputs["validationMethod"] == "DNS", certificate.urn
+    for reg in (certificate, validation, distribution):
+        assert region_of(production, reg) == "us-east-1", f"{reg.urn}: CloudFront takes certificates from us-east-1"
+
+
+def test_every_child_is_parented_prefixed_and_on_an_explicit_provider(production: Plan) -> None:
+    component = production.one(COMPONENT, "dns")
+    children = [r for r in production.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
+    assert children, "the component declared nothing"
+    for reg in children:
+        assert reg.parent == component.urn, f"{reg.urn} is not a child of {component.urn}"
+        assert reg.name.startswith("dns-"), f"{reg.urn} is not prefixed with the component's name"
+        assert region_of(production, reg) in {"us-east-1", "us-west-2"}, reg.urn
+    for provider in production.by_type("pulumi:providers:aws"):
+        # A provider's object inputs travel as JSON text.
+        assert json.loads(provider.inputs["allowedAccountIds"]) == ["210987654321"], provider.urn
+
+
+def test_force_failover_inverts_the_check_and_changes_nothing_else() -> None:
+    forced = dns_plan("production", set_dns(forceFailover=True))
+    normal = dns_plan("production")
+    check = forced.one(HEALTH_CHECK, "dns-primary-health")
+    assert check.inputs["invertHealthcheck"] is True, f"{check.urn}: forceFailover must make the primary unhealthy"
+    before = {r.urn: r.inputs for r in normal.registrations if r.urn != check.urn}
+    after = {r.urn: r.inputs for r in forced.registrations if r.urn != check.urn}
+    assert before == after, "forceFailover touches only the health check"
+
+
+def test_vercel_targets_come_from_settings() -> None:
+    plan = dns_plan("production", set_dns(vercel={"apexA": "76.76.21.98", "cname": "a1b2c3.vercel-dns-017.com"}))
+    primary, _ = failover_pairs(plan)["vibelog.io"]
+    www, _ = failover_pairs(plan)["www.vibelog.io"]
+    assert primary.inputs["records"] == ["76.76.21.98"], primary.urn
+    assert www.inputs["records"] == ["a1b2c3.vercel-dns-017.com"], www.urn
+    check = plan.one(HEALTH_CHECK, "dns-primary-health")
+    assert check.inputs["ipAddress"] == "76.76.21.98", f"{check.urn} must probe the origin the records point at"
+
+
+def test_the_health_check_numbers_follow_the_settings() -> None:
+    plan = dns_plan(
+        "production",
+        set_dns(
+            healthCheck={
+                "requestInterval": 10,
+                "failureThreshold": 2,
+                "regions": ["us-east-1", "eu-west-1", "sa-east-1", "ap-southeast-1"],
+            }
+        ),
+    )
+    check = plan.one(HEALTH_CHECK, "dns-primary-health")
+    assert (check.inputs["requestInterval"], check.inputs["failureThreshold"]) == (10, 2), check.urn
+    assert check.inputs["regions"] == ["us-east-1", "eu-west-1", "sa-east-1", "ap-southeast-1"], check.urn
+    assert check.inputs["searchString"] == '"status":"healthy"', "unset fields keep the reference's defaults"
+
+
+def test_staging_owns_its_delegated_zone_with_a_plain_vercel_record() -> None:
+    plan = dns_plan("staging")
+    zone = plan.one(ZONE, "dns-zone")
+    assert zone.inputs["name"] == "staging.vibelog.io", zone.urn
+    assert zone.protect, zone.urn
+    [record] = plan.by_type(RECORD)
+    assert (record.inputs["name"], record.inputs["type"], record.inputs["records"]) == (
+        "staging.vibelog.io",
+        "A",
+        ["76.76.21.21"],
+    ), record.urn
+    assert "failoverRoutingPolicies" not in record.inputs, record.urn
+    assert plan.by_type(HEALTH_CHECK) == [], "staging has no failover"
+    assert plan.by_type(BUCKET) == [], "staging has no degraded-mode page"
+
+
+def test_production_delegates_staging_with_an_ns_record_from_config() -> None:
+    servers = ["ns-101.awsdns-12.com", "ns-702.awsdns-23.net", "ns-1203.awsdns-23.org", "ns-1834.awsdns-37.co.uk"]
+    plan = dns_plan("production", set_dns(delegations=[{"name": "staging.vibelog.io", "nameServers": servers}]))
+    record = plan.one(RECORD, "dns-staging-ns")
+    assert (record.inputs["name"], record.inputs["type"], record.inputs["records"]) == (
+        "staging.vibelog.io",
+        "NS",
+        servers,
+    ), record.urn
+    assert record.property_dependencies["zoneId"] == (plan.one(ZONE, "dns-zone").urn,), record.urn
+    assert plan.by_type(ZONE) == [plan.one(ZONE, "dns-zone")], "production declares no staging zone"
+
+
+def test_development_declares_no_dns_and_no_aws() -> None:
+    plan = plan_of("development")
+    assert plan.by_type(COMPONENT) == [], "development has no DNS"
+    assert plan.by_type("pulumi:providers:aws") == [], "development declares nothing on AWS"
+
+
+def test_the_real_program_exports_what_the_runbook_needs() -> None:
+    plan = plan_of("production")
+    assert {"dns_zone_id", "dns_name_servers", "dns_health_check_id", "degraded_page_domain"} <= set(plan.outputs)
+    assert len(plan.by_type(COMPONENT)) == 1
+
+
+def test_the_json_plan_carries_every_value_a_reviewer_checks(production: Plan) -> None:
+    steps = {step["urn"]: step["newState"] for step in plan_json(production)["steps"]}
+    check = steps[production.one(HEALTH_CHECK, "dns-primary-health").urn]["inputs"]
+    for key in ("type", "searchString", "resourcePath", "failureThreshold", "requestInterval", "regions", "enableSni"):
+        assert key in check, f"--json lacks the health check's {key}"
+    zone = steps[production.one(ZONE, "dns-zone").urn]
+    assert zone["protect"] is True
+
+
+def test_after_up_the_bucket_reads_only_through_the_distribution_and_the_certificate_is_validated() -> None:
+    plan = dns_up()
+    distribution = plan.one(DISTRIBUTION, "dns-degraded-cdn")
+    policy = json.loads(plan.one(BUCKET_POLICY, "dns-degraded-bucket-policy").inputs["policy"])
+    allow = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].startswith("arn:aws:cloudfront::")
+    assert allow["Resource"] == "arn:aws:s3:::vibelog-io-degraded-us-west-2-210987654321/*"
+    deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert distribution.inputs["viewerCertificate"]["acmCertificateArn"].startswith("arn:aws:acm:us-east-1:")
+    validations = {r.inputs["name"]: r for r in plan.by_type(RECORD) if r.name.endswith("-cert-validation")}
+    assert set(validations) == {"_mock.vibelog.io.", "_mock.www.vibelog.io."}, "one validation record per name"
+    for record in validations.values():
+        assert record.inputs["type"] == "CNAME", record.urn
+        assert record.inputs["records"][0].endswith(".acm-validations.aws."), record.urn
+    _, secondary = failover_pairs(plan)["www.vibelog.io"]
+    [target] = secondary.inputs["records"]
+    assert target.endswith(".cloudfront.net"), f"{secondary.urn} must answer with the distribution's name"
+
+
+def test_https_subscriber_endpoints_are_secret() -> None:
+    url = "https://events.pagerduty.com/integration/0123456789abcdef0123456789abcdef/enqueue"
+
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:dns"]["alerts"][0] = {"channel": "pagerduty", "protocol": "https", "endpoint": url}
+
+    plan = dns_plan("production", edit)
+    subscription = plan.one(SUBSCRIPTION, "dns-oncall-pagerduty-0")
+    assert isinstance(subscription.inputs["endpoint"], Secret), f"{subscription.urn}: the URL carries a key"
+    assert subscription.inputs["endpoint"].value == url
+
+
+def test_in_a_preview_cloud_assigned_ids_stay_unknown(production: Plan) -> None:
+    alarm = production.one(ALARM, "dns-primary-unhealthy")
+    assert alarm.inputs["dimensions"]["HealthCheckId"] == UNKNOWN, alarm.urn
+
+
+# Settings: each negative case starts from the compliant production file and changes one thing.
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        (set_dns(healthCheck={"requestInterval": 20}), "vibelog:dns.healthCheck.requestInterval"),
+        (set_dns(healthCheck={"failureThreshold": 11}), "vibelog:dns.healthCheck.failureThreshold"),
+        (set_dns(healthCheck={"regions": ["us-east-1", "eu-west-1"]}), "vibelog:dns.healthCheck.regions"),
+        (set_dns(healthCheck={"regions": ["us-east-1", "eu-west-1", "eu-west-1"]}), "vibelog:dns.healthCheck.regions"),
+        (
+            set_dns(healthCheck={"regions": ["us-east-1", "eu-west-1", "eu-central-1"]}),
+            "vibelog:dns.healthCheck.regions[2]",
+        ),
+        (set_dns(healthCheck={"searchString": ""}), "vibelog:dns.healthCheck.searchString"),
+        (set_dns(failoverTtl=300), "vibelog:dns.failoverTtl"),
+        (set_dns(vercel={"apexA": "cname.vercel-dns.com"}), "vibelog:dns.vercel.apexA"),
+        (set_dns(degradedRegion=None), "vibelog:dns.degradedRegion"),
+        (set_dns(degradedRegion="us-east-1"), "vibelog:dns.degradedRegion"),
+        (set_dns(failover=False, forceFailover=True), "vibelog:dns.forceFailover"),
+        (set_dns(zone="vibelog.dev"), "vibelog:dns.zone"),
+        (
+            set_dns(delegations=[{"name": "staging.vibelog.dev", "nameServers": ["ns-1.awsdns-01.org"]}]),
+            "vibelog:dns.delegations[0].name",
+        ),
+        (
+            set_dns(delegations=[{"name": "vibelog.io.example", "nameServers": []}]),
+            "vibelog:dns.delegations[0].nameServers",
+        ),
+    ],
+)
+def test_a_value_route_53_or_the_reference_rejects_is_reported_at_its_key(edit: Any, path: str) -> None:
+    paths = [problem.path for problem in problems_of("production", edit)]
+    assert paths == [path], f"expected one problem, at {path}; got {paths}"
+
+
+def test_failover_without_a_p0_channel_is_refused() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:dns"]["alerts"] = [a for a in config["vibelog:dns"]["alerts"] if a["channel"] != "pagerduty"]
+
+    [problem] = problems_of("production", edit)
+    assert problem.path == "vibelog:dns.alerts", problem
+    assert "pagerduty" in problem.expected, problem
+
+
+def test_an_email_subscriber_needs_an_address() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:dns"]["alerts"][2]["endpoint"] = "leadership"
+
+    [problem] = problems_of("production", edit)
+    assert problem.path == "vibelog:dns.alerts[2]", problem
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_a_stack_with_dns_must_name_its_aws_account(stack: str) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        del config["aws:allowedAccountIds"]
+
+    [problem] = problems_of(stack, edit)
+    assert problem.path == "aws:allowedAccountIds", problem
+    assert "pulumi config set" in problem.fix
