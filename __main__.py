@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.backup_vault import BackupVault, BackupVaultArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.providers import Providers
 from components.vercel_app import VercelApp, VercelAppArgs
@@ -20,3 +21,11 @@ app = VercelApp(
 pulumi.export("app_url", app.url)
 pulumi.export("vercel_project_id", app.project_id)
 pulumi.export("edge_config_id", flags.store_id)
+
+if settings.backup.enabled:
+    vault = BackupVault("backup", BackupVaultArgs.from_settings(settings, providers))
+    pulumi.export("backup_database_bucket", vault.database_bucket)
+    pulumi.export("backup_uploads_bucket", vault.uploads_bucket)
+    pulumi.export("backup_uploads_backup_bucket", vault.uploads_backup_bucket)
+    pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
+    pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)

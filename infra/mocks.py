@@ -18,6 +18,11 @@ ASSIGNED: dict[str, Computed] = {
         "connectionString": f"https://edge-config.vercel.com/{args.name}?token=mock",
         "token": "mock-token",
     },
+    "aws:kms/key:Key": lambda args: {
+        "arn": f"arn:aws:kms:mock-region:000000000000:key/{args.name}",
+        "keyId": args.name,
+    },
+    "aws:iam/role:Role": lambda args: {"arn": f"arn:aws:iam::000000000000:role/{args.inputs.get('name', args.name)}"},
 }
 
 
