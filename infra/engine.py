@@ -216,7 +216,7 @@ def _run_path(program: Path) -> None:
 
 @contextlib.contextmanager
 def _runtime(stack: str, monitor: RecordingMonitor, config: StackConfig) -> Iterator[None]:
-    project_dir = str(program_dir := PROJECT_DIR)
+    project_dir = str(PROJECT_DIR)
     added = project_dir not in sys.path
     if added:
         sys.path.insert(0, project_dir)
@@ -226,7 +226,7 @@ def _runtime(stack: str, monitor: RecordingMonitor, config: StackConfig) -> Iter
         engine=pulumi_mocks.MockEngine(logging.getLogger("infra.plan")),
         project=PROJECT,
         stack=stack,
-        root_directory=str(program_dir),
+        root_directory=project_dir,
         dry_run=True,
         organization="organization",
         callbacks=None,

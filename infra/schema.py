@@ -1,4 +1,4 @@
-"""`python -m infra schema`: the stack files' JSON Schema and the README's config reference, from the settings models."""
+"""`python -m infra schema`: the stack files' JSON Schema and the README's config reference, from the models."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,14 +137,3 @@ def _cli_text(value: Any) -> str:
         return str(value)
     return json.dumps(value)
 
-
-def leaf_paths(value: Any, prefix: str) -> Iterator[str]:
-    """Every leaf path below a config value, in `pulumi config set --path` form."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from leaf_paths(item, f"{prefix}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from leaf_paths(item, f"{prefix}[{index}]")
-    else:
-        yield prefix
