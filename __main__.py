@@ -3,6 +3,8 @@
 import pulumi
 
 from components.backup_vault import BackupVault, BackupVaultArgs
+from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs
+from components.ci_environment import CiEnvironment, CiEnvironmentArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.providers import Providers
 from components.vercel_app import VercelApp, VercelAppArgs
@@ -21,6 +23,22 @@ app = VercelApp(
 pulumi.export("app_url", app.url)
 pulumi.export("vercel_project_id", app.project_id)
 pulumi.export("edge_config_id", flags.store_id)
+
+if settings.ci.enabled:
+    ci_access = CiAwsAccess("ci-aws", CiAwsAccessArgs.from_settings(settings), opts=providers.opts(providers.aws()))
+    ci = CiEnvironment(
+        "ci",
+        CiEnvironmentArgs.from_settings(
+            settings,
+            vercel_project_id=app.project_id,
+            vercel_org_id=app.project.team_id,
+            deploy_role_arn=ci_access.deploy_role_arn,
+            preview_role_arn=ci_access.preview_role_arn,
+        ),
+        opts=providers.opts(providers.github),
+    )
+    pulumi.export("ci_environment", ci.environment)
+    pulumi.export("ci_deploy_role_arn", ci_access.deploy_role_arn)
 
 if settings.backup.enabled:
     vault = BackupVault("backup", BackupVaultArgs.from_settings(settings, providers))

@@ -14,6 +14,8 @@ DERIVED: dict[str, Computed] = {}
 
 # Outputs the cloud assigns on creation: unknown in a preview, stand-ins after a mock `up`.
 ASSIGNED: dict[str, Computed] = {
+    # The provider records the id of the team the project was created in (the slug in its config resolves to it).
+    "vercel:index/project:Project": lambda _args: {"teamId": "team_mock"},
     "vercel:index/edgeConfigToken:EdgeConfigToken": lambda args: {
         "connectionString": f"https://edge-config.vercel.com/{args.name}?token=mock",
         "token": "mock-token",

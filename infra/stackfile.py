@@ -71,8 +71,9 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | N
             secret_keys.add(str(key))
 
     config = StackConfig(stack, values, frozenset(secret_keys), tuple(encrypted), (), tuple(plaintext), document)
-    lacking = missing_secrets(config)
-    if lacking:
+    # Rules that relate several settings (a secret needed only with CI) run once every field is valid, so each
+    # round of placeholders can reveal more secrets the stack lacks.
+    while lacking := tuple(path for path in missing_secrets(config) if path not in config.lacking):
         config = with_placeholders(config, lacking)
     return config
 
@@ -136,4 +137,3 @@ def _cli_text(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     return json.dumps(value)
-

@@ -136,7 +136,12 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
         error = (detail.get("ctx") or {}).get("error")
         if isinstance(error, CrossFieldError):
             return [
-                ConfigProblem(source, message, _set_command(stack, source, _example(source), secret=False))
+                ConfigProblem(
+                    source,
+                    message,
+                    _set_command(stack, source, _example(source), secret=source.startswith(SECRETS_KEY)),
+                    missing_secret=source in error.missing_secrets,
+                )
                 for source, message in error.problems
             ]
         message = str(error) if error is not None else detail["msg"]

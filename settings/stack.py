@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, SecretStr, Tag, model_validator
 from pydantic.alias_generators import to_camel, to_snake
 
+from settings.github_names import names_problems
 from settings.retention import MINUTES_PER_DAY, cron_interval_minutes, lifecycle_problems
 
 Environment = Literal["development", "staging", "production"]
@@ -205,6 +206,111 @@ class SecretSettings(ConfigModel):
         placeholder="offline-plan-placeholder",
         required=False,
     )
+    vercel_deploy_token: SecretStr | None = secret_setting(
+        "Vercel token the app's pipeline deploys with (VERCEL_TOKEN); required when vibelog:ci.enabled.",
+        placeholder="offline-plan-placeholder",
+        required=False,
+    )
+    status_page_webhook: SecretStr | None = secret_setting(
+        "Status page webhook the pipeline posts to after a deploy (STATUS_PAGE_WEBHOOK); required with CI.",
+        placeholder="https://status.placeholder.invalid/webhook",
+        required=False,
+    )
+    slack_webhook: SecretStr | None = secret_setting(
+        "Slack incoming webhook for deploy and rollback notices (SLACK_WEBHOOK); required with CI.",
+        placeholder="https://hooks.slack.placeholder.invalid/services/placeholder",
+        required=False,
+    )
+
+
+# The reference pipeline's checks ("All tests passing (unit, E2E, visual)"), as the app's workflow names its jobs.
+REFERENCE_CHECKS = ("Type check", "Lint", "Unit tests", "E2E tests", "Visual regression tests")
+# Secrets and wired variables the CI environment always holds; config variables must not shadow them.
+CI_SECRET_NAMES = ("VERCEL_TOKEN", "VERCEL_ORG_ID", "VERCEL_PROJECT_ID", "STATUS_PAGE_WEBHOOK", "SLACK_WEBHOOK")
+CI_WIRED_VARIABLES = ("APP_URL",)
+# CI secrets under vibelog:secrets that a stack with a CI environment must hold.
+CI_SECRET_FIELDS = ("vercelDeployToken", "statusPageWebhook", "slackWebhook")
+GithubId = Annotated[int, Field(ge=1)]
+
+
+class CiReviewers(ConfigModel):
+    """Who may approve a deployment to the environment (GitHub ids; up to 6 in all)."""
+
+    users: list[GithubId] = setting("GitHub user ids of reviewers.", example=[1234567], default_factory=list)
+    teams: list[GithubId] = setting("GitHub team ids of reviewers.", example=[7654321], default_factory=list)
+
+    @property
+    def any(self) -> bool:
+        """Whether anyone is named."""
+        return bool(self.users or self.teams)
+
+    @property
+    def two_people(self) -> bool:
+        """Whether someone other than the person who triggered a deploy can always approve it."""
+        return len(set(self.users)) >= 2 or bool(self.teams)
+
+
+class CiSettings(ConfigModel):
+    """The app repository's GitHub deployment environment of this stack, and AWS access for this repo's CI."""
+
+    enabled: bool = setting(
+        "Declare this stack's GitHub environment (none for development).", example=True, default=False
+    )
+    environment_name: str | None = setting(
+        "Name of the GitHub environment (in the app and the infra repository); required when enabled.",
+        example="staging",
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$",
+    )
+    reviewers: CiReviewers = setting(
+        "Required reviewers of a deployment; production needs two people or a team.", default_factory=CiReviewers
+    )
+    wait_timer: int = setting(
+        "Minutes a deployment waits before it may start (GitHub allows 0-43200).", example=0, default=0, ge=0, le=43200
+    )
+    owns_branch_protection: bool = setting(
+        "This stack owns the protection of the app repository's production branch (one stack only).",
+        example=False,
+        default=False,
+    )
+    required_checks: list[str] = setting(
+        "Status checks (job names of the app's workflow) required before merging to the production branch.",
+        example=list(REFERENCE_CHECKS),
+        default_factory=lambda: list(REFERENCE_CHECKS),
+        min_length=1,
+    )
+    owns_oidc_provider: bool = setting(
+        "This stack owns the account's GitHub OIDC provider and the read-only preview role (one stack only).",
+        example=False,
+        default=False,
+    )
+    infra_repository: str = setting(
+        "Name of this infrastructure repository (under github:owner), the subject of the AWS roles' trust.",
+        example="vibelog-infra",
+        default="vibelog-infra",
+        pattern=r"^[A-Za-z0-9._-]+$",
+    )
+    deploy_policy_arns: list[str] = setting(
+        "Managed policies of the deploy role that `pulumi up` runs with.",
+        example=["arn:aws:iam::aws:policy/AdministratorAccess"],
+        default_factory=lambda: ["arn:aws:iam::aws:policy/AdministratorAccess"],
+    )
+    variables: dict[str, str] = setting(
+        "Non-secret values of the environment, as Actions variables (vars.NAME).",
+        example={"SMOKE_TEST_TIMEOUT": "120"},
+        default_factory=dict,
+    )
+
+    @model_validator(mode="after")
+    def _names_valid(self) -> CiSettings:
+        reserved = [name for name in self.variables if name.upper() in CI_SECRET_NAMES + CI_WIRED_VARIABLES]
+        problems = names_problems(self.variables)
+        problems += [f"{name!r} is set by the program itself" for name in reserved]
+        if len(set(self.required_checks)) != len(self.required_checks):
+            problems.append("requiredChecks must not repeat a check")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
@@ -493,6 +599,11 @@ class StackSettings(BaseModel):
         "Runbook switches.", alias="vibelog:operations", default_factory=OperationsSettings
     )
     secrets: SecretSettings = setting("Secret values.", alias="vibelog:secrets")
+    ci: CiSettings = setting(
+        "GitHub deployment environment, secrets and AWS access for CI.",
+        alias="vibelog:ci",
+        default_factory=CiSettings,
+    )
     backup: BackupSettings = setting(
         "The backup vault (database dumps, user-upload backups).", alias=BACKUP_KEY, default_factory=BackupSettings
     )
@@ -543,24 +654,68 @@ class StackSettings(BaseModel):
             problems.append(("vibelog:database.provider", f"a {self.environment} stack uses supabase"))
         if self.app.www_redirect and self.is_local:
             problems.append(("vibelog:app.wwwRedirect", "a local domain has no www name"))
+        ci_problems, missing_secrets = self._ci_problems()
+        problems += ci_problems
         if problems:
-            raise CrossFieldError(problems)
+            raise CrossFieldError(problems, missing_secrets)
         return self
+
+    def _ci_problems(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """What a CI environment needs from the rest of the settings; and which of its secrets are missing."""
+        ci = self.ci
+        if not ci.enabled:
+            return [], []
+        problems: list[tuple[str, str]] = []
+        if ci.environment_name is None:
+            problems.append(("vibelog:ci.environmentName", "a CI environment needs a name"))
+        if self.github_owner is None:
+            problems.append(("github:owner", "a CI environment is declared on GitHub and needs the owner"))
+        elif self.app.repository.split("/")[0] != self.github_owner:
+            problems.append(("vibelog:app.repository", f"the app repository must belong to {self.github_owner}"))
+        if self.aws_region is None:
+            problems.append(("aws:region", "the CI's AWS roles need the stack's region"))
+        if self.aws_allowed_account_ids is None:
+            problems.append(("aws:allowedAccountIds", "the CI's AWS roles need the account id"))
+        if self.environment == "production" and not ci.reviewers.two_people:
+            problems.append(
+                ("vibelog:ci.reviewers", "production deploys need two-person approval: two users or a team")
+            )
+        elif ci.reviewers.any and not ci.reviewers.two_people:
+            problems.append(
+                ("vibelog:ci.reviewers", "name two users or a team: nobody may approve their own deployment")
+            )
+        if len(ci.reviewers.users) + len(ci.reviewers.teams) > 6:
+            problems.append(("vibelog:ci.reviewers", "GitHub allows at most 6 reviewers"))
+        missing = [
+            f"vibelog:secrets.{name}"
+            for name, value in zip(
+                CI_SECRET_FIELDS,
+                (self.secrets.vercel_deploy_token, self.secrets.status_page_webhook, self.secrets.slack_webhook),
+                strict=True,
+            )
+            if value is None
+        ]
+        problems += [(path, "a secret is required when vibelog:ci.enabled is true") for path in missing]
+        return problems, missing
 
     @property
     def declares_aws(self) -> bool:
         """True when this stack declares AWS resources (and so needs a region and a pinned account)."""
-        return self.backup.enabled
+        return self.backup.enabled or self.ci.enabled
 
     @model_validator(mode="after")
     def _aws_rules(self) -> StackSettings:
         if not self.declares_aws:
             return self
         problems = []
-        if self.aws_region is None:
+        # The CI rules already report a missing region or account for a stack with a CI environment.
+        if self.aws_region is None and not self.ci.enabled:
             problems.append(("aws:region", "a stack that declares AWS resources needs its primary region"))
-        account_ids = self.aws_allowed_account_ids or []
-        if len(account_ids) != 1 or re.fullmatch(ACCOUNT_ID_PATTERN, account_ids[0]) is None:
+        account_ids = self.aws_allowed_account_ids
+        if (account_ids is None and not self.ci.enabled) or (
+            account_ids is not None
+            and (len(account_ids) != 1 or re.fullmatch(ACCOUNT_ID_PATTERN, account_ids[0]) is None)
+        ):
             problems.append(
                 (
                     "aws:allowedAccountIds",
@@ -587,6 +742,8 @@ class StackSettings(BaseModel):
 class CrossFieldError(ValueError):
     """Rules that relate several settings, each reported at the config key that has to change."""
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
+    def __init__(self, problems: list[tuple[str, str]], missing_secrets: list[str] | None = None) -> None:
         super().__init__("; ".join(message for _, message in problems))
         self.problems = problems
+        self.missing_secrets = frozenset(missing_secrets or ())
+        """Paths among the problems that are only a required secret not set yet (the offline plan stands in)."""

@@ -39,7 +39,7 @@ SIDE_RESOURCES = {
 # AWS's minimum storage durations, written out here rather than imported, so the code is checked against them.
 MINIMUM_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30, "GLACIER_IR": 90, "GLACIER": 90, "DEEP_ARCHIVE": 180}
 VAULT_BUCKETS = ("backup-db", "backup-uploads-backup")
-ACCOUNT = "318574036291"
+ACCOUNT = "210987654321"
 OIDC_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 
 

@@ -1,0 +1,195 @@
+"""A stack's GitHub deployment environment: approvals, the pipeline's secrets and variables, the rules on main."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_github as github
+
+from settings.github_names import names_problems
+from settings.stack import StackSettings
+
+
+@dataclass(frozen=True)
+class BranchRules:
+    """Protection of the app repository's production branch."""
+
+    branch: str
+    """The branch (the Vercel project's production branch)."""
+    required_checks: Sequence[str]
+    """Status checks that must pass, on an up-to-date branch, before a merge."""
+
+
+@dataclass(frozen=True)
+class CiEnvironmentArgs:
+    """What one stack's deployment environment is made of."""
+
+    app_repository: str
+    """The app's repository name (under the GitHub provider's owner); its pipeline uses the environment."""
+    infra_repository: str
+    """This infrastructure repository's name; its own environment gates `pulumi up` of the stack."""
+    environment: str
+    """Name of the environment in both repositories."""
+    reviewer_users: Sequence[int] = ()
+    """GitHub user ids who may approve a deployment."""
+    reviewer_teams: Sequence[int] = ()
+    """GitHub team ids who may approve a deployment."""
+    wait_timer: int = 0
+    """Minutes a deployment waits before it starts."""
+    secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """The app pipeline's environment secrets; every value is made a Pulumi secret."""
+    variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """The app pipeline's non-secret environment variables (vars.NAME)."""
+    infra_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Variables of the infra repository's environment (the role its `pulumi up` assumes)."""
+    infra_repository_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Repository-wide variables of the infra repository (the preview role), set by the one stack owning them."""
+    branch_rules: BranchRules | None = None
+    """Protection of the app's production branch, when this stack owns it (one stack only)."""
+
+    def __post_init__(self) -> None:
+        problems = names_problems(self.secrets) + names_problems(self.variables)
+        problems += names_problems(self.infra_variables) + names_problems(self.infra_repository_variables)
+        shadowed = {name.upper() for name in self.secrets} & {name.upper() for name in self.variables}
+        problems += [f"{name!r} is both a secret and a variable" for name in sorted(shadowed)]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: StackSettings,
+        *,
+        vercel_project_id: pulumi.Input[str],
+        vercel_org_id: pulumi.Input[str],
+        deploy_role_arn: pulumi.Input[str],
+        preview_role_arn: pulumi.Input[str] | None = None,
+    ) -> CiEnvironmentArgs:
+        """The args for the stack these settings describe; the Vercel ids and role ARNs come from the resources."""
+        ci, secrets = settings.ci, settings.secrets
+        if (
+            ci.environment_name is None
+            or secrets.vercel_deploy_token is None
+            or secrets.status_page_webhook is None
+            or secrets.slack_webhook is None
+        ):
+            raise ValueError("a CI environment needs vibelog:ci.environmentName and its secrets (see load_settings)")
+        return cls(
+            app_repository=settings.app.repository.split("/", 1)[1],
+            infra_repository=ci.infra_repository,
+            environment=ci.environment_name,
+            reviewer_users=tuple(ci.reviewers.users),
+            reviewer_teams=tuple(ci.reviewers.teams),
+            wait_timer=ci.wait_timer,
+            secrets={
+                "VERCEL_TOKEN": secrets.vercel_deploy_token.get_secret_value(),
+                "VERCEL_ORG_ID": vercel_org_id,
+                "VERCEL_PROJECT_ID": vercel_project_id,
+                "STATUS_PAGE_WEBHOOK": secrets.status_page_webhook.get_secret_value(),
+                "SLACK_WEBHOOK": secrets.slack_webhook.get_secret_value(),
+            },
+            # The smoke tests' target (`pnpm test:smoke --url=...`), from the stack's domain rather than retyped.
+            variables={"APP_URL": settings.app_url, **ci.variables},
+            infra_variables={"AWS_DEPLOY_ROLE_ARN": deploy_role_arn},
+            infra_repository_variables={} if preview_role_arn is None else {"AWS_PREVIEW_ROLE_ARN": preview_role_arn},
+            branch_rules=BranchRules(settings.app.production_branch, tuple(ci.required_checks))
+            if ci.owns_branch_protection
+            else None,
+        )
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+class CiEnvironment(pulumi.ComponentResource):
+    """The `staging` or `production` environment of the app and infra repositories, and what the pipeline reads.
+
+    Deployment credentials are environment secrets, so a job only receives them once the environment's rules
+    (protected branch, reviewers) let it run.
+    """
+
+    environment: pulumi.Output[str]
+    """Name of the environment."""
+
+    def __init__(self, name: str, args: CiEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vibelog:ci:CiEnvironment", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        reviewers: list[github.RepositoryEnvironmentReviewerArgsDict] = []
+        if args.reviewer_users or args.reviewer_teams:
+            reviewers.append({"users": list(args.reviewer_users), "teams": list(args.reviewer_teams)})
+
+        def environment(suffix: str, repository: str) -> github.RepositoryEnvironment:
+            return github.RepositoryEnvironment(
+                f"{name}-{suffix}",
+                repository=repository,
+                environment=args.environment,
+                reviewers=reviewers,
+                wait_timer=args.wait_timer,
+                # Whoever starts a deployment cannot approve it, and admins cannot skip the review either.
+                prevent_self_review=True,
+                can_admins_bypass=False,
+                # Only protected branches (main, merged through its required checks) deploy; never a feature branch.
+                deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False},
+                opts=child,
+            )
+
+        self.app_environment = environment("app", args.app_repository)
+        self.infra_environment = environment("infra", args.infra_repository)
+
+        self.secrets = [
+            github.ActionsEnvironmentSecret(
+                f"{name}-secret-{_slug(secret_name)}",
+                repository=args.app_repository,
+                environment=self.app_environment.environment,
+                secret_name=secret_name,
+                value=pulumi.Output.secret(value),
+                opts=child,
+            )
+            for secret_name, value in args.secrets.items()
+        ]
+        self.variables = [
+            github.ActionsEnvironmentVariable(
+                f"{name}-{prefix}var-{_slug(variable_name)}",
+                repository=repository,
+                environment=env.environment,
+                variable_name=variable_name,
+                value=value,
+                opts=child,
+            )
+            for prefix, repository, env, variables in (
+                ("", args.app_repository, self.app_environment, args.variables),
+                ("infra-", args.infra_repository, self.infra_environment, args.infra_variables),
+            )
+            for variable_name, value in variables.items()
+        ]
+        self.repository_variables = [
+            github.ActionsVariable(
+                f"{name}-infra-repo-var-{_slug(variable_name)}",
+                repository=args.infra_repository,
+                variable_name=variable_name,
+                value=value,
+                opts=child,
+            )
+            for variable_name, value in args.infra_repository_variables.items()
+        ]
+
+        self.branch_protection: github.BranchProtection | None = None
+        if args.branch_rules is not None:
+            rules = args.branch_rules
+            self.branch_protection = github.BranchProtection(
+                f"{name}-branch-protection",
+                repository_id=args.app_repository,
+                pattern=rules.branch,
+                enforce_admins=True,
+                allows_deletions=False,
+                allows_force_pushes=False,
+                required_status_checks=[{"strict": True, "contexts": list(rules.required_checks)}],
+                required_pull_request_reviews=[{"required_approving_review_count": 1, "dismiss_stale_reviews": True}],
+                opts=child,
+            )
+
+        self.environment = self.app_environment.environment
+        self.register_outputs({"environment": self.environment})

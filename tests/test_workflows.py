@@ -1,0 +1,141 @@
+"""This repository's own workflows: linted by zizmor, and checked for pins, least permissions and fork safety."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
+# The release commits the project pins (verified in each action's repository at the tag).
+PINS = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "pulumi/actions": ("8e5e406f4007fca908480587cb9893c07090f58d", "v7.0.0"),
+    "aws-actions/configure-aws-credentials": ("e6de054238d6b7531b4efff3b6587d9aade6a06c", "v6.2.3"),
+    "actions/github-script": ("ed597411d8f924073f98dfc5c65a23a2325f34cd", "v8.0.0"),
+    "marocchino/sticky-pull-request-comment": ("5770ad5eb8f42dd2c4f34da00c94c5381e49af88", "v3.0.5"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+}
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
+SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), path
+    # YAML 1.1 reads the key `on` as the boolean True.
+    document["on"] = document.pop(True, document.get("on"))
+    return document
+
+
+def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
+    steps = job.get("steps", [])
+    assert isinstance(steps, list)
+    return steps
+
+
+def test_the_workflows_exist() -> None:
+    assert {path.name for path in FILES} == {"pull-request.yml", "deploy.yml", "drift.yml"}
+
+
+def test_zizmor_finds_nothing() -> None:
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert zizmor is not None, "zizmor is pinned in requirements-dev.txt; install the dev requirements"
+    result = subprocess.run(  # noqa: S603 - a fixed command on the repository's own files
+        [zizmor, "--offline", "--persona", "pedantic", "--no-progress", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_every_action_is_pinned_to_its_release_commit(path: Path) -> None:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if "uses:" in line]
+    assert lines, f"{path.name} uses no action"
+    for line in lines:
+        match = USES.match(line)
+        assert match is not None, f"{path.name}: unreadable uses line {line!r}"
+        action, ref, tag = match["action"], match["ref"], match["tag"]
+        assert action in PINS, f"{path.name}: {action} is not among the pinned actions"
+        assert (ref, tag) == PINS[action], f"{path.name}: {action}@{ref} # {tag} is not {PINS[action]}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_least_permissions_per_job(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["permissions"] == {}, f"{path.name}: top-level permissions must be {{}}"
+    for name, job in workflow["jobs"].items():
+        permissions = job.get("permissions")
+        assert isinstance(permissions, dict), f"{path.name}: job {name} must declare its permissions"
+        assert "write-all" not in str(permissions), f"{path.name}: job {name}"
+        uses = {step.get("uses", "").split("@")[0] for step in steps_of(job)}
+        wants_oidc = "aws-actions/configure-aws-credentials" in uses
+        assert (permissions.get("id-token") == "write") == wants_oidc, f"{path.name}: job {name} id-token"
+        comments = "marocchino/sticky-pull-request-comment" in uses
+        assert (permissions.get("pull-requests") == "write") == comments, f"{path.name}: job {name} pull-requests"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_checkout_never_persists_the_token(path: Path) -> None:
+    for name, job in load(path)["jobs"].items():
+        for step in steps_of(job):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}: job {name}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_no_trigger_hands_secrets_to_a_fork(path: Path) -> None:
+    workflow = load(path)
+    triggers = workflow["on"]
+    assert "pull_request_target" not in triggers, path.name
+    assert "workflow_run" not in triggers, path.name
+    if "pull_request" not in triggers:
+        return
+    for name, job in workflow["jobs"].items():
+        text = yaml.safe_dump(job)
+        if "secrets." in text or "id-token" in str(job.get("permissions")):
+            assert SAME_REPOSITORY in str(job.get("if", "")), f"{path.name}: job {name} must skip forks"
+
+
+def test_merge_deploys_staging_before_production_behind_its_environment() -> None:
+    jobs = load(WORKFLOWS / "deploy.yml")["jobs"]
+    assert load(WORKFLOWS / "deploy.yml")["on"] == {"push": {"branches": ["main"]}}
+    assert jobs["staging"]["environment"] == "staging"
+    assert jobs["production"]["environment"] == "production"
+    assert jobs["production"]["needs"] == "staging"
+    for name, job in jobs.items():
+        pulumi = next(step for step in steps_of(job) if step.get("uses", "").startswith("pulumi/actions@"))
+        assert pulumi["with"]["command"] == "up", name
+        assert pulumi["with"]["stack-name"] == name, name
+
+
+def test_drift_detection_fails_on_any_change_of_every_stack() -> None:
+    workflow = load(WORKFLOWS / "drift.yml")
+    assert "schedule" in workflow["on"]
+    job = workflow["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["stack"] == ["development", "staging", "production"]
+    pulumi = next(step for step in steps_of(job) if step.get("uses", "").startswith("pulumi/actions@"))
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["refresh"] is True
+    assert pulumi["with"]["expect-no-changes"] is True
+
+
+def test_pull_requests_run_the_gate_the_plan_and_a_preview_of_every_stack() -> None:
+    jobs = load(WORKFLOWS / "pull-request.yml")["jobs"]
+    assert [step.get("run") for step in steps_of(jobs["gate"])][-1] == "make test"
+    plan_runs = " ".join(str(step.get("run", "")) for step in steps_of(jobs["plan"]))
+    assert "python -m infra plan --stack all" in plan_runs
+    assert "$GITHUB_STEP_SUMMARY" in plan_runs
+    sticky = next(s for s in steps_of(jobs["plan"]) if s.get("uses", "").startswith("marocchino/"))
+    assert sticky["with"]["header"], "without a header every push adds a comment"
+    assert jobs["preview"]["strategy"]["matrix"]["stack"] == ["development", "staging", "production"]
