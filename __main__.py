@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.backup_vault import BackupVault, BackupVaultArgs
 from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
 from components.dns_failover import DnsFailover, DnsFailoverArgs
@@ -47,3 +48,11 @@ if settings.dns is not None:
         pulumi.export("dns_health_check_id", dns.health_check_id)
     if dns.degraded_page_domain is not None:
         pulumi.export("degraded_page_domain", dns.degraded_page_domain)
+
+if settings.backup.enabled:
+    vault = BackupVault("backup", BackupVaultArgs.from_settings(settings, providers))
+    pulumi.export("backup_database_bucket", vault.database_bucket)
+    pulumi.export("backup_uploads_bucket", vault.uploads_bucket)
+    pulumi.export("backup_uploads_backup_bucket", vault.uploads_backup_bucket)
+    pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
+    pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)

@@ -48,6 +48,11 @@ ASSIGNED: dict[str, Computed] = {
         ],
     },
     "aws:route53/record:Record": lambda args: {"fqdn": str(args.inputs["name"]).rstrip(".")},
+    "aws:kms/key:Key": lambda args: {
+        "arn": f"arn:aws:kms:mock-region:000000000000:key/{args.name}",
+        "keyId": args.name,
+    },
+    "aws:iam/role:Role": lambda args: {"arn": f"arn:aws:iam::000000000000:role/{args.inputs.get('name', args.name)}"},
 }
 
 

@@ -91,7 +91,8 @@ MIN_STORAGE_DAYS: Final[Mapping[str, int]] = {
 }
 """S3 minimum storage durations: an object deleted or moved earlier is billed as if it stayed that long."""
 IA_CLASSES: Final = frozenset({"STANDARD_IA", "ONEZONE_IA"})
-DEFAULT_MIN_RETENTION_DAYS: Final = 30
+# The reference's daily retention (30 days) binds production; staging keeps backups briefly by design.
+DEFAULT_MIN_RETENTION_DAYS: Final = {"production": 30, "default": 7}
 """The reference's shortest backup retention: daily database dumps kept 30 days."""
 
 GITHUB_OIDC_HOST: Final = "token.actions.githubusercontent.com"
@@ -132,7 +133,12 @@ def is_backup_bucket(urn: str) -> bool:
 
 
 def _backup_buckets(resources: list[PolicyResource]) -> list[PolicyResource]:
-    return [resource for resource in resources if is_backup_bucket(resource.urn)]
+    """Buckets of a backup component, except the live bucket it replicates from (tagged as such by the component)."""
+    return [
+        resource
+        for resource in resources
+        if is_backup_bucket(resource.urn) and dig(_props(resource), "tags", "vibelog-role") != "replication-source"
+    ]
 
 
 def _attached(resources: list[PolicyResource], bucket: PolicyResource, type_: str) -> list[PolicyResource]:
@@ -371,9 +377,19 @@ def lifecycle_problems(rule: Mapping[str, Any], minimum_days: int) -> list[str]:
     return problems
 
 
+def _retention_floor(args: StackValidationArgs) -> int:
+    """The shortest retention a backup may have in this stack: a number, or a map of stack name (or default) -> days."""
+    configured = _config(args, "minimumRetentionDays", DEFAULT_MIN_RETENTION_DAYS)
+    if not isinstance(configured, dict):
+        return int(configured)
+    stack = args.resources[0].urn.split("::")[0].rsplit(":", 1)[-1] if args.resources else ""
+    floor: int = configured.get(stack, configured.get("default", 0))
+    return floor
+
+
 def backup_lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
     """Lifecycle rules meet the retention objectives and the storage classes' minimum durations."""
-    configured = int(_config(args, "minimumRetentionDays", DEFAULT_MIN_RETENTION_DAYS))
+    configured = _retention_floor(args)
     for bucket in _backup_buckets(args.resources):
         locks = [_retention_days(_props(lock)) for lock in _attached(args.resources, bucket, BUCKET_OBJECT_LOCK)]
         minimum = max([configured, *(days for days in locks if days is not None)])
@@ -664,7 +680,13 @@ def build_policies() -> list[Policy]:
             name="backup-lifecycle",
             description="Backup lifecycles keep backups for their retention and respect minimum storage durations.",
             validate=backup_lifecycle,
-            config_schema=schema(minimumRetentionDays={"type": "integer", "default": DEFAULT_MIN_RETENTION_DAYS}),
+            config_schema=schema(
+                minimumRetentionDays={
+                    "type": ["integer", "object"],
+                    "additionalProperties": {"type": "integer"},
+                    "default": DEFAULT_MIN_RETENTION_DAYS,
+                }
+            ),
         ),
         StackValidationPolicy(
             name="failover-pair",

@@ -6,9 +6,10 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, SecretStr, Tag, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from settings.github_names import names_problems
+from settings.retention import MINUTES_PER_DAY, cron_interval_minutes, lifecycle_problems
 
 Environment = Literal["development", "staging", "production"]
 MonitoringLevel = Literal["disabled", "limited", "full"]
@@ -494,6 +495,267 @@ class DnsSettings(ConfigModel):
         return self
 
 
+StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
+ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
+RecoveryPath = Literal["supabase_pitr", "backup_vault", "redis_persistence"]
+BACKUP_KEY = "vibelog:backup"
+# A GitHub OIDC subject narrowed to one repository and one environment or branch.
+OIDC_SUBJECT_PATTERN = (
+    r"^repo:[A-Za-z0-9-]+/[A-Za-z0-9._-]+:(environment:[A-Za-z0-9._-]+|ref:refs/heads/[A-Za-z0-9._/-]+)$"
+)
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+# The backup class each data class is restored from when the vault is its recovery path.
+VAULT_FEEDS = {"database": "daily", "user_uploads": "uploads"}
+
+
+class StorageTransition(ConfigModel):
+    """A lifecycle move of a backup into a cheaper storage class."""
+
+    storage_class: StorageClass = setting("The S3 storage class the backup moves to.", example="GLACIER_IR")
+    days: int = setting("Days after the backup is written.", example=0, ge=0)
+
+
+class BackupClassSettings(ConfigModel):
+    """One class of backups (a key prefix): when the workflow writes it, how long it is kept, where it moves."""
+
+    schedule: str = setting("UTC cron schedule of the workflow that writes this class.", example="0 2 * * *")
+    retention_days: int = setting("Days a backup of this class is kept before it expires.", example=30, ge=1)
+    transitions: list[StorageTransition] = setting(
+        "Storage-class moves, in order; each class's minimum duration is paid before the next move or expiry.",
+        example=[],
+        default_factory=list,
+    )
+
+
+def _backup_class(schedule: str, days: int, transitions: list[tuple[StorageClass, int]]) -> BackupClassSettings:
+    return BackupClassSettings.model_validate(
+        {
+            "schedule": schedule,
+            "retentionDays": days,
+            "transitions": [{"storageClass": cls, "days": day} for cls, day in transitions],
+        }
+    )
+
+
+class ObjectLockSettings(ConfigModel):
+    """Default Object Lock retention of the vault's buckets: no one deletes a backup version before it ends."""
+
+    mode: ObjectLockMode = setting(
+        "GOVERNANCE (s3:BypassGovernanceRetention can lift it) or COMPLIANCE (nobody can, not even root).",
+        example="COMPLIANCE",
+    )
+    days: int = setting("Days each new backup version is locked.", example=30, ge=1)
+
+
+class RecoveryObjective(ConfigModel):
+    """How much data a class may lose and how long its recovery may take, and what it is recovered from."""
+
+    rpo_minutes: int = setting(
+        "Recovery point objective: the most data, in minutes, that may be lost.", example=15, ge=1
+    )
+    rto_minutes: int = setting(
+        "Recovery time objective: the longest the recovery may take, in minutes.", example=240, ge=1
+    )
+    recovery_path: RecoveryPath = setting(
+        "What the class is recovered from; only backup_vault is bound to this vault's schedules.",
+        example="supabase_pitr",
+    )
+
+
+class RetentionFloor(ConfigModel):
+    """The shortest retention, in days, this stack promises for each backup class."""
+
+    daily: int = setting("Daily database dumps.", example=30, ge=1, default=30)
+    weekly: int = setting("Weekly database archives (12 weeks).", example=84, ge=1, default=84)
+    yearly: int = setting("Cold copies of the weekly archive (1 year).", example=365, ge=1, default=365)
+    uploads: int = setting("Incremental user-upload backups.", example=90, ge=1, default=90)
+
+
+class RecoveryObjectives(ConfigModel):
+    """The reference's recovery objectives; the vault's schedules and retention are checked against them."""
+
+    database: RecoveryObjective = setting(
+        "Postgres: 15 minutes through Supabase point-in-time recovery, restored within 4 hours.",
+        default_factory=lambda: RecoveryObjective.model_validate(
+            {"rpoMinutes": 15, "rtoMinutes": 240, "recoveryPath": "supabase_pitr"}
+        ),
+    )
+    user_uploads: RecoveryObjective = setting(
+        "User uploads: 1 hour (the backup frequency), from this vault, within 4 hours.",
+        default_factory=lambda: RecoveryObjective.model_validate(
+            {"rpoMinutes": 60, "rtoMinutes": 240, "recoveryPath": "backup_vault"}
+        ),
+    )
+    application_state: RecoveryObjective = setting(
+        "Redis/cache state: 5 minutes, from Redis persistence (not this vault), within 30 minutes.",
+        default_factory=lambda: RecoveryObjective.model_validate(
+            {"rpoMinutes": 5, "rtoMinutes": 30, "recoveryPath": "redis_persistence"}
+        ),
+    )
+    retention_days: RetentionFloor = setting(
+        "The shortest retention promised per backup class.", default_factory=RetentionFloor
+    )
+    restore_test_every_days: int = setting(
+        "Longest gap, in days, between two restore tests (the reference's restore_test_weekly).",
+        example=7,
+        ge=1,
+        default=7,
+    )
+
+
+class BackupSettings(ConfigModel):
+    """Database dumps and user-upload backups in a region separate from the primary, locked against deletion."""
+
+    enabled: bool = setting("Declare the backup vault in this stack.", example=True, default=False)
+    region: str | None = setting(
+        "AWS region of the vault; must differ from aws:region (the reference's separate_region).",
+        example="us-west-2",
+        pattern=AWS_REGION_PATTERN,
+        default=None,
+    )
+    daily: BackupClassSettings = setting(
+        "Daily full dumps (daily/), 02:00 UTC, kept 30 days.",
+        default_factory=lambda: _backup_class("0 2 * * *", 30, []),
+    )
+    weekly: BackupClassSettings = setting(
+        "Weekly compressed archives (weekly/), Sunday 01:00 UTC, kept 12 weeks.",
+        default_factory=lambda: _backup_class("0 1 * * 0", 84, [("STANDARD_IA", 30)]),
+    )
+    yearly: BackupClassSettings = setting(
+        "The cold copy of the weekly archive (yearly/), kept 1 year in cold storage.",
+        default_factory=lambda: _backup_class("0 1 * * 0", 365, [("DEEP_ARCHIVE", 0)]),
+    )
+    uploads: BackupClassSettings = setting(
+        "Incremental user-upload backups, replicated from the uploads bucket, kept 90 days in Glacier.",
+        default_factory=lambda: _backup_class("0 * * * *", 90, [("GLACIER_IR", 0)]),
+    )
+    noncurrent_version_days: int = setting(
+        "Days an overwritten or expired backup version is kept before it is removed.", example=7, ge=1, default=7
+    )
+    abort_incomplete_upload_days: int = setting(
+        "Days after which an unfinished multipart upload is aborted (its parts are billed until then).",
+        example=7,
+        ge=1,
+        default=7,
+    )
+    object_lock: ObjectLockSettings | None = setting(
+        "Default Object Lock retention of the vault's buckets; required when enabled.", default=None
+    )
+    restore_test_schedule: str = setting(
+        "UTC cron schedule of the restore-test workflow.", example="0 4 * * 1", default="0 4 * * 1"
+    )
+    writer_subject: str | None = setting(
+        "GitHub OIDC subject of the scheduled backup workflow (the only principal that may write backups).",
+        example="repo:vibelog/vibelog:environment:production-backup",
+        pattern=OIDC_SUBJECT_PATTERN,
+        default=None,
+    )
+    reader_subject: str | None = setting(
+        "GitHub OIDC subject of the restore-test workflow (read-only).",
+        example="repo:vibelog/vibelog:environment:production-restore-test",
+        pattern=OIDC_SUBJECT_PATTERN,
+        default=None,
+    )
+    recovery_objectives: RecoveryObjectives = setting(
+        "The recovery objectives these backups must meet.", default_factory=RecoveryObjectives
+    )
+
+    def classes(self) -> dict[str, BackupClassSettings]:
+        """Every backup class by its key prefix (and config key)."""
+        return {"daily": self.daily, "weekly": self.weekly, "yearly": self.yearly, "uploads": self.uploads}
+
+    @model_validator(mode="after")
+    def _meets_objectives(self) -> BackupSettings:
+        if not self.enabled:
+            return self
+        problems = [
+            (f"{BACKUP_KEY}.{key}", f"{key} is required when the backup vault is enabled")
+            for key in ("region", "objectLock", "writerSubject", "readerSubject")
+            if getattr(self, to_snake(key)) is None
+        ]
+        problems += self._lifecycle_problems() + self._objective_problems()
+        if problems:
+            raise CrossFieldError(problems)
+        return self
+
+    def _lifecycle_problems(self) -> list[tuple[str, str]]:
+        """Storage-class minimums, understood schedules, retention floors, a lock short enough to let backups expire."""
+        problems: list[tuple[str, str]] = []
+        floors = self.recovery_objectives.retention_days
+        for key, backup in self.classes().items():
+            path = f"{BACKUP_KEY}.{key}"
+            problems += [(f"{path}.schedule", error) for error in _schedule_errors(backup.schedule)]
+            moves = [(move.storage_class, move.days) for move in backup.transitions]
+            problems += [(f"{path}.transitions", error) for error in lifecycle_problems(backup.retention_days, moves)]
+            floor: int = getattr(floors, key)
+            if backup.retention_days < floor:
+                problems.append(
+                    (
+                        f"{path}.retentionDays",
+                        f"{backup.retention_days} days is shorter than the {floor} days promised by "
+                        f"{BACKUP_KEY}.recoveryObjectives.retentionDays.{key}",
+                    )
+                )
+        shortest = min(backup.retention_days for backup in self.classes().values())
+        if self.object_lock is not None and self.object_lock.days > shortest:
+            problems.append(
+                (
+                    f"{BACKUP_KEY}.objectLock.days",
+                    f"a {self.object_lock.days}-day lock outlives the shortest retention ({shortest} days): "
+                    "those backups could not expire on time",
+                )
+            )
+        return problems
+
+    def _objective_problems(self) -> list[tuple[str, str]]:
+        """Where this vault is a class's recovery path, its schedule must be at least as frequent as the RPO."""
+        problems: list[tuple[str, str]] = []
+        objectives = self.recovery_objectives
+        for data_class, objective in (
+            ("database", objectives.database),
+            ("user_uploads", objectives.user_uploads),
+            ("application_state", objectives.application_state),
+        ):
+            if objective.recovery_path != "backup_vault":
+                continue
+            objective_key = f"{BACKUP_KEY}.recoveryObjectives.{to_camel(data_class)}"
+            source = VAULT_FEEDS.get(data_class)
+            if source is None:
+                problems.append((f"{objective_key}.recoveryPath", f"the backup vault holds no {data_class} backups"))
+                continue
+            schedule = self.classes()[source].schedule
+            if not _schedule_errors(schedule) and (every := cron_interval_minutes(schedule)) > objective.rpo_minutes:
+                problems.append(
+                    (
+                        f"{BACKUP_KEY}.{source}.schedule",
+                        f"runs every {every} minutes, but {objective_key}.rpoMinutes allows losing "
+                        f"at most {objective.rpo_minutes} minutes of {data_class}",
+                    )
+                )
+        errors = _schedule_errors(self.restore_test_schedule)
+        problems += [(f"{BACKUP_KEY}.restoreTestSchedule", error) for error in errors]
+        if not errors and cron_interval_minutes(self.restore_test_schedule) > (
+            objectives.restore_test_every_days * MINUTES_PER_DAY
+        ):
+            problems.append(
+                (
+                    f"{BACKUP_KEY}.restoreTestSchedule",
+                    f"restore tests {cron_interval_minutes(self.restore_test_schedule) // MINUTES_PER_DAY} days apart "
+                    f"exceed {BACKUP_KEY}.recoveryObjectives.restoreTestEveryDays "
+                    f"({objectives.restore_test_every_days})",
+                )
+            )
+        return problems
+
+
+def _schedule_errors(cron: str) -> list[str]:
+    try:
+        cron_interval_minutes(cron)
+    except ValueError as error:
+        return [str(error)]
+    return []
+
+
 class StackSettings(BaseModel):
     """Everything a stack file configures. Field aliases are the full config keys."""
 
@@ -523,6 +785,9 @@ class StackSettings(BaseModel):
         "GitHub deployment environment, secrets and AWS access for CI.",
         alias="vibelog:ci",
         default_factory=CiSettings,
+    )
+    backup: BackupSettings = setting(
+        "The backup vault (database dumps, user-upload backups).", alias=BACKUP_KEY, default_factory=BackupSettings
     )
     vercel_team: str = setting(
         "Vercel team id the projects belong to.", example="team_0123456789abcdef", alias="vercel:team"
@@ -628,13 +893,6 @@ class StackSettings(BaseModel):
         if self.dns is None:
             return self
         problems = []
-        # A stack with AWS resources is pinned to one account, so wrong credentials fail instead of deploying elsewhere.
-        if self.aws_region is None:
-            problems.append(("aws:region", "a stack with vibelog:dns declares AWS resources and needs a region"))
-        if self.aws_allowed_account_ids is None:
-            problems.append(
-                ("aws:allowedAccountIds", "a stack with vibelog:dns declares AWS resources: name its account")
-            )
         zone = self.dns.zone
         if self.domain != zone and not self.domain.endswith(f".{zone}"):
             problems.append(("vibelog:dns.zone", f"the app's domain {self.domain} must be in the zone"))
@@ -650,6 +908,46 @@ class StackSettings(BaseModel):
         if problems:
             raise CrossFieldError(problems)
         return self
+
+    @property
+    def declares_aws(self) -> bool:
+        """True when this stack declares AWS resources (and so needs a region and a pinned account)."""
+        return self.backup.enabled or self.ci.enabled or self.dns is not None
+
+    @model_validator(mode="after")
+    def _aws_rules(self) -> StackSettings:
+        if not self.declares_aws:
+            return self
+        problems = []
+        # The CI rules already report a missing region or account for a stack with a CI environment.
+        if self.aws_region is None and not self.ci.enabled:
+            problems.append(("aws:region", "a stack that declares AWS resources needs its primary region"))
+        account_ids = self.aws_allowed_account_ids
+        if (account_ids is None and not self.ci.enabled) or (
+            account_ids is not None
+            and (len(account_ids) != 1 or re.fullmatch(ACCOUNT_ID_PATTERN, account_ids[0]) is None)
+        ):
+            problems.append(
+                (
+                    "aws:allowedAccountIds",
+                    "a stack that declares AWS resources is pinned to one 12-digit AWS account id "
+                    '(a list of one, e.g. ["123456789012"])',
+                )
+            )
+        if self.backup.enabled and self.backup.region is not None and self.backup.region == self.aws_region:
+            problems.append(
+                (f"{BACKUP_KEY}.region", f"backups must live in a region other than the primary ({self.aws_region})")
+            )
+        if problems:
+            raise CrossFieldError(problems)
+        return self
+
+    @property
+    def aws_account_id(self) -> str:
+        """The one AWS account this stack may touch; only valid when it declares AWS resources."""
+        if not self.aws_allowed_account_ids:
+            raise ValueError("aws:allowedAccountIds is required by a stack that declares AWS resources")
+        return self.aws_allowed_account_ids[0]
 
 
 class CrossFieldError(ValueError):

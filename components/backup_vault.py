@@ -1,0 +1,524 @@
+"""Database dumps and upload backups in a separate region: encrypted, locked, expired on the reference's schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.providers import Providers
+from settings.stack import StackSettings
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# Lifecycle transitions skip objects under 128 KB unless told otherwise; tiny objects would cost more in Glacier
+# (its per-object minimum size and overhead) than in STANDARD, so the default is kept, and written out.
+TRANSITION_MINIMUM_SIZE = "all_storage_classes_128K"
+DATABASE_CLASSES = ("daily", "weekly", "yearly")
+
+
+# Tag naming what a bucket of the vault is for: `backup`, or `replication-source` (the live uploads).
+BUCKET_ROLE_TAG = "vibelog-role"
+
+
+@dataclass(frozen=True)
+class BackupClass:
+    """One class of backups under its own key prefix, with one lifecycle rule."""
+
+    prefix: str
+    """Key prefix of the class ("daily/"), or "" for a whole bucket."""
+    retention_days: int
+    """Days a backup is kept before it expires."""
+    transitions: Sequence[tuple[str, int]]
+    """(storage class, day) moves, in order."""
+
+
+@dataclass(frozen=True)
+class BackupVaultArgs:
+    """Where the backups of one stack live, how long each class is kept, and who may write and read them."""
+
+    bucket_prefix: str
+    """Start of every bucket name (the stack's project name); names are global, so account and region follow."""
+    account_id: str
+    """The AWS account; bucket names, the GitHub OIDC provider ARN and the roles' trust depend on it."""
+    primary_region: str
+    """Region of the uploads bucket (the app's region)."""
+    vault_region: str
+    """Region of the backup buckets and their key, apart from the primary."""
+    primary_provider: aws.Provider
+    """AWS in the primary region."""
+    vault_provider: aws.Provider
+    """AWS in the vault region."""
+    database_classes: Mapping[str, BackupClass]
+    """Database dump classes by name (daily, weekly, yearly), all in the database bucket."""
+    uploads_class: BackupClass
+    """The incremental upload backups, the whole uploads backup bucket."""
+    noncurrent_version_days: int
+    """Days an overwritten or expired version is kept before it is removed."""
+    abort_incomplete_upload_days: int
+    """Days after which an unfinished multipart upload is aborted."""
+    lock_mode: str
+    """Default Object Lock mode of the backup buckets: GOVERNANCE or COMPLIANCE."""
+    lock_days: int
+    """Default Object Lock retention, in days."""
+    writer_subject: str
+    """GitHub OIDC subject of the scheduled backup workflow."""
+    reader_subject: str
+    """GitHub OIDC subject of the restore-test workflow."""
+
+    @classmethod
+    def from_settings(cls, settings: StackSettings, providers: Providers) -> BackupVaultArgs:
+        """The args for the stack these settings describe; ValueError if its backups are not enabled."""
+        backup = settings.backup
+        if not backup.enabled or backup.region is None or backup.object_lock is None or settings.aws_region is None:
+            raise ValueError("vibelog:backup is not enabled in this stack")
+        if backup.writer_subject is None or backup.reader_subject is None:
+            raise ValueError("vibelog:backup.writerSubject and readerSubject are required")
+
+        def backup_class(prefix: str, key: str) -> BackupClass:
+            setting = backup.classes()[key]
+            moves = tuple((move.storage_class, move.days) for move in setting.transitions)
+            return BackupClass(prefix, setting.retention_days, moves)
+
+        return cls(
+            bucket_prefix=settings.app.project_name,
+            account_id=settings.aws_account_id,
+            primary_region=settings.aws_region,
+            vault_region=backup.region,
+            primary_provider=providers.aws(),
+            vault_provider=providers.aws(backup.region),
+            database_classes={key: backup_class(f"{key}/", key) for key in DATABASE_CLASSES},
+            uploads_class=backup_class("", "uploads"),
+            noncurrent_version_days=backup.noncurrent_version_days,
+            abort_incomplete_upload_days=backup.abort_incomplete_upload_days,
+            lock_mode=backup.object_lock.mode,
+            lock_days=backup.object_lock.days,
+            writer_subject=backup.writer_subject,
+            reader_subject=backup.reader_subject,
+        )
+
+    def bucket_name(self, purpose: str, region: str) -> str:
+        """A bucket's global name: the same every run, so its ARN is known before it exists."""
+        return f"{self.bucket_prefix}-{purpose}-{self.account_id}-{region}"
+
+    @property
+    def oidc_provider_arn(self) -> str:
+        """The account's GitHub OIDC provider (declared by the production stack, referenced here)."""
+        return f"arn:aws:iam::{self.account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    """A bucket with what makes it safe to hold backups."""
+
+    bucket: aws.s3.Bucket
+    arn: pulumi.Output[str]
+    versioning: aws.s3.BucketVersioning
+    encryption: aws.s3.BucketServerSideEncryptionConfiguration
+    public_access: aws.s3.BucketPublicAccessBlock
+    ownership: aws.s3.BucketOwnershipControls
+    policy: aws.s3.BucketPolicy
+
+
+def statement(effect: str, actions: Sequence[str], resources: Sequence[Any], **extra: Any) -> dict[str, Any]:
+    """One IAM policy statement."""
+    return {"Effect": effect, "Action": list(actions), "Resource": list(resources), **extra}
+
+
+def document(*statements: dict[str, Any]) -> dict[str, Any]:
+    """An IAM policy document."""
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+class BackupVault(pulumi.ComponentResource):
+    """Backups of one stack, in a region apart from the app, that nobody can delete before their time.
+
+    The database bucket holds the dump classes under daily/, weekly/, yearly/; the uploads backup bucket is fed by
+    cross-region replication of the uploads bucket (declared here, in the primary region) that the backup workflow
+    syncs from Supabase Storage. Both backup buckets have Object Lock and live under one customer KMS key.
+    """
+
+    database_bucket: pulumi.Output[str]
+    """Name of the database dump bucket."""
+    uploads_bucket: pulumi.Output[str]
+    """Name of the uploads bucket (primary region) the backup workflow syncs to."""
+    uploads_backup_bucket: pulumi.Output[str]
+    """Name of the bucket holding the replicated upload backups."""
+    writer_role_arn: pulumi.Output[str]
+    """Role the scheduled backup workflow assumes to write backups."""
+    reader_role_arn: pulumi.Output[str]
+    """Role the restore-test workflow assumes to read backups."""
+
+    def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vibelog:backup:BackupVault", name, None, opts)
+        self._name = name
+        self._args = args
+        vault = pulumi.ResourceOptions(parent=self, provider=args.vault_provider)
+        primary = pulumi.ResourceOptions(parent=self, provider=args.primary_provider)
+        # What holds backups survives `pulumi destroy` and refuses an accidental replace or delete.
+        keep = pulumi.ResourceOptions(protect=True, retain_on_delete=True)
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Backups of {args.bucket_prefix} ({args.vault_region})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=pulumi.ResourceOptions.merge(vault, keep),
+        )
+        self.uploads_key = aws.kms.Key(
+            f"{name}-uploads-key",
+            description=f"Uploads of {args.bucket_prefix} ({args.primary_region}), replicated to the backups",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=pulumi.ResourceOptions.merge(primary, keep),
+        )
+
+        self.database = self._bucket("db", args.bucket_name("db-backups", args.vault_region), self.key, vault, True)
+        self.uploads_backup = self._bucket(
+            "uploads-backup", args.bucket_name("upload-backups", args.vault_region), self.key, vault, True
+        )
+        self.uploads = self._bucket(
+            "uploads", args.bucket_name("uploads", args.primary_region), self.uploads_key, primary, False
+        )
+
+        self.database_lock = self._lock("db", self.database, vault)
+        self.uploads_backup_lock = self._lock("uploads-backup", self.uploads_backup, vault)
+        self.database_lifecycle = self._lifecycle(
+            "db", self.database, list(args.database_classes.items()), vault, expire_current=True
+        )
+        self.uploads_backup_lifecycle = self._lifecycle(
+            "uploads-backup", self.uploads_backup, [("uploads", args.uploads_class)], vault, expire_current=True
+        )
+        # The uploads bucket mirrors Supabase Storage: current objects stay; only superseded versions go.
+        self.uploads_lifecycle = self._lifecycle(
+            "uploads", self.uploads, [("uploads", BackupClass("", 0, ()))], primary, expire_current=False
+        )
+
+        self.replication_role, self.replication_policies = self._replication_role()
+        self.replication = aws.s3.BucketReplicationConfig(
+            f"{name}-uploads-replication",
+            bucket=self.uploads.bucket.bucket,
+            role=self.replication_role.arn,
+            rules=[
+                {
+                    "id": "uploads-to-backup",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    # A deletion in the app must never reach the backups.
+                    "delete_marker_replication": {"status": "Disabled"},
+                    "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
+                    "destination": {
+                        "bucket": self.uploads_backup.arn,
+                        "storage_class": "STANDARD",
+                        "encryption_configuration": {"replica_kms_key_id": self.key.arn},
+                    },
+                }
+            ],
+            opts=pulumi.ResourceOptions.merge(
+                primary,
+                pulumi.ResourceOptions(
+                    # S3 refuses a replication configuration unless both sides are versioned.
+                    depends_on=[
+                        self.uploads.versioning,
+                        self.uploads_backup.versioning,
+                        *self.replication_policies,
+                    ]
+                ),
+            ),
+        )
+
+        self.writer_role, self.writer_policies = self._writer_role()
+        self.reader_role, self.reader_policies = self._reader_role()
+
+        self.database_bucket = self.database.bucket.bucket
+        self.uploads_bucket = self.uploads.bucket.bucket
+        self.uploads_backup_bucket = self.uploads_backup.bucket.bucket
+        self.writer_role_arn = self.writer_role.arn
+        self.reader_role_arn = self.reader_role.arn
+        self.register_outputs(
+            {
+                "database_bucket": self.database_bucket,
+                "uploads_bucket": self.uploads_bucket,
+                "uploads_backup_bucket": self.uploads_backup_bucket,
+                "writer_role_arn": self.writer_role_arn,
+                "reader_role_arn": self.reader_role_arn,
+            }
+        )
+
+    def _bucket(
+        self, key: str, bucket_name: str, kms_key: aws.kms.Key, opts: pulumi.ResourceOptions, locked: bool
+    ) -> _Bucket:
+        """A versioned, KMS-encrypted, private, TLS-only bucket; Object Lock can only be chosen at creation."""
+        name = f"{self._name}-{key}"
+        bucket = aws.s3.Bucket(
+            name,
+            bucket=bucket_name,
+            object_lock_enabled=locked,
+            force_destroy=False,
+            # The policy pack treats every bucket of this component as a backup unless it says it is not one.
+            tags={BUCKET_ROLE_TAG: "backup" if locked else "replication-source"},
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True, retain_on_delete=True)),
+        )
+        arn = pulumi.Output.concat("arn:aws:s3:::", bucket.bucket)
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=bucket.bucket, versioning_configuration={"status": "Enabled"}, opts=opts
+        )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.bucket,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": kms_key.arn,
+                    },
+                    # One data key per bucket instead of one KMS call per object.
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=opts,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.bucket,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=opts,
+        )
+        ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", bucket=bucket.bucket, rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts
+        )
+        policy = aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.bucket,
+            policy=pulumi.Output.json_dumps(
+                document(
+                    statement(
+                        "Deny",
+                        ["s3:*"],
+                        [arn, pulumi.Output.concat(arn, "/*")],
+                        Sid="DenyInsecureTransport",
+                        Principal="*",
+                        Condition={"Bool": {"aws:SecureTransport": "false"}},
+                    )
+                )
+            ),
+            # S3 rejects a bucket policy while the public access block is being written.
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[public_access])),
+        )
+        return _Bucket(bucket, arn, versioning, encryption, public_access, ownership, policy)
+
+    def _lock(self, key: str, target: _Bucket, opts: pulumi.ResourceOptions) -> aws.s3.BucketObjectLockConfiguration:
+        """Every new backup version is locked for the default retention: no delete, no overwrite of that version."""
+        return aws.s3.BucketObjectLockConfiguration(
+            f"{self._name}-{key}-lock",
+            bucket=target.bucket.bucket,
+            rule={"default_retention": {"mode": self._args.lock_mode, "days": self._args.lock_days}},
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[target.versioning])),
+        )
+
+    def _lifecycle(
+        self,
+        key: str,
+        target: _Bucket,
+        classes: Sequence[tuple[str, BackupClass]],
+        opts: pulumi.ResourceOptions,
+        *,
+        expire_current: bool,
+    ) -> aws.s3.BucketLifecycleConfiguration:
+        """One rule per class: its moves, its expiry, then removal of the versions the expiry leaves behind."""
+        rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = []
+        for rule_id, backup in classes:
+            rule: aws.s3.BucketLifecycleConfigurationRuleArgsDict = {
+                "id": rule_id,
+                "status": "Enabled",
+                "filter": {"prefix": backup.prefix},
+                "transitions": [{"storage_class": cls, "days": day} for cls, day in backup.transitions],
+                # In a versioned bucket an expiry only adds a delete marker; the version itself goes later.
+                "noncurrent_version_expiration": {"noncurrent_days": self._args.noncurrent_version_days},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": self._args.abort_incomplete_upload_days},
+            }
+            if expire_current:
+                rule["expiration"] = {"days": backup.retention_days}
+            rules.append(rule)
+        return aws.s3.BucketLifecycleConfiguration(
+            f"{self._name}-{key}-lifecycle",
+            bucket=target.bucket.bucket,
+            rules=rules,
+            transition_default_minimum_object_size=TRANSITION_MINIMUM_SIZE,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[target.versioning])),
+        )
+
+    def _role(
+        self, key: str, trust: dict[str, Any], policies: Mapping[str, Any], description: str
+    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """A role and its inline policies; each policy document is its own resource, readable in a preview."""
+        name = f"{self._name}-{key}"
+        global_opts = pulumi.ResourceOptions(parent=self, provider=self._args.vault_provider)
+        role = aws.iam.Role(
+            name,
+            name=f"{self._args.bucket_prefix}-backup-{key}",
+            description=description,
+            assume_role_policy=pulumi.Output.json_dumps(trust),
+            max_session_duration=3600,
+            opts=global_opts,
+        )
+        attached = [
+            aws.iam.RolePolicy(
+                f"{name}-{policy_key}",
+                role=role.id,
+                name=policy_key,
+                policy=pulumi.Output.json_dumps(policy),
+                opts=global_opts,
+            )
+            for policy_key, policy in policies.items()
+        ]
+        return role, attached
+
+    def _github_trust(self, subject: str) -> dict[str, Any]:
+        """Only a GitHub Actions job of this repository and environment, with the STS audience, may assume it."""
+        return document(
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": self._args.oidc_provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC_HOST}:sub": subject,
+                    }
+                },
+            }
+        )
+
+    def _via_s3(self, region: str) -> dict[str, Any]:
+        """The key is usable only through S3 in its region, never directly."""
+        return {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+
+    def _writer_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """Puts dumps under the class prefixes and uploads into the uploads bucket; nothing else."""
+        args = self._args
+        objects = [
+            pulumi.Output.concat(self.database.arn, "/", backup.prefix, "*")
+            for backup in args.database_classes.values()
+        ]
+        objects.append(pulumi.Output.concat(self.uploads.arn, "/*"))
+        # Multipart uploads (large dumps) need kms:Decrypt as well as kms:GenerateDataKey.
+        write_with_key = ["kms:GenerateDataKey", "kms:Decrypt"]
+        return self._role(
+            "writer",
+            self._github_trust(args.writer_subject),
+            {
+                "put-backups": document(statement("Allow", ["s3:PutObject"], objects, Sid="PutBackups")),
+                "encrypt-backups": document(
+                    statement(
+                        "Allow",
+                        write_with_key,
+                        [self.key.arn],
+                        Sid="EncryptBackups",
+                        Condition=self._via_s3(args.vault_region),
+                    ),
+                    statement(
+                        "Allow",
+                        write_with_key,
+                        [self.uploads_key.arn],
+                        Sid="EncryptUploads",
+                        Condition=self._via_s3(args.primary_region),
+                    ),
+                ),
+            },
+            "Scheduled backup workflow: writes new backups, cannot delete or unlock any.",
+        )
+
+    def _reader_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """Lists and reads the backups for the weekly restore test; writes nothing."""
+        buckets = [self.database.arn, self.uploads_backup.arn]
+        return self._role(
+            "restore-test",
+            self._github_trust(self._args.reader_subject),
+            {
+                "read-backups": document(
+                    statement("Allow", ["s3:ListBucket", "s3:ListBucketVersions"], buckets, Sid="ListBackups"),
+                    statement(
+                        "Allow",
+                        ["s3:GetObject", "s3:GetObjectVersion"],
+                        [pulumi.Output.concat(arn, "/*") for arn in buckets],
+                        Sid="ReadBackups",
+                    ),
+                ),
+                "decrypt-backups": document(
+                    statement(
+                        "Allow",
+                        ["kms:Decrypt"],
+                        [self.key.arn],
+                        Sid="DecryptBackups",
+                        Condition=self._via_s3(self._args.vault_region),
+                    )
+                ),
+            },
+            "Weekly restore test: reads backups, cannot change or delete any.",
+        )
+
+    def _replication_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """What S3 replication needs from the uploads bucket to the backup bucket, and no delete replication."""
+        args = self._args
+        source, target = self.uploads.arn, self.uploads_backup.arn
+        return self._role(
+            "replication",
+            document(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    # Only S3 acting for this account (the confused-deputy guard).
+                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                }
+            ),
+            {
+                "replicate-buckets": document(
+                    statement(
+                        "Allow",
+                        ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                        [source],
+                        Sid="ReadReplicationConfiguration",
+                    ),
+                    statement(
+                        "Allow",
+                        [
+                            "s3:GetObjectVersionForReplication",
+                            "s3:GetObjectVersionAcl",
+                            "s3:GetObjectVersionTagging",
+                        ],
+                        [pulumi.Output.concat(source, "/*")],
+                        Sid="ReadSourceVersions",
+                    ),
+                    statement(
+                        "Allow",
+                        ["s3:ReplicateObject", "s3:ReplicateTags"],
+                        [pulumi.Output.concat(target, "/*")],
+                        Sid="WriteReplicas",
+                    ),
+                ),
+                "replicate-keys": document(
+                    statement(
+                        "Allow",
+                        ["kms:Decrypt"],
+                        [self.uploads_key.arn],
+                        Sid="DecryptSource",
+                        Condition=self._via_s3(args.primary_region),
+                    ),
+                    statement(
+                        "Allow",
+                        ["kms:Encrypt", "kms:GenerateDataKey"],
+                        [self.key.arn],
+                        Sid="EncryptReplicas",
+                        Condition=self._via_s3(args.vault_region),
+                    ),
+                ),
+            },
+            "S3 replication of the uploads bucket into the upload backups.",
+        )

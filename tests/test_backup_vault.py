@@ -1,0 +1,327 @@
+"""BackupVault: where backups live, how long, who can write and read them, and that nothing deletes them early."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+
+from components.backup_vault import BackupVault, BackupVaultArgs
+from components.providers import Providers
+from infra.engine import UNKNOWN, Plan, Registration, run_program
+from infra.mocks import VibelogMocks
+from infra.render import plan_json
+from settings.loader import load_settings
+from tests.conftest import plan_of, stack_config
+
+BUCKET = "aws:s3/bucket:Bucket"
+KEY = "aws:kms/key:Key"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+SIDE_RESOURCES = {
+    VERSIONING: "versioning",
+    ENCRYPTION: "encryption",
+    PUBLIC_ACCESS: "public-access",
+    OWNERSHIP: "ownership",
+    POLICY: "policy",
+}
+
+# AWS's minimum storage durations, written out here rather than imported, so the code is checked against them.
+MINIMUM_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30, "GLACIER_IR": 90, "GLACIER": 90, "DEEP_ARCHIVE": 180}
+VAULT_BUCKETS = ("backup-db", "backup-uploads-backup")
+ACCOUNT = "210987654321"
+OIDC_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+
+
+def vault_program() -> None:
+    settings = load_settings()
+    BackupVault("backup", BackupVaultArgs.from_settings(settings, Providers.for_stack(settings)))
+
+
+@cache
+def vault_plan(stack: str, preview: bool = True) -> Plan:
+    """The vault alone, under the stack's config; `preview=False` is a mock `up`, where KMS ARNs are known."""
+    return run_program(stack, stack_config(stack), program=vault_program, mocks=VibelogMocks(preview=preview))
+
+
+def policy_of(plan: Plan, name: str) -> dict[str, Any]:
+    """A role policy's document, parsed."""
+    reg = plan.one(ROLE_POLICY, name)
+    assert reg.inputs["policy"] is not UNKNOWN, f"{reg.urn}: policy unknown"
+    document: dict[str, Any] = json.loads(reg.inputs["policy"])
+    return document
+
+
+def actions(document: dict[str, Any]) -> set[str]:
+    return {action for stmt in document["Statement"] for action in _list(stmt["Action"])}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def rules_by_id(reg: Registration) -> dict[str, dict[str, Any]]:
+    return {rule["id"]: rule for rule in reg.inputs["rules"]}
+
+
+def provider_name(reg: Registration) -> str:
+    return reg.provider.rsplit("::", 1)[-1]
+
+
+def test_backups_and_their_key_live_in_the_vault_region_and_uploads_in_the_primary() -> None:
+    plan = vault_plan("production")
+    for name in VAULT_BUCKETS:
+        bucket = plan.one(BUCKET, name)
+        assert provider_name(bucket) == "aws-us-west-2", f"{bucket.urn} uses {bucket.provider}"
+        assert bucket.inputs["bucket"].endswith(f"-{ACCOUNT}-us-west-2"), bucket.urn
+    assert provider_name(plan.one(KEY, "backup-key")) == "aws-us-west-2"
+    assert provider_name(plan.one(BUCKET, "backup-uploads")) == "aws", "the uploads bucket is in the primary region"
+    assert provider_name(plan.one(KEY, "backup-uploads-key")) == "aws"
+
+
+def test_each_bucket_is_encrypted_with_the_key_of_its_own_region() -> None:
+    plan = vault_plan("production")
+    for bucket_name, key_name in (
+        ("backup-db", "backup-key"),
+        ("backup-uploads-backup", "backup-key"),
+        ("backup-uploads", "backup-uploads-key"),
+    ):
+        bucket, key = plan.one(BUCKET, bucket_name), plan.one(KEY, key_name)
+        encryption = plan.one(ENCRYPTION, f"{bucket_name}-encryption")
+        assert key.urn in encryption.property_dependencies["rules"], f"{encryption.urn} does not use {key.urn}"
+        assert provider_name(encryption) == provider_name(bucket) == provider_name(key), encryption.urn
+        [rule] = encryption.inputs["rules"]
+        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms", encryption.urn
+        assert rule["bucketKeyEnabled"] is True, encryption.urn
+        assert key.inputs["enableKeyRotation"] is True, key.urn
+
+
+def test_side_resources_reference_their_bucket_and_harden_it() -> None:
+    plan = vault_plan("production")
+    for bucket_name in (*VAULT_BUCKETS, "backup-uploads"):
+        bucket = plan.one(BUCKET, bucket_name)
+        for type_, suffix in SIDE_RESOURCES.items():
+            side = plan.one(type_, f"{bucket_name}-{suffix}")
+            assert side.inputs["bucket"] == bucket.inputs["bucket"], side.urn
+            assert bucket.urn in side.property_dependencies["bucket"], f"{side.urn} does not depend on {bucket.urn}"
+            assert side.parent == bucket.parent, side.urn
+        versioning = plan.one(VERSIONING, f"{bucket_name}-versioning")
+        assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}, versioning.urn
+        block = plan.one(PUBLIC_ACCESS, f"{bucket_name}-public-access")
+        for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+            assert block.inputs[flag] is True, f"{block.urn}: {flag}"
+        ownership = plan.one(OWNERSHIP, f"{bucket_name}-ownership")
+        assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}, ownership.urn
+
+
+def test_every_bucket_policy_denies_requests_without_tls() -> None:
+    plan = vault_plan("production")
+    for bucket_name in (*VAULT_BUCKETS, "backup-uploads"):
+        name = plan.one(BUCKET, bucket_name).inputs["bucket"]
+        policy = plan.one(POLICY, f"{bucket_name}-policy")
+        [deny] = json.loads(policy.inputs["policy"])["Statement"]
+        assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", ["s3:*"]), policy.urn
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, policy.urn
+        assert set(deny["Resource"]) == {f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"}, policy.urn
+
+
+@pytest.mark.parametrize(("stack", "mode", "days"), [("production", "COMPLIANCE", 30), ("staging", "GOVERNANCE", 7)])
+def test_object_lock_mode_and_retention_per_stack(stack: str, mode: str, days: int) -> None:
+    plan = vault_plan(stack)
+    for bucket_name in VAULT_BUCKETS:
+        bucket = plan.one(BUCKET, bucket_name)
+        assert bucket.inputs["objectLockEnabled"] is True, f"{bucket.urn}: Object Lock is only possible at creation"
+        lock = plan.one(LOCK, f"{bucket_name}-lock")
+        assert lock.inputs["rule"] == {"defaultRetention": {"mode": mode, "days": days}}, lock.urn
+        assert bucket.urn in lock.property_dependencies["bucket"], lock.urn
+
+
+def test_everything_that_holds_backups_is_protected_and_retained() -> None:
+    plan = vault_plan("production")
+    holders = plan.by_type(BUCKET) + plan.by_type(KEY)
+    assert len(holders) == 5
+    for reg in holders:
+        assert reg.protect, f"{reg.urn} must be protected"
+        assert reg.retain_on_delete, f"{reg.urn} must survive `pulumi destroy`"
+    for reg in plan.by_type(BUCKET):
+        assert reg.inputs["forceDestroy"] is False, reg.urn
+
+
+def test_database_lifecycle_matches_the_reference() -> None:
+    lifecycle = vault_plan("production").one(LIFECYCLE, "backup-db-lifecycle")
+    rules = rules_by_id(lifecycle)
+    expected = {
+        "daily": ("daily/", 30, []),
+        "weekly": ("weekly/", 12 * 7, [{"storageClass": "STANDARD_IA", "days": 30}]),
+        "yearly": ("yearly/", 365, [{"storageClass": "DEEP_ARCHIVE", "days": 0}]),
+    }
+    actual = {
+        rule_id: (rule["filter"]["prefix"], rule["expiration"]["days"], rule["transitions"])
+        for rule_id, rule in rules.items()
+    }
+    assert actual == expected, lifecycle.urn
+
+
+def test_upload_backups_are_kept_90_days_in_glacier() -> None:
+    plan = vault_plan("production")
+    rules = rules_by_id(plan.one(LIFECYCLE, "backup-uploads-backup-lifecycle"))
+    assert rules["uploads"]["expiration"] == {"days": 90}
+    assert rules["uploads"]["transitions"] == [{"storageClass": "GLACIER_IR", "days": 0}]
+    # The source mirrors Supabase Storage: nothing current expires there, superseded versions do.
+    [source_rule] = plan.one(LIFECYCLE, "backup-uploads-lifecycle").inputs["rules"]
+    assert "expiration" not in source_rule
+    assert source_rule["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_every_rule_pays_each_storage_minimum_and_cleans_up(stack: str) -> None:
+    plan = vault_plan(stack)
+    for lifecycle in plan.by_type(LIFECYCLE):
+        assert lifecycle.inputs["transitionDefaultMinimumObjectSize"] == "all_storage_classes_128K", lifecycle.urn
+        for rule in lifecycle.inputs["rules"]:
+            where = f"{lifecycle.urn} rule {rule['id']}"
+            assert rule["status"] == "Enabled", where
+            assert rule["noncurrentVersionExpiration"]["noncurrentDays"] >= 1, where
+            assert rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"] >= 1, where
+            moves = [(t["storageClass"], t["days"]) for t in rule["transitions"]]
+            ends = [day for _, day in moves[1:]]
+            if "expiration" in rule:
+                ends.append(rule["expiration"]["days"])
+                assert all(rule["expiration"]["days"] > day for _, day in moves), f"{where}: expires before a move"
+            for (storage_class, day), end in zip(moves, ends, strict=False):
+                assert end >= day + MINIMUM_DAYS[storage_class], f"{where}: {storage_class} left before its minimum"
+
+
+def test_replication_needs_both_versionings_and_never_replicates_deletes() -> None:
+    plan = vault_plan("production")
+    replication = plan.one(REPLICATION, "backup-uploads-replication")
+    for versioning in ("backup-uploads-versioning", "backup-uploads-backup-versioning"):
+        assert plan.one(VERSIONING, versioning).urn in replication.dependencies, f"{replication.urn} vs {versioning}"
+    assert provider_name(replication) == "aws", "replication is configured on the source bucket, in its region"
+    assert plan.one(BUCKET, "backup-uploads").urn in replication.property_dependencies["bucket"]
+    [rule] = replication.inputs["rules"]
+    assert rule["deleteMarkerReplication"] == {"status": "Disabled"}, replication.urn
+    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}, replication.urn
+    target = plan.one(BUCKET, "backup-uploads-backup").inputs["bucket"]
+    assert rule["destination"]["bucket"] == f"arn:aws:s3:::{target}", replication.urn
+    assert plan.one(KEY, "backup-key").urn in replication.property_dependencies["rules"], "replica_kms_key_id"
+    role = plan.one(ROLE, "backup-replication")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    [stmt] = trust["Statement"]
+    assert stmt["Principal"] == {"Service": "s3.amazonaws.com"}, role.urn
+    assert stmt["Action"] == "sts:AssumeRole", role.urn
+    granted = actions(policy_of(plan, "backup-replication-replicate-buckets"))
+    assert "s3:ReplicateDelete" not in granted, "deletions must not reach the backups"
+
+
+@pytest.mark.parametrize(
+    ("role", "subject"),
+    [
+        ("backup-writer", "repo:vibelog/vibelog:environment:production-backup"),
+        ("backup-restore-test", "repo:vibelog/vibelog:environment:production-restore-test"),
+    ],
+)
+def test_workflow_roles_trust_one_github_subject_with_the_sts_audience(role: str, subject: str) -> None:
+    reg = vault_plan("production").one(ROLE, role)
+    [stmt] = json.loads(reg.inputs["assumeRolePolicy"])["Statement"]
+    assert stmt["Principal"] == {"Federated": OIDC_PROVIDER}, reg.urn
+    assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity", reg.urn
+    assert stmt["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": subject,
+        }
+    }, reg.urn
+
+
+def test_the_writer_can_only_put_objects_under_the_backup_prefixes() -> None:
+    plan = vault_plan("production")
+    db = plan.one(BUCKET, "backup-db").inputs["bucket"]
+    uploads = plan.one(BUCKET, "backup-uploads").inputs["bucket"]
+    put = policy_of(plan, "backup-writer-put-backups")
+    assert actions(put) == {"s3:PutObject"}
+    [stmt] = put["Statement"]
+    assert stmt["Effect"] == "Allow"
+    assert set(stmt["Resource"]) == {
+        f"arn:aws:s3:::{db}/daily/*",
+        f"arn:aws:s3:::{db}/weekly/*",
+        f"arn:aws:s3:::{db}/yearly/*",
+        f"arn:aws:s3:::{uploads}/*",
+    }
+
+
+def test_kms_statements_are_apart_so_bucket_statements_are_known_in_a_preview() -> None:
+    plan = vault_plan("production")
+    for name in (
+        "backup-writer-put-backups",
+        "backup-restore-test-read-backups",
+        "backup-replication-replicate-buckets",
+    ):
+        assert plan.one(ROLE_POLICY, name).inputs["policy"] is not UNKNOWN, name
+    for name in (
+        "backup-writer-encrypt-backups",
+        "backup-restore-test-decrypt-backups",
+        "backup-replication-replicate-keys",
+    ):
+        assert plan.one(ROLE_POLICY, name).inputs["policy"] is UNKNOWN, f"{name}: a KMS key ARN is cloud-assigned"
+
+
+def test_role_key_permissions_once_the_keys_exist() -> None:
+    plan = vault_plan("production", preview=False)
+    writer_kms = policy_of(plan, "backup-writer-encrypt-backups")
+    assert actions(writer_kms) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    for stmt in writer_kms["Statement"]:
+        assert set(stmt["Condition"]["StringEquals"]) == {"kms:ViaService"}, "the key is used only through S3"
+    assert actions(policy_of(plan, "backup-restore-test-decrypt-backups")) == {"kms:Decrypt"}
+    assert actions(policy_of(plan, "backup-replication-replicate-keys")) == {
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    }
+
+
+def test_no_workflow_role_can_delete_unlock_or_reconfigure_backups() -> None:
+    plan = vault_plan("production", preview=False)
+    writer = actions(policy_of(plan, "backup-writer-put-backups")) | actions(
+        policy_of(plan, "backup-writer-encrypt-backups")
+    )
+    reader = actions(policy_of(plan, "backup-restore-test-read-backups")) | actions(
+        policy_of(plan, "backup-restore-test-decrypt-backups")
+    )
+    assert reader == {"s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject", "s3:GetObjectVersion", "kms:Decrypt"}
+    for granted in (writer, reader):
+        for action in granted:
+            assert "*" not in action, action
+            assert not any(word in action for word in ("Delete", "Lifecycle", "Retention", "Bypass", "PutBucket")), (
+                action
+            )
+
+
+def test_the_production_program_declares_the_vault_and_development_none() -> None:
+    production = plan_of("production")
+    [vault] = production.by_type("vibelog:backup:BackupVault")
+    backup_buckets = [reg for reg in production.by_type(BUCKET) if reg.name.startswith("backup-")]
+    assert len(backup_buckets) == 3, [reg.urn for reg in backup_buckets]
+    for reg in backup_buckets:
+        assert reg.parent == vault.urn, f"{reg.urn} is not a child of {vault.urn}"
+    assert {"backup_database_bucket", "backup_writer_role_arn"} <= set(production.outputs)
+    development = plan_of("development")
+    assert not [reg for reg in development.registrations if reg.type.startswith(("aws:", "pulumi:providers:aws"))]
+
+
+def test_the_json_plan_carries_the_storage_classes_and_day_counts() -> None:
+    steps = plan_json(plan_of("production"))["steps"]
+    [step] = [s for s in steps if s["urn"].endswith("::backup-db-lifecycle")]
+    weekly = next(rule for rule in step["newState"]["inputs"]["rules"] if rule["id"] == "weekly")
+    assert weekly["transitions"] == [{"storageClass": "STANDARD_IA", "days": 30}]
+    assert weekly["expiration"] == {"days": 84}
