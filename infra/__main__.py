@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
-import importlib
 
 # verb -> (module with `main(argv) -> int`, summary); modules load on use, so each verb pays for its own imports.
 VERBS: dict[str, tuple[str, str]] = {
     "plan": ("infra.plan", "the offline preview of a stack (or all), as a tree or --json"),
     "check-env": ("infra.check_env", "validate env files against the app's env schema"),
+    "diff": ("infra.diff", "what each stack would change between a git revision and the working tree"),
+    "compare": ("infra.compare", "what differs between two stacks' plans (staging before production)"),
+    "graph": ("infra.graph", "a stack's plan as a Mermaid diagram, with its longest dependency chain"),
 }
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 
 from infra.engine import Plan, run_program
-from infra.render import plan_json, plan_text
+from infra.render import fingerprint_key_from_env, plan_json, plan_text
 from infra.stackfile import STACKS, StackFileError, read_stack_config
 from settings.loader import ConfigError
 
@@ -44,6 +44,7 @@ def main(argv: list[str]) -> int:
 
     failed = False
     documents = {}
+    key = fingerprint_key_from_env() if args.json else None
     for index, stack in enumerate(stacks):
         try:
             plan = plan_stack(stack)
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> int:
             print(f"error: {error}", file=sys.stderr)
             continue
         if args.json:
-            documents[stack] = plan_json(plan)
+            documents[stack] = plan_json(plan, key)
         else:
             print(("\n" if index else "") + plan_text(plan))
     if args.json:
