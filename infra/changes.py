@@ -264,6 +264,8 @@ def _name(state: Step) -> str:
 
 
 def _type_and_name(state: Step) -> str:
+    if state["type"] == "pulumi:pulumi:Stack":
+        return str(state["type"])  # named for its stack: the one root of each
     return f"{state['type']}::{_name(state)}"
 
 
@@ -359,6 +361,7 @@ def _resource_change(old: Step, new: Step, counter: _Counter, replacements: bool
         PropertyChange(option, old.get(option, MISSING), new.get(option, MISSING))
         for option in OPTIONS
         if old.get(option, MISSING) != new.get(option, MISSING)
+        and (replacements or option != "provider")  # across stacks, provider URNs differ by the stack's name
     ]
     moved = old["urn"] != new["urn"]
     if not (properties or options or moved):
