@@ -115,30 +115,18 @@ class AppEnv(BaseModel):
     NODE_ENV: Literal["development", "staging", "production"] = _doc(
         "Which environment the app runs as; selects the feature flags.", secret=False
     )
-    NEXT_PUBLIC_APP_URL: ZodUrl = _doc(
-        "Public URL of the app, inlined into the browser bundle.", secret=False
-    )
+    NEXT_PUBLIC_APP_URL: ZodUrl = _doc("Public URL of the app, inlined into the browser bundle.", secret=False)
     DATABASE_URL: ZodUrl = _doc("Pooled Postgres connection string, with credentials.", secret=True)
     DIRECT_URL: ZodUrl = _doc("Direct (unpooled) Postgres connection string for migrations.", secret=True)
     NEXTAUTH_SECRET: NextAuthSecret = _doc("Key NextAuth signs and encrypts sessions with.", secret=True)
     NEXTAUTH_URL: ZodUrl = _doc("Canonical URL NextAuth builds callback URLs from.", secret=False)
     OPENAI_API_KEY: OpenAiKey = _doc("OpenAI API key for the AI writing features.", secret=True)
-    ANTHROPIC_API_KEY: str | None = _optional(
-        "Anthropic API key, when that provider is enabled.", secret=True
-    )
+    ANTHROPIC_API_KEY: str | None = _optional("Anthropic API key, when that provider is enabled.", secret=True)
     SUPABASE_URL: ZodUrl = _doc("URL of the Supabase project.", secret=False)
-    SUPABASE_ANON_KEY: str = _doc(
-        "Supabase anon key; public by design, row-level security guards data.", secret=False
-    )
-    SUPABASE_SERVICE_ROLE_KEY: str = _doc(
-        "Supabase service-role key; bypasses row-level security.", secret=True
-    )
-    SENTRY_DSN: ZodUrl | None = _optional(
-        "Sentry DSN; public by design, it only allows sending events.", secret=False
-    )
-    POSTHOG_KEY: str | None = _optional(
-        "PostHog project key; public by design, shipped to browsers.", secret=False
-    )
+    SUPABASE_ANON_KEY: str = _doc("Supabase anon key; public by design, row-level security guards data.", secret=False)
+    SUPABASE_SERVICE_ROLE_KEY: str = _doc("Supabase service-role key; bypasses row-level security.", secret=True)
+    SENTRY_DSN: ZodUrl | None = _optional("Sentry DSN; public by design, it only allows sending events.", secret=False)
+    POSTHOG_KEY: str | None = _optional("PostHog project key; public by design, shipped to browsers.", secret=False)
     RESEND_API_KEY: str | None = _optional("Resend API key for transactional email.", secret=True)
     STRIPE_SECRET_KEY: str | None = _optional("Stripe secret key for billing.", secret=True)
 

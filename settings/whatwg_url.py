@@ -261,7 +261,7 @@ def _ipv4_ok(domain: str) -> bool:
     return valid[-1] < 1 << (8 * (5 - len(valid)))
 
 
-def _ipv6_ok(text: str) -> bool:  # noqa: PLR0911 - one return per failure branch of the spec
+def _ipv6_ok(text: str) -> bool:
     """The URL standard's IPv6 parser, reduced to its failure branches."""
     pieces = 0
     compressed = False
