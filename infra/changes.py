@@ -6,16 +6,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from infra.plan_format import SECRET_TEXT, UNKNOWN_TEXT
 from infra.replacements import forces_replacement, holds_data
 
-# `plan --json` masks secrets with this text and writes Pulumi's unknown sentinel (pulumi.runtime.rpc.UNKNOWN)
-# for values a preview cannot know; kept literal here so that reading two documents needs no Pulumi import.
-SECRET_TEXT = "[secret]"  # noqa: S105 - the mask, not a secret
-UNKNOWN_TEXT = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-# A key only one `infra diff` run knows (it hands it to the two plans it compares), so that the plans can say
-# whether a secret changed without saying what it is. Without it, `plan --json` prints no fingerprints: a fixed
-# key would let anyone holding the output test guesses of a low-entropy secret.
-FINGERPRINT_KEY_ENV = "VIBELOG_PLAN_FINGERPRINT_KEY"
 OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "provider")
 
 Op = Literal["create", "delete", "update", "replace", "move", "same"]

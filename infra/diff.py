@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.changes import FINGERPRINT_KEY_ENV, StackDiff, diff_plans
+from infra.changes import StackDiff, diff_plans
+from infra.plan_format import FINGERPRINT_KEY_ENV
 from infra.review import diff_json, diff_markdown, diff_text
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -10,9 +10,10 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import rpc
 
-from infra import changes
-from infra.changes import SECRET_TEXT, StackDiff, diff_plans
+from infra import plan_format
+from infra.changes import StackDiff, diff_plans
 from infra.engine import PROJECT_DIR, run_program
+from infra.plan_format import SECRET_TEXT
 from infra.render import plan_json
 from infra.review import diff_json, diff_markdown, diff_text
 from infra.stackfile import read_stack_config
@@ -34,7 +35,7 @@ def rendered(diff: StackDiff) -> str:
 
 
 def test_the_unknown_sentinel_is_the_engines() -> None:
-    assert changes.UNKNOWN_TEXT == rpc.UNKNOWN
+    assert plan_format.UNKNOWN_TEXT == rpc.UNKNOWN
 
 
 def test_identical_revisions_report_no_change() -> None:
