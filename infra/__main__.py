@@ -11,6 +11,9 @@ VERBS: dict[str, tuple[str, str]] = {
     "plan": ("infra.plan", "the offline preview of a stack (or all), as a tree or --json"),
     "check-env": ("infra.check_env", "validate env files against the app's env schema"),
     "schema": ("infra.schema", "the stack files' JSON Schema and the README's config reference"),
+    "diff": ("infra.diff", "what each stack would change between a git revision and the working tree"),
+    "compare": ("infra.compare", "what differs between two stacks' plans (staging before production)"),
+    "graph": ("infra.graph", "a stack's plan as a Mermaid diagram, with its longest dependency chain"),
 }
 
 

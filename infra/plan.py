@@ -9,7 +9,7 @@ from pathlib import Path
 
 from infra.engine import Plan, run_program
 from infra.policies import check_plan, mandatory, read_policy_config, violations_text
-from infra.render import plan_json, plan_text
+from infra.render import fingerprint_key_from_env, plan_json, plan_text
 from infra.stackfile import STACKS, StackFileError, read_stack_config
 from settings.loader import ConfigError
 
@@ -48,6 +48,7 @@ def main(argv: list[str]) -> int:
 
     failed = False
     documents = {}
+    key = fingerprint_key_from_env() if args.json else None
     for index, stack in enumerate(stacks):
         try:
             plan = plan_stack(stack)
@@ -58,7 +59,7 @@ def main(argv: list[str]) -> int:
         violations = check_plan(plan, policy_config)
         failed = failed or bool(mandatory(violations))
         if args.json:
-            documents[stack] = {**plan_json(plan), "policyViolations": [v.to_json() for v in violations]}
+            documents[stack] = {**plan_json(plan, key), "policyViolations": [v.to_json() for v in violations]}
         else:
             print(("\n" if index else "") + plan_text(plan) + "\n\n" + violations_text(violations))
     if args.json:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_SENTINEL
 
 from infra.engine import Plan, Registration, Secret, Unknown
+from infra.plan_format import FINGERPRINT_KEY_ENV, SECRET_TEXT
 
-SECRET_TEXT = "[secret]"  # noqa: S105 - the mask, not a secret
 WIDTH = 118
 
 
@@ -27,9 +31,49 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
-    """One stack's plan in the shape of `pulumi preview --json`, plus what the offline engine stood in for."""
-    steps = []
+def fingerprint_key_from_env() -> bytes | None:
+    """The per-run fingerprint key `infra diff` passed in the environment, if any."""
+    text = os.environ.get(FINGERPRINT_KEY_ENV, "")
+    return bytes.fromhex(text) if text else None
+
+
+def fingerprint(key: bytes, value: Any) -> str:
+    """A keyed, non-reversible digest of a value: equal values give equal fingerprints under one key."""
+    message = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def secret_paths(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(property path, value) of each secret inside a recorded value; paths like `a.b[0].c`."""
+    if isinstance(value, Secret):
+        yield path, value.value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from secret_paths(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from secret_paths(item, f"{path}[{index}]")
+
+
+def _encrypted_leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping) and set(value) == {"secure"}:
+        yield path, value["secure"]
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _encrypted_leaves(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _encrypted_leaves(item, f"{path}[{index}]")
+
+
+def plan_json(plan: Plan, fingerprint_key: bytes | None = None) -> dict[str, Any]:
+    """One stack's plan in the shape of `pulumi preview --json`, plus what the offline engine stood in for.
+
+    With a fingerprint key, each step also carries `secretFingerprints` (property path -> keyed digest of the
+    secret value) and the config the digests of the encrypted values in the stack file, so two plans made with
+    one key can be compared secret by secret without either value being shown.
+    """
+    steps: list[dict[str, Any]] = []
     for reg in plan.registrations:
         steps.append(
             {
@@ -49,12 +93,17 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                     "deleteBeforeReplace": reg.delete_before_replace,
                     "aliases": list(reg.aliases),
                     "replaceOnChanges": list(reg.replace_on_changes),
+                    "ignoreChanges": list(reg.ignore_changes),
                     "additionalSecretOutputs": list(reg.additional_secret_outputs),
                     "provider": reg.provider,
                 },
             }
         )
-    return {
+        if fingerprint_key is not None:
+            found = {path: fingerprint(fingerprint_key, value) for path, value in secret_paths(reg.inputs)}
+            if found:
+                steps[-1]["newState"]["secretFingerprints"] = found
+    document: dict[str, Any] = {
         "stack": plan.stack,
         "steps": steps,
         "changeSummary": {"create": len(steps)},
@@ -64,6 +113,14 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "lackingSecrets": list(plan.config.lacking),
         },
     }
+    if fingerprint_key is not None:
+        config: dict[str, Any] = document["config"]
+        config["secretFingerprints"] = {
+            path: fingerprint(fingerprint_key, ciphertext)
+            for key, value in plan.config.document.items()
+            for path, ciphertext in _encrypted_leaves(value, str(key))
+        }
+    return document
 
 
 def plan_text(plan: Plan) -> str:

@@ -383,8 +383,8 @@ def _retention_floor(args: StackValidationArgs) -> int:
     if not isinstance(configured, dict):
         return int(configured)
     stack = args.resources[0].urn.split("::")[0].rsplit(":", 1)[-1] if args.resources else ""
-    floor: int = configured.get(stack, configured.get("default", 0))
-    return floor
+    floor = configured.get(stack, configured.get("default", 0))
+    return int(floor) if floor is not None else 0
 
 
 def backup_lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:

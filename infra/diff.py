@@ -1,0 +1,151 @@
+"""`python -m infra diff --base REV`: what each stack would change between a git revision and the working tree."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.changes import StackDiff, diff_plans
+from infra.plan_format import FINGERPRINT_KEY_ENV
+from infra.review import diff_json, diff_markdown, diff_text
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class DiffError(Exception):
+    """The diff could not be made (bad revision, a plan that does not run): exit 2."""
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """The `plan --json` documents of one checkout, by stack, and what it printed on stderr."""
+
+    documents: Mapping[str, Mapping[str, Any]]
+    stderr: str
+    directory: Path
+
+
+def main(argv: list[str]) -> int:
+    """Print the diff; exit 0 if nothing changes, 1 if something does, 2 if the diff could not be made."""
+    parser = argparse.ArgumentParser(prog="python -m infra diff", description=__doc__)
+    parser.add_argument("--base", required=True, help="git revision to compare against (e.g. origin/main)")
+    parser.add_argument("--stack", default="all", help="development, staging, production or all (default)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--markdown", action="store_true", help="Markdown for a pull-request comment")
+    output.add_argument("--json", action="store_true", help="the changes as JSON")
+    args = parser.parse_args(argv)
+
+    try:
+        sha = resolve(args.base)
+        diffs = diff_revision(sha, args.stack)
+    except DiffError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    title = f"Infrastructure diff: `{args.base}` ({sha[:10]}) → this change"
+    if args.json:
+        print(json.dumps(diff_json(diffs, sha), indent=2))
+    elif args.markdown:
+        print(diff_markdown(diffs, title), end="")
+    else:
+        print(diff_text(diffs, title.replace("`", "")), end="")
+    if any(diff.error for diff in diffs):
+        return 2
+    return 1 if any(diff.changed for diff in diffs) else 0
+
+
+def resolve(revision: str) -> str:
+    """The commit a revision names; DiffError if it names none."""
+    done = _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False)
+    if done.returncode != 0:
+        raise DiffError(f"'{revision}' is not a commit in this repository")
+    return done.stdout.strip()
+
+
+def diff_revision(sha: str, stack: str = "all") -> list[StackDiff]:
+    """Plan the commit (in a temporary worktree, with its own code) and the working tree, and diff each stack.
+
+    Both plans run as subprocesses of this interpreter at once, sharing a fingerprint key made for this run
+    only, so secret values are compared without being revealed and the key is useless afterwards.
+    """
+    key = secrets.token_bytes(32)
+    top = Path(_git("rev-parse", "--show-toplevel").stdout.strip())
+    with tempfile.TemporaryDirectory(prefix="infra-diff-") as tmp:
+        worktree = Path(tmp) / "base"
+        _git("worktree", "add", "--detach", "--quiet", str(worktree), sha)
+        try:
+            base_dir = worktree / PROJECT_DIR.relative_to(top)
+            base_proc = _start_plan(base_dir, stack, key)
+            head_proc = _start_plan(PROJECT_DIR, stack, key)
+            base = _finish_plan(base_proc, base_dir, "the base revision")
+            head = _finish_plan(head_proc, PROJECT_DIR, "the working tree")
+        finally:
+            done = _git("worktree", "remove", "--force", str(worktree), check=False)
+            if done.returncode != 0:
+                _git("worktree", "prune", check=False)
+        return diff_runs(base, head, stack)
+
+
+def diff_runs(base: PlanRun, head: PlanRun, stack: str = "all") -> list[StackDiff]:
+    """Per stack, the diff of the two runs; a stack whose plan failed carries the error instead."""
+    names = list(head.documents) if stack == "all" else [stack]
+    names += [name for name in base.documents if name not in names and stack == "all"]
+    if stack == "all":
+        names += [name for name in _stack_files(head.directory) if name not in names]
+    diffs = []
+    for name in names:
+        old = base.documents.get(name)
+        new = head.documents.get(name)
+        if new is None and (head.directory / f"Pulumi.{name}.yaml").is_file():
+            diffs.append(StackDiff(name, error=f"the working tree's plan failed:\n{head.stderr.strip()}"))
+        elif old is None and (base.directory / f"Pulumi.{name}.yaml").is_file():
+            diffs.append(StackDiff(name, error=f"the base revision's plan failed:\n{base.stderr.strip()}"))
+        else:
+            diffs.append(diff_plans(old, new, name))  # a stack file added or removed: all created or deleted
+    return diffs
+
+
+def _stack_files(directory: Path) -> list[str]:
+    return sorted(path.name.split(".")[1] for path in directory.glob("Pulumi.*.yaml"))
+
+
+def _start_plan(directory: Path, stack: str, key: bytes) -> subprocess.Popen[str]:
+    env = {**os.environ, FINGERPRINT_KEY_ENV: key.hex()}
+    stacks = stack if stack == "all" or (directory / f"Pulumi.{stack}.yaml").is_file() else None
+    command = [sys.executable, "-m", "infra", "plan", "--json", "--stack", stacks or "all"]
+    return subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        command, cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _finish_plan(process: subprocess.Popen[str], directory: Path, what: str) -> PlanRun:
+    stdout, stderr = process.communicate()
+    if process.returncode not in {0, 1}:
+        raise DiffError(f"`python -m infra plan --json` failed in {what}:\n{stderr.strip()}")
+    try:
+        document = json.loads(stdout) if stdout.strip() else {"stacks": {}}
+    except json.JSONDecodeError:
+        raise DiffError(f"`python -m infra plan --json` in {what} did not print JSON:\n{stderr.strip()}") from None
+    documents = document["stacks"] if "stacks" in document else {document["stack"]: document}
+    return PlanRun(documents, stderr, directory)
+
+
+def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(  # noqa: S603 - git with fixed arguments
+        ["git", *args],  # noqa: S607 - git from PATH, like a developer runs it
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise DiffError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done

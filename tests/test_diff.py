@@ -1,0 +1,73 @@
+"""`python -m infra diff --base REV` end to end, on a throwaway git repository holding a copy of this project."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.engine import PROJECT_DIR
+
+GIT_IDENTITY = ["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"]
+
+
+def git(repo: Path, *args: str) -> str:
+    command = ["git", *GIT_IDENTITY, *args]
+    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=True)  # noqa: S603
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-commit repository with this project's files as they are in the working tree."""
+    root = tmp_path_factory.mktemp("repo")
+    listed = git(PROJECT_DIR, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
+    for name in filter(None, listed):
+        source = PROJECT_DIR / name
+        if source.is_file() and not name.startswith("tests/zod/"):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    git(root, "init", "--quiet")
+    git(root, "add", "-A")
+    git(root, "commit", "--quiet", "-m", "base")
+    return root
+
+
+def run_diff(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-m", "infra", "diff", "--base", "HEAD", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_working_tree_change_against_head(repo: Path) -> None:
+    stack_file = repo / "Pulumi.staging.yaml"
+    original = stack_file.read_text(encoding="utf-8")
+    try:
+        unchanged = run_diff(repo, "--stack", "staging", "--json")
+        assert unchanged.returncode == 0, unchanged.stderr + unchanged.stdout
+        assert json.loads(unchanged.stdout)["changed"] is False
+
+        stack_file.write_text(original.replace("TEAM_FEATURES: false", "TEAM_FEATURES: true"), encoding="utf-8")
+        changed = run_diff(repo, "--stack", "staging", "--json")
+        assert changed.returncode == 1, changed.stderr
+        staging = json.loads(changed.stdout)["stacks"]["staging"]
+        assert [(r["name"], r["action"]) for r in staging["resources"]] == [("flags-item-team-features", "replace")]
+        assert staging["uncomparedSecrets"] == 0, "both plans ran this code, so every secret was compared"
+        assert git(repo, "status", "--porcelain") == " M Pulumi.staging.yaml\n", "the checkout must be untouched"
+        assert "worktree" not in git(repo, "worktree", "list").split("\n", 1)[-1], "the base worktree is removed"
+    finally:
+        stack_file.write_text(original, encoding="utf-8")
+
+
+def test_an_unknown_revision_is_an_error(repo: Path) -> None:
+    done = run_diff(repo, "--base", "no-such-branch")
+    assert done.returncode == 2, done.stdout
+    assert "not a commit" in done.stderr

@@ -1,0 +1,25 @@
+"""The plan as a Mermaid graph, and the longest dependency chain that bounds how parallel `pulumi up` can be."""
+
+from __future__ import annotations
+
+from infra.graph import edges, longest_chain, mermaid
+from infra.plan import plan_stack
+
+
+def test_production_graph_has_components_as_subgraphs_and_the_domain_chain() -> None:
+    plan = plan_stack("production")
+    diagram = mermaid(plan)
+    assert diagram.startswith("flowchart LR")
+    assert "subgraph" in diagram
+    assert "web (vibelog:vercel:VercelApp)" in diagram
+    by_urn = plan.by_urn()
+    named = {(by_urn[a].name, by_urn[b].name) for a, b in edges(plan)}
+    assert ("flags-read-token", "web-env-edge-config") in named, "the connection string is a property dependency"
+    assert ("web-domain-vibelog-io", "web-domain-www-vibelog-io") in named, "www redirects to the apex"
+    chain = [reg.name for reg in longest_chain(plan)]
+    # The degraded page's certificate is validated through the zone before CloudFront and the alias can exist.
+    # Two validation records tie for the second step; either is the same length of chain.
+    assert len(chain) == 5, chain
+    assert chain[0] == "dns-degraded-cert", chain
+    assert chain[1] in {"dns-apex-cert-validation", "dns-www-cert-validation"}, chain
+    assert chain[2:] == ["dns-degraded-cert-validation", "dns-degraded-cdn", "dns-apex-secondary"], chain
