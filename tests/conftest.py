@@ -10,7 +10,7 @@ import yaml
 
 from infra.engine import Plan, Secret, run_program
 from infra.stackfile import StackConfig, read_stack_config, stack_file
-from settings.loader import load_settings
+from settings.loader import ConfigError, ConfigProblem, load_settings
 from settings.stack import StackSettings
 
 Edit = Callable[[dict[str, Any]], None]
@@ -30,6 +30,21 @@ def settings_of(stack: str, edit: Edit | None = None) -> StackSettings:
     return load_settings(stack, config.values, config.secret_keys)
 
 
+def problems_of(stack: str, edit: Edit) -> list[ConfigProblem]:
+    """The problems the settings loader reports for a real stack after `edit`; fails if it reports none."""
+    config = stack_config(stack, edit)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(stack, config.values, config.secret_keys)
+    return raised.value.problems
+
+
+def only_problem(stack: str, edit: Edit) -> ConfigProblem:
+    """The single problem an edit causes (a negative case changes one thing)."""
+    problems = problems_of(stack, edit)
+    assert len(problems) == 1, f"expected one problem, got {[(p.path, p.expected) for p in problems]}"
+    return problems[0]
+
+
 def plan_of(stack: str, edit: Edit | None = None, program: Callable[[], object] | None = None) -> Plan:
     """The offline plan of a real stack, or of `program` run with that stack's config."""
     return run_program(stack, stack_config(stack, edit), program=program)
@@ -41,12 +56,30 @@ def reveal(value: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def production_plan() -> Plan:
-    """The production stack's plan, built once for the session."""
-    return plan_of("production")
-
-
-@pytest.fixture(scope="session")
 def all_plans() -> dict[str, Plan]:
     """Every stack's plan, built once for the session."""
     return {stack: plan_of(stack) for stack in ("development", "staging", "production")}
+
+
+@pytest.fixture(scope="session")
+def production_plan(all_plans: dict[str, Plan]) -> Plan:
+    """The production stack's plan."""
+    return all_plans["production"]
+
+
+@pytest.fixture(scope="session")
+def production(all_plans: dict[str, Plan]) -> Plan:
+    """The production stack's plan."""
+    return all_plans["production"]
+
+
+@pytest.fixture(scope="session")
+def staging(all_plans: dict[str, Plan]) -> Plan:
+    """The staging stack's plan."""
+    return all_plans["staging"]
+
+
+@pytest.fixture(scope="session")
+def development(all_plans: dict[str, Plan]) -> Plan:
+    """The development stack's plan."""
+    return all_plans["development"]

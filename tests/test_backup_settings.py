@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from settings.loader import ConfigError, ConfigProblem, load_settings
 from settings.retention import cron_interval_minutes, lifecycle_problems
-from tests.conftest import settings_of, stack_config
+from tests.conftest import only_problem, problems_of, settings_of
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -17,19 +16,6 @@ Edit = Callable[[dict[str, Any]], None]
 def backup_edit(change: Callable[[dict[str, Any]], None]) -> Edit:
     """An edit of the stack's vibelog:backup object."""
     return lambda config: change(config["vibelog:backup"])
-
-
-def problems_of(stack: str, edit: Edit) -> list[ConfigProblem]:
-    config = stack_config(stack, edit)
-    with pytest.raises(ConfigError) as raised:
-        load_settings(stack, config.values, config.secret_keys)
-    return raised.value.problems
-
-
-def only_problem(stack: str, edit: Edit) -> ConfigProblem:
-    problems = problems_of(stack, edit)
-    assert len(problems) == 1, f"expected one problem, got {[(p.path, p.expected) for p in problems]}"
-    return problems[0]
 
 
 def test_production_declares_the_reference_schedule_and_retention() -> None:

@@ -8,22 +8,12 @@ from typing import Any
 import pytest
 
 from components.ci_aws_access import DATA_READ_ACTIONS, GITHUB_OIDC_HOST, trust_policy
-from infra.engine import Plan, Registration, run_program
+from infra.engine import Plan, Registration
 
 ROLE = "aws:iam/role:Role"
 OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 ACCOUNT = "210987654321"
 PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB_OIDC_HOST}"
-
-
-@pytest.fixture(scope="module")
-def production() -> Plan:
-    return run_program("production")
-
-
-@pytest.fixture(scope="module")
-def staging() -> Plan:
-    return run_program("staging")
 
 
 def trust_of(reg: Registration) -> dict[str, Any]:

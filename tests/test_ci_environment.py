@@ -17,21 +17,6 @@ PROTECTION = "github:index/branchProtection:BranchProtection"
 PIPELINE_SECRETS = {"VERCEL_TOKEN", "VERCEL_ORG_ID", "VERCEL_PROJECT_ID", "STATUS_PAGE_WEBHOOK", "SLACK_WEBHOOK"}
 
 
-@pytest.fixture(scope="module")
-def production() -> Plan:
-    return run_program("production")
-
-
-@pytest.fixture(scope="module")
-def staging() -> Plan:
-    return run_program("staging")
-
-
-@pytest.fixture(scope="module")
-def development() -> Plan:
-    return run_program("development")
-
-
 def secrets_by_name(plan: Plan) -> dict[str, Registration]:
     return {reg.inputs["secretName"]: reg for reg in plan.by_type(SECRET)}
 

@@ -12,8 +12,8 @@ from components.providers import Providers
 from infra.engine import UNKNOWN, Plan, Registration, Secret, run_program
 from infra.mocks import VibelogMocks
 from infra.render import plan_json
-from settings.loader import ConfigError, ConfigProblem, load_settings
-from tests.conftest import plan_of, stack_config
+from settings.loader import load_settings
+from tests.conftest import plan_of, problems_of, stack_config
 
 ZONE = "aws:route53/zone:Zone"
 RECORD = "aws:route53/record:Record"
@@ -69,13 +69,6 @@ def failover_pairs(plan: Plan) -> dict[str, tuple[Registration, Registration]]:
         assert set(by_role) == {"PRIMARY", "SECONDARY"}, f"{name}: {[r.urn for r in found]}"
         result[name] = (by_role["PRIMARY"], by_role["SECONDARY"])
     return result
-
-
-def problems_of(stack: str, edit: Any) -> list[ConfigProblem]:
-    config = stack_config(stack, edit)
-    with pytest.raises(ConfigError) as raised:
-        load_settings(stack, config.values, config.secret_keys)
-    return raised.value.problems
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,8 @@ import pulumi
 import pytest
 
 from infra.stackfile import STACKS
-from settings.loader import ConfigError, ConfigProblem, load_settings
-from tests.conftest import settings_of, stack_config
-
-
-def problems_of(stack: str, edit: Any) -> list[ConfigProblem]:
-    config = stack_config(stack, edit)
-    with pytest.raises(ConfigError) as raised:
-        load_settings(stack, config.values, config.secret_keys)
-    return raised.value.problems
-
-
-def only_problem(stack: str, edit: Any) -> ConfigProblem:
-    problems = problems_of(stack, edit)
-    assert len(problems) == 1, f"expected one problem, got {[(p.path, p.expected) for p in problems]}"
-    return problems[0]
+from settings.loader import ConfigError, load_settings
+from tests.conftest import only_problem, problems_of, settings_of, stack_config
 
 
 @pytest.mark.parametrize("stack", STACKS)
