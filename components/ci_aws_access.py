@@ -9,11 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from settings.stack import StackSettings
+from settings.github_oidc import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
+from settings.stack import INFRA_MAIN_BRANCH, StackSettings
 
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
-GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
-STS_AUDIENCE = "sts.amazonaws.com"
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 PREVIEW_ROLE_NAME = "vibelog-infra-preview"
 
@@ -36,7 +34,10 @@ def oidc_provider_arn(account_id: str) -> str:
 
 
 def trust_policy(provider_arn: str, subjects: Sequence[str]) -> str:
-    """A role trust that only GitHub tokens for STS with one of `subjects` satisfy (never the audience alone)."""
+    """A role trust that only GitHub tokens for STS with one of `subjects` satisfy (never the audience alone).
+
+    Build each subject with `settings.github_oidc.oidc_subject`, so it has the form the repository's tokens carry.
+    """
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -63,15 +64,15 @@ class CiAwsAccessArgs:
 
     account_id: str
     """The AWS account (the stack's aws:allowedAccountIds)."""
-    infra_repository: str
-    """This infrastructure repository, owner/name: the only repository whose workflows are trusted."""
+    infra_repository: GithubRepository
+    """This infrastructure repository (and its subject form): the only repository whose workflows are trusted."""
     environment: str
     """The infra repository's GitHub environment whose jobs may assume the deploy role."""
     owns_provider: bool
     """Whether this stack owns the account's OIDC provider and the read-only preview role (one stack only)."""
     deploy_policy_arns: Sequence[str]
     """Managed policies of the deploy role."""
-    preview_branch: str = "main"
+    preview_branch: str = INFRA_MAIN_BRANCH
     """Branch whose scheduled drift check may assume the preview role, besides pull requests."""
 
     @classmethod
@@ -82,7 +83,7 @@ class CiAwsAccessArgs:
             raise ValueError("CI access needs aws:allowedAccountIds, github:owner and vibelog:ci.environmentName")
         return cls(
             account_id=settings.aws_allowed_account_ids[0],
-            infra_repository=f"{settings.github_owner}/{ci.infra_repository}",
+            infra_repository=settings.github_repository("infra"),
             environment=ci.environment_name,
             owns_provider=ci.owns_oidc_provider,
             deploy_policy_arns=tuple(ci.deploy_policy_arns),
@@ -91,14 +92,14 @@ class CiAwsAccessArgs:
     @property
     def deploy_subject(self) -> str:
         """The token subject of a job that runs in the protected environment, after its approval."""
-        return f"repo:{self.infra_repository}:environment:{self.environment}"
+        return oidc_subject(self.infra_repository, environment=self.environment)
 
     @property
     def preview_subjects(self) -> tuple[str, ...]:
         """Token subjects of pull requests of this repository and of the scheduled drift check on its main branch."""
         return (
-            f"repo:{self.infra_repository}:pull_request",
-            f"repo:{self.infra_repository}:ref:refs/heads/{self.preview_branch}",
+            oidc_subject(self.infra_repository, pull_request=True),
+            oidc_subject(self.infra_repository, branch=self.preview_branch),
         )
 
 
@@ -150,7 +151,9 @@ class CiAwsAccess(pulumi.ComponentResource):
             self.preview_role = aws.iam.Role(
                 f"{name}-preview",
                 name=PREVIEW_ROLE_NAME,
-                description=f"read-only pulumi preview of {args.infra_repository} pull requests and drift checks",
+                description=(
+                    f"read-only pulumi preview of {args.infra_repository.full_name} pull requests and drift checks"
+                ),
                 assume_role_policy=trust_policy(provider_arn, args.preview_subjects),
                 max_session_duration=3600,
                 opts=role_opts,

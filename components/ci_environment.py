@@ -9,15 +9,15 @@ import pulumi
 import pulumi_github as github
 
 from settings.github_names import names_problems
-from settings.stack import StackSettings
+from settings.stack import INFRA_MAIN_BRANCH, StackSettings
 
 
 @dataclass(frozen=True)
 class BranchRules:
-    """Protection of the app repository's production branch."""
+    """Protection of a repository's deploying branch."""
 
     branch: str
-    """The branch (the Vercel project's production branch)."""
+    """The branch (the app's Vercel production branch, or this repository's main)."""
     required_checks: Sequence[str]
     """Status checks that must pass, on an up-to-date branch, before a merge."""
 
@@ -48,8 +48,18 @@ class CiEnvironmentArgs:
     """Repository-wide variables of the infra repository (the preview role), set by the one stack owning them."""
     branch_rules: BranchRules | None = None
     """Protection of the app's production branch, when this stack owns it (one stack only)."""
+    infra_branch_rules: BranchRules | None = None
+    """Protection of this repository's main, when this stack owns it (the same stack as branch_rules)."""
+    without_protection_rules: frozenset[str] = frozenset()
+    """Repositories whose GitHub plan and visibility allow no reviewers, wait timer or admin-bypass switch."""
 
     def __post_init__(self) -> None:
+        rules_wanted = self.reviewer_users or self.reviewer_teams or self.wait_timer
+        if rules_wanted and self.without_protection_rules:
+            # The settings refuse this first, at vibelog:ci.githubPlan; a component built by hand is checked too.
+            raise ValueError(
+                f"{', '.join(sorted(self.without_protection_rules))}: the GitHub plan allows no reviewers or wait timer"
+            )
         problems = names_problems(self.secrets) + names_problems(self.variables)
         problems += names_problems(self.infra_variables) + names_problems(self.infra_repository_variables)
         shadowed = {name.upper() for name in self.secrets} & {name.upper() for name in self.variables}
@@ -97,6 +107,14 @@ class CiEnvironmentArgs:
             branch_rules=BranchRules(settings.app.production_branch, tuple(ci.required_checks))
             if ci.owns_branch_protection
             else None,
+            infra_branch_rules=BranchRules(INFRA_MAIN_BRANCH, tuple(ci.infra_required_checks))
+            if ci.owns_branch_protection
+            else None,
+            without_protection_rules=frozenset(
+                settings.github_repository(which).name
+                for which in ("app", "infra")
+                if "protection_rules" not in settings.github_features(which)
+            ),
         )
 
 
@@ -122,15 +140,22 @@ class CiEnvironment(pulumi.ComponentResource):
             reviewers.append({"users": list(args.reviewer_users), "teams": list(args.reviewer_teams)})
 
         def environment(suffix: str, repository: str) -> github.RepositoryEnvironment:
+            rules = repository not in args.without_protection_rules
             return github.RepositoryEnvironment(
                 f"{name}-{suffix}",
                 repository=repository,
                 environment=args.environment,
                 reviewers=reviewers,
                 wait_timer=args.wait_timer,
-                # Whoever starts a deployment cannot approve it, and admins cannot skip the review either.
-                prevent_self_review=True,
-                can_admins_bypass=False,
+                # Whoever starts a deployment cannot approve it. The provider sends prevent_self_review on every
+                # create and update (false when unset), and GitHub answers 422 to true without reviewers
+                # (terraform-provider-github github/resource_github_repository_environment.go,
+                # createUpdateEnvironmentData): it is true exactly when someone can review.
+                prevent_self_review=bool(reviewers),
+                # Admins cannot skip the rules either. Where the plan has no protection rules (Pro/Team private),
+                # go-github resends only deployment_branch_policy after GitHub's 422 (repos_environments.go), so
+                # GitHub keeps its default true: declaring false there would plan an update on every run.
+                can_admins_bypass=not rules,
                 # Only protected branches (main, merged through its required checks) deploy; never a feature branch.
                 deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False},
                 opts=child,
@@ -176,12 +201,13 @@ class CiEnvironment(pulumi.ComponentResource):
             for variable_name, value in args.infra_repository_variables.items()
         ]
 
-        self.branch_protection: github.BranchProtection | None = None
-        if args.branch_rules is not None:
-            rules = args.branch_rules
-            self.branch_protection = github.BranchProtection(
-                f"{name}-branch-protection",
-                repository_id=args.app_repository,
+        def protection(resource_name: str, repository: str, rules: BranchRules) -> github.BranchProtection:
+            # Merges only through a reviewed pull request whose checks passed on the up-to-date branch; nobody,
+            # admins included, pushes, force-pushes or deletes. The environments' deployment branch policy
+            # (protected branches only) needs this rule: without it, no branch of the repository could deploy.
+            return github.BranchProtection(
+                resource_name,
+                repository_id=repository,
                 pattern=rules.branch,
                 enforce_admins=True,
                 allows_deletions=False,
@@ -189,6 +215,15 @@ class CiEnvironment(pulumi.ComponentResource):
                 required_status_checks=[{"strict": True, "contexts": list(rules.required_checks)}],
                 required_pull_request_reviews=[{"required_approving_review_count": 1, "dismiss_stale_reviews": True}],
                 opts=child,
+            )
+
+        self.branch_protection: github.BranchProtection | None = None
+        if args.branch_rules is not None:
+            self.branch_protection = protection(f"{name}-branch-protection", args.app_repository, args.branch_rules)
+        self.infra_branch_protection: github.BranchProtection | None = None
+        if args.infra_branch_rules is not None:
+            self.infra_branch_protection = protection(
+                f"{name}-infra-branch-protection", args.infra_repository, args.infra_branch_rules
             )
 
         self.environment = self.app_environment.environment

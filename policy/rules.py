@@ -32,6 +32,7 @@ from pulumi_policy import (
 from infra.stackfile import StackConfig, StackFileError, read_stack_config
 from policy.values import UNKNOWN, as_list, dig, json_document, known, plain, stack_of, type_chain
 from settings.env_schema import SECRET_ENV_KEYS, validate_app_env
+from settings.github_oidc import GITHUB_OIDC_HOST
 
 PACK_NAME: Final = "vibelog-guardrails"
 PACK_ENFORCEMENT_LEVEL: Final = EnforcementLevel.MANDATORY
@@ -95,7 +96,6 @@ IA_CLASSES: Final = frozenset({"STANDARD_IA", "ONEZONE_IA"})
 DEFAULT_MIN_RETENTION_DAYS: Final = {"production": 30, "default": 7}
 """The reference's shortest backup retention: daily database dumps kept 30 days."""
 
-GITHUB_OIDC_HOST: Final = "token.actions.githubusercontent.com"
 SECRET_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 STACK_CONFIG: ContextVar[StackConfig | None] = ContextVar("STACK_CONFIG", default=None)
@@ -537,6 +537,23 @@ def production_environment_approval(args: ResourceValidationArgs, report: Report
         )
 
 
+def self_review_needs_reviewers(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """prevent_self_review only with reviewers: GitHub answers 422 to it on an environment nobody reviews."""
+    if args.resource_type != REPOSITORY_ENVIRONMENT:
+        return
+    props = _props(args)
+    reviewers = props.get("reviewers")
+    if props.get("preventSelfReview") is not True or not (known(reviewers) or isinstance(reviewers, list)):
+        return
+    count = sum(len(as_list(dig(r, "users"))) + len(as_list(dig(r, "teams"))) for r in as_list(reviewers))
+    if count == 0:
+        report(
+            f"{args.name} prevents self review without reviewers, which GitHub refuses (422) on the first up; "
+            "fix: prevent_self_review=False, or name reviewers",
+            None,
+        )
+
+
 def actions_secret_name(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Secret names are what GitHub accepts: [A-Za-z0-9_], no leading digit, no GITHUB_ prefix."""
     if args.resource_type not in (ENVIRONMENT_SECRET, REPOSITORY_SECRET):
@@ -722,6 +739,11 @@ def build_policies() -> list[Policy]:
                 environments={"type": "array", "items": {"type": "string"}, "default": ["production"]},
                 minimumReviewers={"type": "integer", "default": 2},
             ),
+        ),
+        ResourceValidationPolicy(
+            name="self-review-needs-reviewers",
+            description="An environment prevents self review only when it has reviewers (GitHub refuses it otherwise).",
+            validate=self_review_needs_reviewers,
         ),
         ResourceValidationPolicy(
             name="actions-secret-name",

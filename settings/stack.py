@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Sec
 from pydantic.alias_generators import to_camel, to_snake
 
 from settings.github_names import names_problems
+from settings.github_oidc import OIDC_SUBJECT_PATTERN, GithubRepository, SubjectForm
+from settings.github_plans import FEATURE_NAMES, Feature, GithubPlan, Visibility, features, plans_with
 from settings.retention import MINUTES_PER_DAY, cron_interval_minutes, lifecycle_problems
 
 Environment = Literal["development", "staging", "production"]
@@ -225,6 +227,17 @@ class SecretSettings(ConfigModel):
 
 # The reference pipeline's checks ("All tests passing (unit, E2E, visual)"), as the app's workflow names its jobs.
 REFERENCE_CHECKS = ("Type check", "Lint", "Unit tests", "E2E tests", "Visual regression tests")
+# This repository's gate, as GitHub names the checks of .github/workflows/pull-request.yml (a job's `name`, each
+# matrix value expanded): what production requires on this repository's main.
+INFRA_GATE_CHECKS = (
+    "make test",
+    "offline plan",
+    "pulumi preview (development)",
+    "pulumi preview (staging)",
+    "pulumi preview (production)",
+)
+# The branch this repository deploys from (.github/workflows/deploy.yml runs on its pushes).
+INFRA_MAIN_BRANCH = "main"
 # Secrets and wired variables the CI environment always holds; config variables must not shadow them.
 CI_SECRET_NAMES = ("VERCEL_TOKEN", "VERCEL_ORG_ID", "VERCEL_PROJECT_ID", "STATUS_PAGE_WEBHOOK", "SLACK_WEBHOOK")
 CI_WIRED_VARIABLES = ("APP_URL",)
@@ -253,6 +266,39 @@ class CiReviewers(ConfigModel):
         return len(set(self.users)) + len(set(self.teams)) >= 2
 
 
+class GithubRepositorySettings(ConfigModel):
+    """What GitHub knows about one repository: its visibility, and the form of its Actions OIDC subjects."""
+
+    visibility: Visibility = setting(
+        "public, private or internal; with vibelog:ci.githubPlan it decides which protections GitHub allows.",
+        example="private",
+        default="private",
+    )
+    oidc_subject: SubjectForm = setting(
+        "Form of the `sub` claim of the repository's Actions tokens: name (repo:OWNER/REPO:...) or immutable "
+        "(repo:OWNER@ID/REPO@ID:..., the default for repositories created, renamed or transferred since mid-2026); "
+        "`gh api repos/OWNER/REPO/actions/oidc/customization/sub` tells.",
+        example="immutable",
+        default="name",
+    )
+    id: GithubId | None = setting(
+        "Numeric id of the repository (`gh api repos/OWNER/REPO --jq .id`); required by the immutable subject form.",
+        example=123456789,
+        default=None,
+    )
+
+
+class CiRepositories(ConfigModel):
+    """The two repositories a CI environment is declared in."""
+
+    app: GithubRepositorySettings = setting(
+        "The app repository (vibelog:app.repository).", default_factory=GithubRepositorySettings
+    )
+    infra: GithubRepositorySettings = setting(
+        "This infrastructure repository (vibelog:ci.infraRepository).", default_factory=GithubRepositorySettings
+    )
+
+
 class CiSettings(ConfigModel):
     """The app repository's GitHub deployment environment of this stack, and AWS access for this repo's CI."""
 
@@ -272,8 +318,22 @@ class CiSettings(ConfigModel):
     wait_timer: int = setting(
         "Minutes a deployment waits before it may start (GitHub allows 0-43200).", example=0, default=0, ge=0, le=43200
     )
+    github_plan: GithubPlan | None = setting(
+        "The GitHub plan of github:owner; required when enabled. In private or internal repositories, "
+        "environments need pro or team; required reviewers and wait timers need enterprise.",
+        example="enterprise",
+        default=None,
+    )
+    github_owner_id: GithubId | None = setting(
+        "Numeric id of github:owner (`gh api orgs/OWNER --jq .id`); required by the immutable subject form.",
+        example=12345678,
+        default=None,
+    )
+    repositories: CiRepositories = setting(
+        "Visibility and OIDC subject form of the app and infra repositories.", default_factory=CiRepositories
+    )
     owns_branch_protection: bool = setting(
-        "This stack owns the protection of the app repository's production branch (one stack only).",
+        "This stack owns the protection of the app's production branch and of this repository's main (one stack only).",
         example=False,
         default=False,
     )
@@ -281,6 +341,12 @@ class CiSettings(ConfigModel):
         "Status checks (job names of the app's workflow) required before merging to the production branch.",
         example=list(REFERENCE_CHECKS),
         default_factory=lambda: list(REFERENCE_CHECKS),
+        min_length=1,
+    )
+    infra_required_checks: list[str] = setting(
+        "Status checks (this repository's gate jobs) required before merging to this repository's main.",
+        example=list(INFRA_GATE_CHECKS),
+        default_factory=lambda: list(INFRA_GATE_CHECKS),
         min_length=1,
     )
     owns_oidc_provider: bool = setting(
@@ -312,6 +378,8 @@ class CiSettings(ConfigModel):
         problems += [f"{name!r} is set by the program itself" for name in reserved]
         if len(set(self.required_checks)) != len(self.required_checks):
             problems.append("requiredChecks must not repeat a check")
+        if len(set(self.infra_required_checks)) != len(self.infra_required_checks):
+            problems.append("infraRequiredChecks must not repeat a check")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -499,10 +567,6 @@ StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLAC
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 RecoveryPath = Literal["supabase_pitr", "backup_vault", "redis_persistence"]
 BACKUP_KEY = "vibelog:backup"
-# A GitHub OIDC subject narrowed to one repository and one environment or branch.
-OIDC_SUBJECT_PATTERN = (
-    r"^repo:[A-Za-z0-9-]+/[A-Za-z0-9._-]+:(environment:[A-Za-z0-9._-]+|ref:refs/heads/[A-Za-z0-9._/-]+)$"
-)
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 # The backup class each data class is restored from when the vault is its recovery path.
 VAULT_FEEDS = {"database": "daily", "user_uploads": "uploads"}
@@ -876,6 +940,7 @@ class StackSettings(BaseModel):
             )
         if len(ci.reviewers.users) + len(ci.reviewers.teams) > 6:
             problems.append(("vibelog:ci.reviewers", "GitHub allows at most 6 reviewers"))
+        problems += self._github_plan_problems() + self._oidc_subject_problems()
         missing = [
             f"vibelog:secrets.{name}"
             for name, value in zip(
@@ -887,6 +952,93 @@ class StackSettings(BaseModel):
         ]
         problems += [(path, "a secret is required when vibelog:ci.enabled is true") for path in missing]
         return problems, missing
+
+    def _ci_repositories(self) -> dict[str, tuple[str, GithubRepositorySettings]]:
+        """The CI environment's repositories: key under vibelog:ci.repositories -> (owner/name, settings)."""
+        owner = self.github_owner or self.app.repository.split("/")[0]
+        return {
+            "app": (self.app.repository, self.ci.repositories.app),
+            "infra": (f"{owner}/{self.ci.infra_repository}", self.ci.repositories.infra),
+        }
+
+    def _github_plan_problems(self) -> list[tuple[str, str]]:
+        """Refuse what GitHub would refuse on the first `up`: protections the plan has not for a repository."""
+        ci = self.ci
+        plan_key = "vibelog:ci.githubPlan"
+        if ci.github_plan is None:
+            return [
+                (plan_key, "a CI environment needs the organisation's GitHub plan: what it can protect depends on it")
+            ]
+        plan = ci.github_plan
+        wanted: list[tuple[Feature, str]] = [
+            ("environments", "the stack's deployment environment (vibelog:ci.enabled)"),
+        ]
+        if ci.reviewers.any:
+            wanted.append(("protection_rules", "required reviewers (vibelog:ci.reviewers)"))
+        if ci.wait_timer:
+            wanted.append(("protection_rules", "a wait timer (vibelog:ci.waitTimer)"))
+        if ci.owns_branch_protection:
+            wanted.append(("protected_branches", "protection of main (vibelog:ci.ownsBranchProtection)"))
+        problems: list[tuple[str, str]] = []
+        for key, (name, repository) in self._ci_repositories().items():
+            visibility = repository.visibility
+            if visibility == "internal" and plan != "enterprise":
+                problems.append(
+                    (
+                        f"vibelog:ci.repositories.{key}.visibility",
+                        f"{name} cannot be internal: internal repositories exist only on GitHub enterprise, "
+                        f"and {plan_key} is {plan}",
+                    )
+                )
+                continue
+            available = features(plan, visibility)
+            for feature, what in wanted:
+                if feature in available:
+                    continue
+                plans = plans_with(feature, visibility)
+                problems.append(
+                    (
+                        plan_key,
+                        f"{what} in {visibility} repository {name}: GitHub has {FEATURE_NAMES[feature]} in "
+                        f"{visibility} repositories only on {' or '.join(plans)}, not on {plan} "
+                        "(set the organisation's real plan, or make the repository public)",
+                    )
+                )
+        return problems
+
+    def _oidc_subject_problems(self) -> list[tuple[str, str]]:
+        """The immutable subject form needs the numeric ids GitHub puts in the token."""
+        problems: list[tuple[str, str]] = []
+        immutable = {
+            key: repo for key, (_, repo) in self._ci_repositories().items() if repo.oidc_subject == "immutable"
+        }
+        if immutable and self.ci.github_owner_id is None:
+            problems.append(
+                ("vibelog:ci.githubOwnerId", "the immutable OIDC subject form names the owner's numeric id")
+            )
+        problems += [
+            (f"vibelog:ci.repositories.{key}.id", "the immutable OIDC subject form names the repository's numeric id")
+            for key, repo in immutable.items()
+            if repo.id is None
+        ]
+        return problems
+
+    def github_features(self, which: Literal["app", "infra"]) -> frozenset[Feature]:
+        """What GitHub lets the app or infra repository have on the organisation's plan (valid for a stack with CI)."""
+        plan = self.ci.github_plan
+        return features(plan, self._ci_repositories()[which][1].visibility) if plan is not None else frozenset()
+
+    def github_repository(self, which: Literal["app", "infra"]) -> GithubRepository:
+        """The app or infra repository as its Actions tokens name it (valid for a stack with CI)."""
+        name, repository = self._ci_repositories()[which]
+        owner, short_name = name.split("/", 1)
+        return GithubRepository(
+            owner=owner,
+            name=short_name,
+            form=repository.oidc_subject,
+            owner_id=self.ci.github_owner_id,
+            repository_id=repository.id,
+        )
 
     @model_validator(mode="after")
     def _dns_rules(self) -> StackSettings:

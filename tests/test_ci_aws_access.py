@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from components.ci_aws_access import DATA_READ_ACTIONS, GITHUB_OIDC_HOST, trust_policy
+from components.ci_aws_access import DATA_READ_ACTIONS, trust_policy
 from infra.engine import Plan, Registration
+from settings.github_oidc import GITHUB_OIDC_HOST
 
 ROLE = "aws:iam/role:Role"
 OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"

@@ -44,6 +44,41 @@ def test_staging_has_its_own_environment_without_reviewers(staging: Plan) -> Non
     for reg in environments:
         assert reg.inputs.get("reviewers", []) == [], reg.urn
         assert reg.inputs["deploymentBranchPolicy"]["protectedBranches"] is True, reg.urn
+        # The provider always sends prevent_self_review; true without reviewers is GitHub's 422 on the first up.
+        assert reg.inputs["preventSelfReview"] is False, (
+            f"{reg.urn}: GitHub refuses self-review rules without reviewers"
+        )
+        assert reg.inputs["canAdminsBypass"] is False, reg.urn
+
+
+def test_self_review_is_prevented_exactly_when_someone_reviews() -> None:
+    without = component_plan(COMPLIANT)
+    with_reviewers = component_plan(CiEnvironmentArgs(**{**COMPLIANT.__dict__, "reviewer_teams": (7, 8)}))
+    for reg in without.by_type(ENVIRONMENT):
+        assert reg.inputs["preventSelfReview"] is False, reg.urn
+    for reg in with_reviewers.by_type(ENVIRONMENT):
+        assert reg.inputs["reviewers"] == [{"users": [], "teams": [7, 8]}], reg.urn
+        assert reg.inputs["preventSelfReview"] is True, reg.urn
+
+
+def test_where_the_plan_has_no_protection_rules_the_environment_declares_what_github_keeps() -> None:
+    # Pro/Team private repository: GitHub refuses the protection fields and go-github resends only the branch
+    # policy, so admin bypass stays GitHub's default; declaring false would plan an update on every run.
+    plan = component_plan(
+        CiEnvironmentArgs(**{**COMPLIANT.__dict__, "without_protection_rules": frozenset({"vibelog"})})
+    )
+    by_repository = {reg.inputs["repository"]: reg for reg in plan.by_type(ENVIRONMENT)}
+    assert by_repository["vibelog"].inputs["canAdminsBypass"] is True, by_repository["vibelog"].urn
+    assert by_repository["vibelog-infra"].inputs["canAdminsBypass"] is False, by_repository["vibelog-infra"].urn
+    for reg in by_repository.values():
+        assert reg.inputs["deploymentBranchPolicy"]["protectedBranches"] is True, reg.urn
+
+
+def test_reviewers_in_a_repository_without_protection_rules_are_refused() -> None:
+    with pytest.raises(ValueError, match="allows no reviewers"):
+        CiEnvironmentArgs(
+            **{**COMPLIANT.__dict__, "reviewer_users": (1, 2), "without_protection_rules": frozenset({"vibelog"})}
+        )
 
 
 def test_development_declares_no_ci(development: Plan) -> None:
@@ -95,7 +130,7 @@ def test_app_url_variable_comes_from_the_stacks_domain(staging: Plan) -> None:
 def test_only_production_protects_main_with_the_reference_checks(production: Plan, staging: Plan) -> None:
     assert staging.by_type(PROTECTION) == []
     assert production.by_type("github:index/repositoryRuleset:RepositoryRuleset") == []
-    (reg,) = production.by_type(PROTECTION)
+    reg = production.one(PROTECTION, "ci-branch-protection")
     assert reg.inputs["repositoryId"] == "vibelog", reg.urn
     assert reg.inputs["pattern"] == "main", reg.urn
     assert reg.inputs["enforceAdmins"] is True, reg.urn
@@ -105,6 +140,20 @@ def test_only_production_protects_main_with_the_reference_checks(production: Pla
             "contexts": ["Type check", "Lint", "Unit tests", "E2E tests", "Visual regression tests"],
         }
     ], reg.urn
+
+
+def test_production_protects_this_repositorys_main_too(production: Plan) -> None:
+    # The infra environments deploy from protected branches only: without this rule nothing could deploy.
+    (app, infra) = sorted(production.by_type(PROTECTION), key=lambda reg: reg.name)
+    assert (app.name, infra.name) == ("ci-branch-protection", "ci-infra-branch-protection")
+    assert infra.inputs["repositoryId"] == "vibelog-infra", infra.urn
+    assert infra.inputs["pattern"] == "main", infra.urn
+    assert infra.inputs["enforceAdmins"] is True, infra.urn
+    assert infra.inputs["allowsForcePushes"] is False, infra.urn
+    assert infra.inputs["allowsDeletions"] is False, infra.urn
+    assert infra.inputs["requiredStatusChecks"][0]["strict"] is True, infra.urn
+    reviews = infra.inputs["requiredPullRequestReviews"]
+    assert reviews == [{"requiredApprovingReviewCount": 1, "dismissStaleReviews": True}], infra.urn
 
 
 def component_plan(args: CiEnvironmentArgs) -> Plan:
@@ -131,10 +180,18 @@ def test_a_plain_value_handed_to_the_component_is_made_secret() -> None:
 
 
 def test_branch_rules_are_declared_only_when_owned() -> None:
+    assert component_plan(COMPLIANT).by_type(PROTECTION) == []
     rules = BranchRules("main", ("Lint",))
     plan = component_plan(CiEnvironmentArgs(**{**COMPLIANT.__dict__, "branch_rules": rules}))
     (reg,) = plan.by_type(PROTECTION)
     assert reg.inputs["requiredStatusChecks"][0]["contexts"] == ["Lint"], reg.urn
+    infra_rules = BranchRules("main", ("make test",))
+    plan = component_plan(CiEnvironmentArgs(**{**COMPLIANT.__dict__, "infra_branch_rules": infra_rules}))
+    (reg,) = plan.by_type(PROTECTION)
+    assert (reg.inputs["repositoryId"], reg.inputs["requiredStatusChecks"][0]["contexts"]) == (
+        "vibelog-infra",
+        ["make test"],
+    ), reg.urn
 
 
 @pytest.mark.parametrize(

@@ -92,6 +92,7 @@ def test_development_lacks_no_ci_secret() -> None:
         ({"variables": {"A": "x", "a": "y"}}, "vibelog:ci", "case-insensitive"),
         ({"variables": {"vercel_token": "x"}}, "vibelog:ci", "set by the program itself"),
         ({"requiredChecks": ["Lint", "Lint"]}, "vibelog:ci", "must not repeat"),
+        ({"infraRequiredChecks": ["make test", "make test"]}, "vibelog:ci", "infraRequiredChecks must not repeat"),
     ],
 )
 def test_noncompliant_ci_settings_are_reported_at_their_key(change: dict[str, Any], path: str, message: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.engine import UNKNOWN, Secret
+from infra.engine import UNKNOWN, Plan, Secret
 from policy.rules import ENVIRONMENT_SECRET, IAM_ROLE, REPOSITORY_ENVIRONMENT
 from tests.policy_helpers import found, reg, run_rule, with_inputs
 
@@ -87,6 +87,21 @@ def test_staging_environment_needs_no_approval() -> None:
 def test_unknown_reviewer_ids_still_count() -> None:
     unknown = with_inputs(ENVIRONMENT, reviewers=[{"users": [UNKNOWN, UNKNOWN]}])
     assert run_rule("production-environment-approval", [unknown]) == []
+
+
+def test_the_committed_environments_prevent_self_review_only_with_reviewers(staging: Plan, production: Plan) -> None:
+    environments = staging.by_type(REPOSITORY_ENVIRONMENT) + production.by_type(REPOSITORY_ENVIRONMENT)
+    assert len(environments) == 4
+    assert run_rule("self-review-needs-reviewers", environments) == []
+
+
+def test_self_review_without_reviewers_is_refused(staging: Plan) -> None:
+    # Staging's environment has no reviewers; turning on self-review prevention is GitHub's 422 on the first up.
+    compliant = staging.by_type(REPOSITORY_ENVIRONMENT)[0]
+    bad = with_inputs(compliant, preventSelfReview=True)
+    violations = run_rule("self-review-needs-reviewers", [bad])
+    assert found(violations) == [("self-review-needs-reviewers", bad.urn)], violations
+    assert "fix: prevent_self_review=False" in violations[0].message
 
 
 def test_secret_name_compliant() -> None:

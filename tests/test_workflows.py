@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.engine import Plan
+from settings.stack import INFRA_MAIN_BRANCH
+
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 # The release commits the project pins (verified in each action's repository at the tag).
 PINS = {
@@ -23,6 +26,18 @@ PINS = {
     "marocchino/sticky-pull-request-comment": ("5770ad5eb8f42dd2c4f34da00c94c5381e49af88", "v3.0.5"),
     "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
 }
+# pulumi/actions inputs, read from action.yml at the pinned v7.0.0 commit: a misspelt input is silently ignored.
+PULUMI_ACTION_INPUTS = frozenset(
+    {
+        "command", "stack-name", "pulumi-version", "pulumi-version-file", "work-dir", "comment-on-pr",
+        "comment-on-pr-number", "comment-on-summary", "github-token", "cloud-url", "secrets-provider", "parallel",
+        "message", "config-map", "expect-no-changes", "diff", "replace", "exclude", "exclude-dependents", "target",
+        "target-dependents", "policyPacks", "policyPackConfigs", "refresh", "upsert", "remove", "edit-pr-comment",
+        "color", "exclude-protected", "plan", "suppress-outputs", "suppress-progress", "always-include-summary",
+        "continue-on-error", "log-verbosity", "log-flow", "debug",
+    }
+)  # fmt: skip
+ROOT = WORKFLOWS.parent.parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
@@ -139,3 +154,81 @@ def test_pull_requests_run_the_gate_the_plan_and_a_preview_of_every_stack() -> N
     sticky = next(s for s in steps_of(jobs["plan"]) if s.get("uses", "").startswith("marocchino/"))
     assert sticky["with"]["header"], "without a header every push adds a comment"
     assert jobs["preview"]["strategy"]["matrix"]["stack"] == ["development", "staging", "production"]
+
+
+def pulumi_steps() -> list[tuple[str, str, dict[str, Any]]]:
+    """(workflow, job, step) of every pulumi/actions step."""
+    return [
+        (path.name, name, step)
+        for path in FILES
+        for name, job in load(path)["jobs"].items()
+        for step in steps_of(job)
+        if step.get("uses", "").startswith("pulumi/actions@")
+    ]
+
+
+def pulumi_step_problems(step: dict[str, Any]) -> list[str]:
+    """Why a pulumi/actions preview or up step would not run pinned, with the policy pack."""
+    problems = []
+    if step["uses"] != f"pulumi/actions@{PINS['pulumi/actions'][0]}":
+        problems.append(f"{step['uses']} is not the pinned release commit")
+    inputs = step.get("with", {})
+    if unknown := set(inputs) - PULUMI_ACTION_INPUTS:
+        problems.append(f"unknown inputs {sorted(unknown)} (the action ignores them)")
+    if "policyPacks" not in inputs:
+        problems.append("the policy pack is not run (policyPacks)")
+    # The action hands the path to `pulumi --policy-pack`, run in work-dir (default: the checkout's root).
+    elif not (ROOT / inputs.get("work-dir", ".") / inputs["policyPacks"] / "PulumiPolicy.yaml").is_file():
+        problems.append(f"policyPacks {inputs['policyPacks']!r} is not the pack's directory")
+    return problems
+
+
+def test_every_preview_and_up_runs_the_policy_pack() -> None:
+    steps = pulumi_steps()
+    assert {(workflow, job, step["with"]["command"]) for workflow, job, step in steps} == {
+        ("deploy.yml", "staging", "up"),
+        ("deploy.yml", "production", "up"),
+        ("drift.yml", "drift", "preview"),
+        ("pull-request.yml", "preview", "preview"),
+    }
+    for workflow, job, step in steps:
+        assert pulumi_step_problems(step) == [], f"{workflow}: job {job}"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda step: step["with"].pop("policyPacks"), "the policy pack is not run"),
+        (lambda step: step["with"].__setitem__("policy-packs", step["with"].pop("policyPacks")), "unknown inputs"),
+        (lambda step: step["with"].__setitem__("policyPacks", "policies"), "is not the pack's directory"),
+        (lambda step: step.__setitem__("uses", "pulumi/actions@v7"), "not the pinned release commit"),
+    ],
+)
+def test_a_step_without_the_pinned_action_or_the_pack_is_caught(change: Any, problem: str) -> None:
+    (_, _, step) = next(entry for entry in pulumi_steps() if entry[:2] == ("deploy.yml", "production"))
+    change(step)
+    found = pulumi_step_problems(step)
+    assert any(problem in text for text in found), found
+
+
+def check_names(job: dict[str, Any], job_id: str) -> list[str]:
+    """The names GitHub gives a job's check runs: its name, once per matrix value when it names one."""
+    name = str(job.get("name", job_id))
+    matrix = job.get("strategy", {}).get("matrix", {})
+    for key, values in matrix.items():
+        if f"${{{{ matrix.{key} }}}}" in name:
+            return [name.replace(f"${{{{ matrix.{key} }}}}", str(value)) for value in values]
+    return [name]
+
+
+def test_this_repositorys_main_requires_every_gate_job(production: Plan) -> None:
+    workflow = load(WORKFLOWS / "pull-request.yml")
+    gate = [check for job_id, job in workflow["jobs"].items() for check in check_names(job, job_id)]
+    protection = production.one("github:index/branchProtection:BranchProtection", "ci-infra-branch-protection")
+    assert protection.inputs["pattern"] == INFRA_MAIN_BRANCH, protection.urn
+    assert protection.inputs["requiredStatusChecks"] == [{"strict": True, "contexts": gate}], protection.urn
+
+
+def test_deploys_and_pull_requests_target_the_protected_main() -> None:
+    assert load(WORKFLOWS / "deploy.yml")["on"]["push"]["branches"] == [INFRA_MAIN_BRANCH]
+    assert load(WORKFLOWS / "pull-request.yml")["on"]["pull_request"]["branches"] == [INFRA_MAIN_BRANCH]
