@@ -235,13 +235,13 @@ RECORD: tuple[Lifecycle, ...] = (
     ),
     Lifecycle(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-        frozenset({"bucket", "expectedBucketOwner"}),
+        frozenset({"bucket"}),
         ("bucket",),
         "upsert",
         "",
-        f"{AWS}s3/bucket_server_side_encryption_configuration.go (bucket, expected_bucket_owner ForceNew)",
+        f"{AWS}s3/bucket_server_side_encryption_configuration.go (bucket ForceNew; expected_bucket_owner "
+        "deprecated, no longer ForceNew)",
         gap=_BUCKET_SIDE_GAP,
-        checked=False,
     ),
     Lifecycle(
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
@@ -249,19 +249,18 @@ RECORD: tuple[Lifecycle, ...] = (
         ("bucket",),
         "upsert",
         "",
-        f"{AWS}s3/bucket_lifecycle_configuration.go (bucket, expected_bucket_owner RequiresReplace)",
+        f"{AWS}s3/bucket_lifecycle_configuration.go (plugin framework; bucket, expected_bucket_owner "
+        "RequiresReplace; Create is PutBucketLifecycleConfiguration)",
         gap=_BUCKET_SIDE_GAP,
-        checked=False,
     ),
     Lifecycle(
         "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
-        frozenset({"bucket", "expectedBucketOwner"}),
+        frozenset({"bucket", "expectedBucketOwner", "objectLockEnabled"}),
         ("bucket",),
         "upsert",
         "",
-        f"{AWS}s3/bucket_object_lock_configuration.go (bucket, expected_bucket_owner ForceNew)",
+        f"{AWS}s3/bucket_object_lock_configuration.go (bucket, expected_bucket_owner, object_lock_enabled ForceNew)",
         gap=_BUCKET_SIDE_GAP,
-        checked=False,
     ),
     Lifecycle(
         "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
@@ -326,11 +325,10 @@ RECORD: tuple[Lifecycle, ...] = (
         (),
         "new-id",
         "",
-        f"{AWS}route53/zone.go (name, delegation_set_id ForceNew; Route 53 allows zones of the same name, "
-        f"each with its own name servers); {PULUMI_AWS} auto-names `name`",
+        f"{AWS}route53/zone.go (name, delegation_set_id ForceNew; CreateHostedZone takes a unique caller "
+        f"reference, so zones of the same name coexist); {PULUMI_AWS} auto-names `name`",
         autonamed="name",
         holds_data=True,
-        checked=False,
     ),
     Lifecycle(
         "aws:route53/record:Record",
@@ -425,9 +423,9 @@ RECORD: tuple[Lifecycle, ...] = (
         ("url",),
         "fails",
         "",
-        f"{AWS}iam/openid_connect_provider.go (url ForceNew; one provider per URL and account)",
+        f"{AWS}iam/openid_connect_provider.go (url ForceNew; client_id_list and thumbprint_list updated in place; "
+        "one provider per URL and account)",
         holds_data=True,
-        checked=False,
     ),
     Lifecycle(
         "aws:iam/role:Role",
