@@ -158,7 +158,8 @@ class CiEnvironment(pulumi.ComponentResource):
                 can_admins_bypass=not rules,
                 # Only protected branches (main, merged through its required checks) deploy; never a feature branch.
                 deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False},
-                opts=child,
+                # Delete-first: the key stays when the repository is re-created (infra/replacements.py).
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
 
         self.app_environment = environment("app", args.app_repository)
@@ -182,7 +183,8 @@ class CiEnvironment(pulumi.ComponentResource):
                 environment=env.environment,
                 variable_name=variable_name,
                 value=value,
-                opts=child,
+                # Delete-first: the key stays when the repository is re-created (infra/replacements.py).
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             for prefix, repository, env, variables in (
                 ("", args.app_repository, self.app_environment, args.variables),
@@ -196,7 +198,8 @@ class CiEnvironment(pulumi.ComponentResource):
                 repository=args.infra_repository,
                 variable_name=variable_name,
                 value=value,
-                opts=child,
+                # Delete-first: the key stays when the repository is re-created (infra/replacements.py).
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             for variable_name, value in args.infra_repository_variables.items()
         ]

@@ -61,7 +61,8 @@ class FeatureFlags(pulumi.ComponentResource):
                 edge_config_id=self.store.id,
                 key=key,
                 value_json=value,
-                opts=child,
+                # Delete-first: Create upserts, so a create-first replacement's Delete removes the new value.
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
             )
             for key, value in items.items()
         ]

@@ -94,7 +94,8 @@ class VercelApp(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
         )
-        project_only = pulumi.ResourceOptions(parent=self, depends_on=[self.project])
+        # Delete-first: re-creating a key while the old one exists answers ENV_CONFLICT (infra/replacements.py).
+        project_only = pulumi.ResourceOptions(parent=self, depends_on=[self.project], delete_before_replace=True)
 
         self.domains: dict[str, vercel.ProjectDomain] = {}
         for domain in args.domains:
@@ -105,7 +106,10 @@ class VercelApp(pulumi.ComponentResource):
                 domain=domain.name,
                 redirect=domain.redirect_to,
                 redirect_status_code=308 if domain.redirect_to else None,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[redirect_of] if redirect_of else []),
+                # Delete-first: Vercel refuses a domain another project holds (infra/replacements.py).
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[redirect_of] if redirect_of else [], delete_before_replace=True
+                ),
             )
 
         self.env_vars: list[vercel.ProjectEnvironmentVariable] = []

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from infra.plan_format import SECRET_TEXT, UNKNOWN_TEXT
-from infra.replacements import forces_replacement, holds_data
+from infra.replacements import Order, forces_replacement, holds_data, replacement_order
 
 OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "provider")
 
@@ -76,6 +76,8 @@ class ResourceChange:
     retained: bool = False
     """Retained on delete before the change: a replacement or deletion leaves the old one in the cloud."""
     delete_before_replace: bool = False
+    order: Order | None = None
+    """For a replacement: delete-first or create-first, why, and what the gap between the two means."""
 
     @property
     def loud(self) -> bool:
@@ -375,7 +377,13 @@ def _resource_change(old: Step, new: Step, counter: _Counter, replacements: bool
         protected=bool(old.get("protect")),
         retained=bool(old.get("retainOnDelete")),
         delete_before_replace=bool(new.get("deleteBeforeReplace")),
+        order=_order(new) if reasons else None,
     )
+
+
+def _order(state: Step) -> Order:
+    """The order the replacement of this (new) state runs in, from the lifecycle record and its options."""
+    return replacement_order(str(state["type"]), state.get("inputs", {}), bool(state.get("deleteBeforeReplace")))
 
 
 def _created_or_deleted(op: Literal["create", "delete"], state: Step) -> ResourceChange:
@@ -435,6 +443,7 @@ def _cascade(
                     change.replace_reasons.append(f"{prop} (from {source_names}, replaced)")
                     if change.op != "replace":
                         change.op = "replace"
+                        change.order = _order(state)
                         next_frontier.add(urn)
                 elif change.op == "move":
                     change.op = "update"

@@ -78,6 +78,8 @@ class Registration:
     protect: bool = False
     retain_on_delete: bool = False
     delete_before_replace: bool = False
+    delete_before_replace_defined: bool = False
+    """The program set the option (True or False); the analyzer hands policies None otherwise."""
     aliases: tuple[str, ...] = ()
     replace_on_changes: tuple[str, ...] = ()
     ignore_changes: tuple[str, ...] = ()
@@ -153,6 +155,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=request.protect,
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
+                delete_before_replace_defined=request.deleteBeforeReplaceDefined,
                 aliases=tuple(_alias_text(alias) for alias in request.aliases),
                 replace_on_changes=tuple(request.replaceOnChanges),
                 ignore_changes=tuple(request.ignoreChanges),

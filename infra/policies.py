@@ -111,7 +111,8 @@ def policy_options(reg: Registration) -> PolicyResourceOptions:
     return PolicyResourceOptions(
         protect=reg.protect,
         ignore_changes=list(reg.ignore_changes),
-        delete_before_replace=reg.delete_before_replace or None,
+        # As the analyzer does (pulumi_policy.policy._get_resource_options): None unless the program set it.
+        delete_before_replace=reg.delete_before_replace or (False if reg.delete_before_replace_defined else None),
         aliases=list(reg.aliases),
         custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
         additional_secret_outputs=list(reg.additional_secret_outputs),

@@ -1,72 +1,484 @@
-"""What makes a provider replace a resource, and which resources hold data: tables keyed by type token."""
+"""Each registered type's lifecycle, read from the provider's source: what forces replacement, in which order."""
 
 from __future__ import annotations
 
-# Input properties (engine camelCase; a dotted path covers everything below it) whose change makes the provider
-# replace the resource instead of updating it in place. From each provider's schema (ForceNew in SDKv2
-# providers, RequiresReplace plan modifiers in plugin-framework ones); the Pulumi bridge keeps those verdicts.
-# Add a row with each new resource type; a type missing here is diffed as an in-place update.
-REPLACE_ON: dict[str, frozenset[str]] = {
-    # hashicorp/terraform-provider-aws internal/service/s3/bucket.go: bucket, bucket_prefix and
-    # object_lock_enabled are ForceNew (Object Lock can only be chosen when the bucket is created).
-    "aws:s3/bucket:Bucket": frozenset({"bucket", "bucketPrefix", "objectLockEnabled"}),
-    # internal/service/kms/key.go: the key's spec, usage, multi-region flag and key store are fixed at creation.
-    "aws:kms/key:Key": frozenset({"customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"}),
-    # internal/service/route53/zone.go: a hosted zone's name and delegation set are ForceNew.
-    "aws:route53/zone:Zone": frozenset({"name", "delegationSetId"}),
-    # internal/service/route53/record.go: name and zone_id are ForceNew (type and set_identifier are updated
-    # in place by an UPSERT/DELETE change batch).
-    "aws:route53/record:Record": frozenset({"name", "zoneId"}),
-    # internal/service/route53/health_check.go: type, request_interval, measure_latency, reference_name and
-    # routing_control_arn are ForceNew.
-    "aws:route53/healthCheck:HealthCheck": frozenset(
-        {"type", "requestInterval", "measureLatency", "referenceName", "routingControlArn"}
-    ),
-    # vercel/terraform-provider-vercel vercel/resource_project.go: team_id RequiresReplace; the name is updated
-    # in place (Vercel renames a project without losing its deployments).
-    "vercel:index/project:Project": frozenset({"teamId"}),
-    # vercel/resource_project_domain.go: project_id, team_id and domain RequiresReplace.
-    "vercel:index/projectDomain:ProjectDomain": frozenset({"projectId", "teamId", "domain"}),
-    # vercel/resource_project_environment_variable.go: project_id, team_id and key RequiresReplace; sensitive
-    # too (a sensitive value cannot be read back, so Vercel cannot turn it into a plain one in place).
-    "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable": frozenset(
-        {"projectId", "teamId", "key", "sensitive"}
-    ),
-    # vercel/resource_edge_config.go: only team_id (RequiresReplaceIfConfigured); the name is updated in place.
-    "vercel:index/edgeConfig:EdgeConfig": frozenset({"teamId"}),
-    # vercel/resource_edge_config_item.go: Update is unsupported; edge_config_id, key, value and value_json
-    # are all RequiresReplaceIfConfigured, so flipping a flag deletes and re-creates its item.
-    "vercel:index/edgeConfigItem:EdgeConfigItem": frozenset({"edgeConfigId", "teamId", "key", "value", "valueJson"}),
-    # vercel/resource_edge_config_token.go: label, edge_config_id and team_id RequiresReplace (a new token,
-    # so a new connection string for every env var that carries it).
-    "vercel:index/edgeConfigToken:EdgeConfigToken": frozenset({"label", "edgeConfigId", "teamId"}),
-    # integrations/terraform-provider-github: github/resource_github_repository_environment.go and
-    # resource_github_actions_environment_secret.go mark repository, environment and secret_name ForceNew.
-    "github:index/repositoryEnvironment:RepositoryEnvironment": frozenset({"repository", "environment"}),
-    "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret": frozenset(
-        {"repository", "environment", "secretName"}
-    ),
-}
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
-# Properties that force replacement for every resource of a package. terraform-provider-aws 6 (pulumi-aws 7)
-# added a per-resource `region`; a resource cannot move between regions, so changing it re-creates it.
+# Where the verdicts were read (commits of the upstream mirrors this record was last checked against).
+VERCEL = "vercel/terraform-provider-vercel@c8a6711 vercel/"
+GITHUB = "integrations/terraform-provider-github@b6ce8c0 github/"
+AWS = "hashicorp/terraform-provider-aws internal/service/"
+PULUMI_GITHUB = "pulumi/pulumi-github@e46c2bb provider/resources.go"
+PULUMI_AWS = "pulumi/pulumi-aws provider/resources.go + provider/autonaming.go"
+BRIDGE_SDKV2 = (
+    "pulumi/pulumi-terraform-bridge@59de6c6 pkg/tfbridge/provider.go Diff, schema.go nameRequiresDeleteBeforeReplace"
+)
+BRIDGE_PF = "pulumi/pulumi-terraform-bridge@59de6c6 pkg/pf/tfbridge/provider_diff.go (no name rule: #823)"
+
+Create = Literal["fails", "upsert", "new-id"]
+"""What the provider's Create does when an object with the same natural key exists: the API refuses it (409,
+ENV_CONFLICT, AlreadyExists), overwrites it (PUT/PATCH: then the old one's Delete removes the new value), or
+there is no natural key (the cloud assigns an id; two can coexist)."""
+
+DeleteFirst = Literal["", "provider", "bridge"]
+"""Who replaces delete-first without the resource's own option: nobody, the Pulumi provider's configuration
+(ResourceInfo.DeleteBeforeReplace), or the bridge (an auto-named field given explicitly; SDKv2 resources only)."""
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """An input the provider reads back into another property of the state (a second plan sees it moved)."""
+
+    sent: str
+    """The input as the program sends it."""
+    read_into: str
+    """The property the provider's Read fills with it."""
+    when: Literal["string"]
+    """Which values move: `string` = a JSON string."""
+    source: str
+    """The upstream function that does it."""
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """One resource type's lifecycle, as its provider and the Pulumi bridge implement it."""
+
+    type: str
+    replace_on: frozenset[str]
+    """Inputs (engine camelCase; a path covers everything below it) whose change replaces the resource:
+    ForceNew (SDKv2) or RequiresReplace* (plugin framework)."""
+    natural_key: tuple[str, ...]
+    """Inputs that name the object in the provider's API: two objects with the same values collide."""
+    create: Create
+    delete_first: DeleteFirst
+    source: str
+    """The upstream file(s) the row was read from."""
+    same_key_triggers: frozenset[str] = frozenset()
+    """Inputs that force replacement while keeping the key's value (the GitHub repository: a repository
+    re-created under the same name has a new id, which CustomizeDiff turns into ForceNew)."""
+    autonamed: str = ""
+    """The input Pulumi auto-names; given explicitly, the bridge replaces delete-first (SDKv2 only)."""
+    holds_data: bool = False
+    """Replacing or deleting it loses data or identity, protected or not."""
+    gap: str = ""
+    """What is missing between the delete and the create of a delete-first replacement."""
+    read_back: tuple[ReadBack, ...] = ()
+    checked: bool = True
+    """Read in the provider source for this record; False: carried from an earlier record, not re-read."""
+
+    def key_triggers(self, inputs: Iterable[str]) -> list[str]:
+        """The declared inputs whose change replaces the resource and keeps its natural key."""
+        if not self.natural_key or self.create == "new-id":
+            return []
+        declared = set(inputs)
+        outside = (self.replace_on - set(self.natural_key)) | self.same_key_triggers
+        return sorted(name for name in outside if name in declared)
+
+    def forced_delete_first(self, inputs: Mapping[str, Any]) -> str:
+        """Why the provider or bridge replaces delete-first by itself ("" if it does not)."""
+        if self.delete_first == "provider":
+            return "provider"
+        if self.autonamed and inputs.get(self.autonamed) is not None:
+            return "bridge"
+        return ""
+
+
+_BUCKET_SIDE_GAP = "the bucket has none of this configuration for a moment (S3 defaults apply)"
+
+RECORD: tuple[Lifecycle, ...] = (
+    # ------------------------------------------------------------------------------------------ Vercel
+    # Plugin-framework resources: the bridge's PF Diff only honours ResourceInfo.DeleteBeforeReplace, and
+    # pulumiverse/pulumi-vercel provider/resources.go sets it for none (it only calls SetAutonaming).
+    Lifecycle(
+        "vercel:index/project:Project",
+        frozenset({"teamId"}),
+        ("teamId", "name"),
+        "fails",
+        "",
+        f"{VERCEL}resource_project.go (team_id RequiresReplaceIfConfigured; name updated in place)",
+        holds_data=True,
+    ),
+    Lifecycle(
+        "vercel:index/projectDomain:ProjectDomain",
+        frozenset({"projectId", "teamId", "domain"}),
+        ("domain",),
+        "fails",
+        "",
+        f"{VERCEL}resource_project_domain.go (project_id, domain RequiresReplace; team_id IfConfigured)",
+        gap="the domain is attached to no project for a moment: it does not serve the app",
+    ),
+    Lifecycle(
+        "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
+        frozenset({"projectId", "teamId", "key", "sensitive", "customEnvironmentIds"}),
+        ("projectId", "key", "targets"),
+        "fails",
+        "",
+        f"{VERCEL}resource_project_environment_variable.go (project_id, key, sensitive, custom_environment_ids "
+        "RequiresReplace; Create is a POST that answers ENV_CONFLICT for an existing key and target)",
+        gap="the variable is unset for a moment: a build started then lacks it",
+    ),
+    Lifecycle(
+        "vercel:index/edgeConfig:EdgeConfig",
+        frozenset({"teamId"}),
+        ("teamId", "name"),
+        "fails",
+        "",
+        f"{VERCEL}resource_edge_config.go (team_id RequiresReplaceIfConfigured; name updated in place)",
+        holds_data=True,
+    ),
+    Lifecycle(
+        "vercel:index/edgeConfigItem:EdgeConfigItem",
+        frozenset({"edgeConfigId", "key", "value", "valueJson"}),
+        ("edgeConfigId", "key"),
+        "upsert",
+        "",
+        f"{VERCEL}resource_edge_config_item.go (no Update; edge_config_id, key, value, value_json "
+        "RequiresReplaceIfConfigured; Create is an upsert PATCH, Delete removes the key)",
+        gap="the flag is absent for a moment: the app reads its default",
+        read_back=(
+            ReadBack(
+                "valueJson",
+                "value",
+                "string",
+                f"{VERCEL}resource_edge_config_item.go parseRawToState (a JSON string is read into value)",
+            ),
+        ),
+    ),
+    Lifecycle(
+        "vercel:index/edgeConfigToken:EdgeConfigToken",
+        frozenset({"label", "edgeConfigId", "teamId"}),
+        (),
+        "new-id",
+        "",
+        f"{VERCEL}resource_edge_config_token.go (label, edge_config_id RequiresReplace; a new token each time)",
+    ),
+    # ------------------------------------------------------------------------------------------ GitHub
+    # diffRepository (github/util_diff.go) forces replacement of `repository` only when the repository's id
+    # changed: a rename updates in place, a repository re-created under the same name replaces.
+    Lifecycle(
+        "github:index/repositoryEnvironment:RepositoryEnvironment",
+        frozenset({"environment"}),
+        ("repository", "environment"),
+        "upsert",
+        "",
+        f"{GITHUB}resource_github_repository_environment.go (environment ForceNew; repository via "
+        "diffRepository; Create is CreateUpdateEnvironment, a PUT)",
+        same_key_triggers=frozenset({"repository"}),
+        gap="the environment is absent for a moment: a deployment job waiting on it fails",
+    ),
+    Lifecycle(
+        "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
+        frozenset({"environment", "secretName"}),
+        ("repository", "environment", "secretName"),
+        "upsert",
+        "provider",
+        f"{GITHUB}resource_github_actions_environment_secret.go (environment, secret_name ForceNew; "
+        f"repository via diffRepository); {PULUMI_GITHUB} DeleteBeforeReplace",
+        same_key_triggers=frozenset({"repository"}),
+        gap="the secret is unset for a moment: a job started then reads an empty value",
+    ),
+    Lifecycle(
+        "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
+        frozenset({"environment", "variableName"}),
+        ("repository", "environment", "variableName"),
+        "fails",
+        "",
+        f"{GITHUB}resource_github_actions_environment_variable.go (environment, variable_name ForceNew; "
+        "repository via diffRepository; Create is CreateEnvVariable, a POST refused for an existing name)",
+        same_key_triggers=frozenset({"repository"}),
+        gap="the variable is unset for a moment: a job started then reads an empty value",
+    ),
+    Lifecycle(
+        "github:index/actionsVariable:ActionsVariable",
+        frozenset({"variableName"}),
+        ("repository", "variableName"),
+        "fails",
+        "",
+        f"{GITHUB}resource_github_actions_variable.go (variable_name ForceNew; repository via diffRepository; "
+        "Create is CreateRepoVariable, a POST refused for an existing name)",
+        same_key_triggers=frozenset({"repository"}),
+        gap="the variable is unset for a moment: a job started then reads an empty value",
+    ),
+    Lifecycle(
+        "github:index/branchProtection:BranchProtection",
+        frozenset({"repositoryId"}),
+        ("repositoryId", "pattern"),
+        "fails",
+        "",
+        f"{GITHUB}resource_github_branch_protection.go (repository_id ForceNew; pattern updated in place)",
+        gap="the branch is unprotected for a moment",
+    ),
+    # --------------------------------------------------------------------------------------------- AWS
+    # pulumi-aws auto-names every input `name` (provider/autonaming.go) and `bucket` (resources.go,
+    # AutoNameTransform); the SDKv2 bridge replaces delete-first when such a name is given explicitly.
+    Lifecycle(
+        "aws:s3/bucket:Bucket",
+        frozenset({"bucket", "bucketPrefix", "objectLockEnabled"}),
+        ("bucket",),
+        "fails",
+        "",
+        f"{AWS}s3/bucket.go (bucket, bucket_prefix, object_lock_enabled ForceNew); {PULUMI_AWS}; {BRIDGE_SDKV2}",
+        autonamed="bucket",
+        holds_data=True,
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:s3/bucketVersioning:BucketVersioning",
+        frozenset({"bucket", "expectedBucketOwner"}),
+        ("bucket",),
+        "upsert",
+        "",
+        f"{AWS}s3/bucket_versioning.go (bucket, expected_bucket_owner ForceNew; Delete suspends versioning)",
+        gap=_BUCKET_SIDE_GAP,
+    ),
+    Lifecycle(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        frozenset({"bucket"}),
+        ("bucket",),
+        "upsert",
+        "",
+        f"{AWS}s3/bucket_server_side_encryption_configuration.go (bucket ForceNew; expected_bucket_owner "
+        "deprecated, no longer ForceNew)",
+        gap=_BUCKET_SIDE_GAP,
+    ),
+    Lifecycle(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        frozenset({"bucket", "expectedBucketOwner"}),
+        ("bucket",),
+        "upsert",
+        "",
+        f"{AWS}s3/bucket_lifecycle_configuration.go (plugin framework; bucket, expected_bucket_owner "
+        "RequiresReplace; Create is PutBucketLifecycleConfiguration)",
+        gap=_BUCKET_SIDE_GAP,
+    ),
+    Lifecycle(
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        frozenset({"bucket", "expectedBucketOwner", "objectLockEnabled"}),
+        ("bucket",),
+        "upsert",
+        "",
+        f"{AWS}s3/bucket_object_lock_configuration.go (bucket, expected_bucket_owner, object_lock_enabled ForceNew)",
+        gap=_BUCKET_SIDE_GAP,
+    ),
+    Lifecycle(
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        frozenset({"bucket"}),
+        ("bucket",),
+        "upsert",
+        "",
+        f"{AWS}s3/bucket_ownership_controls.go (bucket ForceNew)",
+        gap=_BUCKET_SIDE_GAP,
+    ),
+    Lifecycle(
+        "aws:s3/bucketPolicy:BucketPolicy",
+        frozenset({"bucket"}),
+        ("bucket",),
+        "upsert",
+        "",
+        f"{AWS}s3/bucket_policy.go (bucket ForceNew; Create and Update are the same PutBucketPolicy)",
+        gap="the bucket has no policy for a moment: its TLS-only deny is off",
+    ),
+    Lifecycle(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        frozenset({"bucket"}),
+        ("bucket",),
+        "upsert",
+        "",
+        f"{AWS}s3/bucket_public_access_block.go (bucket ForceNew)",
+        gap="the bucket's public access block is off for a moment (the account's block still applies)",
+    ),
+    Lifecycle(
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+        frozenset({"bucket"}),
+        ("bucket",),
+        "upsert",
+        "",
+        f"{AWS}s3/bucket_replication_configuration.go (bucket ForceNew)",
+        gap="objects written during the gap are not replicated",
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:s3/bucketObject:BucketObject",
+        frozenset({"bucket", "key"}),
+        ("bucket", "key"),
+        "upsert",
+        "",
+        f"{AWS}s3/bucket_object.go (bucket, key ForceNew)",
+        gap="the object is absent for a moment: the degraded page answers 403",
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:kms/key:Key",
+        frozenset({"customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"}),
+        (),
+        "new-id",
+        "",
+        f"{AWS}kms/key.go (key spec, usage, multi_region, custom_key_store_id, xks_key_id ForceNew)",
+        holds_data=True,
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:route53/zone:Zone",
+        frozenset({"name", "delegationSetId"}),
+        (),
+        "new-id",
+        "",
+        f"{AWS}route53/zone.go (name, delegation_set_id ForceNew; CreateHostedZone takes a unique caller "
+        f"reference, so zones of the same name coexist); {PULUMI_AWS} auto-names `name`",
+        autonamed="name",
+        holds_data=True,
+    ),
+    Lifecycle(
+        "aws:route53/record:Record",
+        frozenset({"name", "zoneId"}),
+        ("zoneId", "name", "type", "setIdentifier"),
+        "fails",
+        "",
+        f"{AWS}route53/record.go (name, zone_id ForceNew; type and set_identifier updated in place; Create is "
+        "a CREATE change refused for an existing record unless allow_overwrite)",
+        gap="the name does not resolve for a moment (resolvers cache the NXDOMAIN for the zone's SOA TTL)",
+    ),
+    Lifecycle(
+        "aws:route53/healthCheck:HealthCheck",
+        frozenset({"type", "requestInterval", "measureLatency", "referenceName", "routingControlArn"}),
+        (),
+        "new-id",
+        "",
+        f"{AWS}route53/health_check.go (type, request_interval, measure_latency, reference_name, "
+        "routing_control_arn ForceNew)",
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:acm/certificate:Certificate",
+        frozenset({"domainName", "subjectAlternativeNames", "validationMethod", "keyAlgorithm"}),
+        (),
+        "new-id",
+        "",
+        f"{AWS}acm/certificate.go (domain_name, subject_alternative_names, key_algorithm ForceNew)",
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:acm/certificateValidation:CertificateValidation",
+        frozenset({"certificateArn", "validationRecordFqdns"}),
+        (),
+        "new-id",
+        "",
+        f"{AWS}acm/certificate_validation.go (certificate_arn, validation_record_fqdns ForceNew; Create waits "
+        "for issuance, Delete is a no-op)",
+    ),
+    Lifecycle(
+        "aws:cloudfront/distribution:Distribution",
+        frozenset(),
+        (),
+        "new-id",
+        "",
+        f"{AWS}cloudfront/distribution.go (every argument is updated in place)",
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:cloudfront/originAccessControl:OriginAccessControl",
+        frozenset(),
+        ("name",),
+        "fails",
+        "",
+        f"{AWS}cloudfront/origin_access_control.go (plugin framework; name updated in place)",
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        frozenset({"name"}),
+        ("name",),
+        "upsert",
+        "",
+        f"{AWS}cloudwatch/metric_alarm.go (alarm_name ForceNew; PutMetricAlarm overwrites); {PULUMI_AWS}",
+        autonamed="name",
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:sns/topic:Topic",
+        frozenset({"name", "namePrefix", "fifoTopic"}),
+        ("name",),
+        "upsert",
+        "",
+        f"{AWS}sns/topic.go (name, name_prefix, fifo_topic ForceNew; CreateTopic returns the existing topic); "
+        f"{PULUMI_AWS}",
+        autonamed="name",
+        checked=False,
+    ),
+    Lifecycle(
+        "aws:sns/topicSubscription:TopicSubscription",
+        frozenset({"endpoint", "protocol", "topicArn"}),
+        ("topicArn", "protocol", "endpoint"),
+        "upsert",
+        "",
+        f"{AWS}sns/topic_subscription.go (endpoint, protocol, topic_arn ForceNew; Subscribe returns the "
+        "existing subscription)",
+        gap="alerts published during the gap reach nobody on that endpoint",
+    ),
+    Lifecycle(
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+        frozenset({"url"}),
+        ("url",),
+        "fails",
+        "",
+        f"{AWS}iam/openid_connect_provider.go (url ForceNew; client_id_list and thumbprint_list updated in place; "
+        "one provider per URL and account)",
+        holds_data=True,
+    ),
+    Lifecycle(
+        "aws:iam/role:Role",
+        frozenset({"name", "namePrefix", "path"}),
+        ("name",),
+        "fails",
+        "",
+        f"{AWS}iam/role.go (name, name_prefix, path ForceNew; CreateRole refuses an existing name); "
+        f"{PULUMI_AWS}; {BRIDGE_SDKV2}",
+        autonamed="name",
+        gap="the role does not exist for a moment: a job assuming it then is denied",
+    ),
+    Lifecycle(
+        "aws:iam/rolePolicy:RolePolicy",
+        frozenset({"name", "namePrefix", "role"}),
+        ("role", "name"),
+        "upsert",
+        "",
+        f"{AWS}iam/role_policy.go (name, name_prefix, role ForceNew; Create is PutRolePolicy); {PULUMI_AWS}",
+        autonamed="name",
+        gap="the role lacks this inline policy for a moment: its calls are denied",
+    ),
+    Lifecycle(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        frozenset({"role", "policyArn"}),
+        ("role", "policyArn"),
+        "upsert",
+        "",
+        f"{AWS}iam/role_policy_attachment.go (role, policy_arn ForceNew; AttachRolePolicy is idempotent)",
+        gap="the role lacks this managed policy for a moment: its calls are denied",
+    ),
+)
+"""The record: one row per type token the program registers (a test fails when a registered type has none)."""
+
+EXEMPT_PREFIXES: tuple[str, ...] = ("pulumi:providers:", "pulumi:pulumi:")
+"""Registrations that are no cloud object (provider instances, the stack): they have no row."""
+
 REPLACE_ON_PACKAGE: dict[str, frozenset[str]] = {
+    # terraform-provider-aws 6 (pulumi-aws 7) added a per-resource `region`; a resource cannot move regions.
     "aws": frozenset({"region"}),
 }
 
-# Types whose replacement or deletion loses data or identity even when not protected: stored objects, keys
-# that encrypted them, the zone every record and delegation points at, the project that owns deployments,
-# domains and analytics, the OIDC trust that deployments assume roles through.
-HOLDS_DATA: frozenset[str] = frozenset(
-    {
-        "aws:s3/bucket:Bucket",
-        "aws:kms/key:Key",
-        "aws:route53/zone:Zone",
-        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-        "vercel:index/project:Project",
-        "vercel:index/edgeConfig:EdgeConfig",
-    }
-)
+LIFECYCLE: dict[str, Lifecycle] = {row.type: row for row in RECORD}
+
+
+def lifecycle(type_: str) -> Lifecycle | None:
+    """The recorded lifecycle of a type token (None for a type without a row)."""
+    return LIFECYCLE.get(type_)
+
+
+def needs_row(type_: str, custom: bool) -> bool:
+    """Whether a registration of this type must have a row in the record."""
+    return custom and not type_.startswith(EXEMPT_PREFIXES)
 
 
 def forces_replacement(type_: str, path: str, replace_on_changes: tuple[str, ...] | list[str] = ()) -> bool:
@@ -74,14 +486,85 @@ def forces_replacement(type_: str, path: str, replace_on_changes: tuple[str, ...
 
     `replace_on_changes` is the resource's own `replace_on_changes` option: `*` or property paths.
     """
+    row = LIFECYCLE.get(type_)
     package = type_.split(":", 1)[0]
-    rules = REPLACE_ON.get(type_, frozenset()) | REPLACE_ON_PACKAGE.get(package, frozenset())
+    rules = (row.replace_on if row else frozenset()) | REPLACE_ON_PACKAGE.get(package, frozenset())
     return any(rule == "*" or _covers(rule, path) or _covers(path, rule) for rule in (*rules, *replace_on_changes))
 
 
 def holds_data(type_: str, protect: bool = False, retain_on_delete: bool = False) -> bool:
     """Whether losing this resource loses data or identity: protected, retained, or of a data-holding type."""
-    return protect or retain_on_delete or type_ in HOLDS_DATA
+    row = LIFECYCLE.get(type_)
+    return protect or retain_on_delete or bool(row and row.holds_data)
+
+
+@dataclass(frozen=True)
+class Order:
+    """In which order a replacement runs, why, and what the reviewer should expect in between."""
+
+    delete_first: bool
+    why: str
+    """option (the resource's deleteBeforeReplace), provider, bridge, or default (Pulumi creates first)."""
+    gap: str
+
+    def text(self) -> str:
+        """One line for a reviewer."""
+        order = "delete-first" if self.delete_first else "create-first"
+        reason = {
+            "option": "its deleteBeforeReplace option",
+            "provider": "the Pulumi provider forces it",
+            "bridge": "the bridge forces it: the name is given explicitly",
+            "default": "Pulumi's default",
+        }[self.why]
+        return f"{order} ({reason}): {self.gap}"
+
+
+def replacement_order(type_: str, inputs: Mapping[str, Any], delete_before_replace: bool) -> Order:
+    """How Pulumi would replace a resource of this type with these inputs and this option."""
+    row = LIFECYCLE.get(type_)
+    forced = row.forced_delete_first(inputs) if row else ""
+    if delete_before_replace or forced:
+        gap = (row.gap if row else "") or "the object does not exist for a moment"
+        return Order(True, "option" if delete_before_replace else forced, gap)
+    if row is None or row.create == "new-id" or not row.natural_key:
+        gap = "the new and old objects coexist until the old one is deleted"
+    elif row.create == "upsert":
+        gap = "the new object overwrites the old one, whose delete then removes it: the value is lost"
+    else:
+        gap = "the create collides with the old object of the same name and fails"
+    return Order(False, "default", gap)
+
+
+@dataclass(frozen=True)
+class CollisionRisk:
+    """A resource whose replacement would be create-first on an unchanged natural key."""
+
+    type: str
+    triggers: list[str]
+    create: Create
+
+
+def collision_risk(type_: str, inputs: Mapping[str, Any], delete_before_replace: bool | None) -> CollisionRisk | None:
+    """Whether replacing the resource would create first and collide on its natural key, and through what."""
+    row = LIFECYCLE.get(type_)
+    if row is None or delete_before_replace or row.forced_delete_first(inputs):
+        return None
+    if row.autonamed in row.natural_key and inputs.get(row.autonamed) is None:
+        return None  # auto-named: each replacement gets a fresh name
+    triggers = row.key_triggers(inputs)
+    return CollisionRisk(type_, triggers, row.create) if triggers else None
+
+
+def read_back(type_: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs as the provider would read them back into state after a create."""
+    row = LIFECYCLE.get(type_)
+    state = dict(inputs)
+    for rule in row.read_back if row else ():
+        value = state.get(rule.sent)
+        if rule.when == "string" and isinstance(value, str):
+            del state[rule.sent]
+            state[rule.read_into] = value
+    return state
 
 
 def _covers(rule: str, path: str) -> bool:

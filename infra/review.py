@@ -108,6 +108,8 @@ def _resource_lines(change: ResourceChange) -> list[str]:
         lines.append(f"        moved from {change.old_urn}")
     if change.replace_reasons:
         lines.append(f"        replaced because of: {', '.join(change.replace_reasons)}")
+    if change.order is not None:
+        lines.append(f"        order: {change.order.text()}")
     lines += [f"        !! {warning}" for warning in warnings(change)]
     lines += [f"        {describe(p)}" for p in change.properties]
     lines += [f"        (option) {describe(p)}" for p in change.options]
@@ -177,6 +179,8 @@ def _what(change: ResourceChange) -> str:
         parts.append(f"moved from `{change.old_urn.rsplit('::', 1)[-1]}`")
     if change.replace_reasons:
         parts.append("**replaced** because of " + ", ".join(f"`{reason}`" for reason in change.replace_reasons))
+    if change.order is not None:
+        parts.append(change.order.text())
     changed = [p.path for p in change.properties if not p.replaces] + [p.path for p in change.options]
     if changed:
         parts.append(", ".join(f"`{path}`" for path in changed))
@@ -240,6 +244,7 @@ def stack_json(diff: StackDiff) -> dict[str, Any]:
                 "type": change.type,
                 "name": change.name,
                 "replaceReasons": change.replace_reasons,
+                "replaceOrder": _order_json(change),
                 "holdsData": change.holds_data,
                 "warnings": warnings(change),
                 "properties": [property_json(p) for p in change.properties],
@@ -250,6 +255,16 @@ def stack_json(diff: StackDiff) -> dict[str, Any]:
         "outputs": [property_json(p) for p in diff.outputs],
         "encryptedConfig": [property_json(p) for p in diff.config],
         "uncomparedSecrets": diff.uncompared_secrets,
+    }
+
+
+def _order_json(change: ResourceChange) -> dict[str, Any] | None:
+    if change.order is None:
+        return None
+    return {
+        "deleteFirst": change.order.delete_first,
+        "why": change.order.why,
+        "gap": change.order.gap,
     }
 
 

@@ -29,6 +29,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from infra.replacements import collision_risk
 from infra.stackfile import StackConfig, StackFileError, read_stack_config
 from policy.values import UNKNOWN, as_list, dig, json_document, known, plain, stack_of, type_chain
 from settings.env_schema import SECRET_ENV_KEYS, validate_app_env
@@ -271,6 +272,30 @@ def protect_stateful(args: ResourceValidationArgs, report: ReportViolation) -> N
     stateful = args.resource_type in STATEFUL_TYPES or is_backup_bucket(args.urn)
     if stateful and not args.opts.protect:
         report(f"{args.name} holds data or identity; fix: give it opts=pulumi.ResourceOptions(protect=True)", None)
+
+
+def replace_delete_first(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A replacement that would create first and collide on the natural key is delete-first instead.
+
+    The lifecycle record (infra.replacements) says which inputs replace a resource while keeping its natural key,
+    what Create does then (fails, or overwrites a value the old one's Delete removes), and whether the provider or
+    the bridge already replaces delete-first. Protected resources are judged too: protect only blocks the
+    replacement until someone lifts it, and then the order is what it is.
+    """
+    props = _props(args)
+    risk = collision_risk(args.resource_type, props, args.opts.delete_before_replace)
+    if risk is None:
+        return
+    outcome = (
+        "Create overwrites the old object and the old one's Delete then removes the value"
+        if risk.create == "upsert"
+        else "Create collides with the old object and fails"
+    )
+    report(
+        f"{args.name}: a change of {', '.join(risk.triggers)} replaces it under the same natural key, create-first "
+        f"by default ({outcome}); fix: add delete_before_replace=True to its pulumi.ResourceOptions",
+        None,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ backups
@@ -662,6 +687,11 @@ def build_policies() -> list[Policy]:
             config_schema=schema(
                 productionStacks={"type": "array", "items": {"type": "string"}, "default": ["production"]}
             ),
+        ),
+        ResourceValidationPolicy(
+            name="replace-delete-first",
+            description="Replacements that would collide on a natural key run delete-first (infra/replacements.py).",
+            validate=replace_delete_first,
         ),
         ResourceValidationPolicy(
             name="protect-stateful",
