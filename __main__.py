@@ -22,6 +22,7 @@ app = VercelApp(
 )
 
 pulumi.export("app_url", app.url)
+pulumi.export("app_public_env", app.public_env)
 pulumi.export("vercel_project_id", app.project_id)
 pulumi.export("edge_config_id", flags.store_id)
 

@@ -55,14 +55,18 @@ class FeatureFlags(pulumi.ComponentResource):
         self.store = vercel.EdgeConfig(f"{name}-store", name=args.store_name, opts=child)
         items: dict[str, Any] = {key: {"rolloutPercent": percent} for key, percent in args.flags.items()}
         items.update(args.switches)
+        # vercel/terraform-provider-vercel vercel/resource_edge_config_item.go: an item has no Update (every input is
+        # RequiresReplaceIfConfigured), Create is an upsert PATCH of the key and Delete removes the key. Replaced
+        # create-first (Pulumi's default), a flag flip would upsert the new value and then delete the key: the flag
+        # would vanish. Delete-first leaves the key missing between the two calls, which the app reads as its default.
+        replaced_delete_first = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         self.items = [
             vercel.EdgeConfigItem(
                 f"{name}-item-{key.lower().replace('_', '-')}",
                 edge_config_id=self.store.id,
                 key=key,
-                value_json=value,
-                # Delete-first: Create upserts, so a create-first replacement's Delete removes the new value.
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
+                **item_value(value),
+                opts=replaced_delete_first,
             )
             for key, value in items.items()
         ]
@@ -73,3 +77,13 @@ class FeatureFlags(pulumi.ComponentResource):
         self.store_id = self.store.id
         self.connection_string = pulumi.Output.secret(self.token.connection_string)
         self.register_outputs({"store_id": self.store_id, "connection_string": self.connection_string})
+
+
+def item_value(value: Any) -> dict[str, Any]:
+    """The EdgeConfigItem argument that holds `value`: a string goes in `value`, anything else in `value_json`.
+
+    The provider reads an item back with parseRawToState (vercel/resource_edge_config_item.go): a JSON string lands
+    in `value` and `value_json` becomes null. A string sent as `value_json` would differ from its own state on every
+    refresh, and since both are RequiresReplaceIfConfigured the item would be replaced (deleted) on every `up`.
+    """
+    return {"value": value} if isinstance(value, str) else {"value_json": value}

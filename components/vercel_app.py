@@ -33,10 +33,6 @@ class VercelAppArgs:
 
     project_name: str
     """Name of the Vercel project."""
-    repository: str
-    """The app's GitHub repository, owner/name."""
-    production_branch: str
-    """Branch deployed to the project's production target."""
     targets: Sequence[DeploymentTarget]
     """Deployment targets that receive the env vars."""
     domains: Sequence[Domain]
@@ -60,8 +56,6 @@ class VercelAppArgs:
                 domains.append(Domain(f"www.{settings.domain}", redirect_to=settings.domain))
         return cls(
             project_name=settings.app.project_name,
-            repository=settings.app.repository,
-            production_branch=settings.app.production_branch,
             targets=tuple(settings.app.targets),
             domains=tuple(domains),
             url=settings.app_url,
@@ -71,31 +65,35 @@ class VercelAppArgs:
 
 
 class VercelApp(pulumi.ComponentResource):
-    """One Vercel project per stack, linked to the app's repository, with its domains and env vars."""
+    """One Vercel project per stack, deployed only by the app's pipeline, with its domains and env vars."""
 
     project_id: pulumi.Output[str]
     """Id of the Vercel project (VERCEL_PROJECT_ID of the stack's pipeline)."""
     url: pulumi.Output[str]
     """The app's public URL."""
+    public_env: pulumi.Output[dict[str, str]]
+    """The env vars that are not secrets, key to value, in clear: what a reviewer reads a changed URL in."""
 
     def __init__(self, name: str, args: VercelAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:vercel:VercelApp", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         # The project is the app's identity on Vercel (deployments, domains, analytics): never replaced by accident.
+        # It is not linked to the app's repository (no git_repository): a linked project deploys every push, and a
+        # push to the production branch reaches production without the pipeline's tests and approval. The provider
+        # offers no switch that stops that: git_provider_options.create_deployments only toggles GitHub Deployment
+        # events, and an ignore command can be overridden by any push (vercel.json's ignoreCommand). So every
+        # deployment is the pipeline's `vercel --prod` with the token of its GitHub environment. Removing the link
+        # from a linked project is an in-place update that unlinks it (vercel/resource_project.go, Update:
+        # UnlinkGitRepoFromProject when the plan has no git_repository).
         self.project = vercel.Project(
             f"{name}-project",
             name=args.project_name,
             framework="nextjs",
-            git_repository={
-                "type": "github",
-                "repo": args.repository,
-                "production_branch": args.production_branch,
-            },
+            # A project whose env does not reach the preview target would build previews without one.
+            preview_deployments_disabled="preview" not in args.targets,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
         )
-        # Delete-first: re-creating a key while the old one exists answers ENV_CONFLICT (infra/replacements.py).
-        project_only = pulumi.ResourceOptions(parent=self, depends_on=[self.project], delete_before_replace=True)
 
         self.domains: dict[str, vercel.ProjectDomain] = {}
         for domain in args.domains:
@@ -106,12 +104,18 @@ class VercelApp(pulumi.ComponentResource):
                 domain=domain.name,
                 redirect=domain.redirect_to,
                 redirect_status_code=308 if domain.redirect_to else None,
-                # Delete-first: Vercel refuses a domain another project holds (infra/replacements.py).
+                # vercel/resource_project_domain.go: project_id and domain RequiresReplace and Create is a POST;
+                # a domain belongs to one project at a time, so a create-first replacement would be refused.
                 opts=pulumi.ResourceOptions(
                     parent=self, depends_on=[redirect_of] if redirect_of else [], delete_before_replace=True
                 ),
             )
 
+        # vercel/resource_project_environment_variable.go: key, sensitive, project_id and custom_environment_ids
+        # RequiresReplace, and Create is a plain POST (client/environment_variable.go) that fails with ENV_CONFLICT
+        # while the old variable still holds the key on a target: replaced delete-first. Between the two calls the
+        # key is missing for a deployment built then; running deployments keep the env they were built with.
+        env_var_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.project], delete_before_replace=True)
         self.env_vars: list[vercel.ProjectEnvironmentVariable] = []
         values: list[tuple[str, pulumi.Input[str], bool]] = [
             (var.key, pulumi.Output.secret(var.value) if var.secret else var.value, var.secret) for var in args.env
@@ -129,13 +133,17 @@ class VercelApp(pulumi.ComponentResource):
                         targets=list(group.targets),
                         sensitive=group.sensitive,
                         comment=MANAGED_COMMENT,
-                        opts=project_only,
+                        opts=env_var_opts,
                     )
                 )
 
         self.project_id = self.project.id
         self.url = pulumi.Output.from_input(args.url)
-        self.register_outputs({"project_id": self.project_id, "url": self.url})
+        # The provider marks every env var's `value` secret (Sensitive in its schema: the SDK wraps it and the
+        # bridge's Check marks it again), so a plan shows NODE_ENV as [secret] like a key. The values that are not
+        # secrets are repeated here, in clear, so a changed URL shows in `pulumi preview` and in the offline diff.
+        self.public_env = pulumi.Output.from_input({var.key: var.value for var in args.env if not var.secret})
+        self.register_outputs({"project_id": self.project_id, "url": self.url, "public_env": self.public_env})
 
 
 @dataclass(frozen=True)

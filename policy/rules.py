@@ -264,6 +264,49 @@ def debug_mode_off_in_production(args: ResourceValidationArgs, report: ReportVio
         )
 
 
+def production_env_not_on_previews(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """In production stacks no env var targets preview: previews build unreviewed branches."""
+    if args.resource_type != ENV_VAR or stack_of(args.urn) not in _config(args, "productionStacks", ["production"]):
+        return
+    props = _props(args)
+    targets = props.get("targets")
+    if isinstance(targets, list) and "preview" in targets:
+        report(
+            f"{props.get('key')} of the {stack_of(args.urn)} stack targets preview, so every preview deployment (an "
+            f"unreviewed branch) would get it; fix: remove preview from vibelog:app.targets in "
+            f"Pulumi.{stack_of(args.urn)}.yaml (production only)",
+            None,
+        )
+
+
+def vercel_deploys_through_pipeline(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A Vercel project is not linked to a git repository: only the pipeline deploys it."""
+    if args.resource_type != VERCEL_PROJECT:
+        return
+    repository = _props(args).get("gitRepository")
+    if repository is None or repository is UNKNOWN:
+        return
+    report(
+        f"project {args.name} is linked to {dig(repository, 'repo')!r}: Vercel deploys every push, and a push to "
+        f"{dig(repository, 'productionBranch') or 'the production branch'} reaches production without the "
+        "pipeline's tests and approval; fix: remove git_repository (the pipeline deploys with `vercel --prod`)",
+        None,
+    )
+
+
+def edge_config_strings_in_value(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """An Edge Config item holds a string in `value`, never in `value_json`, or it is replaced on every `up`."""
+    if args.resource_type != EDGE_CONFIG_ITEM:
+        return
+    props = _props(args)
+    if isinstance(props.get("valueJson"), str):
+        report(
+            f"item {props.get('key')} holds a string in value_json; the provider reads strings back into value, so "
+            "the item would be deleted and re-created on every up; fix: pass the string as value=",
+            None,
+        )
+
+
 # ------------------------------------------------------------------------------------------------ state safety
 
 
@@ -692,6 +735,24 @@ def build_policies() -> list[Policy]:
             name="replace-delete-first",
             description="Replacements that would collide on a natural key run delete-first (infra/replacements.py).",
             validate=replace_delete_first,
+        ),
+        ResourceValidationPolicy(
+            name="production-env-not-on-previews",
+            description="No env var of a production stack targets preview deployments.",
+            validate=production_env_not_on_previews,
+            config_schema=schema(
+                productionStacks={"type": "array", "items": {"type": "string"}, "default": ["production"]}
+            ),
+        ),
+        ResourceValidationPolicy(
+            name="vercel-deploys-through-pipeline",
+            description="No Vercel project is linked to a git repository: only the pipeline deploys.",
+            validate=vercel_deploys_through_pipeline,
+        ),
+        ResourceValidationPolicy(
+            name="edge-config-strings-in-value",
+            description="Edge Config items hold strings in value (a string in value_json is replaced on every up).",
+            validate=edge_config_strings_in_value,
         ),
         ResourceValidationPolicy(
             name="protect-stateful",

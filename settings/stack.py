@@ -57,12 +57,13 @@ class AppSettings(ConfigModel):
         pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$",
     )
     repository: str = setting(
-        "The app's GitHub repository, owner/name, linked to the Vercel project.",
+        "The app's GitHub repository, owner/name, whose pipeline deploys this project (never linked to it).",
         example="vibelog/vibelog",
         pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$",
     )
     production_branch: str = setting(
-        "The branch whose pushes Vercel deploys to this project's production target.", example="main"
+        "The app repository's production branch: protected, and deployed to production by the pipeline only.",
+        example="main",
     )
     targets: list[DeploymentTarget] = setting(
         "Vercel deployment targets that receive this stack's env vars.", example="production", min_length=1
@@ -899,6 +900,14 @@ class StackSettings(BaseModel):
         problems = []
         if self.environment == "production" and self.feature_flags.DEBUG_MODE is not False:
             problems.append(("vibelog:featureFlags.DEBUG_MODE", "DEBUG_MODE can never be on in production"))
+        if self.environment == "production" and "preview" in self.app.targets:
+            problems.append(
+                (
+                    "vibelog:app.targets",
+                    "production's env (its secrets included) never reaches preview deployments, which build "
+                    "unreviewed branches: target production only",
+                )
+            )
         if self.environment != "development" and self.is_local:
             problems.append(("vibelog:domain", f"a {self.environment} stack needs a public domain, not localhost"))
         if self.environment != "development" and self.database.provider != "supabase":

@@ -144,8 +144,8 @@ def test_markdown_folds_the_details_and_marks_the_comment() -> None:
     markdown = diff_markdown([diff], "Infrastructure diff")
     assert markdown.startswith("<!-- vibelog-infra-diff -->"), markdown
     assert "<details><summary>Property changes</summary>" in markdown
-    assert '-     valueJson: "standard"' in markdown, markdown
-    assert '+     valueJson: "enhanced"' in markdown, markdown
+    assert '-     value: "standard"' in markdown, markdown
+    assert '+     value: "enhanced"' in markdown, markdown
 
 
 def test_a_value_passed_as_secret_on_one_side_only_is_not_shown() -> None:

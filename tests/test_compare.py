@@ -21,5 +21,6 @@ def test_staging_to_production_shows_flags_config_and_resources_in_one_only() ->
     assert "web-domain-staging-vibelog-io" in only_staging
     assert not {name for name in only_staging if name.startswith(("flags-", "web-env-"))}, only_staging
     differing = {c.name: [p.path for p in c.properties] for c in result.resources if c.op == "update"}
-    assert differing["web-project"] == ["name"], differing
+    # Staging's env reaches its previews; production's never does, so its previews are off.
+    assert sorted(differing["web-project"]) == ["name", "previewDeploymentsDisabled"], differing
     assert "flags-read-token" not in differing, "provider URNs differ by stack name; that is not a difference"

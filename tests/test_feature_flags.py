@@ -25,7 +25,8 @@ def flags_plan(stack: str, edit: Any = None) -> Plan:
 
 
 def items(plan: Plan) -> dict[str, Any]:
-    return {reg.inputs["key"]: reg.inputs["valueJson"] for reg in plan.by_type(ITEM)}
+    """Each item's value, from whichever argument holds it."""
+    return {reg.inputs["key"]: reg.inputs.get("value", reg.inputs.get("valueJson")) for reg in plan.by_type(ITEM)}
 
 
 def test_each_flag_is_an_item_of_the_stacks_own_store() -> None:
@@ -65,6 +66,32 @@ def test_runbook_switches_flip_with_config() -> None:
 
     found = items(flags_plan("production", edit))
     assert (found["MAINTENANCE_MODE"], found["SECURITY_MODE"]) == (True, "enhanced")
+
+
+def test_strings_are_stored_in_value_and_everything_else_in_value_json(all_plans: dict[str, Plan]) -> None:
+    # The provider reads a JSON string back into `value` (parseRawToState): a string in value_json would be
+    # replaced, so deleted, on every `up`.
+    for plan in all_plans.values():
+        for reg in plan.by_type(ITEM):
+            holders = [name for name in ("value", "valueJson") if name in reg.inputs]
+            assert len(holders) == 1, f"{reg.urn} sets {holders}; exactly one of value and value_json"
+            value = reg.inputs[holders[0]]
+            assert (holders[0] == "value") == isinstance(value, str), f"{reg.urn}: {value!r} is in {holders[0]}"
+        security = plan.one(ITEM, "flags-item-security-mode")
+        assert security.inputs["value"] == "standard", security.urn
+
+
+def test_an_enhanced_security_mode_is_still_a_string_in_value() -> None:
+    plan = flags_plan("production", lambda c: c["vibelog:operations"].__setitem__("securityMode", "enhanced"))
+    security = plan.one(ITEM, "flags-item-security-mode")
+    assert (security.inputs.get("value"), "valueJson" in security.inputs) == ("enhanced", False), security.urn
+
+
+def test_items_are_replaced_delete_first(all_plans: dict[str, Plan]) -> None:
+    # Create is an upsert of the key and Delete removes it: replaced create-first, a flipped flag would vanish.
+    for plan in all_plans.values():
+        for reg in plan.by_type(ITEM):
+            assert reg.delete_before_replace, f"{reg.urn} must be replaced delete-first"
 
 
 def test_the_app_reads_the_store_through_a_sensitive_secret_edge_config_var(production_plan: Plan) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from infra.engine import UNKNOWN, Registration, Secret
 from policy.rules import EDGE_CONFIG_ITEM, ENV_VAR, ENV_VARS_BULK, VERCEL_PROJECT
-from tests.policy_helpers import found, reg, run_rule, swap, with_inputs
+from tests.policy_helpers import found, reg, run_rule, swap, urn, with_inputs
 
 APP = ("vibelog:vercel:VercelApp",)
 PROJECT = reg(VERCEL_PROJECT, "web-project", {"name": "vibelog", "framework": "nextjs"}, parents=APP, protect=True)
@@ -49,6 +49,11 @@ def compliant(targets: tuple[str, ...] = ("production",)) -> list[Registration]:
 
 def one(regs: list[Registration], key: str) -> Registration:
     return next(r for r in regs if r.inputs.get("key") == key)
+
+
+def urn_in(stack: str) -> str:
+    """The URN of a DATABASE_URL variable of VercelApp in another stack."""
+    return urn(ENV_VAR, "web-env-database-url", APP, stack)
 
 
 # ---------------------------------------------------------------------------- env-schema
@@ -182,6 +187,72 @@ def test_debug_mode_on_outside_production_is_fine_and_configurable() -> None:
 
 def test_debug_mode_unknown_is_skipped() -> None:
     assert run_rule("debug-mode-off-in-production", [debug_item(UNKNOWN)]) == []
+
+
+# ---------------------------------------------------------------------------- production-env-not-on-previews
+
+
+def test_production_env_on_production_only_compliant() -> None:
+    assert run_rule("production-env-not-on-previews", compliant()) == []
+
+
+@pytest.mark.parametrize("key", ["DATABASE_URL", "NEXT_PUBLIC_APP_URL"])
+def test_production_env_on_previews(key: str) -> None:
+    regs = compliant()
+    bad = with_inputs(one(regs, key), targets=["production", "preview"])
+    violations = run_rule("production-env-not-on-previews", swap(regs, bad))
+    assert found(violations) == [("production-env-not-on-previews", bad.urn)]
+    assert "remove preview from vibelog:app.targets in Pulumi.production.yaml" in violations[0].message
+
+
+def test_previews_of_other_stacks_get_their_own_env() -> None:
+    staging = replace(env_var("DATABASE_URL", "x", ["production", "preview"], True), urn=urn_in("staging"))
+    assert run_rule("production-env-not-on-previews", [staging]) == []
+
+
+# ---------------------------------------------------------------------------- vercel-deploys-through-pipeline
+
+
+def test_project_without_git_link_compliant() -> None:
+    assert run_rule("vercel-deploys-through-pipeline", [PROJECT]) == []
+
+
+def test_project_linked_to_git_deploys_every_push() -> None:
+    git = {"type": "github", "repo": "vibelog/vibelog", "productionBranch": "main"}
+    linked = with_inputs(PROJECT, gitRepository=git)
+    violations = run_rule("vercel-deploys-through-pipeline", [linked])
+    assert found(violations) == [("vercel-deploys-through-pipeline", linked.urn)]
+    assert "'vibelog/vibelog'" in violations[0].message
+    assert "a push to main" in violations[0].message
+    assert "fix: remove git_repository" in violations[0].message
+
+
+# ---------------------------------------------------------------------------- edge-config-strings-in-value
+
+
+def item(key: str, **value: object) -> Registration:
+    inputs = {"key": key, "edgeConfigId": UNKNOWN, **value}
+    return reg(EDGE_CONFIG_ITEM, f"flags-item-{key.lower().replace('_', '-')}", inputs, parents=FLAGS)
+
+
+def items_compliant() -> list[Registration]:
+    return [
+        item("NEW_EDITOR", valueJson={"rolloutPercent": 0}),
+        item("MAINTENANCE_MODE", valueJson=False),
+        item("SECURITY_MODE", value="standard"),
+    ]
+
+
+def test_edge_config_strings_in_value_compliant() -> None:
+    assert run_rule("edge-config-strings-in-value", items_compliant()) == []
+
+
+def test_edge_config_string_in_value_json_is_replaced_every_up() -> None:
+    regs = items_compliant()
+    bad = with_inputs(one(regs, "SECURITY_MODE"), value=None, valueJson="standard")
+    violations = run_rule("edge-config-strings-in-value", swap(regs, bad))
+    assert found(violations) == [("edge-config-strings-in-value", bad.urn)]
+    assert "fix: pass the string as value=" in violations[0].message
 
 
 # ---------------------------------------------------------------------------- protect-stateful (Vercel project)

@@ -68,6 +68,13 @@ def test_debug_mode_can_never_be_on_in_production() -> None:
     assert rollout.path == "vibelog:featureFlags.DEBUG_MODE"
 
 
+def test_production_env_never_targets_preview_deployments() -> None:
+    problem = only_problem("production", lambda c: c["vibelog:app"].__setitem__("targets", ["production", "preview"]))
+    assert problem.path == "vibelog:app.targets"
+    assert "unreviewed branches" in problem.expected
+    settings_of("staging")  # staging's own env on its previews is fine
+
+
 def test_a_gradual_rollout_is_a_percentage_from_0_to_100() -> None:
     ok = settings_of(
         "production", lambda c: c["vibelog:featureFlags"].__setitem__("NEW_EDITOR", {"rolloutPercent": 10})

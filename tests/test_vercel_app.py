@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from pulumi.runtime import rpc
+
 from components.vercel_app import VercelApp, VercelAppArgs
+from infra.changes import diff_plans
 from infra.engine import Plan, Registration, Secret
+from infra.render import plan_json
+from infra.review import diff_text
+from settings.app_env import app_env
 from settings.env_schema import SECRET_ENV_KEYS, validate_app_env
 from settings.loader import load_settings
-from tests.conftest import plan_of, reveal
+from tests.conftest import plan_of, reveal, settings_of
 
 PROJECT = "vercel:index/project:Project"
 DOMAIN = "vercel:index/projectDomain:ProjectDomain"
 ENV_VAR = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
+UNKNOWN_SENTINEL = rpc.UNKNOWN
 
 
 def app_plan(stack: str, edit: Any = None) -> Plan:
@@ -27,13 +35,61 @@ def env_vars(plan: Plan) -> dict[tuple[str, str], Registration]:
     return {(reg.inputs["key"], target): reg for reg in plan.by_type(ENV_VAR) for target in reg.inputs["targets"]}
 
 
-def test_the_project_is_nextjs_linked_to_the_app_repository_and_protected() -> None:
+def test_the_project_is_nextjs_and_protected() -> None:
     project = app_plan("production").one(PROJECT, "web-project")
     assert project.inputs["name"] == "vibelog", project.urn
     assert project.inputs["framework"] == "nextjs", project.urn
-    assert project.inputs["gitRepository"] == {"type": "github", "repo": "vibelog/vibelog", "productionBranch": "main"}
     assert project.protect, f"{project.urn} holds the app's identity and must be protected"
     assert "environments" not in project.inputs, "inline env vars would fight the env var resources"
+
+
+def test_no_project_is_linked_to_git_so_only_the_pipeline_deploys(all_plans: dict[str, Plan]) -> None:
+    # A linked project deploys every push; a push to its production branch would skip the pipeline's approval.
+    for plan in all_plans.values():
+        project = plan.one(PROJECT, "web-project")
+        assert "gitRepository" not in project.inputs, f"{project.urn} would deploy every push to the app repository"
+
+
+def test_previews_are_off_where_no_env_var_reaches_the_preview_target(all_plans: dict[str, Plan]) -> None:
+    for stack, disabled in (("development", True), ("staging", False), ("production", True)):
+        project = all_plans[stack].one(PROJECT, "web-project")
+        targets = {target for reg in all_plans[stack].by_type(ENV_VAR) for target in reg.inputs["targets"]}
+        assert ("preview" not in targets) is disabled, f"{stack}: env targets {sorted(targets)}"
+        assert project.inputs["previewDeploymentsDisabled"] is disabled, project.urn
+
+
+def test_env_vars_and_domains_are_replaced_delete_first(all_plans: dict[str, Plan]) -> None:
+    # A create-first replacement would POST the same key (ENV_CONFLICT) or domain while the old one holds it.
+    for plan in all_plans.values():
+        for reg in plan.by_type(ENV_VAR) + plan.by_type(DOMAIN):
+            assert reg.delete_before_replace, f"{reg.urn} must be replaced delete-first"
+
+
+def test_public_values_are_in_clear_in_the_plan_json_and_secrets_never(all_plans: dict[str, Plan]) -> None:
+    for stack, plan in all_plans.items():
+        document = plan_json(plan)
+        public = document["outputs"]["app_public_env"]
+        env = app_env(settings_of(stack))
+        assert set(public) == {var.key for var in env if not var.secret}, f"{stack}: {sorted(public)}"
+        for (key, _), reg in env_vars(plan).items():
+            # The provider marks `value` secret on every env var: the resource itself never shows it.
+            [step] = [s for s in document["steps"] if s["urn"] == reg.urn]
+            assert step["newState"]["inputs"]["value"] in ("[secret]", UNKNOWN_SENTINEL), reg.urn
+            if key in public:
+                assert public[key] == reveal(reg.inputs["value"]), f"{stack}: {key} is not shown as {reg.urn} sets it"
+        text = json.dumps(document)
+        for var in env:
+            if var.secret:
+                assert var.value not in text, f"{stack}: {var.key} appears in clear in the plan JSON"
+
+
+def test_a_changed_url_shows_in_the_diff() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:supabase"]["url"] = "https://vibelog-moved.supabase.co"
+
+    diff = diff_plans(plan_json(plan_of("production")), plan_json(plan_of("production", edit)))
+    text = diff_text([diff], "diff")
+    assert '"https://vibelog-production.supabase.co" → "https://vibelog-moved.supabase.co"' in text, text
 
 
 def test_every_child_is_parented_and_prefixed() -> None:
