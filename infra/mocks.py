@@ -56,6 +56,19 @@ ASSIGNED: dict[str, Computed] = {
 }
 
 
+# Provider functions the program calls, answered as the provider would for what the function was asked about.
+CALLS: dict[str, Callable[[pulumi.runtime.MockCallArgs], dict[str, Any]]] = {
+    # A stack that trusts the account's GitHub OIDC provider without owning it looks it up by ARN.
+    "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": lambda args: {
+        "arn": args.args["arn"],
+        "url": args.args["arn"].split(":oidc-provider/", 1)[1],
+        "clientIdLists": ["sts.amazonaws.com"],
+        "thumbprintLists": [],
+        "tags": {},
+    },
+}
+
+
 class VibelogMocks(pulumi.runtime.Mocks):
     """Answers like the providers would: in a preview, assigned outputs (ids, ARNs) stay unknown."""
 
@@ -76,5 +89,8 @@ class VibelogMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        """The program makes no provider function calls; any new one must be answered here explicitly."""
-        raise NotImplementedError(f"no mock answer for the provider function {args.token}")
+        """The answer of a provider function the program calls; any new one must be answered in CALLS explicitly."""
+        answer = CALLS.get(args.token)
+        if answer is None:
+            raise NotImplementedError(f"no mock answer for the provider function {args.token}")
+        return answer(args), []  # the mock monitor iterates the failures: an empty list, not None

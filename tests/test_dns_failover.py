@@ -344,7 +344,11 @@ def test_in_a_preview_cloud_assigned_ids_stay_unknown(production: Plan) -> None:
         (set_dns(failover=False, forceFailover=True), "vibelog:dns.forceFailover"),
         (set_dns(zone="vibelog.dev"), "vibelog:dns.zone"),
         (
-            set_dns(delegations=[{"name": "staging.vibelog.dev", "nameServers": ["ns-1.awsdns-01.org"]}]),
+            set_dns(
+                delegations=[
+                    {"name": "staging.vibelog.dev", "nameServers": ["ns-1.awsdns-01.org", "ns-2.awsdns-02.net"]}
+                ]
+            ),
             "vibelog:dns.delegations[0].name",
         ),
         (
