@@ -263,6 +263,15 @@ class DeployScope:
             )
         if self.failover:
             statements += self._failover_statements()
+        # A role that could edit itself could grant itself anything: widening a deploy role takes an administrator.
+        statements.append(
+            {
+                "Sid": "NeverItself",
+                "Effect": "Deny",
+                "Action": list(SELF_WRITE_ACTIONS),
+                "Resource": f"arn:aws:iam::{acct}:role/{deploy_role_name(self.environment)}",
+            }
+        )
         return {"Version": "2012-10-17", "Statement": statements}
 
     def _failover_statements(self) -> list[dict[str, Any]]:
@@ -494,29 +503,6 @@ class CiAwsAccess(pulumi.ComponentResource):
                 policy=pulumi.Output.from_input(args.scope.zone_arn).apply(args.scope.zone_policy),
                 opts=child,
             )
-        # A role that could edit itself could grant itself anything: widening a deploy role takes an administrator.
-        self.deploy_self_guard = aws.iam.RolePolicy(
-            f"{name}-deploy-not-itself",
-            role=self.deploy_role.name,
-            name="not-itself",
-            policy=self.deploy_role.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "NeverItself",
-                                "Effect": "Deny",
-                                "Action": list(SELF_WRITE_ACTIONS),
-                                "Resource": arn,
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=child,
-        )
-
         self.preview_role: aws.iam.Role | None = None
         if args.owns_provider:
             self.preview_role = aws.iam.Role(

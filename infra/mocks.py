@@ -23,8 +23,10 @@ ASSIGNED: dict[str, Computed] = {
         "connectionString": f"https://edge-config.vercel.com/{args.name}?token=mock",
         "token": "mock-token",
     },
+    # Ids from the zone's name, so two stacks' zones differ as they do in AWS.
     "aws:route53/zone:Zone": lambda args: {
-        "zoneId": f"Z{args.name.upper().replace('-', '')}",
+        "zoneId": f"Z{str(args.inputs['name']).upper().replace('.', '')}",
+        "arn": f"arn:aws:route53:::hostedzone/Z{str(args.inputs['name']).upper().replace('.', '')}",
         "nameServers": [f"ns-{n}.awsdns-{n}.{tld}" for n, tld in ((1, "com"), (2, "net"), (3, "org"), (4, "co.uk"))],
     },
     "aws:s3/bucket:Bucket": lambda args: {
