@@ -278,6 +278,19 @@ class DeployScope:
         """Health checks, the certificate, the distribution, the on-call topic and the alarm of a failover."""
         acct, region = self.account_id, GLOBAL_REGION
         health_actions = ["route53:GetHealthCheck", "route53:UpdateHealthCheck", "route53:DeleteHealthCheck"]
+        # Certificates and distributions carry the stack's `environment` tag (its provider's default tags), and
+        # ACM and CloudFront authorize on it: one stack's role never changes another's. Route 53 health checks and
+        # CloudFront origin access controls have no such condition: they stay account-wide.
+        created_here = {"StringEquals": {"aws:RequestTag/environment": self.environment}}
+        owned_here = {"StringEquals": {"aws:ResourceTag/environment": self.environment}}
+        # Tagging a new object (no tag yet) or one of its own, never re-tagging another stack's into this one.
+        tagged_here = {
+            "StringEquals": {"aws:RequestTag/environment": self.environment},
+            "StringEqualsIfExists": {"aws:ResourceTag/environment": self.environment},
+        }
+        certificates = f"arn:aws:acm:{region}:{acct}:certificate/*"
+        distributions = f"arn:aws:cloudfront::{acct}:distribution/*"
+        access_controls = f"arn:aws:cloudfront::{acct}:origin-access-control/*"
         return [
             statement("CreateHealthChecks", ["route53:CreateHealthCheck"], ["*"]),
             statement(
@@ -285,39 +298,48 @@ class DeployScope:
                 [*health_actions, "route53:ChangeTagsForResource", "route53:ListTagsForResource"],
                 ["arn:aws:route53:::healthcheck/*"],
             ),
-            statement("RequestCertificates", ["acm:RequestCertificate", "acm:AddTagsToCertificate"], ["*"]),
+            statement("RequestCertificates", ["acm:RequestCertificate"], ["*"], Condition=created_here),
+            statement("TagCertificates", ["acm:AddTagsToCertificate"], [certificates], Condition=tagged_here),
             statement(
                 "ManageCertificates",
                 [
                     "acm:DescribeCertificate",
                     "acm:ListTagsForCertificate",
-                    "acm:AddTagsToCertificate",
                     "acm:RemoveTagsFromCertificate",
                     "acm:DeleteCertificate",
                 ],
-                [f"arn:aws:acm:{region}:{acct}:certificate/*"],
+                [certificates],
+                Condition=owned_here,
             ),
+            statement(
+                "CreateDistributions",
+                ["cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags"],
+                [distributions],
+                Condition=created_here,
+            ),
+            statement("TagDistributions", ["cloudfront:TagResource"], [distributions], Condition=tagged_here),
             statement(
                 "ManageDistributions",
                 [
-                    "cloudfront:CreateDistribution",
-                    "cloudfront:CreateDistributionWithTags",
                     "cloudfront:GetDistribution",
                     "cloudfront:GetDistributionConfig",
                     "cloudfront:UpdateDistribution",
                     "cloudfront:DeleteDistribution",
-                    "cloudfront:TagResource",
                     "cloudfront:UntagResource",
                     "cloudfront:ListTagsForResource",
+                ],
+                [distributions],
+                Condition=owned_here,
+            ),
+            statement(
+                "ManageOriginAccessControls",
+                [
                     "cloudfront:CreateOriginAccessControl",
                     "cloudfront:GetOriginAccessControl",
                     "cloudfront:UpdateOriginAccessControl",
                     "cloudfront:DeleteOriginAccessControl",
                 ],
-                [
-                    f"arn:aws:cloudfront::{acct}:distribution/*",
-                    f"arn:aws:cloudfront::{acct}:origin-access-control/*",
-                ],
+                [access_controls],
             ),
             statement(
                 "ManageOncallTopic",

@@ -27,16 +27,22 @@ def _matches(patterns: Iterable[str], value: str, *, case: bool) -> bool:
 
 
 def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
-    """StringEquals / ArnEquals / StringLike against the request context; an absent key fails the condition."""
+    """StringEquals / ArnEquals / StringLike (and ...IfExists) against the request context.
+
+    An absent key fails the condition, except for an ...IfExists operator, which it satisfies.
+    """
     for operator, clauses in condition.items():
         for key, expected in clauses.items():
             actual = context.get(key)
             if actual is None:
+                if operator.endswith("IfExists"):
+                    continue
                 return False
+            test = operator.removesuffix("IfExists")
             wanted = _listed(expected)
-            if operator in ("StringEquals", "ArnEquals") and actual not in wanted:
+            if test in ("StringEquals", "ArnEquals") and actual not in wanted:
                 return False
-            if operator in ("StringLike", "ArnLike") and not _matches(wanted, actual, case=True):
+            if test in ("StringLike", "ArnLike") and not _matches(wanted, actual, case=True):
                 return False
     return True
 
@@ -65,15 +71,23 @@ def allowed(
 
 
 def allows_on(policies: Iterable[Mapping[str, Any]], arn: str, context: Mapping[str, str] | None = None) -> list[str]:
-    """The Sids of Allow statements whose resources and conditions reach the ARN (for any of their actions)."""
+    """The Sids of Allow statements with an action of the ARN's service whose resources and conditions reach it.
+
+    A statement on `"*"` is left out: the tests require those to hold only creations, which act on no existing object
+    (`unscoped_actions`).
+    """
+    service = arn.split(":")[2]
     found = []
     for policy in policies:
         for statement in policy["Statement"]:
-            if statement["Effect"] != "Allow":
+            if statement["Effect"] != "Allow" or _listed(statement["Resource"]) == ["*"]:
                 continue
-            action = _listed(statement["Action"])[0]
-            if statement_applies({**statement, "Action": "*"}, action, arn, context or {}):
-                found.append(statement.get("Sid", "?"))
+            for action in _listed(statement["Action"]):
+                if action.split(":", 1)[0] in (service, "*") and statement_applies(
+                    statement, action, arn, context or {}
+                ):
+                    found.append(statement.get("Sid", "?"))
+                    break
     return found
 
 
@@ -89,3 +103,14 @@ def write_actions(policies: Iterable[Mapping[str, Any]]) -> list[str]:
                 if verb == "*" or not verb.startswith(READ_VERBS):
                     writes.append(action)
     return writes
+
+
+def unscoped_actions(policies: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Actions allowed on every resource (`"*"`)."""
+    return [
+        action
+        for policy in policies
+        for statement in policy["Statement"]
+        if statement["Effect"] == "Allow" and "*" in _listed(statement.get("Resource", []))
+        for action in _listed(statement["Action"])
+    ]

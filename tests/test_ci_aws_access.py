@@ -6,13 +6,15 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from components.ci_aws_access import DATA_READ_ACTIONS, trust_policy
 from infra.engine import Plan, Registration, run_program
 from infra.mocks import VibelogMocks
+from infra.stackfile import stack_file
 from settings.stack import GITHUB_OIDC_HOST
 from tests.conftest import only_problem, plan_of, stack_config
-from tests.iam_eval import allowed, allows_on, documents, write_actions
+from tests.iam_eval import allowed, allows_on, documents, unscoped_actions, write_actions
 
 ROLE = "aws:iam/role:Role"
 OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
@@ -103,6 +105,12 @@ def up_plans() -> dict[str, Plan]:
     }
 
 
+def yaml_stack(stack: str) -> dict[str, Any]:
+    """A stack file's `config:` mapping, as committed."""
+    config: dict[str, Any] = yaml.safe_load(stack_file(stack).read_text(encoding="utf-8"))["config"]
+    return config
+
+
 def deploy_policies(plan: Plan) -> list[dict[str, Any]]:
     role = plan.one(ROLE, "ci-aws-deploy").inputs["name"]
     return documents(r for r in plan.by_type(POLICY) if r.inputs["role"] == role)
@@ -134,6 +142,10 @@ def owned_arns(plan: Plan) -> list[tuple[str, str, dict[str, str]]]:
         )
     for key in plan.by_type("aws:kms/key:Key"):
         found.append((f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{key.name}-0000", "kms:PutKeyPolicy", tags))
+    for cert in plan.by_type("aws:acm/certificate:Certificate"):
+        found.append((f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/{cert.name}", "acm:DeleteCertificate", tags))
+    for cdn in plan.by_type("aws:cloudfront/distribution:Distribution"):
+        found.append((f"arn:aws:cloudfront::{ACCOUNT}:distribution/{cdn.name}", "cloudfront:UpdateDistribution", tags))
     for zone in plan.by_type("aws:route53/zone:Zone"):
         zone_id = str(zone.inputs["name"]).upper().replace(".", "")
         found.append((f"arn:aws:route53:::hostedzone/Z{zone_id}", "route53:ChangeResourceRecordSets", {}))
@@ -146,6 +158,24 @@ def test_staging_deploy_role_reaches_none_of_production_s_objects(up_plans: dict
     for arn, _action, context in owned_arns(up_plans["production"]):
         reaching = allows_on(staging, arn, context)
         assert not reaching, f"staging's deploy role reaches production's {arn} through {reaching}"
+
+
+def test_staging_with_its_own_failover_still_reaches_none_of_production_s_objects(up_plans: dict[str, Plan]) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        production_dns = yaml_stack("production")["vibelog:dns"]
+        config["vibelog:dns"].update(failover=True, degradedRegion="us-west-2", alerts=production_dns["alerts"])
+
+    plan = run_program("staging", stack_config("staging", edit), mocks=VibelogMocks(preview=False))
+    staging = deploy_policies(plan)
+    assert allowed(
+        staging, "cloudfront:UpdateDistribution", f"arn:aws:cloudfront::{ACCOUNT}:distribution/E1", tags_of(plan)
+    )
+    for arn, _action, context in owned_arns(up_plans["production"]):
+        reaching = allows_on(staging, arn, context)
+        assert not reaching, f"staging's deploy role reaches production's {arn} through {reaching}"
+        retag = {**context, "aws:RequestTag/environment": "staging"}
+        for action in ("acm:AddTagsToCertificate", "cloudfront:TagResource"):
+            assert not allowed(staging, action, arn, retag), f"staging may {action} {arn} into its own"
 
 
 def test_staging_only_reads_the_account_s_oidc_provider_it_trusts(up_plans: dict[str, Plan]) -> None:
@@ -274,3 +304,11 @@ def test_only_the_owning_stack_imports_the_provider() -> None:
     problem = only_problem("staging", lambda c: c["vibelog:ci"].update(importOidcProvider=PROVIDER_ARN))
     assert problem.path == "vibelog:ci.importOidcProvider", problem
     assert "ownsOidcProvider" in problem.expected, problem
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_only_creations_are_allowed_on_every_resource(stack: str, up_plans: dict[str, Plan]) -> None:
+    # Creations name no existing object (IAM's "*" for them); anything else on "*" could reach another stack.
+    unscoped = unscoped_actions(deploy_policies(up_plans[stack]))
+    others = [a for a in unscoped if not a.split(":", 1)[1].startswith(("Create", "Request", "AddTagsTo"))]
+    assert others == [], f"{stack}'s deploy role may {others} on every resource"
