@@ -1,9 +1,11 @@
 """VibeLog's infrastructure, one stack per environment: settings, then providers, then components, then exports."""
 
+import dataclasses
+
 import pulumi
 
 from components.backup_vault import BackupVault, BackupVaultArgs
-from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs
+from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs, DeployScope
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
@@ -13,47 +15,68 @@ from settings.loader import load_settings
 
 settings = load_settings()
 providers = Providers.for_stack(settings)
+pulumi.export("bootstrap_phase", settings.bootstrap_phase)
 
-flags = FeatureFlags("flags", FeatureFlagsArgs.from_settings(settings), opts=providers.opts(providers.vercel))
-app = VercelApp(
-    "web",
-    VercelAppArgs.from_settings(settings, runtime_env={"EDGE_CONFIG": flags.connection_string}),
-    opts=providers.opts(providers.vercel),
-)
-
-pulumi.export("app_url", app.url)
-pulumi.export("app_public_env", app.public_env)
-pulumi.export("vercel_project_id", app.project_id)
-pulumi.export("edge_config_id", flags.store_id)
-
-if settings.ci.enabled:
-    ci_access = CiAwsAccess("ci-aws", CiAwsAccessArgs.from_settings(settings), opts=providers.opts(providers.aws()))
-    ci = CiEnvironment(
-        "ci",
-        CiEnvironmentArgs.from_settings(
-            settings,
-            vercel_project_id=app.project_id,
-            vercel_org_id=app.project.team_id,
-            deploy_role_arn=ci_access.deploy_role_arn,
-            preview_role_arn=ci_access.preview_role_arn,
-        ),
-        opts=providers.opts(providers.github),
-    )
-    pulumi.export("ci_environment", ci.environment)
-    pulumi.export("ci_deploy_role_arn", ci_access.deploy_role_arn)
-if settings.dns is not None:
-    dns = DnsFailover("dns", DnsFailoverArgs.from_settings(settings, providers))
+# First, in every phase: the zone, whose name servers the registrar (or the parent zone) must delegate to before
+# anything validates against it (README, "Your first `pulumi up`").
+dns_args = DnsFailoverArgs.from_settings(settings, providers) if settings.dns is not None else None
+dns = DnsFailover("dns", dns_args) if dns_args is not None else None
+if dns is not None:
     pulumi.export("dns_zone_id", dns.zone_id)
     pulumi.export("dns_name_servers", dns.name_servers)
-    if dns.health_check_id is not None:
-        pulumi.export("dns_health_check_id", dns.health_check_id)
-    if dns.degraded_page_domain is not None:
-        pulumi.export("degraded_page_domain", dns.degraded_page_domain)
 
-if settings.backup.enabled:
-    vault = BackupVault("backup", BackupVaultArgs.from_settings(settings, providers))
-    pulumi.export("backup_database_bucket", vault.database_bucket)
-    pulumi.export("backup_uploads_bucket", vault.uploads_bucket)
-    pulumi.export("backup_uploads_backup_bucket", vault.uploads_backup_bucket)
-    pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
-    pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)
+if settings.bootstrap_phase == "complete":
+    flags = FeatureFlags("flags", FeatureFlagsArgs.from_settings(settings), opts=providers.opts(providers.vercel))
+    app = VercelApp(
+        "web",
+        VercelAppArgs.from_settings(settings, runtime_env={"EDGE_CONFIG": flags.connection_string}),
+        opts=providers.opts(providers.vercel),
+    )
+    pulumi.export("app_url", app.url)
+    pulumi.export("app_public_env", app.public_env)
+    pulumi.export("vercel_project_id", app.project_id)
+    pulumi.export("edge_config_id", flags.store_id)
+
+    backup_args = BackupVaultArgs.from_settings(settings, providers) if settings.backup.enabled else None
+    ci_access = None
+    if settings.ci.enabled:
+        scope = DeployScope.of(settings, dns_args, backup_args, zone_arn=dns.zone.arn if dns is not None else None)
+        ci_access = CiAwsAccess(
+            "ci-aws", CiAwsAccessArgs.from_settings(settings, scope), opts=providers.opts(providers.aws())
+        )
+        ci = CiEnvironment(
+            "ci",
+            CiEnvironmentArgs.from_settings(
+                settings,
+                vercel_project_id=app.project_id,
+                vercel_org_id=app.project.team_id,
+                deploy_role_arn=ci_access.deploy_role_arn,
+                preview_role_arn=ci_access.preview_role_arn,
+            ),
+            opts=providers.opts(providers.github),
+        )
+        pulumi.export("ci_environment", ci.environment)
+        pulumi.export("ci_deploy_role_arn", ci_access.deploy_role_arn)
+    if dns is not None:
+        if dns.health_check_id is not None:
+            pulumi.export("dns_health_check_id", dns.health_check_id)
+        if dns.degraded_page_domain is not None:
+            pulumi.export("degraded_page_domain", dns.degraded_page_domain)
+
+    if backup_args is not None:
+        if ci_access is not None and ci_access.provider is not None:
+            # The vault's roles trust the OIDC provider this stack declares: they wait for it.
+            backup_args = dataclasses.replace(backup_args, oidc_provider=ci_access.provider)
+        vault = BackupVault("backup", backup_args)
+        pulumi.export("backup_database_bucket", vault.database_bucket)
+        pulumi.export("backup_uploads_bucket", vault.uploads_bucket)
+        pulumi.export("backup_uploads_backup_bucket", vault.uploads_backup_bucket)
+        pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
+        pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)
+else:
+    pulumi.export(
+        "bootstrap_next_step",
+        "phase zone: only the zone exists. Delegate it to dns_name_servers "
+        "(the registrar for a registered domain, the parent zone's stack for a subzone), wait until "
+        "`dig NS <zone>` answers with them, then: pulumi config set vibelog:bootstrapPhase complete && pulumi up",
+    )

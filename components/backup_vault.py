@@ -67,6 +67,8 @@ class BackupVaultArgs:
     """GitHub OIDC subject of the scheduled backup workflow."""
     reader_subject: str
     """GitHub OIDC subject of the restore-test workflow."""
+    oidc_provider: pulumi.Resource | None = None
+    """The account's GitHub OIDC provider when this stack declares it: the roles that trust it wait for it."""
 
     @classmethod
     def from_settings(cls, settings: StackSettings, providers: Providers) -> BackupVaultArgs:
@@ -359,13 +361,17 @@ class BackupVault(pulumi.ComponentResource):
         """A role and its inline policies; each policy document is its own resource, readable in a preview."""
         name = f"{self._name}-{key}"
         global_opts = pulumi.ResourceOptions(parent=self, provider=self._args.vault_provider)
+        federated = any("Federated" in s.get("Principal", {}) for s in trust["Statement"])
+        provider = self._args.oidc_provider
+        # IAM refuses a trust naming a federated principal that does not exist yet.
+        after = [provider] if federated and provider is not None else []
         role = aws.iam.Role(
             name,
             name=f"{self._args.bucket_prefix}-backup-{key}",
             description=description,
             assume_role_policy=pulumi.Output.json_dumps(trust),
             max_session_duration=3600,
-            opts=global_opts,
+            opts=pulumi.ResourceOptions.merge(global_opts, pulumi.ResourceOptions(depends_on=after)),
         )
         attached = [
             aws.iam.RolePolicy(

@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.backup_vault import BackupVaultArgs
+from components.dns_failover import (
+    GLOBAL_REGION,
+    DnsFailoverArgs,
+    alarm_name,
+    degraded_bucket_name,
+    oncall_topic_name,
+)
 from settings.github_oidc import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
 from settings.stack import INFRA_MAIN_BRANCH, StackSettings
 
@@ -16,7 +25,8 @@ READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 PREVIEW_ROLE_NAME = "vibelog-infra-preview"
 
 # ReadOnlyAccess also reads data (backup objects, secrets); a preview only needs the shape of the resources, and
-# anyone who can open a pull request in the infra repository can run one.
+# anyone who can open a pull request in the infra repository can run one. The degraded-mode page is the exception:
+# it is public content, and the refresh of its BucketObject reads it (s3:GetObject), so its buckets stay readable.
 DATA_READ_ACTIONS = (
     "s3:GetObject",
     "s3:GetObjectVersion",
@@ -25,6 +35,21 @@ DATA_READ_ACTIONS = (
     "ssm:GetParameters",
     "ssm:GetParametersByPath",
     "kms:Decrypt",
+)
+# The IAM actions a deploy role never performs on itself: widening its own rights takes an administrator's `up`.
+SELF_WRITE_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
 )
 
 
@@ -58,6 +83,338 @@ def trust_policy(provider_arn: str, subjects: Sequence[str]) -> str:
     )
 
 
+def statement(sid: str, actions: Sequence[str], resources: Sequence[str], **extra: Any) -> dict[str, Any]:
+    """One Allow statement of an IAM policy."""
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources), **extra}
+
+
+@dataclass(frozen=True)
+class DeployScope:
+    """What one stack's deploy role may manage: the services and names its own components declare, nothing else.
+
+    Built from the same args the components are built from, so a renamed bucket or a new failover moves the scope
+    with it. Names that AWS assigns (a zone's id) come in as outputs of the stack's own resources.
+    """
+
+    account_id: str
+    """The stack's AWS account."""
+    environment: str
+    """The stack's environment: its deploy role's name and the `environment` tag its provider puts on everything."""
+    bucket_patterns: Sequence[str]
+    """Names (with `*`) of the buckets the stack declares."""
+    object_buckets: Sequence[str]
+    """Buckets whose objects the program itself writes (the degraded-mode page); no other object is touched."""
+    role_patterns: Sequence[str]
+    """Names (with `*`) of the IAM roles the stack declares."""
+    passable_roles: Sequence[str]
+    """Role names (with `*`) the stack hands to S3 (replication)."""
+    attachable_policy_arns: Sequence[str]
+    """Managed policies the stack attaches to its roles."""
+    zone_arn: pulumi.Input[str] | None
+    """ARN of the stack's own hosted zone (its id is assigned by AWS), if it has one."""
+    topic_names: Sequence[str]
+    """SNS topics (us-east-1) of the failover."""
+    alarm_names: Sequence[str]
+    """CloudWatch alarms (us-east-1) of the failover."""
+    failover: bool
+    """Whether the stack declares health checks, a certificate and a CloudFront distribution."""
+    keys: bool
+    """Whether the stack declares KMS keys (tagged with its environment by its provider)."""
+    owns_provider: bool
+    """Whether the stack owns (and so may update) the account's GitHub OIDC provider."""
+
+    @classmethod
+    def of(
+        cls,
+        settings: StackSettings,
+        dns: DnsFailoverArgs | None,
+        backup: BackupVaultArgs | None,
+        zone_arn: pulumi.Input[str] | None,
+    ) -> DeployScope:
+        """The scope of the stack these settings, and its components' args, describe."""
+        account, environment = settings.aws_account_id, settings.environment
+        buckets: list[str] = []
+        roles = [deploy_role_name(environment)]
+        passable: list[str] = []
+        if backup is not None:
+            # Every bucket and role of the vault starts with its prefix (BackupVaultArgs.bucket_name, `_role`).
+            buckets += [backup.bucket_name("*", region) for region in (backup.vault_region, backup.primary_region)]
+            roles.append(f"{backup.bucket_prefix}-backup-*")
+            passable.append(f"{backup.bucket_prefix}-backup-replication")
+        failover = dns.failover if dns is not None else None
+        if failover is not None:
+            buckets.append(failover.bucket_name)
+        owns = settings.ci.owns_oidc_provider
+        if owns:
+            roles.append(PREVIEW_ROLE_NAME)
+        return cls(
+            account_id=account,
+            environment=environment,
+            bucket_patterns=tuple(dict.fromkeys(buckets)),
+            object_buckets=(failover.bucket_name,) if failover is not None else (),
+            role_patterns=tuple(roles),
+            passable_roles=tuple(passable),
+            attachable_policy_arns=(READ_ONLY_POLICY_ARN,) if owns else (),
+            zone_arn=zone_arn,
+            topic_names=(oncall_topic_name(dns.zone_name),) if dns is not None and failover is not None else (),
+            alarm_names=(alarm_name(failover.health_check.fqdn),) if failover is not None else (),
+            failover=failover is not None,
+            keys=backup is not None,
+            owns_provider=owns,
+        )
+
+    def static_policy(self) -> dict[str, Any]:
+        """Every right whose resources are known from names alone (readable in a preview)."""
+        acct = self.account_id
+        s3_buckets = [f"arn:aws:s3:::{name}" for name in self.bucket_patterns]
+        roles = [f"arn:aws:iam::{acct}:role/{name}" for name in self.role_patterns]
+        statements = [
+            # Bucket-level actions only: `s3:Get*`/`s3:Put*` on a bucket ARN never reach its objects (those need
+            # the object ARN), so the deploy role configures backup buckets but cannot read or delete a backup.
+            statement(
+                "ManageOwnBuckets",
+                ["s3:CreateBucket", "s3:ListBucket", "s3:Get*", "s3:Put*", "s3:DeleteBucket*"],
+                s3_buckets,
+            ),
+            statement(
+                "ManageOwnRoles",
+                [
+                    "iam:CreateRole",
+                    "iam:GetRole",
+                    "iam:UpdateRole",
+                    "iam:UpdateRoleDescription",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:DeleteRole",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                    "iam:ListRoleTags",
+                    "iam:PutRolePolicy",
+                    "iam:GetRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:ListRolePolicies",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:ListInstanceProfilesForRole",
+                ],
+                roles,
+            ),
+            # Route 53 reports every change through GetChange; change ids are not tied to a zone.
+            statement("WaitForDnsChanges", ["route53:GetChange"], ["arn:aws:route53:::change/*"]),
+        ]
+        if self.object_buckets:
+            statements.append(
+                statement(
+                    "WriteDegradedPage",
+                    ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"],
+                    [f"arn:aws:s3:::{name}/*" for name in self.object_buckets],
+                )
+            )
+        if self.attachable_policy_arns:
+            statements.append(
+                statement(
+                    "AttachOnlyDeclaredPolicies",
+                    ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                    roles,
+                    Condition={"ArnEquals": {"iam:PolicyARN": list(self.attachable_policy_arns)}},
+                )
+            )
+        if self.passable_roles:
+            statements.append(
+                statement(
+                    "PassReplicationRoleToS3",
+                    ["iam:PassRole"],
+                    [f"arn:aws:iam::{acct}:role/{name}" for name in self.passable_roles],
+                    Condition={"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}},
+                )
+            )
+        provider = oidc_provider_arn(acct)
+        statements.append(statement("ReadTrustedOidcProvider", ["iam:GetOpenIDConnectProvider"], [provider]))
+        if self.owns_provider:
+            statements.append(
+                statement(
+                    "UpdateOwnedOidcProvider",
+                    [
+                        "iam:TagOpenIDConnectProvider",
+                        "iam:UntagOpenIDConnectProvider",
+                        "iam:AddClientIDToOpenIDConnectProvider",
+                        "iam:RemoveClientIDFromOpenIDConnectProvider",
+                        "iam:UpdateOpenIDConnectProviderThumbprint",
+                    ],
+                    [provider],
+                )
+            )
+        if self.keys:
+            # Key ids are assigned by AWS; the stack's provider tags every key with the stack's environment. No
+            # kms:ScheduleKeyDeletion and no kms:Decrypt: keys of backups are never deleted or used by a deploy.
+            statements.append(
+                statement(
+                    "ManageOwnKeys",
+                    [
+                        "kms:DescribeKey",
+                        "kms:GetKeyPolicy",
+                        "kms:GetKeyRotationStatus",
+                        "kms:ListResourceTags",
+                        "kms:EnableKeyRotation",
+                        "kms:PutKeyPolicy",
+                        "kms:TagResource",
+                        "kms:UntagResource",
+                        "kms:UpdateKeyDescription",
+                    ],
+                    [f"arn:aws:kms:*:{acct}:key/*"],
+                    Condition={"StringEquals": {"aws:ResourceTag/environment": self.environment}},
+                )
+            )
+        if self.failover:
+            statements += self._failover_statements()
+        # A role that could edit itself could grant itself anything: widening a deploy role takes an administrator.
+        statements.append(
+            {
+                "Sid": "NeverItself",
+                "Effect": "Deny",
+                "Action": list(SELF_WRITE_ACTIONS),
+                "Resource": f"arn:aws:iam::{acct}:role/{deploy_role_name(self.environment)}",
+            }
+        )
+        return {"Version": "2012-10-17", "Statement": statements}
+
+    def _failover_statements(self) -> list[dict[str, Any]]:
+        """Health checks, the certificate, the distribution, the on-call topic and the alarm of a failover."""
+        acct, region = self.account_id, GLOBAL_REGION
+        health_actions = ["route53:GetHealthCheck", "route53:UpdateHealthCheck", "route53:DeleteHealthCheck"]
+        # Certificates and distributions carry the stack's `environment` tag (its provider's default tags), and
+        # ACM and CloudFront authorize on it: one stack's role never changes another's. Route 53 health checks and
+        # CloudFront origin access controls have no such condition: they stay account-wide.
+        created_here = {"StringEquals": {"aws:RequestTag/environment": self.environment}}
+        owned_here = {"StringEquals": {"aws:ResourceTag/environment": self.environment}}
+        # Tagging a new object (no tag yet) or one of its own, never re-tagging another stack's into this one.
+        tagged_here = {
+            "StringEquals": {"aws:RequestTag/environment": self.environment},
+            "StringEqualsIfExists": {"aws:ResourceTag/environment": self.environment},
+        }
+        certificates = f"arn:aws:acm:{region}:{acct}:certificate/*"
+        distributions = f"arn:aws:cloudfront::{acct}:distribution/*"
+        access_controls = f"arn:aws:cloudfront::{acct}:origin-access-control/*"
+        return [
+            statement("CreateHealthChecks", ["route53:CreateHealthCheck"], ["*"]),
+            statement(
+                "ManageHealthChecks",
+                [*health_actions, "route53:ChangeTagsForResource", "route53:ListTagsForResource"],
+                ["arn:aws:route53:::healthcheck/*"],
+            ),
+            statement("RequestCertificates", ["acm:RequestCertificate"], ["*"], Condition=created_here),
+            statement("TagCertificates", ["acm:AddTagsToCertificate"], [certificates], Condition=tagged_here),
+            statement(
+                "ManageCertificates",
+                [
+                    "acm:DescribeCertificate",
+                    "acm:ListTagsForCertificate",
+                    "acm:RemoveTagsFromCertificate",
+                    "acm:DeleteCertificate",
+                ],
+                [certificates],
+                Condition=owned_here,
+            ),
+            statement(
+                "CreateDistributions",
+                ["cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags"],
+                [distributions],
+                Condition=created_here,
+            ),
+            statement("TagDistributions", ["cloudfront:TagResource"], [distributions], Condition=tagged_here),
+            statement(
+                "ManageDistributions",
+                [
+                    "cloudfront:GetDistribution",
+                    "cloudfront:GetDistributionConfig",
+                    "cloudfront:UpdateDistribution",
+                    "cloudfront:DeleteDistribution",
+                    "cloudfront:UntagResource",
+                    "cloudfront:ListTagsForResource",
+                ],
+                [distributions],
+                Condition=owned_here,
+            ),
+            statement(
+                "ManageOriginAccessControls",
+                [
+                    "cloudfront:CreateOriginAccessControl",
+                    "cloudfront:GetOriginAccessControl",
+                    "cloudfront:UpdateOriginAccessControl",
+                    "cloudfront:DeleteOriginAccessControl",
+                ],
+                [access_controls],
+            ),
+            statement(
+                "ManageOncallTopic",
+                [
+                    "sns:CreateTopic",
+                    "sns:DeleteTopic",
+                    "sns:GetTopicAttributes",
+                    "sns:SetTopicAttributes",
+                    "sns:Subscribe",
+                    "sns:Unsubscribe",
+                    "sns:GetSubscriptionAttributes",
+                    "sns:SetSubscriptionAttributes",
+                    "sns:ListSubscriptionsByTopic",
+                    "sns:TagResource",
+                    "sns:UntagResource",
+                    "sns:ListTagsForResource",
+                ],
+                [f"arn:aws:sns:{region}:{acct}:{name}" for name in self.topic_names],
+            ),
+            statement(
+                "ManageFailoverAlarm",
+                [
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:TagResource",
+                    "cloudwatch:UntagResource",
+                    "cloudwatch:ListTagsForResource",
+                ],
+                [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{name}" for name in self.alarm_names],
+            ),
+        ]
+
+    def zone_policy(self, zone_arn: str) -> str:
+        """The records and settings of the stack's own zone, by the ARN AWS gave it; never another zone."""
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    statement(
+                        "ManageOwnZone",
+                        [
+                            "route53:GetHostedZone",
+                            "route53:ListResourceRecordSets",
+                            "route53:ChangeResourceRecordSets",
+                            "route53:ListTagsForResource",
+                            "route53:ChangeTagsForResource",
+                            "route53:UpdateHostedZoneComment",
+                        ],
+                        [zone_arn],
+                    )
+                ],
+            }
+        )
+
+
+def deploy_role_name(environment: str) -> str:
+    """Name of the role `pulumi up` of a stack runs with in CI."""
+    return f"vibelog-{environment}-deploy"
+
+
+def preview_data_deny(account_id: str, public_zone: str | None) -> dict[str, Any]:
+    """The preview role reads no data, except the degraded-mode pages (public content its refresh reads)."""
+    deny: dict[str, Any] = {"Sid": "NoDataReads", "Effect": "Deny", "Action": list(DATA_READ_ACTIONS)}
+    if public_zone is None:
+        deny["Resource"] = "*"
+    else:
+        # The page buckets of the zone and of every zone below it (staging.vibelog.io's stack names its own so).
+        page = degraded_bucket_name(public_zone, "*", account_id)
+        deny["NotResource"] = [f"arn:aws:s3:::{page}/*", f"arn:aws:s3:::*-{page}/*"]
+    return {"Version": "2012-10-17", "Statement": [deny]}
+
+
 @dataclass(frozen=True)
 class CiAwsAccessArgs:
     """Who in GitHub Actions may act in the AWS account, and with which rights."""
@@ -70,13 +427,17 @@ class CiAwsAccessArgs:
     """The infra repository's GitHub environment whose jobs may assume the deploy role."""
     owns_provider: bool
     """Whether this stack owns the account's OIDC provider and the read-only preview role (one stack only)."""
-    deploy_policy_arns: Sequence[str]
-    """Managed policies of the deploy role."""
+    scope: DeployScope
+    """What the deploy role may manage."""
+    import_provider: str | None = None
+    """ARN of an existing OIDC provider to adopt rather than create (owning stack only)."""
+    public_zone: str | None = None
+    """The owning stack's zone: the preview role may read the degraded-mode pages of it and its subzones."""
     preview_branch: str = INFRA_MAIN_BRANCH
     """Branch whose scheduled drift check may assume the preview role, besides pull requests."""
 
     @classmethod
-    def from_settings(cls, settings: StackSettings) -> CiAwsAccessArgs:
+    def from_settings(cls, settings: StackSettings, scope: DeployScope) -> CiAwsAccessArgs:
         """The args for the stack these settings describe (validated: CI enabled, owner and account set)."""
         ci = settings.ci
         if settings.aws_allowed_account_ids is None or settings.github_owner is None or ci.environment_name is None:
@@ -86,7 +447,9 @@ class CiAwsAccessArgs:
             infra_repository=settings.github_repository("infra"),
             environment=ci.environment_name,
             owns_provider=ci.owns_oidc_provider,
-            deploy_policy_arns=tuple(ci.deploy_policy_arns),
+            scope=scope,
+            import_provider=ci.import_oidc_provider,
+            public_zone=settings.dns.zone if settings.dns is not None else None,
         )
 
     @property
@@ -115,37 +478,55 @@ class CiAwsAccess(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CiAwsAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:ci:CiAwsAccess", name, None, opts)
-        provider_arn = oidc_provider_arn(args.account_id)
-        after_provider: list[pulumi.Resource] = []
+        child = pulumi.ResourceOptions(parent=self)
         self.provider: aws.iam.OpenIdConnectProvider | None = None
         if args.owns_provider:
             # One per account and issuer: every CI role of every stack trusts it, so it is never replaced by accident.
-            # No thumbprint: AWS validates GitHub's certificate through its own trusted CAs.
+            # No thumbprint: AWS validates GitHub's certificate through its own trusted CAs. An account that already
+            # has it adopts it (`import_`, by ARN: hashicorp/terraform-provider-aws
+            # internal/service/iam/openid_connect_provider.go sets the resource id to the ARN); the engine then
+            # requires url and client ids to match what exists, and treats the option as a no-op on later runs.
             self.provider = aws.iam.OpenIdConnectProvider(
                 f"{name}-github-oidc",
                 url=GITHUB_OIDC_URL,
                 client_id_lists=[STS_AUDIENCE],
-                opts=pulumi.ResourceOptions(parent=self, protect=True),
+                opts=pulumi.ResourceOptions(parent=self, protect=True, import_=args.import_provider),
             )
-            after_provider.append(self.provider)
-        role_opts = pulumi.ResourceOptions(parent=self, depends_on=after_provider)
+            provider_arn = pulumi.Output.from_input(oidc_provider_arn(args.account_id))
+        else:
+            # Owned by another stack: looked up, so this stack's preview fails ("not found") before anything is
+            # registered when the owning stack has not created or imported it yet, and the roles wait for it.
+            provider_arn = aws.iam.get_open_id_connect_provider_output(
+                arn=oidc_provider_arn(args.account_id), opts=pulumi.InvokeOptions(parent=self)
+            ).arn
+        # IAM refuses a trust naming a federated principal that does not exist: in the owning stack, wait for it.
+        role_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.provider] if self.provider else [])
 
         self.deploy_role = aws.iam.Role(
             f"{name}-deploy",
-            name=f"vibelog-{args.environment}-deploy",
+            name=deploy_role_name(args.environment),
             description=f"pulumi up of the {args.environment} stack, from {args.deploy_subject} only",
-            assume_role_policy=trust_policy(provider_arn, [args.deploy_subject]),
+            assume_role_policy=provider_arn.apply(lambda arn: trust_policy(arn, [args.deploy_subject])),
             max_session_duration=3600,
             opts=role_opts,
         )
-        for index, policy_arn in enumerate(args.deploy_policy_arns):
-            aws.iam.RolePolicyAttachment(
-                f"{name}-deploy-policy-{index}",
+        # The deploy role's rights, one document per source: names (known in a preview) and the zone's AWS id.
+        self.deploy_policy = aws.iam.RolePolicy(
+            f"{name}-deploy-scope",
+            role=self.deploy_role.name,
+            name="stack-scope",
+            policy=json.dumps(args.scope.static_policy()),
+            opts=child,
+        )
+        self.deploy_zone_policy: aws.iam.RolePolicy | None = None
+        if args.scope.zone_arn is not None:
+            self.deploy_zone_policy = aws.iam.RolePolicy(
+                f"{name}-deploy-zone",
                 role=self.deploy_role.name,
-                policy_arn=policy_arn,
-                opts=pulumi.ResourceOptions(parent=self),
+                name="stack-zone",
+                policy=pulumi.Output.from_input(args.scope.zone_arn).apply(args.scope.zone_policy),
+                opts=child,
             )
-
         self.preview_role: aws.iam.Role | None = None
         if args.owns_provider:
             self.preview_role = aws.iam.Role(
@@ -154,7 +535,7 @@ class CiAwsAccess(pulumi.ComponentResource):
                 description=(
                     f"read-only pulumi preview of {args.infra_repository.full_name} pull requests and drift checks"
                 ),
-                assume_role_policy=trust_policy(provider_arn, args.preview_subjects),
+                assume_role_policy=provider_arn.apply(lambda arn: trust_policy(arn, args.preview_subjects)),
                 max_session_duration=3600,
                 opts=role_opts,
             )
@@ -162,21 +543,16 @@ class CiAwsAccess(pulumi.ComponentResource):
                 f"{name}-preview-read-only",
                 role=self.preview_role.name,
                 policy_arn=READ_ONLY_POLICY_ARN,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child,
             )
             aws.iam.RolePolicy(
                 f"{name}-preview-deny-data",
                 role=self.preview_role.name,
-                policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [{"Effect": "Deny", "Action": list(DATA_READ_ACTIONS), "Resource": "*"}],
-                    }
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
+                policy=json.dumps(preview_data_deny(args.account_id, args.public_zone)),
+                opts=child,
             )
 
-        self.provider_arn = self.provider.arn if self.provider is not None else pulumi.Output.from_input(provider_arn)
+        self.provider_arn = provider_arn
         self.deploy_role_arn = self.deploy_role.arn
         self.preview_role_arn = self.preview_role.arn if self.preview_role is not None else None
         self.register_outputs(

@@ -22,10 +22,30 @@ DEGRADED_PAGE = "components/degraded_page/index.html"
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 DELEGATION_TTL = 172800  # NS records change only when a subzone is recreated: the TTL Route 53 itself uses
 VALIDATION_TTL = 60
+# hashicorp/terraform-provider-aws internal/service/route53/record.go (resourceRecordCreate): a new record is sent as
+# CREATE unless allow_overwrite, and CREATE fails when the zone already holds that name and type. Records here never
+# overwrite: a record made by hand (or left from before an imported zone) stops the `up` with Route 53's error
+# instead of being silently taken over; import it or delete it (docs/dns-failover.md).
+ALLOW_OVERWRITE = False
 PRIMARY_SET_ID = "primary-vercel"
 SECONDARY_SET_ID = "secondary-degraded-page"
 
 RecordType = Literal["A", "CNAME"]
+
+
+def degraded_bucket_name(zone: str, region: str, account_id: str) -> str:
+    """Global name of the degraded-mode page's bucket; known before it exists, so policies can name it."""
+    return f"{zone.replace('.', '-')}-degraded-{region}-{account_id}"
+
+
+def oncall_topic_name(zone: str) -> str:
+    """Name of the on-call SNS topic of a zone's failover."""
+    return f"{zone.replace('.', '-')}-dns-failover"
+
+
+def alarm_name(fqdn: str) -> str:
+    """Name of the CloudWatch alarm on the health check of a name's primary origin."""
+    return f"{fqdn}-primary-origin-unhealthy"
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,9 @@ class DnsFailoverArgs:
     """TTL of records that are not health-checked."""
     failover: FailoverArgs | None
     """The failover, or None for plain records."""
+    zone_only: bool = False
+    """Bootstrap phase `zone`: only the zone and its delegations, so the zone's name servers exist (and can be
+    delegated to) before a certificate is validated against them."""
 
     @classmethod
     def from_settings(cls, settings: StackSettings, providers: Providers) -> DnsFailoverArgs:
@@ -156,7 +179,7 @@ class DnsFailoverArgs:
                 ttl=dns.failover_ttl,
                 site_provider=providers.aws(dns.degraded_region),
                 site_region=dns.degraded_region,
-                bucket_name=f"{zone.replace('.', '-')}-degraded-{dns.degraded_region}-{accounts[0]}",
+                bucket_name=degraded_bucket_name(zone, dns.degraded_region, accounts[0]),
                 page_path=DEGRADED_PAGE,
                 subscribers=tuple(Subscriber(a.channel, a.protocol, a.endpoint) for a in dns.alerts),
             )
@@ -167,6 +190,7 @@ class DnsFailoverArgs:
             delegations=tuple(Delegation(d.name, _label(d.name, zone), tuple(d.name_servers)) for d in dns.delegations),
             record_ttl=dns.record_ttl,
             failover=failover,
+            zone_only=settings.bootstrap_phase == "zone",
         )
 
 
@@ -203,6 +227,7 @@ class DnsFailover(pulumi.ComponentResource):
                 type="NS",
                 ttl=DELEGATION_TTL,
                 records=list(delegation.name_servers),
+                allow_overwrite=ALLOW_OVERWRITE,
                 opts=on_global,
             )
             for delegation in args.delegations
@@ -211,7 +236,9 @@ class DnsFailover(pulumi.ComponentResource):
         self.records: list[aws.route53.Record] = []
         self.health_check_id = None
         self.degraded_page_domain = None
-        if args.failover is None:
+        if args.zone_only:
+            pass  # phase `zone`: nothing below may wait on a delegation that does not exist yet
+        elif args.failover is None:
             self.records = [
                 aws.route53.Record(
                     f"{name}-{app_name.label}",
@@ -220,6 +247,7 @@ class DnsFailover(pulumi.ComponentResource):
                     type=app_name.type,
                     ttl=args.record_ttl,
                     records=[app_name.value],
+                    allow_overwrite=ALLOW_OVERWRITE,
                     opts=on_global,
                 )
                 for app_name in args.names
@@ -266,9 +294,7 @@ class DnsFailover(pulumi.ComponentResource):
         )
 
         # The on-call topic and the alarm: HealthCheckStatus exists only in us-east-1, so both live there.
-        self.topic = aws.sns.Topic(
-            f"{name}-oncall", name=f"{args.zone_name.replace('.', '-')}-dns-failover", opts=on_global
-        )
+        self.topic = aws.sns.Topic(f"{name}-oncall", name=oncall_topic_name(args.zone_name), opts=on_global)
         self.subscriptions = [
             aws.sns.TopicSubscription(
                 f"{name}-oncall-{subscriber.channel.replace('_', '-')}-{index}",
@@ -284,7 +310,7 @@ class DnsFailover(pulumi.ComponentResource):
         ]
         self.alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-primary-unhealthy",
-            name=f"{check.fqdn}-primary-origin-unhealthy",
+            name=alarm_name(check.fqdn),
             alarm_description=(
                 f"Route 53 sees {check.fqdn} on Vercel as unhealthy (or forceFailover is on): the failover records "
                 "now answer with the degraded-mode page. P0: follow the region_failure runbook."
@@ -354,10 +380,15 @@ class DnsFailover(pulumi.ComponentResource):
                 type=_validation_field(self.certificate, app_name.fqdn, "resource_record_type"),
                 ttl=VALIDATION_TTL,
                 records=[_validation_field(self.certificate, app_name.fqdn, "resource_record_value")],
+                allow_overwrite=ALLOW_OVERWRITE,
                 opts=on_global,
             )
             for app_name in args.names
         ]
+        # hashicorp/terraform-provider-aws internal/service/acm/certificate_validation.go: Create waits (default
+        # timeout 75 minutes) until ACM reports ISSUED, which needs resolvers to reach the validation records through
+        # the registrar's delegation. In a zone created by the same `up` that never happens: the stack's first up
+        # runs bootstrap phase `zone` first (DnsFailoverArgs.zone_only).
         self.certificate_validation = aws.acm.CertificateValidation(
             f"{name}-degraded-cert-validation",
             certificate_arn=self.certificate.arn,
@@ -439,6 +470,7 @@ class DnsFailover(pulumi.ComponentResource):
                 set_identifier=PRIMARY_SET_ID,
                 failover_routing_policies=[{"type": "PRIMARY"}],
                 health_check_id=self.health_check.id,
+                allow_overwrite=ALLOW_OVERWRITE,
                 opts=on_global,
             )
             # Alias records cannot be CNAMEs, so a CNAME pair's secondary is a CNAME to the distribution.
@@ -457,6 +489,7 @@ class DnsFailover(pulumi.ComponentResource):
                             "evaluate_target_health": False,
                         }
                     ],
+                    allow_overwrite=ALLOW_OVERWRITE,
                     opts=on_global,
                 )
             else:
@@ -469,6 +502,7 @@ class DnsFailover(pulumi.ComponentResource):
                     records=[self.distribution.domain_name],
                     set_identifier=SECONDARY_SET_ID,
                     failover_routing_policies=[{"type": "SECONDARY"}],
+                    allow_overwrite=ALLOW_OVERWRITE,
                     opts=on_global,
                 )
             self.records += [primary, secondary]

@@ -84,6 +84,8 @@ class Registration:
     replace_on_changes: tuple[str, ...] = ()
     ignore_changes: tuple[str, ...] = ()
     additional_secret_outputs: tuple[str, ...] = ()
+    import_id: str = ""
+    """The id of an existing resource the engine adopts (the `import_` option) instead of creating one."""
 
 
 @dataclass
@@ -160,6 +162,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 replace_on_changes=tuple(request.replaceOnChanges),
                 ignore_changes=tuple(request.ignoreChanges),
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                import_id=request.importId,
             )
         )
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]

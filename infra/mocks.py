@@ -23,8 +23,10 @@ ASSIGNED: dict[str, Computed] = {
         "connectionString": f"https://edge-config.vercel.com/{args.name}?token=mock",
         "token": "mock-token",
     },
+    # Ids from the zone's name, so two stacks' zones differ as they do in AWS.
     "aws:route53/zone:Zone": lambda args: {
-        "zoneId": f"Z{args.name.upper().replace('-', '')}",
+        "zoneId": f"Z{str(args.inputs['name']).upper().replace('.', '')}",
+        "arn": f"arn:aws:route53:::hostedzone/Z{str(args.inputs['name']).upper().replace('.', '')}",
         "nameServers": [f"ns-{n}.awsdns-{n}.{tld}" for n, tld in ((1, "com"), (2, "net"), (3, "org"), (4, "co.uk"))],
     },
     "aws:s3/bucket:Bucket": lambda args: {
@@ -56,6 +58,19 @@ ASSIGNED: dict[str, Computed] = {
 }
 
 
+# Provider functions the program calls, answered as the provider would for what the function was asked about.
+CALLS: dict[str, Callable[[pulumi.runtime.MockCallArgs], dict[str, Any]]] = {
+    # A stack that trusts the account's GitHub OIDC provider without owning it looks it up by ARN.
+    "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": lambda args: {
+        "arn": args.args["arn"],
+        "url": args.args["arn"].split(":oidc-provider/", 1)[1],
+        "clientIdLists": ["sts.amazonaws.com"],
+        "thumbprintLists": [],
+        "tags": {},
+    },
+}
+
+
 class VibelogMocks(pulumi.runtime.Mocks):
     """Answers like the providers would: in a preview, assigned outputs (ids, ARNs) stay unknown."""
 
@@ -76,5 +91,8 @@ class VibelogMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        """The program makes no provider function calls; any new one must be answered here explicitly."""
-        raise NotImplementedError(f"no mock answer for the provider function {args.token}")
+        """The answer of a provider function the program calls; any new one must be answered in CALLS explicitly."""
+        answer = CALLS.get(args.token)
+        if answer is None:
+            raise NotImplementedError(f"no mock answer for the provider function {args.token}")
+        return answer(args), []  # the mock monitor iterates the failures: an empty list, not None

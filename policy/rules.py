@@ -57,6 +57,8 @@ RECORD: Final = "aws:route53/record:Record"
 HEALTH_CHECK: Final = "aws:route53/healthCheck:HealthCheck"
 OIDC_PROVIDER: Final = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 IAM_ROLE: Final = "aws:iam/role:Role"
+ROLE_POLICY: Final = "aws:iam/rolePolicy:RolePolicy"
+ROLE_POLICY_ATTACHMENT: Final = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 REPOSITORY_ENVIRONMENT: Final = "github:index/repositoryEnvironment:RepositoryEnvironment"
 ENVIRONMENT_SECRET: Final = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"  # noqa: S105 - a type token
 REPOSITORY_SECRET: Final = "github:index/actionsSecret:ActionsSecret"  # noqa: S105 - a type token
@@ -97,6 +99,10 @@ IA_CLASSES: Final = frozenset({"STANDARD_IA", "ONEZONE_IA"})
 DEFAULT_MIN_RETENTION_DAYS: Final = {"production": 30, "default": 7}
 """The reference's shortest backup retention: daily database dumps kept 30 days."""
 
+BROAD_MANAGED_POLICIES: Final = frozenset(
+    f"arn:aws:iam::aws:policy/{name}" for name in ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
+)
+"""AWS managed policies that reach every stack of the account (and its identity): no role of a stack gets one."""
 SECRET_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 STACK_CONFIG: ContextVar[StackConfig | None] = ContextVar("STACK_CONFIG", default=None)
@@ -663,6 +669,32 @@ def oidc_trust_pinned(args: ResourceValidationArgs, report: ReportViolation) -> 
             )
 
 
+def iam_least_privilege(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No role of a stack holds account-wide rights: no broad managed policy, no `*` action, no `iam:*` on `*`."""
+    props = _props(args)
+    if args.resource_type == ROLE_POLICY_ATTACHMENT and props.get("policyArn") in BROAD_MANAGED_POLICIES:
+        report(
+            f"{args.name} attaches {props['policyArn']}, which reaches every stack of the account; fix: an inline "
+            "policy scoped to the stack's own names (components/ci_aws_access.py DeployScope)",
+            None,
+        )
+    if args.resource_type != ROLE_POLICY:
+        return
+    document = json_document(props.get("policy"))
+    if not known(document) or not isinstance(document, dict):
+        return
+    for statement in as_list(document.get("Statement")):
+        if dig(statement, "Effect") != "Allow":
+            continue
+        actions = [str(action) for action in as_list(dig(statement, "Action"))]
+        everywhere = "*" in [str(r) for r in as_list(dig(statement, "Resource"))] or "NotResource" in statement
+        if "*" in actions or (everywhere and "iam:*" in actions):
+            report(
+                f"{args.name} allows {actions} on every resource; fix: name the actions and the stack's own ARNs",
+                None,
+            )
+
+
 # ------------------------------------------------------------------------------------------------ stack config
 
 
@@ -845,6 +877,11 @@ def build_policies() -> list[Policy]:
             name="oidc-trust-pinned",
             description="Roles trusted by GitHub's OIDC pin both audience and subject.",
             validate=oidc_trust_pinned,
+        ),
+        ResourceValidationPolicy(
+            name="iam-least-privilege",
+            description="No role holds account-wide rights (broad managed policies, `*` actions).",
+            validate=iam_least_privilege,
         ),
         StackValidationPolicy(
             name="stack-config-secrets-encrypted",

@@ -16,6 +16,11 @@ from settings.retention import MINUTES_PER_DAY, cron_interval_minutes, lifecycle
 Environment = Literal["development", "staging", "production"]
 MonitoringLevel = Literal["disabled", "limited", "full"]
 DeploymentTarget = Literal["production", "preview", "development"]
+# A stack's first `pulumi up` on an empty account runs in two phases: `zone` declares only the stack's Route 53 zone
+# (and the NS records it holds), so its name servers exist before anything validates against it; `complete` is
+# everything (README, "Your first `pulumi up`").
+BootstrapPhase = Literal["zone", "complete"]
+OIDC_PROVIDER_ARN_PATTERN = r"^arn:aws:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
 FLAG_NAMES = ("NEW_EDITOR", "BATCH_PROCESSING", "TEAM_FEATURES", "DEBUG_MODE")
 
 AWS_REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
@@ -361,10 +366,12 @@ class CiSettings(ConfigModel):
         default="vibelog-infra",
         pattern=r"^[A-Za-z0-9._-]+$",
     )
-    deploy_policy_arns: list[str] = setting(
-        "Managed policies of the deploy role that `pulumi up` runs with.",
-        example=["arn:aws:iam::aws:policy/AdministratorAccess"],
-        default_factory=lambda: ["arn:aws:iam::aws:policy/AdministratorAccess"],
+    import_oidc_provider: str | None = setting(
+        "ARN of the account's existing GitHub OIDC provider, to adopt (Pulumi `import`) instead of creating a second "
+        "one; only with ownsOidcProvider. Its url and client ids must already be what the program declares.",
+        example="arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+        default=None,
+        pattern=OIDC_PROVIDER_ARN_PATTERN,
     )
     variables: dict[str, str] = setting(
         "Non-secret values of the environment, as Actions variables (vars.NAME).",
@@ -401,6 +408,8 @@ HealthCheckRegion = Literal[
 AlertChannel = Literal["pagerduty", "slack_alert", "email_leadership", "email_team"]
 P0_CHANNELS: tuple[AlertChannel, ...] = ("slack_alert", "pagerduty", "email_leadership")
 HOSTNAME_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+# A name server as `pulumi stack output dns_name_servers` prints it (a trailing dot is tolerated).
+NameServer = Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")]
 IPV4_PATTERN = r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$"
 
 
@@ -492,11 +501,20 @@ class ZoneDelegation(ConfigModel):
     name: str = setting(
         "The delegated name (a zone another stack owns).", example="staging.vibelog.io", pattern=HOSTNAME_PATTERN
     )
-    name_servers: list[str] = setting(
-        "The subzone's name servers, as its stack exports them (`pulumi stack output dns_name_servers`).",
-        example=["ns-1.awsdns-01.org"],
-        min_length=1,
+    name_servers: list[NameServer] = setting(
+        "The subzone's name servers, exactly as its stack exports them (`pulumi stack output dns_name_servers`): "
+        "Route 53 gives every zone four.",
+        example=["ns-1.awsdns-01.org", "ns-512.awsdns-00.net", "ns-1024.awsdns-00.co.uk", "ns-1536.awsdns-00.com"],
+        min_length=2,
+        max_length=13,
     )
+
+    @model_validator(mode="after")
+    def _name_servers_unique(self) -> ZoneDelegation:
+        # A repeated server is a copy-paste slip that leaves one of the zone's real servers out of the delegation.
+        if len({server.rstrip(".") for server in self.name_servers}) != len(self.name_servers):
+            raise ValueError("nameServers must not repeat a server")
+        return self
 
 
 class DnsSettings(ConfigModel):
@@ -556,9 +574,13 @@ class DnsSettings(ConfigModel):
                 problems.append(
                     (f"{key}.alerts", f"failover is a P0 event; the reference notifies {', '.join(missing)} too")
                 )
+        seen: set[str] = set()
         for index, delegation in enumerate(self.delegations):
             if not delegation.name.endswith(f".{self.zone}"):
                 problems.append((f"{key}.delegations[{index}].name", f"must be a name below {self.zone}"))
+            elif delegation.name in seen:
+                problems.append((f"{key}.delegations[{index}].name", f"{delegation.name} is delegated twice"))
+            seen.add(delegation.name)
         if problems:
             raise CrossFieldError(problems)
         return self
@@ -868,6 +890,14 @@ class StackSettings(BaseModel):
         alias="vibelog:dns",
         default=None,
     )
+    bootstrap_phase: BootstrapPhase = setting(
+        "zone for a stack's first `pulumi up` on an empty account: only its Route 53 zone (and the NS records in it), "
+        "so the zone's name servers can be delegated before anything validates against them; complete (the default) "
+        "declares everything. Never go back to zone on a stack that is complete: its resources would be deleted.",
+        example="complete",
+        alias="vibelog:bootstrapPhase",
+        default="complete",
+    )
     aws_region: str | None = setting(
         "Primary AWS region; needed by stacks that declare AWS resources.",
         example="us-east-1",
@@ -949,7 +979,7 @@ class StackSettings(BaseModel):
             )
         if len(ci.reviewers.users) + len(ci.reviewers.teams) > 6:
             problems.append(("vibelog:ci.reviewers", "GitHub allows at most 6 reviewers"))
-        problems += self._github_plan_problems() + self._oidc_subject_problems()
+        problems += self._github_plan_problems() + self._oidc_subject_problems() + self._oidc_import_problems()
         missing = [
             f"vibelog:secrets.{name}"
             for name, value in zip(
@@ -1049,9 +1079,36 @@ class StackSettings(BaseModel):
             repository_id=repository.id,
         )
 
+    def _oidc_import_problems(self) -> list[tuple[str, str]]:
+        """An imported OIDC provider belongs to the owning stack and to the stack's own account."""
+        arn, key = self.ci.import_oidc_provider, "vibelog:ci.importOidcProvider"
+        if arn is None:
+            return []
+        problems = []
+        if not self.ci.owns_oidc_provider:
+            problems.append(
+                (key, "only the stack that owns the account's OIDC provider (vibelog:ci.ownsOidcProvider) imports it")
+            )
+        account = arn.split(":")[4]
+        if self.aws_allowed_account_ids is not None and account != self.aws_allowed_account_ids[0]:
+            problems.append(
+                (key, f"names account {account}, but aws:allowedAccountIds pins {self.aws_allowed_account_ids[0]}")
+            )
+        return problems
+
     @model_validator(mode="after")
     def _dns_rules(self) -> StackSettings:
         if self.dns is None:
+            if self.bootstrap_phase == "zone":
+                raise CrossFieldError(
+                    [
+                        (
+                            "vibelog:bootstrapPhase",
+                            "the zone phase creates only the stack's Route 53 zone, and this stack has no vibelog:dns: "
+                            "it has nothing to delegate first (use complete)",
+                        )
+                    ]
+                )
             return self
         problems = []
         zone = self.dns.zone

@@ -6,10 +6,15 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from components.ci_aws_access import DATA_READ_ACTIONS, trust_policy
-from infra.engine import Plan, Registration
+from infra.engine import Plan, Registration, run_program
+from infra.mocks import VibelogMocks
+from infra.stackfile import stack_file
 from settings.github_oidc import GITHUB_OIDC_HOST
+from tests.conftest import only_problem, plan_of, stack_config
+from tests.iam_eval import allowed, allows_on, documents, unscoped_actions, write_actions
 
 ROLE = "aws:iam/role:Role"
 OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
@@ -84,3 +89,226 @@ def test_trust_policy_never_trusts_the_audience_alone() -> None:
     condition = json.loads(trust_policy(PROVIDER_ARN, ["repo:o/r:pull_request"]))["Statement"][0]["Condition"]
     assert set(condition["StringEquals"]) == {f"{GITHUB_OIDC_HOST}:aud", f"{GITHUB_OIDC_HOST}:sub"}
     assert "StringLike" not in condition
+
+
+# Least privilege and isolation: the deploy roles' policy documents, evaluated. Plans as a mock `up` records them,
+# so the zone's AWS-assigned ARN is known.
+
+POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+
+@pytest.fixture(scope="module")
+def up_plans() -> dict[str, Plan]:
+    return {
+        stack: run_program(stack, stack_config(stack), mocks=VibelogMocks(preview=False))
+        for stack in ("staging", "production")
+    }
+
+
+def yaml_stack(stack: str) -> dict[str, Any]:
+    """A stack file's `config:` mapping, as committed."""
+    config: dict[str, Any] = yaml.safe_load(stack_file(stack).read_text(encoding="utf-8"))["config"]
+    return config
+
+
+def deploy_policies(plan: Plan) -> list[dict[str, Any]]:
+    role = plan.one(ROLE, "ci-aws-deploy").inputs["name"]
+    return documents(r for r in plan.by_type(POLICY) if r.inputs["role"] == role)
+
+
+def tags_of(plan: Plan) -> dict[str, str]:
+    """The tags every AWS resource of the stack carries (its providers' default tags)."""
+    provider = plan.by_type("pulumi:providers:aws")[0]
+    tags: dict[str, str] = json.loads(provider.inputs["defaultTags"])["tags"]
+    return {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
+
+
+def owned_arns(plan: Plan) -> list[tuple[str, str, dict[str, str]]]:
+    """(ARN, a management action, request context) of every AWS object the stack declares, named as AWS names it."""
+    tags = tags_of(plan)
+    found: list[tuple[str, str, dict[str, str]]] = []
+    for bucket in plan.by_type("aws:s3/bucket:Bucket"):
+        found.append((f"arn:aws:s3:::{bucket.inputs['bucket']}", "s3:PutBucketPolicy", {}))
+    for page in plan.by_type("aws:s3/bucketObject:BucketObject"):
+        bucket = plan.by_urn()[page.property_dependencies["bucket"][0]].inputs["bucket"]
+        found.append((f"arn:aws:s3:::{bucket}/{page.inputs['key']}", "s3:PutObject", {}))
+    for role in plan.by_type(ROLE):
+        found.append((f"arn:aws:iam::{ACCOUNT}:role/{role.inputs['name']}", "iam:PutRolePolicy", {}))
+    for topic in plan.by_type("aws:sns/topic:Topic"):
+        found.append((f"arn:aws:sns:us-east-1:{ACCOUNT}:{topic.inputs['name']}", "sns:SetTopicAttributes", {}))
+    for alarm in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        found.append(
+            (f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{alarm.inputs['name']}", "cloudwatch:PutMetricAlarm", {})
+        )
+    for key in plan.by_type("aws:kms/key:Key"):
+        found.append((f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{key.name}-0000", "kms:PutKeyPolicy", tags))
+    for cert in plan.by_type("aws:acm/certificate:Certificate"):
+        found.append((f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/{cert.name}", "acm:DeleteCertificate", tags))
+    for cdn in plan.by_type("aws:cloudfront/distribution:Distribution"):
+        found.append((f"arn:aws:cloudfront::{ACCOUNT}:distribution/{cdn.name}", "cloudfront:UpdateDistribution", tags))
+    for zone in plan.by_type("aws:route53/zone:Zone"):
+        zone_id = str(zone.inputs["name"]).upper().replace(".", "")
+        found.append((f"arn:aws:route53:::hostedzone/Z{zone_id}", "route53:ChangeResourceRecordSets", {}))
+    assert found, f"{plan.stack} declares nothing on AWS"
+    return found
+
+
+def test_staging_deploy_role_reaches_none_of_production_s_objects(up_plans: dict[str, Plan]) -> None:
+    staging = deploy_policies(up_plans["staging"])
+    for arn, _action, context in owned_arns(up_plans["production"]):
+        reaching = allows_on(staging, arn, context)
+        assert not reaching, f"staging's deploy role reaches production's {arn} through {reaching}"
+
+
+def test_staging_with_its_own_failover_still_reaches_none_of_production_s_objects(up_plans: dict[str, Plan]) -> None:
+    def edit(config: dict[str, Any]) -> None:
+        production_dns = yaml_stack("production")["vibelog:dns"]
+        config["vibelog:dns"].update(failover=True, degradedRegion="us-west-2", alerts=production_dns["alerts"])
+
+    plan = run_program("staging", stack_config("staging", edit), mocks=VibelogMocks(preview=False))
+    staging = deploy_policies(plan)
+    assert allowed(
+        staging, "cloudfront:UpdateDistribution", f"arn:aws:cloudfront::{ACCOUNT}:distribution/E1", tags_of(plan)
+    )
+    for arn, _action, context in owned_arns(up_plans["production"]):
+        reaching = allows_on(staging, arn, context)
+        assert not reaching, f"staging's deploy role reaches production's {arn} through {reaching}"
+        retag = {**context, "aws:RequestTag/environment": "staging"}
+        for action in ("acm:AddTagsToCertificate", "cloudfront:TagResource"):
+            assert not allowed(staging, action, arn, retag), f"staging may {action} {arn} into its own"
+
+
+def test_staging_only_reads_the_account_s_oidc_provider_it_trusts(up_plans: dict[str, Plan]) -> None:
+    staging = deploy_policies(up_plans["staging"])
+    assert allowed(staging, "iam:GetOpenIDConnectProvider", PROVIDER_ARN), "staging's up looks the provider up"
+    for action in (
+        "iam:TagOpenIDConnectProvider",
+        "iam:DeleteOpenIDConnectProvider",
+        "iam:UpdateOpenIDConnectProviderThumbprint",
+    ):
+        assert not allowed(staging, action, PROVIDER_ARN), f"staging's deploy role may {action} production's provider"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_each_deploy_role_manages_what_its_stack_declares(stack: str, up_plans: dict[str, Plan]) -> None:
+    plan = up_plans[stack]
+    policies = deploy_policies(plan)
+    itself = f"arn:aws:iam::{ACCOUNT}:role/vibelog-{stack}-deploy"
+    for arn, action, context in owned_arns(plan):
+        if arn == itself:
+            assert not allowed(policies, action, arn, context), f"{arn} may widen its own rights"
+        else:
+            assert allowed(policies, action, arn, context), f"{stack}'s deploy role cannot {action} on {arn}"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_no_deploy_role_reads_or_deletes_a_backup(stack: str, up_plans: dict[str, Plan]) -> None:
+    plan = up_plans[stack]
+    policies = deploy_policies(plan)
+    backups = [b.inputs["bucket"] for b in plan.by_type("aws:s3/bucket:Bucket") if "backups" in b.inputs["bucket"]]
+    assert backups, f"{stack} declares backup buckets"
+    for bucket in backups:
+        for action in ("s3:GetObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"):
+            arn = f"arn:aws:s3:::{bucket}/daily/dump.sql.gz"
+            assert not allowed(policies, action, arn), f"{stack}'s deploy role may {action} {arn}"
+    for key in plan.by_type("aws:kms/key:Key"):
+        arn = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{key.name}"
+        for action in ("kms:Decrypt", "kms:ScheduleKeyDeletion"):
+            assert not allowed(policies, action, arn, tags_of(plan)), f"{stack}'s deploy role may {action} {key.urn}"
+
+
+def test_no_deploy_role_keeps_administrator_access(up_plans: dict[str, Plan]) -> None:
+    for plan in up_plans.values():
+        attached = {
+            r.inputs["policyArn"]
+            for r in plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+            if r.inputs["role"] == plan.one(ROLE, "ci-aws-deploy").inputs["name"]
+        }
+        assert attached == set(), f"{plan.stack}'s deploy role has managed policies {attached}"
+
+
+def test_sharing_production_s_names_breaks_the_isolation() -> None:
+    # Noncompliant: staging's Vercel project (the prefix of its buckets and backup roles) named like production's.
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:app"]["projectName"] = "vibelog"
+
+    staging = deploy_policies(run_program("staging", stack_config("staging", edit), mocks=VibelogMocks(preview=False)))
+    production_bucket = f"arn:aws:s3:::vibelog-db-backups-{ACCOUNT}-us-west-2"
+    assert allows_on(staging, production_bucket), "the isolation check must see a shared name prefix"
+
+
+def test_the_preview_role_refreshes_the_degraded_page_and_writes_nothing(production: Plan) -> None:
+    attachments = production.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    managed = {r.inputs["policyArn"] for r in attachments if r.inputs["role"] == "vibelog-infra-preview"}
+    assert managed == {"arn:aws:iam::aws:policy/ReadOnlyAccess"}, "AWS's ReadOnlyAccess grants no write"
+    inline = documents(r for r in production.by_type(POLICY) if r.inputs["role"] == "vibelog-infra-preview")
+    assert write_actions(inline) == [], "the preview role's own statements write nothing"
+    # ReadOnlyAccess allows s3:Get* on every object; the inline deny decides what stays readable.
+    read_only = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}
+    page = production.one("aws:s3/bucketObject:BucketObject", "dns-degraded-page")
+    bucket = production.one("aws:s3/bucket:Bucket", "dns-degraded-bucket").inputs["bucket"]
+    page_arn = f"arn:aws:s3:::{bucket}/{page.inputs['key']}"
+    assert allowed([read_only, *inline], "s3:GetObject", page_arn), f"refresh of {page.urn} reads {page_arn}"
+    staging_page = f"arn:aws:s3:::staging-vibelog-io-degraded-us-west-2-{ACCOUNT}/index.html"
+    assert allowed([read_only, *inline], "s3:GetObject", staging_page), "a subzone's degraded page too"
+    for backup in production.by_type("aws:s3/bucket:Bucket"):
+        if backup.name.startswith("backup-"):
+            arn = f"arn:aws:s3:::{backup.inputs['bucket']}/daily/dump.sql.gz"
+            assert not allowed([read_only, *inline], "s3:GetObject", arn), f"the preview role reads {arn}"
+
+
+def test_a_write_in_the_preview_role_would_be_caught() -> None:
+    # Noncompliant: one Allow of a write action added to the preview role's own statements.
+    with_write = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Put*", "Resource": "*"}]}
+    assert write_actions([with_write]) == ["s3:Put*"]
+
+
+def test_every_role_trusting_the_provider_waits_for_it(production: Plan) -> None:
+    (provider,) = production.by_type(OIDC)
+    for role in production.by_type(ROLE):
+        if "Federated" in json.dumps(json.loads(role.inputs["assumeRolePolicy"])):
+            assert provider.urn in role.dependencies, f"{role.urn} trusts {provider.urn} but does not wait for it"
+
+
+def test_an_existing_provider_is_imported_by_its_arn() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:ci"]["importOidcProvider"] = PROVIDER_ARN
+
+    plan = plan_of("production", edit)
+    (provider,) = plan.by_type(OIDC)
+    assert provider.import_id == PROVIDER_ARN, f"{provider.urn} must adopt the existing provider"
+    assert provider.protect, provider.urn
+    (created,) = plan_of("production").by_type(OIDC)
+    assert created.urn == provider.urn, "importing keeps the URN, so later runs treat it as any other resource"
+    assert created.import_id == "", f"{created.urn}: without the setting the provider is created"
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (
+            lambda c: c["vibelog:ci"].update(importOidcProvider="arn:aws:iam::210987654321:oidc-provider/example.com"),
+            "",
+        ),
+        (lambda c: c["vibelog:ci"].update(importOidcProvider=PROVIDER_ARN.replace(ACCOUNT, "123456789012")), "pins"),
+    ],
+)
+def test_an_import_of_another_provider_or_account_is_refused(edit: Any, fragment: str) -> None:
+    problem = only_problem("production", edit)
+    assert problem.path == "vibelog:ci.importOidcProvider", problem
+    assert fragment in problem.expected, problem
+    assert "pulumi config set" in problem.fix, problem
+
+
+def test_only_the_owning_stack_imports_the_provider() -> None:
+    problem = only_problem("staging", lambda c: c["vibelog:ci"].update(importOidcProvider=PROVIDER_ARN))
+    assert problem.path == "vibelog:ci.importOidcProvider", problem
+    assert "ownsOidcProvider" in problem.expected, problem
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_only_creations_are_allowed_on_every_resource(stack: str, up_plans: dict[str, Plan]) -> None:
+    # Creations name no existing object (IAM's "*" for them); anything else on "*" could reach another stack.
+    unscoped = unscoped_actions(deploy_policies(up_plans[stack]))
+    others = [a for a in unscoped if not a.split(":", 1)[1].startswith(("Create", "Request", "AddTagsTo"))]
+    assert others == [], f"{stack}'s deploy role may {others} on every resource"

@@ -344,12 +344,37 @@ def test_in_a_preview_cloud_assigned_ids_stay_unknown(production: Plan) -> None:
         (set_dns(failover=False, forceFailover=True), "vibelog:dns.forceFailover"),
         (set_dns(zone="vibelog.dev"), "vibelog:dns.zone"),
         (
-            set_dns(delegations=[{"name": "staging.vibelog.dev", "nameServers": ["ns-1.awsdns-01.org"]}]),
+            set_dns(
+                delegations=[
+                    {"name": "staging.vibelog.dev", "nameServers": ["ns-1.awsdns-01.org", "ns-2.awsdns-02.net"]}
+                ]
+            ),
             "vibelog:dns.delegations[0].name",
         ),
         (
             set_dns(delegations=[{"name": "vibelog.io.example", "nameServers": []}]),
             "vibelog:dns.delegations[0].nameServers",
+        ),
+        (
+            set_dns(delegations=[{"name": "staging.vibelog.io", "nameServers": ["ns-101.awsdns-12.com"]}]),
+            "vibelog:dns.delegations[0].nameServers",
+        ),
+        (
+            set_dns(delegations=[{"name": "staging.vibelog.io", "nameServers": ["ns-101.awsdns-12.com"] * 2}]),
+            "vibelog:dns.delegations[0]",
+        ),
+        (
+            set_dns(delegations=[{"name": "staging.vibelog.io", "nameServers": ["ns-101", "ns-702.awsdns-23.net"]}]),
+            "vibelog:dns.delegations[0].nameServers[0]",
+        ),
+        (
+            set_dns(
+                delegations=[
+                    {"name": "staging.vibelog.io", "nameServers": ["ns-1.awsdns-01.com", "ns-2.awsdns-02.net"]},
+                    {"name": "staging.vibelog.io", "nameServers": ["ns-3.awsdns-03.org", "ns-4.awsdns-04.co.uk"]},
+                ]
+            ),
+            "vibelog:dns.delegations[1].name",
         ),
     ],
 )
@@ -383,3 +408,11 @@ def test_a_stack_with_dns_must_name_its_aws_account(stack: str) -> None:
     [problem] = problems_of(stack, edit)
     assert problem.path == "aws:allowedAccountIds", problem
     assert "pulumi config set" in problem.fix
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_no_record_takes_over_an_existing_one(stack: str) -> None:
+    # Route 53 CREATE (allow_overwrite false) fails on a record made outside the stack instead of silently adopting it.
+    plan = dns_plan(stack)
+    for record in plan.by_type(RECORD):
+        assert record.inputs["allowOverwrite"] is False, f"{record.urn} would UPSERT over an existing record"
