@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.backup_jobs import BackupJobs, BackupJobsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
@@ -56,3 +57,16 @@ if settings.backup.enabled:
     pulumi.export("backup_uploads_backup_bucket", vault.uploads_backup_bucket)
     pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
     pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)
+    jobs = BackupJobs(
+        "backup-jobs",
+        BackupJobsArgs.from_settings(
+            settings,
+            writer_role_arn=vault.writer_role_arn,
+            reader_role_arn=vault.reader_role_arn,
+            database_bucket=vault.database_bucket,
+            uploads_bucket=vault.uploads_bucket,
+            uploads_backup_bucket=vault.uploads_backup_bucket,
+        ),
+        opts=providers.opts(providers.github),
+    )
+    pulumi.export("backup_job_environments", [jobs.writer_environment, jobs.reader_environment])
