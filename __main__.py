@@ -4,6 +4,7 @@ import dataclasses
 
 import pulumi
 
+from components.backup_jobs import BackupJobs, BackupJobsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs, DeployScope
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
@@ -73,6 +74,19 @@ if settings.bootstrap_phase == "complete":
         pulumi.export("backup_uploads_backup_bucket", vault.uploads_backup_bucket)
         pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
         pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)
+        jobs = BackupJobs(
+            "backup-jobs",
+            BackupJobsArgs.from_settings(
+                settings,
+                writer_role_arn=vault.writer_role_arn,
+                reader_role_arn=vault.reader_role_arn,
+                database_bucket=vault.database_bucket,
+                uploads_bucket=vault.uploads_bucket,
+                uploads_backup_bucket=vault.uploads_backup_bucket,
+            ),
+            opts=providers.opts(providers.github),
+        )
+        pulumi.export("backup_job_environments", [jobs.writer_environment, jobs.reader_environment])
 else:
     pulumi.export(
         "bootstrap_next_step",

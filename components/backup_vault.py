@@ -10,9 +10,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.providers import Providers
+from settings.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE
 from settings.stack import StackSettings
 
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # Lifecycle transitions skip objects under 128 KB unless told otherwise; tiny objects would cost more in Glacier
 # (its per-object minimum size and overhead) than in STANDARD, so the default is kept, and written out.
 TRANSITION_MINIMUM_SIZE = "all_storage_classes_128K"
@@ -394,7 +394,7 @@ class BackupVault(pulumi.ComponentResource):
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringEquals": {
-                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
                         f"{GITHUB_OIDC_HOST}:sub": subject,
                     }
                 },
@@ -406,20 +406,33 @@ class BackupVault(pulumi.ComponentResource):
         return {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
 
     def _writer_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
-        """Puts dumps under the class prefixes and uploads into the uploads bucket; nothing else."""
+        """Exactly what the dump and upload jobs (ops/dump.py, ops/uploads.py) call; nothing that deletes or unlocks."""
         args = self._args
         objects = [
             pulumi.Output.concat(self.database.arn, "/", backup.prefix, "*")
             for backup in args.database_classes.values()
         ]
         objects.append(pulumi.Output.concat(self.uploads.arn, "/*"))
-        # Multipart uploads (large dumps) need kms:Decrypt as well as kms:GenerateDataKey.
+        # S3 SSE-KMS asks KMS for a data key on every write (GenerateDataKey) and decrypts it again to assemble a
+        # multipart upload (Decrypt); it never calls kms:Encrypt for an object, so the writer does not get it.
         write_with_key = ["kms:GenerateDataKey", "kms:Decrypt"]
         return self._role(
             "writer",
             self._github_trust(args.writer_subject),
             {
-                "put-backups": document(statement("Allow", ["s3:PutObject"], objects, Sid="PutBackups")),
+                "put-backups": document(
+                    # AbortMultipartUpload: a failed dump removes its own parts instead of leaving them for days.
+                    statement("Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], objects, Sid="PutBackups"),
+                    # The upload job compares Supabase Storage with its mirror under objects/ to copy only what is
+                    # new or changed; it lists nothing else and reads no object.
+                    statement(
+                        "Allow",
+                        ["s3:ListBucket"],
+                        [self.uploads.arn],
+                        Sid="ListUploadsMirror",
+                        Condition={"StringLike": {"s3:prefix": ["objects/*"]}},
+                    ),
+                ),
                 "encrypt-backups": document(
                     statement(
                         "Allow",
@@ -437,23 +450,31 @@ class BackupVault(pulumi.ComponentResource):
                     ),
                 ),
             },
-            "Scheduled backup workflow: writes new backups, cannot delete or unlock any.",
+            "Scheduled backup jobs: write new backups, cannot delete or unlock any.",
         )
 
     def _reader_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
-        """Lists and reads the backups for the weekly restore test; writes nothing."""
+        """What the restore test and `python -m ops list` call (ops/restore.py, ops/vault.py); writes nothing."""
         buckets = [self.database.arn, self.uploads_backup.arn]
         return self._role(
             "restore-test",
             self._github_trust(self._args.reader_subject),
             {
                 "read-backups": document(
-                    statement("Allow", ["s3:ListBucket", "s3:ListBucketVersions"], buckets, Sid="ListBackups"),
+                    statement("Allow", ["s3:ListBucket"], buckets, Sid="ListBackups"),
                     statement(
                         "Allow",
-                        ["s3:GetObject", "s3:GetObjectVersion"],
+                        ["s3:GetObject"],
                         [pulumi.Output.concat(arn, "/*") for arn in buckets],
                         Sid="ReadBackups",
+                    ),
+                    # A dump in GLACIER or DEEP_ARCHIVE (the yearly copy) is readable only after a RestoreObject,
+                    # which makes a temporary copy; the archived version itself is untouched.
+                    statement(
+                        "Allow",
+                        ["s3:RestoreObject"],
+                        [pulumi.Output.concat(self.database.arn, "/*")],
+                        Sid="RestoreArchivedDumps",
                     ),
                 ),
                 "decrypt-backups": document(

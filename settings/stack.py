@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Sec
 from pydantic.alias_generators import to_camel, to_snake
 
 from settings.github_names import names_problems
-from settings.github_oidc import OIDC_SUBJECT_PATTERN, GithubRepository, SubjectForm
+from settings.github_oidc import OIDC_SUBJECT_PATTERN, GithubRepository, SubjectForm, oidc_subject
 from settings.github_plans import FEATURE_NAMES, Feature, GithubPlan, Visibility, features, plans_with
 from settings.retention import MINUTES_PER_DAY, cron_interval_minutes, lifecycle_problems
 
@@ -227,6 +227,16 @@ class SecretSettings(ConfigModel):
     slack_webhook: SecretStr | None = secret_setting(
         "Slack incoming webhook for deploy and rollback notices (SLACK_WEBHOOK); required with CI.",
         placeholder="https://hooks.slack.placeholder.invalid/services/placeholder",
+        required=False,
+    )
+    supabase_storage_access_key_id: SecretStr | None = secret_setting(
+        "Access key id of Supabase Storage's S3 API, read-only use by the upload backup; required with backups.",
+        placeholder="offline-plan-placeholder",
+        required=False,
+    )
+    supabase_storage_secret_access_key: SecretStr | None = secret_setting(
+        "Secret access key of Supabase Storage's S3 API (the upload backup); required with backups.",
+        placeholder="offline-plan-placeholder",
         required=False,
     )
 
@@ -590,6 +600,7 @@ StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLAC
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 RecoveryPath = Literal["supabase_pitr", "backup_vault", "redis_persistence"]
 BACKUP_KEY = "vibelog:backup"
+SECRETS_KEY_PREFIX = "vibelog:secrets"
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 # The backup class each data class is restored from when the vault is its recovery path.
 VAULT_FEEDS = {"database": "daily", "user_uploads": "uploads"}
@@ -732,20 +743,42 @@ class BackupSettings(ConfigModel):
         "UTC cron schedule of the restore-test workflow.", example="0 4 * * 1", default="0 4 * * 1"
     )
     writer_subject: str | None = setting(
-        "GitHub OIDC subject of the scheduled backup workflow (the only principal that may write backups).",
-        example="repo:vibelog/vibelog:environment:production-backup",
+        "OIDC subject of the backup jobs: this infra repository's `<stack>-backup` environment (the only writer).",
+        example="repo:vibelog/vibelog-infra:environment:production-backup",
         pattern=OIDC_SUBJECT_PATTERN,
         default=None,
     )
     reader_subject: str | None = setting(
-        "GitHub OIDC subject of the restore-test workflow (read-only).",
-        example="repo:vibelog/vibelog:environment:production-restore-test",
+        "OIDC subject of the restore test: this infra repository's `<stack>-restore-test` environment (read-only).",
+        example="repo:vibelog/vibelog-infra:environment:production-restore-test",
         pattern=OIDC_SUBJECT_PATTERN,
         default=None,
     )
     recovery_objectives: RecoveryObjectives = setting(
         "The recovery objectives these backups must meet.", default_factory=RecoveryObjectives
     )
+    supabase_region: str | None = setting(
+        "Region of the Supabase project; its Storage S3 API signs requests for it (the upload backup).",
+        example="us-east-1",
+        pattern=AWS_REGION_PATTERN,
+        default=None,
+    )
+    postgres_major: int = setting(
+        "Major version of the Supabase PostgreSQL server; the jobs install this pg_dump/pg_restore (never older).",
+        example=15,
+        default=15,
+        ge=13,
+    )
+
+    @property
+    def writer_environment(self) -> str:
+        """The GitHub environment the writer's subject names (`...:environment:<name>`)."""
+        return (self.writer_subject or "").rpartition(":environment:")[2]
+
+    @property
+    def reader_environment(self) -> str:
+        """The GitHub environment the reader's subject names."""
+        return (self.reader_subject or "").rpartition(":environment:")[2]
 
     def classes(self) -> dict[str, BackupClassSettings]:
         """Every backup class by its key prefix (and config key)."""
@@ -757,7 +790,7 @@ class BackupSettings(ConfigModel):
             return self
         problems = [
             (f"{BACKUP_KEY}.{key}", f"{key} is required when the backup vault is enabled")
-            for key in ("region", "objectLock", "writerSubject", "readerSubject")
+            for key in ("region", "objectLock", "writerSubject", "readerSubject", "supabaseRegion")
             if getattr(self, to_snake(key)) is None
         ]
         problems += self._lifecycle_problems() + self._objective_problems()
@@ -1158,6 +1191,56 @@ class StackSettings(BaseModel):
             )
         if problems:
             raise CrossFieldError(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _backup_job_rules(self) -> StackSettings:
+        """The scheduled jobs run in environments of this infra repository, with the secrets they read."""
+        backup = self.backup
+        if not backup.enabled:
+            return self
+        problems: list[tuple[str, str]] = []
+        if self.github_owner is None:
+            problems.append(("github:owner", "the backup jobs' GitHub environments need the owner"))
+        else:
+            try:
+                # The subject form the infra repository's tokens carry (vibelog:ci.repositories.infra.oidcSubject).
+                prefix = oidc_subject(self.github_repository("infra"), environment="")
+            except ValueError:
+                prefix = None  # the immutable form without its ids: reported at vibelog:ci.repositories
+            for key, subject, suffix in (
+                ("writerSubject", backup.writer_subject, "backup"),
+                ("readerSubject", backup.reader_subject, "restore-test"),
+            ):
+                if prefix is None:
+                    continue
+                if subject is not None and not subject.startswith(prefix):
+                    problems.append(
+                        (
+                            f"{BACKUP_KEY}.{key}",
+                            f"the backup jobs run in this infra repository's environments: expected "
+                            f"{prefix}<{self.ci.environment_name or self.environment}-{suffix}>",
+                        )
+                    )
+            if backup.writer_subject is not None and backup.writer_environment == backup.reader_environment:
+                problems.append(
+                    (f"{BACKUP_KEY}.readerSubject", "the restore test needs an environment apart from the writer's")
+                )
+        missing = [
+            f"{SECRETS_KEY_PREFIX}.{name}"
+            for name, value in (
+                ("slackWebhook", self.secrets.slack_webhook),
+                ("supabaseStorageAccessKeyId", self.secrets.supabase_storage_access_key_id),
+                ("supabaseStorageSecretAccessKey", self.secrets.supabase_storage_secret_access_key),
+            )
+            if value is None
+        ]
+        # With CI the webhook is already reported missing by the CI rules.
+        if self.ci.enabled:
+            missing = [path for path in missing if not path.endswith(".slackWebhook")]
+        problems += [(path, "a secret is required when vibelog:backup.enabled is true") for path in missing]
+        if problems:
+            raise CrossFieldError(problems, missing)
         return self
 
     @property

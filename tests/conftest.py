@@ -13,6 +13,9 @@ from infra.stackfile import StackConfig, read_stack_config, stack_file
 from settings.loader import ConfigError, ConfigProblem, load_settings
 from settings.stack import StackSettings
 
+# The jobs' real servers (PostgreSQL, moto S3), one of each per session.
+pytest_plugins = ("tests.ops_servers",)
+
 Edit = Callable[[dict[str, Any]], None]
 
 

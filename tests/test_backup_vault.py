@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
 
@@ -227,8 +228,8 @@ def test_replication_needs_both_versionings_and_never_replicates_deletes() -> No
 @pytest.mark.parametrize(
     ("role", "subject"),
     [
-        ("backup-writer", "repo:vibelog/vibelog:environment:production-backup"),
-        ("backup-restore-test", "repo:vibelog/vibelog:environment:production-restore-test"),
+        ("backup-writer", "repo:vibelog/vibelog-infra:environment:production-backup"),
+        ("backup-restore-test", "repo:vibelog/vibelog-infra:environment:production-restore-test"),
     ],
 )
 def test_workflow_roles_trust_one_github_subject_with_the_sts_audience(role: str, subject: str) -> None:
@@ -244,20 +245,58 @@ def test_workflow_roles_trust_one_github_subject_with_the_sts_audience(role: str
     }, reg.urn
 
 
-def test_the_writer_can_only_put_objects_under_the_backup_prefixes() -> None:
+def allows(document: dict[str, Any], action: str, resource: str, prefix: str | None = None) -> bool:
+    """Whether an identity policy of Allow statements grants `action` on `resource` (IAM's wildcard matching).
+
+    `prefix` is the request's s3:prefix (a ListBucket); a statement conditioned on it must match it.
+    """
+    for stmt in document["Statement"]:
+        if stmt["Effect"] != "Allow" or not any(fnmatchcase(action, pattern) for pattern in _list(stmt["Action"])):
+            continue
+        if not any(fnmatchcase(resource, pattern) for pattern in _list(stmt["Resource"])):
+            continue
+        wanted = stmt.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+        if wanted is not None and (prefix is None or not any(fnmatchcase(prefix, p) for p in _list(wanted))):
+            continue
+        return True
+    return False
+
+
+def test_the_writer_can_make_exactly_the_calls_of_the_dump_and_upload_jobs() -> None:
     plan = vault_plan("production")
-    db = plan.one(BUCKET, "backup-db").inputs["bucket"]
-    uploads = plan.one(BUCKET, "backup-uploads").inputs["bucket"]
+    db = "arn:aws:s3:::" + plan.one(BUCKET, "backup-db").inputs["bucket"]
+    uploads = "arn:aws:s3:::" + plan.one(BUCKET, "backup-uploads").inputs["bucket"]
     put = policy_of(plan, "backup-writer-put-backups")
-    assert actions(put) == {"s3:PutObject"}
-    [stmt] = put["Statement"]
-    assert stmt["Effect"] == "Allow"
-    assert set(stmt["Resource"]) == {
-        f"arn:aws:s3:::{db}/daily/*",
-        f"arn:aws:s3:::{db}/weekly/*",
-        f"arn:aws:s3:::{db}/yearly/*",
-        f"arn:aws:s3:::{uploads}/*",
-    }
+    # ops/vault.py upload(): PutObject, or Create/UploadPart/Complete (s3:PutObject) and AbortMultipartUpload.
+    for key in ("daily/20261127T020000Z.dump", "weekly/x.manifest.json", "yearly/20261129T010000Z.dump"):
+        assert allows(put, "s3:PutObject", f"{db}/{key}"), key
+        assert allows(put, "s3:AbortMultipartUpload", f"{db}/{key}"), key
+    # ops/uploads.py sync(): lists its mirror under objects/, writes objects and the run's manifest.
+    assert allows(put, "s3:ListBucket", uploads, prefix="objects/")
+    assert allows(put, "s3:PutObject", f"{uploads}/objects/recordings/u1/a.webm")
+    assert allows(put, "s3:PutObject", f"{uploads}/manifests/20261127T020000Z.json")
+    # Noncompliance: nothing outside the class prefixes, no listing or reading of the backups.
+    assert not allows(put, "s3:PutObject", f"{db}/elsewhere.dump")
+    assert not allows(put, "s3:ListBucket", db, prefix="daily/")
+    assert not allows(put, "s3:ListBucket", uploads, prefix="")
+    assert not allows(put, "s3:GetObject", f"{db}/daily/20261127T020000Z.dump")
+    assert actions(put) == {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket"}
+
+
+def test_the_reader_can_make_exactly_the_calls_of_the_restore_test_and_list() -> None:
+    plan = vault_plan("production")
+    db = "arn:aws:s3:::" + plan.one(BUCKET, "backup-db").inputs["bucket"]
+    uploads_backup = "arn:aws:s3:::" + plan.one(BUCKET, "backup-uploads-backup").inputs["bucket"]
+    read = policy_of(plan, "backup-restore-test-read-backups")
+    # ops/vault.py backups() and list: ListObjectsV2 on both vault buckets.
+    assert allows(read, "s3:ListBucket", db, prefix="daily/")
+    assert allows(read, "s3:ListBucket", uploads_backup, prefix="manifests/")
+    # ops/restore.py fetch_verified(): the manifest and the dump (HeadObject and GetObject are s3:GetObject).
+    assert allows(read, "s3:GetObject", f"{db}/daily/20261127T020000Z.manifest.json")
+    # ops/vault.py download(): an archived yearly copy is restored first.
+    assert allows(read, "s3:RestoreObject", f"{db}/yearly/20261129T010000Z.dump")
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectRetention", "s3:BypassGovernanceRetention"):
+        assert not allows(read, action, f"{db}/daily/20261127T020000Z.dump"), action
 
 
 def test_kms_statements_are_apart_so_bucket_statements_are_known_in_a_preview() -> None:
@@ -298,7 +337,14 @@ def test_no_workflow_role_can_delete_unlock_or_reconfigure_backups() -> None:
     reader = actions(policy_of(plan, "backup-restore-test-read-backups")) | actions(
         policy_of(plan, "backup-restore-test-decrypt-backups")
     )
-    assert reader == {"s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject", "s3:GetObjectVersion", "kms:Decrypt"}
+    assert writer == {
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListBucket",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    }
+    assert reader == {"s3:ListBucket", "s3:GetObject", "s3:RestoreObject", "kms:Decrypt"}
     for granted in (writer, reader):
         for action in granted:
             assert "*" not in action, action

@@ -10,7 +10,7 @@ import pytest
 
 from infra.policies import check_plan
 from settings.github_oidc import GITHUB_OIDC_HOST, OIDC_SUBJECT_PATTERN, GithubRepository, oidc_subject
-from tests.conftest import plan_of, problems_of
+from tests.conftest import only_problem, plan_of, problems_of
 
 ROLE = "aws:iam/role:Role"
 NAMED = GithubRepository("vibelog", "vibelog-infra")
@@ -70,12 +70,15 @@ def immutable_infra(config: dict[str, Any]) -> None:
     ci = config["vibelog:ci"]
     ci["githubOwnerId"] = 123456
     ci["repositories"]["infra"] = {"visibility": "private", "oidcSubject": "immutable", "id": 456789}
+    prefix = "repo:vibelog@123456/vibelog-infra@456789:environment:"
+    config["vibelog:backup"]["writerSubject"] = f"{prefix}production-backup"
+    config["vibelog:backup"]["readerSubject"] = f"{prefix}production-restore-test"
 
 
 def test_roles_trust_the_form_the_repository_uses() -> None:
     plan = plan_of("production", immutable_infra)
     subjects = {}
-    for name in ("ci-aws-deploy", "ci-aws-preview"):
+    for name in ("ci-aws-deploy", "ci-aws-preview", "backup-writer", "backup-restore-test"):
         role = plan.one(ROLE, name)
         (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
         subjects[name] = statement["Condition"]["StringEquals"][f"{GITHUB_OIDC_HOST}:sub"]
@@ -85,6 +88,8 @@ def test_roles_trust_the_form_the_repository_uses() -> None:
             "repo:vibelog@123456/vibelog-infra@456789:pull_request",
             "repo:vibelog@123456/vibelog-infra@456789:ref:refs/heads/main",
         ],
+        "backup-writer": "repo:vibelog@123456/vibelog-infra@456789:environment:production-backup",
+        "backup-restore-test": "repo:vibelog@123456/vibelog-infra@456789:environment:production-restore-test",
     }
     oidc = [v for v in check_plan(plan) if v.policy == "oidc-trust-pinned"]
     assert oidc == [], oidc
@@ -104,12 +109,11 @@ def test_the_immutable_form_without_its_ids_is_refused_at_each_key() -> None:
     }
 
 
-def test_a_backup_subject_in_the_immutable_form_is_accepted() -> None:
-    def immutable_backup(config: dict[str, Any]) -> None:
-        config["vibelog:backup"]["writerSubject"] = "repo:vibelog@123456/vibelog@654321:environment:production-backup"
+def test_a_backup_subject_in_the_other_form_than_the_infra_repositorys_is_refused() -> None:
+    def name_form_backup(config: dict[str, Any]) -> None:
+        immutable_infra(config)
+        config["vibelog:backup"]["writerSubject"] = "repo:vibelog/vibelog-infra:environment:production-backup"
 
-    role = plan_of("production", immutable_backup).one(ROLE, "backup-writer")
-    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-    assert statement["Condition"]["StringEquals"][f"{GITHUB_OIDC_HOST}:sub"] == (
-        "repo:vibelog@123456/vibelog@654321:environment:production-backup"
-    ), role.urn
+    problem = only_problem("production", name_form_backup)
+    assert problem.path == "vibelog:backup.writerSubject", problem
+    assert "repo:vibelog@123456/vibelog-infra@456789:environment:" in problem.expected, problem

@@ -14,6 +14,7 @@ import yaml
 
 from infra.engine import Plan
 from settings.stack import INFRA_MAIN_BRANCH
+from tests.conftest import settings_of
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 # The release commits the project pins (verified in each action's repository at the tag).
@@ -41,6 +42,8 @@ ROOT = WORKFLOWS.parent.parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
+ENV_VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
+ENV_SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -58,7 +61,14 @@ def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_the_workflows_exist() -> None:
-    assert {path.name for path in FILES} == {"pull-request.yml", "deploy.yml", "drift.yml"}
+    assert {path.name for path in FILES} == {
+        "pull-request.yml",
+        "deploy.yml",
+        "drift.yml",
+        "backup-database.yml",
+        "backup-uploads.yml",
+        "restore-test.yml",
+    }
 
 
 def test_zizmor_finds_nothing() -> None:
@@ -232,3 +242,41 @@ def test_this_repositorys_main_requires_every_gate_job(production: Plan) -> None
 def test_deploys_and_pull_requests_target_the_protected_main() -> None:
     assert load(WORKFLOWS / "deploy.yml")["on"]["push"]["branches"] == [INFRA_MAIN_BRANCH]
     assert load(WORKFLOWS / "pull-request.yml")["on"]["pull_request"]["branches"] == [INFRA_MAIN_BRANCH]
+
+
+# Each backup workflow, its job, the environment suffix it runs in, and the settings schedules its crons carry.
+BACKUP_WORKFLOWS = {
+    "backup-database.yml": ("dump", "backup", ("daily", "weekly")),
+    "backup-uploads.yml": ("sync", "backup", ("uploads",)),
+    "restore-test.yml": ("restore-test", "restore-test", ("restoreTest",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BACKUP_WORKFLOWS))
+def test_backup_schedules_are_the_stacks_settings_and_run_in_their_declared_environments(
+    name: str, all_plans: dict[str, Plan]
+) -> None:
+    job_name, suffix, classes = BACKUP_WORKFLOWS[name]
+    workflow = load(WORKFLOWS / name)
+    job = workflow["jobs"][job_name]
+    crons = {entry["cron"] for entry in workflow["on"]["schedule"]}
+    stacks = [stack for stack in ("development", "staging", "production") if settings_of(stack).backup.enabled]
+    assert job["strategy"]["matrix"]["stack"] == stacks, f"{name}: every stack with a vault, and only those"
+    assert job["environment"] == f"${{{{ matrix.stack }}}}-{suffix}", name
+    for stack in stacks:
+        backup = settings_of(stack).backup
+        wanted = {
+            backup.restore_test_schedule if key == "restoreTest" else backup.classes()[key].schedule for key in classes
+        }
+        assert crons == wanted, f"{name}: crons {crons} are not {stack}'s vibelog:backup schedules {wanted}"
+        environment = backup.writer_environment if suffix == "backup" else backup.reader_environment
+        assert environment == f"{stack}-{suffix}", f"{stack}: the role trusts {environment}"
+        # Every vars.X and secrets.X the job reads is declared by the stack in that environment.
+        text = yaml.safe_dump(job)
+        declared = {
+            reg.inputs.get("variableName") or reg.inputs.get("secretName")
+            for reg in all_plans[stack].registrations
+            if reg.type in (ENV_VARIABLE, ENV_SECRET) and reg.inputs["environment"] == environment
+        }
+        read = set(re.findall(r"(?:vars|secrets)\.([A-Z0-9_]+)", text))
+        assert read <= declared, f"{name}: {sorted(read - declared)} are not declared in {stack}'s {environment}"

@@ -1,0 +1,186 @@
+"""The GitHub environments the scheduled backup jobs run in: protected, declared, holding what the jobs read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_github as github
+
+from settings.github_names import names_problems
+from settings.stack import StackSettings
+
+# Supabase Storage's S3-compatible API lives under the project's URL.
+SUPABASE_STORAGE_S3_PATH = "/storage/v1/s3"
+
+
+@dataclass(frozen=True)
+class JobEnvironment:
+    """One environment of the infra repository and what its jobs receive."""
+
+    name: str
+    """The environment's name; the role's OIDC subject names it."""
+    variables: Mapping[str, pulumi.Input[str]]
+    """Non-secret values (vars.NAME): the role to assume, the region, the buckets."""
+    secrets: Mapping[str, pulumi.Input[str]]
+    """Credentials of the sources and of Slack (secrets.NAME), made Pulumi secrets end to end."""
+
+
+@dataclass(frozen=True)
+class BackupJobsArgs:
+    """The two environments of the backup jobs: the writer's and the restore test's."""
+
+    repository: str
+    """This infrastructure repository (under the GitHub provider's owner), where the workflows live."""
+    writer: JobEnvironment
+    """`<stack>-backup`: the dump and upload jobs, trusted by the writer role."""
+    reader: JobEnvironment
+    """`<stack>-restore-test`: the weekly restore test, trusted by the read-only role."""
+    admins_bypass: bool = False
+    """Whether admins may skip the environments' rules: true only where the GitHub plan has no protection rules
+    (GitHub then keeps its default, and declaring false would plan an update on every run)."""
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for environment in (self.writer, self.reader):
+            problems += names_problems(environment.variables) + names_problems(environment.secrets)
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: StackSettings,
+        *,
+        writer_role_arn: pulumi.Input[str],
+        reader_role_arn: pulumi.Input[str],
+        database_bucket: pulumi.Input[str],
+        uploads_bucket: pulumi.Input[str],
+        uploads_backup_bucket: pulumi.Input[str],
+    ) -> BackupJobsArgs:
+        """The environments for the stack these settings describe; ARNs and bucket names come from the vault."""
+        backup, secrets = settings.backup, settings.secrets
+        if (
+            not backup.enabled
+            or backup.region is None
+            or backup.supabase_region is None
+            or settings.aws_region is None
+            or secrets.slack_webhook is None
+            or secrets.supabase_storage_access_key_id is None
+            or secrets.supabase_storage_secret_access_key is None
+        ):
+            raise ValueError("the backup jobs need vibelog:backup enabled with its secrets (see load_settings)")
+        yearly = backup.yearly.transitions
+        # The yearly copy is written straight into its cold class when the lifecycle would move it on day 0.
+        yearly_class = yearly[0].storage_class if yearly and yearly[0].days == 0 else "STANDARD"
+        common = {
+            "STACK": settings.environment,
+            "BACKUP_VAULT_REGION": backup.region,
+            "BACKUP_DATABASE_BUCKET": database_bucket,
+            "POSTGRES_MAJOR": str(backup.postgres_major),
+        }
+        slack = secrets.slack_webhook.get_secret_value()
+        return cls(
+            repository=settings.ci.infra_repository,
+            admins_bypass=settings.ci.enabled and "protection_rules" not in settings.github_features("infra"),
+            writer=JobEnvironment(
+                backup.writer_environment,
+                {
+                    **common,
+                    "AWS_ROLE_ARN": writer_role_arn,
+                    "BACKUP_YEARLY_STORAGE_CLASS": yearly_class,
+                    "BACKUP_UPLOADS_BUCKET": uploads_bucket,
+                    "BACKUP_UPLOADS_REGION": settings.aws_region,
+                    "BACKUP_UPLOADS_RETENTION_DAYS": str(backup.uploads.retention_days),
+                    "SUPABASE_STORAGE_ENDPOINT": settings.supabase.url.rstrip("/") + SUPABASE_STORAGE_S3_PATH,
+                    "SUPABASE_STORAGE_REGION": backup.supabase_region,
+                },
+                {
+                    # The direct (not pooled) URL: pg_dump's exported snapshot needs one session throughout.
+                    "BACKUP_DATABASE_URL": secrets.direct_url.get_secret_value(),
+                    "SUPABASE_STORAGE_ACCESS_KEY_ID": secrets.supabase_storage_access_key_id.get_secret_value(),
+                    "SUPABASE_STORAGE_SECRET_ACCESS_KEY": secrets.supabase_storage_secret_access_key.get_secret_value(),
+                    "SLACK_WEBHOOK": slack,
+                },
+            ),
+            reader=JobEnvironment(
+                backup.reader_environment,
+                {
+                    **common,
+                    "AWS_ROLE_ARN": reader_role_arn,
+                    "BACKUP_UPLOADS_BACKUP_BUCKET": uploads_backup_bucket,
+                    "RTO_MINUTES": str(backup.recovery_objectives.database.rto_minutes),
+                },
+                {"SLACK_WEBHOOK": slack},
+            ),
+        )
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+class BackupJobs(pulumi.ComponentResource):
+    """`<stack>-backup` and `<stack>-restore-test` in the infra repository, owned by the stack that owns the roles.
+
+    A workflow naming an environment that does not exist makes GitHub create it, unprotected: any branch could
+    then assume the roles that trust it. Declared here, each deploys only from protected branches.
+    """
+
+    writer_environment: pulumi.Output[str]
+    """Name of the writer's environment."""
+    reader_environment: pulumi.Output[str]
+    """Name of the restore test's environment."""
+
+    def __init__(self, name: str, args: BackupJobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vibelog:backup:BackupJobs", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.environments: list[github.RepositoryEnvironment] = []
+        self.variables: list[github.ActionsEnvironmentVariable] = []
+        self.secrets: list[github.ActionsEnvironmentSecret] = []
+        for key, job in (("writer", args.writer), ("reader", args.reader)):
+            # No reviewers and no wait timer: a scheduled job cannot wait for an approval. prevent_self_review is
+            # left unset: the provider sends it on every create and update, and GitHub answers 422 when it is set
+            # on an environment without reviewers (integrations/terraform-provider-github,
+            # github/resource_github_repository_environment.go, createUpdateEnvironmentData).
+            environment = github.RepositoryEnvironment(
+                f"{name}-{key}",
+                repository=args.repository,
+                environment=job.name,
+                can_admins_bypass=args.admins_bypass,
+                # Only protected branches (main, merged through its checks) run the jobs: a feature branch that
+                # names the environment is refused before it can ask for a token.
+                deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False},
+                # Delete-first: the key stays when the repository is re-created (infra/replacements.py).
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            self.environments.append(environment)
+            self.variables += [
+                github.ActionsEnvironmentVariable(
+                    f"{name}-{key}-var-{_slug(variable_name)}",
+                    repository=args.repository,
+                    environment=environment.environment,
+                    variable_name=variable_name,
+                    value=value,
+                    # Delete-first: Create is a POST that GitHub refuses for an existing name (infra/replacements.py).
+                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                )
+                for variable_name, value in job.variables.items()
+            ]
+            self.secrets += [
+                github.ActionsEnvironmentSecret(
+                    f"{name}-{key}-secret-{_slug(secret_name)}",
+                    repository=args.repository,
+                    environment=environment.environment,
+                    secret_name=secret_name,
+                    value=pulumi.Output.secret(value),
+                    opts=child,
+                )
+                for secret_name, value in job.secrets.items()
+            ]
+        self.writer_environment = self.environments[0].environment
+        self.reader_environment = self.environments[1].environment
+        self.register_outputs(
+            {"writer_environment": self.writer_environment, "reader_environment": self.reader_environment}
+        )

@@ -1,0 +1,1 @@
+"""The jobs the backup vault exists for: database dumps, upload backups, restore tests and restores."""

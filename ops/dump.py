@@ -1,0 +1,158 @@
+"""The database dump job: pg_dump of one consistent snapshot, checksummed, uploaded under each schedule's prefix."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from ops import integrity, postgres, vault
+from ops.errors import JobError
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one copy of a dump goes: the schedule's prefix and the storage class it is written in."""
+
+    schedule: str
+    """daily, weekly or yearly: the key prefix, and so the lifecycle rule that keeps and expires it."""
+    storage_class: str = "STANDARD"
+    """S3 storage class on arrival (the yearly copy goes straight to its cold class)."""
+
+    @classmethod
+    def parse(cls, text: str) -> Destination:
+        """`daily` or `yearly=DEEP_ARCHIVE`."""
+        schedule, _, storage_class = text.partition("=")
+        return cls(schedule, storage_class or "STANDARD")
+
+
+@dataclass(frozen=True)
+class DumpResult:
+    """What one run wrote."""
+
+    keys: tuple[str, ...]
+    """Keys of the dumps written, one per destination."""
+    sha256: str
+    """Hex SHA-256 of the dump."""
+    size: int
+    """Bytes of the dump."""
+    server_version: str
+    """The source server's version."""
+    row_counts: dict[str, int]
+    """Rows per table in the dumped snapshot."""
+
+
+def _snapshot_and_counts(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[str, str, dict[str, int]]:
+    """Export the transaction's snapshot for pg_dump and count rows in it: the manifest matches the dump exactly."""
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    snapshot_row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+    version_row = conn.execute("SHOW server_version").fetchone()
+    if snapshot_row is None or version_row is None:
+        raise JobError("the source database did not export a snapshot")
+    return str(snapshot_row[0]), str(version_row[0]), integrity.row_counts(conn)
+
+
+def pg_dump_version() -> str:
+    """`pg_dump (PostgreSQL) 15.x` as the binary reports it."""
+    done = subprocess.run([postgres.tool("pg_dump"), "--version"], capture_output=True, text=True, check=True)  # noqa: S603
+    return done.stdout.strip()
+
+
+def dump(
+    s3: S3Client,
+    *,
+    database_url: str,
+    bucket: str,
+    destinations: Sequence[Destination],
+    compress: int = 6,
+    pg_dump: str | None = None,
+    part_size: int = vault.PART_SIZE,
+) -> DumpResult:
+    """Dump the database to a local file, then upload it to each destination with its manifest.
+
+    S3 fixes an object's metadata when its upload starts, so the SHA-256 and size can be in it only once the dump
+    is complete: the dump is written to the runner's disk first. A failed pg_dump uploads nothing; a failed upload
+    is aborted. The manifest is written after its dump, so a listing never offers an unfinished backup.
+    """
+    if not destinations:
+        raise JobError("no destination schedule given")
+    started = vault.now()
+    env = postgres.libpq_env(database_url)
+    source_host = str(conninfo_to_dict(database_url).get("host") or "")
+    with tempfile.TemporaryDirectory(prefix="vibelog-dump-") as workdir:
+        path = Path(workdir) / "database.dump"
+        try:
+            conn = psycopg.connect(database_url, autocommit=True, connect_timeout=30)
+        except psycopg.Error as error:
+            raise JobError(
+                f"cannot connect to the source database: {postgres.last_line(str(error), database_url)}"
+            ) from None
+        with conn:
+            snapshot, server_version, counts = _snapshot_and_counts(conn)
+            command = [
+                pg_dump or postgres.tool("pg_dump"),
+                "--format=custom",
+                f"--compress={compress}",
+                f"--snapshot={snapshot}",
+                "--no-password",
+                f"--file={path}",
+            ]
+            done = subprocess.run(command, env=env, capture_output=True, check=False)  # noqa: S603
+            conn.execute("COMMIT")
+        if done.returncode != 0:
+            raise JobError(f"pg_dump failed (exit {done.returncode}): {postgres.last_line(done.stderr, database_url)}")
+        size = path.stat().st_size
+        if size == 0:
+            raise JobError("pg_dump wrote nothing")
+        sha256 = vault.sha256_file(path)
+        finished = vault.now()
+        tool_version = pg_dump_version() if pg_dump is None else "custom"
+        keys: list[str] = []
+        for destination in destinations:
+            key = vault.dump_key(destination.schedule, started)
+            metadata = {
+                "sha256": sha256,
+                "size-bytes": str(size),
+                "server-version": server_version,
+                "pg-dump-version": tool_version,
+                "schedule": destination.schedule,
+            }
+            with path.open("rb") as source:
+                version = vault.upload(
+                    s3,
+                    bucket,
+                    key,
+                    source,
+                    metadata=metadata,
+                    storage_class=destination.storage_class,
+                    part_size=part_size,
+                )
+            vault.put_json(
+                s3,
+                bucket,
+                vault.manifest_key(key),
+                {
+                    "key": key,
+                    "version_id": version,
+                    "sha256": sha256,
+                    "size_bytes": size,
+                    "server_version": server_version,
+                    "pg_dump_version": tool_version,
+                    "storage_class": destination.storage_class,
+                    "source_host": source_host,
+                    "started": started.isoformat(),
+                    "finished": finished.isoformat(),
+                    "row_counts": counts,
+                },
+            )
+            keys.append(key)
+    return DumpResult(tuple(keys), sha256, size, server_version, counts)

@@ -1,0 +1,81 @@
+"""Telling people: a restore test's result as Slack message and job summary, a job's failure in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ops.integrity import Check
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """The outcome of one restore test, with the recovery point and time it achieved."""
+
+    stack: str
+    """Which environment's backups were tested."""
+    key: str
+    """The dump restored."""
+    passed: bool
+    """Whether it was fetched, verified, restored and passed every check."""
+    dump_age_hours: float
+    """Age of the dump's snapshot when the test ran: the RPO a restore now would achieve."""
+    restore_minutes: float
+    """Fetch, verification and restore time: the RTO achieved for the database."""
+    rto_minutes: int
+    """The objective it is measured against."""
+    checks: tuple[Check, ...]
+    """What was checked."""
+    failure: str = ""
+    """Why it failed before the checks, if it did."""
+
+    def lines(self) -> list[str]:
+        """The report, one fact a line."""
+        verdict = "PASSED" if self.passed else "FAILED"
+        lines = [
+            f"Restore test {verdict} for {self.stack}: {self.key or 'no backup'}",
+            f"RPO achieved: the dump was {self.dump_age_hours:.1f} h old",
+            f"RTO achieved: fetched, verified and restored in {self.restore_minutes:.1f} min "
+            f"(objective {self.rto_minutes} min)",
+        ]
+        if self.failure:
+            lines.append(f"failure: {self.failure}")
+        lines += [f"{'ok' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in self.checks]
+        return lines
+
+    def markdown(self) -> str:
+        """The job summary."""
+        head, *rest = self.lines()
+        return "\n".join([f"## {head}", "", *(f"- {line}" for line in rest), ""])
+
+
+def summary(markdown: str) -> None:
+    """Append to the GitHub Actions job summary, when running there."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with Path(path).open("a", encoding="utf-8") as out:
+            out.write(markdown + "\n")
+
+
+def slack(text: str, webhook: str | None = None) -> bool:
+    """Post to the Slack incoming webhook in $SLACK_WEBHOOK; False if there is none or it failed (never raises)."""
+    url = webhook or os.environ.get("SLACK_WEBHOOK", "")
+    if not url.startswith("https://"):
+        return False
+    request = urllib.request.Request(  # noqa: S310 - https only, checked above
+        url, data=json.dumps({"text": text}).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return 200 <= int(response.status) < 300
+    except OSError:
+        return False
+
+
+def hours_between(earlier: datetime, later: datetime) -> float:
+    """Hours from one moment to another."""
+    return (later - earlier).total_seconds() / 3600

@@ -1,0 +1,154 @@
+"""Restores: fetch a dump, prove it is the one that was written, load it, and check what came back."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import yaml
+from psycopg.conninfo import conninfo_to_dict
+
+from ops import integrity, postgres, vault
+from ops.errors import JobError
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PRODUCTION_STACK_FILE = PROJECT_DIR / "Pulumi.production.yaml"
+
+
+def production_project_ref(stack_file: Path = PRODUCTION_STACK_FILE) -> str | None:
+    """The production Supabase project's ref (`vibelog-production` of https://vibelog-production.supabase.co)."""
+    if not stack_file.exists():
+        return None
+    config = (yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}).get("config", {})
+    url = str((config.get("vibelog:supabase") or {}).get("url", ""))
+    host = url.removeprefix("https://").split("/", 1)[0]
+    return host.split(".", 1)[0] if host.endswith(".supabase.co") else None
+
+
+def production_reason(target_url: str, manifest: dict[str, Any], production_ref: str | None) -> str | None:
+    """Why `target_url` is (or may be) a production database; None when nothing says so.
+
+    Either it is the host the dump was taken from (restoring over the live source), or it is the production
+    Supabase project: its direct host `db.<ref>.supabase.co`, or a pooler user `<user>.<ref>`.
+    """
+    params = conninfo_to_dict(target_url)
+    host, user = str(params.get("host") or ""), str(params.get("user") or "")
+    if host and host == manifest.get("source_host"):
+        return f"{host} is the database this backup was taken from"
+    if production_ref and (host == f"db.{production_ref}.supabase.co" or user.endswith(f".{production_ref}")):
+        return f"{host} is the production Supabase project ({production_ref})"
+    return None
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a restore did and found."""
+
+    key: str
+    """The dump restored."""
+    manifest: dict[str, Any]
+    """Its manifest, written at dump time."""
+    fetch_seconds: float
+    """Time to fetch it (and to restore it from an archive class)."""
+    restore_seconds: float
+    """Time pg_restore took."""
+    checks: list[integrity.Check] = field(default_factory=list)
+    """Integrity checks of the restored database."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(check.ok for check in self.checks)
+
+
+def fetch_verified(s3: S3Client, bucket: str, key: str, target: Path) -> tuple[dict[str, Any], float]:
+    """Download a dump and its manifest; JobError unless its SHA-256 matches both the manifest and its metadata."""
+    start = time.monotonic()
+    manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
+    metadata = vault.download(s3, bucket, key, target)
+    elapsed = time.monotonic() - start
+    actual = vault.sha256_file(target)
+    for source, expected in (("manifest", manifest.get("sha256")), ("object metadata", metadata.get("sha256"))):
+        if actual != expected:
+            raise JobError(f"checksum mismatch for {key}: the {source} says {expected}, the object is {actual}")
+    return manifest, elapsed
+
+
+def pg_restore(dump: Path, target_url: str, schemas: Sequence[str] = ()) -> float:
+    """Load a dump into a database in one transaction (all or nothing); returns the seconds it took."""
+    command = [
+        postgres.tool("pg_restore"),
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        "--no-acl",
+        "--single-transaction",
+        "--exit-on-error",
+        "--no-password",
+        *(f"--schema={schema}" for schema in schemas),
+        f"--dbname={conninfo_to_dict(target_url).get('dbname') or 'postgres'}",
+        str(dump),
+    ]
+    start = time.monotonic()
+    done = subprocess.run(command, env=postgres.libpq_env(target_url), capture_output=True, check=False)  # noqa: S603
+    elapsed = time.monotonic() - start
+    if done.returncode != 0:
+        raise JobError(f"pg_restore failed (exit {done.returncode}): {postgres.last_line(done.stderr, target_url)}")
+    return elapsed
+
+
+def check(
+    target_url: str, manifest: dict[str, Any], schemas: Sequence[str] = (), app_query: str = integrity.APP_QUERY
+) -> list[integrity.Check]:
+    """Row counts against the manifest, constraints, and the app's query, on the restored database."""
+    expected = {
+        name: int(count)
+        for name, count in dict(manifest.get("row_counts", {})).items()
+        if not schemas or name.split(".", 1)[0] in schemas
+    }
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        return [
+            integrity.compare_counts(expected, integrity.row_counts(conn, schemas)),
+            integrity.validate_constraints(conn),
+            integrity.app_query(conn, app_query),
+        ]
+
+
+def restore(
+    s3: S3Client,
+    *,
+    bucket: str,
+    key: str,
+    target_url: str,
+    confirm_production: bool = False,
+    schemas: Sequence[str] = (),
+    production_ref: str | None = None,
+    app_query: str = integrity.APP_QUERY,
+) -> Restored:
+    """The database_corruption runbook's restore: a chosen dump into `target_url`, refusing production unconfirmed."""
+    with tempfile.TemporaryDirectory(prefix="vibelog-restore-") as workdir:
+        path = Path(workdir) / "database.dump"
+        manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
+        why = production_reason(target_url, manifest, production_ref)
+        if why is not None and not confirm_production:
+            raise JobError(f"refusing to restore over production ({why}); add --confirm-production if you mean it")
+        manifest, fetch_seconds = fetch_verified(s3, bucket, key, path)
+        restore_seconds = pg_restore(path, target_url, schemas)
+    return Restored(key, manifest, fetch_seconds, restore_seconds, check(target_url, manifest, schemas, app_query))
+
+
+def newest(s3: S3Client, bucket: str, schedule: str) -> vault.Backup:
+    """The newest complete backup of a schedule; JobError if there is none."""
+    found = [backup for backup in vault.backups(s3, bucket, [schedule]) if backup.schedule == schedule]
+    if not found:
+        raise JobError(f"no complete {schedule} backup in s3://{bucket}")
+    return max(found, key=lambda backup: backup.key)

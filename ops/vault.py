@@ -1,0 +1,249 @@
+"""The backup vault from the jobs' side: where each backup lands, uploads that leave nothing half-written, reads."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ops.errors import JobError
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
+DUMP_SUFFIX = ".dump"
+MANIFEST_SUFFIX = ".manifest.json"
+# S3's smallest multipart part (except the last); 16 MiB keeps a 10 GB dump far below the 10,000-part limit.
+PART_SIZE = 16 * 1024 * 1024
+STAMP = "%Y%m%dT%H%M%SZ"
+# Classes S3 serves only after a RestoreObject (GLACIER_IR is read directly).
+ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+
+
+def stamp(moment: datetime) -> str:
+    """The UTC timestamp in backup keys; it sorts as it reads."""
+    return moment.astimezone(UTC).strftime(STAMP)
+
+
+def dump_key(schedule: str, moment: datetime) -> str:
+    """Key of a dump: `<schedule>/<UTC timestamp>.dump` (the lifecycle rules match the schedule's prefix)."""
+    return f"{schedule}/{stamp(moment)}{DUMP_SUFFIX}"
+
+
+def manifest_key(key: str) -> str:
+    """Key of the manifest beside a dump; it is written last, so its presence means the dump is complete."""
+    return key.removesuffix(DUMP_SUFFIX) + MANIFEST_SUFFIX
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def reason(error: Exception) -> str:
+    """One line saying why an S3 call failed."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', 'error')}: {info.get('Message', '')}".strip()
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def upload(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    source: IO[bytes],
+    *,
+    metadata: dict[str, str],
+    storage_class: str = "STANDARD",
+    part_size: int = PART_SIZE,
+) -> str:
+    """Upload `source` as one new object (by multipart upload when it exceeds a part); returns its version id.
+
+    Never overwrites: the upload completes only if the key does not exist yet (If-None-Match), so a retried job
+    cannot push a second version in front of a locked backup. Any failure aborts the upload, so no part is left
+    behind (the lifecycle's abort rule is only the backstop), and raises JobError with the reason.
+    """
+    first = source.read(part_size)
+    if len(first) < part_size:
+        # One request for a dump smaller than a part (S3 applies the bucket's default lock either way).
+        try:
+            put = s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=first,
+                Metadata=metadata,
+                StorageClass=storage_class,  # type: ignore[arg-type]  # S3's names, checked by the settings
+                ChecksumAlgorithm="SHA256",
+                IfNoneMatch="*",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise JobError(f"upload of s3://{bucket}/{key} failed: {reason(error)}") from None
+        return str(put.get("VersionId", ""))
+    try:
+        created = s3.create_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            Metadata=metadata,
+            StorageClass=storage_class,  # type: ignore[arg-type]  # S3's names, checked by the settings
+            ChecksumAlgorithm="SHA256",
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise JobError(f"cannot start the upload of s3://{bucket}/{key}: {reason(error)}") from None
+    upload_id = created["UploadId"]
+    parts: list[dict[str, Any]] = []
+    try:
+        chunk = first
+        while chunk:
+            number = len(parts) + 1
+            # S3 verifies each part's SHA-256 on arrival: a part corrupted in transit is refused, not stored.
+            sent = s3.upload_part(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=chunk,
+                ChecksumAlgorithm="SHA256",
+            )
+            parts.append({"PartNumber": number, "ETag": sent["ETag"], "ChecksumSHA256": sent.get("ChecksumSHA256")})
+            chunk = source.read(part_size)
+        done = s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+            IfNoneMatch="*",
+        )
+    except BaseException as error:
+        # If even the abort fails, the lifecycle rule's abort of incomplete uploads removes the parts.
+        with contextlib.suppress(ClientError, BotoCoreError):
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        if isinstance(error, ClientError | BotoCoreError):
+            raise JobError(f"upload of s3://{bucket}/{key} failed and was aborted: {reason(error)}") from None
+        raise
+    return str(done.get("VersionId", ""))
+
+
+def put_json(s3: S3Client, bucket: str, key: str, document: dict[str, Any]) -> None:
+    """Write a small JSON object (a manifest), never over an existing key."""
+    body = json.dumps(document, indent=2, sort_keys=True).encode()
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+            IfNoneMatch="*",
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise JobError(f"cannot write s3://{bucket}/{key}: {reason(error)}") from None
+
+
+def get_json(s3: S3Client, bucket: str, key: str) -> dict[str, Any]:
+    """Read a JSON object (a manifest)."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except (ClientError, BotoCoreError) as error:
+        raise JobError(f"cannot read s3://{bucket}/{key}: {reason(error)}") from None
+    document = json.loads(body)
+    if not isinstance(document, dict):
+        raise JobError(f"s3://{bucket}/{key} is not a manifest")
+    return document
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One object of a listing."""
+
+    key: str
+    size: int
+    last_modified: datetime
+    storage_class: str
+
+
+def list_objects(s3: S3Client, bucket: str, prefix: str) -> Iterator[Listed]:
+    """Every object under a prefix (ListObjectsV2, page by page)."""
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield Listed(item["Key"], item["Size"], item["LastModified"], str(item.get("StorageClass", "STANDARD")))
+    except (ClientError, BotoCoreError) as error:
+        raise JobError(f"cannot list s3://{bucket}/{prefix}: {reason(error)}") from None
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A complete database backup: its dump and the manifest written after it."""
+
+    schedule: str
+    key: str
+    size: int
+    written: datetime
+    storage_class: str
+
+    def age_hours(self, now: datetime) -> float:
+        """Hours since the dump was written."""
+        return (now - self.written).total_seconds() / 3600
+
+
+def backups(s3: S3Client, bucket: str, schedules: Sequence[str]) -> list[Backup]:
+    """The complete dumps of each schedule (a dump without its manifest was never finished), oldest first."""
+    found: list[Backup] = []
+    for schedule in schedules:
+        objects = {item.key: item for item in list_objects(s3, bucket, f"{schedule}/")}
+        for key, item in objects.items():
+            if key.endswith(DUMP_SUFFIX) and manifest_key(key) in objects:
+                found.append(Backup(schedule, key, item.size, item.last_modified, item.storage_class))
+    return sorted(found, key=lambda backup: (backup.schedule, backup.key))
+
+
+def download(
+    s3: S3Client, bucket: str, key: str, target: Path, *, restore_days: int = 1, poll_seconds: float = 60
+) -> dict[str, str]:
+    """Fetch an object to a file and return its metadata; an archived one is restored (RestoreObject) first.
+
+    A restore from DEEP_ARCHIVE takes up to 12 hours (Standard tier); the wait is the caller's time budget.
+    """
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+        if head.get("StorageClass") in ARCHIVED_CLASSES and 'ongoing-request="false"' not in head.get("Restore", ""):
+            if not head.get("Restore"):
+                s3.restore_object(
+                    Bucket=bucket,
+                    Key=key,
+                    RestoreRequest={"Days": restore_days, "GlacierJobParameters": {"Tier": "Standard"}},
+                )
+            while 'ongoing-request="false"' not in s3.head_object(Bucket=bucket, Key=key).get("Restore", ""):
+                time.sleep(poll_seconds)
+        s3.download_file(bucket, key, str(target))
+    except (ClientError, BotoCoreError) as error:
+        raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
+    return dict(head.get("Metadata", {}))
+
+
+def now() -> datetime:
+    """The current UTC time (one place, so a job's timestamps agree)."""
+    return datetime.now(UTC)
+
+
+def parse_time(text: str) -> datetime:
+    """A timestamp a manifest recorded (ISO 8601, UTC)."""
+    return datetime.fromisoformat(text)
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of bytes in memory."""
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,128 @@
+"""Real servers for the jobs' tests: one throwaway PostgreSQL cluster and one moto S3 server per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+import psycopg
+import pytest
+
+from ops import postgres
+from ops.errors import JobError
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
+REGION = "us-west-2"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+def _missing(reason: str) -> None:
+    """Skip where PostgreSQL is not installed; in CI (CI=true) nothing may be skipped silently, so fail."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; .ci/run installs it (apt-get install -y postgresql)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[postgres.Cluster]:
+    """A PostgreSQL server of the installed version, in a temporary directory on a port of its own."""
+    try:
+        postgres.tool("initdb")
+    except JobError as error:
+        _missing(str(error))
+    with postgres.scratch_cluster(durable=False) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def database(pg_cluster: postgres.Cluster) -> str:
+    """URL of a new, empty database on the session's server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_cluster.database_url(name)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """moto's S3 in server mode: real HTTP, versioning and Object Lock enforced by the server."""
+
+    endpoint: str
+
+    def client(self) -> S3Client:
+        """A client of the server with the stand-in credentials."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def bucket(self, *, locked: bool, days: int = 30, mode: str = "COMPLIANCE") -> str:
+        """A new bucket; `locked` ones are versioned with a default Object Lock retention, like the vault's."""
+        name = f"vault-{uuid.uuid4().hex[:16]}"
+        s3 = self.client()
+        s3.create_bucket(
+            Bucket=name,
+            CreateBucketConfiguration={"LocationConstraint": REGION},  # type: ignore[typeddict-item]
+            ObjectLockEnabledForBucket=locked,
+        )
+        if locked:
+            s3.put_object_lock_configuration(
+                Bucket=name,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}},  # type: ignore[typeddict-item]
+                },
+            )
+        else:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        return name
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One moto server for the session, on 127.0.0.1 and a free port; stopped at the end."""
+    port = postgres.free_port()
+    process = subprocess.Popen(  # noqa: S603 - the pinned moto of this virtualenv
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()  # noqa: S310 - loopback
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("moto's S3 server did not start")
+        yield S3Server(endpoint)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def aws_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """The environment a job runs with, its S3 calls sent to the moto server."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint)
+    monkeypatch.setenv("BACKUP_VAULT_REGION", REGION)
+    monkeypatch.delenv("SLACK_WEBHOOK", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    return s3_server
