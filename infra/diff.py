@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -87,13 +88,18 @@ def diff_revision(sha: str, stack: str = "all") -> list[StackDiff]:
         worktree = Path(tmp) / "base"
 
         def remove_worktree() -> None:
-            done = _git("worktree", "remove", "--force", str(worktree), check=False)
-            if done.returncode != 0:
+            # Twice --force: a worktree whose `add` was cut short is still locked ("initializing").
+            done = _git("worktree", "remove", "--force", "--force", str(worktree), check=False)
+            if done.returncode != 0:  # a checkout cut short, before git knew it as a worktree: unlock, prune
+                _git("worktree", "unlock", str(worktree), check=False)
                 shutil.rmtree(worktree, ignore_errors=True)
                 _git("worktree", "prune", check=False)
 
-        # Ctrl-C ends the process without running `finally`; the worktree goes all the same.
-        with interrupt.undo_on_interrupt(remove_worktree):
+        # Ctrl-C ends the process without running `finally`; the worktree and its directory go all the same.
+        with (
+            interrupt.undo_on_interrupt(functools.partial(shutil.rmtree, tmp, ignore_errors=True)),
+            interrupt.undo_on_interrupt(remove_worktree),
+        ):
             try:
                 _git("worktree", "add", "--detach", "--quiet", str(worktree), sha)
                 base_dir = worktree / PROJECT_DIR.relative_to(top)
@@ -162,13 +168,17 @@ def _finish_plan(process: subprocess.Popen[str], directory: Path, what: str) -> 
 
 
 def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(  # noqa: S603 - git with fixed arguments
+    process = subprocess.Popen(  # noqa: S603 - git with fixed arguments
         ["git", *args],  # noqa: S607 - git from PATH, like a developer runs it
         cwd=PROJECT_DIR,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
+    # Killed on Ctrl-C before the cleanup runs, so a half-done `worktree add` cannot race its removal.
+    with interrupt.child(process):
+        stdout, stderr = process.communicate()
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     if check and done.returncode != 0:
         raise DiffError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
     return done

@@ -37,6 +37,9 @@ def stack_file_schema() -> dict[str, Any]:
     # Secrets are set with `pulumi config set --secret` (often after the file is committed) and the program names
     # each one a stack lacks; a schema requiring them would flag every committed stack file in every editor.
     config["required"] = [key for key in config.get("required", []) if key != SECRETS_KEY]
+    secrets_ref = str(config["properties"][SECRETS_KEY].get("$ref", ""))
+    secrets_def = config.get("$defs", {}).get(secrets_ref.rsplit("/", 1)[-1], {})
+    secrets_def.pop("required", None)  # set one at a time, so a file holding some of them is a valid file
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "vibelog stack file",

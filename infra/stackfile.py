@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from settings.config_keys import PROJECT_NAMESPACE
+from settings.config_keys import PROJECT_NAMESPACE, provider_secret_keys
 from settings.loader import ConfigError, field_extra, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -254,8 +254,8 @@ def _stand_in(path: str, value: Any, encrypted: list[str], plaintext: list[str])
         return {k: _stand_in(f"{path}.{k}", v, encrypted, plaintext) for k, v in value.items()}
     if isinstance(value, list):
         return [_stand_in(f"{path}[{i}]", v, encrypted, plaintext) for i, v in enumerate(value)]
-    if field_extra(path).get("secret"):
-        plaintext.append(path)
+    if field_extra(path).get("secret") or path.split(".", 1)[0] in provider_secret_keys():
+        plaintext.append(path)  # a credential committed in the clear (the policy pack names each one)
     return value
 
 
