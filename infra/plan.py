@@ -13,9 +13,9 @@ from infra.render import fingerprint_key_from_env, plan_json, plan_text
 from infra.stackfile import STACKS, StackFileError, read_stack_config
 from settings.loader import ConfigError
 
-# One convention for every verb (README, "Exit codes"): 0 the answer is yes (no changes, no violations, valid);
-# 1 the answer is no (changes, mandatory violations, an invalid config or env file); 2 the question could not be
-# answered (bad arguments, an unknown stack, a file that cannot be read or parsed).
+# One convention for every verb (the README's exit-code table, under "Offline tooling"): 0 the answer is yes (no
+# changes, no violations, valid); 1 the answer is no (changes, mandatory violations, an invalid config or env
+# file); 2 the question could not be answered (bad arguments, an unknown stack, a file that cannot be read).
 EXIT_OK = 0
 EXIT_NO = 1
 EXIT_USAGE = 2
