@@ -96,23 +96,24 @@ def load_settings(
             )
         )
 
+    # A stack named after an environment is that environment: Pulumi.production.yaml saying `staging` would
+    # give production staging's NODE_ENV. Other stack names (a personal dev stack) map through the key itself.
+    declared = data.get("vibelog:environment")
+    if stack in get_args(Environment) and declared in get_args(Environment) and declared != stack:
+        problems.append(
+            ConfigProblem(
+                "vibelog:environment",
+                f"stack '{stack}' must declare environment '{stack}' (it declares '{declared}')",
+                f"pulumi config set --stack {stack} vibelog:environment {stack}",
+            )
+        )
+
     try:
         settings = StackSettings.model_validate(data, by_alias=True)
     except ValidationError as error:
         for detail in error.errors(include_input=False):
             problems.extend(_problems(stack, detail))
         raise ConfigError(stack, _unique(problems)) from None
-    # A stack named after an environment is that environment: Pulumi.production.yaml saying `staging` would
-    # give production staging's NODE_ENV. Other stack names (a personal dev stack) map through the key itself.
-    if stack in get_args(Environment) and settings.environment != stack:
-        problems.append(
-            ConfigProblem(
-                "vibelog:environment",
-                f"stack '{stack}' must declare environment '{stack}' (it declares '{settings.environment}')",
-                f"pulumi config set --stack {stack} vibelog:environment {stack}",
-            )
-        )
-
     by_key = {var.key: var for var in app_env(settings)}
     for env_problem in validate_app_env({key: var.value for key, var in by_key.items()}):
         source = by_key[env_problem.key].source if env_problem.key in by_key else f"(env {env_problem.key})"

@@ -44,6 +44,9 @@ def test_a_stack_named_production_declaring_staging_is_refused() -> None:
     assert problem.path == "vibelog:environment"
     assert "must declare environment 'production'" in problem.expected
     assert problem.fix == "pulumi config set --stack production vibelog:environment production"
+    # Named even when the wrong environment breaks other rules too (staging has one reviewer team, fine there).
+    problems = problems_of("staging", lambda c: c.update({"vibelog:environment": "production"}))
+    assert "vibelog:environment" in [p.path for p in problems]
 
 
 def test_a_top_level_typo_is_named_instead_of_every_key_reported_missing(tmp_path: Path) -> None:
