@@ -18,6 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 
 # The app's env schema is checked against the real zod; npm installs exactly what tests/zod's lockfile pins.
 $(ZOD): tests/zod/package.json tests/zod/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make test needs npm (Node.js 18 or newer) to install the app's exact zod into tests/zod; install Node.js and npm, then run make test again (make plan needs only Python 3.11+)" >&2; exit 2; }
 	npm ci --prefix tests/zod --no-audit --no-fund --loglevel=error
 
 plan: venv

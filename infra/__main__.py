@@ -6,6 +6,8 @@ import importlib
 import signal
 import sys
 
+from infra import interrupt
+
 # verb -> (module with `main(argv) -> int`, summary); modules load on use, so each verb pays for its own imports.
 VERBS: dict[str, tuple[str, str]] = {
     "plan": ("infra.plan", "the offline preview of a stack (or all), as a tree or --json"),
@@ -20,9 +22,10 @@ VERBS: dict[str, tuple[str, str]] = {
 def main(argv: list[str]) -> int:
     """Dispatch to a verb; unknown verbs are a usage error (exit 2)."""
     if not argv or argv[0] in {"-h", "--help"}:
-        print("usage: python -m infra <verb> [options]\n\nverbs:")
-        for name, (_, summary) in VERBS.items():
-            print(f"  {name:<10} {summary}")
+        lines = ["usage: python -m infra <verb> [options]", "", "verbs:"]
+        lines += [f"  {name:<10} {summary}" for name, (_, summary) in VERBS.items()]
+        lines += ["", "exit status: 0 yes (no changes, valid), 1 no (changes, violations, invalid), 2 usage or input"]
+        print("\n".join(lines), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     verb = VERBS.get(argv[0])
     if verb is None:
@@ -35,4 +38,5 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     # Piped into `head` or `less`: stop quietly when the reader goes away.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    interrupt.install()
     sys.exit(main(sys.argv[1:]))

@@ -1,17 +1,22 @@
 """`check-env FILE... [--json]`: validate env files (dotenv or JSON) against the app's env schema."""
 
+import argparse
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from settings.env_schema import ENV_KEYS, MUST_BE_STRING, EnvProblem, validate_app_env
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
-USAGE = "usage: check-env FILE... [--json]"
+USAGE = "usage: python -m infra check-env FILE... [--json]   (FILE - reads standard input)"
+STDIN = "-"
+# An env file is a few kilobytes; a bigger one is refused before it is read whole.
+MAX_ENV_FILE_BYTES = 1024 * 1024
 
 _ASSIGNMENT = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
@@ -27,13 +32,16 @@ class FileVerdict:
 
     file: str
     """The path as given on the command line."""
-    problems: list[EnvProblem]
+    problems: list[EnvProblem] = field(default_factory=list)
     """One per failing key; empty when the file is valid."""
+    unreadable: str = ""
+    """Why the file could not be checked at all (missing, a directory, not UTF-8, malformed); never its content."""
 
 
 def parse_dotenv(text: str) -> dict[str, str]:
     """Parse dotenv as `vercel env pull` writes it: KEY="value" with escapes, comments, `export ` prefixes."""
     env: dict[str, str] = {}
+    first_seen: dict[str, int] = {}
     lines = text.splitlines()
     number = 0
     while number < len(lines):
@@ -46,6 +54,10 @@ def parse_dotenv(text: str) -> dict[str, str]:
             raise EnvFileError(f"line {number} is not KEY=value")
         key, raw = match.groups()
         first_line = number
+        if key in first_seen:
+            # dotenv loaders disagree on which one wins; a second value is a mistake either way.
+            raise EnvFileError(f"line {number}: {key} is set again (first on line {first_seen[key]})")
+        first_seen[key] = number
         if raw.startswith(('"', "'")):
             quote = raw[0]
             body = raw[1:]
@@ -81,19 +93,42 @@ def _unescape(body: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), body, flags=re.DOTALL)
 
 
+def read_env_text(name: str) -> str:
+    """The text of an env file (`-` is standard input), bounded in size and required to be UTF-8."""
+    path = Path(name)
+    try:
+        if name == STDIN:
+            data = sys.stdin.buffer.read(MAX_ENV_FILE_BYTES + 1)
+        else:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_ENV_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise EnvFileError("no such file") from None
+    except IsADirectoryError:
+        raise EnvFileError("is a directory") from None
+    except OSError as error:
+        raise EnvFileError(f"cannot read ({error.strerror or type(error).__name__})") from None
+    if len(data) > MAX_ENV_FILE_BYTES:
+        raise EnvFileError(f"larger than {MAX_ENV_FILE_BYTES // 1024} KiB; an env file is a few KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise EnvFileError(f"cannot read: not UTF-8 (an invalid byte on line {line})") from None
+
+
 def load_env_file(path: Path) -> tuple[dict[str, str], list[EnvProblem]]:
     """Read a dotenv or JSON env file; JSON values that are not strings come back as problems."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise EnvFileError(f"cannot read: {type(error).__name__}") from None
+    text = read_env_text(str(path))
     if path.suffix != ".json" and not text.lstrip().startswith(("{", "[")):
         return parse_dotenv(text), []
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_refuse_duplicates(text))
     except json.JSONDecodeError as error:
         # The decoder's own message gives only a position, never the offending text.
         raise EnvFileError(f"malformed JSON: {error.msg} at line {error.lineno}") from None
+    except RecursionError:
+        raise EnvFileError("malformed JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise EnvFileError("JSON must be an object of string values")
     env = {key: value for key, value in data.items() if isinstance(value, str)}
@@ -102,6 +137,24 @@ def load_env_file(path: Path) -> tuple[dict[str, str], list[EnvProblem]]:
         EnvProblem(key, f"{key} {MUST_BE_STRING}") for key in ENV_KEYS if key in data and not isinstance(data[key], str)
     ]
     return env, problems
+
+
+def _refuse_duplicates(text: str) -> Any:
+    """A JSON object hook refusing a key given twice (JSON parsers keep either one), naming it and its lines."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                lines = [
+                    text[: m.start()].count("\n") + 1 for m in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)
+                ]
+                where = f" (lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
+                raise EnvFileError(f"{key} is set twice{where}")
+            seen.add(key)
+        return dict(pairs)
+
+    return hook
 
 
 def check_file(path: Path) -> FileVerdict:
@@ -113,39 +166,55 @@ def check_file(path: Path) -> FileVerdict:
     return FileVerdict(str(path), problems)
 
 
+def check_files(names: list[str]) -> list[FileVerdict]:
+    """A verdict for every file, even after one that cannot be read."""
+    verdicts = []
+    for name in names:
+        try:
+            verdicts.append(check_file(Path(name)))
+        except EnvFileError as error:
+            verdicts.append(FileVerdict(name, unreadable=str(error)))
+    return verdicts
+
+
 def main(argv: list[str]) -> int:
-    """Run `check-env`; 0 when every file is valid, 1 when any is invalid, 2 on bad arguments or files."""
-    as_json = "--json" in argv
-    files = [arg for arg in argv if arg != "--json"]
-    unknown = [arg for arg in files if arg.startswith("-")]
-    if unknown or not files:
+    """Run `check-env`: 0 when every file is valid, 1 when any is invalid, 2 on bad arguments or a file that
+    cannot be read (the other files still get their verdict)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m infra check-env",
+        description="Validate env files (dotenv as `vercel env pull` writes it, or a JSON object) against the app's "
+        "env schema. Problems name the key, never the value. Exit 0 all valid, 1 any invalid, 2 bad arguments or "
+        "a file that cannot be read.",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="an env file; - reads standard input")
+    parser.add_argument("--json", action="store_true", help="the verdicts as a JSON list")
+    args, unknown = parser.parse_known_args(argv)
+    if unknown or not args.files:
         reason = f"unknown option {unknown[0]}" if unknown else "no files given"
         print(f"check-env: {reason}; {USAGE}", file=sys.stderr)
         return EXIT_USAGE
-    verdicts: list[FileVerdict] = []
-    for name in files:
-        path = Path(name)
-        if not path.is_file():
-            print(f"check-env: {name}: no such file", file=sys.stderr)
-            return EXIT_USAGE
-        try:
-            verdicts.append(check_file(path))
-        except EnvFileError as error:
-            print(f"check-env: {name}: {error}", file=sys.stderr)
-            return EXIT_USAGE
-    if as_json:
+    verdicts = check_files(args.files)
+    for verdict in verdicts:
+        if verdict.unreadable:
+            print(f"check-env: {verdict.file}: {verdict.unreadable}", file=sys.stderr)
+    if args.json:
         report = [
             {
                 "file": verdict.file,
-                "valid": not verdict.problems,
+                "valid": not verdict.problems and not verdict.unreadable,
                 "errors": [{"key": p.key, "message": p.message} for p in verdict.problems],
+                **({"unreadable": verdict.unreadable} if verdict.unreadable else {}),
             }
             for verdict in verdicts
         ]
         print(json.dumps(report, indent=2))
     else:
         for verdict in verdicts:
+            if verdict.unreadable:
+                continue
             print(f"{verdict.file}: {'invalid' if verdict.problems else 'ok'}")
             for problem in verdict.problems:
                 print(f"  {problem.message}")
+    if any(verdict.unreadable for verdict in verdicts):
+        return EXIT_USAGE
     return EXIT_INVALID if any(verdict.problems for verdict in verdicts) else EXIT_OK

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.changes import MISSING, PropertyChange, ResourceChange, diff_by_name, diff_values
-from infra.plan import plan_stack
+from infra.plan import EXIT_NO, EXIT_OK, EXIT_USAGE, plan_stack
 from infra.plan_format import SECRET_TEXT
 from infra.render import plan_json
 from infra.review import describe, property_json, show
 from infra.stackfile import STACKS, StackFileError
-from settings.loader import ConfigError
+from settings.loader import ConfigError, is_secret_path
 
 # The config keys whose differences a promotion review reads first: what users see switch on or off.
 FLAG_KEYS = ("vibelog:featureFlags", "vibelog:operations")
@@ -59,14 +59,15 @@ def compare_documents(
 
 
 def _config_leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """(path, value) of each config leaf; an encrypted value as `[secret]`."""
+    """(path, value) of each config leaf; an encrypted value, and any value at or under a secret key (even one
+    wrongly committed in plaintext), as `[secret]`."""
     if isinstance(value, Mapping) and set(value) == {"secure"}:
         yield path, SECRET_TEXT
     elif isinstance(value, Mapping) and value:
         for key, item in value.items():
             yield from _config_leaves(item, f"{path}.{key}" if path else str(key))
     else:
-        yield path, value
+        yield path, SECRET_TEXT if path and is_secret_path(path) else value
 
 
 def comparison_text(result: StackComparison, markdown: bool = False) -> str:
@@ -139,7 +140,8 @@ def comparison_json(result: StackComparison) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    """Print how the second stack differs from the first; exit 2 on bad arguments or a stack that fails."""
+    """Print how the second stack differs from the first: exit 0 when compared, 1 when a stack's config is
+    invalid, 2 on bad arguments or an unreadable stack file."""
     parser = argparse.ArgumentParser(prog="python -m infra compare", description=__doc__)
     parser.add_argument("first", choices=STACKS, help="the stack a change has been tried on (e.g. staging)")
     parser.add_argument("second", choices=STACKS, help="the stack it is promoted to (e.g. production)")
@@ -147,11 +149,16 @@ def main(argv: list[str]) -> int:
     output.add_argument("--markdown", action="store_true", help="Markdown for a pull-request comment")
     output.add_argument("--json", action="store_true", help="the differences as JSON")
     args = parser.parse_args(argv)
-    try:
-        plans = [plan_stack(args.first), plan_stack(args.second)]
-    except (ConfigError, StackFileError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    plans = []
+    for stack in (args.first, args.second):
+        try:
+            plans.append(plan_stack(stack))
+        except StackFileError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_NO
     result = compare_documents(
         plan_json(plans[0]), plan_json(plans[1]), plans[0].config.document, plans[1].config.document
     )
@@ -159,4 +166,4 @@ def main(argv: list[str]) -> int:
         print(json.dumps(comparison_json(result), indent=2))
     else:
         print(comparison_text(result, markdown=args.markdown), end="")
-    return 0
+    return EXIT_OK

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra import interrupt
 from infra.changes import StackDiff, diff_plans
+from infra.plan import UsageError, stacks_named
 from infra.plan_format import FINGERPRINT_KEY_ENV
 from infra.review import diff_json, diff_markdown, diff_text
 
@@ -45,9 +50,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     try:
+        stacks_named(args.stack)  # a mistyped stack must not read as "no changes"
         sha = resolve(args.base)
         diffs = diff_revision(sha, args.stack)
-    except DiffError as error:
+    except (DiffError, UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     title = f"Infrastructure diff: `{args.base}` ({sha[:10]}) → this change"
@@ -80,17 +86,31 @@ def diff_revision(sha: str, stack: str = "all") -> list[StackDiff]:
     top = Path(_git("rev-parse", "--show-toplevel").stdout.strip())
     with tempfile.TemporaryDirectory(prefix="infra-diff-") as tmp:
         worktree = Path(tmp) / "base"
-        _git("worktree", "add", "--detach", "--quiet", str(worktree), sha)
-        try:
-            base_dir = worktree / PROJECT_DIR.relative_to(top)
-            base_proc = _start_plan(base_dir, stack, key)
-            head_proc = _start_plan(PROJECT_DIR, stack, key)
-            base = _finish_plan(base_proc, base_dir, "the base revision")
-            head = _finish_plan(head_proc, PROJECT_DIR, "the working tree")
-        finally:
-            done = _git("worktree", "remove", "--force", str(worktree), check=False)
-            if done.returncode != 0:
+
+        def remove_worktree() -> None:
+            # Twice --force: a worktree whose `add` was cut short is still locked ("initializing").
+            done = _git("worktree", "remove", "--force", "--force", str(worktree), check=False)
+            if done.returncode != 0:  # a checkout cut short, before git knew it as a worktree: unlock, prune
+                _git("worktree", "unlock", str(worktree), check=False)
+                shutil.rmtree(worktree, ignore_errors=True)
                 _git("worktree", "prune", check=False)
+
+        # Ctrl-C ends the process without running `finally`; the worktree and its directory go all the same.
+        with (
+            interrupt.undo_on_interrupt(functools.partial(shutil.rmtree, tmp, ignore_errors=True)),
+            interrupt.undo_on_interrupt(remove_worktree),
+        ):
+            try:
+                _git("worktree", "add", "--detach", "--quiet", str(worktree), sha)
+                base_dir = worktree / PROJECT_DIR.relative_to(top)
+                with (
+                    interrupt.child(_start_plan(base_dir, stack, key)) as base_proc,
+                    interrupt.child(_start_plan(PROJECT_DIR, stack, key)) as head_proc,
+                ):
+                    base = _finish_plan(base_proc, base_dir, "the base revision")
+                    head = _finish_plan(head_proc, PROJECT_DIR, "the working tree")
+            finally:
+                remove_worktree()
         return diff_runs(base, head, stack)
 
 
@@ -104,13 +124,20 @@ def diff_runs(base: PlanRun, head: PlanRun, stack: str = "all") -> list[StackDif
     for name in names:
         old = base.documents.get(name)
         new = head.documents.get(name)
-        if new is None and (head.directory / f"Pulumi.{name}.yaml").is_file():
-            diffs.append(StackDiff(name, error=f"the working tree's plan failed:\n{head.stderr.strip()}"))
-        elif old is None and (base.directory / f"Pulumi.{name}.yaml").is_file():
-            diffs.append(StackDiff(name, error=f"the base revision's plan failed:\n{base.stderr.strip()}"))
+        if new is None and (head.directory / f"Pulumi.{name}.yaml").exists():
+            diffs.append(StackDiff(name, error=f"the working tree's plan failed:\n{_errors_of(head.stderr, name)}"))
+        elif old is None and (base.directory / f"Pulumi.{name}.yaml").exists():
+            diffs.append(StackDiff(name, error=f"the base revision's plan failed:\n{_errors_of(base.stderr, name)}"))
         else:
             diffs.append(diff_plans(old, new, name))  # a stack file added or removed: all created or deleted
     return diffs
+
+
+def _errors_of(stderr: str, stack: str) -> str:
+    """The `error:` blocks of a plan's stderr that are about one stack (all of it if none names it)."""
+    blocks = re.split(r"(?m)^(?=error: )", stderr.strip())
+    mine = [b.strip() for b in blocks if f"'{stack}'" in b or f"Pulumi.{stack}.yaml" in b]
+    return "\n".join(mine) if mine else stderr.strip()
 
 
 def _stack_files(directory: Path) -> list[str]:
@@ -128,7 +155,9 @@ def _start_plan(directory: Path, stack: str, key: bytes) -> subprocess.Popen[str
 
 def _finish_plan(process: subprocess.Popen[str], directory: Path, what: str) -> PlanRun:
     stdout, stderr = process.communicate()
-    if process.returncode not in {0, 1}:
+    # 1 and 2 are also how plan says that one stack failed while it printed the others: those stacks then carry
+    # their own error in the diff. Anything else (no JSON at all) fails the whole diff.
+    if process.returncode not in {0, 1, 2}:
         raise DiffError(f"`python -m infra plan --json` failed in {what}:\n{stderr.strip()}")
     try:
         document = json.loads(stdout) if stdout.strip() else {"stacks": {}}
@@ -139,13 +168,17 @@ def _finish_plan(process: subprocess.Popen[str], directory: Path, what: str) -> 
 
 
 def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(  # noqa: S603 - git with fixed arguments
+    process = subprocess.Popen(  # noqa: S603 - git with fixed arguments
         ["git", *args],  # noqa: S607 - git from PATH, like a developer runs it
         cwd=PROJECT_DIR,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
+    # Killed on Ctrl-C before the cleanup runs, so a half-done `worktree add` cannot race its removal.
+    with interrupt.child(process):
+        stdout, stderr = process.communicate()
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     if check and done.returncode != 0:
         raise DiffError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
     return done

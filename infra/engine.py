@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import heapq
+import itertools
 import json
 import logging
 import runpy
@@ -213,7 +216,58 @@ def run_program(
             loop.run_until_complete(loop.shutdown_default_executor())
             asyncio.set_event_loop(None)
             loop.close()
-    return Plan(stack, config, monitor.registrations, monitor.stack_outputs)
+    return Plan(stack, config, canonical_order(monitor.registrations), monitor.stack_outputs)
+
+
+def canonical_order(registrations: list[Registration]) -> list[Registration]:
+    """The registrations in one order that does not depend on scheduling: every resource after its parent,
+    provider and dependencies, ties broken by URN; dependency lists sorted.
+
+    The SDK registers from several threads and keeps dependencies in sets, so the raw order changes from run to
+    run; two plans of the same program must be byte-identical, or a diff of plan files shows noise.
+    """
+    by_urn = {reg.urn: _sorted_dependencies(reg) for reg in registrations}
+    before = {
+        urn: {
+            dep
+            for dep in (
+                reg.parent,
+                reg.provider,
+                *reg.dependencies,
+                *itertools.chain(*reg.property_dependencies.values()),
+            )
+            if dep in by_urn and dep != urn
+        }
+        for urn, reg in by_urn.items()
+    }
+    waiting = {urn: len(deps) for urn, deps in before.items()}
+    after: dict[str, list[str]] = {}
+    for urn, deps in before.items():
+        for dep in deps:
+            after.setdefault(dep, []).append(urn)
+    ready = [urn for urn, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    ordered: list[Registration] = []
+    while ready:
+        urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for follower in after.get(urn, []):
+            waiting[follower] -= 1
+            if waiting[follower] == 0:
+                heapq.heappush(ready, follower)
+    # The engine never registers a cycle; should one appear, keep the rest rather than drop resources.
+    ordered += sorted((reg for urn, reg in by_urn.items() if waiting[urn] > 0), key=lambda reg: reg.urn)
+    return ordered
+
+
+def _sorted_dependencies(reg: Registration) -> Registration:
+    return dataclasses.replace(
+        reg,
+        dependencies=tuple(sorted(set(reg.dependencies))),
+        property_dependencies={
+            key: tuple(sorted(set(urns))) for key, urns in sorted(reg.property_dependencies.items())
+        },
+    )
 
 
 def _run_path(program: Path) -> None:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from infra.engine import Plan, Registration
-from infra.plan import plan_stack
+from infra.plan import EXIT_NO, EXIT_OK, EXIT_USAGE, plan_stack
 from infra.stackfile import STACKS, StackFileError
 from settings.loader import ConfigError
 
@@ -88,19 +88,23 @@ def chain_text(chain: Sequence[Registration]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Print the diagram (fenced for Markdown with --markdown) and the longest dependency chain."""
+    """Print the diagram (fenced for Markdown with --markdown) and the longest dependency chain: exit 0, or 1 when
+    the stack's config is invalid, 2 on bad arguments or an unreadable stack file."""
     parser = argparse.ArgumentParser(prog="python -m infra graph", description=__doc__)
     parser.add_argument("--stack", default="production", choices=STACKS, help="the stack (default production)")
     parser.add_argument("--markdown", action="store_true", help="a ```mermaid block GitHub renders in a comment")
     args = parser.parse_args(argv)
     try:
         plan = plan_stack(args.stack)
-    except (ConfigError, StackFileError) as error:
+    except StackFileError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NO
     chain = longest_chain(plan)
     if args.markdown:
         print(f"```mermaid\n{mermaid(plan)}\n```\n\nLongest dependency chain {chain_text(chain)}")
     else:
         print(f"{mermaid(plan)}\n%% longest dependency chain {chain_text(chain)}")
-    return 0
+    return EXIT_OK

@@ -13,6 +13,13 @@ from infra.render import fingerprint_key_from_env, plan_json, plan_text
 from infra.stackfile import STACKS, StackFileError, read_stack_config
 from settings.loader import ConfigError
 
+# One convention for every verb (the README's exit-code table, under "Offline tooling"): 0 the answer is yes (no
+# changes, no violations, valid); 1 the answer is no (changes, mandatory violations, an invalid config or env
+# file); 2 the question could not be answered (bad arguments, an unknown stack, a file that cannot be read).
+EXIT_OK = 0
+EXIT_NO = 1
+EXIT_USAGE = 2
+
 
 class UsageError(Exception):
     """Bad arguments: reported on one line, exit 2."""
@@ -33,7 +40,8 @@ def plan_stack(stack: str) -> Plan:
 
 
 def main(argv: list[str]) -> int:
-    """Print each stack's plan and policy verdict; exit 1 on a failed stack or mandatory violation, 2 on bad usage."""
+    """Print each stack's plan and policy verdict: exit 1 on an invalid config or a mandatory violation, 2 on bad
+    arguments or a stack file that cannot be read."""
     parser = argparse.ArgumentParser(prog="python -m infra plan", description=__doc__)
     parser.add_argument("--stack", default="all", help="development, staging, production or all (default)")
     parser.add_argument("--json", action="store_true", help="write the `pulumi preview --json` shape")
@@ -44,20 +52,26 @@ def main(argv: list[str]) -> int:
         policy_config = read_policy_config(Path(args.policy_config)) if args.policy_config else {}
     except (UsageError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
-    failed = False
+    code = EXIT_OK
     documents = {}
     key = fingerprint_key_from_env() if args.json else None
     for index, stack in enumerate(stacks):
+        # One stack that cannot be read or is misconfigured fails alone; the others are still planned.
         try:
             plan = plan_stack(stack)
-        except (ConfigError, StackFileError) as error:
-            failed = True
+        except StackFileError as error:
+            code = EXIT_USAGE
+            print(f"error: {error}", file=sys.stderr)
+            continue
+        except ConfigError as error:
+            code = max(code, EXIT_NO)
             print(f"error: {error}", file=sys.stderr)
             continue
         violations = check_plan(plan, policy_config)
-        failed = failed or bool(mandatory(violations))
+        if mandatory(violations):
+            code = max(code, EXIT_NO)
         if args.json:
             documents[stack] = {**plan_json(plan, key), "policyViolations": [v.to_json() for v in violations]}
         else:
@@ -65,4 +79,4 @@ def main(argv: list[str]) -> int:
     if args.json:
         out = documents[stacks[0]] if len(stacks) == 1 and documents else {"stacks": documents}
         print(json.dumps(out, indent=2))
-    return 1 if failed else 0
+    return code

@@ -165,8 +165,7 @@ def plan_text(plan: Plan) -> str:
             f"Secrets this stack still lacks ({len(plan.config.lacking)}; placeholders stood in for the plan):",
         ]
         lines += [
-            f"    pulumi config set --stack {plan.stack} --secret --path '{path}' <value>"
-            for path in plan.config.lacking
+            f"    pulumi config set --stack {plan.stack} --secret --path '{path}'" for path in plan.config.lacking
         ]
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from settings.config_keys import SECRETS_KEY
 from settings.loader import _model_of
 from settings.stack import StackSettings
 
@@ -33,6 +34,12 @@ def stack_file_schema() -> dict[str, Any]:
     """JSON Schema of a Pulumi.<stack>.yaml, so editors complete and check the stack files."""
     config = StackSettings.model_json_schema(by_alias=True, mode="validation")
     _allow_secure(config, config.get("$defs", {}))
+    # Secrets are set with `pulumi config set --secret` (often after the file is committed) and the program names
+    # each one a stack lacks; a schema requiring them would flag every committed stack file in every editor.
+    config["required"] = [key for key in config.get("required", []) if key != SECRETS_KEY]
+    secrets_ref = str(config["properties"][SECRETS_KEY].get("$ref", ""))
+    secrets_def = config.get("$defs", {}).get(secrets_ref.rsplit("/", 1)[-1], {})
+    secrets_def.pop("required", None)  # set one at a time, so a file holding some of them is a valid file
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "vibelog stack file",
@@ -48,7 +55,10 @@ def stack_file_schema() -> dict[str, Any]:
             "secretsprovider": {"type": "string"},
             "encryptedkey": {"type": "string"},
             "encryptionsalt": {"type": "string"},
+            "environment": {"type": "array", "items": {"type": "string"}},
         },
+        # The top-level keys the CLI reads (infra/stackfile.py's TOP_LEVEL_KEYS); a typo would leave config unread.
+        "additionalProperties": False,
         "$defs": config.get("$defs", {}),
     }
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,15 +12,115 @@ from typing import Any
 
 import yaml
 
+from settings.config_keys import PROJECT_NAMESPACE, provider_secret_keys
 from settings.loader import ConfigError, field_extra, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACKS = ("development", "staging", "production")
 GENERIC_PLACEHOLDER = "offline-plan-placeholder"
+# A stack file is a few kilobytes; anything near this is not one, and is refused before it is read whole.
+MAX_STACK_FILE_BYTES = 1024 * 1024
+# Nodes of the document once every YAML alias is expanded: bounds an alias bomb ("billion laughs") that would
+# otherwise be walked, serialized and validated billions of times over.
+MAX_EXPANDED_NODES = 100_000
+# The top-level keys of a Pulumi.<stack>.yaml (the CLI's ProjectStack: config, secrets provider and its key, ESC
+# environments); anything else is a typo that would leave `config:` unread.
+TOP_LEVEL_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 
 
 class StackFileError(Exception):
-    """The stack file is missing or is not a Pulumi stack file."""
+    """The stack file is missing or is not a Pulumi stack file. The message never quotes the file's content."""
+
+
+def did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str:
+    """` (did you mean X?)` for the closest candidate, or nothing when none is close."""
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.7)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+class _DuplicateKeyError(Exception):
+    """A mapping gives one key twice."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (it would silently win over the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise _DuplicateKeyError(f"key '{key}' appears twice in one mapping (lines {seen[key]} and {line})")
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str, name: str) -> Any:
+    """Parse one YAML document strictly: no duplicate keys, a bounded expansion, errors without the file's text."""
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise StackFileError(f"{name} expands (through YAML aliases) to more than {MAX_EXPANDED_NODES} values")
+        return loader.construct_document(node)  # type: ignore[no-untyped-call]
+    except _DuplicateKeyError as error:
+        raise StackFileError(f"{name}: {error}") from None
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{name} is not valid YAML: {_yaml_problem(error)}") from None
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes the document has with every alias expanded; memoized, so an alias bomb costs its size."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_EXPANDED_NODES + 1  # a recursive alias is as good as infinite
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(item, sizes) for item in node.value)
+    sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+    return sizes[id(node)]
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong and where, never the line itself: that line may hold a secret."""
+    problem = getattr(error, "problem", None) or "cannot be parsed"
+    mark = getattr(error, "problem_mark", None)
+    # PyYAML quotes what it choked on ("found undefined alias 'x'"), which can be part of a value; a single
+    # character ("expected ',' or ']'") and the scanner's token names ('<block end>') tell where, and are kept.
+    problem = re.sub(r"'([^']*)'|\"([^\"]*)\"", _keep_token, str(problem))
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
+def _keep_token(match: re.Match[str]) -> str:
+    inner = match.group(1) if match.group(1) is not None else match.group(2)
+    return match.group(0) if len(inner) <= 1 or re.fullmatch(r"<[a-z ]+>", inner) else "…"
+
+
+def read_text_bounded(path: Path, limit: int = MAX_STACK_FILE_BYTES) -> str:
+    """A UTF-8 text file read whole only when it is smaller than `limit` bytes."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except IsADirectoryError:
+        raise StackFileError(f"{path.name} is a directory") from None
+    except OSError as error:
+        raise StackFileError(f"{path.name} cannot be read ({error.strerror or type(error).__name__})") from None
+    if len(data) > limit:
+        raise StackFileError(f"{path.name} is larger than {limit // 1024} KiB; a stack file is a few KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise StackFileError(f"{path.name} is not UTF-8 text (an invalid byte on line {line})") from None
 
 
 @dataclass(frozen=True)
@@ -47,18 +149,15 @@ def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
 
 def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | None = None) -> StackConfig:
     """The config of a stack, with a placeholder (kept secret) for every encrypted or missing secret."""
+    name = f"Pulumi.{stack}.yaml"
     if text is None:
         path = stack_file(stack, project_dir)
-        if not path.is_file():
+        if not path.exists():
             raise StackFileError(f"no stack file {path.name} for stack '{stack}'")
-        text = path.read_text(encoding="utf-8")
-    try:
-        loaded = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
-        raise StackFileError(f"Pulumi.{stack}.yaml is not valid YAML: {error}") from None
-    document = loaded.get("config") or {} if isinstance(loaded, dict) else None
-    if not isinstance(document, dict):
-        raise StackFileError(f"Pulumi.{stack}.yaml has no `config:` mapping")
+        text = read_text_bounded(path)
+    elif len(text.encode("utf-8", "surrogatepass")) > MAX_STACK_FILE_BYTES:
+        raise StackFileError(f"{name} is larger than {MAX_STACK_FILE_BYTES // 1024} KiB; a stack file is a few KiB")
+    document = _config_mapping(load_yaml(text, name), name)
 
     encrypted: list[str] = []
     plaintext: list[str] = []
@@ -76,6 +175,36 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | N
     while lacking := tuple(path for path in missing_secrets(config) if path not in config.lacking):
         config = with_placeholders(config, lacking)
     return config
+
+
+def _config_mapping(loaded: Any, name: str) -> dict[str, Any]:
+    """The `config:` mapping of a parsed stack file, every key with its namespace, as the CLI reads it."""
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise StackFileError(f"{name} is not a mapping of `config:` and the secrets provider's keys")
+    unknown = [str(key) for key in loaded if key not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise StackFileError(
+            "; ".join(
+                f"{name}: unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS)}"
+                f" (expected {', '.join(TOP_LEVEL_KEYS)})"
+                for key in unknown
+            )
+        )
+    document = loaded.get("config")
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise StackFileError(f"{name}: `config:` must be a mapping of config keys")
+    # The CLI reads a key without a namespace as one of the project's own (`domain` is `vibelog:domain`).
+    namespaced: dict[str, Any] = {}
+    for key, value in document.items():
+        full = str(key) if ":" in str(key) else f"{PROJECT_NAMESPACE}:{key}"
+        if full in namespaced:
+            raise StackFileError(f"{name}: config key '{full}' is given twice (once without its namespace)")
+        namespaced[full] = value
+    return namespaced
 
 
 def missing_secrets(config: StackConfig) -> tuple[str, ...]:
@@ -125,8 +254,8 @@ def _stand_in(path: str, value: Any, encrypted: list[str], plaintext: list[str])
         return {k: _stand_in(f"{path}.{k}", v, encrypted, plaintext) for k, v in value.items()}
     if isinstance(value, list):
         return [_stand_in(f"{path}[{i}]", v, encrypted, plaintext) for i, v in enumerate(value)]
-    if field_extra(path).get("secret"):
-        plaintext.append(path)
+    if field_extra(path).get("secret") or path.split(".", 1)[0] in provider_secret_keys():
+        plaintext.append(path)  # a credential committed in the clear (the policy pack names each one)
     return value
 
 

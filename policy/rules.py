@@ -724,7 +724,7 @@ def stack_config_secrets_encrypted(args: StackValidationArgs, report: ReportViol
         report(
             f"{path} is a secret stored in plaintext in Pulumi.{config.stack}.yaml; fix: pulumi config rm --stack "
             f"{config.stack} --path '{path}', then pulumi config set --stack {config.stack} --secret --path "
-            f"'{path}' <value> (and rotate it: it is in the repository's history)",
+            f"'{path}' (and rotate it: it is in the repository's history)",
             root,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,11 +16,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from settings.app_env import app_env
+from settings.config_keys import PROJECT_NAMESPACE, SECRETS_KEY, closest, provider_secret_keys, unknown_key_problem
 from settings.env_schema import validate_app_env
-from settings.stack import ConfigModel, CrossFieldError, StackSettings
-
-PROJECT_NAMESPACE = "vibelog"
-SECRETS_KEY = "vibelog:secrets"
+from settings.stack import ConfigModel, CrossFieldError, Environment, StackSettings
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,16 @@ def load_settings(
     known_keys = {field.alias for field in fields.values()}
     for key, raw in config.items():
         if key.split(":", 1)[0] != PROJECT_NAMESPACE and key not in known_keys:
-            continue  # provider and engine settings (aws:*, pulumi:*) that this program does not model
+            # Provider and engine settings (aws:*, pulumi:*) this program does not model; a typo among them (or
+            # in a namespace) would silently drop what it meant to set, so it is named.
+            unknown = unknown_key_problem(key, sorted(str(known) for known in known_keys))
+            if unknown is not None:
+                expected, candidate = unknown
+                fix = f"pulumi config rm --stack {stack} {shlex.quote(key)}"
+                if candidate is not None:
+                    fix += f", then set {candidate} instead"
+                problems.append(ConfigProblem(key, expected, fix))
+            continue
         data[key] = _parse(key, raw)
     # An absent secrets object would be one error; naming each missing secret tells the user what to set.
     data.setdefault(SECRETS_KEY, {})
@@ -84,7 +92,19 @@ def load_settings(
                 SECRETS_KEY,
                 "holds secrets but is stored in plaintext; every value under it must be set with --secret",
                 f"pulumi config rm --stack {stack} {SECRETS_KEY}, then set each value with "
-                f"pulumi config set --stack {stack} --secret --path '{SECRETS_KEY}.<name>' <value>",
+                f"pulumi config set --stack {stack} --secret --path '{SECRETS_KEY}.<name>' (it prompts for the value)",
+            )
+        )
+
+    # A stack named after an environment is that environment: Pulumi.production.yaml saying `staging` would
+    # give production staging's NODE_ENV. Other stack names (a personal dev stack) map through the key itself.
+    declared = data.get("vibelog:environment")
+    if stack in get_args(Environment) and declared in get_args(Environment) and declared != stack:
+        problems.append(
+            ConfigProblem(
+                "vibelog:environment",
+                f"stack '{stack}' must declare environment '{stack}' (it declares '{declared}')",
+                f"pulumi config set --stack {stack} vibelog:environment {stack}",
             )
         )
 
@@ -94,7 +114,6 @@ def load_settings(
         for detail in error.errors(include_input=False):
             problems.extend(_problems(stack, detail))
         raise ConfigError(stack, _unique(problems)) from None
-
     by_key = {var.key: var for var in app_env(settings)}
     for env_problem in validate_app_env({key: var.value for key, var in by_key.items()}):
         source = by_key[env_problem.key].source if env_problem.key in by_key else f"(env {env_problem.key})"
@@ -103,7 +122,7 @@ def load_settings(
             ConfigProblem(
                 source,
                 f"the app's env schema rejects {env_problem.key}: {env_problem.message}",
-                _set_command(stack, source, _example(source), secret=secret),
+                _set_command(stack, source, _example(source, stack), secret=secret),
             )
         )
     if problems:
@@ -131,7 +150,12 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
     kind = detail["type"]
     if kind == "extra_forbidden":
         fix = f"pulumi config rm --stack {stack} --path {shlex.quote(path)}"
-        return [ConfigProblem(path, "is not a setting this program knows", fix)]
+        hint = closest(str(loc[-1]), _sibling_names(loc[:-1])) if loc else None
+        return [
+            ConfigProblem(
+                path, "is not a setting this program knows" + (f" (did you mean {hint}?)" if hint else ""), fix
+            )
+        ]
     if kind == "value_error":
         error = (detail.get("ctx") or {}).get("error")
         if isinstance(error, CrossFieldError):
@@ -139,7 +163,7 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
                 ConfigProblem(
                     source,
                     message,
-                    _set_command(stack, source, _example(source), secret=source.startswith(SECRETS_KEY)),
+                    _set_command(stack, source, _example(source, stack), secret=source.startswith(SECRETS_KEY)),
                     missing_secret=source in error.missing_secrets,
                 )
                 for source, message in error.problems
@@ -147,13 +171,18 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
         message = str(error) if error is not None else detail["msg"]
     elif kind == "missing":
         message = "a secret is required" if secret else "a value is required"
+    elif kind == "string_pattern_mismatch":
+        # pydantic's message is the raw regex; the field's own description says what it wants in words.
+        field = field_at(path)
+        wanted = (field.description or "") if field is not None else ""
+        message = f"is not of the accepted form: {wanted}".rstrip(": ") if wanted else "is not of the accepted form"
     else:
         message = detail["msg"]
     return [
         ConfigProblem(
             path,
             message,
-            _set_command(stack, path, _example(path), secret=secret),
+            _set_command(stack, path, _example(path, stack), secret=secret),
             missing_secret=secret and kind == "missing",
         )
     ]
@@ -190,16 +219,53 @@ def _path(loc: list[int | str]) -> str:
 
 
 def _set_command(stack: str, path: str, example: Any, *, secret: bool) -> str:
-    value = "<value>" if secret or example is None else json.dumps(example) if not isinstance(example, str) else example
     flags = " --secret" if secret else ""
     flags += " --path" if "." in path.split(":", 1)[-1] or "[" in path else ""
-    shown = value if value == "<value>" else shlex.quote(value)
-    return f"pulumi config set --stack {stack}{flags} {shlex.quote(path)} {shown}"
+    command = f"pulumi config set --stack {stack}{flags} {shlex.quote(path)}"
+    if secret:
+        # Without a value argument the CLI prompts for it, which keeps a secret out of the shell's history.
+        return command
+    if example is None:
+        return f"{command} <value>"
+    return f"{command} {shlex.quote(example if isinstance(example, str) else json.dumps(example))}"
 
 
-def _example(path: str) -> Any:
-    """The documented example of the field at a config key path, if the models have one."""
-    return field_extra(path).get("example")
+def _example(path: str, stack: str) -> Any:
+    """The documented example of the field at a config key path, when it is right for this stack.
+
+    Examples are written for one environment ("staging.vibelog.io"); suggesting one to another stack would set
+    staging's value on production, so such an example is left out (the hint then says `<value>`).
+    """
+    environments: tuple[str, ...] = get_args(Environment)
+    if path == "vibelog:environment" and stack in environments:
+        return stack
+    example = field_extra(path).get("example")
+    text = json.dumps(example)
+    if any(name in text for name in environments if name != stack):
+        return None
+    return example
+
+
+def _sibling_names(loc: list[int | str]) -> list[str]:
+    """The keys a config object at `loc` may hold (the stack's top-level keys at the root)."""
+    if not loc:
+        return [str(field.alias) for field in StackSettings.model_fields.values()]
+    field = field_at(_path(loc))
+    model = _model_of(field.annotation) if field is not None else None
+    if model is None:
+        return []
+    return [str(sub.alias or name) for name, sub in model.model_fields.items()]
+
+
+def is_secret_path(path: str) -> bool:
+    """Whether a config key path is, or sits under, a secret: the secrets object, a field the models mark
+    secret, or a provider credential. Its value is never shown, whatever else is wrong with it."""
+    key = path.split(".", 1)[0].split("[", 1)[0]
+    if key == SECRETS_KEY or key in provider_secret_keys():
+        return True
+    parts = re.split(r"[.\[]", path)
+    prefixes = [".".join(parts[: index + 1]) for index in range(len(parts))]
+    return any(field_extra(prefix).get("secret") for prefix in prefixes)
 
 
 def field_extra(path: str) -> dict[str, Any]:

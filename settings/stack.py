@@ -25,6 +25,15 @@ FLAG_NAMES = ("NEW_EDITOR", "BATCH_PROCESSING", "TEAM_FEATURES", "DEBUG_MODE")
 
 AWS_REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
 
+# Every number is bounded by what its consumer accepts, so none is truncated or rounded on the way: S3 lifecycle
+# and retention days are 32-bit integers in the S3 API (aws-sdk-go-v2 service/s3/types: `Days *int32`); Object
+# Lock retention is at most 100 years (S3 user guide, "Object Lock": retention periods); GitHub ids travel as the
+# engine's JSON numbers, exact only up to 2**53 - 1; a recovery objective past a year means none at all.
+S3_DAYS_MAX = 2**31 - 1
+OBJECT_LOCK_DAYS_MAX = 36_500
+JSON_SAFE_INT_MAX = 2**53 - 1
+MINUTES_PER_YEAR = 525_600
+
 # Hosts that only exist on a developer's machine: such a domain gets plain http and no Vercel domain.
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
@@ -259,7 +268,7 @@ CI_SECRET_NAMES = ("VERCEL_TOKEN", "VERCEL_ORG_ID", "VERCEL_PROJECT_ID", "STATUS
 CI_WIRED_VARIABLES = ("APP_URL",)
 # CI secrets under vibelog:secrets that a stack with a CI environment must hold.
 CI_SECRET_FIELDS = ("vercelDeployToken", "statusPageWebhook", "slackWebhook")
-GithubId = Annotated[int, Field(ge=1)]
+GithubId = Annotated[int, Field(ge=1, le=JSON_SAFE_INT_MAX)]
 
 
 class CiReviewers(ConfigModel):
@@ -610,14 +619,16 @@ class StorageTransition(ConfigModel):
     """A lifecycle move of a backup into a cheaper storage class."""
 
     storage_class: StorageClass = setting("The S3 storage class the backup moves to.", example="GLACIER_IR")
-    days: int = setting("Days after the backup is written.", example=0, ge=0)
+    days: int = setting("Days after the backup is written.", example=0, ge=0, le=S3_DAYS_MAX)
 
 
 class BackupClassSettings(ConfigModel):
     """One class of backups (a key prefix): when the workflow writes it, how long it is kept, where it moves."""
 
     schedule: str = setting("UTC cron schedule of the workflow that writes this class.", example="0 2 * * *")
-    retention_days: int = setting("Days a backup of this class is kept before it expires.", example=30, ge=1)
+    retention_days: int = setting(
+        "Days a backup of this class is kept before it expires.", example=30, ge=1, le=S3_DAYS_MAX
+    )
     transitions: list[StorageTransition] = setting(
         "Storage-class moves, in order; each class's minimum duration is paid before the next move or expiry.",
         example=[],
@@ -642,17 +653,20 @@ class ObjectLockSettings(ConfigModel):
         "GOVERNANCE (s3:BypassGovernanceRetention can lift it) or COMPLIANCE (nobody can, not even root).",
         example="COMPLIANCE",
     )
-    days: int = setting("Days each new backup version is locked.", example=30, ge=1)
+    days: int = setting("Days each new backup version is locked.", example=30, ge=1, le=OBJECT_LOCK_DAYS_MAX)
 
 
 class RecoveryObjective(ConfigModel):
     """How much data a class may lose and how long its recovery may take, and what it is recovered from."""
 
     rpo_minutes: int = setting(
-        "Recovery point objective: the most data, in minutes, that may be lost.", example=15, ge=1
+        "Recovery point objective: the most data, in minutes, that may be lost.", example=15, ge=1, le=MINUTES_PER_YEAR
     )
     rto_minutes: int = setting(
-        "Recovery time objective: the longest the recovery may take, in minutes.", example=240, ge=1
+        "Recovery time objective: the longest the recovery may take, in minutes.",
+        example=240,
+        ge=1,
+        le=MINUTES_PER_YEAR,
     )
     recovery_path: RecoveryPath = setting(
         "What the class is recovered from; only backup_vault is bound to this vault's schedules.",
@@ -663,10 +677,10 @@ class RecoveryObjective(ConfigModel):
 class RetentionFloor(ConfigModel):
     """The shortest retention, in days, this stack promises for each backup class."""
 
-    daily: int = setting("Daily database dumps.", example=30, ge=1, default=30)
-    weekly: int = setting("Weekly database archives (12 weeks).", example=84, ge=1, default=84)
-    yearly: int = setting("Cold copies of the weekly archive (1 year).", example=365, ge=1, default=365)
-    uploads: int = setting("Incremental user-upload backups.", example=90, ge=1, default=90)
+    daily: int = setting("Daily database dumps.", example=30, ge=1, le=S3_DAYS_MAX, default=30)
+    weekly: int = setting("Weekly database archives (12 weeks).", example=84, ge=1, le=S3_DAYS_MAX, default=84)
+    yearly: int = setting("Cold copies of the weekly archive (1 year).", example=365, ge=1, le=S3_DAYS_MAX, default=365)
+    uploads: int = setting("Incremental user-upload backups.", example=90, ge=1, le=S3_DAYS_MAX, default=90)
 
 
 class RecoveryObjectives(ConfigModel):
@@ -697,6 +711,7 @@ class RecoveryObjectives(ConfigModel):
         "Longest gap, in days, between two restore tests (the reference's restore_test_weekly).",
         example=7,
         ge=1,
+        le=366,
         default=7,
     )
 
@@ -728,12 +743,17 @@ class BackupSettings(ConfigModel):
         default_factory=lambda: _backup_class("0 * * * *", 90, [("GLACIER_IR", 0)]),
     )
     noncurrent_version_days: int = setting(
-        "Days an overwritten or expired backup version is kept before it is removed.", example=7, ge=1, default=7
+        "Days an overwritten or expired backup version is kept before it is removed.",
+        example=7,
+        ge=1,
+        le=S3_DAYS_MAX,
+        default=7,
     )
     abort_incomplete_upload_days: int = setting(
         "Days after which an unfinished multipart upload is aborted (its parts are billed until then).",
         example=7,
         ge=1,
+        le=S3_DAYS_MAX,
         default=7,
     )
     object_lock: ObjectLockSettings | None = setting(
@@ -768,6 +788,7 @@ class BackupSettings(ConfigModel):
         example=15,
         default=15,
         ge=13,
+        le=99,  # a two-digit major: the jobs install postgresql-client-<major>
     )
 
     @property
@@ -961,7 +982,8 @@ class StackSettings(BaseModel):
     @model_validator(mode="after")
     def _environment_rules(self) -> StackSettings:
         problems = []
-        if self.environment == "production" and self.feature_flags.DEBUG_MODE is not False:
+        # Off is `false` or a rollout to 0% of users; anything that reaches a user is on.
+        if self.environment == "production" and self.feature_flags.percentages()["DEBUG_MODE"] > 0:
             problems.append(("vibelog:featureFlags.DEBUG_MODE", "DEBUG_MODE can never be on in production"))
         if self.environment == "production" and "preview" in self.app.targets:
             problems.append(

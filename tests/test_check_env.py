@@ -91,8 +91,6 @@ EMPTY=
 HASH="a # not a comment"
 MULTI="first
 second"
-DUP=1
-DUP=2
 """
     assert parse_dotenv(text) == {
         "NODE_ENV": "staging",
@@ -102,7 +100,6 @@ DUP=2
         "EMPTY": "",
         "HASH": "a # not a comment",
         "MULTI": "first\nsecond",
-        "DUP": "2",
     }
 
 
@@ -123,7 +120,10 @@ def test_malformed_dotenv_is_an_error(text: str) -> None:
         (["{array_json}"], "JSON must be an object"),
         (["{bad_dotenv}"], "is not KEY=value"),
         (["{not_utf8}"], "cannot read"),
-        (["{dir}"], "no such file"),
+        (["{dir}"], "is a directory"),
+        (["{dup_dotenv}"], "line 3: NODE_ENV is set again (first on line 1)"),
+        (["{dup_json}"], "NODE_ENV is set twice (lines 1, 3)"),
+        (["{huge}"], "larger than 1024 KiB"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(
@@ -136,6 +136,9 @@ def test_bad_arguments_exit_2_with_one_line(
         "bad_dotenv": _write(tmp_path, "bad.env", "NODE_ENV production\n"),
         "not_utf8": str(tmp_path / "latin1.env"),
         "dir": str(tmp_path),
+        "dup_dotenv": _write(tmp_path, "dup.env", "NODE_ENV=production\nX=1\nNODE_ENV=development\n"),
+        "dup_json": _write(tmp_path, "dup.json", '{"NODE_ENV": "production",\n"X": "1",\n"NODE_ENV": "staging"}'),
+        "huge": _write(tmp_path, "huge.env", "X=" + "a" * (1024 * 1024)),
     }
     (tmp_path / "latin1.env").write_bytes(b"NEXTAUTH_SECRET=\xe9\n")
     assert main([arg.format(**paths) for arg in argv]) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,56 @@ def test_an_unknown_revision_is_an_error(repo: Path) -> None:
     done = run_diff(repo, "--base", "no-such-branch")
     assert done.returncode == 2, done.stdout
     assert "not a commit" in done.stderr
+
+
+def test_an_unreadable_stack_file_fails_that_stack_alone(repo: Path) -> None:
+    stack_file = repo / "Pulumi.staging.yaml"
+    original = stack_file.read_bytes()
+    try:
+        stack_file.write_bytes(b"config:\n  vibelog:domain: caf\xe9.io\n")
+        done = run_diff(repo, "--json")
+        assert done.returncode == 2, done.stderr
+        stacks = json.loads(done.stdout)["stacks"]
+        assert "not UTF-8" in stacks["staging"]["error"]
+        assert "Traceback" not in stacks["staging"]["error"] + done.stderr
+        assert not stacks["production"].get("error")
+        assert stacks["production"]["changed"] is False
+    finally:
+        stack_file.write_bytes(original)
+
+
+def test_ctrl_c_during_a_diff_leaves_no_worktree(repo: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra", "diff", "--base", "HEAD"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    worktrees: list[str] = []
+    while process.poll() is None and len(worktrees) < 2:  # wait for the base revision's worktree to exist
+        listed = subprocess.run(
+            ["git", "worktree", "list", "--porcelain"],  # noqa: S607
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        worktrees = [line for line in listed.stdout.splitlines() if line.startswith("worktree ")]
+    assert len(worktrees) == 2, "the diff ended before its worktree was seen"
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert (process.returncode, err) == (130, "interrupted\n"), err
+    assert out == ""
+    listed = subprocess.run(
+        ["git", "worktree", "list", "--porcelain"],  # noqa: S607 - git from PATH
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    left = [line for line in listed.stdout.splitlines() if line.startswith("worktree ")]
+    assert left == worktrees[:1], "the base revision's worktree is removed"
+    base = Path(worktrees[1].removeprefix("worktree "))
+    assert not base.parent.exists(), f"{base.parent} is left behind"

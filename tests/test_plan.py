@@ -75,7 +75,7 @@ def test_the_plan_lists_the_secrets_a_stack_lacks() -> None:
     config = read_stack_config("production")
     assert "vibelog:secrets.openaiApiKey" in config.lacking
     text = plan_text(run_program("production", config))
-    assert "pulumi config set --stack production --secret --path 'vibelog:secrets.openaiApiKey' <value>" in text
+    assert "pulumi config set --stack production --secret --path 'vibelog:secrets.openaiApiKey'\n" in text + "\n"
 
 
 def test_encrypted_secrets_count_as_present() -> None:

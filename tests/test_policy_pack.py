@@ -144,7 +144,7 @@ def test_stack_file_with_a_plaintext_secret_fails_the_plan(
     assert "[mandatory] stack-config-secrets-encrypted" in out
     assert "urn:pulumi:production::vibelog::pulumi:pulumi:Stack::vibelog-production" in out
     assert "vibelog:secrets.stripeSecretKey is a secret stored in plaintext in Pulumi.production.yaml" in out
-    assert "pulumi config set --stack production --secret --path 'vibelog:secrets.stripeSecretKey' <value>" in out
+    assert "pulumi config set --stack production --secret --path 'vibelog:secrets.stripeSecretKey'" in out
     assert "sk_live_plaintext" not in out
     assert "1 mandatory violation(s): the preview fails." in out
 

@@ -125,7 +125,7 @@ def test_missing_secrets_are_named_with_the_secret_set_command() -> None:
     missing = {p.path: p for p in raised.value.problems if p.missing_secret}
     assert "vibelog:secrets.openaiApiKey" in missing
     assert missing["vibelog:secrets.openaiApiKey"].fix == (
-        "pulumi config set --stack production --secret --path vibelog:secrets.openaiApiKey <value>"
+        "pulumi config set --stack production --secret --path vibelog:secrets.openaiApiKey"
     )
     assert "vibelog:secrets.anthropicApiKey" not in missing, "optional secrets are not required"
 

@@ -1,0 +1,56 @@
+"""Ctrl-C: stop at once with status 130 and one line, after undoing what the verb left behind (child processes,
+a temporary git worktree)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+
+_cleanups: list[Callable[[], None]] = []
+_children: list[subprocess.Popen[str]] = []
+
+
+def install() -> None:
+    """Make SIGINT end the process promptly. The default KeyboardInterrupt can surface inside the Pulumi
+    runtime's threads and event loop, where it is printed as a traceback, swallowed, or waits on a thread."""
+    signal.signal(signal.SIGINT, _on_interrupt)
+
+
+def _on_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+    for child in list(_children):
+        with contextlib.suppress(OSError):
+            child.kill()
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            child.wait(timeout=10)
+    for cleanup in reversed(_cleanups):
+        with contextlib.suppress(Exception):
+            cleanup()
+    os.write(2, b"interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+@contextlib.contextmanager
+def undo_on_interrupt(cleanup: Callable[[], None]) -> Iterator[None]:
+    """Run `cleanup` if the process is interrupted inside the block (the block's own `finally` does not run)."""
+    _cleanups.append(cleanup)
+    try:
+        yield
+    finally:
+        _cleanups.remove(cleanup)
+
+
+@contextlib.contextmanager
+def child(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """Kill `process` if the parent is interrupted while it runs; otherwise leave it to the caller."""
+    _children.append(process)
+    try:
+        yield process
+    finally:
+        _children.remove(process)

@@ -1,0 +1,137 @@
+"""Every verb: one exit-code convention, no secret in any output, the same bytes twice, Ctrl-C as one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.engine import Plan, canonical_order
+from infra.stackfile import STACKS
+from tests.cli_helpers import copy_stacks, run_verb
+
+CANARY = "canary-sk-4b8e0a1f"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["plan", "--stack", "prod"],
+        ["plan", "--json", "--stack", "prod"],
+        ["graph", "--stack", "prod"],
+        ["compare", "staging", "prod"],
+        ["diff", "--base", "HEAD", "--stack", "prod"],
+        ["check-env"],
+        ["no-such-verb"],
+        [],
+    ],
+)
+def test_an_unknown_stack_or_bad_usage_is_exit_2_in_every_verb(argv: list[str]) -> None:
+    run = run_verb(argv)
+    assert run.code == 2, f"{argv}: {run.both}"
+    assert run.out == "", "nothing on stdout a pipeline could take for an answer"
+
+
+def test_a_misconfigured_stack_is_exit_1_in_every_verb_that_plans_it(tmp_path: Path) -> None:
+    directory = copy_stacks(tmp_path)
+    staging = directory / "Pulumi.staging.yaml"
+    staging.write_text(staging.read_text().replace("vibelog:environment: staging", "vibelog:environment: stagin"))
+    for argv in (["plan", "--stack", "staging"], ["graph", "--stack", "staging"], ["compare", "staging", "production"]):
+        run = run_verb(argv, directory)
+        assert run.code == 1, f"{argv}: {run.both}"
+        assert "  - vibelog:environment: Input should be 'development', 'staging' or 'production'" in run.err
+
+
+def _with_canaries(directory: Path) -> Path:
+    """Stack files holding a plaintext canary in every provider credential, different per stack."""
+    copy_stacks(directory)
+    for stack in STACKS:
+        path = directory / f"Pulumi.{stack}.yaml"
+        lines = [
+            f"  aws:secretKey: {CANARY}-{stack}-aws",
+            f"  aws:accessKey: {CANARY}-{stack}-akid",
+            f"  aws:token: {CANARY}-{stack}-token",
+            f"  github:token: {CANARY}-{stack}-gh",
+            f"  vercel:apiToken: {CANARY}-{stack}-vercel",
+            f"  github:appAuth: {{id: '1', installationId: '2', pemFile: {CANARY}-{stack}-pem}}",
+        ]
+        path.write_text(path.read_text() + "\n".join(lines) + "\n")
+    return directory
+
+
+@pytest.mark.parametrize("output", [[], ["--markdown"], ["--json"]], ids=["text", "markdown", "json"])
+def test_compare_never_prints_a_secret_in_any_format(tmp_path: Path, output: list[str]) -> None:
+    run = run_verb(["compare", "staging", "production", *output], _with_canaries(tmp_path))
+    assert run.code == 0, run.err
+    assert CANARY not in run.both
+    shown = run.out if output != ["--json"] else json.dumps(json.loads(run.out)["config"])
+    assert "aws:secretKey" not in shown, "set in both stacks: secrets are never comparable across stacks"
+
+
+def test_plan_and_graph_never_print_a_provider_credential(tmp_path: Path) -> None:
+    directory = _with_canaries(tmp_path)
+    for argv in (["plan", "--stack", "all"], ["plan", "--json"], ["graph", "--stack", "production"]):
+        run = run_verb(argv, directory)
+        assert CANARY not in run.both, argv
+
+
+def test_two_runs_print_the_same_bytes() -> None:
+    for argv in (["plan", "--json"], ["plan"], ["graph"], ["compare", "staging", "production", "--json"]):
+        first, second = run_verb(argv), run_verb(argv)
+        assert (first.code, first.out, first.err) == (second.code, second.out, second.err), argv
+
+
+def test_the_canonical_order_does_not_depend_on_the_registration_order(production: Plan) -> None:
+    shuffled = list(production.registrations)
+    random.Random(7).shuffle(shuffled)  # noqa: S311 - a fixed shuffle, nothing secret
+    ordered = canonical_order(shuffled)
+    assert [r.urn for r in ordered] == [r.urn for r in canonical_order(production.registrations)]
+    seen: set[str] = set()
+    for reg in ordered:
+        before = {reg.parent, reg.provider, *reg.dependencies} & {r.urn for r in ordered}
+        assert before <= seen, f"{reg.urn} comes before {before - seen}"
+        assert list(reg.dependencies) == sorted(reg.dependencies), reg.urn
+        seen.add(reg.urn)
+
+
+def test_check_env_reads_stdin_and_has_help() -> None:
+    run = run_verb(["check-env", "-"], stdin=b"NODE_ENV=production\n")
+    assert run.code == 1
+    assert run.out.startswith("-: invalid\n")
+    helped = run_verb(["check-env", "--help"])
+    assert helped.code == 0
+    assert "- reads standard input" in helped.out
+
+
+def test_check_env_gives_every_file_a_verdict_even_after_a_missing_one(tmp_path: Path) -> None:
+    good = tmp_path / "good.env"
+    good.write_text("NODE_ENV=production\n")
+    run = run_verb(["check-env", str(tmp_path / "missing.env"), str(tmp_path), str(good), "--json"])
+    assert run.code == 2
+    verdicts = {entry["file"]: entry for entry in json.loads(run.out)}
+    assert verdicts[str(tmp_path / "missing.env")]["unreadable"] == "no such file"
+    assert verdicts[str(tmp_path)]["unreadable"] == "is a directory"
+    assert verdicts[str(good)]["errors"], "the file after the missing one is still checked"
+    assert verdicts[str(good)]["valid"] is False
+
+
+def test_ctrl_c_exits_130_with_one_line_and_no_traceback() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra", "plan", "--stack", "all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    process.stdout.readline()  # the first stack's plan is printed: the others are still being planned
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err.decode()
+    assert err == b"interrupted\n"
+    assert b"Previewing stack production" not in out, "the interrupt was not swallowed"
