@@ -286,12 +286,8 @@ class IncidentResponse(pulumi.ComponentResource):
                     arn=self.destination.arn,
                     role_arn=self.dispatch_role.arn,
                     input_transformer={
-                        "input_paths": {
-                            "alarm": "$.detail.alarmName",
-                            "reason": "$.detail.state.reason",
-                            "time": "$.time",
-                        },
-                        "input_template": dispatch_template(alarm.action, args.rollback_severity),
+                        "input_paths": {"alarm": "$.detail.alarmName", "time": "$.time"},
+                        "input_template": dispatch_template(alarm, args.rollback_severity),
                     },
                     # A refused dispatch (GitHub down) is retried for an hour; later, rolling back is a human's call.
                     retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 10},
@@ -302,13 +298,19 @@ class IncidentResponse(pulumi.ComponentResource):
             )
 
 
-def dispatch_template(action: RollbackAction, severity: Severity) -> str:
+def dispatch_template(alarm: RollbackAlarm, severity: Severity) -> str:
     """The repository_dispatch body (event_type and client_payload) a rollback alarm sends."""
-    # EventBridge substitutes <alarm>, <reason> and <time> from input_paths, escaping them inside the quotes.
-    return (
-        '{"event_type": "' + DISPATCH_EVENT_TYPE + '", "client_payload": {"alarm": "<alarm>", '
-        f'"action": "{action}", "severity": "{severity}", "reason": "<reason>", "time": "<time>"}}}}'
-    )
+    # EventBridge fills <alarm> and <time> from input_paths: an alarm name and a timestamp never hold a quote. The
+    # alarm's free-text reason could, and a body that is no longer JSON is refused by GitHub: it is left out, and the
+    # reason sent is the trigger's own description, JSON-encoded here.
+    payload = {
+        "alarm": "<alarm>",
+        "action": alarm.action,
+        "severity": severity,
+        "reason": alarm.description,
+        "time": "<time>",
+    }
+    return json.dumps({"event_type": DISPATCH_EVENT_TYPE, "client_payload": payload})
 
 
 def _alarm_pattern(alarm_arn: str) -> str:

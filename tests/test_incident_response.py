@@ -172,7 +172,7 @@ def test_each_class_topic_reaches_exactly_its_sns_channels(production: Plan) -> 
 
 def dispatch_body(template: str) -> Any:
     """The JSON EventBridge sends, with sample values in the input transformer's placeholders."""
-    return json.loads(template.replace("<alarm>", "a").replace("<reason>", "r").replace("<time>", "t"))
+    return json.loads(template.replace("<alarm>", "a").replace("<time>", "t"))
 
 
 def test_a_firing_rollback_alarm_dispatches_the_rollback_workflow(production: Plan) -> None:
@@ -199,6 +199,11 @@ def test_a_firing_rollback_alarm_dispatches_the_rollback_workflow(production: Pl
         assert body["client_payload"]["action"] == action, target.urn
         assert body["client_payload"]["severity"] == "P1", target.urn
         assert set(body["client_payload"]) == {"alarm", "action", "severity", "reason", "time"}, target.urn
+        assert body["client_payload"]["reason"] == alarm.inputs["alarmDescription"].split(". ")[0].removeprefix(
+            "Automated rollback trigger: "
+        ), target.urn
+        paths = target.inputs["inputTransformer"]["inputPaths"]
+        assert paths == {"alarm": "$.detail.alarmName", "time": "$.time"}, f"{target.urn}: free text breaks the JSON"
 
 
 def test_the_dispatch_role_may_only_invoke_its_destination(production: Plan) -> None:
