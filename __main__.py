@@ -37,7 +37,11 @@ if settings.bootstrap_phase == "complete":
     flags = FeatureFlags("flags", FeatureFlagsArgs.from_settings(settings), opts=providers.opts(providers.vercel))
     app = VercelApp(
         "web",
-        VercelAppArgs.from_settings(settings, runtime_env={"EDGE_CONFIG": flags.connection_string}),
+        VercelAppArgs.from_settings(
+            settings,
+            runtime_env={"EDGE_CONFIG": flags.connection_string}
+            | ({"AWS_ROLE_ARN": incident.metrics_role_arn} if incident is not None else {}),
+        ),
         opts=providers.opts(providers.vercel),
     )
     pulumi.export("app_url", app.url)

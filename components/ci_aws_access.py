@@ -19,6 +19,7 @@ from components.dns_failover import (
     failover_alarm_name,
     oncall_topic_name,
 )
+from components.incident_response import vercel_oidc_issuer
 from settings.github_oidc import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
 from settings.stack import INFRA_MAIN_BRANCH, StackSettings
 
@@ -121,6 +122,8 @@ class DeployScope:
     """Whether the stack declares health checks, a certificate and a CloudFront distribution."""
     incident_prefix: str | None
     """Prefix of the incident topics, rollback alarms, dispatch role and EventBridge bridge, if the stack has them."""
+    vercel_oidc_issuer: str
+    """The Vercel OIDC issuer (host/path) the app's metrics role trusts, if the stack has incident alarms."""
     keys: bool
     """Whether the stack declares KMS keys (tagged with its environment by its provider)."""
     owns_provider: bool
@@ -148,7 +151,7 @@ class DeployScope:
         if failover is not None:
             buckets.append(failover.bucket_name)
         if settings.incident.enabled:
-            roles.append(f"{settings.app.project_name}-incident-dispatch")
+            roles.append(f"{settings.app.project_name}-incident-*")
         owns = settings.ci.owns_oidc_provider
         if owns:
             roles.append(PREVIEW_ROLE_NAME)
@@ -170,6 +173,7 @@ class DeployScope:
             else (),
             failover=failover is not None,
             incident_prefix=settings.app.project_name if settings.incident.enabled else None,
+            vercel_oidc_issuer=vercel_oidc_issuer(settings.vercel_team) if settings.incident.enabled else "",
             keys=backup is not None,
             owns_provider=owns,
         )
@@ -460,6 +464,21 @@ class DeployScope:
                     "secretsmanager:DescribeSecret",
                 ],
                 [f"arn:aws:secretsmanager:{region}:{acct}:secret:events!connection/{prefix}-github-dispatch*"],
+            ),
+            # The OIDC provider the app's metrics role trusts (Vercel's issuer for this team): created and kept,
+            # never deleted by a deploy (it is protected, and every stack's role would break with it).
+            statement(
+                "ManageVercelOidcProvider",
+                [
+                    "iam:CreateOpenIDConnectProvider",
+                    "iam:GetOpenIDConnectProvider",
+                    "iam:TagOpenIDConnectProvider",
+                    "iam:UntagOpenIDConnectProvider",
+                    "iam:AddClientIDToOpenIDConnectProvider",
+                    "iam:RemoveClientIDFromOpenIDConnectProvider",
+                    "iam:UpdateOpenIDConnectProviderThumbprint",
+                ],
+                [f"arn:aws:iam::{acct}:oidc-provider/{self.vercel_oidc_issuer}"],
             ),
             statement(
                 "PassDispatchRoleToEvents",

@@ -90,6 +90,10 @@ class IncidentResponseArgs:
     """owner/name whose workflow repository_dispatch starts."""
     dispatch_token: pulumi.Input[str]
     """Secret GitHub token allowed to dispatch there (Contents: write on that repository only)."""
+    vercel_team: str
+    """The Vercel team's slug: the issuer of the app's OIDC tokens is https://oidc.vercel.com/<slug>."""
+    vercel_environments: Sequence[str]
+    """The Vercel targets whose deployments may publish metrics (the `environment` of the token's subject)."""
 
     @classmethod
     def from_settings(cls, settings: StackSettings, providers: Providers) -> IncidentResponseArgs:
@@ -138,6 +142,8 @@ class IncidentResponseArgs:
             rollback_severity=incident.rollback.severity,
             dispatch_repository=incident.dispatch_repository,
             dispatch_token=pulumi.Output.secret(token.get_secret_value()),
+            vercel_team=settings.vercel_team,
+            vercel_environments=tuple(settings.app.targets),
         )
 
 
@@ -149,6 +155,8 @@ class IncidentResponse(pulumi.ComponentResource):
     """ARN of each incident class's topic (P0, P1, P2)."""
     rollback_alarm_names: pulumi.Output[list[str]]
     """Names of the rollback alarms."""
+    metrics_role_arn: pulumi.Output[str]
+    """Role the app assumes (Vercel OIDC) to publish its request metrics; the app's AWS_ROLE_ARN."""
 
     def __init__(self, name: str, args: IncidentResponseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:incident:IncidentResponse", name, None, opts)
@@ -201,12 +209,72 @@ class IncidentResponse(pulumi.ComponentResource):
             for alarm in args.rollback_alarms
         ]
         self._dispatch_bridge(name, args, on_global)
+        self._metrics_publisher(name, args, on_global)
 
         self.topic_arns = pulumi.Output.all(*(topic.arn for topic in self.topics.values())).apply(
             lambda arns: dict(zip(self.topics, arns, strict=True))
         )
         self.rollback_alarm_names = pulumi.Output.all(*(alarm.name for alarm in self.rollback_alarms)).apply(list)
-        self.register_outputs({"topic_arns": self.topic_arns, "rollback_alarm_names": self.rollback_alarm_names})
+        self.metrics_role_arn = self.metrics_role.arn
+        self.register_outputs(
+            {
+                "topic_arns": self.topic_arns,
+                "rollback_alarm_names": self.rollback_alarm_names,
+                "metrics_role_arn": self.metrics_role_arn,
+            }
+        )
+
+    def _metrics_publisher(self, name: str, args: IncidentResponseArgs, on_global: pulumi.ResourceOptions) -> None:
+        """The identity the app publishes its metrics with: a role its Vercel deployments assume with their OIDC
+        token, allowed PutMetricData into the app's namespace and nothing else. No access key exists to leak."""
+        issuer = vercel_oidc_issuer(args.vercel_team)
+        # One provider per issuer and account; its url is ForceNew (iam/openid_connect_provider.go), and roles that
+        # trust it break while it is replaced: protected. No thumbprint: AWS validates the issuer through its CAs.
+        self.vercel_oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-vercel-oidc",
+            url=f"https://{issuer}",
+            client_id_lists=[f"https://vercel.com/{args.vercel_team}"],
+            opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(protect=True)),
+        )
+        subjects = [
+            f"owner:{args.vercel_team}:project:{args.project_name}:environment:{environment}"
+            for environment in args.vercel_environments
+        ]
+        self.metrics_role = aws.iam.Role(
+            f"{name}-metrics-role",
+            name=metrics_role_name(args.project_name),
+            description=f"Vercel deployments of {args.project_name} publish request metrics to {args.namespace}",
+            # The provider's ARN is known from its issuer; IAM refuses a trust naming a provider that does not exist
+            # yet, so the role waits for it.
+            assume_role_policy=_vercel_trust(
+                f"arn:aws:iam::{args.account_id}:oidc-provider/{issuer}",
+                issuer,
+                f"https://vercel.com/{args.vercel_team}",
+                subjects,
+            ),
+            max_session_duration=3600,
+            opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(depends_on=[self.vercel_oidc])),
+        )
+        # PutMetricData has no resource-level permission: the namespace condition is what scopes it.
+        self.metrics_policy = aws.iam.RolePolicy(
+            f"{name}-metrics-policy",
+            name="put-app-metrics",
+            role=self.metrics_role.id,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "cloudwatch:PutMetricData",
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"cloudwatch:namespace": args.namespace}},
+                        }
+                    ],
+                }
+            ),
+            opts=on_global,
+        )
 
     def _dispatch_bridge(self, name: str, args: IncidentResponseArgs, on_global: pulumi.ResourceOptions) -> None:
         """Alarm state change -> EventBridge rule -> API destination -> POST /repos/{repo}/dispatches.
@@ -311,6 +379,35 @@ def dispatch_template(alarm: RollbackAlarm, severity: Severity) -> str:
         "time": "<time>",
     }
     return json.dumps({"event_type": DISPATCH_EVENT_TYPE, "client_payload": payload})
+
+
+def vercel_oidc_issuer(team: str) -> str:
+    """Host and path of a Vercel team's OIDC issuer (the project's issuer mode `team`)."""
+    return f"oidc.vercel.com/{team}"
+
+
+def metrics_role_name(project_name: str) -> str:
+    """Name of the role the app publishes its metrics with."""
+    return f"{project_name}-incident-metrics"
+
+
+def _vercel_trust(provider_arn: str, issuer: str, audience: str, subjects: Sequence[str]) -> str:
+    """Only this project's deployments of the named targets, with tokens minted for this team, may assume it."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {f"{issuer}:aud": audience, f"{issuer}:sub": list(subjects)},
+                    },
+                }
+            ],
+        }
+    )
 
 
 def _alarm_pattern(alarm_arn: str) -> str:

@@ -271,3 +271,36 @@ def test_a_bump_without_keeping_the_previous_generation_revokes_it_in_the_same_u
         ("delete", TOKEN, "flags-read-token", []),
         ("update", ENV_VAR, "web-env-edge-config", ["value"]),
     ], found
+
+
+# ---------------------------------------------------------------------------------------------- metrics identity
+
+
+def test_the_app_publishes_metrics_with_a_role_only_its_deployments_assume(production: Plan) -> None:
+    provider = production.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "incident-vercel-oidc")
+    assert provider.inputs["url"] == "https://oidc.vercel.com/vibelog", provider.urn
+    assert provider.inputs["clientIdLists"] == ["https://vercel.com/vibelog"], provider.urn
+    assert provider.protect, f"{provider.urn}: the role that trusts it breaks while it is replaced"
+    role = production.one(ROLE, "incident-metrics-role")
+    assert provider.urn in role.dependencies, f"{role.urn} must wait for the provider it trusts"
+    policy = production.one(ROLE_POLICY, "incident-metrics-policy")
+    [statement] = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Action"] == "cloudwatch:PutMetricData", policy.urn
+    assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "VibeLog/App"}}, policy.urn
+    [env] = [r for r in production.by_type(ENV_VAR) if r.inputs["key"] == "AWS_ROLE_ARN"]
+    assert env.property_dependencies["value"] == (role.urn,), f"{env.urn} must name {role.urn}"
+
+
+def test_the_metrics_role_trusts_only_this_projects_production_deployments(production: Plan) -> None:
+    role = production.one(ROLE, "incident-metrics-role")
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity", role.urn
+    assert statement["Principal"] == {"Federated": "arn:aws:iam::210987654321:oidc-provider/oidc.vercel.com/vibelog"}, (
+        role.urn
+    )
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "oidc.vercel.com/vibelog:aud": "https://vercel.com/vibelog",
+            "oidc.vercel.com/vibelog:sub": ["owner:vibelog:project:vibelog:environment:production"],
+        }
+    }, role.urn
