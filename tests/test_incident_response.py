@@ -15,7 +15,8 @@ from infra.render import plan_json
 from infra.stackfile import read_stack_config, stack_file
 from settings.loader import ConfigError, load_settings
 from settings.stack import REFERENCE_ROUTING
-from tests.conftest import Edit, only_problem, settings_of
+from tests.conftest import Edit, only_problem, settings_of, stack_config
+from tests.iam_eval import allowed, documents
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"
@@ -304,3 +305,71 @@ def test_the_metrics_role_trusts_only_this_projects_production_deployments(produ
             "oidc.vercel.com/vibelog:sub": ["owner:vibelog:project:vibelog:environment:production"],
         }
     }, role.urn
+
+
+# ---------------------------------------------------------------------------------------------- deploy role
+
+
+@pytest.fixture(scope="module")
+def deploy_rights() -> dict[str, list[dict[str, Any]]]:
+    """Each stack's deploy-role policies, as a mock `up` records them (role names known)."""
+    rights = {}
+    for stack in ("staging", "production"):
+        plan = run_program(stack, stack_config(stack), mocks=VibelogMocks(preview=False))
+        role = plan.one(ROLE, "ci-aws-deploy").inputs["name"]
+        rights[stack] = documents(r for r in plan.by_type(ROLE_POLICY) if r.inputs["role"] == role)
+    return rights
+
+
+def incident_arns(production: Plan) -> list[tuple[str, str, dict[str, str]]]:
+    """Each incident object of production and an action its deploy role needs on it."""
+    account, region = "210987654321", "us-east-1"
+    found: list[tuple[str, str, dict[str, str]]] = [
+        (f"arn:aws:events:{region}:{account}:rule/{r.inputs['name']}", "events:PutRule", {})
+        for r in production.by_type(RULE)
+    ]
+    found += [
+        (f"arn:aws:events:{region}:{account}:connection/{r.inputs['name']}", "events:UpdateConnection", {})
+        for r in production.by_type(CONNECTION)
+    ]
+    found += [
+        (f"arn:aws:events:{region}:{account}:api-destination/{r.inputs['name']}", "events:UpdateApiDestination", {})
+        for r in production.by_type(DESTINATION)
+    ]
+    found.append(
+        (
+            f"arn:aws:iam::{account}:role/{production.one(ROLE, 'incident-dispatch-role').inputs['name']}",
+            "iam:PassRole",
+            {"iam:PassedToService": "events.amazonaws.com"},
+        )
+    )
+    found.append(
+        (
+            f"arn:aws:iam::{account}:oidc-provider/oidc.vercel.com/vibelog",
+            "iam:CreateOpenIDConnectProvider",
+            {},
+        )
+    )
+    return found
+
+
+def test_production_s_deploy_role_manages_the_incident_objects_and_staging_s_does_not(
+    production: Plan, deploy_rights: dict[str, list[dict[str, Any]]]
+) -> None:
+    for arn, action, context in incident_arns(production):
+        assert allowed(deploy_rights["production"], action, arn, context), f"production cannot {action} {arn}"
+        assert not allowed(deploy_rights["staging"], action, arn, context), f"staging may {action} {arn}"
+
+
+def test_the_dispatch_role_is_passed_to_eventbridge_only(
+    production: Plan, deploy_rights: dict[str, list[dict[str, Any]]]
+) -> None:
+    role = f"arn:aws:iam::210987654321:role/{production.one(ROLE, 'incident-dispatch-role').inputs['name']}"
+    context = {"iam:PassedToService": "lambda.amazonaws.com"}
+    assert not allowed(deploy_rights["production"], "iam:PassRole", role, context), f"{role} passed to Lambda"
+
+
+def test_no_deploy_role_may_delete_the_vercel_oidc_provider(deploy_rights: dict[str, list[dict[str, Any]]]) -> None:
+    arn = "arn:aws:iam::210987654321:oidc-provider/oidc.vercel.com/vibelog"
+    for stack, policies in deploy_rights.items():
+        assert not allowed(policies, "iam:DeleteOpenIDConnectProvider", arn, {}), f"{stack} may delete {arn}"
