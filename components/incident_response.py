@@ -357,7 +357,7 @@ class IncidentResponse(pulumi.ComponentResource):
                         "input_paths": {"alarm": "$.detail.alarmName", "time": "$.time"},
                         "input_template": dispatch_template(alarm, args.rollback_severity),
                     },
-                    # A refused dispatch (GitHub down) is retried for an hour; later, rolling back is a human's call.
+                    # A throttled or 5xx dispatch is retried for an hour; later, rolling back is a human's call.
                     retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 10},
                     opts=pulumi.ResourceOptions.merge(
                         on_global, pulumi.ResourceOptions(depends_on=[self.dispatch_policy])
