@@ -10,6 +10,7 @@ from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs, DeployScope
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
+from components.incident_response import DISPATCH_EVENT_TYPE, IncidentResponse, IncidentResponseArgs
 from components.providers import Providers
 from components.vercel_app import VercelApp, VercelAppArgs
 from settings.loader import load_settings
@@ -20,7 +21,14 @@ pulumi.export("bootstrap_phase", settings.bootstrap_phase)
 
 # First, in every phase: the zone, whose name servers the registrar (or the parent zone) must delegate to before
 # anything validates against it (README, "Your first `pulumi up`").
-dns_args = DnsFailoverArgs.from_settings(settings, providers) if settings.dns is not None else None
+# The incident classes' topics and the rollback alarms come first: the failover alarm notifies P0's topic.
+incident = (
+    IncidentResponse("incident", IncidentResponseArgs.from_settings(settings, providers))
+    if settings.incident.enabled and settings.bootstrap_phase == "complete"
+    else None
+)
+notify_p0 = [incident.topics["P0"].arn] if incident is not None else []
+dns_args = DnsFailoverArgs.from_settings(settings, providers, notify=notify_p0) if settings.dns is not None else None
 dns = DnsFailover("dns", dns_args) if dns_args is not None else None
 if dns is not None:
     pulumi.export("dns_zone_id", dns.zone_id)
@@ -30,7 +38,11 @@ if settings.bootstrap_phase == "complete":
     flags = FeatureFlags("flags", FeatureFlagsArgs.from_settings(settings), opts=providers.opts(providers.vercel))
     app = VercelApp(
         "web",
-        VercelAppArgs.from_settings(settings, runtime_env={"EDGE_CONFIG": flags.connection_string}),
+        VercelAppArgs.from_settings(
+            settings,
+            runtime_env={"EDGE_CONFIG": flags.connection_string}
+            | ({"AWS_ROLE_ARN": incident.metrics_role_arn} if incident is not None else {}),
+        ),
         opts=providers.opts(providers.vercel),
     )
     pulumi.export("app_url", app.url)
@@ -63,6 +75,13 @@ if settings.bootstrap_phase == "complete":
             pulumi.export("dns_health_check_id", dns.health_check_id)
         if dns.degraded_page_domain is not None:
             pulumi.export("degraded_page_domain", dns.degraded_page_domain)
+
+    if incident is not None:
+        pulumi.export("incident_topic_arns", incident.topic_arns)
+        pulumi.export("incident_rollback_alarms", incident.rollback_alarm_names)
+        pulumi.export("incident_dispatch_event_type", DISPATCH_EVENT_TYPE)
+    if dns is not None and dns.https_health_check_id is not None:
+        pulumi.export("dns_https_health_check_id", dns.https_health_check_id)
 
     if backup_args is not None:
         if ci_access is not None and ci_access.provider is not None:

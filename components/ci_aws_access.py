@@ -16,8 +16,10 @@ from components.dns_failover import (
     DnsFailoverArgs,
     alarm_name,
     degraded_bucket_name,
+    failover_alarm_name,
     oncall_topic_name,
 )
+from components.incident_response import vercel_oidc_issuer
 from settings.github_oidc import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
 from settings.stack import INFRA_MAIN_BRANCH, StackSettings
 
@@ -118,6 +120,10 @@ class DeployScope:
     """CloudWatch alarms (us-east-1) of the failover."""
     failover: bool
     """Whether the stack declares health checks, a certificate and a CloudFront distribution."""
+    incident_prefix: str | None
+    """Prefix of the incident topics, rollback alarms, dispatch role and EventBridge bridge, if the stack has them."""
+    vercel_oidc_issuer: str
+    """The Vercel OIDC issuer (host/path) the app's metrics role trusts, if the stack has incident alarms."""
     keys: bool
     """Whether the stack declares KMS keys (tagged with its environment by its provider)."""
     owns_provider: bool
@@ -144,6 +150,8 @@ class DeployScope:
         failover = dns.failover if dns is not None else None
         if failover is not None:
             buckets.append(failover.bucket_name)
+        if settings.incident.enabled:
+            roles.append(f"{settings.app.project_name}-incident-*")
         owns = settings.ci.owns_oidc_provider
         if owns:
             roles.append(PREVIEW_ROLE_NAME)
@@ -157,8 +165,15 @@ class DeployScope:
             attachable_policy_arns=(READ_ONLY_POLICY_ARN,) if owns else (),
             zone_arn=zone_arn,
             topic_names=(oncall_topic_name(dns.zone_name),) if dns is not None and failover is not None else (),
-            alarm_names=(alarm_name(failover.health_check.fqdn),) if failover is not None else (),
+            alarm_names=(
+                alarm_name(failover.health_check.fqdn),
+                *(failover_alarm_name(failover.health_check.fqdn, t) for t in ("error-rate", "p95")),
+            )
+            if failover is not None
+            else (),
             failover=failover is not None,
+            incident_prefix=settings.app.project_name if settings.incident.enabled else None,
+            vercel_oidc_issuer=vercel_oidc_issuer(settings.vercel_team) if settings.incident.enabled else "",
             keys=backup is not None,
             owns_provider=owns,
         )
@@ -217,6 +232,8 @@ class DeployScope:
                     Condition={"ArnEquals": {"iam:PolicyARN": list(self.attachable_policy_arns)}},
                 )
             )
+        if self.incident_prefix is not None:
+            statements += self._incident_statements(self.incident_prefix)
         if self.passable_roles:
             statements.append(
                 statement(
@@ -372,6 +389,102 @@ class DeployScope:
                     "cloudwatch:ListTagsForResource",
                 ],
                 [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{name}" for name in self.alarm_names],
+            ),
+        ]
+
+    def _incident_statements(self, prefix: str) -> list[dict[str, Any]]:
+        """The incident topics, rollback alarms and the EventBridge bridge (components/incident_response.py)."""
+        acct, region = self.account_id, "us-east-1"
+        return [
+            statement(
+                "ManageIncidentTopics",
+                [
+                    "sns:CreateTopic",
+                    "sns:DeleteTopic",
+                    "sns:GetTopicAttributes",
+                    "sns:SetTopicAttributes",
+                    "sns:Subscribe",
+                    "sns:Unsubscribe",
+                    "sns:GetSubscriptionAttributes",
+                    "sns:SetSubscriptionAttributes",
+                    "sns:ListSubscriptionsByTopic",
+                    "sns:TagResource",
+                    "sns:UntagResource",
+                    "sns:ListTagsForResource",
+                ],
+                [f"arn:aws:sns:{region}:{acct}:{prefix}-incident-*"],
+            ),
+            statement(
+                "ManageRollbackAlarms",
+                [
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:TagResource",
+                    "cloudwatch:UntagResource",
+                    "cloudwatch:ListTagsForResource",
+                ],
+                [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*"],
+            ),
+            statement(
+                "ManageDispatchBridge",
+                [
+                    "events:CreateConnection",
+                    "events:UpdateConnection",
+                    "events:DeleteConnection",
+                    "events:DescribeConnection",
+                    "events:CreateApiDestination",
+                    "events:UpdateApiDestination",
+                    "events:DeleteApiDestination",
+                    "events:DescribeApiDestination",
+                    "events:PutRule",
+                    "events:DeleteRule",
+                    "events:DescribeRule",
+                    "events:PutTargets",
+                    "events:RemoveTargets",
+                    "events:ListTargetsByRule",
+                    "events:TagResource",
+                    "events:UntagResource",
+                    "events:ListTagsForResource",
+                ],
+                [
+                    f"arn:aws:events:{region}:{acct}:connection/{prefix}-github-dispatch*",
+                    f"arn:aws:events:{region}:{acct}:api-destination/{prefix}-github-dispatch*",
+                    f"arn:aws:events:{region}:{acct}:rule/{prefix}-rollback-*",
+                ],
+            ),
+            # A connection keeps its credentials in a secret EventBridge creates in the caller's name.
+            statement(
+                "ManageConnectionSecret",
+                [
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecret",
+                    "secretsmanager:DeleteSecret",
+                    "secretsmanager:DescribeSecret",
+                ],
+                [f"arn:aws:secretsmanager:{region}:{acct}:secret:events!connection/{prefix}-github-dispatch*"],
+            ),
+            # The OIDC provider the app's metrics role trusts (Vercel's issuer for this team): created and kept,
+            # never deleted by a deploy (it is protected, and every stack's role would break with it).
+            statement(
+                "ManageVercelOidcProvider",
+                [
+                    "iam:CreateOpenIDConnectProvider",
+                    "iam:GetOpenIDConnectProvider",
+                    "iam:TagOpenIDConnectProvider",
+                    "iam:UntagOpenIDConnectProvider",
+                    "iam:AddClientIDToOpenIDConnectProvider",
+                    "iam:RemoveClientIDFromOpenIDConnectProvider",
+                    "iam:UpdateOpenIDConnectProviderThumbprint",
+                ],
+                [f"arn:aws:iam::{acct}:oidc-provider/{self.vercel_oidc_issuer}"],
+            ),
+            statement(
+                "PassDispatchRoleToEvents",
+                ["iam:PassRole"],
+                [f"arn:aws:iam::{acct}:role/{prefix}-incident-dispatch"],
+                Condition={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
             ),
         ]
 

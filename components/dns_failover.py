@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
+from components import app_metrics
 from components.providers import Providers
 from settings.stack import AlertChannel, StackSettings
 
@@ -46,6 +47,11 @@ def oncall_topic_name(zone: str) -> str:
 def alarm_name(fqdn: str) -> str:
     """Name of the CloudWatch alarm on the health check of a name's primary origin."""
     return f"{fqdn}-primary-origin-unhealthy"
+
+
+def failover_alarm_name(fqdn: str, trigger: Literal["error-rate", "p95"]) -> str:
+    """Name of the CloudWatch alarm a failover trigger's Route 53 health check watches."""
+    return f"{fqdn}-failover-{trigger}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,22 @@ class Subscriber:
 
 
 @dataclass(frozen=True)
+class MetricTriggers:
+    """Failover on the app's own metrics, beside the HTTPS check (the reference's automatic failover triggers)."""
+
+    namespace: str
+    """CloudWatch namespace of the app's metrics."""
+    dimensions: Mapping[str, str]
+    """Dimensions of the stack's data points."""
+    error_rate_percent: float
+    """Error rate over which traffic fails over."""
+    p95_seconds: float
+    """p95 over which traffic fails over."""
+    window_minutes: int
+    """Minutes either condition lasts before its alarm fires."""
+
+
+@dataclass(frozen=True)
 class FailoverArgs:
     """The health check, the degraded-mode site in a second region and who hears of a failover."""
 
@@ -126,6 +148,12 @@ class FailoverArgs:
     """The degraded-mode page's HTML file, relative to the project directory."""
     subscribers: Sequence[Subscriber]
     """Endpoints of the on-call topic."""
+    triggers: MetricTriggers | None = None
+    """Failover triggers on the app's metrics, or None for the HTTPS check alone."""
+    forced: bool = False
+    """forceFailover: the records answer with the degraded page whatever the checks see."""
+    notify: Sequence[pulumi.Input[str]] = ()
+    """Further SNS topics the failover alarm notifies (the incident class P0's topic)."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +177,11 @@ class DnsFailoverArgs:
     delegated to) before a certificate is validated against them."""
 
     @classmethod
-    def from_settings(cls, settings: StackSettings, providers: Providers) -> DnsFailoverArgs:
-        """The args for the stack these settings describe (which must have `vibelog:dns`)."""
+    def from_settings(
+        cls, settings: StackSettings, providers: Providers, notify: Sequence[pulumi.Input[str]] = ()
+    ) -> DnsFailoverArgs:
+        """The args for the stack these settings describe (which must have `vibelog:dns`); `notify` are further
+        topics the failover alarm reaches (the incident class P0's)."""
         dns, accounts = settings.dns, settings.aws_allowed_account_ids
         if dns is None or accounts is None:
             raise ValueError("vibelog:dns and aws:allowedAccountIds are needed for a stack's DNS")
@@ -182,6 +213,17 @@ class DnsFailoverArgs:
                 bucket_name=degraded_bucket_name(zone, dns.degraded_region, accounts[0]),
                 page_path=DEGRADED_PAGE,
                 subscribers=tuple(Subscriber(a.channel, a.protocol, a.endpoint) for a in dns.alerts),
+                triggers=MetricTriggers(
+                    namespace=settings.incident.metrics_namespace,
+                    dimensions=app_metrics.dimensions(settings.app.project_name),
+                    error_rate_percent=settings.incident.failover.error_rate_percent,
+                    p95_seconds=settings.incident.failover.p95_seconds,
+                    window_minutes=settings.incident.failover.window_minutes,
+                )
+                if settings.incident.enabled
+                else None,
+                forced=dns.force_failover,
+                notify=tuple(notify),
             )
         return cls(
             zone_name=zone,
@@ -204,7 +246,9 @@ class DnsFailover(pulumi.ComponentResource):
     name_servers: pulumi.Output[Sequence[str]]
     """The zone's name servers (what the parent zone delegates to)."""
     health_check_id: pulumi.Output[str] | None
-    """Id of the primary origin's health check, if the stack fails over."""
+    """Id of the health check the failover records follow (the calculated one when metric triggers exist)."""
+    https_health_check_id: pulumi.Output[str] | None
+    """Id of the HTTPS check of the primary origin (Vercel), if the stack fails over."""
     degraded_page_domain: pulumi.Output[str] | None
     """CloudFront domain of the degraded-mode page, if the stack fails over."""
 
@@ -235,6 +279,7 @@ class DnsFailover(pulumi.ComponentResource):
 
         self.records: list[aws.route53.Record] = []
         self.health_check_id = None
+        self.https_health_check_id = None
         self.degraded_page_domain = None
         if args.zone_only:
             pass  # phase `zone`: nothing below may wait on a delegation that does not exist yet
@@ -255,6 +300,7 @@ class DnsFailover(pulumi.ComponentResource):
         else:
             health_check, distribution = self._failover(name, args, args.failover, on_global)
             self.health_check_id = health_check.id
+            self.https_health_check_id = self.health_check.id
             self.degraded_page_domain = distribution.domain_name
 
         self.zone_id = self.zone.zone_id
@@ -288,10 +334,14 @@ class DnsFailover(pulumi.ComponentResource):
             failure_threshold=check.failure_threshold,
             request_interval=check.request_interval,
             regions=list(check.regions),
-            invert_healthcheck=check.inverted,
+            # With metric triggers, forceFailover acts on the calculated check below instead.
+            invert_healthcheck=check.inverted and failover.triggers is None,
             tags={"Name": f"{check.fqdn} primary origin (Vercel {check.ip_address})"},
             opts=on_global,
         )
+        self.routing_health_check = self.health_check
+        if failover.triggers is not None:
+            self.routing_health_check = self._metric_checks(name, check.fqdn, failover, failover.triggers, on_global)
 
         # The on-call topic and the alarm: HealthCheckStatus exists only in us-east-1, so both live there.
         self.topic = aws.sns.Topic(f"{name}-oncall", name=oncall_topic_name(args.zone_name), opts=on_global)
@@ -317,7 +367,7 @@ class DnsFailover(pulumi.ComponentResource):
             ),
             namespace="AWS/Route53",
             metric_name="HealthCheckStatus",
-            dimensions={"HealthCheckId": self.health_check.id},
+            dimensions={"HealthCheckId": self.routing_health_check.id},
             statistic="Minimum",
             period=60,
             evaluation_periods=1,
@@ -325,8 +375,8 @@ class DnsFailover(pulumi.ComponentResource):
             threshold=1,
             # No data means Route 53 stopped reporting: treat it as the outage it most likely is.
             treat_missing_data="breaching",
-            alarm_actions=[self.topic.arn],
-            ok_actions=[self.topic.arn],
+            alarm_actions=[self.topic.arn, *failover.notify],
+            ok_actions=[self.topic.arn, *failover.notify],
             opts=on_global,
         )
 
@@ -469,7 +519,7 @@ class DnsFailover(pulumi.ComponentResource):
                 records=[app_name.value],
                 set_identifier=PRIMARY_SET_ID,
                 failover_routing_policies=[{"type": "PRIMARY"}],
-                health_check_id=self.health_check.id,
+                health_check_id=self.routing_health_check.id,
                 allow_overwrite=ALLOW_OVERWRITE,
                 opts=on_global,
             )
@@ -506,7 +556,84 @@ class DnsFailover(pulumi.ComponentResource):
                     opts=on_global,
                 )
             self.records += [primary, secondary]
-        return self.health_check, self.distribution
+        return self.routing_health_check, self.distribution
+
+    def _metric_checks(
+        self,
+        name: str,
+        fqdn: str,
+        failover: FailoverArgs,
+        triggers: MetricTriggers,
+        on_global: pulumi.ResourceOptions,
+    ) -> aws.route53.HealthCheck:
+        """The failover triggers' alarms, a CLOUDWATCH_METRIC check on each, and the CALCULATED check over them and
+        the HTTPS check that the failover records follow; returns the calculated check."""
+        # Route 53 watches only standard-resolution alarms on a plain statistic (API Reference, AlarmIdentifier):
+        # both alarms take the Average of a 0/1 metric the app publishes per request (components/app_metrics.py).
+        conditions: list[tuple[Literal["error-rate", "p95"], str, float, str]] = [
+            (
+                "error-rate",
+                app_metrics.SERVER_ERROR,
+                triggers.error_rate_percent / 100,
+                f"error rate over {triggers.error_rate_percent:g}% for {triggers.window_minutes} minutes",
+            ),
+            (
+                "p95",
+                app_metrics.SLOW_REQUEST,
+                app_metrics.P95_SHARE,
+                f"p95 over {triggers.p95_seconds:g} s for {triggers.window_minutes} minutes (more than 5% of "
+                f"requests slower than {triggers.p95_seconds:g} s)",
+            ),
+        ]
+        self.failover_alarms: list[aws.cloudwatch.MetricAlarm] = []
+        self.metric_health_checks: list[aws.route53.HealthCheck] = []
+        for trigger, metric, threshold, what in conditions:
+            alarm = aws.cloudwatch.MetricAlarm(
+                f"{name}-failover-{trigger}",
+                name=failover_alarm_name(fqdn, trigger),
+                alarm_description=f"Automatic failover trigger of {fqdn}: {what}. P0: the region_failure runbook.",
+                namespace=triggers.namespace,
+                metric_name=metric,
+                dimensions=dict(triggers.dimensions),
+                statistic="Average",
+                period=60,
+                evaluation_periods=triggers.window_minutes,
+                datapoints_to_alarm=triggers.window_minutes,
+                comparison_operator="GreaterThanThreshold",
+                threshold=threshold,
+                # No requests at night is no data, not an outage: the HTTPS check covers a silent origin.
+                treat_missing_data="notBreaching",
+                opts=on_global,
+            )
+            # hashicorp/terraform-provider-aws internal/service/route53/health_check.go: type is ForceNew; the alarm
+            # identifier is re-sent on Update only when its name/region or `triggers` change. Route 53 keeps a copy
+            # of the alarm's configuration from when the check was told about it, so a changed threshold travels
+            # through `triggers`.
+            self.failover_alarms.append(alarm)
+            self.metric_health_checks.append(
+                aws.route53.HealthCheck(
+                    f"{name}-failover-{trigger}-health",
+                    type="CLOUDWATCH_METRIC",
+                    cloudwatch_alarm_name=alarm.name,
+                    cloudwatch_alarm_region=GLOBAL_REGION,
+                    insufficient_data_health_status="LastKnownStatus",
+                    triggers={"threshold": f"{threshold:g}", "window": str(triggers.window_minutes)},
+                    tags={"Name": f"{fqdn} failover trigger: {what}"},
+                    opts=on_global,
+                )
+            )
+        children = [self.health_check, *self.metric_health_checks]
+        # Healthy only while every child is; forceFailover asks for one more healthy child than there are, which
+        # Route 53 answers with "always unhealthy" (API Reference, HealthCheckConfig.HealthThreshold): the records
+        # fail over whatever the origin does, and turning it off restores the real verdict.
+        return aws.route53.HealthCheck(
+            f"{name}-primary-calculated-health",
+            type="CALCULATED",
+            child_healthchecks=[child.id for child in children],
+            child_health_threshold=len(children) + 1 if failover.forced else len(children),
+            tags={"Name": f"{fqdn} primary origin: HTTPS check and failover triggers"},
+            opts=on_global,
+        )
 
 
 def _label(fqdn: str, zone: str) -> str:

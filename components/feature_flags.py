@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,10 @@ class FeatureFlagsArgs:
     flags: Mapping[str, int]
     """Each feature flag as the percentage of users who get it: 0 off, 100 on, in between a gradual rollout."""
     switches: Mapping[str, Any]
-    """Runbook switches (MAINTENANCE_MODE, SECURITY_MODE), as JSON values."""
+    """Runbook switches (MAINTENANCE_MODE, SECURITY_MODE, AI_PROVIDER, DEGRADED_MODE), as JSON values."""
+    token_generations: Sequence[int] = (0,)
+    """Generations of the read token that exist; the last one is the app's. Bumping vibelog:operations.secretRotation
+    adds one; keepPreviousSecrets keeps the one before it until the app is redeployed."""
 
     @classmethod
     def from_settings(cls, settings: StackSettings) -> FeatureFlagsArgs:
@@ -32,8 +35,23 @@ class FeatureFlagsArgs:
             switches={
                 "MAINTENANCE_MODE": settings.operations.maintenance_mode,
                 "SECURITY_MODE": settings.operations.security_mode,
+                "AI_PROVIDER": settings.operations.ai_provider,
+                "DEGRADED_MODE": settings.operations.degraded_mode,
             },
+            token_generations=token_generations(
+                settings.operations.secret_rotation, settings.operations.keep_previous_secrets
+            ),
         )
+
+
+def token_generations(rotation: int, keep_previous: bool) -> tuple[int, ...]:
+    """The read-token generations a rotation counter declares: the current one, and the previous one if kept."""
+    return (rotation - 1, rotation) if keep_previous and rotation > 0 else (rotation,)
+
+
+def token_resource_name(name: str, generation: int) -> str:
+    """Resource name of one generation of the read token; generation 0 keeps the name tokens had before rotation."""
+    return f"{name}-read-token" if generation == 0 else f"{name}-read-token-r{generation}"
 
 
 class FeatureFlags(pulumi.ComponentResource):
@@ -70,9 +88,22 @@ class FeatureFlags(pulumi.ComponentResource):
             )
             for key, value in items.items()
         ]
-        self.token = vercel.EdgeConfigToken(
-            f"{name}-read-token", edge_config_id=self.store.id, label="vibelog app (read)", opts=child
-        )
+        # A rotation is a new resource per generation, not a replacement of one token: Pulumi deletes a replaced
+        # token at the end of the same `up`, before the app is redeployed with the new connection string, and
+        # running deployments would serve with a revoked token. Here the previous generation lives on while
+        # keepPreviousSecrets is true (new token, env var switched, app redeployed), and a second `up` deletes it.
+        # vercel/resource_edge_config_token.go: label and edge_config_id RequiresReplace, Create mints a new token
+        # (no natural key), Delete revokes it.
+        self.tokens = [
+            vercel.EdgeConfigToken(
+                token_resource_name(name, generation),
+                edge_config_id=self.store.id,
+                label="vibelog app (read)" if generation == 0 else f"vibelog app (read, rotation {generation})",
+                opts=child,
+            )
+            for generation in args.token_generations
+        ]
+        self.token = self.tokens[-1]
 
         self.store_id = self.store.id
         self.connection_string = pulumi.Output.secret(self.token.connection_string)

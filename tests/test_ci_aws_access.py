@@ -18,6 +18,13 @@ from tests.iam_eval import allowed, allows_on, documents, unscoped_actions, writ
 
 ROLE = "aws:iam/role:Role"
 OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+
+
+def github_providers(plan: Plan) -> list[Registration]:
+    """The GitHub OIDC providers of a plan (production also trusts Vercel's issuer for the app's metrics)."""
+    return [r for r in plan.by_type(OIDC) if r.inputs["url"] == "https://token.actions.githubusercontent.com"]
+
+
 ACCOUNT = "210987654321"
 PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB_OIDC_HOST}"
 
@@ -29,7 +36,7 @@ def trust_of(reg: Registration) -> dict[str, Any]:
 
 
 def test_production_owns_the_oidc_provider_and_protects_it(production: Plan, staging: Plan) -> None:
-    (provider,) = production.by_type(OIDC)
+    (provider,) = github_providers(production)
     assert provider.inputs["url"] == "https://token.actions.githubusercontent.com", provider.urn
     assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"], provider.urn
     assert provider.protect, f"{provider.urn}: the account's identity provider must be protected"
@@ -73,7 +80,7 @@ def test_preview_role_trusts_pull_requests_and_main_only_and_cannot_read_data(pr
 
 
 def test_roles_of_the_owning_stack_wait_for_the_provider(production: Plan) -> None:
-    (provider,) = production.by_type(OIDC)
+    (provider,) = github_providers(production)
     for name in ("ci-aws-deploy", "ci-aws-preview"):
         role = production.one(ROLE, name)
         assert provider.urn in role.dependencies, role.urn
@@ -264,10 +271,17 @@ def test_a_write_in_the_preview_role_would_be_caught() -> None:
 
 
 def test_every_role_trusting_the_provider_waits_for_it(production: Plan) -> None:
-    (provider,) = production.by_type(OIDC)
+    providers = {p.inputs["url"].removeprefix("https://"): p for p in production.by_type(OIDC)}
+    trusting = 0
     for role in production.by_type(ROLE):
-        if "Federated" in json.dumps(json.loads(role.inputs["assumeRolePolicy"])):
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            federated = statement.get("Principal", {}).get("Federated")
+            if federated is None:
+                continue
+            trusting += 1
+            provider = providers[federated.split(":oidc-provider/", 1)[1]]
             assert provider.urn in role.dependencies, f"{role.urn} trusts {provider.urn} but does not wait for it"
+    assert trusting, "production declares roles trusting an OIDC provider"
 
 
 def test_an_existing_provider_is_imported_by_its_arn() -> None:
@@ -275,10 +289,10 @@ def test_an_existing_provider_is_imported_by_its_arn() -> None:
         config["vibelog:ci"]["importOidcProvider"] = PROVIDER_ARN
 
     plan = plan_of("production", edit)
-    (provider,) = plan.by_type(OIDC)
+    (provider,) = github_providers(plan)
     assert provider.import_id == PROVIDER_ARN, f"{provider.urn} must adopt the existing provider"
     assert provider.protect, provider.urn
-    (created,) = plan_of("production").by_type(OIDC)
+    (created,) = github_providers(plan_of("production"))
     assert created.urn == provider.urn, "importing keeps the URN, so later runs treat it as any other resource"
     assert created.import_id == "", f"{created.urn}: without the setting the provider is created"
 

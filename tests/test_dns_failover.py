@@ -100,7 +100,8 @@ def test_the_health_check_probes_vercel_directly_with_the_reference_numbers(prod
 
 
 def test_apex_and_www_are_failover_pairs_with_the_check_on_the_primary(production: Plan) -> None:
-    check = production.one(HEALTH_CHECK, "dns-primary-health")
+    # With the incident triggers the records follow the calculated check over the HTTPS check and the triggers.
+    check = production.one(HEALTH_CHECK, "dns-primary-calculated-health")
     pairs = failover_pairs(production)
     assert set(pairs) == {"vibelog.io", "www.vibelog.io"}
     for name, (primary, secondary) in pairs.items():
@@ -131,7 +132,7 @@ def test_primaries_point_at_vercel_and_secondaries_at_the_degraded_page(producti
 
 
 def test_the_alarm_watches_the_primary_check_in_us_east_1_and_notifies_the_p0_channels(production: Plan) -> None:
-    check = production.one(HEALTH_CHECK, "dns-primary-health")
+    check = production.one(HEALTH_CHECK, "dns-primary-calculated-health")
     alarm = production.one(ALARM, "dns-primary-unhealthy")
     topic = production.one(TOPIC, "dns-oncall")
     inputs = alarm.inputs
@@ -197,9 +198,77 @@ def test_every_child_is_parented_prefixed_and_on_an_explicit_provider(production
         assert json.loads(provider.inputs["allowedAccountIds"]) == ["210987654321"], provider.urn
 
 
-def test_force_failover_inverts_the_check_and_changes_nothing_else() -> None:
+def test_failover_happens_on_whichever_fires_first_the_https_check_or_a_metric_trigger(production: Plan) -> None:
+    https = production.one(HEALTH_CHECK, "dns-primary-health")
+    calculated = production.one(HEALTH_CHECK, "dns-primary-calculated-health")
+    triggers = {name: production.one(HEALTH_CHECK, f"dns-failover-{name}-health") for name in ("error-rate", "p95")}
+    children = set(calculated.property_dependencies["childHealthchecks"])
+    assert children == {https.urn, *(t.urn for t in triggers.values())}, f"{calculated.urn}: {children}"
+    # Healthy only while every child is: any one unhealthy child fails the records over.
+    assert calculated.inputs["childHealthThreshold"] == 3, calculated.urn
+    expected = {"error-rate": ("ServerError", 0.10), "p95": ("SlowRequest", 0.05)}
+    for name, check in triggers.items():
+        alarm = production.one(ALARM, f"dns-failover-{name}")
+        assert check.inputs["type"] == "CLOUDWATCH_METRIC", check.urn
+        assert check.property_dependencies["cloudwatchAlarmName"] == (alarm.urn,), f"{check.urn} watches {alarm.urn}"
+        assert check.inputs["cloudwatchAlarmRegion"] == "us-east-1" == region_of(production, alarm), alarm.urn
+        # No requests is no data: the last verdict stands and the HTTPS check covers a silent origin.
+        assert check.inputs["insufficientDataHealthStatus"] == "LastKnownStatus", check.urn
+        inputs = alarm.inputs
+        # Route 53 watches only alarms on a plain statistic (no percentiles, no metric math).
+        assert inputs["statistic"] == "Average", alarm.urn
+        assert "extendedStatistic" not in inputs, alarm.urn
+        assert (inputs["namespace"], inputs["dimensions"]) == ("VibeLog/App", {"Stack": "vibelog"}), alarm.urn
+        assert (inputs["metricName"], inputs["threshold"]) == expected[name], alarm.urn
+        assert inputs["evaluationPeriods"] * inputs["period"] == 5 * 60, alarm.urn
+
+
+def test_the_failover_triggers_follow_the_incident_settings() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:incident"]["failover"] = {"p95Seconds": 20, "errorRatePercent": 15, "windowMinutes": 3}
+
+    plan = dns_plan("production", edit)
+    error_rate = plan.one(ALARM, "dns-failover-error-rate")
+    assert error_rate.inputs["threshold"] == 0.15, error_rate.urn
+    assert error_rate.inputs["evaluationPeriods"] == 3, error_rate.urn
+    check = plan.one(HEALTH_CHECK, "dns-failover-error-rate-health")
+    # Route 53 keeps its own copy of the alarm's configuration: a changed threshold must reach it.
+    assert check.inputs["triggers"]["threshold"] == "0.15", check.urn
+
+
+def test_force_failover_makes_the_calculated_check_unhealthy_and_changes_nothing_else() -> None:
     forced = dns_plan("production", set_dns(forceFailover=True))
     normal = dns_plan("production")
+    check = forced.one(HEALTH_CHECK, "dns-primary-calculated-health")
+    children = len(check.inputs["childHealthchecks"])
+    # More healthy children than there are: Route 53 considers the check unhealthy whatever the children say.
+    assert check.inputs["childHealthThreshold"] == children + 1, f"{check.urn} must fail over"
+    https = forced.one(HEALTH_CHECK, "dns-primary-health")
+    assert https.inputs["invertHealthcheck"] is False, f"{https.urn}: an inverted child would hide a real outage"
+    before = {r.urn: r.inputs for r in normal.registrations if r.urn != check.urn}
+    after = {r.urn: r.inputs for r in forced.registrations if r.urn != check.urn}
+    assert before == after, "forceFailover touches only the calculated health check"
+
+
+def without_incident(config: dict[str, Any]) -> None:
+    config["vibelog:incident"]["enabled"] = False
+
+
+def test_without_metric_triggers_the_records_follow_the_https_check() -> None:
+    plan = dns_plan("production", without_incident)
+    check = plan.one(HEALTH_CHECK, "dns-primary-health")
+    for name, (primary, _) in failover_pairs(plan).items():
+        assert primary.property_dependencies["healthCheckId"] == (check.urn,), f"{name}: {primary.urn}"
+    assert not [r for r in plan.by_type(HEALTH_CHECK) if r.inputs["type"] != "HTTPS_STR_MATCH"]
+
+
+def test_force_failover_inverts_the_check_and_changes_nothing_else() -> None:
+    def forced_without_incident(config: dict[str, Any]) -> None:
+        without_incident(config)
+        set_dns(forceFailover=True)(config)
+
+    forced = dns_plan("production", forced_without_incident)
+    normal = dns_plan("production", without_incident)
     check = forced.one(HEALTH_CHECK, "dns-primary-health")
     assert check.inputs["invertHealthcheck"] is True, f"{check.urn}: forceFailover must make the primary unhealthy"
     before = {r.urn: r.inputs for r in normal.registrations if r.urn != check.urn}

@@ -9,6 +9,7 @@ from components.vercel_app import VercelApp, VercelAppArgs
 from infra.engine import Plan, Secret, run_program
 from infra.mocks import VibelogMocks
 from settings.loader import load_settings
+from settings.stack import FLAG_NAMES
 from tests.conftest import plan_of, stack_config
 
 ITEM = "vercel:index/edgeConfigItem:EdgeConfigItem"
@@ -45,12 +46,10 @@ def test_the_reference_flags_per_stack() -> None:
         "DEBUG_MODE": {"rolloutPercent": 0},
         "MAINTENANCE_MODE": False,
         "SECURITY_MODE": "standard",
+        "AI_PROVIDER": "openai",
+        "DEGRADED_MODE": False,
     }
-    assert all(
-        v == {"rolloutPercent": 100}
-        for k, v in items(flags_plan("development")).items()
-        if k.isupper() and "MODE" not in k
-    )
+    assert all(v == {"rolloutPercent": 100} for k, v in items(flags_plan("development")).items() if k in FLAG_NAMES)
 
 
 def test_a_gradual_rollout_is_the_configured_percentage() -> None:

@@ -1,0 +1,439 @@
+"""Incident detection and communication: a topic per incident class, the rollback alarms and their GitHub bridge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components import app_metrics
+from components.providers import Providers
+from settings.stack import Severity, SnsChannel, StackSettings
+
+# Alarms and their EventBridge rules live where the failover's Route 53 metrics and alarms live.
+GLOBAL_REGION = "us-east-1"
+DISPATCH_EVENT_TYPE = "incident-rollback"
+"""repository_dispatch event_type the rollback workflow listens for (docs/incident-response.md)."""
+GITHUB_API = "https://api.github.com"
+SEVERITIES: tuple[Severity, ...] = ("P0", "P1", "P2")
+
+RollbackAction = Literal["immediate_rollback", "staged_rollback"]
+
+
+def topic_name(project_name: str, severity: Severity) -> str:
+    """Name of the SNS topic of one incident class."""
+    return f"{project_name}-incident-{severity.lower()}"
+
+
+def rollback_alarm_name(project_name: str, trigger: Literal["error-rate", "p95"]) -> str:
+    """Name of a rollback trigger's CloudWatch alarm (the workflow reads it from client_payload.alarm)."""
+    return f"{project_name}-rollback-{trigger}"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One endpoint of an incident class's topic."""
+
+    channel: SnsChannel
+    """The communication plan's channel."""
+    protocol: Literal["email", "https"]
+    """SNS protocol."""
+    endpoint: str
+    """Address or URL."""
+
+
+@dataclass(frozen=True)
+class RollbackAlarm:
+    """One automated rollback trigger."""
+
+    trigger: Literal["error-rate", "p95"]
+    """Short name, in resource and alarm names."""
+    action: RollbackAction
+    """What the rollback workflow does (client_payload.action)."""
+    metric: str
+    """The app's metric."""
+    statistic: str | None
+    """Plain statistic, or None when extended_statistic is used."""
+    extended_statistic: str | None
+    """Percentile statistic, or None."""
+    threshold: float
+    """Value above which it fires."""
+    window_minutes: int
+    """Consecutive one-minute data points above the threshold."""
+    description: str
+    """What it means, in the reference's words."""
+
+
+@dataclass(frozen=True)
+class IncidentResponseArgs:
+    """A stack's incident topics, rollback alarms and the bridge that starts the rollback workflow."""
+
+    project_name: str
+    """The Vercel project (the metrics' Stack dimension, the names' prefix)."""
+    provider: aws.Provider
+    """AWS in us-east-1."""
+    account_id: str
+    """The stack's AWS account (only its EventBridge may assume the dispatch role)."""
+    namespace: str
+    """CloudWatch namespace of the app's metrics."""
+    routing: Mapping[Severity, Sequence[Subscription]]
+    """Each class's SNS endpoints."""
+    rollback_alarms: Sequence[RollbackAlarm]
+    """The automated rollback triggers."""
+    rollback_severity: Severity
+    """The class a rollback trigger is announced as."""
+    dispatch_repository: str
+    """owner/name whose workflow repository_dispatch starts."""
+    dispatch_token: pulumi.Input[str]
+    """Secret GitHub token allowed to dispatch there (Contents: write on that repository only)."""
+    vercel_team: str
+    """The Vercel team's slug: the issuer of the app's OIDC tokens is https://oidc.vercel.com/<slug>."""
+    vercel_environments: Sequence[str]
+    """The Vercel targets whose deployments may publish metrics (the `environment` of the token's subject)."""
+
+    @classmethod
+    def from_settings(cls, settings: StackSettings, providers: Providers) -> IncidentResponseArgs:
+        """The args for the stack these settings describe (which must have vibelog:incident enabled)."""
+        incident, token = settings.incident, settings.secrets.github_dispatch_token
+        if not incident.enabled or incident.dispatch_repository is None or token is None:
+            raise ValueError("vibelog:incident.enabled, its dispatchRepository and the dispatch token are needed")
+        error_rate, response_time = incident.rollback.error_rate, incident.rollback.response_time
+        return cls(
+            project_name=settings.app.project_name,
+            provider=providers.aws(GLOBAL_REGION),
+            account_id=settings.aws_account_id,
+            namespace=incident.metrics_namespace,
+            routing={
+                severity: tuple(
+                    Subscription(s.channel, s.protocol, s.endpoint)
+                    for s in incident.subscribers
+                    if s.channel in incident.sns_channels(severity)
+                )
+                for severity in SEVERITIES
+            },
+            rollback_alarms=(
+                RollbackAlarm(
+                    "error-rate",
+                    "immediate_rollback",
+                    app_metrics.SERVER_ERROR,
+                    "Average",
+                    None,
+                    error_rate.threshold_percent / 100,
+                    error_rate.window_minutes,
+                    f"error rate > {error_rate.threshold_percent:g}% over {error_rate.window_minutes} minutes: "
+                    "immediate rollback",
+                ),
+                RollbackAlarm(
+                    "p95",
+                    "staged_rollback",
+                    app_metrics.LATENCY,
+                    None,
+                    "p95",
+                    response_time.p95_seconds * 1000,
+                    response_time.window_minutes,
+                    f"p95 > {response_time.p95_seconds:g} s over {response_time.window_minutes} minutes: "
+                    "staged rollback",
+                ),
+            ),
+            rollback_severity=incident.rollback.severity,
+            dispatch_repository=incident.dispatch_repository,
+            dispatch_token=pulumi.Output.secret(token.get_secret_value()),
+            vercel_team=settings.vercel_team,
+            vercel_environments=tuple(settings.app.targets),
+        )
+
+
+class IncidentResponse(pulumi.ComponentResource):
+    """SNS topics per incident class, the reference's rollback alarms, and an EventBridge API destination that
+    starts the rollback workflow with repository_dispatch when one of them fires."""
+
+    topic_arns: pulumi.Output[dict[str, str]]
+    """ARN of each incident class's topic (P0, P1, P2)."""
+    rollback_alarm_names: pulumi.Output[list[str]]
+    """Names of the rollback alarms."""
+    metrics_role_arn: pulumi.Output[str]
+    """Role the app assumes (Vercel OIDC) to publish its request metrics; the app's AWS_ROLE_ARN."""
+
+    def __init__(self, name: str, args: IncidentResponseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vibelog:incident:IncidentResponse", name, None, opts)
+        on_global = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        self.topics: dict[Severity, aws.sns.Topic] = {}
+        self.subscriptions: list[aws.sns.TopicSubscription] = []
+        for severity in SEVERITIES:
+            topic = aws.sns.Topic(
+                f"{name}-{severity.lower()}", name=topic_name(args.project_name, severity), opts=on_global
+            )
+            self.topics[severity] = topic
+            for index, subscriber in enumerate(args.routing.get(severity, ())):
+                self.subscriptions.append(
+                    aws.sns.TopicSubscription(
+                        f"{name}-{severity.lower()}-{subscriber.channel.replace('_', '-')}-{index}",
+                        topic=topic.arn,
+                        protocol=subscriber.protocol,
+                        # An https endpoint (PagerDuty's integration URL) carries its key in the URL.
+                        endpoint=pulumi.Output.secret(subscriber.endpoint)
+                        if subscriber.protocol == "https"
+                        else subscriber.endpoint,
+                        opts=on_global,
+                    )
+                )
+
+        notify = self.topics[args.rollback_severity].arn
+        self.rollback_alarms = [
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-rollback-{alarm.trigger}",
+                name=rollback_alarm_name(args.project_name, alarm.trigger),
+                alarm_description=f"Automated rollback trigger: {alarm.description}. Starts the rollback workflow "
+                f"({alarm.action}) and notifies {args.rollback_severity}.",
+                namespace=args.namespace,
+                metric_name=alarm.metric,
+                dimensions=dict(app_metrics.dimensions(args.project_name)),
+                statistic=alarm.statistic,
+                extended_statistic=alarm.extended_statistic,
+                period=60,
+                evaluation_periods=alarm.window_minutes,
+                datapoints_to_alarm=alarm.window_minutes,
+                comparison_operator="GreaterThanThreshold",
+                threshold=alarm.threshold,
+                # No traffic is no evidence against the deployment: a silent app is the health check's business.
+                treat_missing_data="notBreaching",
+                alarm_actions=[notify],
+                ok_actions=[notify],
+                opts=on_global,
+            )
+            for alarm in args.rollback_alarms
+        ]
+        self._dispatch_bridge(name, args, on_global)
+        self._metrics_publisher(name, args, on_global)
+
+        self.topic_arns = pulumi.Output.all(*(topic.arn for topic in self.topics.values())).apply(
+            lambda arns: dict(zip(self.topics, arns, strict=True))
+        )
+        self.rollback_alarm_names = pulumi.Output.all(*(alarm.name for alarm in self.rollback_alarms)).apply(list)
+        self.metrics_role_arn = self.metrics_role.arn
+        self.register_outputs(
+            {
+                "topic_arns": self.topic_arns,
+                "rollback_alarm_names": self.rollback_alarm_names,
+                "metrics_role_arn": self.metrics_role_arn,
+            }
+        )
+
+    def _metrics_publisher(self, name: str, args: IncidentResponseArgs, on_global: pulumi.ResourceOptions) -> None:
+        """The identity the app publishes its metrics with: a role its Vercel deployments assume with their OIDC
+        token, allowed PutMetricData into the app's namespace and nothing else. No access key exists to leak."""
+        issuer = vercel_oidc_issuer(args.vercel_team)
+        # One provider per issuer and account; its url is ForceNew (iam/openid_connect_provider.go), and roles that
+        # trust it break while it is replaced: protected. No thumbprint: AWS validates the issuer through its CAs.
+        self.vercel_oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-vercel-oidc",
+            url=f"https://{issuer}",
+            client_id_lists=[f"https://vercel.com/{args.vercel_team}"],
+            opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(protect=True)),
+        )
+        subjects = [
+            f"owner:{args.vercel_team}:project:{args.project_name}:environment:{environment}"
+            for environment in args.vercel_environments
+        ]
+        self.metrics_role = aws.iam.Role(
+            f"{name}-metrics-role",
+            name=metrics_role_name(args.project_name),
+            description=f"Vercel deployments of {args.project_name} publish request metrics to {args.namespace}",
+            # The provider's ARN is known from its issuer; IAM refuses a trust naming a provider that does not exist
+            # yet, so the role waits for it.
+            assume_role_policy=_vercel_trust(
+                f"arn:aws:iam::{args.account_id}:oidc-provider/{issuer}",
+                issuer,
+                f"https://vercel.com/{args.vercel_team}",
+                subjects,
+            ),
+            max_session_duration=3600,
+            opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(depends_on=[self.vercel_oidc])),
+        )
+        # PutMetricData has no resource-level permission: the namespace condition is what scopes it.
+        self.metrics_policy = aws.iam.RolePolicy(
+            f"{name}-metrics-policy",
+            name="put-app-metrics",
+            role=self.metrics_role.id,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "cloudwatch:PutMetricData",
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"cloudwatch:namespace": args.namespace}},
+                        }
+                    ],
+                }
+            ),
+            opts=on_global,
+        )
+
+    def _dispatch_bridge(self, name: str, args: IncidentResponseArgs, on_global: pulumi.ResourceOptions) -> None:
+        """Alarm state change -> EventBridge rule -> API destination -> POST /repos/{repo}/dispatches.
+
+        No code to run or patch: CloudWatch emits every alarm state change to the default event bus, and an API
+        destination's connection keeps the token in a Secrets Manager secret EventBridge manages. The only
+        principal is EventBridge, allowed to invoke this one destination.
+        """
+        # The connection's API_KEY auth sends `Authorization: Bearer <token>` on every call; GitHub's REST API wants
+        # its media type and version headers too (docs.github.com, "Create a repository dispatch event").
+        self.connection = aws.cloudwatch.EventConnection(
+            f"{name}-github",
+            name=f"{args.project_name}-github-dispatch",
+            description=f"GitHub token that may dispatch to {args.dispatch_repository}",
+            authorization_type="API_KEY",
+            auth_parameters={
+                "api_key": {
+                    "key": "Authorization",
+                    "value": pulumi.Output.concat("Bearer ", args.dispatch_token),
+                },
+                "invocation_http_parameters": {
+                    "headers": [
+                        {"key": "Accept", "value": "application/vnd.github+json", "is_value_secret": False},
+                        {"key": "X-GitHub-Api-Version", "value": "2022-11-28", "is_value_secret": False},
+                    ]
+                },
+            },
+            opts=on_global,
+        )
+        self.destination = aws.cloudwatch.EventApiDestination(
+            f"{name}-github-dispatch",
+            name=f"{args.project_name}-github-dispatch",
+            description=f"repository_dispatch on {args.dispatch_repository}",
+            invocation_endpoint=f"{GITHUB_API}/repos/{args.dispatch_repository}/dispatches",
+            http_method="POST",
+            # One rollback at a time is the workflow's concurrency; this only keeps a flapping alarm polite.
+            invocation_rate_limit_per_second=1,
+            connection_arn=self.connection.arn,
+            opts=on_global,
+        )
+        self.dispatch_role = aws.iam.Role(
+            f"{name}-dispatch-role",
+            name=f"{args.project_name}-incident-dispatch",
+            description="EventBridge invokes the GitHub dispatch API destination when a rollback alarm fires",
+            assume_role_policy=_events_trust(args.account_id),
+            opts=on_global,
+        )
+        self.dispatch_policy = aws.iam.RolePolicy(
+            f"{name}-dispatch-policy",
+            name="invoke-github-dispatch",
+            role=self.dispatch_role.id,
+            policy=self.destination.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "events:InvokeApiDestination", "Resource": arn}],
+                    }
+                )
+            ),
+            opts=on_global,
+        )
+        self.dispatch_rules: list[aws.cloudwatch.EventRule] = []
+        self.dispatch_targets: list[aws.cloudwatch.EventTarget] = []
+        for alarm, resource in zip(args.rollback_alarms, self.rollback_alarms, strict=True):
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-dispatch-{alarm.trigger}",
+                name=f"{args.project_name}-rollback-{alarm.trigger}-dispatch",
+                description=f"{alarm.description}: start the rollback workflow",
+                event_pattern=resource.arn.apply(_alarm_pattern),
+                opts=on_global,
+            )
+            self.dispatch_rules.append(rule)
+            self.dispatch_targets.append(
+                aws.cloudwatch.EventTarget(
+                    f"{name}-dispatch-{alarm.trigger}-target",
+                    rule=rule.name,
+                    arn=self.destination.arn,
+                    role_arn=self.dispatch_role.arn,
+                    input_transformer={
+                        "input_paths": {"alarm": "$.detail.alarmName", "time": "$.time"},
+                        "input_template": dispatch_template(alarm, args.rollback_severity),
+                    },
+                    # A throttled or 5xx dispatch is retried for an hour; later, rolling back is a human's call.
+                    retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 10},
+                    opts=pulumi.ResourceOptions.merge(
+                        on_global, pulumi.ResourceOptions(depends_on=[self.dispatch_policy])
+                    ),
+                )
+            )
+
+
+def dispatch_template(alarm: RollbackAlarm, severity: Severity) -> str:
+    """The repository_dispatch body (event_type and client_payload) a rollback alarm sends."""
+    # EventBridge fills <alarm> and <time> from input_paths: an alarm name and a timestamp never hold a quote. The
+    # alarm's free-text reason could, and a body that is no longer JSON is refused by GitHub: it is left out, and the
+    # reason sent is the trigger's own description, JSON-encoded here.
+    payload = {
+        "alarm": "<alarm>",
+        "action": alarm.action,
+        "severity": severity,
+        "reason": alarm.description,
+        "time": "<time>",
+    }
+    return json.dumps({"event_type": DISPATCH_EVENT_TYPE, "client_payload": payload})
+
+
+def vercel_oidc_issuer(team: str) -> str:
+    """Host and path of a Vercel team's OIDC issuer (the project's issuer mode `team`)."""
+    return f"oidc.vercel.com/{team}"
+
+
+def metrics_role_name(project_name: str) -> str:
+    """Name of the role the app publishes its metrics with."""
+    return f"{project_name}-incident-metrics"
+
+
+def _vercel_trust(provider_arn: str, issuer: str, audience: str, subjects: Sequence[str]) -> str:
+    """Only this project's deployments of the named targets, with tokens minted for this team, may assume it."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {f"{issuer}:aud": audience, f"{issuer}:sub": list(subjects)},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def _alarm_pattern(alarm_arn: str) -> str:
+    """Matches the alarm's transition into ALARM (not OK or INSUFFICIENT_DATA)."""
+    return json.dumps(
+        {
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "resources": [alarm_arn],
+            "detail": {"state": {"value": ["ALARM"]}},
+        }
+    )
+
+
+def _events_trust(account_id: str) -> str:
+    """EventBridge of this account only may assume the role."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                }
+            ],
+        }
+    )

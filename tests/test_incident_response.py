@@ -1,0 +1,375 @@
+"""IncidentResponse: the reference's rollback triggers as alarms, the GitHub bridge, routing per class, rotation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.changes import diff_plans
+from infra.engine import Plan, Registration, Secret, run_program
+from infra.mocks import VibelogMocks
+from infra.render import plan_json
+from infra.stackfile import read_stack_config, stack_file
+from settings.loader import ConfigError, load_settings
+from settings.stack import REFERENCE_ROUTING
+from tests.conftest import Edit, only_problem, settings_of, stack_config
+from tests.iam_eval import allowed, documents
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+DESTINATION = "aws:cloudwatch/eventApiDestination:EventApiDestination"
+CONNECTION = "aws:cloudwatch/eventConnection:EventConnection"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+TOKEN = "vercel:index/edgeConfigToken:EdgeConfigToken"
+ENV_VAR = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
+KEY = bytes(range(32))
+
+
+def incident(**changes: Any) -> Edit:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:incident"].update(changes)
+
+    return edit
+
+
+def region_of(plan: Plan, reg: Registration) -> str:
+    provider = plan.by_urn()[reg.provider]
+    region: str = provider.inputs["region"]
+    return region
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+
+def test_production_commits_the_reference_thresholds() -> None:
+    settings = settings_of("production").incident
+    assert settings.enabled
+    assert (settings.rollback.error_rate.threshold_percent, settings.rollback.error_rate.window_minutes) == (5, 5)
+    assert (settings.rollback.response_time.p95_seconds, settings.rollback.response_time.window_minutes) == (5, 10)
+    assert (settings.failover.p95_seconds, settings.failover.error_rate_percent) == (30, 10)
+    assert settings.routing == REFERENCE_ROUTING, "production routes each class as the communication plan says"
+
+
+def test_development_stays_light() -> None:
+    settings = settings_of("development")
+    assert not settings.incident.enabled, "development has no alarms"
+    assert not settings.declares_aws, "development has no AWS"
+
+
+def test_a_class_that_drops_a_reference_channel_is_refused() -> None:
+    problem = only_problem("production", incident(routing={**REFERENCE_ROUTING, "P0": ["slack_alert", "pagerduty"]}))
+    assert problem.path == "vibelog:incident.routing.P0", problem
+    assert "email_leadership" in problem.expected, problem
+    assert "status_page" in problem.expected, problem
+
+
+def test_a_routed_channel_without_a_subscriber_is_refused() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        subscribers = config["vibelog:incident"]["subscribers"]
+        config["vibelog:incident"]["subscribers"] = [s for s in subscribers if s["channel"] != "email_team"]
+
+    problem = only_problem("production", edit)
+    assert (problem.path, problem.expected) == (
+        "vibelog:incident.subscribers",
+        "email_team is routed to but has no subscriber",
+    ), problem
+
+
+def test_alarms_without_the_apps_metrics_are_refused() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:monitoring"] = {"level": "disabled"}
+
+    problem = only_problem("production", edit)
+    assert problem.path == "vibelog:incident.enabled", problem
+
+
+def missing_secrets(edit: Edit | None = None) -> set[str]:
+    """The secrets the loader reports missing for production's file as committed (no secret in it)."""
+    config = yaml.safe_load(stack_file("production").read_text(encoding="utf-8"))["config"]
+    # The app's and the pipeline's secrets are set, so the rules that relate settings run and report the rest.
+    config["vibelog:secrets"] = {
+        "openaiApiKey": "sk-test",
+        "nextauthSecret": "x" * 32,
+        "databaseUrl": "postgresql://u:p@db.example.com:6543/postgres",
+        "directUrl": "postgresql://u:p@db.example.com:5432/postgres",
+        "supabaseAnonKey": "anon",
+        "supabaseServiceRoleKey": "service",
+        "vercelDeployToken": "vercel",
+        "statusPageWebhook": "https://status.example.com/hook",
+        "slackWebhook": "https://hooks.slack.com/services/x",
+    }
+    if edit is not None:
+        edit(config)
+    try:
+        load_settings("production", config, {"vibelog:secrets"})
+    except ConfigError as error:
+        return {p.path for p in error.problems if p.missing_secret}
+    return set()
+
+
+def test_the_dispatch_token_is_a_required_secret_only_with_the_incident_alarms() -> None:
+    assert "vibelog:secrets.githubDispatchToken" in missing_secrets()
+    assert "vibelog:secrets.githubDispatchToken" not in missing_secrets(incident(enabled=False))
+
+
+def test_the_ai_fallback_needs_its_key_in_the_apps_env_first() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:operations"]["aiProvider"] = "anthropic"
+
+    problem = only_problem("production", edit)
+    assert problem.path == "vibelog:operations.aiProvider", problem
+    assert "vibelog:secrets.anthropicApiKey" in problem.expected, problem
+
+
+# ---------------------------------------------------------------------------------------------- component
+
+
+def test_rollback_alarms_are_the_reference_triggers(production: Plan) -> None:
+    error_rate = production.one(ALARM, "incident-rollback-error-rate")
+    p95 = production.one(ALARM, "incident-rollback-p95")
+    for alarm in (error_rate, p95):
+        assert region_of(production, alarm) == "us-east-1", alarm.urn
+        assert (alarm.inputs["namespace"], alarm.inputs["dimensions"]) == ("VibeLog/App", {"Stack": "vibelog"})
+        assert alarm.inputs["period"] == 60, alarm.urn
+        assert alarm.inputs["comparisonOperator"] == "GreaterThanThreshold", alarm.urn
+        assert alarm.inputs["datapointsToAlarm"] == alarm.inputs["evaluationPeriods"], f"{alarm.urn}: sustained"
+    # error rate > 5% over 5 minutes: the mean of a 0/1 per-request metric is the error rate.
+    assert (error_rate.inputs["metricName"], error_rate.inputs["statistic"]) == ("ServerError", "Average")
+    assert (error_rate.inputs["threshold"], error_rate.inputs["evaluationPeriods"]) == (0.05, 5), error_rate.urn
+    # p95 > 5 s over 10 minutes, on request durations in milliseconds.
+    assert (p95.inputs["metricName"], p95.inputs["extendedStatistic"]) == ("Latency", "p95"), p95.urn
+    assert (p95.inputs["threshold"], p95.inputs["evaluationPeriods"]) == (5000, 10), p95.urn
+
+
+def test_the_rollback_alarms_notify_p1_and_the_failover_alarm_p0(production: Plan) -> None:
+    p0, p1 = production.one(TOPIC, "incident-p0"), production.one(TOPIC, "incident-p1")
+    for name in ("incident-rollback-error-rate", "incident-rollback-p95"):
+        alarm = production.one(ALARM, name)
+        assert alarm.property_dependencies["alarmActions"] == (p1.urn,), f"{alarm.urn} must reach P1's channels"
+    failover = production.one(ALARM, "dns-primary-unhealthy")
+    assert p0.urn in failover.property_dependencies["alarmActions"], f"{failover.urn} must reach P0's channels"
+
+
+def test_each_class_topic_reaches_exactly_its_sns_channels(production: Plan) -> None:
+    for severity, channels in REFERENCE_ROUTING.items():
+        topic = production.one(TOPIC, f"incident-{severity.lower()}")
+        subscribed = {
+            s.name.removeprefix(f"incident-{severity.lower()}-").rsplit("-", 1)[0]
+            for s in production.by_type(SUBSCRIPTION)
+            if s.property_dependencies["topic"] == (topic.urn,)
+        }
+        sns = {
+            c.replace("_", "-") for c in channels if c in {"pagerduty", "slack_alert", "email_leadership", "email_team"}
+        }
+        assert subscribed == sns, f"{topic.urn}: {subscribed} != {sns}"
+
+
+def dispatch_body(template: str) -> Any:
+    """The JSON EventBridge sends, with sample values in the input transformer's placeholders."""
+    return json.loads(template.replace("<alarm>", "a").replace("<time>", "t"))
+
+
+def test_a_firing_rollback_alarm_dispatches_the_rollback_workflow(production: Plan) -> None:
+    destination = production.one(DESTINATION, "incident-github-dispatch")
+    connection = production.one(CONNECTION, "incident-github")
+    role = production.one(ROLE, "incident-dispatch-role")
+    assert destination.inputs["invocationEndpoint"] == (
+        "https://api.github.com/repos/vibelog/vibelog-infra/dispatches"
+    ), destination.urn
+    assert destination.inputs["httpMethod"] == "POST", destination.urn
+    assert destination.property_dependencies["connectionArn"] == (connection.urn,), destination.urn
+    api_key = connection.inputs["authParameters"]["apiKey"]
+    assert isinstance(api_key["value"], Secret), f"{connection.urn}: the GitHub token must stay secret"
+    for trigger, action in (("error-rate", "immediate_rollback"), ("p95", "staged_rollback")):
+        alarm = production.one(ALARM, f"incident-rollback-{trigger}")
+        rule = production.one(RULE, f"incident-dispatch-{trigger}")
+        target = production.one(TARGET, f"incident-dispatch-{trigger}-target")
+        assert rule.property_dependencies["eventPattern"] == (alarm.urn,), f"{rule.urn} must match {alarm.urn}"
+        assert region_of(production, rule) == region_of(production, alarm), f"{rule.urn}: alarms emit in their region"
+        assert target.property_dependencies["arn"] == (destination.urn,), target.urn
+        assert target.property_dependencies["roleArn"] == (role.urn,), target.urn
+        body = dispatch_body(target.inputs["inputTransformer"]["inputTemplate"])
+        assert body["event_type"] == "incident-rollback", target.urn
+        assert body["client_payload"]["action"] == action, target.urn
+        assert body["client_payload"]["severity"] == "P1", target.urn
+        assert set(body["client_payload"]) == {"alarm", "action", "severity", "reason", "time"}, target.urn
+        assert body["client_payload"]["reason"] == alarm.inputs["alarmDescription"].split(". ")[0].removeprefix(
+            "Automated rollback trigger: "
+        ), target.urn
+        paths = target.inputs["inputTransformer"]["inputPaths"]
+        assert paths == {"alarm": "$.detail.alarmName", "time": "$.time"}, f"{target.urn}: free text breaks the JSON"
+
+
+def test_the_dispatch_role_may_only_invoke_its_destination(production: Plan) -> None:
+    role = production.one(ROLE, "incident-dispatch-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    [statement] = trust["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}, role.urn
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "210987654321"}}, role.urn
+    policy = production.one(ROLE_POLICY, "incident-dispatch-policy")
+    destination = production.one(DESTINATION, "incident-github-dispatch")
+    assert policy.property_dependencies["policy"] == (destination.urn,), f"{policy.urn} names only the destination"
+
+
+def test_development_declares_no_incident_resources(development: Plan) -> None:
+    assert not [r.urn for r in development.registrations if r.type.startswith("aws:")], "development has no AWS"
+    assert not [r.urn for r in development.registrations if r.type == "vibelog:incident:IncidentResponse"]
+
+
+# ---------------------------------------------------------------------------------------------- rotation
+
+
+def production_up(rotation: int, keep_previous: bool) -> dict[str, Any]:
+    """Production's plan as a mock `up` records it (tokens have connection strings) with a rotation counter."""
+    document = yaml.safe_load(stack_file("production").read_text(encoding="utf-8"))
+    document["config"]["vibelog:operations"].update({"secretRotation": rotation, "keepPreviousSecrets": keep_previous})
+    config = read_stack_config("production", text=yaml.safe_dump(document))
+    return plan_json(run_program("production", config, mocks=VibelogMocks(preview=False)), KEY)
+
+
+@pytest.fixture(scope="module")
+def rotations() -> dict[str, dict[str, Any]]:
+    return {
+        "before": production_up(0, False),
+        "rotated": production_up(1, True),
+        "revoked": production_up(1, False),
+    }
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, str, list[str]]]:
+    diff = diff_plans(old, new)
+    return sorted((c.op, c.type, c.name, [p.path for p in c.properties]) for c in diff.resources)
+
+
+def test_a_rotation_bump_mints_a_new_token_and_repoints_the_app_keeping_the_old_one(
+    rotations: dict[str, dict[str, Any]],
+) -> None:
+    found = changes(rotations["before"], rotations["rotated"])
+    assert found == [
+        ("create", TOKEN, "flags-read-token-r1", []),
+        ("update", ENV_VAR, "web-env-edge-config", ["value"]),
+    ], found
+
+
+def test_revoking_the_previous_generation_deletes_exactly_its_token(rotations: dict[str, dict[str, Any]]) -> None:
+    found = changes(rotations["rotated"], rotations["revoked"])
+    assert found == [("delete", TOKEN, "flags-read-token", [])], found
+
+
+def test_a_bump_without_keeping_the_previous_generation_revokes_it_in_the_same_up(
+    rotations: dict[str, dict[str, Any]],
+) -> None:
+    found = changes(rotations["before"], rotations["revoked"])
+    assert found == [
+        ("create", TOKEN, "flags-read-token-r1", []),
+        ("delete", TOKEN, "flags-read-token", []),
+        ("update", ENV_VAR, "web-env-edge-config", ["value"]),
+    ], found
+
+
+# ---------------------------------------------------------------------------------------------- metrics identity
+
+
+def test_the_app_publishes_metrics_with_a_role_only_its_deployments_assume(production: Plan) -> None:
+    provider = production.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "incident-vercel-oidc")
+    assert provider.inputs["url"] == "https://oidc.vercel.com/vibelog", provider.urn
+    assert provider.inputs["clientIdLists"] == ["https://vercel.com/vibelog"], provider.urn
+    assert provider.protect, f"{provider.urn}: the role that trusts it breaks while it is replaced"
+    role = production.one(ROLE, "incident-metrics-role")
+    assert provider.urn in role.dependencies, f"{role.urn} must wait for the provider it trusts"
+    policy = production.one(ROLE_POLICY, "incident-metrics-policy")
+    [statement] = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Action"] == "cloudwatch:PutMetricData", policy.urn
+    assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "VibeLog/App"}}, policy.urn
+    [env] = [r for r in production.by_type(ENV_VAR) if r.inputs["key"] == "AWS_ROLE_ARN"]
+    assert env.property_dependencies["value"] == (role.urn,), f"{env.urn} must name {role.urn}"
+
+
+def test_the_metrics_role_trusts_only_this_projects_production_deployments(production: Plan) -> None:
+    role = production.one(ROLE, "incident-metrics-role")
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity", role.urn
+    assert statement["Principal"] == {"Federated": "arn:aws:iam::210987654321:oidc-provider/oidc.vercel.com/vibelog"}, (
+        role.urn
+    )
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "oidc.vercel.com/vibelog:aud": "https://vercel.com/vibelog",
+            "oidc.vercel.com/vibelog:sub": ["owner:vibelog:project:vibelog:environment:production"],
+        }
+    }, role.urn
+
+
+# ---------------------------------------------------------------------------------------------- deploy role
+
+
+@pytest.fixture(scope="module")
+def deploy_rights() -> dict[str, list[dict[str, Any]]]:
+    """Each stack's deploy-role policies, as a mock `up` records them (role names known)."""
+    rights = {}
+    for stack in ("staging", "production"):
+        plan = run_program(stack, stack_config(stack), mocks=VibelogMocks(preview=False))
+        role = plan.one(ROLE, "ci-aws-deploy").inputs["name"]
+        rights[stack] = documents(r for r in plan.by_type(ROLE_POLICY) if r.inputs["role"] == role)
+    return rights
+
+
+def incident_arns(production: Plan) -> list[tuple[str, str, dict[str, str]]]:
+    """Each incident object of production and an action its deploy role needs on it."""
+    account, region = "210987654321", "us-east-1"
+    found: list[tuple[str, str, dict[str, str]]] = [
+        (f"arn:aws:events:{region}:{account}:rule/{r.inputs['name']}", "events:PutRule", {})
+        for r in production.by_type(RULE)
+    ]
+    found += [
+        (f"arn:aws:events:{region}:{account}:connection/{r.inputs['name']}", "events:UpdateConnection", {})
+        for r in production.by_type(CONNECTION)
+    ]
+    found += [
+        (f"arn:aws:events:{region}:{account}:api-destination/{r.inputs['name']}", "events:UpdateApiDestination", {})
+        for r in production.by_type(DESTINATION)
+    ]
+    found.append(
+        (
+            f"arn:aws:iam::{account}:role/{production.one(ROLE, 'incident-dispatch-role').inputs['name']}",
+            "iam:PassRole",
+            {"iam:PassedToService": "events.amazonaws.com"},
+        )
+    )
+    found.append(
+        (
+            f"arn:aws:iam::{account}:oidc-provider/oidc.vercel.com/vibelog",
+            "iam:CreateOpenIDConnectProvider",
+            {},
+        )
+    )
+    return found
+
+
+def test_production_s_deploy_role_manages_the_incident_objects_and_staging_s_does_not(
+    production: Plan, deploy_rights: dict[str, list[dict[str, Any]]]
+) -> None:
+    for arn, action, context in incident_arns(production):
+        assert allowed(deploy_rights["production"], action, arn, context), f"production cannot {action} {arn}"
+        assert not allowed(deploy_rights["staging"], action, arn, context), f"staging may {action} {arn}"
+
+
+def test_the_dispatch_role_is_passed_to_eventbridge_only(
+    production: Plan, deploy_rights: dict[str, list[dict[str, Any]]]
+) -> None:
+    role = f"arn:aws:iam::210987654321:role/{production.one(ROLE, 'incident-dispatch-role').inputs['name']}"
+    context = {"iam:PassedToService": "lambda.amazonaws.com"}
+    assert not allowed(deploy_rights["production"], "iam:PassRole", role, context), f"{role} passed to Lambda"
+
+
+def test_no_deploy_role_may_delete_the_vercel_oidc_provider(deploy_rights: dict[str, list[dict[str, Any]]]) -> None:
+    arn = "arn:aws:iam::210987654321:oidc-provider/oidc.vercel.com/vibelog"
+    for stack, policies in deploy_rights.items():
+        assert not allowed(policies, "iam:DeleteOpenIDConnectProvider", arn, {}), f"{stack} may delete {arn}"
