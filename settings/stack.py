@@ -659,18 +659,26 @@ REFERENCE_ROUTING: dict[Severity, list[IncidentChannel]] = {
 GITHUB_REPOSITORY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$"
 
 
+# CloudWatch evaluates at most one day of data points (EvaluationPeriods x Period <= 86,400 s; one a minute here).
+ALARM_WINDOW_MAX_MINUTES = 1440
+
+
 class ErrorRateTrigger(ConfigModel):
     """An error-rate condition: the share of requests answered with a 5xx over a window."""
 
     threshold_percent: float = setting("Error rate, in percent of requests, above which it fires.", gt=0, le=100)
-    window_minutes: int = setting("Minutes the rate must stay above the threshold (one data point a minute).", ge=1)
+    window_minutes: int = setting(
+        "Minutes the rate must stay above the threshold (one data point a minute).", ge=1, le=ALARM_WINDOW_MAX_MINUTES
+    )
 
 
 class ResponseTimeTrigger(ConfigModel):
     """A latency condition: the 95th percentile of request durations over a window."""
 
     p95_seconds: float = setting("p95 request duration, in seconds, above which it fires.", gt=0)
-    window_minutes: int = setting("Minutes the p95 must stay above the threshold (one data point a minute).", ge=1)
+    window_minutes: int = setting(
+        "Minutes the p95 must stay above the threshold (one data point a minute).", ge=1, le=ALARM_WINDOW_MAX_MINUTES
+    )
 
 
 class RollbackTriggers(ConfigModel):
@@ -697,7 +705,10 @@ class FailoverTriggers(ConfigModel):
         "An error rate over this percentage fails over (the reference: 10).", default=10, gt=0, le=100
     )
     window_minutes: int = setting(
-        "Minutes either must last before Route 53 sees its alarm (the reference names none: 5).", default=5, ge=1
+        "Minutes either must last before Route 53 sees its alarm (the reference names none: 5).",
+        default=5,
+        ge=1,
+        le=ALARM_WINDOW_MAX_MINUTES,
     )
 
 
