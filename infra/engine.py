@@ -21,6 +21,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 
+from infra.fast_runtime import sdk_shortcuts
 from infra.mocks import VibelogMocks
 from infra.stackfile import StackConfig, read_stack_config
 
@@ -198,7 +199,7 @@ def run_program(
     program = program or PROJECT_DIR / "__main__.py"
     body = program if callable(program) else functools.partial(_run_path, program)
     monitor = RecordingMonitor(mocks or VibelogMocks())
-    with _runtime(stack, monitor, config):
+    with _runtime(stack, monitor, config), sdk_shortcuts():
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
