@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.changes import MISSING, PropertyChange, ResourceChange, diff_by_name, diff_values
-from infra.plan import plan_stack
+from infra.engine import plan_stack
 from infra.plan_format import SECRET_TEXT
 from infra.render import plan_json
 from infra.review import describe, property_json, show

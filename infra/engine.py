@@ -211,6 +211,11 @@ def run_program(
     return Plan(stack, config, monitor.registrations, monitor.stack_outputs)
 
 
+def plan_stack(stack: str) -> Plan:
+    """Read the stack file, stand placeholders in for secrets, and run the program offline (no policy run)."""
+    return run_program(stack, read_stack_config(stack))
+
+
 def _run_path(program: Path) -> None:
     runpy.run_path(str(program), run_name="__main__")
 

@@ -6,8 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from infra.engine import Plan, Registration
-from infra.plan import plan_stack
+from infra.engine import Plan, Registration, plan_stack
 from infra.stackfile import STACKS, StackFileError
 from settings.loader import ConfigError
 

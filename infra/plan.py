@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from infra.engine import Plan, run_program
+from infra.engine import plan_stack
 from infra.policies import check_plan, mandatory, read_policy_config, violations_text
 from infra.render import fingerprint_key_from_env, plan_json, plan_text
-from infra.stackfile import STACKS, StackFileError, read_stack_config
+from infra.stackfile import STACKS, StackFileError
 from settings.loader import ConfigError
 
 
@@ -25,11 +25,6 @@ def stacks_named(name: str) -> list[str]:
     if name not in STACKS:
         raise UsageError(f"unknown stack '{name}' (expected one of {', '.join(STACKS)}, or all)")
     return [name]
-
-
-def plan_stack(stack: str) -> Plan:
-    """Read the stack file, stand placeholders in for secrets, and run the program offline."""
-    return run_program(stack, read_stack_config(stack))
 
 
 def main(argv: list[str]) -> int:

@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 
 from settings.app_env import app_env
 from settings.env_schema import validate_app_env
-from settings.stack import ConfigModel, CrossFieldError, StackSettings
+from settings.stack import ConfigModel, CrossFieldError, StackSettings, model_of
 
 PROJECT_NAMESPACE = "vibelog"
 SECRETS_KEY = "vibelog:secrets"
@@ -214,7 +214,7 @@ def field_at(path: str) -> FieldInfo | None:
     key, _, rest = path.partition(".")
     field = next((f for f in StackSettings.model_fields.values() if f.alias == key.split("[")[0]), None)
     for step in [s for s in rest.replace("[", ".").replace("]", "").split(".") if s and not s.isdigit()]:
-        model = _model_of(field.annotation) if field is not None else None
+        model = model_of(field.annotation) if field is not None else None
         if model is None:
             return None
         field = _field_by_alias(model, step)
@@ -238,13 +238,3 @@ def _is_text(annotation: Any) -> bool:
     if origin in (Union, UnionType):
         return all(_is_text(arg) for arg in get_args(annotation) if arg is not type(None))
     return False
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
