@@ -32,9 +32,5 @@ def test_verbs_that_read_files_import_no_pulumi_sdk(verb: str) -> None:
 @pytest.mark.parametrize("verb", ["infra.graph", "infra.compare"])
 def test_verbs_that_only_read_plans_import_no_policy_pack(verb: str) -> None:
     loaded = imported_by(verb)
+    assert "infra.engine" in loaded, f"the probe did not see {verb} import the engine"
     assert not loaded & set(POLICY), f"{verb} imports {sorted(loaded & set(POLICY))}: it runs no policy"
-
-
-def test_plan_imports_the_policy_pack() -> None:
-    # The counterpart: the probe sees imports at all (a plan runs the pack).
-    assert set(POLICY) <= imported_by("infra.plan"), "infra.plan no longer imports the policy pack it runs"
