@@ -152,9 +152,8 @@ def ablation(runs: int, quick: bool = False) -> None:
         collections = statistics.median(r["collections"] for r in results)
         modules = statistics.median(r["modules"] for r in results)
         shipped = shipped or cpu
-        print(
-            f"  {name:<22} {cpu:14.3f}   {cpu - shipped:+10.3f}   {gc_seconds:20.3f}   {collections:11.0f}   {modules:7.0f}"
-        )
+        figures = f"{cpu:14.3f}   {cpu - shipped:+10.3f}   {gc_seconds:20.3f}   {collections:11.0f}   {modules:7.0f}"
+        print(f"  {name:<22} {figures}")
 
 
 def gate(runs: int) -> None:
