@@ -43,7 +43,7 @@ ABLATIONS = {
     "as shipped": {},
     "collector on": {"gc": True},
     "SDK shortcuts off": {"shortcuts": False},
-    "eager AWS imports": {"lazy": False},
+    "eager SDK imports": {"lazy": False},
     "all three undone": {"gc": True, "shortcuts": False, "lazy": False},
 }
 

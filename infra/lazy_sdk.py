@@ -1,50 +1,129 @@
-"""Load a pulumi_aws service package's resource modules one by one, as the program touches them, not all at once.
+"""Load the provider SDKs' resource modules one by one, as the program touches them, not a whole package at once.
 
-`import pulumi_aws as aws` is already lazy per service, but the first `aws.s3.X` runs `pulumi_aws/s3/__init__.py`,
-which star-imports every resource module of the service: the plan touches 8 services and so imported 291 modules
-to use 24 resource types (measured in docs/offline-engine-speed.md). While the offline engine runs, a service
-package whose `__init__.py` is exactly the generated form (nothing but `from .module import *` lines and the fixed
-preamble) is loaded as an empty package whose missing attributes resolve through an index of each module's
-`__all__`, read from the module's source: `aws.s3.Bucket` imports `pulumi_aws.s3.bucket` only. The objects are the
-very classes the eager import binds (same modules, same `sys.modules` entries), so nothing the program or the SDK
-sees changes. Anything unexpected (an `__init__.py` line outside the generated form, a module without a literal
-`__all__`, a name the index lacks) falls back to running the real `__init__.py`, so the worst case is today's
-eager import. The program itself is unchanged: this is the import system's business, installed by the engine.
+The generated provider SDKs bind every resource of a package in its `__init__.py` by star-importing each module:
+`import pulumiverse_vercel` imports 107 modules, `import pulumi_github` 165, and the first `aws.s3.X` every
+module of the s3 service; the plans use a handful of each (measured in docs/offline-engine-speed.md). While the
+offline engine runs, such a package (`pulumiverse_vercel`, `pulumi_github`, each `pulumi_aws.<service>`) whose
+`__init__.py` has exactly the generated shape runs that file without its star imports, and resolves a missing
+attribute through an index of each star-imported module's `__all__`, read from the module's source:
+`vercel.Project` imports `pulumiverse_vercel.project` only. The objects are the very ones the eager import binds
+(same modules, same `sys.modules` entries), and everything else in the file (the SDK's resource-module
+registration, its lazy subpackages) runs as written, so nothing the program or the SDK sees changes.
+
+Anything unexpected falls back to today's eager import: a statement outside the generated shape, a module without
+a literal `__all__`, a star-exported name that the rest of the file also binds, or a name no `__all__` lists
+(the star imports then run, in their order, before the lookup is answered). The program itself is unchanged:
+this is the import system's business, installed by the engine before the program first imports an SDK.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.abc
 import importlib.machinery
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
-PACKAGE = "pulumi_aws"
+AWS = "pulumi_aws"
+TOP_LEVEL = frozenset({"pulumiverse_vercel", "pulumi_github"})
+"""Packages loaded lazily as a whole. pulumi_aws's own top level is not: its 19 small modules cost less than
+compiling its 350 kB `__init__.py` without its cached bytecode; its services are."""
 
-# The generated service `__init__.py`: this preamble, then star imports, then `from . import outputs`.
-_PREAMBLE = re.compile(
-    r"^(#.*|import builtins as _builtins|from \.\. import _utilities|import typing|from \. import outputs)?$"
-)
-_STAR = re.compile(r"^from \.(\w+) import \*$")
 _ALL = re.compile(r"^__all__ = \[(.*?)\]", re.MULTILINE | re.DOTALL)
 _NAME = re.compile(r"'(\w+)'")
+_DEFERRED = frozenset({"outputs"})
+"""Submodules the generated file imports by name that can wait until used, like the star imports."""
 
 
-def star_modules(init_source: str) -> list[str] | None:
-    """The modules a generated service `__init__.py` star-imports, in order; None if it is anything else."""
-    modules = []
-    for line in init_source.splitlines():
-        star = _STAR.match(line)
-        if star:
-            modules.append(star.group(1))
-        elif not _PREAMBLE.match(line):
+@dataclass(frozen=True)
+class LazyInit:
+    """A generated `__init__.py` split in two: what runs at once, and the imports that wait for a lookup."""
+
+    rest: CodeType
+    """The file without its star imports (and without `from . import outputs`)."""
+    eager: CodeType
+    """The star imports and deferred submodule imports, in the file's order: run when a name is not indexed."""
+    index: dict[str, str]
+    """Exported name -> the module whose star import binds it (a later star import wins, as in the file)."""
+
+
+def split_init(source: str, filename: str, directory: Path) -> LazyInit | None:
+    """A generated package `__init__.py` split for lazy loading; None if it is anything but the generated shape."""
+    tree = ast.parse(source, filename)
+    rest: list[ast.stmt] = []
+    eager: list[ast.stmt] = []
+    modules: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level and node.module and [a.name for a in node.names] == ["*"]:
+            if "." in node.module:
+                return None
+            eager.append(node)
+            modules.append(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level and node.module is None:
+            imported = {alias.name for alias in node.names}
+            if imported <= _DEFERRED:
+                eager.append(node)
+            elif imported == {"_utilities"}:
+                rest.append(node)
+            else:
+                return None
+        elif _kept(node):
+            rest.append(node)
+        else:
             return None
-    return modules
+    index = _index(modules, directory)
+    if index is None or index.keys() & _bound_names(rest):
+        return None  # the file rebinds a star-exported name after the star imports: keep its order
+    return LazyInit(
+        rest=compile(ast.Module(body=rest, type_ignores=[]), filename, "exec"),
+        eager=compile(ast.Module(body=eager, type_ignores=[]), filename, "exec"),
+        index=index,
+    )
+
+
+def _index(modules: Sequence[str], directory: Path) -> dict[str, str] | None:
+    """Exported name -> module, later modules winning; None if a module has no literal `__all__`."""
+    index: dict[str, str] = {}
+    for module in modules:
+        try:
+            names = _exported_names_of(directory / f"{module}.py")
+        except OSError:
+            return None
+        if names is None:
+            return None
+        index.update(dict.fromkeys(names, module))
+    return index
+
+
+def _kept(node: ast.stmt) -> bool:
+    """The other statements of the generated shape: its two plain imports, the TYPE_CHECKING block of lazy
+    subpackages, and the `_utilities.register(...)` call."""
+    if isinstance(node, ast.Import):
+        return all(alias.name in {"builtins", "typing"} for alias in node.names)
+    if isinstance(node, ast.If):
+        return ast.unparse(node.test) == "typing.TYPE_CHECKING" and all(
+            isinstance(inner, ast.Import | ast.Assign) for inner in [*node.body, *node.orelse]
+        )
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        return ast.unparse(node.value.func) == "_utilities.register"
+    return False
+
+
+def _bound_names(statements: Sequence[ast.stmt]) -> set[str]:
+    bound: set[str] = set()
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.alias):
+                bound.add(node.asname or node.name.split(".")[0])
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                bound.add(node.id)
+    return bound
 
 
 def exported_names(module_source: str) -> list[str] | None:
@@ -57,7 +136,7 @@ def _exported_names_of(path: Path) -> list[str] | None:
     """`exported_names` of a module file, reading only as far as its `__all__` (near the top; files are large)."""
     with path.open(encoding="utf-8") as file:
         text = ""
-        while chunk := file.read(max(16384, len(text))):
+        while chunk := file.read(max(4096, len(text))):
             text += chunk
             found = _ALL.search(text)
             if found and found.end() < len(text):
@@ -65,8 +144,8 @@ def _exported_names_of(path: Path) -> list[str] | None:
     return exported_names(text)
 
 
-class _ServiceLoader(importlib.abc.Loader):
-    """Executes a service package lazily when its `__init__.py` is the generated form, else as usual."""
+class _LazyPackageLoader(importlib.abc.Loader):
+    """Executes a generated package lazily when its `__init__.py` has the generated shape, else as usual."""
 
     def __init__(self, real: importlib.abc.Loader) -> None:
         self.real = real
@@ -75,70 +154,56 @@ class _ServiceLoader(importlib.abc.Loader):
         return self.real.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        index = _index(module)
-        if index is None:
+        origin = module.__spec__.origin if module.__spec__ else None
+        split = None
+        if origin is not None:
+            try:
+                split = split_init(Path(origin).read_text(encoding="utf-8"), origin, Path(origin).parent)
+            except (OSError, SyntaxError):
+                split = None
+        if split is None:
             self.real.exec_module(module)
             return
-        name = module.__name__
-        # What the generated preamble binds, so the package's own namespace looks the same.
-        module.__dict__.update(
-            _builtins=importlib.import_module("builtins"),
-            _utilities=importlib.import_module(f"{PACKAGE}._utilities"),
-            typing=importlib.import_module("typing"),
-        )
+        _make_lazy(module, split)
+        exec(split.rest, module.__dict__)  # noqa: S102 - the package's own file, less its star imports
 
-        def __getattr__(attr: str) -> Any:  # noqa: N807 - a module's PEP 562 hook
-            owner = index.get(attr)
-            if owner is not None:
-                value = getattr(importlib.import_module(f"{name}.{owner}"), attr)
-                setattr(module, attr, value)
-                return value
-            if attr.startswith("__") and attr != "__all__":
-                raise AttributeError(f"module {name!r} has no attribute {attr!r}")  # probes, not the program
-            if attr in _submodules(module):
-                return importlib.import_module(f"{name}.{attr}")
-            # Not in any module's __all__: run the real __init__.py (every module, as an eager import would).
-            if not module.__dict__.get("_eager"):
-                module._eager = True  # type: ignore[attr-defined]
-                self.real.exec_module(module)
-                if attr in module.__dict__:
-                    return module.__dict__[attr]
-            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
 
-        def __dir__() -> list[str]:  # noqa: N807 - a module's PEP 562 hook
-            return sorted({*module.__dict__, *index})
+def _make_lazy(module: ModuleType, split: LazyInit) -> None:
+    name = module.__name__
+    eager_done = False
 
-        module.__getattr__ = __getattr__  # type: ignore[method-assign]
-        module.__dir__ = __dir__  # type: ignore[method-assign]
+    def __getattr__(attr: str) -> Any:  # noqa: N807 - a module's PEP 562 hook
+        nonlocal eager_done
+        owner = split.index.get(attr)
+        if owner is not None:
+            value = getattr(importlib.import_module(f"{name}.{owner}"), attr)
+            setattr(module, attr, value)
+            return value
+        if attr.startswith("__") and attr != "__all__":
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")  # probes, not the program
+        if attr in _submodules(module):
+            return importlib.import_module(f"{name}.{attr}")
+        # Not in any module's __all__: run the star imports (every module, as the eager import would have).
+        if not eager_done:
+            eager_done = True
+            exec(split.eager, module.__dict__)  # noqa: S102 - the package's own star imports
+            if attr in module.__dict__:
+                return module.__dict__[attr]
+        raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+
+    def __dir__() -> list[str]:  # noqa: N807 - a module's PEP 562 hook
+        return sorted({*module.__dict__, *split.index})
+
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    module.__dir__ = __dir__  # type: ignore[method-assign]
 
 
 def _submodules(module: ModuleType) -> set[str]:
     return {path.stem for directory in module.__path__ for path in Path(directory).glob("*.py")}
 
 
-def _index(module: ModuleType) -> dict[str, str] | None:
-    """Exported name -> module for a generated service package; None if anything is outside the generated form."""
-    spec = module.__spec__
-    if spec is None or spec.origin is None or not spec.submodule_search_locations:
-        return None
-    directory = Path(spec.origin).parent
-    try:
-        modules = star_modules(Path(spec.origin).read_text(encoding="utf-8"))
-        if modules is None:
-            return None
-        index: dict[str, str] = {}
-        for submodule in modules:  # later star imports win, as in the eager import
-            names = _exported_names_of(directory / f"{submodule}.py")
-            if names is None:
-                return None
-            index.update(dict.fromkeys(names, submodule))
-    except OSError:
-        return None
-    return index
-
-
-class ServiceFinder(importlib.abc.MetaPathFinder):
-    """Finds `pulumi_aws.<service>` packages as the path finder does, and gives them the lazy loader."""
+class LazyPackageFinder(importlib.abc.MetaPathFinder):
+    """Finds the generated packages as the path finder does, and gives them the lazy loader."""
 
     def find_spec(
         self,
@@ -146,20 +211,20 @@ class ServiceFinder(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None,
         target: ModuleType | None = None,  # noqa: ARG002 - the finder protocol's signature
     ) -> importlib.machinery.ModuleSpec | None:
-        package, _, service = fullname.partition(".")
-        if package != PACKAGE or not service or "." in service:
+        package, _, rest = fullname.partition(".")
+        if not (fullname in TOP_LEVEL or (package == AWS and rest and "." not in rest)):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None or not spec.submodule_search_locations:
             return spec
-        spec.loader = _ServiceLoader(spec.loader)
+        spec.loader = _LazyPackageLoader(spec.loader)
         return spec
 
 
-FINDER = ServiceFinder()
+FINDER = LazyPackageFinder()
 
 
 def install() -> None:
-    """Put the finder first on `sys.meta_path` (once); services already imported stay as they are."""
+    """Put the finder first on `sys.meta_path` (once); packages already imported stay as they are."""
     if FINDER not in sys.meta_path:
         sys.meta_path.insert(0, FINDER)
