@@ -7,7 +7,8 @@ registration's time in two places that change nothing a mock preview records:
   `asyncio.wait(..., return_when=FIRST_COMPLETED)` in a loop, so every completion re-registers a callback on every
   still-pending Output: quadratic in the number of Outputs (about 30 per registration). Here each batch of
   Outputs is waited on once with FIRST_EXCEPTION, which returns when all are done or one has failed; the RPC
-  loop, the re-raising of a failed RPC or Output and the repeat-until-quiet cycle are the SDK's own.
+  loop, the re-raising of a failed RPC or Output and the repeat-until-quiet cycle are the SDK's own (its debug
+  log lines are left out).
 - `pulumi.runtime.resource._get_stack_trace` walks and formats the Python stack (reading source lines) for every
   resource, for the engine's source positions; the mock monitor and our recording never read them. Here it
   returns the empty trace the SDK itself returns when it cannot find the caller.

@@ -24,6 +24,7 @@ import importlib.abc
 import importlib.machinery
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,7 +160,7 @@ class _LazyPackageLoader(importlib.abc.Loader):
         if origin is not None:
             try:
                 split = split_init(Path(origin).read_text(encoding="utf-8"), origin, Path(origin).parent)
-            except (OSError, SyntaxError):
+            except (OSError, SyntaxError, ValueError):  # unreadable or undecodable: the SDK's own loader
                 split = None
         if split is None:
             self.real.exec_module(module)
@@ -171,6 +172,7 @@ class _LazyPackageLoader(importlib.abc.Loader):
 def _make_lazy(module: ModuleType, split: LazyInit) -> None:
     name = module.__name__
     eager_done = False
+    eager_lock = threading.Lock()  # the SDK resolves resource references from executor threads too
 
     def __getattr__(attr: str) -> Any:  # noqa: N807 - a module's PEP 562 hook
         nonlocal eager_done
@@ -184,11 +186,12 @@ def _make_lazy(module: ModuleType, split: LazyInit) -> None:
         if attr in _submodules(module):
             return importlib.import_module(f"{name}.{attr}")
         # Not in any module's __all__: run the star imports (every module, as the eager import would have).
-        if not eager_done:
-            eager_done = True
-            exec(split.eager, module.__dict__)  # noqa: S102 - the package's own star imports
-            if attr in module.__dict__:
-                return module.__dict__[attr]
+        with eager_lock:
+            if not eager_done:
+                exec(split.eager, module.__dict__)  # noqa: S102 - the package's own star imports
+                eager_done = True
+        if attr in module.__dict__:
+            return module.__dict__[attr]
         raise AttributeError(f"module {name!r} has no attribute {attr!r}")
 
     def __dir__() -> list[str]:  # noqa: N807 - a module's PEP 562 hook
