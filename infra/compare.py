@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.changes import MISSING, PropertyChange, ResourceChange, diff_by_name, diff_values
-from infra.plan import EXIT_NO, EXIT_OK, EXIT_USAGE, plan_stack
+from infra.engine import plan_stack
+from infra.exits import EXIT_NO, EXIT_OK, EXIT_USAGE
 from infra.plan_format import SECRET_TEXT
 from infra.render import plan_json
 from infra.review import describe, property_json, show
-from infra.stackfile import STACKS, StackFileError
+from infra.stackfile import StackFileError
 from settings.loader import ConfigError, is_secret_path
+from settings.stacks import STACKS
 
 # The config keys whose differences a promotion review reads first: what users see switch on or off.
 FLAG_KEYS = ("vibelog:featureFlags", "vibelog:operations")

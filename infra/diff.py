@@ -19,7 +19,7 @@ from typing import Any
 
 from infra import interrupt
 from infra.changes import StackDiff, diff_plans
-from infra.plan import UsageError, stacks_named
+from infra.exits import UsageError, stacks_named
 from infra.plan_format import FINGERPRINT_KEY_ENV
 from infra.review import diff_json, diff_markdown, diff_text
 

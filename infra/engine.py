@@ -24,8 +24,13 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 
+from infra import lazy_sdk
+from infra.fast_runtime import sdk_shortcuts
 from infra.mocks import VibelogMocks
 from infra.stackfile import StackConfig, read_stack_config
+
+# Before the program first imports pulumi_aws: its services then load only the resource modules used.
+lazy_sdk.install()
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "vibelog"
@@ -207,7 +212,7 @@ def run_program(
     program = program or PROJECT_DIR / "__main__.py"
     body = program if callable(program) else functools.partial(_run_path, program)
     monitor = RecordingMonitor(mocks or VibelogMocks())
-    with _runtime(stack, monitor, config):
+    with _runtime(stack, monitor, config), sdk_shortcuts():
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -268,6 +273,11 @@ def _sorted_dependencies(reg: Registration) -> Registration:
             key: tuple(sorted(set(urns))) for key, urns in sorted(reg.property_dependencies.items())
         },
     )
+
+
+def plan_stack(stack: str) -> Plan:
+    """Read the stack file, stand placeholders in for secrets, and run the program offline (no policy run)."""
+    return run_program(stack, read_stack_config(stack))
 
 
 def _run_path(program: Path) -> None:

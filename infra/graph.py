@@ -6,10 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from infra.engine import Plan, Registration
-from infra.plan import EXIT_NO, EXIT_OK, EXIT_USAGE, plan_stack
-from infra.stackfile import STACKS, StackFileError
+from infra.engine import Plan, Registration, plan_stack
+from infra.exits import EXIT_NO, EXIT_OK, EXIT_USAGE
+from infra.stackfile import StackFileError
 from settings.loader import ConfigError
+from settings.stacks import STACKS
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 

@@ -7,36 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from infra.engine import Plan, run_program
+from infra.engine import plan_stack
+from infra.exits import EXIT_NO, EXIT_OK, EXIT_USAGE, UsageError, stacks_named
 from infra.policies import check_plan, mandatory, read_policy_config, violations_text
 from infra.render import fingerprint_key_from_env, plan_json, plan_text
-from infra.stackfile import STACKS, StackFileError, read_stack_config
+from infra.stackfile import StackFileError
 from settings.loader import ConfigError
-
-# One convention for every verb (the README's exit-code table, under "Offline tooling"): 0 the answer is yes (no
-# changes, no violations, valid); 1 the answer is no (changes, mandatory violations, an invalid config or env
-# file); 2 the question could not be answered (bad arguments, an unknown stack, a file that cannot be read).
-EXIT_OK = 0
-EXIT_NO = 1
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad arguments: reported on one line, exit 2."""
-
-
-def stacks_named(name: str) -> list[str]:
-    """The stacks `--stack NAME` means (`all` is every stack)."""
-    if name == "all":
-        return list(STACKS)
-    if name not in STACKS:
-        raise UsageError(f"unknown stack '{name}' (expected one of {', '.join(STACKS)}, or all)")
-    return [name]
-
-
-def plan_stack(stack: str) -> Plan:
-    """Read the stack file, stand placeholders in for secrets, and run the program offline."""
-    return run_program(stack, read_stack_config(stack))
 
 
 def main(argv: list[str]) -> int:

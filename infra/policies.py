@@ -127,22 +127,30 @@ def _provider(reg: Registration, by_urn: Mapping[str, Registration]) -> PolicyPr
     return PolicyProviderResource(provider.type, policy_props(provider.inputs), provider.urn, provider.name)
 
 
-def policy_resources(registrations: list[Registration]) -> list[PolicyResource]:
-    """The stack's resources as a stack validator gets them: parents, dependencies and property dependencies linked."""
+_ResourceView = tuple[Mapping[str, Any], str, str, PolicyResourceOptions, PolicyProviderResource | None]
+"""What every rule is handed about one registration: props, urn, name, options, provider."""
+
+
+def _views(registrations: list[Registration]) -> list[_ResourceView]:
+    """Each registration's props, options and provider, computed once for every rule of the pack.
+
+    Sharing is safe: pulumi_policy's unknown-checking proxies are read-only Mapping/Sequence views, so a rule
+    cannot change what the next rule sees; options and provider are records the rules only read.
+    """
     by_urn = {reg.urn: reg for reg in registrations}
-    resources = {
-        reg.urn: PolicyResource(
-            reg.type,
-            policy_props(reg.inputs),
-            reg.urn,
-            reg.name,
-            policy_options(reg),
-            _provider(reg, by_urn),
-            None,
-            [],
-            {},
-        )
+    return [
+        (policy_props(reg.inputs), reg.urn, reg.name, policy_options(reg), _provider(reg, by_urn))
         for reg in registrations
+    ]
+
+
+def policy_resources(
+    registrations: list[Registration], views: list[_ResourceView] | None = None
+) -> list[PolicyResource]:
+    """The stack's resources as a stack validator gets them: parents, dependencies and property dependencies linked."""
+    views = views if views is not None else _views(registrations)
+    resources = {
+        reg.urn: PolicyResource(reg.type, *view, None, [], {}) for reg, view in zip(registrations, views, strict=True)
     }
     for reg in registrations:
         resource = resources[reg.urn]
@@ -174,7 +182,7 @@ def check_plan(
     """Every violation of the pack (or of `policies`) in the plan, in rule order."""
     config = config or {}
     violations: list[Violation] = []
-    by_urn = plan.by_urn()
+    views = _views(plan.registrations)
     with stack_config(plan.config):
         for policy in build_policies() if policies is None else policies:
             level = enforcement_level(policy, config)
@@ -184,20 +192,12 @@ def check_plan(
                 level = EnforcementLevel.MANDATORY  # as the analyzer reports what a remediation left
             properties = _properties(policy, config)
             if isinstance(policy, ResourceValidationPolicy):
-                for reg in plan.registrations:
-                    args = ResourceValidationArgs(
-                        reg.type,
-                        policy_props(reg.inputs),
-                        reg.urn,
-                        reg.name,
-                        policy_options(reg),
-                        _provider(reg, by_urn),
-                        properties,
-                    )
+                for reg, view in zip(plan.registrations, views, strict=True):
+                    args = ResourceValidationArgs(reg.type, *view, properties)
                     report = _reporter(violations, policy, level, resource_urn=reg.urn)
                     _run(policy, functools.partial(policy.validate, args, report), violations)
             elif isinstance(policy, StackValidationPolicy):
-                stack_args = StackValidationArgs(policy_resources(plan.registrations), properties)
+                stack_args = StackValidationArgs(policy_resources(plan.registrations, views), properties)
                 report = _reporter(violations, policy, level, resource_urn=None)
                 _run(policy, functools.partial(policy.validate, stack_args, report), violations)
     return violations

@@ -13,8 +13,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from settings.config_keys import SECRETS_KEY
-from settings.loader import _model_of
-from settings.stack import StackSettings
+from settings.stack import StackSettings, model_of
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_DIR / "schema" / "stack-config.schema.json"
@@ -86,7 +85,7 @@ def config_reference() -> str:
 
 
 def _rows(path: str, field: FieldInfo) -> list[str]:
-    model = _model_of(field.annotation)
+    model = model_of(field.annotation)
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
     if model is not None and model.__name__ != "Rollout":
         rows = [] if field.is_required() else [_row(path, "object", "(see keys)", field.description or "")]

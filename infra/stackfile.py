@@ -16,7 +16,6 @@ from settings.config_keys import PROJECT_NAMESPACE, provider_secret_keys
 from settings.loader import ConfigError, field_extra, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-STACKS = ("development", "staging", "production")
 GENERIC_PLACEHOLDER = "offline-plan-placeholder"
 # A stack file is a few kilobytes; anything near this is not one, and is refused before it is read whole.
 MAX_STACK_FILE_BYTES = 1024 * 1024

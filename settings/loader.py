@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 from settings.app_env import app_env
 from settings.config_keys import PROJECT_NAMESPACE, SECRETS_KEY, closest, provider_secret_keys, unknown_key_problem
 from settings.env_schema import validate_app_env
-from settings.stack import ConfigModel, CrossFieldError, Environment, StackSettings
+from settings.stack import ConfigModel, CrossFieldError, Environment, StackSettings, model_of
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def _sibling_names(loc: list[int | str]) -> list[str]:
     if not loc:
         return [str(field.alias) for field in StackSettings.model_fields.values()]
     field = field_at(_path(loc))
-    model = _model_of(field.annotation) if field is not None else None
+    model = model_of(field.annotation) if field is not None else None
     if model is None:
         return []
     return [str(sub.alias or name) for name, sub in model.model_fields.items()]
@@ -280,7 +280,7 @@ def field_at(path: str) -> FieldInfo | None:
     key, _, rest = path.partition(".")
     field = next((f for f in StackSettings.model_fields.values() if f.alias == key.split("[")[0]), None)
     for step in [s for s in rest.replace("[", ".").replace("]", "").split(".") if s and not s.isdigit()]:
-        model = _model_of(field.annotation) if field is not None else None
+        model = model_of(field.annotation) if field is not None else None
         if model is None:
             return None
         field = _field_by_alias(model, step)
@@ -304,13 +304,3 @@ def _is_text(annotation: Any) -> bool:
     if origin in (Union, UnionType):
         return all(_is_text(arg) for arg in get_args(annotation) if arg is not type(None))
     return False
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None

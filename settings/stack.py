@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, SecretStr, Tag, model_validator
 from pydantic.alias_generators import to_camel, to_snake
@@ -1514,3 +1514,14 @@ class CrossFieldError(ValueError):
         self.problems = problems
         self.missing_secrets = frozenset(missing_secrets or ())
         """Paths among the problems that are only a required secret not set yet (the offline plan stands in)."""
+
+
+def model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field's annotation holds (through Optional, unions and Annotated), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = model_of(arg)
+        if found is not None:
+            return found
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,17 @@ from settings.stack import StackSettings
 pytest_plugins = ("tests.ops_servers",)
 
 Edit = Callable[[dict[str, Any]], None]
+
+
+def pytest_configure() -> None:
+    """Fewer cyclic collections: the suite builds dozens of plans, and with the collector's default thresholds
+    its full passes over every live object were a third of the suite's CPU time (measured with and without)."""
+    gc.set_threshold(10_000, 20, 20)
+
+
+def pytest_collection_finish() -> None:
+    """After collection every SDK module is loaded: freeze them, so no collection walks them again."""
+    gc.freeze()
 
 
 def stack_config(stack: str, edit: Edit | None = None) -> StackConfig:

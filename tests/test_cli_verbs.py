@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra.engine import Plan, canonical_order
-from infra.stackfile import STACKS
+from settings.stacks import STACKS
 from tests.cli_helpers import copy_stacks, run_verb
 
 CANARY = "canary-sk-4b8e0a1f"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infra.compare import compare_documents
-from infra.plan import plan_stack
+from infra.engine import plan_stack
 from infra.render import plan_json
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from infra.engine import plan_stack
 from infra.graph import edges, longest_chain, mermaid
-from infra.plan import plan_stack
 
 
 def test_production_graph_has_components_as_subgraphs_and_the_domain_chain() -> None:

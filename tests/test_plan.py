@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from infra import plan as plan_cli
 from infra.engine import Plan, run_program
 from infra.render import plan_json, plan_text
-from infra.stackfile import STACKS, read_stack_config, stack_file
+from infra.stackfile import read_stack_config, stack_file
 from settings.loader import ConfigError
 from settings.stack import SecretSettings
+from settings.stacks import STACKS
 from tests.conftest import stack_config
 
 PLACEHOLDERS: list[str] = [

@@ -18,11 +18,13 @@ import pytest
 from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
+from infra import engine
 from infra import plan as plan_verb
-from infra.engine import UNKNOWN, Secret, run_program
+from infra.engine import UNKNOWN, Secret, plan_stack, run_program
 from infra.policies import check_plan, mandatory, policy_props
-from infra.stackfile import STACKS, read_stack_config
+from infra.stackfile import read_stack_config
 from policy.rules import HOSTED_ZONE, OIDC_PROVIDER, PACK_ENFORCEMENT_LEVEL, PACK_NAME, policy_names
+from settings.stacks import STACKS
 from tests.policy_helpers import found, reg, run_rule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +79,7 @@ def test_pack_files_are_what_the_cli_reads() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_real_stack_passes_the_pack(stack: str) -> None:
-    violations = check_plan(plan_verb.plan_stack(stack))
+    violations = check_plan(plan_stack(stack))
     assert mandatory(violations) == [], violations
 
 
@@ -113,7 +115,7 @@ def _edited(stack: str, old: str, new: str) -> str:
 
 
 def _plan_with_stack_text(monkeypatch: pytest.MonkeyPatch, text: str, *argv: str) -> int:
-    monkeypatch.setattr(plan_verb, "read_stack_config", lambda stack: read_stack_config(stack, text=text))
+    monkeypatch.setattr(engine, "read_stack_config", lambda stack: read_stack_config(stack, text=text))
     return plan_verb.main(["--stack", "production", *argv])
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from infra.stackfile import STACKS
 from settings.loader import ConfigError, load_settings
+from settings.stacks import STACKS
 from tests.conftest import only_problem, problems_of, settings_of, stack_config
 
 

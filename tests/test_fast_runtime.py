@@ -1,0 +1,92 @@
+"""The offline engine's SDK shortcuts: pinned to the SDK they mirror, and invisible in every plan."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import importlib
+import importlib.metadata
+import inspect
+import re
+
+import pulumi
+import pytest
+
+from infra import engine, fast_runtime
+from infra.engine import Plan, Registration
+from infra.render import plan_json
+from settings.stacks import STACKS
+from tests.conftest import plan_of
+
+REREAD = (
+    "infra/fast_runtime.py mirrors SDK internals of pulumi {pinned}: re-read {name} in the installed SDK, carry "
+    "its changes into the replacement (or drop the replacement), then update PINNED_SDK/REPLACED"
+)
+
+
+def test_the_shortcuts_are_pinned_to_the_sdk_in_requirements() -> None:
+    requirements = (engine.PROJECT_DIR / "requirements.txt").read_text(encoding="utf-8")
+    pinned = re.search(r"^pulumi==(\S+)$", requirements, re.MULTILINE)
+    assert pinned is not None, "requirements.txt pins no exact pulumi version"
+    assert pinned.group(1) == fast_runtime.PINNED_SDK, REREAD.format(pinned=fast_runtime.PINNED_SDK, name="both")
+    installed = importlib.metadata.version("pulumi")
+    assert installed == fast_runtime.PINNED_SDK, f"pulumi {installed} is installed; " + REREAD.format(
+        pinned=fast_runtime.PINNED_SDK, name="both"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(fast_runtime.REPLACED))
+def test_each_replaced_function_is_unchanged_in_the_sdk(name: str) -> None:
+    module, _, function = name.rpartition(".")
+    source = inspect.getsource(getattr(importlib.import_module(module), function))
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    assert digest == fast_runtime.REPLACED[name], REREAD.format(pinned=fast_runtime.PINNED_SDK, name=name)
+
+
+def test_the_shortcuts_are_undone_after_a_run() -> None:
+    from pulumi.runtime import resource, stack  # noqa: PLC0415
+
+    before = stack.wait_for_rpcs, resource._get_stack_trace
+    with fast_runtime.sdk_shortcuts():
+        assert stack.wait_for_rpcs is fast_runtime.wait_for_rpcs, "the shortcut is not in place inside a run"
+    assert (stack.wait_for_rpcs, resource._get_stack_trace) == before, "an SDK function stayed replaced"
+
+
+def _canonical(plan: Plan) -> list[Registration]:
+    """Registrations in URN order, dependency lists sorted: the SDK itself does not fix either order."""
+    return sorted(
+        (
+            dataclasses.replace(
+                reg,
+                dependencies=tuple(sorted(reg.dependencies)),
+                property_dependencies={k: tuple(sorted(v)) for k, v in reg.property_dependencies.items()},
+            )
+            for reg in plan.registrations
+        ),
+        key=lambda reg: reg.urn,
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plans_are_identical_with_and_without_the_shortcuts(
+    all_plans: dict[str, Plan], stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "sdk_shortcuts", contextlib.nullcontext)
+    without = plan_of(stack)
+    with_shortcuts = all_plans[stack]
+    assert _canonical(with_shortcuts) == _canonical(without), f"the {stack} plan differs under the shortcuts"
+    assert plan_json(with_shortcuts)["outputs"] == plan_json(without)["outputs"], f"{stack}'s exports differ"
+
+
+def test_a_failing_output_still_fails_the_run() -> None:
+    def program() -> None:
+        def fail(_: str) -> str:
+            raise RuntimeError("derived value failed")
+
+        bucket = pulumi.ComponentResource("vibelog:test:Thing", "thing")
+        pulumi.export("broken", pulumi.Output.from_input("x").apply(fail))
+        bucket.register_outputs({})
+
+    with pytest.raises(RuntimeError, match="derived value failed"):
+        plan_of("production", program=program)
