@@ -20,8 +20,9 @@ from components.dns_failover import (
     oncall_topic_name,
 )
 from components.incident_response import vercel_oidc_issuer
+from settings.ci import INFRA_MAIN_BRANCH
 from settings.github_oidc import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
-from settings.stack import INFRA_MAIN_BRANCH, StackSettings
+from settings.stack import StackSettings
 
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 PREVIEW_ROLE_NAME = "vibelog-infra-preview"

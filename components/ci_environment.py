@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_github as github
 
+from settings.ci import INFRA_MAIN_BRANCH
 from settings.github_names import names_problems
-from settings.stack import INFRA_MAIN_BRANCH, StackSettings
+from settings.stack import StackSettings
 
 
 @dataclass(frozen=True)

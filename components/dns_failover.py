@@ -12,7 +12,8 @@ import pulumi_aws as aws
 
 from components import app_metrics
 from components.providers import Providers
-from settings.stack import AlertChannel, StackSettings
+from settings.dns import AlertChannel
+from settings.stack import StackSettings
 
 # Route 53 publishes health-check metrics only in us-east-1, and CloudFront takes ACM certificates only from
 # there: the global half of the failover lives in this region whatever the stack's aws:region is.

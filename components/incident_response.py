@@ -12,7 +12,8 @@ import pulumi_aws as aws
 
 from components import app_metrics
 from components.providers import Providers
-from settings.stack import Severity, SnsChannel, StackSettings
+from settings.incident import Severity, SnsChannel
+from settings.stack import StackSettings
 
 # Alarms and their EventBridge rules live where the failover's Route 53 metrics and alarms live.
 GLOBAL_REGION = "us-east-1"

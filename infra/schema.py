@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from settings.base import model_of
 from settings.config_keys import SECRETS_KEY
-from settings.stack import StackSettings, model_of
+from settings.stack import StackSettings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PROJECT_DIR / "schema" / "stack-config.schema.json"

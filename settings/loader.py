@@ -15,10 +15,12 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from settings.app import Environment
 from settings.app_env import app_env
+from settings.base import ConfigModel, CrossFieldError, model_of
 from settings.config_keys import PROJECT_NAMESPACE, SECRETS_KEY, closest, provider_secret_keys, unknown_key_problem
 from settings.env_schema import validate_app_env
-from settings.stack import ConfigModel, CrossFieldError, Environment, StackSettings, model_of
+from settings.stack import StackSettings
 
 
 @dataclass(frozen=True)

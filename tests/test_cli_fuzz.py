@@ -25,7 +25,7 @@ from infra.plan_format import FINGERPRINT_KEY_ENV
 from infra.stackfile import stack_file
 from settings.config_keys import provider_secret_keys
 from settings.env_schema import ENV_KEYS
-from settings.stack import SecretSettings
+from settings.secrets import SecretSettings
 from settings.stacks import STACKS
 from tests.cli_helpers import Run, copy_stacks, run_verb
 

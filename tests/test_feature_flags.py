@@ -9,7 +9,7 @@ from components.vercel_app import VercelApp, VercelAppArgs
 from infra.engine import Plan, Secret, run_program
 from infra.mocks import VibelogMocks
 from settings.loader import load_settings
-from settings.stack import FLAG_NAMES
+from settings.operations import FLAG_NAMES
 from tests.conftest import plan_of, stack_config
 
 ITEM = "vercel:index/edgeConfigItem:EdgeConfigItem"

@@ -13,8 +13,8 @@ from infra.engine import Plan, Registration, Secret, run_program
 from infra.mocks import VibelogMocks
 from infra.render import plan_json
 from infra.stackfile import read_stack_config, stack_file
+from settings.incident import REFERENCE_ROUTING
 from settings.loader import ConfigError, load_settings
-from settings.stack import REFERENCE_ROUTING
 from tests.conftest import Edit, only_problem, settings_of, stack_config
 from tests.iam_eval import allowed, documents
 

@@ -16,7 +16,7 @@ from infra.engine import Plan, run_program
 from infra.render import plan_json, plan_text
 from infra.stackfile import read_stack_config, stack_file
 from settings.loader import ConfigError
-from settings.stack import SecretSettings
+from settings.secrets import SecretSettings
 from settings.stacks import STACKS
 from tests.conftest import stack_config
 

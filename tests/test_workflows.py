@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from infra.engine import Plan
-from settings.stack import INFRA_MAIN_BRANCH
+from settings.ci import INFRA_MAIN_BRANCH
 from tests.conftest import settings_of
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
