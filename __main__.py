@@ -23,12 +23,16 @@ pulumi.export("bootstrap_phase", settings.bootstrap_phase)
 # anything validates against it (README, "Your first `pulumi up`").
 # The incident classes' topics and the rollback alarms come first: the failover alarm notifies P0's topic.
 incident = (
-    IncidentResponse("incident", IncidentResponseArgs.from_settings(settings, providers))
-    if settings.incident.enabled and settings.bootstrap_phase == "complete"
+    IncidentResponse("incident", IncidentResponseArgs.from_settings(settings, settings.incident, providers))
+    if settings.incident is not None and settings.bootstrap_phase == "complete"
     else None
 )
 notify_p0 = [incident.topics["P0"].arn] if incident is not None else []
-dns_args = DnsFailoverArgs.from_settings(settings, providers, notify=notify_p0) if settings.dns is not None else None
+dns_args = (
+    DnsFailoverArgs.from_settings(settings, settings.dns, providers, notify=notify_p0)
+    if settings.dns is not None
+    else None
+)
 dns = DnsFailover("dns", dns_args) if dns_args is not None else None
 if dns is not None:
     pulumi.export("dns_zone_id", dns.zone_id)
@@ -50,17 +54,19 @@ if settings.bootstrap_phase == "complete":
     pulumi.export("vercel_project_id", app.project_id)
     pulumi.export("edge_config_id", flags.store_id)
 
-    backup_args = BackupVaultArgs.from_settings(settings, providers) if settings.backup.enabled else None
+    backup = settings.backup
+    backup_args = BackupVaultArgs.from_settings(settings, backup, providers) if backup is not None else None
     ci_access = None
-    if settings.ci.enabled:
+    if settings.ci is not None:
         scope = DeployScope.of(settings, dns_args, backup_args, zone_arn=dns.zone.arn if dns is not None else None)
         ci_access = CiAwsAccess(
-            "ci-aws", CiAwsAccessArgs.from_settings(settings, scope), opts=providers.opts(providers.aws())
+            "ci-aws", CiAwsAccessArgs.from_settings(settings, settings.ci, scope), opts=providers.opts(providers.aws())
         )
         ci = CiEnvironment(
             "ci",
             CiEnvironmentArgs.from_settings(
                 settings,
+                settings.ci,
                 vercel_project_id=app.project_id,
                 vercel_org_id=app.project.team_id,
                 deploy_role_arn=ci_access.deploy_role_arn,
@@ -83,7 +89,7 @@ if settings.bootstrap_phase == "complete":
     if dns is not None and dns.https_health_check_id is not None:
         pulumi.export("dns_https_health_check_id", dns.https_health_check_id)
 
-    if backup_args is not None:
+    if backup is not None and backup_args is not None:
         if ci_access is not None and ci_access.provider is not None:
             # The vault's roles trust the OIDC provider this stack declares: they wait for it.
             backup_args = dataclasses.replace(backup_args, oidc_provider=ci_access.provider)
@@ -97,6 +103,7 @@ if settings.bootstrap_phase == "complete":
             "backup-jobs",
             BackupJobsArgs.from_settings(
                 settings,
+                backup,
                 writer_role_arn=vault.writer_role_arn,
                 reader_role_arn=vault.reader_role_arn,
                 database_bucket=vault.database_bucket,

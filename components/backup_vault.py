@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.providers import Providers
+from settings.backup import BackupSettings
 from settings.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE
 from settings.stack import StackSettings
 
@@ -71,13 +72,8 @@ class BackupVaultArgs:
     """The account's GitHub OIDC provider when this stack declares it: the roles that trust it wait for it."""
 
     @classmethod
-    def from_settings(cls, settings: StackSettings, providers: Providers) -> BackupVaultArgs:
-        """The args for the stack these settings describe; ValueError if its backups are not enabled."""
-        backup = settings.backup
-        if not backup.enabled or backup.region is None or backup.object_lock is None or settings.aws_region is None:
-            raise ValueError("vibelog:backup is not enabled in this stack")
-        if backup.writer_subject is None or backup.reader_subject is None:
-            raise ValueError("vibelog:backup.writerSubject and readerSubject are required")
+    def from_settings(cls, settings: StackSettings, backup: BackupSettings, providers: Providers) -> BackupVaultArgs:
+        """The args for the stack these settings describe, whose backup section is `backup`."""
 
         def backup_class(prefix: str, key: str) -> BackupClass:
             setting = backup.classes()[key]
@@ -87,7 +83,7 @@ class BackupVaultArgs:
         return cls(
             bucket_prefix=settings.app.project_name,
             account_id=settings.aws_account_id,
-            primary_region=settings.aws_region,
+            primary_region=settings.primary_region,
             vault_region=backup.region,
             primary_provider=providers.aws(),
             vault_provider=providers.aws(backup.region),

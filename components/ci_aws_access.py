@@ -20,7 +20,7 @@ from components.dns_failover import (
     oncall_topic_name,
 )
 from components.incident_response import vercel_oidc_issuer
-from settings.ci import INFRA_MAIN_BRANCH
+from settings.ci import INFRA_MAIN_BRANCH, CiSettings
 from settings.github_oidc import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
 from settings.stack import StackSettings
 
@@ -151,9 +151,9 @@ class DeployScope:
         failover = dns.failover if dns is not None else None
         if failover is not None:
             buckets.append(failover.bucket_name)
-        if settings.incident.enabled:
+        if settings.incident is not None:
             roles.append(f"{settings.app.project_name}-incident-*")
-        owns = settings.ci.owns_oidc_provider
+        owns = settings.ci is not None and settings.ci.owns_oidc_provider
         if owns:
             roles.append(PREVIEW_ROLE_NAME)
         return cls(
@@ -173,8 +173,8 @@ class DeployScope:
             if failover is not None
             else (),
             failover=failover is not None,
-            incident_prefix=settings.app.project_name if settings.incident.enabled else None,
-            vercel_oidc_issuer=vercel_oidc_issuer(settings.vercel_team) if settings.incident.enabled else "",
+            incident_prefix=settings.app.project_name if settings.incident is not None else None,
+            vercel_oidc_issuer=vercel_oidc_issuer(settings.vercel_team) if settings.incident is not None else "",
             keys=backup is not None,
             owns_provider=owns,
         )
@@ -551,13 +551,10 @@ class CiAwsAccessArgs:
     """Branch whose scheduled drift check may assume the preview role, besides pull requests."""
 
     @classmethod
-    def from_settings(cls, settings: StackSettings, scope: DeployScope) -> CiAwsAccessArgs:
-        """The args for the stack these settings describe (validated: CI enabled, owner and account set)."""
-        ci = settings.ci
-        if settings.aws_allowed_account_ids is None or settings.github_owner is None or ci.environment_name is None:
-            raise ValueError("CI access needs aws:allowedAccountIds, github:owner and vibelog:ci.environmentName")
+    def from_settings(cls, settings: StackSettings, ci: CiSettings, scope: DeployScope) -> CiAwsAccessArgs:
+        """The args for the stack these settings describe, whose CI section is `ci`."""
         return cls(
-            account_id=settings.aws_allowed_account_ids[0],
+            account_id=settings.aws_account_id,
             infra_repository=settings.github_repository("infra"),
             environment=ci.environment_name,
             owns_provider=ci.owns_oidc_provider,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_github as github
 
-from settings.ci import INFRA_MAIN_BRANCH
+from settings.ci import INFRA_MAIN_BRANCH, CiSettings
 from settings.github_names import names_problems
 from settings.stack import StackSettings
 
@@ -72,6 +72,7 @@ class CiEnvironmentArgs:
     def from_settings(
         cls,
         settings: StackSettings,
+        ci: CiSettings,
         *,
         vercel_project_id: pulumi.Input[str],
         vercel_org_id: pulumi.Input[str],
@@ -79,14 +80,6 @@ class CiEnvironmentArgs:
         preview_role_arn: pulumi.Input[str] | None = None,
     ) -> CiEnvironmentArgs:
         """The args for the stack these settings describe; the Vercel ids and role ARNs come from the resources."""
-        ci, secrets = settings.ci, settings.secrets
-        if (
-            ci.environment_name is None
-            or secrets.vercel_deploy_token is None
-            or secrets.status_page_webhook is None
-            or secrets.slack_webhook is None
-        ):
-            raise ValueError("a CI environment needs vibelog:ci.environmentName and its secrets (see load_settings)")
         return cls(
             app_repository=settings.app.repository.split("/", 1)[1],
             infra_repository=ci.infra_repository,
@@ -95,11 +88,11 @@ class CiEnvironmentArgs:
             reviewer_teams=tuple(ci.reviewers.teams),
             wait_timer=ci.wait_timer,
             secrets={
-                "VERCEL_TOKEN": secrets.vercel_deploy_token.get_secret_value(),
+                "VERCEL_TOKEN": settings.secret("vercel_deploy_token").get_secret_value(),
                 "VERCEL_ORG_ID": vercel_org_id,
                 "VERCEL_PROJECT_ID": vercel_project_id,
-                "STATUS_PAGE_WEBHOOK": secrets.status_page_webhook.get_secret_value(),
-                "SLACK_WEBHOOK": secrets.slack_webhook.get_secret_value(),
+                "STATUS_PAGE_WEBHOOK": settings.secret("status_page_webhook").get_secret_value(),
+                "SLACK_WEBHOOK": settings.secret("slack_webhook").get_secret_value(),
             },
             # The smoke tests' target (`pnpm test:smoke --url=...`), from the stack's domain rather than retyped.
             variables={"APP_URL": settings.app_url, **ci.variables},

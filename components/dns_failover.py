@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from components import app_metrics
 from components.providers import Providers
-from settings.dns import AlertChannel
+from settings.dns import AlertChannel, DnsSettings
 from settings.stack import StackSettings
 
 # Route 53 publishes health-check metrics only in us-east-1, and CloudFront takes ACM certificates only from
@@ -179,13 +179,15 @@ class DnsFailoverArgs:
 
     @classmethod
     def from_settings(
-        cls, settings: StackSettings, providers: Providers, notify: Sequence[pulumi.Input[str]] = ()
+        cls,
+        settings: StackSettings,
+        dns: DnsSettings,
+        providers: Providers,
+        notify: Sequence[pulumi.Input[str]] = (),
     ) -> DnsFailoverArgs:
-        """The args for the stack these settings describe (which must have `vibelog:dns`); `notify` are further
-        topics the failover alarm reaches (the incident class P0's)."""
-        dns, accounts = settings.dns, settings.aws_allowed_account_ids
-        if dns is None or accounts is None:
-            raise ValueError("vibelog:dns and aws:allowedAccountIds are needed for a stack's DNS")
+        """The args for the stack these settings describe, whose DNS section is `dns`; `notify` are further topics
+        the failover alarm reaches (the incident class P0's)."""
+        incident = settings.incident
         zone = dns.zone
         fqdns = [settings.domain] + ([f"www.{settings.domain}"] if settings.app.www_redirect else [])
         names = [
@@ -211,17 +213,17 @@ class DnsFailoverArgs:
                 ttl=dns.failover_ttl,
                 site_provider=providers.aws(dns.degraded_region),
                 site_region=dns.degraded_region,
-                bucket_name=degraded_bucket_name(zone, dns.degraded_region, accounts[0]),
+                bucket_name=degraded_bucket_name(zone, dns.degraded_region, settings.aws_account_id),
                 page_path=DEGRADED_PAGE,
                 subscribers=tuple(Subscriber(a.channel, a.protocol, a.endpoint) for a in dns.alerts),
                 triggers=MetricTriggers(
-                    namespace=settings.incident.metrics_namespace,
+                    namespace=incident.metrics_namespace,
                     dimensions=app_metrics.dimensions(settings.app.project_name),
-                    error_rate_percent=settings.incident.failover.error_rate_percent,
-                    p95_seconds=settings.incident.failover.p95_seconds,
-                    window_minutes=settings.incident.failover.window_minutes,
+                    error_rate_percent=incident.failover.error_rate_percent,
+                    p95_seconds=incident.failover.p95_seconds,
+                    window_minutes=incident.failover.window_minutes,
                 )
-                if settings.incident.enabled
+                if incident is not None
                 else None,
                 forced=dns.force_failover,
                 notify=tuple(notify),

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from components import app_metrics
 from components.providers import Providers
-from settings.incident import Severity, SnsChannel
+from settings.incident import IncidentSettings, Severity, SnsChannel
 from settings.stack import StackSettings
 
 # Alarms and their EventBridge rules live where the failover's Route 53 metrics and alarms live.
@@ -97,11 +97,11 @@ class IncidentResponseArgs:
     """The Vercel targets whose deployments may publish metrics (the `environment` of the token's subject)."""
 
     @classmethod
-    def from_settings(cls, settings: StackSettings, providers: Providers) -> IncidentResponseArgs:
-        """The args for the stack these settings describe (which must have vibelog:incident enabled)."""
-        incident, token = settings.incident, settings.secrets.github_dispatch_token
-        if not incident.enabled or incident.dispatch_repository is None or token is None:
-            raise ValueError("vibelog:incident.enabled, its dispatchRepository and the dispatch token are needed")
+    def from_settings(
+        cls, settings: StackSettings, incident: IncidentSettings, providers: Providers
+    ) -> IncidentResponseArgs:
+        """The args for the stack these settings describe, whose incident section is `incident`."""
+        token = settings.secret("github_dispatch_token")
         error_rate, response_time = incident.rollback.error_rate, incident.rollback.response_time
         return cls(
             project_name=settings.app.project_name,

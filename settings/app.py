@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from settings.base import ConfigModel, setting
+from settings.base import ConfigModel, config_path, setting
 
 Environment = Literal["development", "staging", "production"]
 MonitoringLevel = Literal["disabled", "limited", "full"]
@@ -40,7 +40,7 @@ class AppSettings(ConfigModel):
     @model_validator(mode="after")
     def _targets_unique(self) -> AppSettings:
         if len(set(self.targets)) != len(self.targets):
-            raise ValueError("targets must not repeat a target")
+            raise ValueError(f"{config_path(AppSettings, 'targets')} must not repeat a target")
         return self
 
 
@@ -78,14 +78,15 @@ class MonitoringSettings(ConfigModel):
         wants_sentry = self.level != "disabled"
         wants_posthog = self.level == "full"
         problems = []
+        sentry, posthog = config_path(MonitoringSettings, "sentry_dsn"), config_path(MonitoringSettings, "posthog_key")
         if wants_sentry and self.sentry_dsn is None:
-            problems.append(f"sentryDsn is required when level is {self.level}")
+            problems.append(f"{sentry} is required when level is {self.level}")
         if not wants_sentry and self.sentry_dsn is not None:
-            problems.append("sentryDsn must be unset when level is disabled")
+            problems.append(f"{sentry} must be unset when level is disabled")
         if wants_posthog and self.posthog_key is None:
-            problems.append("posthogKey is required when level is full")
+            problems.append(f"{posthog} is required when level is full")
         if not wants_posthog and self.posthog_key is not None:
-            problems.append(f"posthogKey must be unset when level is {self.level}")
+            problems.append(f"{posthog} must be unset when level is {self.level}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

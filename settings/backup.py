@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import model_validator
-from pydantic.alias_generators import to_camel, to_snake
 
 from settings.base import (
-    AWS_REGION_PATTERN,
     MINUTES_PER_YEAR,
     OBJECT_LOCK_DAYS_MAX,
     S3_DAYS_MAX,
+    AwsRegion,
     ConfigModel,
     CrossFieldError,
+    config_path,
     setting,
 )
 from settings.github_oidc import OIDC_SUBJECT_PATTERN
@@ -22,8 +22,6 @@ from settings.retention import MINUTES_PER_DAY, cron_interval_minutes, lifecycle
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 RecoveryPath = Literal["supabase_pitr", "backup_vault", "redis_persistence"]
-BACKUP_KEY = "vibelog:backup"
-SECRETS_KEY_PREFIX = "vibelog:secrets"
 # The backup class each data class is restored from when the vault is its recovery path.
 VAULT_FEEDS = {"database": "daily", "user_uploads": "uploads"}
 
@@ -130,14 +128,13 @@ class RecoveryObjectives(ConfigModel):
 
 
 class BackupSettings(ConfigModel):
-    """Database dumps and user-upload backups in a region separate from the primary, locked against deletion."""
+    """Database dumps and user-upload backups in a region separate from the primary, locked against deletion.
 
-    enabled: bool = setting("Declare the backup vault in this stack.", example=True, default=False)
-    region: str | None = setting(
-        "AWS region of the vault; must differ from aws:region (the reference's separate_region).",
-        example="us-west-2",
-        pattern=AWS_REGION_PATTERN,
-        default=None,
+    A stack without the section (development) declares no vault and no backup jobs.
+    """
+
+    region: AwsRegion = setting(
+        "AWS region of the vault; must differ from aws:region (the reference's separate_region).", example="us-west-2"
     )
     daily: BackupClassSettings = setting(
         "Daily full dumps (daily/), 02:00 UTC, kept 30 days.",
@@ -169,32 +166,26 @@ class BackupSettings(ConfigModel):
         le=S3_DAYS_MAX,
         default=7,
     )
-    object_lock: ObjectLockSettings | None = setting(
-        "Default Object Lock retention of the vault's buckets; required when enabled.", default=None
-    )
+    object_lock: ObjectLockSettings = setting("Default Object Lock retention of the vault's buckets.")
     restore_test_schedule: str = setting(
         "UTC cron schedule of the restore-test workflow.", example="0 4 * * 1", default="0 4 * * 1"
     )
-    writer_subject: str | None = setting(
+    writer_subject: str = setting(
         "OIDC subject of the backup jobs: this infra repository's `<stack>-backup` environment (the only writer).",
         example="repo:vibelog/vibelog-infra:environment:production-backup",
         pattern=OIDC_SUBJECT_PATTERN,
-        default=None,
     )
-    reader_subject: str | None = setting(
+    reader_subject: str = setting(
         "OIDC subject of the restore test: this infra repository's `<stack>-restore-test` environment (read-only).",
         example="repo:vibelog/vibelog-infra:environment:production-restore-test",
         pattern=OIDC_SUBJECT_PATTERN,
-        default=None,
     )
     recovery_objectives: RecoveryObjectives = setting(
         "The recovery objectives these backups must meet.", default_factory=RecoveryObjectives
     )
-    supabase_region: str | None = setting(
+    supabase_region: AwsRegion = setting(
         "Region of the Supabase project; its Storage S3 API signs requests for it (the upload backup).",
         example="us-east-1",
-        pattern=AWS_REGION_PATTERN,
-        default=None,
     )
     postgres_major: int = setting(
         "Major version of the Supabase PostgreSQL server; the jobs install this pg_dump/pg_restore (never older).",
@@ -207,12 +198,12 @@ class BackupSettings(ConfigModel):
     @property
     def writer_environment(self) -> str:
         """The GitHub environment the writer's subject names (`...:environment:<name>`)."""
-        return (self.writer_subject or "").rpartition(":environment:")[2]
+        return self.writer_subject.rpartition(":environment:")[2]
 
     @property
     def reader_environment(self) -> str:
         """The GitHub environment the reader's subject names."""
-        return (self.reader_subject or "").rpartition(":environment:")[2]
+        return self.reader_subject.rpartition(":environment:")[2]
 
     def classes(self) -> dict[str, BackupClassSettings]:
         """Every backup class by its key prefix (and config key)."""
@@ -220,14 +211,7 @@ class BackupSettings(ConfigModel):
 
     @model_validator(mode="after")
     def _meets_objectives(self) -> BackupSettings:
-        if not self.enabled:
-            return self
-        problems = [
-            (f"{BACKUP_KEY}.{key}", f"{key} is required when the backup vault is enabled")
-            for key in ("region", "objectLock", "writerSubject", "readerSubject", "supabaseRegion")
-            if getattr(self, to_snake(key)) is None
-        ]
-        problems += self._lifecycle_problems() + self._objective_problems()
+        problems = self._lifecycle_problems() + self._objective_problems()
         if problems:
             raise CrossFieldError(problems)
         return self
@@ -237,7 +221,7 @@ class BackupSettings(ConfigModel):
         problems: list[tuple[str, str]] = []
         floors = self.recovery_objectives.retention_days
         for key, backup in self.classes().items():
-            path = f"{BACKUP_KEY}.{key}"
+            path = config_path(BackupSettings, key)
             problems += [(f"{path}.schedule", error) for error in _schedule_errors(backup.schedule)]
             moves = [(move.storage_class, move.days) for move in backup.transitions]
             problems += [(f"{path}.transitions", error) for error in lifecycle_problems(backup.retention_days, moves)]
@@ -247,14 +231,14 @@ class BackupSettings(ConfigModel):
                     (
                         f"{path}.retentionDays",
                         f"{backup.retention_days} days is shorter than the {floor} days promised by "
-                        f"{BACKUP_KEY}.recoveryObjectives.retentionDays.{key}",
+                        f"{config_path(BackupSettings, 'recovery_objectives', 'retention_days', key)}",
                     )
                 )
         shortest = min(backup.retention_days for backup in self.classes().values())
-        if self.object_lock is not None and self.object_lock.days > shortest:
+        if self.object_lock.days > shortest:
             problems.append(
                 (
-                    f"{BACKUP_KEY}.objectLock.days",
+                    config_path(BackupSettings, "object_lock", "days"),
                     f"a {self.object_lock.days}-day lock outlives the shortest retention ({shortest} days): "
                     "those backups could not expire on time",
                 )
@@ -272,7 +256,7 @@ class BackupSettings(ConfigModel):
         ):
             if objective.recovery_path != "backup_vault":
                 continue
-            objective_key = f"{BACKUP_KEY}.recoveryObjectives.{to_camel(data_class)}"
+            objective_key = config_path(BackupSettings, "recovery_objectives", data_class)
             source = VAULT_FEEDS.get(data_class)
             if source is None:
                 problems.append((f"{objective_key}.recoveryPath", f"the backup vault holds no {data_class} backups"))
@@ -281,21 +265,22 @@ class BackupSettings(ConfigModel):
             if not _schedule_errors(schedule) and (every := cron_interval_minutes(schedule)) > objective.rpo_minutes:
                 problems.append(
                     (
-                        f"{BACKUP_KEY}.{source}.schedule",
+                        config_path(BackupSettings, source, "schedule"),
                         f"runs every {every} minutes, but {objective_key}.rpoMinutes allows losing "
                         f"at most {objective.rpo_minutes} minutes of {data_class}",
                     )
                 )
         errors = _schedule_errors(self.restore_test_schedule)
-        problems += [(f"{BACKUP_KEY}.restoreTestSchedule", error) for error in errors]
+        restore_key = config_path(BackupSettings, "restore_test_schedule")
+        problems += [(restore_key, error) for error in errors]
         if not errors and cron_interval_minutes(self.restore_test_schedule) > (
             objectives.restore_test_every_days * MINUTES_PER_DAY
         ):
             problems.append(
                 (
-                    f"{BACKUP_KEY}.restoreTestSchedule",
+                    restore_key,
                     f"restore tests {cron_interval_minutes(self.restore_test_schedule) // MINUTES_PER_DAY} days apart "
-                    f"exceed {BACKUP_KEY}.recoveryObjectives.restoreTestEveryDays "
+                    f"exceed {config_path(BackupSettings, 'recovery_objectives', 'restore_test_every_days')} "
                     f"({objectives.restore_test_every_days})",
                 )
             )

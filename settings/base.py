@@ -23,7 +23,14 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 HOSTNAME_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+
+# The constrained values several sections share, declared once.
 GithubId = Annotated[int, Field(ge=1, le=JSON_SAFE_INT_MAX)]
+AwsRegion = Annotated[str, Field(pattern=AWS_REGION_PATTERN)]
+Hostname = Annotated[str, Field(pattern=HOSTNAME_PATTERN)]
+S3Days = Annotated[int, Field(ge=1, le=S3_DAYS_MAX)]
+"""A retention or expiry in days: at least one, and what S3's 32-bit `Days` holds."""
+RecoveryMinutes = Annotated[int, Field(ge=1, le=MINUTES_PER_YEAR)]
 
 
 def setting(description: str, *, example: Any = None, secret: bool = False, **kwargs: Any) -> Any:
@@ -50,8 +57,32 @@ class ConfigModel(BaseModel):
     )
 
 
+def config_path(model: type[BaseModel], *steps: str | int) -> str:
+    """The config key path of a field, from the models' own aliases: `config_path(DnsSettings, "degraded_region")`.
+
+    Steps are Python field names (an int indexes a list), so renaming a field or its alias renames every message
+    that points at it, and a step that names no field fails at once instead of pointing nowhere.
+    """
+    path = ""
+    current: type[BaseModel] | None = model
+    for step in steps:
+        if isinstance(step, int):
+            path += f"[{step}]"
+            continue
+        if current is None:
+            raise KeyError(f"{path} holds no field {step!r}")
+        field = current.model_fields[step]
+        path += ("." if path else "") + (field.alias or step)
+        current = model_of(field.annotation)
+    return path
+
+
 class CrossFieldError(ValueError):
-    """Rules that relate several settings, each reported at the config key that has to change."""
+    """Rules that relate several settings, each reported at the config key that has to change.
+
+    A path is relative to the model that raises it (the loader puts the model's own key in front), so a section's
+    rules name its keys without knowing where the stack file holds the section.
+    """
 
     def __init__(self, problems: list[tuple[str, str]], missing_secrets: list[str] | None = None) -> None:
         super().__init__("; ".join(message for _, message in problems))

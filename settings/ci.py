@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from settings.base import ConfigModel, GithubId, setting
+from settings.base import ConfigModel, GithubId, config_path, setting
 from settings.github_names import names_problems
 from settings.github_oidc import SubjectForm
 from settings.github_plans import GithubPlan, Visibility
@@ -26,8 +26,10 @@ INFRA_MAIN_BRANCH = "main"
 # Secrets and wired variables the CI environment always holds; config variables must not shadow them.
 CI_SECRET_NAMES = ("VERCEL_TOKEN", "VERCEL_ORG_ID", "VERCEL_PROJECT_ID", "STATUS_PAGE_WEBHOOK", "SLACK_WEBHOOK")
 CI_WIRED_VARIABLES = ("APP_URL",)
-# CI secrets under vibelog:secrets that a stack with a CI environment must hold.
-CI_SECRET_FIELDS = ("vercelDeployToken", "statusPageWebhook", "slackWebhook")
+# CI secrets under vibelog:secrets that a stack with a CI environment must hold (SecretSettings field names).
+CI_SECRET_FIELDS = ("vercel_deploy_token", "status_page_webhook", "slack_webhook")
+# This repository's name under github:owner, also for a stack without a CI section (its backup jobs run here).
+DEFAULT_INFRA_REPOSITORY = "vibelog-infra"
 
 
 class CiReviewers(ConfigModel):
@@ -84,15 +86,14 @@ class CiRepositories(ConfigModel):
 
 
 class CiSettings(ConfigModel):
-    """The app repository's GitHub deployment environment of this stack, and AWS access for this repo's CI."""
+    """The app repository's GitHub deployment environment of this stack, and AWS access for this repo's CI.
 
-    enabled: bool = setting(
-        "Declare this stack's GitHub environment (none for development).", example=True, default=False
-    )
-    environment_name: str | None = setting(
-        "Name of the GitHub environment (in the app and the infra repository); required when enabled.",
+    A stack without the section (development) declares no GitHub environment and no AWS role for CI.
+    """
+
+    environment_name: str = setting(
+        "Name of the GitHub environment (in the app and the infra repository).",
         example="staging",
-        default=None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$",
     )
     reviewers: CiReviewers = setting(
@@ -102,11 +103,10 @@ class CiSettings(ConfigModel):
     wait_timer: int = setting(
         "Minutes a deployment waits before it may start (GitHub allows 0-43200).", example=0, default=0, ge=0, le=43200
     )
-    github_plan: GithubPlan | None = setting(
-        "The GitHub plan of github:owner; required when enabled. In private or internal repositories, "
+    github_plan: GithubPlan = setting(
+        "The GitHub plan of github:owner: what it can protect depends on it. In private or internal repositories, "
         "environments need pro or team; required reviewers and wait timers need enterprise.",
         example="enterprise",
-        default=None,
     )
     github_owner_id: GithubId | None = setting(
         "Numeric id of github:owner (`gh api orgs/OWNER --jq .id`); required by the immutable subject form.",
@@ -140,8 +140,8 @@ class CiSettings(ConfigModel):
     )
     infra_repository: str = setting(
         "Name of this infrastructure repository (under github:owner), the subject of the AWS roles' trust.",
-        example="vibelog-infra",
-        default="vibelog-infra",
+        example=DEFAULT_INFRA_REPOSITORY,
+        default=DEFAULT_INFRA_REPOSITORY,
         pattern=r"^[A-Za-z0-9._-]+$",
     )
     import_oidc_provider: str | None = setting(
@@ -163,9 +163,9 @@ class CiSettings(ConfigModel):
         problems = names_problems(self.variables)
         problems += [f"{name!r} is set by the program itself" for name in reserved]
         if len(set(self.required_checks)) != len(self.required_checks):
-            problems.append("requiredChecks must not repeat a check")
+            problems.append(f"{config_path(CiSettings, 'required_checks')} must not repeat a check")
         if len(set(self.infra_required_checks)) != len(self.infra_required_checks):
-            problems.append("infraRequiredChecks must not repeat a check")
+            problems.append(f"{config_path(CiSettings, 'infra_required_checks')} must not repeat a check")
         if problems:
             raise ValueError("; ".join(problems))
         return self

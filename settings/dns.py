@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from settings.base import AWS_REGION_PATTERN, HOSTNAME_PATTERN, ConfigModel, CrossFieldError, setting
+from settings.base import AWS_REGION_PATTERN, HOSTNAME_PATTERN, ConfigModel, CrossFieldError, config_path, setting
 
 # Where Route 53 may probe from (the API's HealthCheckRegion values); it wants at least 3 when any are named.
 HealthCheckRegion = Literal[
@@ -83,7 +83,7 @@ class HealthCheckSettings(ConfigModel):
     @model_validator(mode="after")
     def _regions_unique(self) -> HealthCheckSettings:
         if len(set(self.regions)) != len(self.regions):
-            raise CrossFieldError([("vibelog:dns.healthCheck.regions", "regions must not repeat a region")])
+            raise CrossFieldError([(config_path(HealthCheckSettings, "regions"), "regions must not repeat a region")])
         return self
 
 
@@ -128,7 +128,7 @@ class ZoneDelegation(ConfigModel):
     def _name_servers_unique(self) -> ZoneDelegation:
         # A repeated server is a copy-paste slip that leaves one of the zone's real servers out of the delegation.
         if len({server.rstrip(".") for server in self.name_servers}) != len(self.name_servers):
-            raise ValueError("nameServers must not repeat a server")
+            raise ValueError(f"{config_path(ZoneDelegation, 'name_servers')} must not repeat a server")
         return self
 
 
@@ -178,23 +178,36 @@ class DnsSettings(ConfigModel):
     @model_validator(mode="after")
     def _failover_rules(self) -> DnsSettings:
         problems = []
-        key = "vibelog:dns"
         if self.force_failover and not self.failover:
-            problems.append((f"{key}.forceFailover", "forceFailover needs failover: true (there is no secondary)"))
+            problems.append(
+                (
+                    config_path(DnsSettings, "force_failover"),
+                    "forceFailover needs failover: true (there is no secondary)",
+                )
+            )
         if self.failover and self.degraded_region is None:
-            problems.append((f"{key}.degradedRegion", "failover needs the region of the degraded-mode page"))
+            problems.append(
+                (config_path(DnsSettings, "degraded_region"), "failover needs the region of the degraded-mode page")
+            )
         if self.failover:
             missing = [channel for channel in P0_CHANNELS if channel not in {a.channel for a in self.alerts}]
             if missing:
                 problems.append(
-                    (f"{key}.alerts", f"failover is a P0 event; the reference notifies {', '.join(missing)} too")
+                    (
+                        config_path(DnsSettings, "alerts"),
+                        f"failover is a P0 event; the reference notifies {', '.join(missing)} too",
+                    )
                 )
         seen: set[str] = set()
         for index, delegation in enumerate(self.delegations):
             if not delegation.name.endswith(f".{self.zone}"):
-                problems.append((f"{key}.delegations[{index}].name", f"must be a name below {self.zone}"))
+                problems.append(
+                    (config_path(DnsSettings, "delegations", index, "name"), f"must be a name below {self.zone}")
+                )
             elif delegation.name in seen:
-                problems.append((f"{key}.delegations[{index}].name", f"{delegation.name} is delegated twice"))
+                problems.append(
+                    (config_path(DnsSettings, "delegations", index, "name"), f"{delegation.name} is delegated twice")
+                )
             seen.add(delegation.name)
         if problems:
             raise CrossFieldError(problems)

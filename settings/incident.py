@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from settings.base import ConfigModel, CrossFieldError, setting
+from settings.base import ConfigModel, CrossFieldError, config_path, setting
 
 # The reference's incident classes and its communication plan (Incident Response): who hears of each class.
 Severity = Literal["P0", "P1", "P2"]
@@ -99,13 +99,11 @@ class IncidentSubscriber(ConfigModel):
 
 
 class IncidentSettings(ConfigModel):
-    """Detection and communication of incidents: the app's metrics, the rollback alarms, failover triggers, routing."""
+    """Detection and communication of incidents: the app's metrics, the rollback alarms, failover triggers, routing.
 
-    enabled: bool = setting(
-        "Declare the incident alarms, the rollback bridge and the per-class topics (not on development).",
-        example=True,
-        default=False,
-    )
+    A stack without the section (development) declares no alarms, no rollback bridge and no per-class topics.
+    """
+
     metrics_namespace: str = setting(
         "CloudWatch namespace the app publishes its request metrics to (docs/incident-response.md).",
         example="VibeLog/App",
@@ -117,10 +115,9 @@ class IncidentSettings(ConfigModel):
         "Automatic failover triggers, combined with the HTTPS health check (needs vibelog:dns.failover).",
         default_factory=FailoverTriggers,
     )
-    dispatch_repository: str | None = setting(
+    dispatch_repository: str = setting(
         "owner/name of the repository whose rollback workflow the alarms start (repository_dispatch).",
         example="vibelog/vibelog-infra",
-        default=None,
         pattern=GITHUB_REPOSITORY_PATTERN,
     )
     routing: dict[Severity, list[IncidentChannel]] = setting(
@@ -138,30 +135,29 @@ class IncidentSettings(ConfigModel):
 
     @model_validator(mode="after")
     def _routing_rules(self) -> IncidentSettings:
-        key = "vibelog:incident"
         problems = []
+        routing = config_path(IncidentSettings, "routing")
         for severity in ("P0", "P1", "P2"):
             channels = self.routing.get(severity)
             if not channels:
-                problems.append((f"{key}.routing.{severity}", f"{severity} must reach at least one channel"))
+                problems.append((f"{routing}.{severity}", f"{severity} must reach at least one channel"))
             elif len(set(channels)) != len(channels):
-                problems.append((f"{key}.routing.{severity}", "a channel is listed twice"))
+                problems.append((f"{routing}.{severity}", "a channel is listed twice"))
         for severity, missing in REFERENCE_ROUTING.items():
             dropped = [c for c in missing if c not in self.routing.get(severity, [])]
             if dropped and self.routing.get(severity):
                 problems.append(
                     (
-                        f"{key}.routing.{severity}",
+                        f"{routing}.{severity}",
                         f"the reference's communication plan sends {severity} to {', '.join(dropped)} too",
                     )
                 )
-        if self.enabled:
-            subscribed = {s.channel for s in self.subscribers}
-            routed = {c for severity in ("P0", "P1", "P2") for c in self.sns_channels(severity)}
-            for channel in sorted(routed - subscribed):
-                problems.append((f"{key}.subscribers", f"{channel} is routed to but has no subscriber"))
-            if self.dispatch_repository is None:
-                problems.append((f"{key}.dispatchRepository", "the rollback alarms need the workflow's repository"))
+        subscribed = {s.channel for s in self.subscribers}
+        routed = {c for severity in ("P0", "P1", "P2") for c in self.sns_channels(severity)}
+        problems += [
+            (config_path(IncidentSettings, "subscribers"), f"{channel} is routed to but has no subscriber")
+            for channel in sorted(routed - subscribed)
+        ]
         if problems:
             raise CrossFieldError(problems)
         return self

@@ -166,9 +166,10 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
                     source,
                     message,
                     _set_command(stack, source, _example(source, stack), secret=source.startswith(SECRETS_KEY)),
-                    missing_secret=source in error.missing_secrets,
+                    missing_secret=relative in error.missing_secrets,
                 )
-                for source, message in error.problems
+                for relative, message in error.problems
+                for source in [_join(loc, relative)]
             ]
         message = str(error) if error is not None else detail["msg"]
     elif kind == "missing":
@@ -188,6 +189,13 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
             missing_secret=secret and kind == "missing",
         )
     ]
+
+
+def _join(loc: list[int | str], relative: str) -> str:
+    """The full config key path of a path a model's rule gave relative to that model (at `loc`)."""
+    if not loc:
+        return relative
+    return _path(loc) + (relative if relative.startswith("[") else f".{relative}")
 
 
 def _unique(problems: list[ConfigProblem]) -> list[ConfigProblem]:

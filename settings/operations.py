@@ -46,7 +46,7 @@ class FeatureFlagSettings(ConfigModel):
 
 AiProvider = Literal["openai", "anthropic"]
 # The secret each AI provider's calls need in the app's env: a fallback must hold its key before it is flipped on.
-AI_PROVIDER_SECRETS: dict[str, str] = {"openai": "openaiApiKey", "anthropic": "anthropicApiKey"}
+AI_PROVIDER_SECRETS: dict[str, str] = {"openai": "openai_api_key", "anthropic": "anthropic_api_key"}
 
 
 class OperationsSettings(ConfigModel):

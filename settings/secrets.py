@@ -45,7 +45,7 @@ class SecretSettings(ConfigModel):
         required=False,
     )
     vercel_deploy_token: SecretStr | None = secret_setting(
-        "Vercel token the app's pipeline deploys with (VERCEL_TOKEN); required when vibelog:ci.enabled.",
+        "Vercel token the app's pipeline deploys with (VERCEL_TOKEN); required with vibelog:ci.",
         placeholder="offline-plan-placeholder",
         required=False,
     )

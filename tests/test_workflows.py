@@ -260,11 +260,12 @@ def test_backup_schedules_are_the_stacks_settings_and_run_in_their_declared_envi
     workflow = load(WORKFLOWS / name)
     job = workflow["jobs"][job_name]
     crons = {entry["cron"] for entry in workflow["on"]["schedule"]}
-    stacks = [stack for stack in ("development", "staging", "production") if settings_of(stack).backup.enabled]
+    stacks = [stack for stack in ("development", "staging", "production") if settings_of(stack).backup is not None]
     assert job["strategy"]["matrix"]["stack"] == stacks, f"{name}: every stack with a vault, and only those"
     assert job["environment"] == f"${{{{ matrix.stack }}}}-{suffix}", name
     for stack in stacks:
         backup = settings_of(stack).backup
+        assert backup is not None, stack
         wanted = {
             backup.restore_test_schedule if key == "restoreTest" else backup.classes()[key].schedule for key in classes
         }
