@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_iam import document, github_trust, oidc_provider_arn, statement
 from components.providers import Providers
 from settings.backup import BackupSettings
-from settings.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE
 from settings.stack import StackSettings
 
 # Lifecycle transitions skip objects under 128 KB unless told otherwise; tiny objects would cost more in Glacier
@@ -104,7 +104,7 @@ class BackupVaultArgs:
     @property
     def oidc_provider_arn(self) -> str:
         """The account's GitHub OIDC provider (declared by the production stack, referenced here)."""
-        return f"arn:aws:iam::{self.account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
+        return oidc_provider_arn(self.account_id)
 
 
 @dataclass(frozen=True)
@@ -118,16 +118,6 @@ class _Bucket:
     public_access: aws.s3.BucketPublicAccessBlock
     ownership: aws.s3.BucketOwnershipControls
     policy: aws.s3.BucketPolicy
-
-
-def statement(effect: str, actions: Sequence[str], resources: Sequence[Any], **extra: Any) -> dict[str, Any]:
-    """One IAM policy statement."""
-    return {"Effect": effect, "Action": list(actions), "Resource": list(resources), **extra}
-
-
-def document(*statements: dict[str, Any]) -> dict[str, Any]:
-    """An IAM policy document."""
-    return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
 class BackupVault(pulumi.ComponentResource):
@@ -383,19 +373,7 @@ class BackupVault(pulumi.ComponentResource):
 
     def _github_trust(self, subject: str) -> dict[str, Any]:
         """Only a GitHub Actions job of this repository and environment, with the STS audience, may assume it."""
-        return document(
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": self._args.oidc_provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                        f"{GITHUB_OIDC_HOST}:sub": subject,
-                    }
-                },
-            }
-        )
+        return github_trust(self._args.oidc_provider_arn, subject)
 
     def _via_s3(self, region: str) -> dict[str, Any]:
         """The key is usable only through S3 in its region, never directly."""

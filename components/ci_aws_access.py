@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_iam import allow, oidc_provider_arn, trust_policy
 from components.backup_vault import BackupVaultArgs
 from components.dns_failover import (
     GLOBAL_REGION,
@@ -21,7 +22,7 @@ from components.dns_failover import (
 )
 from components.incident_response import vercel_oidc_issuer
 from settings.ci import INFRA_MAIN_BRANCH, CiSettings
-from settings.github_oidc import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
+from settings.github_oidc import GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
 from settings.stack import StackSettings
 
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -54,41 +55,6 @@ SELF_WRITE_ACTIONS = (
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
 )
-
-
-def oidc_provider_arn(account_id: str) -> str:
-    """ARN of the account's GitHub OIDC provider; AWS derives it from the account and the issuer host."""
-    return f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
-
-
-def trust_policy(provider_arn: str, subjects: Sequence[str]) -> str:
-    """A role trust that only GitHub tokens for STS with one of `subjects` satisfy (never the audience alone).
-
-    Build each subject with `settings.github_oidc.oidc_subject`, so it has the form the repository's tokens carry.
-    """
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                            f"{GITHUB_OIDC_HOST}:sub": list(subjects),
-                        }
-                    },
-                }
-            ],
-        }
-    )
-
-
-def statement(sid: str, actions: Sequence[str], resources: Sequence[str], **extra: Any) -> dict[str, Any]:
-    """One Allow statement of an IAM policy."""
-    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources), **extra}
 
 
 @dataclass(frozen=True)
@@ -187,12 +153,12 @@ class DeployScope:
         statements = [
             # Bucket-level actions only: `s3:Get*`/`s3:Put*` on a bucket ARN never reach its objects (those need
             # the object ARN), so the deploy role configures backup buckets but cannot read or delete a backup.
-            statement(
+            allow(
                 "ManageOwnBuckets",
                 ["s3:CreateBucket", "s3:ListBucket", "s3:Get*", "s3:Put*", "s3:DeleteBucket*"],
                 s3_buckets,
             ),
-            statement(
+            allow(
                 "ManageOwnRoles",
                 [
                     "iam:CreateRole",
@@ -214,11 +180,11 @@ class DeployScope:
                 roles,
             ),
             # Route 53 reports every change through GetChange; change ids are not tied to a zone.
-            statement("WaitForDnsChanges", ["route53:GetChange"], ["arn:aws:route53:::change/*"]),
+            allow("WaitForDnsChanges", ["route53:GetChange"], ["arn:aws:route53:::change/*"]),
         ]
         if self.object_buckets:
             statements.append(
-                statement(
+                allow(
                     "WriteDegradedPage",
                     ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"],
                     [f"arn:aws:s3:::{name}/*" for name in self.object_buckets],
@@ -226,7 +192,7 @@ class DeployScope:
             )
         if self.attachable_policy_arns:
             statements.append(
-                statement(
+                allow(
                     "AttachOnlyDeclaredPolicies",
                     ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
                     roles,
@@ -237,7 +203,7 @@ class DeployScope:
             statements += self._incident_statements(self.incident_prefix)
         if self.passable_roles:
             statements.append(
-                statement(
+                allow(
                     "PassReplicationRoleToS3",
                     ["iam:PassRole"],
                     [f"arn:aws:iam::{acct}:role/{name}" for name in self.passable_roles],
@@ -245,10 +211,10 @@ class DeployScope:
                 )
             )
         provider = oidc_provider_arn(acct)
-        statements.append(statement("ReadTrustedOidcProvider", ["iam:GetOpenIDConnectProvider"], [provider]))
+        statements.append(allow("ReadTrustedOidcProvider", ["iam:GetOpenIDConnectProvider"], [provider]))
         if self.owns_provider:
             statements.append(
-                statement(
+                allow(
                     "UpdateOwnedOidcProvider",
                     [
                         "iam:TagOpenIDConnectProvider",
@@ -264,7 +230,7 @@ class DeployScope:
             # Key ids are assigned by AWS; the stack's provider tags every key with the stack's environment. No
             # kms:ScheduleKeyDeletion and no kms:Decrypt: keys of backups are never deleted or used by a deploy.
             statements.append(
-                statement(
+                allow(
                     "ManageOwnKeys",
                     [
                         "kms:DescribeKey",
@@ -312,15 +278,15 @@ class DeployScope:
         distributions = f"arn:aws:cloudfront::{acct}:distribution/*"
         access_controls = f"arn:aws:cloudfront::{acct}:origin-access-control/*"
         return [
-            statement("CreateHealthChecks", ["route53:CreateHealthCheck"], ["*"]),
-            statement(
+            allow("CreateHealthChecks", ["route53:CreateHealthCheck"], ["*"]),
+            allow(
                 "ManageHealthChecks",
                 [*health_actions, "route53:ChangeTagsForResource", "route53:ListTagsForResource"],
                 ["arn:aws:route53:::healthcheck/*"],
             ),
-            statement("RequestCertificates", ["acm:RequestCertificate"], ["*"], Condition=created_here),
-            statement("TagCertificates", ["acm:AddTagsToCertificate"], [certificates], Condition=tagged_here),
-            statement(
+            allow("RequestCertificates", ["acm:RequestCertificate"], ["*"], Condition=created_here),
+            allow("TagCertificates", ["acm:AddTagsToCertificate"], [certificates], Condition=tagged_here),
+            allow(
                 "ManageCertificates",
                 [
                     "acm:DescribeCertificate",
@@ -331,14 +297,14 @@ class DeployScope:
                 [certificates],
                 Condition=owned_here,
             ),
-            statement(
+            allow(
                 "CreateDistributions",
                 ["cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags"],
                 [distributions],
                 Condition=created_here,
             ),
-            statement("TagDistributions", ["cloudfront:TagResource"], [distributions], Condition=tagged_here),
-            statement(
+            allow("TagDistributions", ["cloudfront:TagResource"], [distributions], Condition=tagged_here),
+            allow(
                 "ManageDistributions",
                 [
                     "cloudfront:GetDistribution",
@@ -351,7 +317,7 @@ class DeployScope:
                 [distributions],
                 Condition=owned_here,
             ),
-            statement(
+            allow(
                 "ManageOriginAccessControls",
                 [
                     "cloudfront:CreateOriginAccessControl",
@@ -361,7 +327,7 @@ class DeployScope:
                 ],
                 [access_controls],
             ),
-            statement(
+            allow(
                 "ManageOncallTopic",
                 [
                     "sns:CreateTopic",
@@ -379,7 +345,7 @@ class DeployScope:
                 ],
                 [f"arn:aws:sns:{region}:{acct}:{name}" for name in self.topic_names],
             ),
-            statement(
+            allow(
                 "ManageFailoverAlarm",
                 [
                     "cloudwatch:PutMetricAlarm",
@@ -397,7 +363,7 @@ class DeployScope:
         """The incident topics, rollback alarms and the EventBridge bridge (components/incident_response.py)."""
         acct, region = self.account_id, "us-east-1"
         return [
-            statement(
+            allow(
                 "ManageIncidentTopics",
                 [
                     "sns:CreateTopic",
@@ -415,7 +381,7 @@ class DeployScope:
                 ],
                 [f"arn:aws:sns:{region}:{acct}:{prefix}-incident-*"],
             ),
-            statement(
+            allow(
                 "ManageRollbackAlarms",
                 [
                     "cloudwatch:PutMetricAlarm",
@@ -427,7 +393,7 @@ class DeployScope:
                 ],
                 [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*"],
             ),
-            statement(
+            allow(
                 "ManageDispatchBridge",
                 [
                     "events:CreateConnection",
@@ -455,7 +421,7 @@ class DeployScope:
                 ],
             ),
             # A connection keeps its credentials in a secret EventBridge creates in the caller's name.
-            statement(
+            allow(
                 "ManageConnectionSecret",
                 [
                     "secretsmanager:CreateSecret",
@@ -468,7 +434,7 @@ class DeployScope:
             ),
             # The OIDC provider the app's metrics role trusts (Vercel's issuer for this team): created and kept,
             # never deleted by a deploy (it is protected, and every stack's role would break with it).
-            statement(
+            allow(
                 "ManageVercelOidcProvider",
                 [
                     "iam:CreateOpenIDConnectProvider",
@@ -481,7 +447,7 @@ class DeployScope:
                 ],
                 [f"arn:aws:iam::{acct}:oidc-provider/{self.vercel_oidc_issuer}"],
             ),
-            statement(
+            allow(
                 "PassDispatchRoleToEvents",
                 ["iam:PassRole"],
                 [f"arn:aws:iam::{acct}:role/{prefix}-incident-dispatch"],
@@ -495,7 +461,7 @@ class DeployScope:
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    statement(
+                    allow(
                         "ManageOwnZone",
                         [
                             "route53:GetHostedZone",

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import app_metrics
+from components.aws_iam import web_identity_trust
 from components.providers import Providers
 from settings.incident import IncidentSettings, Severity, SnsChannel
 from settings.stack import StackSettings
@@ -394,21 +395,7 @@ def metrics_role_name(project_name: str) -> str:
 
 def _vercel_trust(provider_arn: str, issuer: str, audience: str, subjects: Sequence[str]) -> str:
     """Only this project's deployments of the named targets, with tokens minted for this team, may assume it."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {f"{issuer}:aud": audience, f"{issuer}:sub": list(subjects)},
-                    },
-                }
-            ],
-        }
-    )
+    return json.dumps(web_identity_trust(provider_arn, issuer, audience, subjects))
 
 
 def _alarm_pattern(alarm_arn: str) -> str:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import model_validator
 
 from settings.base import ConfigModel, GithubId, config_path, setting
 from settings.github_names import names_problems
-from settings.github_oidc import SubjectForm
+from settings.github_oidc import GITHUB_OIDC_HOST, SubjectForm
 from settings.github_plans import GithubPlan, Visibility
 
-OIDC_PROVIDER_ARN_PATTERN = r"^arn:aws:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
+OIDC_PROVIDER_ARN_PATTERN = rf"^arn:aws:iam::[0-9]{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$"
 # The reference pipeline's checks ("All tests passing (unit, E2E, visual)"), as the app's workflow names its jobs.
 REFERENCE_CHECKS = ("Type check", "Lint", "Unit tests", "E2E tests", "Visual regression tests")
 # This repository's gate, as GitHub names the checks of .github/workflows/pull-request.yml (a job's `name`, each

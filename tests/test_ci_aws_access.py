@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.ci_aws_access import DATA_READ_ACTIONS, trust_policy
+from components.aws_iam import trust_policy
+from components.ci_aws_access import DATA_READ_ACTIONS
 from infra.engine import Plan, Registration, run_program
 from infra.mocks import VibelogMocks
 from infra.stackfile import stack_file
