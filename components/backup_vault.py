@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_iam import document, github_trust, oidc_provider_arn, statement
+from components.private_bucket import INSECURE_TRANSPORT, block_public_access, enforce_bucket_owner
 from components.providers import Providers
 from settings.backup import BackupSettings
 from settings.stack import StackSettings
@@ -268,18 +269,8 @@ class BackupVault(pulumi.ComponentResource):
             ],
             opts=opts,
         )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.bucket,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=opts,
-        )
-        ownership = aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket.bucket, rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts
-        )
+        public_access = block_public_access(name, bucket.bucket, opts)
+        ownership = enforce_bucket_owner(name, bucket.bucket, opts)
         policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.bucket,
@@ -291,7 +282,7 @@ class BackupVault(pulumi.ComponentResource):
                         [arn, pulumi.Output.concat(arn, "/*")],
                         Sid="DenyInsecureTransport",
                         Principal="*",
-                        Condition={"Bool": {"aws:SecureTransport": "false"}},
+                        Condition=INSECURE_TRANSPORT,
                     )
                 )
             ),
