@@ -6,8 +6,9 @@ import pulumi
 
 from components.backup_jobs import BackupJobs, BackupJobsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
-from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs, DeployScope
+from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
+from components.deploy_scope import DeployScope
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.incident_response import DISPATCH_EVENT_TYPE, IncidentResponse, IncidentResponseArgs
