@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from settings.base import AWS_REGION_PATTERN, HOSTNAME_PATTERN, ConfigModel, CrossFieldError, config_path, setting
+from settings.base import (
+    AWS_REGION_PATTERN,
+    HOSTNAME_PATTERN,
+    ConfigModel,
+    CrossFieldError,
+    check_endpoint,
+    config_path,
+    setting,
+)
+from settings.incident import REFERENCE_ROUTING, SNS_CHANNELS, SnsChannel
 
 # Where Route 53 may probe from (the API's HealthCheckRegion values); it wants at least 3 when any are named.
 HealthCheckRegion = Literal[
@@ -20,9 +28,10 @@ HealthCheckRegion = Literal[
     "ap-northeast-1",
     "sa-east-1",
 ]
-# The reference's communication plan: who hears about an incident of each severity.
-AlertChannel = Literal["pagerduty", "slack_alert", "email_leadership", "email_team"]
-P0_CHANNELS: tuple[AlertChannel, ...] = ("slack_alert", "pagerduty", "email_leadership")
+# The channels an SNS subscription reaches, as the incident routing names them; a failover is a P0 event, so its
+# alarm reaches the channels the reference's communication plan gives P0.
+AlertChannel = SnsChannel
+P0_CHANNELS: tuple[AlertChannel, ...] = tuple(c for c in REFERENCE_ROUTING["P0"] if c in SNS_CHANNELS)
 # A name server as `pulumi stack output dns_name_servers` prints it (a trailing dot is tolerated).
 NameServer = Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")]
 IPV4_PATTERN = r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$"
@@ -103,10 +112,7 @@ class AlertSubscriber(ConfigModel):
 
     @model_validator(mode="after")
     def _endpoint_matches_protocol(self) -> AlertSubscriber:
-        if self.protocol == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.endpoint):
-            raise ValueError("endpoint must be an email address when protocol is email")
-        if self.protocol == "https" and not re.fullmatch(r"https://[^\s/]+(/\S*)?", self.endpoint):
-            raise ValueError("endpoint must be an https:// URL when protocol is https")
+        check_endpoint(self.protocol, self.endpoint)
         return self
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import model_validator
 
-from settings.base import ConfigModel, CrossFieldError, config_path, setting
+from settings.base import ConfigModel, CrossFieldError, check_endpoint, config_path, setting
 
 # The reference's incident classes and its communication plan (Incident Response): who hears of each class.
 Severity = Literal["P0", "P1", "P2"]
@@ -91,10 +90,7 @@ class IncidentSubscriber(ConfigModel):
 
     @model_validator(mode="after")
     def _endpoint_matches_protocol(self) -> IncidentSubscriber:
-        if self.protocol == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.endpoint):
-            raise ValueError("endpoint must be an email address when protocol is email")
-        if self.protocol == "https" and not re.fullmatch(r"https://[^\s/]+(/\S*)?", self.endpoint):
-            raise ValueError("endpoint must be an https:// URL when protocol is https")
+        check_endpoint(self.protocol, self.endpoint)
         return self
 
 
