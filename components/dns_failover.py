@@ -17,7 +17,8 @@ import pulumi_aws as aws
 from components import app_metrics
 from components.degraded_site import DegradedSite, DegradedSiteArgs
 from components.providers import Providers
-from settings.dns import AlertChannel, DnsSettings
+from components.sns import Subscriber, subscribe
+from settings.dns import DnsSettings
 from settings.stack import StackSettings
 
 # Route 53 publishes health-check metrics only in us-east-1, and CloudFront takes ACM certificates only from
@@ -104,18 +105,6 @@ class HealthCheckArgs:
     """Checker regions."""
     inverted: bool
     """Forced failover: the check reports the opposite of what it sees."""
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    """An endpoint of the on-call topic."""
-
-    channel: AlertChannel
-    """The reference's channel name (pagerduty, slack_alert, ...)."""
-    protocol: Literal["email", "https"]
-    """SNS protocol."""
-    endpoint: str
-    """Address or URL."""
 
 
 @dataclass(frozen=True)
@@ -352,16 +341,7 @@ class DnsFailover(pulumi.ComponentResource):
         # The on-call topic and the alarm: HealthCheckStatus exists only in us-east-1, so both live there.
         self.topic = aws.sns.Topic(f"{name}-oncall", name=oncall_topic_name(args.zone_name), opts=on_global)
         self.subscriptions = [
-            aws.sns.TopicSubscription(
-                f"{name}-oncall-{subscriber.channel.replace('_', '-')}-{index}",
-                topic=self.topic.arn,
-                protocol=subscriber.protocol,
-                # An https endpoint (PagerDuty's integration URL, a webhook) carries its key in the URL.
-                endpoint=pulumi.Output.secret(subscriber.endpoint)
-                if subscriber.protocol == "https"
-                else subscriber.endpoint,
-                opts=on_global,
-            )
+            subscribe(f"{name}-oncall", self.topic.arn, index, subscriber, on_global)
             for index, subscriber in enumerate(failover.subscribers)
         ]
         self.alarm = aws.cloudwatch.MetricAlarm(

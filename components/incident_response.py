@@ -13,7 +13,8 @@ import pulumi_aws as aws
 from components import app_metrics
 from components.aws_iam import web_identity_trust
 from components.providers import Providers
-from settings.incident import IncidentSettings, Severity, SnsChannel
+from components.sns import Subscriber, subscribe
+from settings.incident import IncidentSettings, Severity
 from settings.stack import StackSettings
 
 # Alarms and their EventBridge rules live where the failover's Route 53 metrics and alarms live.
@@ -34,18 +35,6 @@ def topic_name(project_name: str, severity: Severity) -> str:
 def rollback_alarm_name(project_name: str, trigger: Literal["error-rate", "p95"]) -> str:
     """Name of a rollback trigger's CloudWatch alarm (the workflow reads it from client_payload.alarm)."""
     return f"{project_name}-rollback-{trigger}"
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """One endpoint of an incident class's topic."""
-
-    channel: SnsChannel
-    """The communication plan's channel."""
-    protocol: Literal["email", "https"]
-    """SNS protocol."""
-    endpoint: str
-    """Address or URL."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +71,7 @@ class IncidentResponseArgs:
     """The stack's AWS account (only its EventBridge may assume the dispatch role)."""
     namespace: str
     """CloudWatch namespace of the app's metrics."""
-    routing: Mapping[Severity, Sequence[Subscription]]
+    routing: Mapping[Severity, Sequence[Subscriber]]
     """Each class's SNS endpoints."""
     rollback_alarms: Sequence[RollbackAlarm]
     """The automated rollback triggers."""
@@ -111,7 +100,7 @@ class IncidentResponseArgs:
             namespace=incident.metrics_namespace,
             routing={
                 severity: tuple(
-                    Subscription(s.channel, s.protocol, s.endpoint)
+                    Subscriber(s.channel, s.protocol, s.endpoint)
                     for s in incident.subscribers
                     if s.channel in incident.sns_channels(severity)
                 )
@@ -173,16 +162,7 @@ class IncidentResponse(pulumi.ComponentResource):
             self.topics[severity] = topic
             for index, subscriber in enumerate(args.routing.get(severity, ())):
                 self.subscriptions.append(
-                    aws.sns.TopicSubscription(
-                        f"{name}-{severity.lower()}-{subscriber.channel.replace('_', '-')}-{index}",
-                        topic=topic.arn,
-                        protocol=subscriber.protocol,
-                        # An https endpoint (PagerDuty's integration URL) carries its key in the URL.
-                        endpoint=pulumi.Output.secret(subscriber.endpoint)
-                        if subscriber.protocol == "https"
-                        else subscriber.endpoint,
-                        opts=on_global,
-                    )
+                    subscribe(f"{name}-{severity.lower()}", topic.arn, index, subscriber, on_global)
                 )
 
         notify = self.topics[args.rollback_severity].arn
