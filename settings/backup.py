@@ -7,12 +7,13 @@ from typing import Literal
 from pydantic import model_validator
 
 from settings.base import (
-    MINUTES_PER_YEAR,
     OBJECT_LOCK_DAYS_MAX,
     S3_DAYS_MAX,
     AwsRegion,
     ConfigModel,
     CrossFieldError,
+    RecoveryMinutes,
+    S3Days,
     config_path,
     setting,
 )
@@ -37,9 +38,7 @@ class BackupClassSettings(ConfigModel):
     """One class of backups (a key prefix): when the workflow writes it, how long it is kept, where it moves."""
 
     schedule: str = setting("UTC cron schedule of the workflow that writes this class.", example="0 2 * * *")
-    retention_days: int = setting(
-        "Days a backup of this class is kept before it expires.", example=30, ge=1, le=S3_DAYS_MAX
-    )
+    retention_days: S3Days = setting("Days a backup of this class is kept before it expires.", example=30)
     transitions: list[StorageTransition] = setting(
         "Storage-class moves, in order; each class's minimum duration is paid before the next move or expiry.",
         example=[],
@@ -70,14 +69,11 @@ class ObjectLockSettings(ConfigModel):
 class RecoveryObjective(ConfigModel):
     """How much data a class may lose and how long its recovery may take, and what it is recovered from."""
 
-    rpo_minutes: int = setting(
-        "Recovery point objective: the most data, in minutes, that may be lost.", example=15, ge=1, le=MINUTES_PER_YEAR
+    rpo_minutes: RecoveryMinutes = setting(
+        "Recovery point objective: the most data, in minutes, that may be lost.", example=15
     )
-    rto_minutes: int = setting(
-        "Recovery time objective: the longest the recovery may take, in minutes.",
-        example=240,
-        ge=1,
-        le=MINUTES_PER_YEAR,
+    rto_minutes: RecoveryMinutes = setting(
+        "Recovery time objective: the longest the recovery may take, in minutes.", example=240
     )
     recovery_path: RecoveryPath = setting(
         "What the class is recovered from; only backup_vault is bound to this vault's schedules.",
@@ -88,10 +84,10 @@ class RecoveryObjective(ConfigModel):
 class RetentionFloor(ConfigModel):
     """The shortest retention, in days, this stack promises for each backup class."""
 
-    daily: int = setting("Daily database dumps.", example=30, ge=1, le=S3_DAYS_MAX, default=30)
-    weekly: int = setting("Weekly database archives (12 weeks).", example=84, ge=1, le=S3_DAYS_MAX, default=84)
-    yearly: int = setting("Cold copies of the weekly archive (1 year).", example=365, ge=1, le=S3_DAYS_MAX, default=365)
-    uploads: int = setting("Incremental user-upload backups.", example=90, ge=1, le=S3_DAYS_MAX, default=90)
+    daily: S3Days = setting("Daily database dumps.", example=30, default=30)
+    weekly: S3Days = setting("Weekly database archives (12 weeks).", example=84, default=84)
+    yearly: S3Days = setting("Cold copies of the weekly archive (1 year).", example=365, default=365)
+    uploads: S3Days = setting("Incremental user-upload backups.", example=90, default=90)
 
 
 class RecoveryObjectives(ConfigModel):
@@ -152,18 +148,14 @@ class BackupSettings(ConfigModel):
         "Incremental user-upload backups, replicated from the uploads bucket, kept 90 days in Glacier.",
         default_factory=lambda: _backup_class("0 * * * *", 90, [("GLACIER_IR", 0)]),
     )
-    noncurrent_version_days: int = setting(
+    noncurrent_version_days: S3Days = setting(
         "Days an overwritten or expired backup version is kept before it is removed.",
         example=7,
-        ge=1,
-        le=S3_DAYS_MAX,
         default=7,
     )
-    abort_incomplete_upload_days: int = setting(
+    abort_incomplete_upload_days: S3Days = setting(
         "Days after which an unfinished multipart upload is aborted (its parts are billed until then).",
         example=7,
-        ge=1,
-        le=S3_DAYS_MAX,
         default=7,
     )
     object_lock: ObjectLockSettings = setting("Default Object Lock retention of the vault's buckets.")

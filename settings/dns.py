@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from settings.base import (
-    AWS_REGION_PATTERN,
-    HOSTNAME_PATTERN,
+    AwsRegion,
     ConfigModel,
     CrossFieldError,
+    Hostname,
     check_endpoint,
     config_path,
     setting,
@@ -46,11 +46,10 @@ class VercelDnsTargets(ConfigModel):
         default="76.76.21.21",
         pattern=IPV4_PATTERN,
     )
-    cname: str = setting(
+    cname: Hostname = setting(
         "Target of the CNAME record of a name below the apex (Vercel's documented cname.vercel-dns.com).",
         example="cname.vercel-dns.com",
         default="cname.vercel-dns.com",
-        pattern=HOSTNAME_PATTERN,
     )
 
 
@@ -119,9 +118,7 @@ class AlertSubscriber(ConfigModel):
 class ZoneDelegation(ConfigModel):
     """A subzone another stack owns: this zone only holds the NS record that points at it."""
 
-    name: str = setting(
-        "The delegated name (a zone another stack owns).", example="staging.vibelog.io", pattern=HOSTNAME_PATTERN
-    )
+    name: Hostname = setting("The delegated name (a zone another stack owns).", example="staging.vibelog.io")
     name_servers: list[NameServer] = setting(
         "The subzone's name servers, exactly as its stack exports them (`pulumi stack output dns_name_servers`): "
         "Route 53 gives every zone four.",
@@ -141,10 +138,8 @@ class ZoneDelegation(ConfigModel):
 class DnsSettings(ConfigModel):
     """The stack's own Route 53 zone, the app's records in it, and (optionally) health-checked failover."""
 
-    zone: str = setting(
-        "The hosted zone this stack owns, creates and protects (vibelog.io for production).",
-        example="vibelog.io",
-        pattern=HOSTNAME_PATTERN,
+    zone: Hostname = setting(
+        "The hosted zone this stack owns, creates and protects (vibelog.io for production).", example="vibelog.io"
     )
     delegations: list[ZoneDelegation] = setting(
         "Subzones owned by other stacks, delegated from this zone with NS records.", default_factory=list
@@ -165,11 +160,10 @@ class DnsSettings(ConfigModel):
         ge=1,
         le=60,
     )
-    degraded_region: str | None = setting(
+    degraded_region: AwsRegion | None = setting(
         "AWS region of the degraded-mode page's bucket; another region than aws:region.",
         example="us-west-2",
         default=None,
-        pattern=AWS_REGION_PATTERN,
     )
     health_check: HealthCheckSettings = setting("The origin's health check.", default_factory=HealthCheckSettings)
     alerts: list[AlertSubscriber] = setting(
