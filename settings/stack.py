@@ -354,7 +354,7 @@ class StackSettings(BaseModel):
             if self.monitoring.level == "disabled":
                 problems.append((section, "incident alarms read the app's metrics: monitoring is disabled"))
             if self.aws_region is None or self.aws_allowed_account_ids is None:
-                problems.append((section, "the alarms live in AWS: set aws:region and the account"))
+                problems.append((section, f"the alarms live in AWS: set {key('aws_region')} and the account"))
             if self.secrets.github_dispatch_token is None:
                 missing.append(key("secrets", "github_dispatch_token"))
                 problems.append((missing[-1], f"a secret is required with {section}"))
