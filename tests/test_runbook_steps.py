@@ -52,17 +52,21 @@ def url(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield base
 
 
+@pytest.mark.usefixtures("url")
 def test_rollback_verifies_rolls_back_waits_smoke_tests_and_announces(
-    world: World, url: str, capsys: pytest.CaptureFixture[str]
+    world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["runbook-rollback", "dpl_good", "--reason", "error rate over 5%", *FAST]) == 0
     assert world.rollbacks == [("dpl_good", "error rate over 5%")], "one rollback request, with the reason"
     assert world.production == "dpl_good", "production serves the target once the runbook reports done"
     (status_path, status), (slack_path, slack) = world.posts
-    assert status_path == "/hooks/status" and status["status"] == "investigating"
+    assert status_path == "/hooks/status"
+    assert status["status"] == "investigating"
     assert TEMPLATES["investigating"].format(service="VibeLog") in status["message"]
     assert status["message"].endswith("Rolled back due to: error rate over 5%")
-    assert slack_path == "/hooks/slack" and "dpl_good" in slack["text"] and "smoke tests passed" in slack["text"]
+    assert slack_path == "/hooks/slack"
+    assert "dpl_good" in slack["text"]
+    assert "smoke tests passed" in slack["text"]
     out = capsys.readouterr()
     assert TOKEN not in out.out + out.err, "the Vercel token was printed"
     assert "3. production serves dpl_good" in out.out
@@ -76,25 +80,27 @@ def test_rollback_verifies_rolls_back_waits_smoke_tests_and_announces(
         ("dpl_other", "belongs to another project"),
     ],
 )
+@pytest.mark.usefixtures("url")
 def test_rollback_refuses_a_target_that_cannot_serve_production(
-    world: World, url: str, capsys: pytest.CaptureFixture[str], deployment: str, problem: str
+    world: World, capsys: pytest.CaptureFixture[str], deployment: str, problem: str
 ) -> None:
     assert main(["runbook-rollback", deployment, "--reason", "bug", *FAST]) == 1
     assert problem in capsys.readouterr().err
-    assert world.rollbacks == [] and world.production == "dpl_bad", "nothing was rolled back"
+    assert world.rollbacks == [], "nothing was rolled back"
+    assert world.production == "dpl_bad", "production is untouched"
     assert world.posts == [], "nothing was announced"
 
 
-def test_rollback_gives_up_when_production_never_switches(
-    world: World, url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("url")
+def test_rollback_gives_up_when_production_never_switches(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     world.propagation_reads = 1000
     assert main(["runbook-rollback", "dpl_good", "--reason", "bug", *FAST]) == 1
     assert "gave up waiting for production to serve dpl_good after 5 tries" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("url")
 def test_rollback_fails_and_says_so_when_the_app_stays_unhealthy(
-    world: World, url: str, capsys: pytest.CaptureFixture[str]
+    world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.healthy = False
     assert main(["runbook-rollback", "dpl_good", "--reason", "bug", *FAST]) == 1
@@ -107,27 +113,33 @@ def test_smoke_reports_each_failing_check(world: World, url: str) -> None:
     assert steps.smoke(Client(url)).failures == ("/api/health: 503, status 'unhealthy'",)
 
 
-def test_a_wrong_token_is_refused_and_never_shown(world: World, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_wrong_token_is_refused_and_never_shown(url: str) -> None:
     api = VercelApi(Client(url, "wrong-token", {"teamId": "team_1"}))
     with pytest.raises(JobError, match="answered 403") as caught:
         api.deployment("dpl_good")
-    assert "wrong-token" not in str(caught.value) and "wrong-token" not in repr(api)
+    assert "wrong-token" not in str(caught.value)
+    assert "wrong-token" not in repr(api)
 
 
-def test_switches_are_upserted_and_read_back(world: World, url: str) -> None:
+@pytest.mark.usefixtures("url")
+def test_switches_are_upserted_and_read_back(world: World) -> None:
     assert main(["runbook-switch", "DEGRADED_MODE=true", "AI_PROVIDER=anthropic", *FAST]) == 0
-    assert world.items["DEGRADED_MODE"] is True and world.items["AI_PROVIDER"] == "anthropic"
+    assert world.items["DEGRADED_MODE"] is True
+    assert world.items["AI_PROVIDER"] == "anthropic"
     assert world.items["MAINTENANCE_MODE"] is False, "a switch not named is left alone"
 
 
 @pytest.mark.parametrize("switch", ["MAINTENANCE_MODE=yes", "DEBUG_MODE=true", "SECURITY_MODE"])
-def test_an_unknown_switch_or_value_is_refused_before_any_call(world: World, url: str, switch: str) -> None:
+@pytest.mark.usefixtures("url")
+def test_an_unknown_switch_or_value_is_refused_before_any_call(world: World, switch: str) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["runbook-switch", switch])
-    assert exited.value.code == 2 and world.items == {"MAINTENANCE_MODE": False, "DEGRADED_MODE": False}
+    assert exited.value.code == 2
+    assert world.items == {"MAINTENANCE_MODE": False, "DEGRADED_MODE": False}
 
 
-def test_announce_posts_each_template(world: World, url: str) -> None:
+@pytest.mark.usefixtures("url")
+def test_announce_posts_each_template(world: World) -> None:
     for phase in ("identified", "resolved"):
         assert main(["runbook-announce", phase, "--service", "recording", "--detail", "restored daily dump"]) == 0
     statuses = [body for path, body in world.posts if path == "/hooks/status"]
@@ -209,6 +221,7 @@ def test_failover_is_verified_with_the_health_checks_state(
         ],
     )
     steps.verify_failover(cloudwatch, check, failed_over=failed_over, waiting=waiting, log=lines.append)
-    assert lines and ("secondary" if failed_over else "primary") in lines[-1]
+    assert lines
+    assert ("secondary" if failed_over else "primary") in lines[-1]
     with pytest.raises(JobError, match="gave up"):
         steps.verify_failover(cloudwatch, check, failed_over=not failed_over, waiting=waiting, log=lines.append)
