@@ -11,6 +11,7 @@ from components.ci_environment import CiEnvironment, CiEnvironmentArgs
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.providers import Providers
+from components.runbook_environment import RunbookEnvironment, RunbookEnvironmentArgs
 from components.vercel_app import VercelApp, VercelAppArgs
 from settings.loader import load_settings
 
@@ -87,6 +88,20 @@ if settings.bootstrap_phase == "complete":
             opts=providers.opts(providers.github),
         )
         pulumi.export("backup_job_environments", [jobs.writer_environment, jobs.reader_environment])
+    if settings.runbooks.enabled:
+        runbooks = RunbookEnvironment(
+            "runbooks",
+            RunbookEnvironmentArgs.from_settings(
+                settings,
+                vercel_project_id=app.project_id,
+                vercel_org_id=app.project.team_id,
+                edge_config_id=flags.store_id,
+                health_check_id=dns.health_check_id if dns is not None else None,
+                database_bucket=vault.database_bucket if backup_args is not None else None,
+            ),
+            opts=providers.opts(providers.github),
+        )
+        pulumi.export("runbook_environment", runbooks.environment)
 else:
     pulumi.export(
         "bootstrap_next_step",
