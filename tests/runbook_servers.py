@@ -67,24 +67,38 @@ def _handler(world: World) -> type[BaseHTTPRequestHandler]:
             elif path == "/api/vibelogs":
                 self._send(200, [])
             elif (api := self._api()) is not None:
-                parts, _ = api
-                if parts[:2] == ["v13", "deployments"]:
-                    found = world.deployments.get(parts[2])
-                    self._send(200, found) if found else self._send(404, {"error": {"code": "not_found"}})
-                elif parts[:2] == ["v9", "projects"]:
-                    if world.pending is not None:
-                        world.propagation_reads -= 1
-                        if world.propagation_reads <= 0:
-                            world.production, world.pending = world.pending, None
-                    self._send(200, {"id": parts[2], "targets": {"production": {"id": world.production}}})
-                elif parts[:2] == ["v1", "edge-config"] and parts[3] == "item":
-                    key = parts[4]
-                    if key in world.items:
-                        self._send(200, {"key": key, "value": world.items[key]})
-                    else:
-                        self._send(404, {"error": {"code": "not_found"}})
+                self._api_get(*api)
+
+        def _api_get(self, parts: list[str], query: dict[str, list[str]]) -> None:
+            if parts[:2] == ["v6", "deployments"]:
+                listed = sorted(world.deployments.values(), key=lambda d: -int(d.get("createdAt", 0)))
+                self._send(
+                    200,
+                    {
+                        "deployments": [
+                            {"uid": d["id"], "created": d.get("createdAt", 0)}
+                            for d in listed
+                            if d["projectId"] == query["projectId"][0] and d["target"] == "production"
+                        ]
+                    },
+                )
+            elif parts[:2] == ["v13", "deployments"]:
+                found = world.deployments.get(parts[2])
+                self._send(200, found) if found else self._send(404, {"error": {"code": "not_found"}})
+            elif parts[:2] == ["v9", "projects"]:
+                if world.pending is not None:
+                    world.propagation_reads -= 1
+                    if world.propagation_reads <= 0:
+                        world.production, world.pending = world.pending, None
+                self._send(200, {"id": parts[2], "targets": {"production": {"id": world.production}}})
+            elif parts[:2] == ["v1", "edge-config"] and parts[3] == "item":
+                key = parts[4]
+                if key in world.items:
+                    self._send(200, {"key": key, "value": world.items[key]})
                 else:
-                    self._send(404, {})
+                    self._send(404, {"error": {"code": "not_found"}})
+            else:
+                self._send(404, {})
 
         def do_POST(self) -> None:
             path = urlsplit(self.path).path

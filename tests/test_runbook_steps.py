@@ -25,8 +25,27 @@ FAST = ["--interval", "0", "--attempts", "5"]
 def world() -> World:
     return World(
         deployments={
-            "dpl_good": {"id": "dpl_good", "projectId": "prj_1", "readyState": "READY", "target": "production"},
-            "dpl_bad": {"id": "dpl_bad", "projectId": "prj_1", "readyState": "READY", "target": "production"},
+            "dpl_older": {
+                "id": "dpl_older",
+                "projectId": "prj_1",
+                "readyState": "READY",
+                "target": "production",
+                "createdAt": 1,
+            },
+            "dpl_good": {
+                "id": "dpl_good",
+                "projectId": "prj_1",
+                "readyState": "READY",
+                "target": "production",
+                "createdAt": 2,
+            },
+            "dpl_bad": {
+                "id": "dpl_bad",
+                "projectId": "prj_1",
+                "readyState": "READY",
+                "target": "production",
+                "createdAt": 3,
+            },
             "dpl_preview": {"id": "dpl_preview", "projectId": "prj_1", "readyState": "READY", "target": None},
             "dpl_other": {"id": "dpl_other", "projectId": "prj_2", "readyState": "READY", "target": "production"},
         },
@@ -70,6 +89,12 @@ def test_rollback_verifies_rolls_back_waits_smoke_tests_and_announces(
     out = capsys.readouterr()
     assert TOKEN not in out.out + out.err, "the Vercel token was printed"
     assert "3. production serves dpl_good" in out.out
+
+
+@pytest.mark.usefixtures("url")
+def test_an_automated_rollback_goes_to_the_deployment_before_the_one_serving(world: World) -> None:
+    assert main(["runbook-rollback", "previous", "--reason", "error-rate alarm", *FAST]) == 0
+    assert world.rollbacks == [("dpl_good", "error-rate alarm")], "the newest production deployment before dpl_bad"
 
 
 @pytest.mark.parametrize(

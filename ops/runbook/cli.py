@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 from ops import report, restore
 from ops.errors import JobError
-from ops.runbook import steps
+from ops.runbook import stackfile, steps
 from ops.runbook.http import Client
 from ops.runbook.messages import PHASES, Announcement, announce, public_message
 from ops.runbook.vercel import API_URL, VercelApi
 
+# What an automated trigger rolls back to: the production deployment before the one serving now.
+PREVIOUS = "previous"
 # Route 53 publishes its health-check metrics in us-east-1 only, whatever the zone's records say.
 ROUTE53_METRICS_REGION = "us-east-1"
 
@@ -51,10 +54,18 @@ def switch_value(text: str) -> tuple[str, Any]:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
+    api, project_id = vercel(), env("VERCEL_PROJECT_ID")
+    deployment = args.deployment
+    if deployment == PREVIOUS:
+        found = api.previous_production_deployment(project_id)
+        if found is None:
+            raise JobError("no READY production deployment older than the one serving: nothing to roll back to")
+        print(f"the previous production deployment is {found}")
+        deployment = args.deployment = found
     result = steps.rollback(
-        vercel(),
-        project_id=env("VERCEL_PROJECT_ID"),
-        deployment_id=args.deployment,
+        api,
+        project_id=project_id,
+        deployment_id=deployment,
         reason=args.reason,
         app=Client(env("APP_URL")),
         channels=channels(args.service),
@@ -119,6 +130,63 @@ def run_database_restore(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
+def stack_path(stack: str) -> Path:
+    """The stack file the change is made in (the repository's root, where the workflow checked it out)."""
+    path = Path(f"Pulumi.{stack}.yaml")
+    if not path.is_file():
+        raise JobError(f"{path} does not exist (run from the repository's root)")
+    return path
+
+
+def stack_value(text: str) -> tuple[str, Any]:
+    """SWITCH=VALUE for a stack switch: true/false, a whole number, or a word."""
+    switch, sep, raw = text.partition("=")
+    if not sep or switch not in stackfile.STACK_SWITCHES:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected one of {sorted(stackfile.STACK_SWITCHES)}=VALUE")
+    value: Any = {"true": True, "false": False}.get(raw, int(raw) if raw.isdigit() else raw)
+    return switch, value
+
+
+def run_stack_set(args: argparse.Namespace) -> int:
+    path = stack_path(args.stack)
+    lines = []
+    for switch, value in args.change:
+        before, after = stackfile.edit(path, switch, value)
+        lines.append(f"{path}: vibelog:{switch} {before!r} -> {after!r}")
+    print("\n".join(lines))
+    report.summary("## Stack change\n\n" + "".join(f"- {line}\n" for line in lines))
+    return 0
+
+
+def run_lockdown(args: argparse.Namespace) -> int:
+    path = stack_path(args.stack)
+    rotation = stackfile.read(path.read_text(encoding="utf-8"), "operations.secretRotation") or 0
+    stackfile.edit(path, "operations.securityMode", "enhanced")
+    stackfile.edit(path, "operations.secretRotation", int(rotation) + 1)
+    lines = [
+        f"{path}: vibelog:operations.securityMode -> 'enhanced'",
+        f"{path}: vibelog:operations.secretRotation {rotation} -> {int(rotation) + 1} (generated secrets replaced)",
+        "Rotate by hand, at each provider, then `pulumi config set --secret` and `pulumi up`:",
+        *(f"- {name}: {where}" for name, where in MANUAL_ROTATION.items()),
+    ]
+    print("\n".join(lines))
+    report.summary("## Security lockdown\n\n" + "\n".join(lines) + "\n")
+    return 0
+
+
+# Third-party keys this program holds but cannot mint: a person rotates each at its provider (docs/runbooks.md).
+MANUAL_ROTATION = {
+    "vibelog:secrets.openaiApiKey": "OpenAI dashboard, API keys (revoke the old key after the redeploy)",
+    "vibelog:secrets.anthropicApiKey": "Anthropic console, API keys (the fallback provider, when set)",
+    "vibelog:secrets.supabaseServiceRoleKey / supabaseAnonKey": "Supabase, Project settings, API: roll the JWT secret",
+    "vibelog:secrets.databaseUrl / directUrl": "Supabase, Database: reset the database password",
+    "vibelog:secrets.supabaseStorageAccessKeyId / SecretAccessKey": "Supabase, Storage, S3 access keys",
+    "vibelog:secrets.vercelDeployToken": "Vercel, Account settings, Tokens",
+    "vibelog:secrets.statusPageWebhook / slackWebhook": "the status page and Slack app settings: regenerate the URLs",
+    "vibelog:secrets.runbookGithubToken / githubDispatchToken": "GitHub, Settings, Fine-grained tokens",
+}
+
+
 def register(verbs: Any) -> None:
     """Add the runbook verbs to `python -m ops`."""
 
@@ -127,7 +195,7 @@ def register(verbs: Any) -> None:
         command.add_argument("--interval", type=float, default=interval, help="seconds between polls")
 
     rolling = verbs.add_parser("runbook-rollback", help="roll production back to a deployment, smoke-test, announce")
-    rolling.add_argument("deployment", help="the READY production deployment to serve again (dpl_...)")
+    rolling.add_argument("deployment", help="the READY production deployment to serve again (dpl_...), or `previous`")
     rolling.add_argument("--reason", required=True, help="why (shown on the status page and in Slack)")
     rolling.add_argument("--service", default="VibeLog", help="the service the public message names")
     waiting(rolling, 30, 10.0)
@@ -150,3 +218,10 @@ def register(verbs: Any) -> None:
     restoring.add_argument("--confirm-production", action="store_true")
     waiting(restoring, 12, 5.0)
     restoring.set_defaults(run=run_database_restore)
+    setting = verbs.add_parser("runbook-stack-set", help="set runbook switches in a stack file (a reviewed change)")
+    setting.add_argument("--stack", required=True, choices=("staging", "production"))
+    setting.add_argument("change", nargs="+", type=stack_value, help="e.g. dns.forceFailover=true")
+    setting.set_defaults(run=run_stack_set)
+    locking = verbs.add_parser("runbook-lockdown", help="securityMode enhanced and the next secret rotation")
+    locking.add_argument("--stack", required=True, choices=("staging", "production"))
+    locking.set_defaults(run=run_lockdown)

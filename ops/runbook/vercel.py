@@ -55,6 +55,24 @@ class VercelApi:
         production = (data.get("targets") or {}).get("production") or {}
         return str(production["id"]) if "id" in production else None
 
+    def previous_production_deployment(self, project_id: str) -> str | None:
+        """The newest READY production deployment older than the one serving now: what an automatic rollback picks.
+
+        GET /v6/deployments (newest first; each with `uid` and `created`, in milliseconds).
+        """
+        current = self.production_deployment_id(project_id)
+        data: Any = self.client.request(
+            "GET",
+            "/v6/deployments",
+            query={"projectId": project_id, "target": "production", "state": "READY", "limit": "20"},
+        ).json()
+        listed = [(str(d["uid"]), int(d["created"])) for d in data.get("deployments", [])]
+        serving = next((created for uid, created in listed if uid == current), None)
+        if serving is None:
+            return None
+        older = [(created, uid) for uid, created in listed if created < serving]
+        return max(older)[1] if older else None
+
     def rollback(self, project_id: str, deployment_id: str, reason: str) -> None:
         """Point every production domain at `deployment_id` (POST /v1/projects/{id}/rollback/{deploymentId}).
 
