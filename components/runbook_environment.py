@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_github as github
 
+from components.ci_aws_access import trust_policy
 from settings.github_names import names_problems
 from settings.stack import StackSettings
 
@@ -45,6 +48,7 @@ class RunbookEnvironmentArgs:
         vercel_project_id: pulumi.Input[str],
         vercel_org_id: pulumi.Input[str],
         edge_config_id: pulumi.Input[str],
+        aws_role_arn: pulumi.Input[str],
         health_check_id: pulumi.Input[str] | None = None,
         database_bucket: pulumi.Input[str] | None = None,
     ) -> RunbookEnvironmentArgs:
@@ -67,6 +71,7 @@ class RunbookEnvironmentArgs:
             "VERCEL_PROJECT_ID": vercel_project_id,
             "EDGE_CONFIG_ID": edge_config_id,
             "APPROVAL_MINUTES": str(runbooks.approval_minutes),
+            "AWS_ROLE_ARN": aws_role_arn,
         }
         run_secrets: dict[str, pulumi.Input[str]] = {
             "VERCEL_TOKEN": secrets.vercel_deploy_token.get_secret_value(),
@@ -79,6 +84,7 @@ class RunbookEnvironmentArgs:
         if database_bucket is not None and settings.backup.region is not None:
             variables["BACKUP_DATABASE_BUCKET"] = database_bucket
             variables["BACKUP_VAULT_REGION"] = settings.backup.region
+            variables["POSTGRES_MAJOR"] = str(settings.backup.postgres_major)
             # The database-corruption runbook restores over this database (the direct URL: pg_restore's session).
             run_secrets["RESTORE_TARGET_URL"] = secrets.direct_url.get_secret_value()
         return cls(
@@ -155,3 +161,62 @@ class RunbookEnvironment(pulumi.ComponentResource):
         ]
         self.environment = self.github_environment.environment
         self.register_outputs({"environment": self.environment})
+
+
+@dataclass(frozen=True)
+class RunbookRoleArgs:
+    """The AWS role the runbook jobs assume: read the health check's state and the database backups, nothing else."""
+
+    subject: str
+    """OIDC subject of the runbooks' environment (`repo:...:environment:<stack>-runbooks`), the only one trusted."""
+    provider_arn: pulumi.Input[str]
+    """The account's GitHub OIDC provider (its output, so the role waits for the provider it trusts)."""
+    database_bucket_arn: pulumi.Input[str] | None = None
+    """The vault's database bucket, when the stack has one (the database-corruption runbook restores from it)."""
+    vault_key_arn: pulumi.Input[str] | None = None
+    """The vault's KMS key, which the dumps are encrypted with."""
+    vault_region: str | None = None
+    """The vault's region (the key is usable only through S3 there)."""
+
+
+class RunbookRole(pulumi.ComponentResource):
+    """What the runbook jobs read in AWS; every change they cause goes through Vercel, Edge Config or a pull request."""
+
+    arn: pulumi.Output[str]
+    """ARN of the role (the environment's AWS_ROLE_ARN)."""
+
+    def __init__(self, name: str, args: RunbookRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vibelog:runbooks:RunbookRole", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(
+            name,
+            description=f"Runbook jobs (docs/runbooks.md), from {args.subject} only: read health and backups",
+            assume_role_policy=pulumi.Output.from_input(args.provider_arn).apply(
+                lambda arn: trust_policy(arn, [args.subject])
+            ),
+            max_session_duration=14400,  # the database restore's 4 hours (the reference's RTO for the database)
+            opts=child,
+        )
+        statements: list[dict[str, Any]] = [
+            # CloudWatch has no resource-level permission for reading metrics: the action alone is the limit.
+            {"Sid": "ReadHealthCheckState", "Effect": "Allow", "Action": ["cloudwatch:GetMetricStatistics"],
+             "Resource": ["*"]},
+        ]  # fmt: skip
+        if args.database_bucket_arn is not None and args.vault_key_arn is not None and args.vault_region:
+            statements += [
+                {"Sid": "ListBackups", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                 "Resource": [args.database_bucket_arn]},
+                {"Sid": "ReadBackups", "Effect": "Allow", "Action": ["s3:GetObject"],
+                 "Resource": [pulumi.Output.concat(args.database_bucket_arn, "/*")]},
+                {"Sid": "DecryptBackups", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                 "Resource": [args.vault_key_arn],
+                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{args.vault_region}.amazonaws.com"}}},
+            ]  # fmt: skip
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-read",
+            role=self.role.id,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            opts=child,
+        )
+        self.arn = self.role.arn
+        self.register_outputs({"arn": self.arn})

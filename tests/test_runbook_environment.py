@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from components.runbook_environment import RunbookEnvironmentArgs
-from infra.engine import Plan, Registration, Secret
-from tests.conftest import only_problem, problems_of, settings_of
+from infra.engine import Plan, Registration, Secret, run_program
+from infra.mocks import VibelogMocks
+from tests.conftest import only_problem, problems_of, settings_of, stack_config
+from tests.iam_eval import allows_on, unscoped_actions
 
 ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
 SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
 VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
 RUNBOOKS = "vibelog:runbooks:RunbookEnvironment"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 
 def of_runbooks(plan: Plan, type_: str) -> list[Registration]:
@@ -99,3 +104,30 @@ def test_runbooks_need_ci() -> None:
 def test_a_runbook_environment_built_without_reviewers_is_refused() -> None:
     with pytest.raises(ValueError, match="needs reviewers"):
         RunbookEnvironmentArgs(repository="vibelog-infra", environment="production-runbooks")
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Plan:
+    """Production under a mock `up`, where ARNs are known and the role's policy can be read."""
+    return run_program("production", stack_config("production"), mocks=VibelogMocks(preview=False))
+
+
+def test_the_runbook_role_trusts_only_the_runbooks_environment_and_only_reads(deployed: Plan) -> None:
+    role = deployed.one(ROLE, "runbooks-aws")
+    [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == [
+        "repo:vibelog/vibelog-infra:environment:production-runbooks"
+    ], role.urn
+    [policy] = [reg for reg in deployed.by_type(ROLE_POLICY) if reg.name == "runbooks-aws-read"]
+    document = json.loads(policy.inputs["policy"])
+    granted = {action for statement in document["Statement"] for action in statement["Action"]}
+    assert granted == {"cloudwatch:GetMetricStatistics", "s3:ListBucket", "s3:GetObject", "kms:Decrypt"}, policy.urn
+    assert unscoped_actions([document]) == ["cloudwatch:GetMetricStatistics"], "only metrics are read everywhere"
+    bucket = deployed.one("aws:s3/bucket:Bucket", "backup-db")
+    assert allows_on([document], f"arn:aws:s3:::{bucket.inputs['bucket']}/daily/x.dump") == ["ReadBackups"]
+
+
+def test_the_environment_hands_the_jobs_the_runbook_roles_arn(production: Plan) -> None:
+    variables = {reg.inputs["variableName"]: reg for reg in of_runbooks(production, VARIABLE)}
+    role = production.one(ROLE, "runbooks-aws")
+    assert role.urn in variables["AWS_ROLE_ARN"].property_dependencies["value"], "AWS_ROLE_ARN is not the role's ARN"
