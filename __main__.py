@@ -93,6 +93,8 @@ if settings.bootstrap_phase == "complete":
         runbook_role = RunbookRole(
             "runbooks-aws",
             RunbookRoleArgs(
+                environment=settings.environment,
+                oidc_provider=ci_access.provider,
                 subject=oidc_subject(settings.github_repository("infra"), environment=settings.runbook_environment),
                 provider_arn=ci_access.provider_arn,
                 database_bucket_arn=vault.database.arn if backup_args is not None else None,

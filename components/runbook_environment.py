@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_github as github
 
-from components.ci_aws_access import trust_policy
+from components.ci_aws_access import runbook_role_name, trust_policy
 from settings.github_names import names_problems
 from settings.stack import StackSettings
 
@@ -167,6 +167,8 @@ class RunbookEnvironment(pulumi.ComponentResource):
 class RunbookRoleArgs:
     """The AWS role the runbook jobs assume: read the health check's state and the database backups, nothing else."""
 
+    environment: str
+    """The stack's environment (the role's name says whose it is, and the deploy role's scope matches it)."""
     subject: str
     """OIDC subject of the runbooks' environment (`repo:...:environment:<stack>-runbooks`), the only one trusted."""
     provider_arn: pulumi.Input[str]
@@ -177,6 +179,8 @@ class RunbookRoleArgs:
     """The vault's KMS key, which the dumps are encrypted with."""
     vault_region: str | None = None
     """The vault's region (the key is usable only through S3 there)."""
+    oidc_provider: pulumi.Resource | None = None
+    """The OIDC provider resource when this stack declares it: the role waits for the provider it trusts."""
 
 
 class RunbookRole(pulumi.ComponentResource):
@@ -190,12 +194,15 @@ class RunbookRole(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.role = aws.iam.Role(
             name,
+            name=runbook_role_name(args.environment),
             description=f"Runbook jobs (docs/runbooks.md), from {args.subject} only: read health and backups",
             assume_role_policy=pulumi.Output.from_input(args.provider_arn).apply(
                 lambda arn: trust_policy(arn, [args.subject])
             ),
             max_session_duration=14400,  # the database restore's 4 hours (the reference's RTO for the database)
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[args.oidc_provider] if args.oidc_provider is not None else None
+            ),
         )
         statements: list[dict[str, Any]] = [
             # CloudWatch has no resource-level permission for reading metrics: the action alone is the limit.
