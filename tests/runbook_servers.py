@@ -24,6 +24,7 @@ class World:
     propagation_reads: int = 2
     """Project reads after a rollback request before production points at the target (Vercel takes a moment)."""
     items: dict[str, Any] = field(default_factory=dict)
+    item_log: list[tuple[str, Any]] = field(default_factory=list)
     posts: list[tuple[str, Any]] = field(default_factory=list)
     rollbacks: list[tuple[str, str]] = field(default_factory=list)
     healthy: bool = True
@@ -120,6 +121,7 @@ def _handler(world: World) -> type[BaseHTTPRequestHandler]:
                 for item in body["items"]:
                     assert item["operation"] == "upsert"
                     world.items[item["key"]] = item["value"]
+                    world.item_log.append((item["key"], item["value"]))
                 self._send(200, {"status": "ok"})
 
     return Handler

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import psycopg
 import pytest
 
 from ops.cli import main
@@ -17,6 +18,7 @@ from ops.runbook.messages import TEMPLATES
 from ops.runbook.vercel import VercelApi
 from tests.ops_servers import S3Server
 from tests.runbook_servers import TOKEN, World, stand_in
+from tests.test_ops_backups import dump_daily, fingerprint, seed
 
 FAST = ["--interval", "0", "--attempts", "5"]
 
@@ -250,3 +252,24 @@ def test_failover_is_verified_with_the_health_checks_state(
     assert ("secondary" if failed_over else "primary") in lines[-1]
     with pytest.raises(JobError, match="gave up"):
         steps.verify_failover(cloudwatch, check, failed_over=not failed_over, waiting=waiting, log=lines.append)
+
+
+@pytest.mark.usefixtures("url")
+def test_the_database_runbook_restores_a_real_dump_under_maintenance(
+    world: World, database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DROP TABLE vibelogs")
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("RESTORE_TARGET_URL", database)
+
+    assert main(["runbook-database-restore", key, "--confirm-production", *FAST]) == 0
+
+    assert fingerprint(database) == before, "the restored rows differ from the dumped ones"
+    assert world.item_log == [("MAINTENANCE_MODE", True), ("MAINTENANCE_MODE", False)], "maintenance on, then off"
+    out = capsys.readouterr()
+    assert database not in out.out + out.err, "the database URL was printed"
+    assert TOKEN not in out.out + out.err
