@@ -152,6 +152,8 @@ class DeployScope:
             buckets.append(failover.bucket_name)
         if settings.incident.enabled:
             roles.append(f"{settings.app.project_name}-incident-*")
+        if settings.runbooks.enabled:
+            roles.append(runbook_role_name(environment))
         owns = settings.ci.owns_oidc_provider
         if owns:
             roles.append(PREVIEW_ROLE_NAME)
@@ -514,6 +516,11 @@ class DeployScope:
 def deploy_role_name(environment: str) -> str:
     """Name of the role `pulumi up` of a stack runs with in CI."""
     return f"vibelog-{environment}-deploy"
+
+
+def runbook_role_name(environment: str) -> str:
+    """Name of the role the runbook jobs of a stack assume (components/runbook_environment.py)."""
+    return f"vibelog-{environment}-runbooks"
 
 
 def preview_data_deny(account_id: str, public_zone: str | None) -> dict[str, Any]:
