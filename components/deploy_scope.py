@@ -107,6 +107,8 @@ class DeployScope:
             buckets.append(failover.bucket_name)
         if settings.incident is not None:
             roles.append(f"{settings.app.project_name}-incident-*")
+        if settings.runbooks is not None:
+            roles.append(runbook_role_name(environment))
         owns = settings.ci is not None and settings.ci.owns_oidc_provider
         if owns:
             roles.append(PREVIEW_ROLE_NAME)
@@ -464,6 +466,11 @@ class DeployScope:
                 ],
             }
         )
+
+
+def runbook_role_name(environment: str) -> str:
+    """Name of the role the runbook jobs of a stack assume (components/runbook_environment.py)."""
+    return f"vibelog-{environment}-runbooks"
 
 
 def deploy_role_name(environment: str) -> str:

@@ -16,6 +16,7 @@ from botocore.config import Config
 
 from ops import dump, postgres, report, restore, uploads, vault
 from ops.errors import JobError
+from ops.runbook import cli as runbook_cli
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -196,6 +197,7 @@ def parser() -> argparse.ArgumentParser:
     )
     testing.add_argument("--schema", action="append", default=[], help="restore and check only this schema")
     testing.set_defaults(run=run_restore_test)
+    runbook_cli.register(verbs)
     return top
 
 

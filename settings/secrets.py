@@ -59,6 +59,12 @@ class SecretSettings(ConfigModel):
         placeholder="https://hooks.slack.placeholder.invalid/services/placeholder",
         required=False,
     )
+    runbook_github_token: SecretStr | None = secret_setting(
+        "Fine-grained GitHub token (Contents and Pull requests: write, this infra repository only) the failover and "
+        "lockdown runbooks open their stack-file pull request with, so its checks run; required with runbooks.",
+        placeholder="github_pat_runbook_placeholder",
+        required=False,
+    )
     supabase_storage_access_key_id: SecretStr | None = secret_setting(
         "Access key id of Supabase Storage's S3 API, read-only use by the upload backup; required with backups.",
         placeholder="offline-plan-placeholder",

