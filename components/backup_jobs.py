@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_github as github
 
+from components.github_environment import environment_secrets, environment_variables
 from settings.backup import BackupSettings
 from settings.github_names import names_problems
 from settings.stack import StackSettings
@@ -112,10 +113,6 @@ class BackupJobsArgs:
         )
 
 
-def _slug(name: str) -> str:
-    return name.lower().replace("_", "-")
-
-
 class BackupJobs(pulumi.ComponentResource):
     """`<stack>-backup` and `<stack>-restore-test` in the infra repository, owned by the stack that owns the roles.
 
@@ -130,7 +127,6 @@ class BackupJobs(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupJobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:backup:BackupJobs", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.environments: list[github.RepositoryEnvironment] = []
         self.variables: list[github.ActionsEnvironmentVariable] = []
         self.secrets: list[github.ActionsEnvironmentSecret] = []
@@ -151,29 +147,12 @@ class BackupJobs(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             self.environments.append(environment)
-            self.variables += [
-                github.ActionsEnvironmentVariable(
-                    f"{name}-{key}-var-{_slug(variable_name)}",
-                    repository=args.repository,
-                    environment=environment.environment,
-                    variable_name=variable_name,
-                    value=value,
-                    # Delete-first: Create is a POST that GitHub refuses for an existing name (infra/replacements.py).
-                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-                )
-                for variable_name, value in job.variables.items()
-            ]
-            self.secrets += [
-                github.ActionsEnvironmentSecret(
-                    f"{name}-{key}-secret-{_slug(secret_name)}",
-                    repository=args.repository,
-                    environment=environment.environment,
-                    secret_name=secret_name,
-                    value=pulumi.Output.secret(value),
-                    opts=child,
-                )
-                for secret_name, value in job.secrets.items()
-            ]
+            self.variables += environment_variables(
+                f"{name}-{key}", args.repository, environment.environment, job.variables, self
+            )
+            self.secrets += environment_secrets(
+                f"{name}-{key}", args.repository, environment.environment, job.secrets, self
+            )
         self.writer_environment = self.environments[0].environment
         self.reader_environment = self.environments[1].environment
         self.register_outputs(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_github as github
 
+from components.github_environment import environment_secrets, environment_variables, slug
 from settings.ci import INFRA_MAIN_BRANCH, CiSettings
 from settings.github_names import names_problems
 from settings.stack import StackSettings
@@ -112,10 +113,6 @@ class CiEnvironmentArgs:
         )
 
 
-def _slug(name: str) -> str:
-    return name.lower().replace("_", "-")
-
-
 class CiEnvironment(pulumi.ComponentResource):
     """The `staging` or `production` environment of the app and infra repositories, and what the pipeline reads.
 
@@ -159,36 +156,17 @@ class CiEnvironment(pulumi.ComponentResource):
         self.app_environment = environment("app", args.app_repository)
         self.infra_environment = environment("infra", args.infra_repository)
 
-        self.secrets = [
-            github.ActionsEnvironmentSecret(
-                f"{name}-secret-{_slug(secret_name)}",
-                repository=args.app_repository,
-                environment=self.app_environment.environment,
-                secret_name=secret_name,
-                value=pulumi.Output.secret(value),
-                opts=child,
-            )
-            for secret_name, value in args.secrets.items()
-        ]
-        self.variables = [
-            github.ActionsEnvironmentVariable(
-                f"{name}-{prefix}var-{_slug(variable_name)}",
-                repository=repository,
-                environment=env.environment,
-                variable_name=variable_name,
-                value=value,
-                # Delete-first: the key stays when the repository is re-created (infra/replacements.py).
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-            )
-            for prefix, repository, env, variables in (
-                ("", args.app_repository, self.app_environment, args.variables),
-                ("infra-", args.infra_repository, self.infra_environment, args.infra_variables),
-            )
-            for variable_name, value in variables.items()
-        ]
+        self.secrets = environment_secrets(
+            name, args.app_repository, self.app_environment.environment, args.secrets, self
+        )
+        self.variables = environment_variables(
+            name, args.app_repository, self.app_environment.environment, args.variables, self
+        ) + environment_variables(
+            f"{name}-infra", args.infra_repository, self.infra_environment.environment, args.infra_variables, self
+        )
         self.repository_variables = [
             github.ActionsVariable(
-                f"{name}-infra-repo-var-{_slug(variable_name)}",
+                f"{name}-infra-repo-var-{slug(variable_name)}",
                 repository=args.infra_repository,
                 variable_name=variable_name,
                 value=value,

@@ -12,6 +12,7 @@ import pulumi_github as github
 
 from components.aws_iam import trust_policy
 from components.deploy_scope import runbook_role_name
+from components.github_environment import environment_secrets, environment_variables
 from settings.github_names import names_problems
 from settings.runbooks import RunbookSettings
 from settings.stack import StackSettings
@@ -90,10 +91,6 @@ class RunbookEnvironmentArgs:
         )
 
 
-def _slug(name: str) -> str:
-    return name.lower().replace("_", "-")
-
-
 class RunbookEnvironment(pulumi.ComponentResource):
     """`<stack>-runbooks`: every runbook job waits here for a decision maker other than whoever started it.
 
@@ -106,7 +103,6 @@ class RunbookEnvironment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RunbookEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:runbooks:RunbookEnvironment", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         reviewers: list[github.RepositoryEnvironmentReviewerArgsDict] = [
             {"users": list(args.reviewer_users), "teams": list(args.reviewer_teams)}
         ]
@@ -129,29 +125,12 @@ class RunbookEnvironment(pulumi.ComponentResource):
             # Delete-first: the key stays when the repository is re-created (infra/replacements.py).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.variables = [
-            github.ActionsEnvironmentVariable(
-                f"{name}-var-{_slug(variable_name)}",
-                repository=args.repository,
-                environment=self.github_environment.environment,
-                variable_name=variable_name,
-                value=value,
-                # Delete-first: Create is a POST that GitHub refuses for an existing name (infra/replacements.py).
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-            )
-            for variable_name, value in args.variables.items()
-        ]
-        self.secrets = [
-            github.ActionsEnvironmentSecret(
-                f"{name}-secret-{_slug(secret_name)}",
-                repository=args.repository,
-                environment=self.github_environment.environment,
-                secret_name=secret_name,
-                value=pulumi.Output.secret(value),
-                opts=child,
-            )
-            for secret_name, value in args.secrets.items()
-        ]
+        self.variables = environment_variables(
+            name, args.repository, self.github_environment.environment, args.variables, self
+        )
+        self.secrets = environment_secrets(
+            name, args.repository, self.github_environment.environment, args.secrets, self
+        )
         self.environment = self.github_environment.environment
         self.register_outputs({"environment": self.environment})
 
