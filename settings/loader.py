@@ -20,7 +20,8 @@ from settings.app_env import app_env
 from settings.base import ConfigModel, CrossFieldError, model_of
 from settings.config_keys import PROJECT_NAMESPACE, SECRETS_KEY, closest, provider_secret_keys, unknown_key_problem
 from settings.env_schema import validate_app_env
-from settings.stack import StackSettings, key
+from settings.stack import StackSettings
+from settings.stack import key as stack_key
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def load_settings(
 
     # A stack named after an environment is that environment: Pulumi.production.yaml saying `staging` would
     # give production staging's NODE_ENV. Other stack names (a personal dev stack) map through the key itself.
-    environment_key = key("environment")
+    environment_key = stack_key("environment")
     declared = data.get(environment_key)
     if stack in get_args(Environment) and declared in get_args(Environment) and declared != stack:
         problems.append(
@@ -248,7 +249,7 @@ def _example(path: str, stack: str) -> Any:
     staging's value on production, so such an example is left out (the hint then says `<value>`).
     """
     environments: tuple[str, ...] = get_args(Environment)
-    if path == key("environment") and stack in environments:
+    if path == stack_key("environment") and stack in environments:
         return stack
     example = field_extra(path).get("example")
     text = json.dumps(example)
