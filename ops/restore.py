@@ -123,6 +123,19 @@ def check(
         ]
 
 
+def require_readable(s3: S3Client, bucket: str, key: str) -> None:
+    """JobError naming the thaw command unless the dump can be read now (not archived, or its restore is done).
+
+    The runbook's role has no s3:RestoreObject and its job ends long before a DEEP_ARCHIVE retrieval (up to 12 h).
+    """
+    state = vault.archived_state(s3, bucket, key)
+    if state is not None:
+        raise JobError(
+            f"{key} is archived ({state}): thaw it with the restore-test role, `python -m ops thaw {key}` "
+            "(up to 12 h), and start this runbook again once it says ready"
+        )
+
+
 def restore(
     s3: S3Client,
     *,

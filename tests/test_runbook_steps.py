@@ -10,6 +10,7 @@ import boto3
 import psycopg
 import pytest
 
+from ops import dump
 from ops.cli import main
 from ops.errors import JobError
 from ops.runbook import steps
@@ -273,3 +274,33 @@ def test_the_database_runbook_restores_a_real_dump_under_maintenance(
     out = capsys.readouterr()
     assert database not in out.out + out.err, "the database URL was printed"
     assert TOKEN not in out.out + out.err
+
+
+@pytest.mark.usefixtures("url")
+def test_the_database_runbook_refuses_an_archived_dump_until_it_is_thawed(
+    world: World, database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    result = dump.dump(
+        s3,
+        database_url=database,
+        bucket=bucket,
+        destinations=[dump.Destination.parse("yearly=DEEP_ARCHIVE")],
+        compress=9,
+    )
+    (yearly,) = result.keys
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("RESTORE_TARGET_URL", database)
+
+    assert main(["runbook-database-restore", yearly, "--confirm-production", *FAST]) == 1
+    err = capsys.readouterr().err
+    assert f"python -m ops thaw {yearly}" in err, err
+    assert "DEEP_ARCHIVE" in err, err
+    assert world.item_log == [], "maintenance must not go on for a dump the job cannot read"
+
+    assert main(["thaw", yearly]) == 0
+    assert capsys.readouterr().out.strip() == f"{yearly}: ready", "moto completes a restore at once"
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DROP TABLE vibelogs")
+    assert main(["runbook-database-restore", yearly, "--confirm-production", *FAST]) == 0, capsys.readouterr()

@@ -108,6 +108,11 @@ def run_failover_verify(args: argparse.Namespace) -> int:
 
 
 def run_database_restore(args: argparse.Namespace) -> int:
+    # Before maintenance goes on: an archived dump cannot be read by this role nor within this job.
+    restore.require_readable(
+        boto3.client("s3", region_name=env("BACKUP_VAULT_REGION")), env("BACKUP_DATABASE_BUCKET"), args.key
+    )
+
     def restore_step() -> steps.RestoreOutcome:
         restored = restore.restore(
             boto3.client("s3", region_name=env("BACKUP_VAULT_REGION")),
