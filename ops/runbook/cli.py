@@ -114,7 +114,7 @@ def run_database_restore(args: argparse.Namespace) -> int:
     )
 
     def restore_step() -> steps.RestoreOutcome:
-        restored = restore.restore(
+        restored, name = restore.restore_alongside(
             boto3.client("s3", region_name=env("BACKUP_VAULT_REGION")),
             bucket=env("BACKUP_DATABASE_BUCKET"),
             key=args.key,
@@ -123,7 +123,8 @@ def run_database_restore(args: argparse.Namespace) -> int:
             production_ref=restore.production_project_ref(),
         )
         lines = [f"{'ok' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in restored.checks]
-        return steps.RestoreOutcome(restored.ok, lines)
+        lines.append(f"{args.key} restored into the new database `{name}`; the live database is untouched")
+        return steps.RestoreOutcome(restored.ok, lines, SWITCH_OVER.format(name=name) if restored.ok else None)
 
     outcome = steps.database_corruption(
         vercel(),
@@ -131,8 +132,17 @@ def run_database_restore(args: argparse.Namespace) -> int:
         restore_step,
         waiting=steps.Waiting(attempts=args.attempts, interval=args.interval),
     )
-    report.summary("## Database restore\n\n" + "".join(f"- {line}\n" for line in outcome.lines))
+    after = f"\n**Next, by a person:** {outcome.switch_over}\n" if outcome.switch_over else ""
+    report.summary("## Database restore\n\n" + "".join(f"- {line}\n" for line in outcome.lines) + after)
     return 0 if outcome.ok else 1
+
+
+# The human step after a restore beside the live database (docs/runbooks.md, "Database corruption").
+SWITCH_OVER = (
+    "compare `{name}` with the live database (what the corruption touched, what was written since the dump); "
+    "move the data over as docs/runbooks.md describes (the live state kept under a pre-restore name); then "
+    "*Runbook: switch* `maintenance-off`; drop `{name}` when it is no longer needed"
+)
 
 
 def stack_path(stack: str) -> Path:
