@@ -175,18 +175,35 @@ def run_stack_set(args: argparse.Namespace) -> int:
 
 def run_lockdown(args: argparse.Namespace) -> int:
     path = stack_path(args.stack)
-    rotation = stackfile.read(path.read_text(encoding="utf-8"), "operations.secretRotation") or 0
+    rotation = int(stackfile.read(path.read_text(encoding="utf-8"), "operations.secretRotation") or 0)
     stackfile.edit(path, "operations.securityMode", "enhanced")
-    stackfile.edit(path, "operations.secretRotation", int(rotation) + 1)
+    # Step 1 of the documented rotation (docs/incident-response.md): the new generation beside the old one. A single
+    # `up` with keepPreviousSecrets false would revoke the token the running deployments serve with before the
+    # redeploy that gives them the new one.
+    stackfile.edit(path, "operations.secretRotation", rotation + 1)
+    stackfile.edit(path, "operations.keepPreviousSecrets", True)
     lines = [
         f"{path}: vibelog:operations.securityMode -> 'enhanced'",
-        f"{path}: vibelog:operations.secretRotation {rotation} -> {int(rotation) + 1} (generated secrets replaced)",
-        "Rotate by hand, at each provider, then `pulumi config set --secret` and `pulumi up`:",
+        f"{path}: vibelog:operations.secretRotation {rotation} -> {rotation + 1}, keepPreviousSecrets -> true",
+        *ROTATION_NEXT,
+        "Rotate by hand, at each provider, then `pulumi config set --secret` (it prompts) and `pulumi up`:",
         *(f"- {name}: {where}" for name, where in MANUAL_ROTATION.items()),
     ]
     print("\n".join(lines))
     report.summary("## Security lockdown\n\n" + "\n".join(lines) + "\n")
     return 0
+
+
+# What follows this runbook's pull request, in the documented order (docs/incident-response.md, secret rotation).
+ROTATION_NEXT = (
+    "Next, in this order (the generated secrets: the Edge Config read token):",
+    "1. Merge this pull request: deploy.yml's `pulumi up` creates the new token and points EDGE_CONFIG at it; the old "
+    "token still works.",
+    "2. Redeploy the app through its pipeline, and wait until every production deployment serving traffic is the new "
+    "one (running deployments keep the env they were built with).",
+    "3. Then a second pull request, `vibelog:operations.keepPreviousSecrets: false` (`python -m ops runbook-stack-set "
+    "--stack production operations.keepPreviousSecrets=false`): its `pulumi up` revokes the old token.",
+)
 
 
 # Third-party keys this program holds but cannot mint: a person rotates each at its provider (docs/runbooks.md).
