@@ -346,3 +346,20 @@ def test_the_weekly_dump_is_chosen_by_the_weekly_schedule_and_runs_in_the_stacks
     # Daily and weekly runs of a stack share one group, so a Sunday's two dumps never overlap.
     assert "concurrency" not in workflow, "a workflow-level group would serialise stacks, or split by schedule"
     assert job["concurrency"] == {"group": "backup-database-${{ matrix.stack }}", "cancel-in-progress": False}
+
+
+def test_every_policy_pack_run_has_the_virtualenv_the_pack_declares() -> None:
+    pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    venv = f"policy/{pack['runtime']['options']['virtualenv']}"
+    checked = 0
+    for path in FILES:
+        for key, job in load(path).get("jobs", {}).items():
+            created = False
+            for step in steps_of(job):
+                run = str(step.get("run", ""))
+                if f"python -m venv {venv}" in run and f"{venv}/bin/python -m pip install" in run:
+                    created = "-r policy/requirements.txt -c constraints.txt" in run
+                if str(step.get("uses", "")).startswith("pulumi/actions") and step.get("with", {}).get("policyPacks"):
+                    checked += 1
+                    assert created, f"{path.name}: job {key} runs the policy pack before {venv} is created, pinned"
+    assert checked, "no pulumi/actions step with policyPacks found: the check is vacuous"
