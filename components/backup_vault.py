@@ -370,7 +370,7 @@ class BackupVault(pulumi.ComponentResource):
             name=f"{self._args.bucket_prefix}-backup-{key}",
             description=description,
             assume_role_policy=pulumi.Output.json_dumps(trust),
-            max_session_duration=3600,
+            max_session_duration=7200 if key == "writer" else 3600,  # backup-database.yml: 120-minute dump job
             opts=pulumi.ResourceOptions.merge(global_opts, pulumi.ResourceOptions(depends_on=after)),
         )
         attached = [
