@@ -305,6 +305,7 @@ def test_backup_schedules_are_the_stacks_settings_and_run_in_their_declared_envi
 # Long jobs that hold AWS credentials, and how the role they assume is named in the plan.
 LONG_AWS_JOBS = {
     "backup-database.yml": ("dump", "-backup-writer"),
+    "restore-test.yml": ("restore-test", "-backup-restore-test"),
     "runbook-database-restore.yml": ("restore", "-production-runbooks"),
 }
 
