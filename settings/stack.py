@@ -285,6 +285,12 @@ class SecretSettings(ConfigModel):
         placeholder="offline-plan-placeholder",
         required=False,
     )
+    pagerduty_integration_url: SecretStr | None = secret_setting(
+        "PagerDuty's Amazon CloudWatch integration URL (its key is part of the URL); required by an https "
+        "vibelog:incident.subscribers entry.",
+        placeholder="https://events.pagerduty.com/integration/offline-plan-placeholder/enqueue",
+        required=False,
+    )
     github_dispatch_token: SecretStr | None = secret_setting(
         "Fine-grained GitHub token (Contents: read and write on vibelog:incident.dispatchRepository only) the "
         "rollback alarms start the rollback workflow with (repository_dispatch); required with vibelog:incident.",
@@ -751,17 +757,26 @@ class IncidentSubscriber(ConfigModel):
 
     channel: SnsChannel = setting("The communication plan's channel it delivers.", example="slack_alert")
     protocol: Literal["email", "https"] = setting(
-        "email (confirmed once by the recipient) or https (PagerDuty's Amazon CloudWatch integration URL).",
+        "email (confirmed once by the recipient) or https (PagerDuty's Amazon CloudWatch integration URL, read from "
+        "vibelog:secrets.pagerdutyIntegrationUrl: its key is in the URL, so it never sits in plain config).",
         example="email",
     )
-    endpoint: str = setting("The address or URL (an https URL is kept secret in the state).", min_length=3)
+    endpoint: str | None = setting(
+        "The email address (protocol email); omitted for https, whose URL is the secret pagerdutyIntegrationUrl.",
+        example="incidents@vibelog.io",
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        default=None,
+    )
 
     @model_validator(mode="after")
     def _endpoint_matches_protocol(self) -> IncidentSubscriber:
-        if self.protocol == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.endpoint):
-            raise ValueError("endpoint must be an email address when protocol is email")
-        if self.protocol == "https" and not re.fullmatch(r"https://[^\s/]+(/\S*)?", self.endpoint):
-            raise ValueError("endpoint must be an https:// URL when protocol is https")
+        if self.protocol == "email" and self.endpoint is None:
+            raise ValueError("endpoint (an email address) is required when protocol is email")
+        if self.protocol == "https" and (self.endpoint is not None or self.channel != "pagerduty"):
+            raise ValueError(
+                "protocol https is PagerDuty's integration URL: channel pagerduty, no endpoint here (set "
+                "vibelog:secrets.pagerdutyIntegrationUrl, encrypted)"
+            )
         return self
 
 
@@ -1442,6 +1457,15 @@ class StackSettings(BaseModel):
                 )
             if self.aws_region is None or self.aws_allowed_account_ids is None:
                 problems.append(("vibelog:incident.enabled", "the alarms live in AWS: set aws:region and the account"))
+            https = any(subscriber.protocol == "https" for subscriber in incident.subscribers)
+            if https and self.secrets.pagerduty_integration_url is None:
+                missing.append("vibelog:secrets.pagerdutyIntegrationUrl")
+                problems.append(
+                    (
+                        "vibelog:secrets.pagerdutyIntegrationUrl",
+                        "a secret is required when a vibelog:incident.subscribers entry uses protocol https",
+                    )
+                )
             if self.secrets.github_dispatch_token is None:
                 missing.append("vibelog:secrets.githubDispatchToken")
                 problems.append(
