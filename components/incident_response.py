@@ -14,7 +14,7 @@ from components import app_metrics
 from components.aws_iam import web_identity_trust
 from components.providers import Providers
 from components.sns import Subscriber, subscribe
-from settings.incident import IncidentSettings, Severity
+from settings.incident import IncidentSettings, IncidentSubscriber, Severity
 from settings.stack import StackSettings
 
 # Alarms and their EventBridge rules live where the failover's Route 53 metrics and alarms live.
@@ -35,6 +35,13 @@ def topic_name(project_name: str, severity: Severity) -> str:
 def rollback_alarm_name(project_name: str, trigger: Literal["error-rate", "p95"]) -> str:
     """Name of a rollback trigger's CloudWatch alarm (the workflow reads it from client_payload.alarm)."""
     return f"{project_name}-rollback-{trigger}"
+
+
+def _endpoint(subscriber: IncidentSubscriber, settings: StackSettings) -> str:
+    """An email address from the config, or PagerDuty's integration URL from the stack's secrets."""
+    if subscriber.endpoint is not None:
+        return subscriber.endpoint
+    return settings.secret("pagerduty_integration_url").get_secret_value()
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ class IncidentResponseArgs:
             namespace=incident.metrics_namespace,
             routing={
                 severity: tuple(
-                    Subscriber(s.channel, s.protocol, s.endpoint)
+                    Subscriber(s.channel, s.protocol, _endpoint(s, settings))
                     for s in incident.subscribers
                     if s.channel in incident.sns_channels(severity)
                 )

@@ -20,7 +20,7 @@ class Subscriber:
     protocol: Literal["email", "https"]
     """SNS protocol."""
     endpoint: str
-    """Address or URL."""
+    """Address, or (https) an integration URL from the stack's secrets."""
 
 
 def subscribe(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -56,14 +55,6 @@ class ConfigModel(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, alias_generator=to_camel, validate_by_name=False
     )
-
-
-def check_endpoint(protocol: str, endpoint: str) -> None:
-    """An SNS subscriber's endpoint has the form its protocol delivers to; ValueError if not."""
-    if protocol == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", endpoint):
-        raise ValueError("endpoint must be an email address when protocol is email")
-    if protocol == "https" and not re.fullmatch(r"https://[^\s/]+(/\S*)?", endpoint):
-        raise ValueError("endpoint must be an https:// URL when protocol is https")
 
 
 def config_path(model: type[BaseModel], *steps: str | int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -11,7 +12,6 @@ from settings.base import (
     ConfigModel,
     CrossFieldError,
     Hostname,
-    check_endpoint,
     config_path,
     setting,
 )
@@ -111,7 +111,10 @@ class AlertSubscriber(ConfigModel):
 
     @model_validator(mode="after")
     def _endpoint_matches_protocol(self) -> AlertSubscriber:
-        check_endpoint(self.protocol, self.endpoint)
+        if self.protocol == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.endpoint):
+            raise ValueError("endpoint must be an email address when protocol is email")
+        if self.protocol == "https" and not re.fullmatch(r"https://[^\s/]+(/\S*)?", self.endpoint):
+            raise ValueError("endpoint must be an https:// URL when protocol is https")
         return self
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from settings.base import ConfigModel, CrossFieldError, check_endpoint, config_path, setting
+from settings.base import ConfigModel, CrossFieldError, config_path, setting
 
 # The reference's incident classes and its communication plan (Incident Response): who hears of each class.
 Severity = Literal["P0", "P1", "P2"]
@@ -83,14 +83,27 @@ class IncidentSubscriber(ConfigModel):
 
     channel: SnsChannel = setting("The communication plan's channel it delivers.", example="slack_alert")
     protocol: Literal["email", "https"] = setting(
-        "email (confirmed once by the recipient) or https (PagerDuty's Amazon CloudWatch integration URL).",
+        "email (confirmed once by the recipient) or https (PagerDuty's Amazon CloudWatch integration URL, read from "
+        "vibelog:secrets.pagerdutyIntegrationUrl: its key is in the URL, so it never sits in plain config).",
         example="email",
     )
-    endpoint: str = setting("The address or URL (an https URL is kept secret in the state).", min_length=3)
+    endpoint: str | None = setting(
+        "The email address (protocol email); omitted for https, whose URL is the secret pagerdutyIntegrationUrl.",
+        example="incidents@vibelog.io",
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        default=None,
+    )
 
     @model_validator(mode="after")
     def _endpoint_matches_protocol(self) -> IncidentSubscriber:
-        check_endpoint(self.protocol, self.endpoint)
+        endpoint = config_path(IncidentSubscriber, "endpoint")
+        if self.protocol == "email" and self.endpoint is None:
+            raise ValueError(f"{endpoint} (an email address) is required when protocol is email")
+        if self.protocol == "https" and (self.endpoint is not None or self.channel != "pagerduty"):
+            raise ValueError(
+                f"protocol https is PagerDuty's integration URL: channel pagerduty, no {endpoint} here (set "
+                "vibelog:secrets.pagerdutyIntegrationUrl, encrypted)"
+            )
         return self
 
 

@@ -75,6 +75,12 @@ class SecretSettings(ConfigModel):
         placeholder="offline-plan-placeholder",
         required=False,
     )
+    pagerduty_integration_url: SecretStr | None = secret_setting(
+        "PagerDuty's Amazon CloudWatch integration URL (its key is part of the URL); required by an https "
+        "vibelog:incident.subscribers entry.",
+        placeholder="https://events.pagerduty.com/integration/offline-plan-placeholder/enqueue",
+        required=False,
+    )
     github_dispatch_token: SecretStr | None = secret_setting(
         "Fine-grained GitHub token (Contents: read and write on vibelog:incident.dispatchRepository only) the "
         "rollback alarms start the rollback workflow with (repository_dispatch); required with vibelog:incident.",

@@ -366,6 +366,11 @@ class StackSettings(BaseModel):
                 problems.append((section, "incident alarms read the app's metrics: monitoring is disabled"))
             if self.aws_region is None or self.aws_allowed_account_ids is None:
                 problems.append((section, f"the alarms live in AWS: set {key('aws_region')} and the account"))
+            https = any(subscriber.protocol == "https" for subscriber in self.incident.subscribers)
+            if https and self.secrets.pagerduty_integration_url is None:
+                missing.append(key("secrets", "pagerduty_integration_url"))
+                subscribers = key("incident", "subscribers")
+                problems.append((missing[-1], f"a secret is required when a {subscribers} entry uses protocol https"))
             if self.secrets.github_dispatch_token is None:
                 missing.append(key("secrets", "github_dispatch_token"))
                 problems.append((missing[-1], f"a secret is required with {section}"))

@@ -51,16 +51,34 @@ def test_fail_back_restores_the_original_file(production: Path) -> None:
 def test_lockdown_sets_enhanced_mode_bumps_the_rotation_and_lists_the_manual_keys(
     production: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    before = yaml.safe_load(production.read_text(encoding="utf-8"))["config"]
     assert main(["runbook-lockdown", "--stack", "production"]) == 0
-    operations = yaml.safe_load(production.read_text(encoding="utf-8"))["config"]["vibelog:operations"]
+    after = yaml.safe_load(production.read_text(encoding="utf-8"))["config"]
+    operations = after["vibelog:operations"]
     assert operations["securityMode"] == "enhanced"
     assert operations["secretRotation"] == 1
+    # Step 1 of the documented rotation: the old token must outlive the `up` until the app is redeployed.
+    assert operations["keepPreviousSecrets"] is True, "one up without keepPreviousSecrets revokes the serving token"
+    untouched = {k: v for k, v in after.items() if k != "vibelog:operations"}
+    assert untouched == {k: v for k, v in before.items() if k != "vibelog:operations"}, "only the operations changed"
     main(["runbook-lockdown", "--stack", "production"])
     operations = yaml.safe_load(production.read_text(encoding="utf-8"))["config"]["vibelog:operations"]
     assert operations["secretRotation"] == 2, "each lockdown is a new generation"
+    assert operations["keepPreviousSecrets"] is True
     out = capsys.readouterr().out
     assert "vibelog:secrets.openaiApiKey" in out
     assert "databaseUrl" in out
+    steps = [out.index(marker) for marker in ("1. Merge", "2. Redeploy", "3. Then a second pull request")]
+    assert steps == sorted(steps), "the next steps, in the documented order"
+    assert "operations.keepPreviousSecrets=false" in out, "the second pull request's change is named"
+
+
+def test_the_second_rotation_step_is_a_stack_switch(production: Path) -> None:
+    main(["runbook-lockdown", "--stack", "production"])
+    assert main(["runbook-stack-set", "--stack", "production", "operations.keepPreviousSecrets=false"]) == 0
+    operations = yaml.safe_load(production.read_text(encoding="utf-8"))["config"]["vibelog:operations"]
+    assert operations["keepPreviousSecrets"] is False
+    assert operations["secretRotation"] == 1, "the generation stays; only the old token goes"
 
 
 @pytest.mark.parametrize(

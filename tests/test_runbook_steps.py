@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from ops import dump
 from ops.cli import main
 from ops.errors import JobError
 from ops.runbook import steps
@@ -208,6 +210,12 @@ def test_database_corruption_keeps_maintenance_on_when_the_restore_fails(world: 
     assert world.items["MAINTENANCE_MODE"] is True
 
 
+def test_database_corruption_keeps_maintenance_on_until_the_switch_over(world: World, url: str) -> None:
+    seen = _corruption(world, url, steps.RestoreOutcome(True, ["ok row counts"], "switch over"))
+    assert seen == [True], "the restore ran with maintenance mode on"
+    assert world.items["MAINTENANCE_MODE"] is True, "the live database is still the one that failed"
+
+
 def test_waiting_is_bounded() -> None:
     slept: list[float] = []
     with pytest.raises(JobError, match="after 4 tries 7 s apart"):
@@ -268,8 +276,49 @@ def test_the_database_runbook_restores_a_real_dump_under_maintenance(
 
     assert main(["runbook-database-restore", key, "--confirm-production", *FAST]) == 0
 
-    assert fingerprint(database) == before, "the restored rows differ from the dumped ones"
-    assert world.item_log == [("MAINTENANCE_MODE", True), ("MAINTENANCE_MODE", False)], "maintenance on, then off"
+    live = conninfo_to_dict(database)["dbname"]
+    with psycopg.connect(database, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('public.vibelogs')").fetchone() == (None,), (
+            "the live database was overwritten: the state the restore replaces is gone"
+        )
+        names = [
+            row[0]
+            for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{live}_restored_%"])
+        ]
+    assert len(names) == 1, f"one new database beside {live}: {names}"
+    assert fingerprint(make_conninfo(database, dbname=names[0])) == before, "the restored rows differ from the dump"
+    assert world.item_log == [("MAINTENANCE_MODE", True)], "maintenance stays on until a person switches over"
     out = capsys.readouterr()
+    assert f"maintenance mode stays on until the switch-over: compare `{names[0]}`" in out.out, out.out
     assert database not in out.out + out.err, "the database URL was printed"
     assert TOKEN not in out.out + out.err
+
+
+@pytest.mark.usefixtures("url")
+def test_the_database_runbook_refuses_an_archived_dump_until_it_is_thawed(
+    world: World, database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    result = dump.dump(
+        s3,
+        database_url=database,
+        bucket=bucket,
+        destinations=[dump.Destination.parse("yearly=DEEP_ARCHIVE")],
+        compress=9,
+    )
+    (yearly,) = result.keys
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("RESTORE_TARGET_URL", database)
+
+    assert main(["runbook-database-restore", yearly, "--confirm-production", *FAST]) == 1
+    err = capsys.readouterr().err
+    assert f"python -m ops thaw {yearly}" in err, err
+    assert "DEEP_ARCHIVE" in err, err
+    assert world.item_log == [], "maintenance must not go on for a dump the job cannot read"
+
+    assert main(["thaw", yearly]) == 0
+    assert capsys.readouterr().out.strip() == f"{yearly}: ready", "moto completes a restore at once"
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DROP TABLE vibelogs")
+    assert main(["runbook-database-restore", yearly, "--confirm-production", *FAST]) == 0, capsys.readouterr()

@@ -22,6 +22,9 @@ VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
 SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
 # The reference: manual failover execution < 15 minutes; database corruption 2-4 hours (the database RTO).
 LONGEST_MINUTES = {"runbook-database-restore.yml": 240, "runbook-failover.yml": 30}
+OWN_GROUP = "runbook-${{ github.workflow }}"
+# The request job's query of the unfinished runs: every file RUNBOOKS globs, and only those.
+BUSY_CHECK = 'select(.path | startswith(".github/workflows/runbook-"))'
 REFERENCED = re.compile(r"\$\{\{\s*(vars|secrets)\.([A-Z0-9_]+)\s*\}\}")
 
 
@@ -43,15 +46,19 @@ def runbook_problems(workflow: dict[str, Any], environment: str, name: str = "")
     """Why a runbook workflow could act without its approvers, twice at once, or on unchecked input."""
     problems = []
     concurrency = workflow.get("concurrency") or {}
-    if concurrency.get("group") != "runbook-production" or concurrency.get("cancel-in-progress") is not False:
-        problems.append("concurrency must be group runbook-production without cancel-in-progress")
+    # Per workflow: GitHub keeps one pending run per group and cancels it when another queues, so a shared group would
+    # silently drop a waiting failover or restore behind another runbook.
+    if concurrency.get("group") != OWN_GROUP or concurrency.get("cancel-in-progress") is not False:
+        problems.append(f"concurrency must be group {OWN_GROUP} without cancel-in-progress")
     problems += input_problems(workflow)
     jobs = workflow["jobs"]
     request = jobs.get("request")
-    if request is None or request.get("environment") or request.get("permissions") != {}:
-        problems.append("a request job without environment or permissions records the request")
+    if request is None or request.get("environment") or request.get("permissions") != {"actions": "read"}:
+        problems.append("a request job without environment, reading only the Actions runs, records the request")
     elif "secrets." in str(request):
         problems.append("the request job reads a secret before any approval")
+    elif not any(BUSY_CHECK in str(step.get("run", "")) for step in steps_of(request)):
+        problems.append("the request job does not refuse while another runbook run is unfinished")
     for key, job in jobs.items():
         if key == "request":
             continue
@@ -91,6 +98,14 @@ def _cancel_in_progress(workflow: dict[str, Any]) -> None:
     workflow["concurrency"]["cancel-in-progress"] = True
 
 
+def _shared_group(workflow: dict[str, Any]) -> None:
+    workflow["concurrency"]["group"] = "runbook-production"
+
+
+def _no_busy_check(workflow: dict[str, Any]) -> None:
+    workflow["jobs"]["request"]["steps"].pop()
+
+
 def _untyped_input(workflow: dict[str, Any]) -> None:
     del workflow["on"]["workflow_dispatch"]["inputs"]["detail"]["type"]
 
@@ -112,6 +127,8 @@ def _no_timeout(workflow: dict[str, Any]) -> None:
     [
         (_drop_environment, "does not wait in production-runbooks"),
         (_cancel_in_progress, "without cancel-in-progress"),
+        (_shared_group, "concurrency must be group runbook-${{ github.workflow }}"),
+        (_no_busy_check, "does not refuse while another runbook run is unfinished"),
         (_untyped_input, "input detail has no type"),
         (_no_window, "does not refuse a late approval"),
         (_secret_before_approval, "reads a secret before any approval"),

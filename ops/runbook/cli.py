@@ -108,8 +108,13 @@ def run_failover_verify(args: argparse.Namespace) -> int:
 
 
 def run_database_restore(args: argparse.Namespace) -> int:
+    # Before maintenance goes on: an archived dump cannot be read by this role nor within this job.
+    restore.require_readable(
+        boto3.client("s3", region_name=env("BACKUP_VAULT_REGION")), env("BACKUP_DATABASE_BUCKET"), args.key
+    )
+
     def restore_step() -> steps.RestoreOutcome:
-        restored = restore.restore(
+        restored, name = restore.restore_alongside(
             boto3.client("s3", region_name=env("BACKUP_VAULT_REGION")),
             bucket=env("BACKUP_DATABASE_BUCKET"),
             key=args.key,
@@ -118,7 +123,8 @@ def run_database_restore(args: argparse.Namespace) -> int:
             production_ref=restore.production_project_ref(),
         )
         lines = [f"{'ok' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in restored.checks]
-        return steps.RestoreOutcome(restored.ok, lines)
+        lines.append(f"{args.key} restored into the new database `{name}`; the live database is untouched")
+        return steps.RestoreOutcome(restored.ok, lines, SWITCH_OVER.format(name=name) if restored.ok else None)
 
     outcome = steps.database_corruption(
         vercel(),
@@ -126,8 +132,17 @@ def run_database_restore(args: argparse.Namespace) -> int:
         restore_step,
         waiting=steps.Waiting(attempts=args.attempts, interval=args.interval),
     )
-    report.summary("## Database restore\n\n" + "".join(f"- {line}\n" for line in outcome.lines))
+    after = f"\n**Next, by a person:** {outcome.switch_over}\n" if outcome.switch_over else ""
+    report.summary("## Database restore\n\n" + "".join(f"- {line}\n" for line in outcome.lines) + after)
     return 0 if outcome.ok else 1
+
+
+# The human step after a restore beside the live database (docs/runbooks.md, "Database corruption").
+SWITCH_OVER = (
+    "compare `{name}` with the live database (what the corruption touched, what was written since the dump); "
+    "move the data over as docs/runbooks.md describes (the live state kept under a pre-restore name); then "
+    "*Runbook: switch* `maintenance-off`; drop `{name}` when it is no longer needed"
+)
 
 
 def stack_path(stack: str) -> Path:
@@ -160,18 +175,35 @@ def run_stack_set(args: argparse.Namespace) -> int:
 
 def run_lockdown(args: argparse.Namespace) -> int:
     path = stack_path(args.stack)
-    rotation = stackfile.read(path.read_text(encoding="utf-8"), "operations.secretRotation") or 0
+    rotation = int(stackfile.read(path.read_text(encoding="utf-8"), "operations.secretRotation") or 0)
     stackfile.edit(path, "operations.securityMode", "enhanced")
-    stackfile.edit(path, "operations.secretRotation", int(rotation) + 1)
+    # Step 1 of the documented rotation (docs/incident-response.md): the new generation beside the old one. A single
+    # `up` with keepPreviousSecrets false would revoke the token the running deployments serve with before the
+    # redeploy that gives them the new one.
+    stackfile.edit(path, "operations.secretRotation", rotation + 1)
+    stackfile.edit(path, "operations.keepPreviousSecrets", True)
     lines = [
         f"{path}: vibelog:operations.securityMode -> 'enhanced'",
-        f"{path}: vibelog:operations.secretRotation {rotation} -> {int(rotation) + 1} (generated secrets replaced)",
-        "Rotate by hand, at each provider, then `pulumi config set --secret` and `pulumi up`:",
+        f"{path}: vibelog:operations.secretRotation {rotation} -> {rotation + 1}, keepPreviousSecrets -> true",
+        *ROTATION_NEXT,
+        "Rotate by hand, at each provider, then `pulumi config set --secret` (it prompts) and `pulumi up`:",
         *(f"- {name}: {where}" for name, where in MANUAL_ROTATION.items()),
     ]
     print("\n".join(lines))
     report.summary("## Security lockdown\n\n" + "\n".join(lines) + "\n")
     return 0
+
+
+# What follows this runbook's pull request, in the documented order (docs/incident-response.md, secret rotation).
+ROTATION_NEXT = (
+    "Next, in this order (the generated secrets: the Edge Config read token):",
+    "1. Merge this pull request: deploy.yml's `pulumi up` creates the new token and points EDGE_CONFIG at it; the old "
+    "token still works.",
+    "2. Redeploy the app through its pipeline, and wait until every production deployment serving traffic is the new "
+    "one (running deployments keep the env they were built with).",
+    "3. Then a second pull request, `vibelog:operations.keepPreviousSecrets: false` (`python -m ops runbook-stack-set "
+    "--stack production operations.keepPreviousSecrets=false`): its `pulumi up` revokes the old token.",
+)
 
 
 # Third-party keys this program holds but cannot mint: a person rotates each at its provider (docs/runbooks.md).

@@ -11,7 +11,8 @@ RollbackAction = Literal["immediate_rollback", "staged_rollback"]
 ROLLBACK_ACTIONS: tuple[RollbackAction, ...] = ("immediate_rollback", "staged_rollback")
 SEVERITIES = ("P0", "P1", "P2")
 # client_payload: alarm (the CloudWatch alarm's name), action (ROLLBACK_ACTIONS: the reference's error-rate trigger
-# is immediate, the p95 trigger staged), severity (SEVERITIES), reason (the alarm's state reason), time (ISO 8601).
+# is immediate, the p95 trigger staged), severity (SEVERITIES), reason (the trigger's description,
+# not the alarm's free-text state reason, which could break the JSON), time (ISO 8601).
 ROLLBACK_PAYLOAD_KEYS = ("alarm", "action", "severity", "reason", "time")
 # The reference's manual_triggers: the reasons a person may give for a rollback.
 MANUAL_TRIGGERS = (

@@ -18,6 +18,7 @@ STACK_SWITCHES: dict[str, tuple[str, str, type]] = {
     "operations.degradedMode": ("vibelog:operations", "degradedMode", bool),
     "operations.aiProvider": ("vibelog:operations", "aiProvider", str),
     "operations.secretRotation": ("vibelog:operations", "secretRotation", int),
+    "operations.keepPreviousSecrets": ("vibelog:operations", "keepPreviousSecrets", bool),
 }
 
 

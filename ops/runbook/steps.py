@@ -238,6 +238,9 @@ class RestoreOutcome:
     """Whether the restore and its integrity checks passed."""
     lines: Sequence[str]
     """One line per check, for the log and the job summary."""
+    switch_over: str | None = None
+    """Set when the dump went into a new database beside the live one: what a person does next. Maintenance stays
+    on, since the live database is still the one that failed."""
 
 
 def database_corruption(
@@ -263,6 +266,9 @@ def database_corruption(
         log(line)
     if not outcome.ok:
         log("integrity checks failed; maintenance mode stays on")
+        return outcome
+    if outcome.switch_over is not None:
+        log(f"maintenance mode stays on until the switch-over: {outcome.switch_over}")
         return outcome
     set_switches(vercel, edge_config_id, {MAINTENANCE_MODE: False}, waiting=waiting, log=log)
     return outcome
