@@ -1,7 +1,7 @@
 """The pack's rules: one validator per rule, matched on exact type tokens, each message naming the fix.
 
 The same functions run under the engine (`pulumi preview --policy-pack policy`, assembled by `policy/__main__.py`)
-and offline (`python -m infra plan`, through `infra.policies`), both times on pulumi_policy's own argument types.
+and offline (`python -m infra plan`, through `infra.engine.policies`), both times on pulumi_policy's own argument types.
 What a validator sees is what CrossGuard gives it: secret values decrypted (so secrecy is judged from the
 `additional_secret_outputs` option, the one signal the engine passes), unknown values of a preview as sentinels
 (read through `policy.values.plain`, then skipped, never flagged).
@@ -29,11 +29,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.replacements import collision_risk
-from infra.stackfile import StackConfig, StackFileError, read_stack_config
+from policy.lifecycle import collision_risk
 from policy.values import UNKNOWN, as_list, dig, json_document, known, plain, stack_of, type_chain
 from settings.env_schema import SECRET_ENV_KEYS, validate_app_env
 from settings.github_oidc import GITHUB_OIDC_HOST
+from settings.stackfile import StackConfig, StackFileError, read_stack_config
 
 PACK_NAME: Final = "vibelog-guardrails"
 PACK_ENFORCEMENT_LEVEL: Final = EnforcementLevel.MANDATORY
@@ -326,7 +326,7 @@ def protect_stateful(args: ResourceValidationArgs, report: ReportViolation) -> N
 def replace_delete_first(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """A replacement that would create first and collide on the natural key is delete-first instead.
 
-    The lifecycle record (infra.replacements) says which inputs replace a resource while keeping its natural key,
+    The lifecycle record (policy.lifecycle) says which inputs replace a resource while keeping its natural key,
     what Create does then (fails, or overwrites a value the old one's Delete removes), and whether the provider or
     the bridge already replaces delete-first. Protected resources are judged too: protect only blocks the
     replacement until someone lifts it, and then the order is what it is.
@@ -765,7 +765,7 @@ def build_policies() -> list[Policy]:
         ),
         ResourceValidationPolicy(
             name="replace-delete-first",
-            description="Replacements that would collide on a natural key run delete-first (infra/replacements.py).",
+            description="Replacements that would collide on a natural key run delete-first (policy/lifecycle.py).",
             validate=replace_delete_first,
         ),
         ResourceValidationPolicy(

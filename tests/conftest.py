@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.engine import Plan, Secret, run_program
-from infra.stackfile import StackConfig, read_stack_config, stack_file
+from infra.engine.runtime import Plan, Secret, run_program
 from settings.loader import ConfigError, ConfigProblem, load_settings
 from settings.stack import StackSettings
+from settings.stackfile import StackConfig, read_stack_config, stack_file
 
 # The jobs' real servers (PostgreSQL, moto S3), one of each per session.
 pytest_plugins = ("tests.ops_servers",)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.engine import Plan, Registration, Secret
+from infra.engine.runtime import Plan, Registration, Secret
 from settings.loader import ConfigError, load_settings
 from tests.conftest import only_problem, stack_config
 

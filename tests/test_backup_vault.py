@@ -11,9 +11,9 @@ import pytest
 
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.providers import Providers
-from infra.engine import UNKNOWN, Plan, Registration, run_program
-from infra.mocks import VibelogMocks
-from infra.render import plan_json
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import UNKNOWN, Plan, Registration, run_program
+from infra.plans.render import plan_json
 from settings.loader import load_settings
 from tests.conftest import plan_of, stack_config
 

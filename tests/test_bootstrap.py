@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from infra.engine import Plan
-from infra.policies import check_plan, mandatory
+from infra.engine.policies import check_plan, mandatory
+from infra.engine.runtime import Plan
 from tests.conftest import only_problem, plan_of
 
 ZONE = "aws:route53/zone:Zone"

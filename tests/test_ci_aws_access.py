@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from components.ci_aws_access import DATA_READ_ACTIONS, trust_policy
-from infra.engine import Plan, Registration, run_program
-from infra.mocks import VibelogMocks
-from infra.stackfile import stack_file
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, run_program
 from settings.github_oidc import GITHUB_OIDC_HOST
+from settings.stackfile import stack_file
 from tests.conftest import only_problem, plan_of, stack_config
 from tests.iam_eval import allowed, allows_on, documents, unscoped_actions, write_actions
 

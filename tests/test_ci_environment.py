@@ -7,8 +7,8 @@ import pulumi_github as github
 import pytest
 
 from components.ci_environment import BranchRules, CiEnvironment, CiEnvironmentArgs
-from infra.engine import Plan, Registration, Secret, run_program
-from infra.mocks import VibelogMocks
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, Secret, run_program
 
 ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
 SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"

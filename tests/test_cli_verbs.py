@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.engine import Plan, canonical_order
+from infra.engine.runtime import Plan, canonical_order
 from settings.stacks import STACKS
 from tests.cli_helpers import copy_stacks, run_verb
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.vercel_app import VercelApp, VercelAppArgs
-from infra.engine import Plan, Secret, run_program
-from infra.mocks import VibelogMocks
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Secret, run_program
 from settings.loader import load_settings
 from settings.stack import FLAG_NAMES
 from tests.conftest import plan_of, stack_config

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.policies import check_plan
+from infra.engine.policies import check_plan
 from settings.github_oidc import GITHUB_OIDC_HOST, OIDC_SUBJECT_PATTERN, GithubRepository, oidc_subject
 from tests.conftest import only_problem, plan_of, problems_of
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from infra.engine import Plan
+from infra.engine.runtime import Plan
 from settings.github_plans import ALL_FEATURES, features, plans_with
 from tests.conftest import Edit, plan_of, problems_of, settings_of
 

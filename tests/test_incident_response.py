@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.changes import diff_plans
-from infra.engine import Plan, Registration, Secret, run_program
-from infra.mocks import VibelogMocks
-from infra.render import plan_json
-from infra.stackfile import read_stack_config, stack_file
+from infra.diffs.changes import diff_plans
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, Secret, run_program
+from infra.plans.render import plan_json
 from settings.loader import ConfigError, load_settings
 from settings.stack import REFERENCE_ROUTING
+from settings.stackfile import read_stack_config, stack_file
 from tests.conftest import Edit, only_problem, settings_of, stack_config
 from tests.iam_eval import allowed, documents
 

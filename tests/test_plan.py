@@ -11,12 +11,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra import plan as plan_cli
-from infra.engine import Plan, run_program
-from infra.render import plan_json, plan_text
-from infra.stackfile import read_stack_config, stack_file
+from infra.cli import plan as plan_cli
+from infra.engine.runtime import Plan, run_program
+from infra.plans.render import plan_json, plan_text
 from settings.loader import ConfigError
 from settings.stack import SecretSettings
+from settings.stackfile import read_stack_config, stack_file
 from settings.stacks import STACKS
 from tests.conftest import stack_config
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.engine import UNKNOWN, Registration
+from infra.engine.runtime import UNKNOWN, Registration
 from policy.rules import (
     BUCKET,
     BUCKET_ENCRYPTION,

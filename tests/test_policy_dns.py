@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.engine import UNKNOWN, Registration
+from infra.engine.runtime import UNKNOWN, Registration
 from policy.rules import HEALTH_CHECK, RECORD
 from tests.policy_helpers import found, reg, run_rule, swap, with_inputs
 

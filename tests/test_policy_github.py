@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.engine import UNKNOWN, Plan, Secret
+from infra.engine.runtime import UNKNOWN, Plan, Secret
 from policy.rules import ENVIRONMENT_SECRET, IAM_ROLE, REPOSITORY_ENVIRONMENT
 from tests.policy_helpers import found, reg, run_rule, with_inputs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from infra.engine import Plan
+from infra.engine.runtime import Plan
 from policy.rules import ROLE_POLICY, ROLE_POLICY_ATTACHMENT
 from tests.policy_helpers import found, run_rule, swap, with_inputs
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from infra.engine import Plan, Registration
-from infra.policies import check_plan, mandatory
+from infra.engine.policies import check_plan, mandatory
+from infra.engine.runtime import Plan, Registration
 from tests.policy_helpers import found, reg, run_rule, with_inputs
 
 RULE = "replace-delete-first"

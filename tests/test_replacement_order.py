@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.changes import ResourceChange, diff_plans
-from infra.review import diff_json, diff_markdown, diff_text
+from infra.diffs.changes import ResourceChange, diff_plans
+from infra.diffs.review import diff_json, diff_markdown, diff_text
 from tests.test_changes import STAGING, staging_plan
 
 FLAG = "vercel:index/edgeConfigItem:EdgeConfigItem"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from infra import lifecycle_doc
-from infra.changes import diff_plans
-from infra.engine import Plan
-from infra.render import plan_json
-from infra.replacements import LIFECYCLE, RECORD, lifecycle, needs_row, read_back
+from infra.diffs import lifecycle_doc
+from infra.diffs.changes import diff_plans
+from infra.engine.runtime import Plan
+from infra.plans.render import plan_json
+from policy.lifecycle import LIFECYCLE, RECORD, lifecycle, needs_row, read_back
 
 STACKS = ("development", "staging", "production")
 KEY = bytes(range(32))
@@ -31,7 +31,7 @@ def test_every_registered_type_has_a_row(all_plans: dict[str, Plan]) -> None:
         for reg in plan.registrations
         if needs_row(reg.type, reg.custom) and lifecycle(reg.type) is None
     }
-    assert not missing, f"no lifecycle row in infra/replacements.py for: {sorted(missing)}"
+    assert not missing, f"no lifecycle row in policy/lifecycle.py for: {sorted(missing)}"
 
 
 def test_every_row_is_for_a_registered_type(all_plans: dict[str, Plan]) -> None:
@@ -147,7 +147,7 @@ def test_a_string_in_value_json_is_replaced_on_the_second_plan() -> None:
 
 def test_the_lifecycle_doc_is_the_record() -> None:
     assert lifecycle_doc.current() == lifecycle_doc.section(), (
-        "docs/lifecycle.md disagrees with infra/replacements.py; run: python -m infra.lifecycle_doc"
+        "docs/lifecycle.md disagrees with policy/lifecycle.py; run: python -m infra.diffs.lifecycle_doc"
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra import schema
+from infra.cli import schema
 
 
 def test_generated_files_are_up_to_date() -> None:

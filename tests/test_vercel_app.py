@@ -8,10 +8,10 @@ from typing import Any
 from pulumi.runtime import rpc
 
 from components.vercel_app import VercelApp, VercelAppArgs
-from infra.changes import diff_plans
-from infra.engine import Plan, Registration, Secret
-from infra.render import plan_json
-from infra.review import diff_text
+from infra.diffs.changes import diff_plans
+from infra.diffs.review import diff_text
+from infra.engine.runtime import Plan, Registration, Secret
+from infra.plans.render import plan_json
 from settings.app_env import app_env
 from settings.env_schema import SECRET_ENV_KEYS, validate_app_env
 from settings.loader import load_settings

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.engine import Plan
+from infra.engine.runtime import Plan
 from settings.stack import INFRA_MAIN_BRANCH
 from tests.conftest import settings_of
 

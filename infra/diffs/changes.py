@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from infra.plan_format import SECRET_TEXT, UNKNOWN_TEXT
-from infra.replacements import Order, forces_replacement, holds_data, replacement_order
+from infra.plans.plan_format import SECRET_TEXT, UNKNOWN_TEXT
+from policy.lifecycle import Order, forces_replacement, holds_data, replacement_order
 
 OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "provider")
 

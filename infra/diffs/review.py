@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from infra.changes import MISSING, PropertyChange, ResourceChange, StackDiff
-from infra.plan_format import SECRET_TEXT, UNKNOWN_TEXT
+from infra.diffs.changes import MISSING, PropertyChange, ResourceChange, StackDiff
+from infra.plans.plan_format import SECRET_TEXT, UNKNOWN_TEXT
 
 # Marks the sticky pull-request comment so a workflow can find and update it instead of adding another.
 COMMENT_MARKER = "<!-- vibelog-infra-diff -->"

@@ -12,8 +12,8 @@ from typing import Any
 
 from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_SENTINEL
 
-from infra.engine import Plan, Registration, Secret, Unknown
-from infra.plan_format import FINGERPRINT_KEY_ENV, SECRET_TEXT
+from infra.engine.runtime import Plan, Registration, Secret, Unknown
+from infra.plans.plan_format import FINGERPRINT_KEY_ENV, SECRET_TEXT
 
 WIDTH = 118
 

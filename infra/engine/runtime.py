@@ -24,15 +24,15 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 
-from infra import lazy_sdk
-from infra.fast_runtime import sdk_shortcuts
-from infra.mocks import VibelogMocks
-from infra.stackfile import StackConfig, read_stack_config
+from infra.engine import lazy_sdk
+from infra.engine.fast_runtime import sdk_shortcuts
+from infra.engine.mocks import VibelogMocks
+from settings.stackfile import StackConfig, read_stack_config
+from settings.stacks import PROJECT_DIR
 
 # Before the program first imports pulumi_aws: its services then load only the resource modules used.
 lazy_sdk.install()
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "vibelog"
 
 

@@ -35,7 +35,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from infra.engine import Plan, Registration, Secret, Unknown
+from infra.engine.runtime import Plan, Registration, Secret, Unknown
 from policy.rules import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies, stack_config
 
 PolicyConfig = Mapping[str, Any]
