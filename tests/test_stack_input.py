@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from infra.cli.schema import stack_file_schema
+from infra.config.schema import stack_file_schema
 from infra.engine.runtime import Plan
 from infra.plans.render import plan_text
 from settings.config_keys import provider_keys, provider_secret_keys
