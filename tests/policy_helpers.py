@@ -8,7 +8,7 @@ from typing import Any
 
 from infra.engine.policies import Violation, check_plan
 from infra.engine.runtime import Plan, Registration, Secret
-from policy.rules import build_policies
+from policy.pack import build_policies
 from settings.stackfile import StackConfig
 
 PROJECT = "vibelog"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.engine.runtime import UNKNOWN, Registration
-from policy.rules import (
+from policy.type_tokens import (
     BUCKET,
     BUCKET_ENCRYPTION,
     BUCKET_LIFECYCLE,

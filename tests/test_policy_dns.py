@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.engine.runtime import UNKNOWN, Registration
-from policy.rules import HEALTH_CHECK, RECORD
+from policy.type_tokens import HEALTH_CHECK, RECORD
 from tests.policy_helpers import found, reg, run_rule, swap, with_inputs
 
 DNS = ("vibelog:dns:DnsFailover",)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.engine.runtime import UNKNOWN, Plan, Secret
-from policy.rules import ENVIRONMENT_SECRET, IAM_ROLE, REPOSITORY_ENVIRONMENT
+from policy.type_tokens import ENVIRONMENT_SECRET, IAM_ROLE, REPOSITORY_ENVIRONMENT
 from tests.policy_helpers import found, reg, run_rule, with_inputs
 
 CI = ("vibelog:ci:CiEnvironment",)

@@ -11,7 +11,7 @@ import pytest
 from settings.stacks import PROJECT_DIR
 
 SDKS = ("pulumi", "pulumi_aws", "pulumi_github", "pulumiverse_vercel", "pulumi_policy")
-POLICY = ("pulumi_policy", "policy.rules", "infra.engine.policies")
+POLICY = ("pulumi_policy", "policy.pack", "infra.engine.policies")
 
 
 def imported_by(module: str) -> set[str]:

@@ -373,7 +373,7 @@ def _resource_change(old: Step, new: Step, counter: _Counter, replacements: bool
         properties=properties,
         options=options,
         replace_reasons=reasons,
-        holds_data=holds_data(type_, bool(old.get("protect")), bool(old.get("retainOnDelete"))),
+        holds_data=holds_data(type_, str(old["urn"]), bool(old.get("protect")), bool(old.get("retainOnDelete"))),
         protected=bool(old.get("protect")),
         retained=bool(old.get("retainOnDelete")),
         delete_before_replace=bool(new.get("deleteBeforeReplace")),
@@ -395,7 +395,7 @@ def _created_or_deleted(op: Literal["create", "delete"], state: Step) -> Resourc
         name=_name(state),
         custom=bool(state.get("custom", True)),
         inputs=state.get("inputs", {}) if op == "create" else {},
-        holds_data=holds_data(type_, bool(state.get("protect")), bool(state.get("retainOnDelete"))),
+        holds_data=holds_data(type_, str(state["urn"]), bool(state.get("protect")), bool(state.get("retainOnDelete"))),
         protected=bool(state.get("protect")) and op == "delete",
         retained=bool(state.get("retainOnDelete")) and op == "delete",
     )
@@ -429,7 +429,7 @@ def _cascade(
                         type=str(state["type"]),
                         name=_name(state),
                         holds_data=holds_data(
-                            str(state["type"]), bool(state.get("protect")), bool(state.get("retainOnDelete"))
+                            str(state["type"]), urn, bool(state.get("protect")), bool(state.get("retainOnDelete"))
                         ),
                         protected=bool(state.get("protect")),
                         retained=bool(state.get("retainOnDelete")),

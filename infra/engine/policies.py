@@ -36,7 +36,8 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from infra.engine.runtime import Plan, Registration, Secret, Unknown
-from policy.rules import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies, stack_config
+from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies
+from policy.secrecy import stack_config
 
 PolicyConfig = Mapping[str, Any]
 """The pack's config as `--policy-pack-config` takes it: rule name -> level, or {"enforcementLevel": ..., ...}."""
