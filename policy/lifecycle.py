@@ -1,4 +1,8 @@
-"""Each registered type's lifecycle, read from the provider's source: what forces replacement, in which order."""
+"""Each registered type's lifecycle, read from the provider's source: what forces replacement, in which order.
+
+Over 450 lines on purpose: most of it is the record itself, one row per registered type with its upstream citation;
+the rows are read together when a provider is upgraded, and the functions below are their only readers.
+"""
 
 from __future__ import annotations
 

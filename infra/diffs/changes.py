@@ -1,4 +1,8 @@
-"""What would change between two plans of a stack (`plan --json` documents): resources, properties, secrets."""
+"""What would change between two plans of a stack (`plan --json` documents): resources, properties, secrets.
+
+Near 480 lines on purpose: matching resources (by URN, alias or name), comparing their properties and options, and
+telling secret values apart by fingerprint are one model; the renderers live in review.py.
+"""
 
 from __future__ import annotations
 
