@@ -18,8 +18,9 @@ from policy.type_tokens import (
     BUCKET_PUBLIC_ACCESS_BLOCK,
     BUCKET_VERSIONING,
 )
+from policy.unknowns import UNKNOWN
 from policy.urns import type_chain
-from policy.values import UNKNOWN, as_list, depends_on, dig, json_document, known, of_type, props_of
+from policy.values import as_list, depends_on, dig, json_document, known, of_type, props_of
 from settings.retention import EARLIEST_TRANSITION_DAY, MINIMUM_DAYS
 
 RULES = Rules()

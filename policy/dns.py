@@ -9,7 +9,8 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidati
 
 from policy.registry import ADVISORY, Rules, Setting
 from policy.type_tokens import HEALTH_CHECK, RECORD
-from policy.values import UNKNOWN, dig, of_type, props_of
+from policy.unknowns import UNKNOWN
+from policy.values import dig, of_type, props_of
 
 RULES = Rules()
 RESOURCE_PATH = Setting("resourcePath", "/api/health", {"type": "string"})

@@ -6,7 +6,8 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from policy.registry import Rules, Setting
 from policy.type_tokens import ENVIRONMENT_SECRET, REPOSITORY_ENVIRONMENT, REPOSITORY_SECRET
-from policy.values import UNKNOWN, as_list, dig, known, props_of
+from policy.unknowns import UNKNOWN
+from policy.values import as_list, dig, known, props_of
 from settings.github_names import NAME, RESERVED_PREFIX
 
 RULES = Rules()

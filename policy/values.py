@@ -24,6 +24,8 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+from policy.unknowns import UNKNOWN
+
 SENTINELS: Final[frozenset[str]] = frozenset(
     {
         UNKNOWN_ARCHIVE_VALUE,
@@ -35,16 +37,6 @@ SENTINELS: Final[frozenset[str]] = frozenset(
         UNKNOWN_STRING_VALUE,
     }
 )
-
-
-class _Unknown:
-    """A value a preview does not know yet."""
-
-    def __repr__(self) -> str:
-        return "[unknown]"
-
-
-UNKNOWN: Final = _Unknown()
 
 
 def plain(value: Any) -> Any:

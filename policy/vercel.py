@@ -9,8 +9,9 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidati
 
 from policy.registry import Rules, Setting
 from policy.type_tokens import EDGE_CONFIG_ITEM, ENV_VAR, VERCEL_PROJECT
+from policy.unknowns import UNKNOWN
 from policy.urns import stack_of
-from policy.values import UNKNOWN, dig, known, of_type, props_of
+from policy.values import dig, known, of_type, props_of
 from settings.env_schema import SECRET_ENV_KEYS, validate_app_env
 
 RULES = Rules()

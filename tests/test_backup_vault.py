@@ -12,8 +12,9 @@ import pytest
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.providers import Providers
 from infra.engine.mocks import VibelogMocks
-from infra.engine.runtime import UNKNOWN, Plan, Registration, run_program
+from infra.engine.runtime import Plan, Registration, run_program
 from infra.plans.render import plan_json
+from policy.unknowns import UNKNOWN
 from settings.loader import load_settings
 from tests.conftest import plan_of, stack_config
 

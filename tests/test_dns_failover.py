@@ -10,8 +10,9 @@ import pytest
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.providers import Providers
 from infra.engine.mocks import VibelogMocks
-from infra.engine.runtime import UNKNOWN, Plan, Registration, Secret, run_program
+from infra.engine.runtime import Plan, Registration, Secret, run_program
 from infra.plans.render import plan_json
+from policy.unknowns import UNKNOWN
 from settings.loader import load_settings
 from tests.conftest import plan_of, problems_of, stack_config
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.engine.runtime import UNKNOWN, Registration
+from infra.engine.runtime import Registration
 from policy.type_tokens import (
     BUCKET,
     BUCKET_ENCRYPTION,
@@ -19,6 +19,7 @@ from policy.type_tokens import (
     BUCKET_VERSIONING,
     KMS_KEY,
 )
+from policy.unknowns import UNKNOWN
 from tests.policy_helpers import found, reg, run_rule, swap, with_inputs
 
 VAULT = ("vibelog:backup:BackupVault",)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from infra.engine.runtime import UNKNOWN, Plan, Secret
+from infra.engine.runtime import Plan, Secret
 from policy.type_tokens import ENVIRONMENT_SECRET, IAM_ROLE, REPOSITORY_ENVIRONMENT
+from policy.unknowns import UNKNOWN
 from tests.policy_helpers import found, reg, run_rule, with_inputs
 
 CI = ("vibelog:ci:CiEnvironment",)

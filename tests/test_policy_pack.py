@@ -21,9 +21,10 @@ from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from infra.cli import plan as plan_verb
 from infra.engine import runtime as engine
 from infra.engine.policies import check_plan, mandatory, policy_props
-from infra.engine.runtime import UNKNOWN, Secret, plan_stack, run_program
+from infra.engine.runtime import Secret, plan_stack, run_program
 from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, policy_names
 from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER
+from policy.unknowns import UNKNOWN
 from settings.stackfile import read_stack_config
 from settings.stacks import STACKS
 from tests.policy_helpers import found, reg, run_rule

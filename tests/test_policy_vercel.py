@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from infra.engine.runtime import UNKNOWN, Registration, Secret
+from infra.engine.runtime import Registration, Secret
 from policy.type_tokens import EDGE_CONFIG_ITEM, ENV_VAR, ENV_VARS_BULK, VERCEL_PROJECT
+from policy.unknowns import UNKNOWN
 from tests.policy_helpers import found, reg, run_rule, swap, urn, with_inputs
 
 APP = ("vibelog:vercel:VercelApp",)
