@@ -16,13 +16,13 @@ from infra.engine.runtime import run_program
 from infra.plans import plan_format
 from infra.plans.plan_format import SECRET_TEXT
 from infra.plans.render import plan_json
+from policy.type_tokens import BUCKET
+from policy.type_tokens import EDGE_CONFIG_ITEM as FLAG
 from settings.stackfile import read_stack_config
 from settings.stacks import PROJECT_DIR
 
 KEY = bytes(range(32))
 STAGING = (PROJECT_DIR / "Pulumi.staging.yaml").read_text(encoding="utf-8")
-FLAG = "vercel:index/edgeConfigItem:EdgeConfigItem"
-BUCKET = "aws:s3/bucket:Bucket"
 
 
 def staging_plan(text: str = STAGING, key: bytes | None = KEY) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from settings.env_schema import ENV_KEYS
 from settings.stack import SecretSettings
 from settings.stackfile import stack_file
 from settings.stacks import STACKS
-from tests.cli_helpers import Run, copy_stacks, run_verb
+from tests.helpers.cli import Run, copy_stacks, run_verb
 
 CANARY = "canary-sk-7d3f9a21b6"
 SECRET_NAMES = tuple(str(field.alias or name) for name, field in SecretSettings.model_fields.items())

@@ -18,7 +18,7 @@ from infra.engine import runtime as engine
 from infra.engine.runtime import Plan, Registration
 from infra.plans.render import plan_json
 from settings.stacks import PROJECT_DIR, STACKS
-from tests.conftest import plan_of
+from tests.helpers.stacks import plan_of
 
 REREAD = (
     "infra/engine/fast_runtime.py mirrors SDK internals of pulumi {pinned}: re-read {name} in the installed SDK, carry "

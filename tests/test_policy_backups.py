@@ -20,7 +20,7 @@ from policy.type_tokens import (
     KMS_KEY,
 )
 from policy.unknowns import UNKNOWN
-from tests.policy_helpers import found, reg, run_rule, swap, with_inputs
+from tests.helpers.policy import found, reg, run_rule, swap, with_inputs
 
 VAULT = ("vibelog:backup:BackupVault",)
 KEY = reg(KMS_KEY, "backups-key", {"enableKeyRotation": True}, parents=VAULT, protect=True)

@@ -7,7 +7,7 @@ import pytest
 from infra.engine.runtime import Registration
 from policy.type_tokens import HEALTH_CHECK, RECORD
 from policy.unknowns import UNKNOWN
-from tests.policy_helpers import found, reg, run_rule, swap, with_inputs
+from tests.helpers.policy import found, reg, run_rule, swap, with_inputs
 
 DNS = ("vibelog:dns:DnsFailover",)
 CHECK = reg(

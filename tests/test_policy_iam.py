@@ -6,7 +6,7 @@ import json
 
 from infra.engine.runtime import Plan
 from policy.type_tokens import ROLE_POLICY, ROLE_POLICY_ATTACHMENT
-from tests.policy_helpers import found, run_rule, swap, with_inputs
+from tests.helpers.policy import found, run_rule, swap, with_inputs
 
 RULE = "iam-least-privilege"
 

@@ -27,7 +27,7 @@ from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER
 from policy.unknowns import UNKNOWN
 from settings.stackfile import read_stack_config
 from settings.stacks import STACKS
-from tests.policy_helpers import found, reg, run_rule
+from tests.helpers.policy import found, reg, run_rule
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_MAIN = ROOT / "policy" / "__main__.py"

@@ -9,7 +9,7 @@ import pytest
 from infra.engine.runtime import Registration, Secret
 from policy.type_tokens import EDGE_CONFIG_ITEM, ENV_VAR, ENV_VARS_BULK, VERCEL_PROJECT
 from policy.unknowns import UNKNOWN
-from tests.policy_helpers import found, reg, run_rule, swap, urn, with_inputs
+from tests.helpers.policy import found, reg, run_rule, swap, urn, with_inputs
 
 APP = ("vibelog:vercel:VercelApp",)
 PROJECT = reg(VERCEL_PROJECT, "web-project", {"name": "vibelog", "framework": "nextjs"}, parents=APP, protect=True)

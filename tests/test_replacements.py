@@ -12,10 +12,10 @@ from infra.diffs.changes import diff_plans
 from infra.engine.runtime import Plan
 from infra.plans.render import plan_json
 from policy.lifecycle import LIFECYCLE, RECORD, lifecycle, needs_row, read_back
+from policy.type_tokens import EDGE_CONFIG_ITEM
 
 STACKS = ("development", "staging", "production")
 KEY = bytes(range(32))
-EDGE_CONFIG_ITEM = "vercel:index/edgeConfigItem:EdgeConfigItem"
 UPSTREAM = (
     "vercel/terraform-provider-vercel",
     "integrations/terraform-provider-github",

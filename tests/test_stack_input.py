@@ -19,8 +19,8 @@ from settings.loader import ConfigError, load_settings
 from settings.stack import StackSettings
 from settings.stackfile import MAX_STACK_FILE_BYTES, TOP_LEVEL_KEYS, StackFileError, read_stack_config, stack_file
 from settings.stacks import STACKS
-from tests.cli_helpers import copy_stacks, run_verb
-from tests.conftest import only_problem, problems_of, stack_config
+from tests.helpers.cli import copy_stacks, run_verb
+from tests.helpers.stacks import only_problem, problems_of, stack_config
 
 CANARY = "canary-sk-9f2c1e7d"
 

@@ -13,8 +13,10 @@ import pytest
 import yaml
 
 from infra.engine.runtime import Plan
+from policy.type_tokens import ENVIRONMENT_SECRET as ENV_SECRET
+from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
 from settings.stack import INFRA_MAIN_BRANCH
-from tests.conftest import settings_of
+from tests.helpers.stacks import settings_of
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 # The release commits the project pins (verified in each action's repository at the tag).
@@ -42,8 +44,6 @@ ROOT = WORKFLOWS.parent.parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
-ENV_VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
-ENV_SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
 
 
 def load(path: Path) -> dict[str, Any]:
