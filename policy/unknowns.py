@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-UNKNOWN_TEXT: Final = "[unknown]"
+UNKNOWN_SHOWN: Final = "[unknown]"
 """How a reader is shown an unknown value."""
 
 
@@ -13,7 +13,7 @@ class Unknown:
     """A value not known until the resource it comes from exists, as in `pulumi preview`."""
 
     def __repr__(self) -> str:
-        return UNKNOWN_TEXT
+        return UNKNOWN_SHOWN
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Unknown)

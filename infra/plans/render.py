@@ -12,8 +12,7 @@ from typing import Any
 
 from infra.engine.runtime import Plan, Registration, Secret, replace_special
 from infra.plans.plan_format import FINGERPRINT_KEY_ENV, SECRET_TEXT, UNKNOWN_TEXT
-from policy.unknowns import UNKNOWN_TEXT as UNKNOWN_DISPLAY
-from policy.unknowns import Unknown
+from policy.unknowns import UNKNOWN_SHOWN, Unknown
 
 WIDTH = 118
 
@@ -165,10 +164,10 @@ def summarize(inputs: dict[str, Any]) -> str:
 def _show(value: Any) -> str:
     shown = to_json_value(value)
     if isinstance(value, Unknown):
-        return UNKNOWN_DISPLAY
+        return UNKNOWN_SHOWN
     if isinstance(shown, str):
         return shown
-    return json.dumps(shown, separators=(",", ":")).replace(f'"{UNKNOWN_TEXT}"', UNKNOWN_DISPLAY)
+    return json.dumps(shown, separators=(",", ":")).replace(f'"{UNKNOWN_TEXT}"', UNKNOWN_SHOWN)
 
 
 def _clip(line: str) -> str:
