@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from policy.type_tokens import BACKUP_MODULE
+from policy.type_tokens import BACKUP_MODULE, PROVIDER_PREFIX
 from policy.urns import type_chain
 
 # Where the verdicts were read (commits of the upstream mirrors this record was last checked against).
@@ -511,7 +511,7 @@ RECORD: tuple[Lifecycle, ...] = (
 )
 """The record: one row per type token the program registers (a test fails when a registered type has none)."""
 
-EXEMPT_PREFIXES: tuple[str, ...] = ("pulumi:providers:", "pulumi:pulumi:")
+EXEMPT_PREFIXES: tuple[str, ...] = (PROVIDER_PREFIX, "pulumi:pulumi:")
 """Registrations that are no cloud object (provider instances, the stack): they have no row."""
 
 REPLACE_ON_PACKAGE: dict[str, frozenset[str]] = {

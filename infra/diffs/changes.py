@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from infra.plans.plan_format import SECRET_TEXT, UNKNOWN_TEXT
 from policy.lifecycle import Order, forces_replacement, holds_data, replacement_order
+from policy.type_tokens import STACK
 
 OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "provider")
 
@@ -263,7 +264,7 @@ def _name(state: Step) -> str:
 
 
 def _type_and_name(state: Step) -> str:
-    if state["type"] == "pulumi:pulumi:Stack":
+    if state["type"] == STACK:
         return str(state["type"])  # named for its stack: the one root of each
     return f"{state['type']}::{_name(state)}"
 

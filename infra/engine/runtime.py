@@ -27,6 +27,7 @@ from pulumi.runtime.stack import run_in_stack
 from infra.engine import lazy_sdk
 from infra.engine.fast_runtime import sdk_shortcuts
 from infra.engine.mocks import VibelogMocks
+from policy.type_tokens import STACK
 from policy.unknowns import UNKNOWN, Unknown
 from settings.stackfile import StackConfig, read_stack_config
 from settings.stacks import PROJECT_DIR
@@ -176,7 +177,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         """Keep the stack's exports."""
-        if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+        if request.urn.split("::")[2] == STACK:
             self.stack_outputs = decode(json_format.MessageToDict(request.outputs))
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 

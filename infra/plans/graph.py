@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from infra.engine.runtime import Plan, Registration
-
-STACK_TYPE = "pulumi:pulumi:Stack"
+from policy.type_tokens import PROVIDER_PREFIX
 
 
 def is_provider(reg: Registration) -> bool:
     """Whether a registration is a provider (its own step, but nothing else's input)."""
-    return reg.type.startswith("pulumi:providers:")
+    return reg.type.startswith(PROVIDER_PREFIX)
 
 
 def edges(plan: Plan) -> list[tuple[str, str]]:

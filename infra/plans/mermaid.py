@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from infra.engine.runtime import Plan, Registration
-from infra.plans.graph import STACK_TYPE, edges, is_provider
+from infra.plans.graph import edges, is_provider
+from policy.type_tokens import STACK
 
 
 def mermaid(plan: Plan) -> str:
@@ -17,7 +18,7 @@ def mermaid(plan: Plan) -> str:
     lines = ["flowchart LR"]
 
     def node(reg: Registration, indent: str) -> None:
-        if reg.type == STACK_TYPE:
+        if reg.type == STACK:
             for kid in children.get(reg.urn, []):
                 node(kid, indent)
             return
