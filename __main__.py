@@ -12,7 +12,9 @@ from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.incident_response import DISPATCH_EVENT_TYPE, IncidentResponse, IncidentResponseArgs
 from components.providers import Providers
+from components.runbook_environment import RunbookEnvironment, RunbookEnvironmentArgs, RunbookRole, RunbookRoleArgs
 from components.vercel_app import VercelApp, VercelAppArgs
+from settings.github_oidc import oidc_subject
 from settings.loader import load_settings
 
 settings = load_settings()
@@ -106,6 +108,34 @@ if settings.bootstrap_phase == "complete":
             opts=providers.opts(providers.github),
         )
         pulumi.export("backup_job_environments", [jobs.writer_environment, jobs.reader_environment])
+    if settings.runbooks.enabled and ci_access is not None:
+        runbook_role = RunbookRole(
+            "runbooks-aws",
+            RunbookRoleArgs(
+                environment=settings.environment,
+                oidc_provider=ci_access.provider,
+                subject=oidc_subject(settings.github_repository("infra"), environment=settings.runbook_environment),
+                provider_arn=ci_access.provider_arn,
+                database_bucket_arn=vault.database.arn if backup_args is not None else None,
+                vault_key_arn=vault.key.arn if backup_args is not None else None,
+                vault_region=settings.backup.region,
+            ),
+            opts=providers.opts(providers.aws()),
+        )
+        runbooks = RunbookEnvironment(
+            "runbooks",
+            RunbookEnvironmentArgs.from_settings(
+                settings,
+                vercel_project_id=app.project_id,
+                vercel_org_id=app.project.team_id,
+                edge_config_id=flags.store_id,
+                aws_role_arn=runbook_role.arn,
+                health_check_id=dns.health_check_id if dns is not None else None,
+                database_bucket=vault.database_bucket if backup_args is not None else None,
+            ),
+            opts=providers.opts(providers.github),
+        )
+        pulumi.export("runbook_environment", runbooks.environment)
 else:
     pulumi.export(
         "bootstrap_next_step",

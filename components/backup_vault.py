@@ -17,6 +17,11 @@ from settings.stack import StackSettings
 # (its per-object minimum size and overhead) than in STANDARD, so the default is kept, and written out.
 TRANSITION_MINIMUM_SIZE = "all_storage_classes_128K"
 DATABASE_CLASSES = ("daily", "weekly", "yearly")
+DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE, UPLOADS_PURPOSE = "db-backups", "upload-backups", "uploads"
+BACKUP_BUCKET_PURPOSES = (DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE)
+ROLE_KEYS = ("writer", "restore-test", "replication")
+# Each role's longest session, at least its job's timeout: backup-database.yml (120 minutes), restore-test.yml (240).
+SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600}
 
 
 # Tag naming what a bucket of the vault is for: `backup`, or `replication-source` (the live uploads).
@@ -101,6 +106,18 @@ class BackupVaultArgs:
             reader_subject=backup.reader_subject,
         )
 
+    def role_name(self, key: str) -> str:
+        """A vault role's name: `writer`, `restore-test` or `replication` (see ROLE_KEYS)."""
+        return f"{self.bucket_prefix}-backup-{key}"
+
+    def backup_bucket_names(self) -> tuple[str, ...]:
+        """The buckets that hold backups (the vault region's): nothing but an administrator changes their rules."""
+        return tuple(self.bucket_name(purpose, self.vault_region) for purpose in BACKUP_BUCKET_PURPOSES)
+
+    def bucket_names(self) -> tuple[str, ...]:
+        """Every bucket of the vault: the backups, and the primary region's uploads bucket they replicate."""
+        return (*self.backup_bucket_names(), self.bucket_name(UPLOADS_PURPOSE, self.primary_region))
+
     def bucket_name(self, purpose: str, region: str) -> str:
         """A bucket's global name: the same every run, so its ARN is known before it exists."""
         return f"{self.bucket_prefix}-{purpose}-{self.account_id}-{region}"
@@ -177,12 +194,12 @@ class BackupVault(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(primary, keep),
         )
 
-        self.database = self._bucket("db", args.bucket_name("db-backups", args.vault_region), self.key, vault, True)
+        self.database = self._bucket("db", args.bucket_name(DATABASE_PURPOSE, args.vault_region), self.key, vault, True)
         self.uploads_backup = self._bucket(
-            "uploads-backup", args.bucket_name("upload-backups", args.vault_region), self.key, vault, True
+            "uploads-backup", args.bucket_name(UPLOAD_BACKUPS_PURPOSE, args.vault_region), self.key, vault, True
         )
         self.uploads = self._bucket(
-            "uploads", args.bucket_name("uploads", args.primary_region), self.uploads_key, primary, False
+            "uploads", args.bucket_name(UPLOADS_PURPOSE, args.primary_region), self.uploads_key, primary, False
         )
 
         self.database_lock = self._lock("db", self.database, vault)
@@ -367,10 +384,10 @@ class BackupVault(pulumi.ComponentResource):
         after = [provider] if federated and provider is not None else []
         role = aws.iam.Role(
             name,
-            name=f"{self._args.bucket_prefix}-backup-{key}",
+            name=self._args.role_name(key),
             description=description,
             assume_role_policy=pulumi.Output.json_dumps(trust),
-            max_session_duration=3600,
+            max_session_duration=SESSION_SECONDS[key],
             opts=pulumi.ResourceOptions.merge(global_opts, pulumi.ResourceOptions(depends_on=after)),
         )
         attached = [

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.backup_vault import BackupVaultArgs
+from components.backup_vault import ROLE_KEYS, BackupVaultArgs
 from components.dns_failover import (
     GLOBAL_REGION,
     DnsFailoverArgs,
@@ -52,6 +52,31 @@ SELF_WRITE_ACTIONS = (
     "iam:UpdateAssumeRolePolicy",
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
+)
+
+
+# What only an administrator may do to the backup buckets, their objects and the vault's roles.
+BACKUP_ADMIN_ACTIONS = (
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutReplicationConfiguration",
+    "s3:DeleteReplicationConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketAcl",
+    "s3:DeleteBucket",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:BypassGovernanceRetention",
+    *SELF_WRITE_ACTIONS,
 )
 
 
@@ -128,6 +153,10 @@ class DeployScope:
     """Whether the stack declares KMS keys (tagged with its environment by its provider)."""
     owns_provider: bool
     """Whether the stack owns (and so may update) the account's GitHub OIDC provider."""
+    backup_buckets: Sequence[str] = ()
+    """The buckets that hold backups: their retention, lock, policy and objects are an administrator's alone."""
+    backup_roles: Sequence[str] = ()
+    """The vault's roles: whoever could rewrite one could read or write backups through it."""
 
     @classmethod
     def of(
@@ -142,16 +171,22 @@ class DeployScope:
         buckets: list[str] = []
         roles = [deploy_role_name(environment)]
         passable: list[str] = []
+        backup_buckets: tuple[str, ...] = ()
+        backup_roles: tuple[str, ...] = ()
         if backup is not None:
-            # Every bucket and role of the vault starts with its prefix (BackupVaultArgs.bucket_name, `_role`).
-            buckets += [backup.bucket_name("*", region) for region in (backup.vault_region, backup.primary_region)]
-            roles.append(f"{backup.bucket_prefix}-backup-*")
-            passable.append(f"{backup.bucket_prefix}-backup-replication")
+            # Exact names, never a prefix with `*`: production's prefix (`vibelog-`) would also match staging's.
+            buckets += backup.bucket_names()
+            backup_buckets = backup.backup_bucket_names()
+            backup_roles = tuple(backup.role_name(key) for key in ROLE_KEYS)
+            roles += backup_roles
+            passable.append(backup.role_name("replication"))
         failover = dns.failover if dns is not None else None
         if failover is not None:
             buckets.append(failover.bucket_name)
         if settings.incident.enabled:
             roles.append(f"{settings.app.project_name}-incident-*")
+        if settings.runbooks.enabled:
+            roles.append(runbook_role_name(environment))
         owns = settings.ci.owns_oidc_provider
         if owns:
             roles.append(PREVIEW_ROLE_NAME)
@@ -176,6 +211,8 @@ class DeployScope:
             vercel_oidc_issuer=vercel_oidc_issuer(settings.vercel_team) if settings.incident.enabled else "",
             keys=backup is not None,
             owns_provider=owns,
+            backup_buckets=backup_buckets,
+            backup_roles=backup_roles,
         )
 
     def static_policy(self) -> dict[str, Any]:
@@ -261,7 +298,8 @@ class DeployScope:
             )
         if self.keys:
             # Key ids are assigned by AWS; the stack's provider tags every key with the stack's environment. No
-            # kms:ScheduleKeyDeletion and no kms:Decrypt: keys of backups are never deleted or used by a deploy.
+            # kms:ScheduleKeyDeletion, kms:Decrypt or kms:PutKeyPolicy: keys of backups are never deleted, used or
+            # re-granted by a deploy (a key policy could hand Decrypt to anyone).
             statements.append(
                 statement(
                     "ManageOwnKeys",
@@ -271,7 +309,6 @@ class DeployScope:
                         "kms:GetKeyRotationStatus",
                         "kms:ListResourceTags",
                         "kms:EnableKeyRotation",
-                        "kms:PutKeyPolicy",
                         "kms:TagResource",
                         "kms:UntagResource",
                         "kms:UpdateKeyDescription",
@@ -282,6 +319,8 @@ class DeployScope:
             )
         if self.failover:
             statements += self._failover_statements()
+        if self.backup_buckets:
+            statements.append(self._backups_admin_only())
         # A role that could edit itself could grant itself anything: widening a deploy role takes an administrator.
         statements.append(
             {
@@ -292,6 +331,27 @@ class DeployScope:
             }
         )
         return {"Version": "2012-10-17", "Statement": statements}
+
+    def _backups_admin_only(self) -> dict[str, Any]:
+        """Nothing a compromised CI token holds can shorten, unlock, read or delete a backup.
+
+        The deploy role configures the vault's buckets on a normal `up` (tags, encryption it cannot weaken below the
+        policy pack's rules), but the rules that keep backups — lifecycle, Object Lock, versioning, replication, the
+        bucket policy, public access — and the vault roles' permissions change only with an administrator's `up`.
+        An explicit Deny wins over every Allow, including one a future statement adds by mistake.
+        """
+        acct = self.account_id
+        buckets = [f"arn:aws:s3:::{name}" for name in self.backup_buckets]
+        return {
+            "Sid": "BackupsAdminOnly",
+            "Effect": "Deny",
+            "Action": list(BACKUP_ADMIN_ACTIONS),
+            "Resource": [
+                *buckets,
+                *(f"{bucket}/*" for bucket in buckets),
+                *(f"arn:aws:iam::{acct}:role/{name}" for name in self.backup_roles),
+            ],
+        }
 
     def _failover_statements(self) -> list[dict[str, Any]]:
         """Health checks, the certificate, the distribution, the on-call topic and the alarm of a failover."""
@@ -514,6 +574,11 @@ class DeployScope:
 def deploy_role_name(environment: str) -> str:
     """Name of the role `pulumi up` of a stack runs with in CI."""
     return f"vibelog-{environment}-deploy"
+
+
+def runbook_role_name(environment: str) -> str:
+    """Name of the role the runbook jobs of a stack assume (components/runbook_environment.py)."""
+    return f"vibelog-{environment}-runbooks"
 
 
 def preview_data_deny(account_id: str, public_zone: str | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from components import app_metrics
 from components.providers import Providers
-from settings.stack import Severity, SnsChannel, StackSettings
+from settings.stack import IncidentSubscriber, Severity, SnsChannel, StackSettings
 
 # Alarms and their EventBridge rules live where the failover's Route 53 metrics and alarms live.
 GLOBAL_REGION = "us-east-1"
@@ -43,7 +43,7 @@ class Subscription:
     protocol: Literal["email", "https"]
     """SNS protocol."""
     endpoint: str
-    """Address or URL."""
+    """Address, or (https) PagerDuty's integration URL from the stack's secrets."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,16 @@ class RollbackAlarm:
     """Consecutive one-minute data points above the threshold."""
     description: str
     """What it means, in the reference's words."""
+
+
+def _endpoint(subscriber: IncidentSubscriber, settings: StackSettings) -> str:
+    """An email address from the config, or PagerDuty's integration URL from the stack's secrets."""
+    if subscriber.endpoint is not None:
+        return subscriber.endpoint
+    url = settings.secrets.pagerduty_integration_url
+    if url is None:
+        raise ValueError("an https subscriber needs vibelog:secrets.pagerdutyIntegrationUrl (see load_settings)")
+    return url.get_secret_value()
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,7 @@ class IncidentResponseArgs:
             namespace=incident.metrics_namespace,
             routing={
                 severity: tuple(
-                    Subscription(s.channel, s.protocol, s.endpoint)
+                    Subscription(s.channel, s.protocol, _endpoint(s, settings))
                     for s in incident.subscribers
                     if s.channel in incident.sns_channels(severity)
                 )

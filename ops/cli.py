@@ -16,6 +16,7 @@ from botocore.config import Config
 
 from ops import dump, postgres, report, restore, uploads, vault
 from ops.errors import JobError
+from ops.runbook import cli as runbook_cli
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -119,6 +120,12 @@ def run_restore(args: argparse.Namespace) -> int:
     return 0 if restored.ok else 1
 
 
+def run_thaw(args: argparse.Namespace) -> int:
+    state = vault.thaw(vault_client(), env("BACKUP_DATABASE_BUCKET"), args.key, days=args.days)
+    print(f"{args.key}: {state}")
+    return 0
+
+
 def run_restore_test(args: argparse.Namespace) -> int:
     s3 = vault_client()
     bucket = env("BACKUP_DATABASE_BUCKET")
@@ -189,6 +196,12 @@ def parser() -> argparse.ArgumentParser:
     )
     restoring.add_argument("--schema", action="append", default=[], help="restore only this schema (repeatable)")
     restoring.set_defaults(run=run_restore)
+    thawing = verbs.add_parser(
+        "thaw", help="start the retrieval of an archived dump (yearly/), so a restore can read it; says when ready"
+    )
+    thawing.add_argument("key", help="the dump's key, as `list` shows it (yearly/20261129T010000Z.dump)")
+    thawing.add_argument("--days", type=int, default=2, help="days the retrieved copy stays readable")
+    thawing.set_defaults(run=run_thaw)
     testing = verbs.add_parser("restore-test", help="restore the newest daily dump into a scratch server and check it")
     testing.add_argument("--stack", default=os.environ.get("STACK", "unknown"))
     testing.add_argument(
@@ -196,6 +209,7 @@ def parser() -> argparse.ArgumentParser:
     )
     testing.add_argument("--schema", action="append", default=[], help="restore and check only this schema")
     testing.set_defaults(run=run_restore_test)
+    runbook_cli.register(verbs)
     return top
 
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import yaml
-from psycopg.conninfo import conninfo_to_dict
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import integrity, postgres, vault
 from ops.errors import JobError
@@ -123,6 +124,19 @@ def check(
         ]
 
 
+def require_readable(s3: S3Client, bucket: str, key: str) -> None:
+    """JobError naming the thaw command unless the dump can be read now (not archived, or its restore is done).
+
+    The runbook's role has no s3:RestoreObject and its job ends long before a DEEP_ARCHIVE retrieval (up to 12 h).
+    """
+    state = vault.archived_state(s3, bucket, key)
+    if state is not None:
+        raise JobError(
+            f"{key} is archived ({state}): thaw it with the restore-test role, `python -m ops thaw {key}` "
+            "(up to 12 h), and start this runbook again once it says ready"
+        )
+
+
 def restore(
     s3: S3Client,
     *,
@@ -144,6 +158,45 @@ def restore(
         manifest, fetch_seconds = fetch_verified(s3, bucket, key, path)
         restore_seconds = pg_restore(path, target_url, schemas)
     return Restored(key, manifest, fetch_seconds, restore_seconds, check(target_url, manifest, schemas, app_query))
+
+
+def restore_alongside(
+    s3: S3Client,
+    *,
+    bucket: str,
+    key: str,
+    target_url: str,
+    confirm_production: bool = False,
+    production_ref: str | None = None,
+    app_query: str = integrity.APP_QUERY,
+) -> tuple[Restored, str]:
+    """The runbook's restore: a chosen dump into a NEW database on the target's server; the target is left untouched.
+
+    The runbook's role can write nowhere durable (the vault is the writer's), so the database it would replace stays
+    as it is, which is the copy of what a restore replaces; a person switches over (docs/runbooks.md). Returns what
+    was restored and the new database's name.
+    """
+    manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
+    why = production_reason(target_url, manifest, production_ref)
+    if why is not None and not confirm_production:
+        raise JobError(f"refusing to restore next to production ({why}); add --confirm-production if you mean it")
+    current = str(conninfo_to_dict(target_url).get("dbname") or "postgres")
+    name = f"{current}_restored_{vault.now():%Y%m%dt%H%M%Sz}"
+    try:
+        with psycopg.connect(target_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as error:
+        raise JobError(f"cannot create database {name}: {postgres.scrub(str(error).strip(), target_url)}") from None
+    restored = restore(
+        s3,
+        bucket=bucket,
+        key=key,
+        target_url=make_conninfo(target_url, dbname=name),
+        confirm_production=True,  # decided above, for the server; the new database holds nothing yet
+        production_ref=production_ref,
+        app_query=app_query,
+    )
+    return restored, name
 
 
 def newest(s3: S3Client, bucket: str, schedule: str) -> vault.Backup:

@@ -210,6 +210,40 @@ def backups(s3: S3Client, bucket: str, schedules: Sequence[str]) -> list[Backup]
     return sorted(found, key=lambda backup: (backup.schedule, backup.key))
 
 
+def thaw(s3: S3Client, bucket: str, key: str, *, days: int = 2) -> str:
+    """Start the RestoreObject of an archived object unless under way: `ready`, `restoring` or `not archived`.
+
+    A Standard-tier restore from DEEP_ARCHIVE takes up to 12 hours; the copy stays readable for `days`.
+    """
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+        if head.get("StorageClass") not in ARCHIVED_CLASSES:
+            return "not archived"
+        if 'ongoing-request="false"' in head.get("Restore", ""):
+            return "ready"
+        if not head.get("Restore"):
+            s3.restore_object(
+                Bucket=bucket, Key=key, RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": "Standard"}}
+            )
+            if 'ongoing-request="false"' in s3.head_object(Bucket=bucket, Key=key).get("Restore", ""):
+                return "ready"
+    except (ClientError, BotoCoreError) as error:
+        raise JobError(f"cannot thaw s3://{bucket}/{key}: {reason(error)}") from None
+    return "restoring"
+
+
+def archived_state(s3: S3Client, bucket: str, key: str) -> str | None:
+    """None when the object can be read now; else its archive class and whether a restore is under way."""
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as error:
+        raise JobError(f"cannot read s3://{bucket}/{key}: {reason(error)}") from None
+    restoring = head.get("Restore", "")
+    if head.get("StorageClass") not in ARCHIVED_CLASSES or 'ongoing-request="false"' in restoring:
+        return None
+    return f"{head.get('StorageClass')}, {'restore under way' if restoring else 'not restored'}"
+
+
 def download(
     s3: S3Client, bucket: str, key: str, target: Path, *, restore_days: int = 1, poll_seconds: float = 60
 ) -> dict[str, str]:

@@ -54,7 +54,8 @@ def oidc_trust_pinned(args: ResourceValidationArgs, report: ReportViolation) -> 
     "No role holds account-wide rights (broad managed policies, `*` actions).",
 )
 def iam_least_privilege(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """No role of a stack holds account-wide rights: no broad managed policy, no `*` action, no `iam:*` on `*`."""
+    """No role of a stack holds account-wide rights: no broad managed policy, no `*` action or NotAction, no wildcard
+    action (`s3:*`, `s3:Put*`) on every resource."""
     props = props_of(args)
     if args.resource_type == ROLE_POLICY_ATTACHMENT and props.get("policyArn") in BROAD_MANAGED_POLICIES:
         report(
@@ -72,8 +73,11 @@ def iam_least_privilege(args: ResourceValidationArgs, report: ReportViolation) -
             continue
         actions = [str(action) for action in as_list(dig(statement, "Action"))]
         everywhere = "*" in [str(r) for r in as_list(dig(statement, "Resource"))] or "NotResource" in statement
-        if "*" in actions or (everywhere and "iam:*" in actions):
+        # On every resource, a wildcard action (`s3:*`, `s3:Put*`) reaches every stack's objects of that service.
+        wild = [action for action in actions if "*" in action]
+        if "*" in actions or "NotAction" in statement or (everywhere and wild):
             report(
-                f"{args.name} allows {actions} on every resource; fix: name the actions and the stack's own ARNs",
+                f"{args.name} allows {wild or actions} on every resource; fix: name the actions and the stack's own "
+                "ARNs",
                 None,
             )

@@ -269,6 +269,12 @@ class SecretSettings(ConfigModel):
         placeholder="https://hooks.slack.placeholder.invalid/services/placeholder",
         required=False,
     )
+    runbook_github_token: SecretStr | None = secret_setting(
+        "Fine-grained GitHub token (Contents and Pull requests: write, this infra repository only) the failover and "
+        "lockdown runbooks open their stack-file pull request with, so its checks run; required with runbooks.",
+        placeholder="github_pat_runbook_placeholder",
+        required=False,
+    )
     supabase_storage_access_key_id: SecretStr | None = secret_setting(
         "Access key id of Supabase Storage's S3 API, read-only use by the upload backup; required with backups.",
         placeholder="offline-plan-placeholder",
@@ -277,6 +283,12 @@ class SecretSettings(ConfigModel):
     supabase_storage_secret_access_key: SecretStr | None = secret_setting(
         "Secret access key of Supabase Storage's S3 API (the upload backup); required with backups.",
         placeholder="offline-plan-placeholder",
+        required=False,
+    )
+    pagerduty_integration_url: SecretStr | None = secret_setting(
+        "PagerDuty's Amazon CloudWatch integration URL (its key is part of the URL); required by an https "
+        "vibelog:incident.subscribers entry.",
+        placeholder="https://events.pagerduty.com/integration/offline-plan-placeholder/enqueue",
         required=False,
     )
     github_dispatch_token: SecretStr | None = secret_setting(
@@ -447,6 +459,34 @@ class CiSettings(ConfigModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+# The runbook workflows' environment in this infra repository is the stack's name with this suffix
+# (.github/workflows/runbook-*.yml name `<stack>-runbooks`).
+RUNBOOK_ENVIRONMENT_SUFFIX = "-runbooks"
+
+
+class RunbookSettings(ConfigModel):
+    """The runbook workflows' GitHub environment (docs/runbooks.md): who approves a runbook, and how fast."""
+
+    enabled: bool = setting(
+        "Declare this stack's `<stack>-runbooks` environment in this infra repository (needs vibelog:ci).",
+        example=True,
+        default=False,
+    )
+    reviewers: CiReviewers = setting(
+        "The reference's decision makers (tech lead, on-call engineer) who approve a runbook: at least two users "
+        "or teams, so whoever starts one cannot approve it alone.",
+        default_factory=CiReviewers,
+    )
+    approval_minutes: int = setting(
+        "Minutes an approval may take (the reference: approval < 5 minutes); a run approved later stops before "
+        "acting, since the incident it was started for may have changed.",
+        example=5,
+        default=5,
+        ge=1,
+        le=60,
+    )
 
 
 # Where Route 53 may probe from (the API's HealthCheckRegion values); it wants at least 3 when any are named.
@@ -717,17 +757,26 @@ class IncidentSubscriber(ConfigModel):
 
     channel: SnsChannel = setting("The communication plan's channel it delivers.", example="slack_alert")
     protocol: Literal["email", "https"] = setting(
-        "email (confirmed once by the recipient) or https (PagerDuty's Amazon CloudWatch integration URL).",
+        "email (confirmed once by the recipient) or https (PagerDuty's Amazon CloudWatch integration URL, read from "
+        "vibelog:secrets.pagerdutyIntegrationUrl: its key is in the URL, so it never sits in plain config).",
         example="email",
     )
-    endpoint: str = setting("The address or URL (an https URL is kept secret in the state).", min_length=3)
+    endpoint: str | None = setting(
+        "The email address (protocol email); omitted for https, whose URL is the secret pagerdutyIntegrationUrl.",
+        example="incidents@vibelog.io",
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        default=None,
+    )
 
     @model_validator(mode="after")
     def _endpoint_matches_protocol(self) -> IncidentSubscriber:
-        if self.protocol == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.endpoint):
-            raise ValueError("endpoint must be an email address when protocol is email")
-        if self.protocol == "https" and not re.fullmatch(r"https://[^\s/]+(/\S*)?", self.endpoint):
-            raise ValueError("endpoint must be an https:// URL when protocol is https")
+        if self.protocol == "email" and self.endpoint is None:
+            raise ValueError("endpoint (an email address) is required when protocol is email")
+        if self.protocol == "https" and (self.endpoint is not None or self.channel != "pagerduty"):
+            raise ValueError(
+                "protocol https is PagerDuty's integration URL: channel pagerduty, no endpoint here (set "
+                "vibelog:secrets.pagerdutyIntegrationUrl, encrypted)"
+            )
         return self
 
 
@@ -1130,6 +1179,11 @@ class StackSettings(BaseModel):
     backup: BackupSettings = setting(
         "The backup vault (database dumps, user-upload backups).", alias=BACKUP_KEY, default_factory=BackupSettings
     )
+    runbooks: RunbookSettings = setting(
+        "The runbook workflows' environment (docs/runbooks.md).",
+        alias="vibelog:runbooks",
+        default_factory=RunbookSettings,
+    )
     vercel_team: str = setting(
         "Vercel team id the projects belong to.", example="team_0123456789abcdef", alias="vercel:team"
     )
@@ -1403,6 +1457,15 @@ class StackSettings(BaseModel):
                 )
             if self.aws_region is None or self.aws_allowed_account_ids is None:
                 problems.append(("vibelog:incident.enabled", "the alarms live in AWS: set aws:region and the account"))
+            https = any(subscriber.protocol == "https" for subscriber in incident.subscribers)
+            if https and self.secrets.pagerduty_integration_url is None:
+                missing.append("vibelog:secrets.pagerdutyIntegrationUrl")
+                problems.append(
+                    (
+                        "vibelog:secrets.pagerdutyIntegrationUrl",
+                        "a secret is required when a vibelog:incident.subscribers entry uses protocol https",
+                    )
+                )
             if self.secrets.github_dispatch_token is None:
                 missing.append("vibelog:secrets.githubDispatchToken")
                 problems.append(
@@ -1494,6 +1557,44 @@ class StackSettings(BaseModel):
         if self.ci.enabled:
             missing = [path for path in missing if not path.endswith(".slackWebhook")]
         problems += [(path, "a secret is required when vibelog:backup.enabled is true") for path in missing]
+        if problems:
+            raise CrossFieldError(problems, missing)
+        return self
+
+    @property
+    def runbook_environment(self) -> str:
+        """The runbook workflows' environment of this stack (`<stack>-runbooks`)."""
+        return f"{self.environment}{RUNBOOK_ENVIRONMENT_SUFFIX}"
+
+    @model_validator(mode="after")
+    def _runbook_rules(self) -> StackSettings:
+        """A runbook acts on production at once: it needs approvers GitHub can enforce, and the secrets it uses."""
+        runbooks, key = self.runbooks, "vibelog:runbooks"
+        if not runbooks.enabled:
+            return self
+        problems: list[tuple[str, str]] = []
+        if not self.ci.enabled:
+            problems.append((f"{key}.enabled", "the runbooks use the CI environment's secrets: enable vibelog:ci"))
+        if not runbooks.reviewers.two_people:
+            problems.append(
+                (
+                    f"{key}.reviewers",
+                    "name the decision makers (tech lead, on-call): at least two users or teams, so nobody "
+                    "approves the runbook they started",
+                )
+            )
+        if len(runbooks.reviewers.users) + len(runbooks.reviewers.teams) > 6:
+            problems.append((f"{key}.reviewers", "GitHub allows at most 6 reviewers"))
+        if self.ci.enabled and "protection_rules" not in self.github_features("infra"):
+            problems.append(
+                (
+                    f"{key}.enabled",
+                    "required reviewers are not available to this infra repository on vibelog:ci.githubPlan "
+                    f"{self.ci.github_plan}: an unapproved runbook could roll production back",
+                )
+            )
+        missing = [f"{SECRETS_KEY_PREFIX}.runbookGithubToken"] if self.secrets.runbook_github_token is None else []
+        problems += [(path, "a secret is required when vibelog:runbooks.enabled is true") for path in missing]
         if problems:
             raise CrossFieldError(problems, missing)
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -133,7 +134,7 @@ def owned_arns(plan: Plan) -> list[tuple[str, str, dict[str, str]]]:
     tags = tags_of(plan)
     found: list[tuple[str, str, dict[str, str]]] = []
     for bucket in plan.by_type("aws:s3/bucket:Bucket"):
-        found.append((f"arn:aws:s3:::{bucket.inputs['bucket']}", "s3:PutBucketPolicy", {}))
+        found.append((f"arn:aws:s3:::{bucket.inputs['bucket']}", "s3:PutBucketTagging", {}))
     for page in plan.by_type("aws:s3/bucketObject:BucketObject"):
         bucket = plan.by_urn()[page.property_dependencies["bucket"][0]].inputs["bucket"]
         found.append((f"arn:aws:s3:::{bucket}/{page.inputs['key']}", "s3:PutObject", {}))
@@ -146,7 +147,7 @@ def owned_arns(plan: Plan) -> list[tuple[str, str, dict[str, str]]]:
             (f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{alarm.inputs['name']}", "cloudwatch:PutMetricAlarm", {})
         )
     for key in plan.by_type("aws:kms/key:Key"):
-        found.append((f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{key.name}-0000", "kms:PutKeyPolicy", tags))
+        found.append((f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{key.name}-0000", "kms:TagResource", tags))
     for cert in plan.by_type("aws:acm/certificate:Certificate"):
         found.append((f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/{cert.name}", "acm:DeleteCertificate", tags))
     for cdn in plan.by_type("aws:cloudfront/distribution:Distribution"):
@@ -202,6 +203,8 @@ def test_each_deploy_role_manages_what_its_stack_declares(stack: str, up_plans: 
     for arn, action, context in owned_arns(plan):
         if arn == itself:
             assert not allowed(policies, action, arn, context), f"{arn} may widen its own rights"
+        elif re.search(r":role/.*-backup-", arn):
+            assert not allowed(policies, action, arn, context), f"{arn}: a vault role is an administrator's alone"
         else:
             assert allowed(policies, action, arn, context), f"{stack}'s deploy role cannot {action} on {arn}"
 
@@ -220,6 +223,39 @@ def test_no_deploy_role_reads_or_deletes_a_backup(stack: str, up_plans: dict[str
         arn = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{key.name}"
         for action in ("kms:Decrypt", "kms:ScheduleKeyDeletion"):
             assert not allowed(policies, action, arn, tags_of(plan)), f"{stack}'s deploy role may {action} {key.urn}"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_no_deploy_role_shortens_unlocks_or_reopens_a_backup(stack: str, up_plans: dict[str, Plan]) -> None:
+    plan = up_plans[stack]
+    policies = deploy_policies(plan)
+    backups = [b.inputs["bucket"] for b in plan.by_type("aws:s3/bucket:Bucket") if "backups" in b.inputs["bucket"]]
+    assert backups, f"{stack} declares backup buckets"
+    for bucket in backups:
+        arn = f"arn:aws:s3:::{bucket}"
+        assert allowed(policies, "s3:PutBucketTagging", arn), f"{stack}'s deploy role still manages {arn}"
+        for action in (
+            "s3:PutLifecycleConfiguration",
+            "s3:PutBucketObjectLockConfiguration",
+            "s3:PutBucketVersioning",
+            "s3:PutBucketPolicy",
+            "s3:PutReplicationConfiguration",
+            "s3:DeleteBucket",
+        ):
+            assert not allowed(policies, action, arn), f"{stack}'s deploy role may {action} {arn}"
+    for key in plan.by_type("aws:kms/key:Key"):
+        arn = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{key.name}"
+        assert not allowed(policies, "kms:PutKeyPolicy", arn, tags_of(plan)), f"{key.urn}: a key policy grants Decrypt"
+    vault_roles = [r.inputs["name"] for r in plan.by_type(ROLE) if "-backup-" in str(r.inputs["name"])]
+    prefix = str(plan.one(ROLE, "backup-writer").inputs["name"]).removesuffix("writer")
+    expected = sorted(f"{prefix}{key}" for key in ("writer", "restore-test", "replication"))
+    assert sorted(vault_roles) == expected, vault_roles
+    for name in vault_roles:
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        for action in ("iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy"):
+            assert not allowed(policies, action, arn), (
+                f"{stack}'s deploy role may {action} {arn}: it could read backups"
+            )
 
 
 def test_no_deploy_role_keeps_administrator_access(up_plans: dict[str, Plan]) -> None:

@@ -372,3 +372,31 @@ def test_no_deploy_role_may_delete_the_vercel_oidc_provider(deploy_rights: dict[
     arn = "arn:aws:iam::210987654321:oidc-provider/oidc.vercel.com/vibelog"
     for stack, policies in deploy_rights.items():
         assert not allowed(policies, "iam:DeleteOpenIDConnectProvider", arn, {}), f"{stack} may delete {arn}"
+
+
+def pagerduty_over_https(endpoint: str | None = None) -> Edit:
+    """Production with its PagerDuty subscriber on the https integration instead of e-mail."""
+
+    def edit(config: dict[str, Any]) -> None:
+        for subscriber in config["vibelog:incident"]["subscribers"]:
+            if subscriber["channel"] == "pagerduty":
+                subscriber["protocol"] = "https"
+                subscriber.pop("endpoint")
+                if endpoint is not None:
+                    subscriber["endpoint"] = endpoint
+
+    return edit
+
+
+def test_pagerdutys_integration_url_comes_from_the_secrets_and_stays_secret() -> None:
+    plan = run_program("production", stack_config("production", pagerduty_over_https()))
+    (https,) = [s for s in plan.by_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
+    assert isinstance(https.inputs["endpoint"], Secret), f"{https.urn}: the integration key is part of the URL"
+
+
+def test_an_integration_url_in_plain_config_is_refused_without_echoing_it() -> None:
+    url = "https://events.pagerduty.com/integration/canary-key-in-plain-config/enqueue"
+    problem = only_problem("production", pagerduty_over_https(url))
+    assert problem.path.startswith("vibelog:incident.subscribers"), problem
+    assert "pagerdutyIntegrationUrl" in problem.expected, problem
+    assert "canary-key" not in f"{problem.expected} {problem.fix}", problem

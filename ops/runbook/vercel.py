@@ -1,0 +1,108 @@
+"""The Vercel REST API calls the runbooks make: a deployment, the project's production target, rollback, Edge Config."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ops.errors import JobError
+from ops.runbook.http import Client
+
+API_URL = "https://api.vercel.com"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment as GET /v13/deployments/{id} describes it."""
+
+    id: str
+    """Its id (dpl_...)."""
+    project_id: str
+    """The project it belongs to."""
+    ready_state: str
+    """READY, ERROR, BUILDING, ..."""
+    target: str | None
+    """production for a production deployment (only those can be rolled back to)."""
+
+
+@dataclass(frozen=True)
+class VercelApi:
+    """Calls on behalf of the team the client's `teamId` names."""
+
+    client: Client
+    """Bearer-token client of api.vercel.com (a stand-in in tests)."""
+
+    def deployment(self, deployment_id: str) -> Deployment | None:
+        """The deployment, or None when Vercel does not know it."""
+        answer = self.client.request(
+            "GET", f"/v13/deployments/{_segment(deployment_id)}", ok=lambda s: s == 404 or 200 <= s < 300
+        )
+        if answer.status == 404:
+            return None
+        data = answer.json()
+        return Deployment(
+            id=str(data["id"]),
+            project_id=str(data.get("projectId", "")),
+            ready_state=str(data.get("readyState", "")),
+            target=data.get("target"),
+        )
+
+    def production_deployment_id(self, project_id: str) -> str | None:
+        """The deployment the project's production domains point at (GET /v9/projects/{id}: targets.production)."""
+        data: Any = self.client.request("GET", f"/v9/projects/{_segment(project_id)}").json()
+        production = (data.get("targets") or {}).get("production") or {}
+        return str(production["id"]) if "id" in production else None
+
+    def previous_production_deployment(self, project_id: str) -> str | None:
+        """The newest READY production deployment older than the one serving now: what an automatic rollback picks.
+
+        GET /v6/deployments (newest first; each with `uid` and `created`, in milliseconds).
+        """
+        current = self.production_deployment_id(project_id)
+        data: Any = self.client.request(
+            "GET",
+            "/v6/deployments",
+            query={"projectId": project_id, "target": "production", "state": "READY", "limit": "20"},
+        ).json()
+        listed = [(str(d["uid"]), int(d["created"])) for d in data.get("deployments", [])]
+        serving = next((created for uid, created in listed if uid == current), None)
+        if serving is None:
+            return None
+        older = [(created, uid) for uid, created in listed if created < serving]
+        return max(older)[1] if older else None
+
+    def rollback(self, project_id: str, deployment_id: str, reason: str) -> None:
+        """Point every production domain at `deployment_id` (POST /v1/projects/{id}/rollback/{deploymentId}).
+
+        vercel.com/docs/rest-api/projects/points-all-production-domains-for-a-project-to-the-given-deploy: 201 on
+        success; `description` is the reason shown in the dashboard.
+        """
+        self.client.request(
+            "POST",
+            f"/v1/projects/{_segment(project_id)}/rollback/{_segment(deployment_id)}",
+            query={"description": reason},
+        )
+
+    def set_items(self, edge_config_id: str, items: Mapping[str, Any]) -> None:
+        """Upsert Edge Config items (PATCH /v1/edge-config/{id}/items); the app reads them on its next request."""
+        self.client.request(
+            "PATCH",
+            f"/v1/edge-config/{_segment(edge_config_id)}/items",
+            body={"items": [{"operation": "upsert", "key": key, "value": value} for key, value in items.items()]},
+        )
+
+    def item(self, edge_config_id: str, key: str) -> Any:
+        """The value of one Edge Config item (GET /v1/edge-config/{id}/item/{key})."""
+        data: Any = self.client.request(
+            "GET", f"/v1/edge-config/{_segment(edge_config_id)}/item/{_segment(key)}"
+        ).json()
+        return data.get("value")
+
+
+def _segment(value: str) -> str:
+    """One path segment; ids never contain a slash, and a value that tries to is refused."""
+    if not value or "/" in value:
+        raise JobError(f"not an id: {value!r}")
+    return urllib.parse.quote(value, safe="")

@@ -1,0 +1,324 @@
+"""The runbooks' steps run end to end through `python -m ops` against stand-ins of Vercel, the webhooks and the app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from ops import dump
+from ops.cli import main
+from ops.errors import JobError
+from ops.runbook import steps
+from ops.runbook.http import Client
+from ops.runbook.messages import TEMPLATES
+from ops.runbook.vercel import VercelApi
+from tests.ops_servers import S3Server
+from tests.runbook_servers import TOKEN, World, stand_in
+from tests.test_ops_backups import dump_daily, fingerprint, seed
+
+FAST = ["--interval", "0", "--attempts", "5"]
+
+
+@pytest.fixture
+def world() -> World:
+    return World(
+        deployments={
+            "dpl_older": {
+                "id": "dpl_older",
+                "projectId": "prj_1",
+                "readyState": "READY",
+                "target": "production",
+                "createdAt": 1,
+            },
+            "dpl_good": {
+                "id": "dpl_good",
+                "projectId": "prj_1",
+                "readyState": "READY",
+                "target": "production",
+                "createdAt": 2,
+            },
+            "dpl_bad": {
+                "id": "dpl_bad",
+                "projectId": "prj_1",
+                "readyState": "READY",
+                "target": "production",
+                "createdAt": 3,
+            },
+            "dpl_preview": {"id": "dpl_preview", "projectId": "prj_1", "readyState": "READY", "target": None},
+            "dpl_other": {"id": "dpl_other", "projectId": "prj_2", "readyState": "READY", "target": "production"},
+        },
+        items={"MAINTENANCE_MODE": False, "DEGRADED_MODE": False},
+    )
+
+
+@pytest.fixture
+def url(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with stand_in(world) as base:
+        for name, value in {
+            "VERCEL_API_URL": base,
+            "VERCEL_TOKEN": TOKEN,
+            "VERCEL_ORG_ID": "team_1",
+            "VERCEL_PROJECT_ID": "prj_1",
+            "EDGE_CONFIG_ID": "ecfg_1",
+            "APP_URL": base,
+            "STATUS_PAGE_WEBHOOK": f"{base}/hooks/status",
+            "SLACK_WEBHOOK": f"{base}/hooks/slack",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+        yield base
+
+
+@pytest.mark.usefixtures("url")
+def test_rollback_verifies_rolls_back_waits_smoke_tests_and_announces(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["runbook-rollback", "dpl_good", "--reason", "error rate over 5%", *FAST]) == 0
+    assert world.rollbacks == [("dpl_good", "error rate over 5%")], "one rollback request, with the reason"
+    assert world.production == "dpl_good", "production serves the target once the runbook reports done"
+    (status_path, status), (slack_path, slack) = world.posts
+    assert status_path == "/hooks/status"
+    assert status["status"] == "investigating"
+    assert TEMPLATES["investigating"].format(service="VibeLog") in status["message"]
+    assert status["message"].endswith("Rolled back due to: error rate over 5%")
+    assert slack_path == "/hooks/slack"
+    assert "dpl_good" in slack["text"]
+    assert "smoke tests passed" in slack["text"]
+    out = capsys.readouterr()
+    assert TOKEN not in out.out + out.err, "the Vercel token was printed"
+    assert "3. production serves dpl_good" in out.out
+
+
+@pytest.mark.usefixtures("url")
+def test_an_automated_rollback_goes_to_the_deployment_before_the_one_serving(world: World) -> None:
+    assert main(["runbook-rollback", "previous", "--reason", "error-rate alarm", *FAST]) == 0
+    assert world.rollbacks == [("dpl_good", "error-rate alarm")], "the newest production deployment before dpl_bad"
+
+
+@pytest.mark.parametrize(
+    ("deployment", "problem"),
+    [
+        ("dpl_missing", "does not exist"),
+        ("dpl_preview", "only a READY production deployment"),
+        ("dpl_other", "belongs to another project"),
+    ],
+)
+@pytest.mark.usefixtures("url")
+def test_rollback_refuses_a_target_that_cannot_serve_production(
+    world: World, capsys: pytest.CaptureFixture[str], deployment: str, problem: str
+) -> None:
+    assert main(["runbook-rollback", deployment, "--reason", "bug", *FAST]) == 1
+    assert problem in capsys.readouterr().err
+    assert world.rollbacks == [], "nothing was rolled back"
+    assert world.production == "dpl_bad", "production is untouched"
+    assert world.posts == [], "nothing was announced"
+
+
+@pytest.mark.usefixtures("url")
+def test_rollback_gives_up_when_production_never_switches(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.propagation_reads = 1000
+    assert main(["runbook-rollback", "dpl_good", "--reason", "bug", *FAST]) == 1
+    assert "gave up waiting for production to serve dpl_good after 5 tries" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("url")
+def test_rollback_fails_and_says_so_when_the_app_stays_unhealthy(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.healthy = False
+    assert main(["runbook-rollback", "dpl_good", "--reason", "bug", *FAST]) == 1
+    assert "/api/health to answer 200" in capsys.readouterr().err
+
+
+def test_smoke_reports_each_failing_check(world: World, url: str) -> None:
+    assert steps.smoke(Client(url)).ok
+    world.healthy = False
+    assert steps.smoke(Client(url)).failures == ("/api/health: 503, status 'unhealthy'",)
+
+
+def test_a_wrong_token_is_refused_and_never_shown(url: str) -> None:
+    api = VercelApi(Client(url, "wrong-token", {"teamId": "team_1"}))
+    with pytest.raises(JobError, match="answered 403") as caught:
+        api.deployment("dpl_good")
+    assert "wrong-token" not in str(caught.value)
+    assert "wrong-token" not in repr(api)
+
+
+@pytest.mark.usefixtures("url")
+def test_switches_are_upserted_and_read_back(world: World) -> None:
+    assert main(["runbook-switch", "DEGRADED_MODE=true", "AI_PROVIDER=anthropic", *FAST]) == 0
+    assert world.items["DEGRADED_MODE"] is True
+    assert world.items["AI_PROVIDER"] == "anthropic"
+    assert world.items["MAINTENANCE_MODE"] is False, "a switch not named is left alone"
+
+
+@pytest.mark.parametrize("switch", ["MAINTENANCE_MODE=yes", "DEBUG_MODE=true", "SECURITY_MODE"])
+@pytest.mark.usefixtures("url")
+def test_an_unknown_switch_or_value_is_refused_before_any_call(world: World, switch: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["runbook-switch", switch])
+    assert exited.value.code == 2
+    assert world.items == {"MAINTENANCE_MODE": False, "DEGRADED_MODE": False}
+
+
+@pytest.mark.usefixtures("url")
+def test_announce_posts_each_template(world: World) -> None:
+    for phase in ("identified", "resolved"):
+        assert main(["runbook-announce", phase, "--service", "recording", "--detail", "restored daily dump"]) == 0
+    statuses = [body for path, body in world.posts if path == "/hooks/status"]
+    assert [s["status"] for s in statuses] == ["identified", "resolved"]
+    assert statuses[1]["message"] == TEMPLATES["resolved"].format(service="recording")
+    slack = [body["text"] for path, body in world.posts if path == "/hooks/slack"]
+    assert "restored daily dump" in slack[0], "the internal detail reaches Slack"
+    assert all("restored daily dump" not in s["message"] for s in statuses), "and never the public status page"
+
+
+def _corruption(world: World, url: str, outcome: steps.RestoreOutcome | JobError) -> list[object]:
+    seen: list[object] = []
+
+    def restore() -> steps.RestoreOutcome:
+        seen.append(world.items["MAINTENANCE_MODE"])
+        if isinstance(outcome, JobError):
+            raise outcome
+        return outcome
+
+    api = VercelApi(Client(url, TOKEN, {"teamId": "team_1"}))
+    steps.database_corruption(api, "ecfg_1", restore, waiting=steps.Waiting(3, 0), log=lambda _: None)
+    return seen
+
+
+def test_database_corruption_restores_under_maintenance_and_lifts_it_after_the_checks(world: World, url: str) -> None:
+    seen = _corruption(world, url, steps.RestoreOutcome(True, ["ok row counts"]))
+    assert seen == [True], "the restore ran with maintenance mode on"
+    assert world.items["MAINTENANCE_MODE"] is False, "maintenance lifted after the checks passed"
+
+
+def test_database_corruption_keeps_maintenance_on_when_a_check_fails(world: World, url: str) -> None:
+    _corruption(world, url, steps.RestoreOutcome(False, ["FAIL row counts"]))
+    assert world.items["MAINTENANCE_MODE"] is True, "a database that failed its checks must not serve"
+
+
+def test_database_corruption_keeps_maintenance_on_when_the_restore_fails(world: World, url: str) -> None:
+    with pytest.raises(JobError):
+        _corruption(world, url, JobError("checksum mismatch"))
+    assert world.items["MAINTENANCE_MODE"] is True
+
+
+def test_database_corruption_keeps_maintenance_on_until_the_switch_over(world: World, url: str) -> None:
+    seen = _corruption(world, url, steps.RestoreOutcome(True, ["ok row counts"], "switch over"))
+    assert seen == [True], "the restore ran with maintenance mode on"
+    assert world.items["MAINTENANCE_MODE"] is True, "the live database is still the one that failed"
+
+
+def test_waiting_is_bounded() -> None:
+    slept: list[float] = []
+    with pytest.raises(JobError, match="after 4 tries 7 s apart"):
+        steps.Waiting(4, 7, slept.append).until("never", lambda: False)
+    assert slept == [7, 7, 7], "no sleep after the last try"
+
+
+def test_plain_http_is_refused_beyond_loopback() -> None:
+    with pytest.raises(JobError, match="only https"):
+        Client("http://api.vercel.com")
+
+
+@pytest.mark.parametrize(("status", "failed_over"), [(0.0, True), (1.0, False)])
+def test_failover_is_verified_with_the_health_checks_state(
+    s3_server: S3Server, status: float, failed_over: bool
+) -> None:
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        endpoint_url=s3_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    check = f"hc-{uuid.uuid4().hex[:8]}"
+    lines: list[str] = []
+    waiting = steps.Waiting(3, 0)
+    with pytest.raises(JobError, match="gave up"):
+        steps.verify_failover(cloudwatch, check, failed_over=failed_over, waiting=waiting, log=lines.append)
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Route53",
+        MetricData=[
+            {
+                "MetricName": "HealthCheckStatus",
+                "Dimensions": [{"Name": "HealthCheckId", "Value": check}],
+                "Value": status,
+                "Timestamp": datetime.now(UTC) - timedelta(seconds=30),
+            }
+        ],
+    )
+    steps.verify_failover(cloudwatch, check, failed_over=failed_over, waiting=waiting, log=lines.append)
+    assert lines
+    assert ("secondary" if failed_over else "primary") in lines[-1]
+    with pytest.raises(JobError, match="gave up"):
+        steps.verify_failover(cloudwatch, check, failed_over=not failed_over, waiting=waiting, log=lines.append)
+
+
+@pytest.mark.usefixtures("url")
+def test_the_database_runbook_restores_a_real_dump_under_maintenance(
+    world: World, database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DROP TABLE vibelogs")
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("RESTORE_TARGET_URL", database)
+
+    assert main(["runbook-database-restore", key, "--confirm-production", *FAST]) == 0
+
+    live = conninfo_to_dict(database)["dbname"]
+    with psycopg.connect(database, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('public.vibelogs')").fetchone() == (None,), (
+            "the live database was overwritten: the state the restore replaces is gone"
+        )
+        names = [
+            row[0]
+            for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{live}_restored_%"])
+        ]
+    assert len(names) == 1, f"one new database beside {live}: {names}"
+    assert fingerprint(make_conninfo(database, dbname=names[0])) == before, "the restored rows differ from the dump"
+    assert world.item_log == [("MAINTENANCE_MODE", True)], "maintenance stays on until a person switches over"
+    out = capsys.readouterr()
+    assert f"maintenance mode stays on until the switch-over: compare `{names[0]}`" in out.out, out.out
+    assert database not in out.out + out.err, "the database URL was printed"
+    assert TOKEN not in out.out + out.err
+
+
+@pytest.mark.usefixtures("url")
+def test_the_database_runbook_refuses_an_archived_dump_until_it_is_thawed(
+    world: World, database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    result = dump.dump(
+        s3,
+        database_url=database,
+        bucket=bucket,
+        destinations=[dump.Destination.parse("yearly=DEEP_ARCHIVE")],
+        compress=9,
+    )
+    (yearly,) = result.keys
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("RESTORE_TARGET_URL", database)
+
+    assert main(["runbook-database-restore", yearly, "--confirm-production", *FAST]) == 1
+    err = capsys.readouterr().err
+    assert f"python -m ops thaw {yearly}" in err, err
+    assert "DEEP_ARCHIVE" in err, err
+    assert world.item_log == [], "maintenance must not go on for a dump the job cannot read"
+
+    assert main(["thaw", yearly]) == 0
+    assert capsys.readouterr().out.strip() == f"{yearly}: ready", "moto completes a restore at once"
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DROP TABLE vibelogs")
+    assert main(["runbook-database-restore", yearly, "--confirm-production", *FAST]) == 0, capsys.readouterr()
