@@ -311,7 +311,7 @@ LONG_AWS_JOBS = {
 
 
 @pytest.mark.parametrize("name", sorted(LONG_AWS_JOBS))
-def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, production_plan: Plan) -> None:
+def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, production: Plan) -> None:
     job_name, role_suffix = LONG_AWS_JOBS[name]
     job = load(WORKFLOWS / name)["jobs"][job_name]
     timeout = job["timeout-minutes"] * 60
@@ -321,9 +321,7 @@ def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, producti
         duration = step["with"].get("role-duration-seconds", 3600)
         assert duration >= timeout, f"{name}: {job_name} runs {timeout} s but its credentials last {duration} s"
         roles = [
-            r
-            for r in production_plan.by_type("aws:iam/role:Role")
-            if str(r.inputs.get("name", "")).endswith(role_suffix)
+            r for r in production.by_type("aws:iam/role:Role") if str(r.inputs.get("name", "")).endswith(role_suffix)
         ]
         assert roles, f"no role named *{role_suffix} in production"
         for role in roles:
