@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.engine import PROJECT_DIR
+from settings.stacks import PROJECT_DIR
 
 GIT_IDENTITY = ["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"]
 
