@@ -51,6 +51,7 @@ def diff_revision(sha: str, stack: str = "all") -> list[StackDiff]:
     """
     key = secrets.token_bytes(32)
     top = Path(_git("rev-parse", "--show-toplevel").stdout.strip())
+    common = (top / _git("rev-parse", "--git-common-dir").stdout.strip()).resolve()
     with tempfile.TemporaryDirectory(prefix="infra-diff-") as tmp:
         worktree = Path(tmp) / "base"
 
@@ -60,6 +61,7 @@ def diff_revision(sha: str, stack: str = "all") -> list[StackDiff]:
             if done.returncode != 0:  # a checkout cut short, before git knew it as a worktree: unlock, prune
                 _git("worktree", "unlock", str(worktree), check=False)
                 shutil.rmtree(worktree, ignore_errors=True)
+                remove_half_made_record(common, worktree)
                 _git("worktree", "prune", check=False)
 
         # Ctrl-C ends the process without running `finally`; the worktree and its directory go all the same.
@@ -116,7 +118,13 @@ def _start_plan(directory: Path, stack: str, key: bytes) -> subprocess.Popen[str
     stacks = stack if stack == "all" or (directory / f"Pulumi.{stack}.yaml").is_file() else None
     command = [sys.executable, "-m", "infra", "plan", "--json", "--stack", stacks or "all"]
     return subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        command, cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=directory,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C reaches the diff alone, which kills the plan's whole group
     )
 
 
@@ -134,6 +142,24 @@ def _finish_plan(process: subprocess.Popen[str], directory: Path, what: str) -> 
     return PlanRun(documents, stderr, directory)
 
 
+def remove_half_made_record(common: Path, worktree: Path) -> None:
+    """Remove, by hand, the repository's record of `worktree` if git cannot.
+
+    A `git worktree add` killed while writing leaves `.git/worktrees/<name>` still locked ("initializing") with an
+    empty `commondir`: `unlock` and `remove` then stop with "failed to read .../commondir", and `prune` keeps a
+    locked record, so every later `git worktree` command in the repository fails. Only the record whose `gitdir`
+    names this worktree is touched.
+    """
+    ours = os.path.realpath(worktree / ".git")
+    for record in sorted((common / "worktrees").glob("*")):
+        try:
+            named = (record / "gitdir").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if os.path.realpath(named) == ours:
+            shutil.rmtree(record, ignore_errors=True)
+
+
 def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     process = subprocess.Popen(  # noqa: S603 - git with fixed arguments
         ["git", *args],  # noqa: S607 - git from PATH, like a developer runs it
@@ -141,6 +167,7 @@ def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # on Ctrl-C its whole group is killed, git's own helper processes included
     )
     # Killed on Ctrl-C before the cleanup runs, so a half-done `worktree add` cannot race its removal.
     with interrupt.child(process):
