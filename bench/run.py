@@ -190,8 +190,8 @@ def child_generated(size: int, collector: bool) -> None:
     import pulumi  # noqa: PLC0415
     import pulumi_aws as aws  # noqa: PLC0415
 
-    from infra.engine import run_program  # noqa: PLC0415
-    from infra.stackfile import read_stack_config  # noqa: PLC0415
+    from infra.engine.runtime import run_program  # noqa: PLC0415
+    from settings.stackfile import read_stack_config  # noqa: PLC0415
 
     def program(size: int) -> Callable[[], None]:
         def declare() -> None:
@@ -218,8 +218,9 @@ def child_plan(collector: bool, shortcuts: bool, lazy: bool) -> None:
     if not collector:
         gc.disable()
     sys.path.insert(0, str(PROJECT_DIR))
-    from infra import engine, lazy_sdk  # noqa: PLC0415
     from infra.__main__ import main  # noqa: PLC0415
+    from infra.engine import lazy_sdk  # noqa: PLC0415
+    from infra.engine import runtime as engine  # noqa: PLC0415
 
     if not lazy:
         sys.meta_path.remove(lazy_sdk.FINDER)

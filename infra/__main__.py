@@ -7,16 +7,16 @@ import importlib
 import signal
 import sys
 
-from infra import interrupt
+from infra.engine import interrupt
 
 # verb -> (module with `main(argv) -> int`, summary); modules load on use, so each verb pays for its own imports.
 VERBS: dict[str, tuple[str, str]] = {
-    "plan": ("infra.plan", "the offline preview of a stack (or all), as a tree or --json"),
-    "check-env": ("infra.check_env", "validate env files against the app's env schema"),
-    "schema": ("infra.schema", "the stack files' JSON Schema and the README's config reference"),
-    "diff": ("infra.diff", "what each stack would change between a git revision and the working tree"),
-    "compare": ("infra.compare", "what differs between two stacks' plans (staging before production)"),
-    "graph": ("infra.graph", "a stack's plan as a Mermaid diagram, with its longest dependency chain"),
+    "plan": ("infra.cli.plan", "the offline preview of a stack (or all), as a tree or --json"),
+    "check-env": ("infra.cli.check_env", "validate env files against the app's env schema"),
+    "schema": ("infra.cli.schema", "the stack files' JSON Schema and the README's config reference"),
+    "diff": ("infra.cli.diff", "what each stack would change between a git revision and the working tree"),
+    "compare": ("infra.cli.compare", "what differs between two stacks' plans (staging before production)"),
+    "graph": ("infra.cli.graph", "a stack's plan as a Mermaid diagram, with its longest dependency chain"),
 }
 
 

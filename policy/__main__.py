@@ -11,6 +11,6 @@ if PROJECT_ROOT not in sys.path:
 
 from pulumi_policy import PolicyPack  # noqa: E402 - after the path is set
 
-from policy.rules import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies  # noqa: E402
+from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies  # noqa: E402
 
 PolicyPack(name=PACK_NAME, policies=build_policies(), enforcement_level=PACK_ENFORCEMENT_LEVEL)

@@ -9,9 +9,10 @@ replaced by `UNKNOWN`, so a rule decides for itself to skip what a preview canno
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from pulumi_policy import PolicyResource, ResourceValidationArgs
 from pulumi_policy.proxy import (
     UNKNOWN_ARCHIVE_VALUE,
     UNKNOWN_ARRAY_VALUE,
@@ -22,6 +23,8 @@ from pulumi_policy.proxy import (
     UNKNOWN_STRING_VALUE,
     UnknownValueError,
 )
+
+from policy.unknowns import UNKNOWN
 
 SENTINELS: Final[frozenset[str]] = frozenset(
     {
@@ -34,16 +37,6 @@ SENTINELS: Final[frozenset[str]] = frozenset(
         UNKNOWN_STRING_VALUE,
     }
 )
-
-
-class _Unknown:
-    """A value a preview does not know yet."""
-
-    def __repr__(self) -> str:
-        return "[unknown]"
-
-
-UNKNOWN: Final = _Unknown()
 
 
 def plain(value: Any) -> Any:
@@ -113,18 +106,17 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def stack_of(urn: str) -> str:
-    """The stack a URN belongs to (`urn:pulumi:<stack>::<project>::<type>::<name>`)."""
-    parts = urn.split("::")
-    return parts[0].rsplit(":", 1)[-1] if parts and parts[0].startswith("urn:pulumi:") else ""
+def props_of(resource: ResourceValidationArgs | PolicyResource) -> dict[str, Any]:
+    """A resource's properties as plain data (see `plain`)."""
+    value = plain(resource.props)
+    return value if isinstance(value, dict) else {}
 
 
-def type_chain(urn: str) -> list[str]:
-    """The type tokens of a URN: the resource's own last, its ancestors' before it."""
-    parts = urn.split("::")
-    return parts[2].split("$") if len(parts) >= 4 else []
+def of_type(resources: Iterable[PolicyResource], type_: str) -> list[PolicyResource]:
+    """The resources of one type token."""
+    return [resource for resource in resources if resource.resource_type == type_]
 
 
-def name_of(urn: str) -> str:
-    """The logical name at the end of a URN."""
-    return urn.rsplit("::", 1)[-1]
+def depends_on(resource: PolicyResource, prop: str, target: PolicyResource) -> bool:
+    """Whether `resource`'s input `prop` comes from `target`."""
+    return any(dep.urn == target.urn for dep in resource.property_dependencies.get(prop, []))

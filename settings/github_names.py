@@ -6,13 +6,13 @@ import re
 from collections.abc import Iterable
 
 # GitHub: alphanumerics and underscores only, no leading digit, no GITHUB_ prefix; names are case-insensitive.
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_PREFIX = "GITHUB_"
 
 
 def name_problem(name: str) -> str | None:
     """Why GitHub would refuse `name` for an Actions secret or variable, or None if it is valid."""
-    if not _NAME.match(name):
+    if not NAME.match(name):
         return f"{name!r} must use only letters, digits and underscores, and not start with a digit"
     if name.upper().startswith(RESERVED_PREFIX):
         return f"{name!r} must not start with {RESERVED_PREFIX} (reserved by GitHub)"

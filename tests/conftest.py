@@ -1,23 +1,17 @@
-"""Shared test helpers: real stack files, edited in memory, run through the offline engine."""
+"""The suite's fixtures: every stack's plan once per session, and the jobs' real servers (tests/ops_servers.py)."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-import yaml
 
-from infra.engine import Plan, Secret, run_program
-from infra.stackfile import StackConfig, read_stack_config, stack_file
-from settings.loader import ConfigError, ConfigProblem, load_settings
-from settings.stack import StackSettings
+from infra.engine.runtime import Plan
+from settings.stacks import STACKS
+from tests.helpers.stacks import plan_of
 
 # The jobs' real servers (PostgreSQL, moto S3), one of each per session.
 pytest_plugins = ("tests.ops_servers",)
-
-Edit = Callable[[dict[str, Any]], None]
 
 
 def pytest_configure() -> None:
@@ -31,55 +25,10 @@ def pytest_collection_finish() -> None:
     gc.freeze()
 
 
-def stack_config(stack: str, edit: Edit | None = None) -> StackConfig:
-    """A real stack's config, optionally with its `config:` mapping edited first (the file is not touched)."""
-    document = yaml.safe_load(stack_file(stack).read_text(encoding="utf-8"))
-    if edit is not None:
-        edit(document["config"])
-    return read_stack_config(stack, text=yaml.safe_dump(document))
-
-
-def settings_of(stack: str, edit: Edit | None = None) -> StackSettings:
-    """The validated settings of a real stack (placeholders standing in for its secrets)."""
-    config = stack_config(stack, edit)
-    return load_settings(stack, config.values, config.secret_keys)
-
-
-def problems_of(stack: str, edit: Edit) -> list[ConfigProblem]:
-    """The problems the settings loader reports for a real stack after `edit`; fails if it reports none."""
-    config = stack_config(stack, edit)
-    with pytest.raises(ConfigError) as raised:
-        load_settings(stack, config.values, config.secret_keys)
-    return raised.value.problems
-
-
-def only_problem(stack: str, edit: Edit) -> ConfigProblem:
-    """The single problem an edit causes (a negative case changes one thing)."""
-    problems = problems_of(stack, edit)
-    assert len(problems) == 1, f"expected one problem, got {[(p.path, p.expected) for p in problems]}"
-    return problems[0]
-
-
-def plan_of(stack: str, edit: Edit | None = None, program: Callable[[], object] | None = None) -> Plan:
-    """The offline plan of a real stack, or of `program` run with that stack's config."""
-    return run_program(stack, stack_config(stack, edit), program=program)
-
-
-def reveal(value: Any) -> Any:
-    """The value inside a recorded secret (tests only: outputs never show it)."""
-    return value.value if isinstance(value, Secret) else value
-
-
 @pytest.fixture(scope="session")
 def all_plans() -> dict[str, Plan]:
     """Every stack's plan, built once for the session."""
-    return {stack: plan_of(stack) for stack in ("development", "staging", "production")}
-
-
-@pytest.fixture(scope="session")
-def production_plan(all_plans: dict[str, Plan]) -> Plan:
-    """The production stack's plan."""
-    return all_plans["production"]
+    return {stack: plan_of(stack) for stack in STACKS}
 
 
 @pytest.fixture(scope="session")

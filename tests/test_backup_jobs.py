@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from infra.engine import Plan, Registration, Secret
+from infra.engine.runtime import Plan, Registration, Secret
+from policy.type_tokens import ENVIRONMENT_SECRET as SECRET
+from policy.type_tokens import ENVIRONMENT_VARIABLE as VARIABLE
+from policy.type_tokens import IAM_ROLE as ROLE
+from policy.type_tokens import REPOSITORY_ENVIRONMENT as ENVIRONMENT
 from settings.loader import ConfigError, load_settings
-from tests.conftest import only_problem, stack_config
+from tests.helpers.stacks import only_problem, stack_config
 
-ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
-SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
-VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
-ROLE = "aws:iam/role:Role"
 JOBS = "vibelog:backup:BackupJobs"
 
 

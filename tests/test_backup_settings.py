@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from settings.retention import cron_interval_minutes, lifecycle_problems
-from tests.conftest import only_problem, problems_of, settings_of
+from tests.helpers.stacks import only_problem, problems_of, settings_of
 
 Edit = Callable[[dict[str, Any]], None]
 

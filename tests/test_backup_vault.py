@@ -11,24 +11,24 @@ import pytest
 
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.providers import Providers
-from infra.engine import UNKNOWN, Plan, Registration, run_program
-from infra.mocks import VibelogMocks
-from infra.render import plan_json
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, run_program
+from infra.plans.render import plan_json
+from policy.type_tokens import BUCKET, ROLE_POLICY
+from policy.type_tokens import BUCKET_ENCRYPTION as ENCRYPTION
+from policy.type_tokens import BUCKET_LIFECYCLE as LIFECYCLE
+from policy.type_tokens import BUCKET_OBJECT_LOCK as LOCK
+from policy.type_tokens import BUCKET_OWNERSHIP as OWNERSHIP
+from policy.type_tokens import BUCKET_POLICY as POLICY
+from policy.type_tokens import BUCKET_PUBLIC_ACCESS_BLOCK as PUBLIC_ACCESS
+from policy.type_tokens import BUCKET_REPLICATION as REPLICATION
+from policy.type_tokens import BUCKET_VERSIONING as VERSIONING
+from policy.type_tokens import IAM_ROLE as ROLE
+from policy.type_tokens import KMS_KEY as KEY
+from policy.unknowns import UNKNOWN
 from settings.loader import load_settings
-from tests.conftest import plan_of, stack_config
+from tests.helpers.stacks import plan_of, stack_config
 
-BUCKET = "aws:s3/bucket:Bucket"
-KEY = "aws:kms/key:Key"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
-ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
-POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
-LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
-REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 SIDE_RESOURCES = {
     VERSIONING: "versioning",
     ENCRYPTION: "encryption",

@@ -6,13 +6,11 @@ from typing import Any
 
 import pytest
 
-from infra.engine import Plan
-from infra.policies import check_plan, mandatory
-from tests.conftest import only_problem, plan_of
-
-ZONE = "aws:route53/zone:Zone"
-RECORD = "aws:route53/record:Record"
-CERTIFICATE_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+from infra.engine.policies import check_plan, mandatory
+from infra.engine.runtime import Plan
+from policy.type_tokens import CERTIFICATE_VALIDATION, RECORD
+from policy.type_tokens import HOSTED_ZONE as ZONE
+from tests.helpers.stacks import only_problem, plan_of
 
 
 def phase(value: Any) -> Any:

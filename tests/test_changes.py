@@ -10,18 +10,19 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import rpc
 
-from infra import plan_format
-from infra.changes import StackDiff, diff_plans
-from infra.engine import PROJECT_DIR, run_program
-from infra.plan_format import SECRET_TEXT
-from infra.render import plan_json
-from infra.review import diff_json, diff_markdown, diff_text
-from infra.stackfile import read_stack_config
+from infra.diffs.changes import StackDiff, diff_plans
+from infra.diffs.review import diff_json, diff_markdown, diff_text
+from infra.engine.runtime import run_program
+from infra.plans import plan_format
+from infra.plans.plan_format import SECRET_TEXT
+from infra.plans.render import plan_json
+from policy.type_tokens import BUCKET
+from policy.type_tokens import EDGE_CONFIG_ITEM as FLAG
+from settings.stackfile import read_stack_config
+from settings.stacks import PROJECT_DIR
 
 KEY = bytes(range(32))
 STAGING = (PROJECT_DIR / "Pulumi.staging.yaml").read_text(encoding="utf-8")
-FLAG = "vercel:index/edgeConfigItem:EdgeConfigItem"
-BUCKET = "aws:s3/bucket:Bucket"
 
 
 def staging_plan(text: str = STAGING, key: bytes | None = KEY) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.check_env import EnvFileError, main, parse_dotenv
+from infra.cli.check_env import main
+from infra.config.env_files import EnvFileError, parse_dotenv
 
 SECRET = "n3xtauth-secret-value-0123456789abcdef"
 VERCEL_PULL = f"""# Created by Vercel CLI

@@ -11,15 +11,15 @@ import yaml
 
 from components.aws_iam import trust_policy
 from components.ci_aws_access import DATA_READ_ACTIONS
-from infra.engine import Plan, Registration, run_program
-from infra.mocks import VibelogMocks
-from infra.stackfile import stack_file
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, run_program
+from policy.type_tokens import IAM_ROLE as ROLE
+from policy.type_tokens import OIDC_PROVIDER as OIDC
+from policy.type_tokens import ROLE_POLICY as POLICY
 from settings.github_oidc import GITHUB_OIDC_HOST
-from tests.conftest import only_problem, plan_of, stack_config
-from tests.iam_eval import allowed, allows_on, documents, unscoped_actions, write_actions
-
-ROLE = "aws:iam/role:Role"
-OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+from settings.stackfile import stack_file
+from tests.helpers.iam_eval import allowed, allows_on, documents, unscoped_actions, write_actions
+from tests.helpers.stacks import only_problem, plan_of, stack_config
 
 
 def github_providers(plan: Plan) -> list[Registration]:
@@ -102,8 +102,6 @@ def test_trust_policy_never_trusts_the_audience_alone() -> None:
 
 # Least privilege and isolation: the deploy roles' policy documents, evaluated. Plans as a mock `up` records them,
 # so the zone's AWS-assigned ARN is known.
-
-POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 
 @pytest.fixture(scope="module")

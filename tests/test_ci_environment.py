@@ -7,13 +7,13 @@ import pulumi_github as github
 import pytest
 
 from components.ci_environment import BranchRules, CiEnvironment, CiEnvironmentArgs
-from infra.engine import Plan, Registration, Secret, run_program
-from infra.mocks import VibelogMocks
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, Secret, run_program
+from policy.type_tokens import BRANCH_PROTECTION as PROTECTION
+from policy.type_tokens import ENVIRONMENT_SECRET as SECRET
+from policy.type_tokens import ENVIRONMENT_VARIABLE as VARIABLE
+from policy.type_tokens import REPOSITORY_ENVIRONMENT as ENVIRONMENT
 
-ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
-SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
-VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
-PROTECTION = "github:index/branchProtection:BranchProtection"
 PIPELINE_SECRETS = {"VERCEL_TOKEN", "VERCEL_ORG_ID", "VERCEL_PROJECT_ID", "STATUS_PAGE_WEBHOOK", "SLACK_WEBHOOK"}
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from infra.stackfile import read_stack_config
 from settings.ci import REFERENCE_CHECKS
 from settings.loader import ConfigError, load_settings
+from settings.stackfile import read_stack_config
 
 CI_SECRETS = ("vibelog:secrets.vercelDeployToken", "vibelog:secrets.statusPageWebhook", "vibelog:secrets.slackWebhook")
 

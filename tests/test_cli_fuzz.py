@@ -20,14 +20,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.diff import PlanRun, diff_runs
-from infra.plan_format import FINGERPRINT_KEY_ENV
-from infra.stackfile import stack_file
+from infra.diffs.revision import PlanRun, diff_runs
+from infra.plans.plan_format import FINGERPRINT_KEY_ENV
 from settings.config_keys import provider_secret_keys
 from settings.env_schema import ENV_KEYS
 from settings.secrets import SecretSettings
+from settings.stackfile import stack_file
 from settings.stacks import STACKS
-from tests.cli_helpers import Run, copy_stacks, run_verb
+from tests.helpers.cli import Run, copy_stacks, run_verb
 
 CANARY = "canary-sk-7d3f9a21b6"
 SECRET_NAMES = tuple(str(field.alias or name) for name, field in SecretSettings.model_fields.items())
@@ -173,8 +173,8 @@ def test_every_verb_on_a_mutated_stack_file(tmp_path_factory: Any, case: tuple[s
     _check(["graph", "--stack", stack, *(output if output == ["--markdown"] else [])], in_head)
     _check(["compare", other, stack, *output], in_head)
     with (
-        mock.patch("infra.diff.resolve", return_value="0" * 40),
-        mock.patch("infra.diff.diff_revision", _diff_in_process(head_dir, base_dir)),
+        mock.patch("infra.cli.diff.resolve", return_value="0" * 40),
+        mock.patch("infra.cli.diff.diff_revision", _diff_in_process(head_dir, base_dir)),
     ):
         _check(["diff", "--base", "HEAD", "--stack", stack, *output], in_head)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.engine import Plan, canonical_order
+from infra.engine.runtime import Plan, canonical_order
 from settings.stacks import STACKS
-from tests.cli_helpers import copy_stacks, run_verb
+from tests.helpers.cli import copy_stacks, run_verb
 
 CANARY = "canary-sk-4b8e0a1f"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from infra.compare import compare_documents
-from infra.engine import plan_stack
-from infra.render import plan_json
+from infra.diffs.compare import compare_documents
+from infra.engine.runtime import plan_stack
+from infra.plans.render import plan_json
 
 
 def test_staging_to_production_shows_flags_config_and_resources_in_one_only() -> None:

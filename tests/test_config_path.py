@@ -10,7 +10,7 @@ from settings.backup import BackupSettings
 from settings.base import config_path
 from settings.dns import DnsSettings
 from settings.stack import StackSettings, key
-from tests.conftest import only_problem
+from tests.helpers.stacks import only_problem
 
 
 def test_a_path_is_the_chain_of_aliases_of_the_fields_it_names() -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.engine import PROJECT_DIR
+from infra.diffs.revision import remove_half_made_record
+from settings.stacks import PROJECT_DIR
 
 GIT_IDENTITY = ["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"]
 
@@ -125,3 +126,33 @@ def test_ctrl_c_during_a_diff_leaves_no_worktree(repo: Path) -> None:
     assert left == worktrees[:1], "the base revision's worktree is removed"
     base = Path(worktrees[1].removeprefix("worktree "))
     assert not base.parent.exists(), f"{base.parent} is left behind"
+
+
+def test_a_worktree_add_cut_short_is_cleaned_up_where_git_itself_cannot(tmp_path: Path) -> None:
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - git with fixed arguments
+            ["git", *args],  # noqa: S607 - git from PATH
+            cwd=tmp_path / "repo",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    (tmp_path / "repo").mkdir()
+    git("init", "--quiet")
+    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "--allow-empty", "-m", "c")
+    worktree = tmp_path / "tmp" / "base"
+    assert git("worktree", "add", "--detach", "--quiet", str(worktree)).returncode == 0
+    # What a `worktree add` killed mid-write leaves: its record still locked, with an empty commondir.
+    record = tmp_path / "repo" / ".git" / "worktrees" / "base"
+    (record / "commondir").write_text("", encoding="utf-8")
+    (record / "locked").write_text("initializing", encoding="utf-8")
+    shutil.rmtree(worktree)
+    git("worktree", "prune")
+    assert record.exists(), "git's own prune keeps a locked record (the case this covers)"
+
+    remove_half_made_record(tmp_path / "repo" / ".git", worktree)
+
+    assert not record.exists(), f"{record} is left behind"
+    listed = git("worktree", "list", "--porcelain")
+    assert listed.returncode == 0, listed.stderr

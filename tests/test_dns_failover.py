@@ -9,23 +9,26 @@ import pytest
 
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.providers import Providers
-from infra.engine import UNKNOWN, Plan, Registration, Secret, run_program
-from infra.mocks import VibelogMocks
-from infra.render import plan_json
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, Secret, run_program
+from infra.plans.render import plan_json
+from policy.type_tokens import (
+    BUCKET,
+    BUCKET_POLICY,
+    CERTIFICATE,
+    CERTIFICATE_VALIDATION,
+    DISTRIBUTION,
+    HEALTH_CHECK,
+    RECORD,
+)
+from policy.type_tokens import HOSTED_ZONE as ZONE
+from policy.type_tokens import METRIC_ALARM as ALARM
+from policy.type_tokens import SNS_SUBSCRIPTION as SUBSCRIPTION
+from policy.type_tokens import SNS_TOPIC as TOPIC
+from policy.unknowns import UNKNOWN
 from settings.loader import load_settings
-from tests.conftest import plan_of, problems_of, stack_config
+from tests.helpers.stacks import plan_of, problems_of, stack_config
 
-ZONE = "aws:route53/zone:Zone"
-RECORD = "aws:route53/record:Record"
-HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-TOPIC = "aws:sns/topic:Topic"
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-BUCKET = "aws:s3/bucket:Bucket"
-DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
-CERTIFICATE = "aws:acm/certificate:Certificate"
-CERTIFICATE_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
-BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 COMPONENT = "vibelog:dns:DnsFailover"
 
 

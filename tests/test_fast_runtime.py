@@ -13,20 +13,21 @@ import re
 import pulumi
 import pytest
 
-from infra import engine, fast_runtime
-from infra.engine import Plan, Registration
-from infra.render import plan_json
-from settings.stacks import STACKS
-from tests.conftest import plan_of
+from infra.engine import fast_runtime
+from infra.engine import runtime as engine
+from infra.engine.runtime import Plan, Registration
+from infra.plans.render import plan_json
+from settings.stacks import PROJECT_DIR, STACKS
+from tests.helpers.stacks import plan_of
 
 REREAD = (
-    "infra/fast_runtime.py mirrors SDK internals of pulumi {pinned}: re-read {name} in the installed SDK, carry "
+    "infra/engine/fast_runtime.py mirrors SDK internals of pulumi {pinned}: re-read {name} in the installed SDK, carry "
     "its changes into the replacement (or drop the replacement), then update PINNED_SDK/REPLACED"
 )
 
 
 def test_the_shortcuts_are_pinned_to_the_sdk_in_requirements() -> None:
-    requirements = (engine.PROJECT_DIR / "requirements.txt").read_text(encoding="utf-8")
+    requirements = (PROJECT_DIR / "requirements.txt").read_text(encoding="utf-8")
     pinned = re.search(r"^pulumi==(\S+)$", requirements, re.MULTILINE)
     assert pinned is not None, "requirements.txt pins no exact pulumi version"
     assert pinned.group(1) == fast_runtime.PINNED_SDK, REREAD.format(pinned=fast_runtime.PINNED_SDK, name="both")

@@ -6,16 +6,15 @@ from typing import Any
 
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.vercel_app import VercelApp, VercelAppArgs
-from infra.engine import Plan, Secret, run_program
-from infra.mocks import VibelogMocks
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Secret, run_program
+from policy.type_tokens import EDGE_CONFIG as STORE
+from policy.type_tokens import EDGE_CONFIG_ITEM as ITEM
+from policy.type_tokens import EDGE_CONFIG_TOKEN as TOKEN
+from policy.type_tokens import ENV_VAR
 from settings.loader import load_settings
 from settings.operations import FLAG_NAMES
-from tests.conftest import plan_of, stack_config
-
-ITEM = "vercel:index/edgeConfigItem:EdgeConfigItem"
-STORE = "vercel:index/edgeConfig:EdgeConfig"
-TOKEN = "vercel:index/edgeConfigToken:EdgeConfigToken"
-ENV_VAR = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
+from tests.helpers.stacks import plan_of, stack_config
 
 
 def flags_plan(stack: str, edit: Any = None) -> Plan:
@@ -93,9 +92,9 @@ def test_items_are_replaced_delete_first(all_plans: dict[str, Plan]) -> None:
             assert reg.delete_before_replace, f"{reg.urn} must be replaced delete-first"
 
 
-def test_the_app_reads_the_store_through_a_sensitive_secret_edge_config_var(production_plan: Plan) -> None:
-    token = production_plan.one(TOKEN, "flags-read-token")
-    [edge] = [r for r in production_plan.by_type(ENV_VAR) if r.inputs["key"] == "EDGE_CONFIG"]
+def test_the_app_reads_the_store_through_a_sensitive_secret_edge_config_var(production: Plan) -> None:
+    token = production.one(TOKEN, "flags-read-token")
+    [edge] = [r for r in production.by_type(ENV_VAR) if r.inputs["key"] == "EDGE_CONFIG"]
     assert edge.property_dependencies["value"] == (token.urn,), f"{edge.urn} is not fed by {token.urn}"
     assert edge.inputs["sensitive"] is True, edge.urn
     assert not isinstance(edge.inputs["value"], str), f"{edge.urn} holds a plaintext connection string"

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from infra.policies import check_plan
+from infra.engine.policies import check_plan
+from policy.type_tokens import IAM_ROLE as ROLE
 from settings.github_oidc import GITHUB_OIDC_HOST, OIDC_SUBJECT_PATTERN, GithubRepository, oidc_subject
-from tests.conftest import only_problem, plan_of, problems_of
+from tests.helpers.stacks import only_problem, plan_of, problems_of
 
-ROLE = "aws:iam/role:Role"
 NAMED = GithubRepository("vibelog", "vibelog-infra")
 IMMUTABLE = GithubRepository("vibelog", "vibelog-infra", form="immutable", owner_id=123456, repository_id=456789)
 

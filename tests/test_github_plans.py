@@ -6,12 +6,10 @@ from typing import Any
 
 import pytest
 
-from infra.engine import Plan
+from infra.engine.runtime import Plan
+from policy.type_tokens import REPOSITORY_ENVIRONMENT as ENVIRONMENT
 from settings.github_plans import ALL_FEATURES, features, plans_with
-from tests.conftest import Edit, plan_of, problems_of, settings_of
-
-ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
-PROTECTION = "github:index/branchProtection:BranchProtection"
+from tests.helpers.stacks import Edit, plan_of, problems_of, settings_of
 
 
 def ci_edit(**changes: Any) -> Edit:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from infra.engine import plan_stack
-from infra.graph import edges, longest_chain, mermaid
+from infra.engine.runtime import plan_stack
+from infra.plans.graph import edges, longest_chain
+from infra.plans.mermaid import mermaid
 
 
 def test_production_graph_has_components_as_subgraphs_and_the_domain_chain() -> None:

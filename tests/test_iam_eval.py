@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.iam_eval import allowed
+from tests.helpers.iam_eval import allowed
 
 ARN = "arn:aws:s3:::vault/objects/a"
 

@@ -8,27 +8,26 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.changes import diff_plans
-from infra.engine import Plan, Registration, Secret, run_program
-from infra.mocks import VibelogMocks
-from infra.render import plan_json
-from infra.stackfile import read_stack_config, stack_file
+from infra.diffs.changes import diff_plans
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, Secret, run_program
+from infra.plans.render import plan_json
+from policy.type_tokens import EDGE_CONFIG_TOKEN as TOKEN
+from policy.type_tokens import ENV_VAR, ROLE_POLICY
+from policy.type_tokens import EVENT_API_DESTINATION as DESTINATION
+from policy.type_tokens import EVENT_CONNECTION as CONNECTION
+from policy.type_tokens import EVENT_RULE as RULE
+from policy.type_tokens import EVENT_TARGET as TARGET
+from policy.type_tokens import IAM_ROLE as ROLE
+from policy.type_tokens import METRIC_ALARM as ALARM
+from policy.type_tokens import SNS_SUBSCRIPTION as SUBSCRIPTION
+from policy.type_tokens import SNS_TOPIC as TOPIC
 from settings.incident import REFERENCE_ROUTING
 from settings.loader import ConfigError, load_settings
-from tests.conftest import Edit, only_problem, settings_of, stack_config
-from tests.iam_eval import allowed, documents
+from settings.stackfile import read_stack_config, stack_file
+from tests.helpers.iam_eval import allowed, documents
+from tests.helpers.stacks import Edit, only_problem, settings_of, stack_config
 
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-TOPIC = "aws:sns/topic:Topic"
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-RULE = "aws:cloudwatch/eventRule:EventRule"
-TARGET = "aws:cloudwatch/eventTarget:EventTarget"
-DESTINATION = "aws:cloudwatch/eventApiDestination:EventApiDestination"
-CONNECTION = "aws:cloudwatch/eventConnection:EventConnection"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-TOKEN = "vercel:index/edgeConfigToken:EdgeConfigToken"
-ENV_VAR = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
 KEY = bytes(range(32))
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import lazy_sdk
-from infra.engine import PROJECT_DIR
+from infra.engine import lazy_sdk
+from settings.stacks import PROJECT_DIR
 
 AWS_SERVICES = ("acm", "cloudfront", "cloudwatch", "iam", "kms", "route53", "s3", "sns")
 """The pulumi_aws services the program uses."""
@@ -55,7 +55,8 @@ def test_the_index_names_the_module_the_eager_import_takes_each_name_from() -> N
 
 def test_a_plan_loads_only_the_sdk_modules_it_uses_and_an_unknown_name_loads_them_all() -> None:
     probe = (
-        "import json, sys\nfrom infra.engine import plan_stack\nimport pulumi_aws as aws, pulumiverse_vercel as v\n"
+        "import json, sys\nfrom infra.engine.runtime import plan_stack\n"
+        "import pulumi_aws as aws, pulumiverse_vercel as v\n"
         "plan_stack('production')\nloaded = lambda p: sorted(m for m in sys.modules if m.startswith(p))\n"
         "planned = loaded('pulumi_aws.s3.'), loaded('pulumiverse_vercel.')\n"
         "for package in (aws.s3, v):\n    try:\n        package.NoSuchThing\n    except AttributeError:\n        pass\n"

@@ -11,14 +11,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra import plan as plan_cli
-from infra.engine import Plan, run_program
-from infra.render import plan_json, plan_text
-from infra.stackfile import read_stack_config, stack_file
+from infra.cli import plan as plan_cli
+from infra.engine.runtime import Plan, run_program
+from infra.plans.render import plan_json, plan_text
 from settings.loader import ConfigError
 from settings.secrets import SecretSettings
+from settings.stackfile import read_stack_config, stack_file
 from settings.stacks import STACKS
-from tests.conftest import stack_config
+from tests.helpers.stacks import stack_config
 
 PLACEHOLDERS: list[str] = [
     str(extra["placeholder"])
@@ -51,8 +51,8 @@ def test_no_placeholder_secret_appears_in_any_output(all_plans: dict[str, Plan],
     assert "[secret]" in rendered
 
 
-def test_the_json_has_the_shape_of_pulumi_preview(production_plan: Plan) -> None:
-    document = plan_json(production_plan)
+def test_the_json_has_the_shape_of_pulumi_preview(production: Plan) -> None:
+    document = plan_json(production)
     step = next(s for s in document["steps"] if s["newState"]["type"] == "vercel:index/project:Project")
     assert step["op"] == "create"
     assert set(step["newState"]) >= {

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from infra.engine import UNKNOWN, Registration
-from policy.rules import (
+from infra.engine.runtime import Registration
+from policy.type_tokens import (
     BUCKET,
     BUCKET_ENCRYPTION,
     BUCKET_LIFECYCLE,
@@ -19,7 +19,8 @@ from policy.rules import (
     BUCKET_VERSIONING,
     KMS_KEY,
 )
-from tests.policy_helpers import found, reg, run_rule, swap, with_inputs
+from policy.unknowns import UNKNOWN
+from tests.helpers.policy import found, reg, run_rule, swap, with_inputs
 
 VAULT = ("vibelog:backup:BackupVault",)
 KEY = reg(KMS_KEY, "backups-key", {"enableKeyRotation": True}, parents=VAULT, protect=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from infra.engine import UNKNOWN, Registration
-from policy.rules import HEALTH_CHECK, RECORD
-from tests.policy_helpers import found, reg, run_rule, swap, with_inputs
+from infra.engine.runtime import Registration
+from policy.type_tokens import HEALTH_CHECK, RECORD
+from policy.unknowns import UNKNOWN
+from tests.helpers.policy import found, reg, run_rule, swap, with_inputs
 
 DNS = ("vibelog:dns:DnsFailover",)
 CHECK = reg(

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from infra.engine import UNKNOWN, Plan, Secret
-from policy.rules import ENVIRONMENT_SECRET, IAM_ROLE, REPOSITORY_ENVIRONMENT
-from tests.policy_helpers import found, reg, run_rule, with_inputs
+from infra.engine.runtime import Plan, Secret
+from policy.type_tokens import ENVIRONMENT_SECRET, IAM_ROLE, REPOSITORY_ENVIRONMENT
+from policy.unknowns import UNKNOWN
+from tests.helpers.policy import found, reg, run_rule, with_inputs
 
 CI = ("vibelog:ci:CiEnvironment",)
 ENVIRONMENT = reg(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from infra.engine import Plan
-from policy.rules import ROLE_POLICY, ROLE_POLICY_ATTACHMENT
-from tests.policy_helpers import found, run_rule, swap, with_inputs
+from infra.engine.runtime import Plan
+from policy.type_tokens import ROLE_POLICY, ROLE_POLICY_ATTACHMENT
+from tests.helpers.policy import found, run_rule, swap, with_inputs
 
 RULE = "iam-least-privilege"
 

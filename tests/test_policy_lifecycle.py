@@ -6,16 +6,16 @@ from dataclasses import replace
 
 import pytest
 
-from infra.engine import Plan, Registration
-from infra.policies import check_plan, mandatory
-from tests.policy_helpers import found, reg, run_rule, with_inputs
+from infra.engine.policies import check_plan, mandatory
+from infra.engine.runtime import Plan, Registration
+from policy.type_tokens import BUCKET
+from policy.type_tokens import EDGE_CONFIG_ITEM as ITEM
+from policy.type_tokens import ENVIRONMENT_SECRET as ENV_SECRET
+from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
+from policy.type_tokens import IAM_ROLE as ROLE
+from tests.helpers.policy import found, reg, run_rule, with_inputs
 
 RULE = "replace-delete-first"
-ITEM = "vercel:index/edgeConfigItem:EdgeConfigItem"
-ENV_VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
-ENV_SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
-ROLE = "aws:iam/role:Role"
-BUCKET = "aws:s3/bucket:Bucket"
 
 
 def flag() -> Registration:

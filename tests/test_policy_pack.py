@@ -18,14 +18,16 @@ import pytest
 from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
-from infra import engine
-from infra import plan as plan_verb
-from infra.engine import UNKNOWN, Secret, plan_stack, run_program
-from infra.policies import check_plan, mandatory, policy_props
-from infra.stackfile import read_stack_config
-from policy.rules import HOSTED_ZONE, OIDC_PROVIDER, PACK_ENFORCEMENT_LEVEL, PACK_NAME, policy_names
+from infra.cli import plan as plan_verb
+from infra.engine import runtime as engine
+from infra.engine.policies import check_plan, mandatory, policy_props
+from infra.engine.runtime import Secret, plan_stack, run_program
+from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, policy_names
+from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER
+from policy.unknowns import UNKNOWN
+from settings.stackfile import read_stack_config
 from settings.stacks import STACKS
-from tests.policy_helpers import found, reg, run_rule
+from tests.helpers.policy import found, reg, run_rule
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_MAIN = ROOT / "policy" / "__main__.py"

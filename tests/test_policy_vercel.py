@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from infra.engine import UNKNOWN, Registration, Secret
-from policy.rules import EDGE_CONFIG_ITEM, ENV_VAR, ENV_VARS_BULK, VERCEL_PROJECT
-from tests.policy_helpers import found, reg, run_rule, swap, urn, with_inputs
+from infra.engine.runtime import Registration, Secret
+from policy.type_tokens import EDGE_CONFIG_ITEM, ENV_VAR, ENV_VARS_BULK, VERCEL_PROJECT
+from policy.unknowns import UNKNOWN
+from tests.helpers.policy import found, reg, run_rule, swap, urn, with_inputs
 
 APP = ("vibelog:vercel:VercelApp",)
 PROJECT = reg(VERCEL_PROJECT, "web-project", {"name": "vibelog", "framework": "nextjs"}, parents=APP, protect=True)

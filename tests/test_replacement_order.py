@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.changes import ResourceChange, diff_plans
-from infra.review import diff_json, diff_markdown, diff_text
+from infra.diffs.changes import ResourceChange, diff_plans
+from infra.diffs.review import diff_json, diff_markdown, diff_text
+from policy.type_tokens import EDGE_CONFIG_ITEM as FLAG
 from tests.test_changes import STAGING, staging_plan
-
-FLAG = "vercel:index/edgeConfigItem:EdgeConfigItem"
 
 
 def _document(type_: str, inputs: dict[str, Any], **options: Any) -> dict[str, Any]:

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from infra import lifecycle_doc
-from infra.changes import diff_plans
-from infra.engine import Plan
-from infra.render import plan_json
-from infra.replacements import LIFECYCLE, RECORD, lifecycle, needs_row, read_back
+from infra.diffs import lifecycle_doc
+from infra.diffs.changes import diff_plans
+from infra.engine.runtime import Plan
+from infra.plans.render import plan_json
+from policy.lifecycle import LIFECYCLE, RECORD, holds_data, lifecycle, needs_row, read_back
+from policy.type_tokens import BUCKET, EDGE_CONFIG, EDGE_CONFIG_ITEM
 
 STACKS = ("development", "staging", "production")
 KEY = bytes(range(32))
-EDGE_CONFIG_ITEM = "vercel:index/edgeConfigItem:EdgeConfigItem"
 UPSTREAM = (
     "vercel/terraform-provider-vercel",
     "integrations/terraform-provider-github",
@@ -31,7 +31,7 @@ def test_every_registered_type_has_a_row(all_plans: dict[str, Plan]) -> None:
         for reg in plan.registrations
         if needs_row(reg.type, reg.custom) and lifecycle(reg.type) is None
     }
-    assert not missing, f"no lifecycle row in infra/replacements.py for: {sorted(missing)}"
+    assert not missing, f"no lifecycle row in policy/lifecycle.py for: {sorted(missing)}"
 
 
 def test_every_row_is_for_a_registered_type(all_plans: dict[str, Plan]) -> None:
@@ -147,7 +147,7 @@ def test_a_string_in_value_json_is_replaced_on_the_second_plan() -> None:
 
 def test_the_lifecycle_doc_is_the_record() -> None:
     assert lifecycle_doc.current() == lifecycle_doc.section(), (
-        "docs/lifecycle.md disagrees with infra/replacements.py; run: python -m infra.lifecycle_doc"
+        "docs/lifecycle.md disagrees with policy/lifecycle.py; run: python -m infra.diffs.lifecycle_doc"
     )
 
 
@@ -155,3 +155,17 @@ def test_the_lifecycle_doc_check_sees_a_changed_row(tmp_path: Path) -> None:
     doc = tmp_path / "lifecycle.md"
     doc.write_text(lifecycle_doc.section().replace("`sensitive`", "`comment`", 1), encoding="utf-8")
     assert lifecycle_doc.current(doc) != lifecycle_doc.section(), "an edited table must not pass"
+
+
+def test_holding_data_is_one_fact_for_the_diff_and_the_policy(production: Plan) -> None:
+    # A bucket holds data where the backup component declares it; the degraded-mode page's bucket holds only what
+    # the program uploads again, and an Edge Config store is refilled from the stack config by the same `up`.
+    for name in ("backup-db", "backup-uploads", "backup-uploads-backup"):
+        bucket = production.one(BUCKET, name)
+        assert holds_data(BUCKET, bucket.urn), f"{bucket.urn} holds backups"
+        assert bucket.protect, f"{bucket.urn} holds data, so protect-stateful requires protect"
+    site = production.one(BUCKET, "dns-degraded-bucket")
+    assert not holds_data(BUCKET, site.urn), f"{site.urn} holds only pages the program uploads"
+    assert holds_data(BUCKET, site.urn, protect=True), f"{site.urn}: anything protected is treated as data"
+    store = production.one(EDGE_CONFIG, "flags-store")
+    assert not holds_data(EDGE_CONFIG, store.urn), f"{store.urn}: its items are all declared by the program"

@@ -6,10 +6,9 @@ import json
 from typing import get_args
 
 from components import incident_response
-from infra.engine import Plan
+from infra.engine.runtime import Plan
 from ops.runbook import contract
-
-TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+from policy.type_tokens import EVENT_TARGET as TARGET
 
 
 def test_the_component_and_the_runbook_name_the_same_event_actions_and_severities() -> None:

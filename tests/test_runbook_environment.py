@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 
 from components.runbook_environment import RunbookEnvironmentArgs
-from infra.engine import Plan, Registration, Secret, run_program
-from infra.mocks import VibelogMocks
-from tests.conftest import only_problem, problems_of, settings_of, stack_config
-from tests.iam_eval import allows_on, unscoped_actions
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, Secret, run_program
+from policy.type_tokens import ENVIRONMENT_SECRET as SECRET
+from policy.type_tokens import ENVIRONMENT_VARIABLE as VARIABLE
+from policy.type_tokens import IAM_ROLE as ROLE
+from policy.type_tokens import REPOSITORY_ENVIRONMENT as ENVIRONMENT
+from policy.type_tokens import ROLE_POLICY
+from tests.helpers.iam_eval import allows_on, unscoped_actions
+from tests.helpers.stacks import only_problem, problems_of, settings_of, stack_config
 
-ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
-SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
-VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
 RUNBOOKS = "vibelog:runbooks:RunbookEnvironment"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 
 def of_runbooks(plan: Plan, type_: str) -> list[Registration]:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.stackfile import stack_file
 from ops.cli import main
 from ops.errors import JobError
 from ops.runbook import stackfile
+from settings.stackfile import stack_file
 
 
 @pytest.fixture

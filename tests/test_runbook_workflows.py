@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from infra.engine import Plan
+from infra.engine.runtime import Plan
 from ops.runbook.contract import MANUAL_TRIGGERS, ROLLBACK_ACTIONS, ROLLBACK_EVENT_TYPE, SEVERITIES
-from tests.conftest import settings_of
+from policy.type_tokens import ENVIRONMENT_SECRET as SECRET
+from policy.type_tokens import ENVIRONMENT_VARIABLE as VARIABLE
+from policy.type_tokens import REPOSITORY_ENVIRONMENT as ENVIRONMENT
+from tests.helpers.stacks import settings_of
 from tests.test_workflows import WORKFLOWS, load, steps_of
 
 RUNBOOKS = sorted(WORKFLOWS.glob("runbook-*.yml"))
-ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
-VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
-SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
 # The reference: manual failover execution < 15 minutes; database corruption 2-4 hours (the database RTO).
 LONGEST_MINUTES = {"runbook-database-restore.yml": 240, "runbook-failover.yml": 30}
 OWN_GROUP = "runbook-${{ github.workflow }}"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from infra import schema
+from infra.cli import schema as schema_verb
+from infra.config import schema
 
 
 def test_generated_files_are_up_to_date() -> None:
-    assert schema.main(["--check"]) == 0, "run `make schema` and commit the result"
+    assert schema_verb.main(["--check"]) == 0, "run `make schema` and commit the result"
 
 
 def test_secret_fields_accept_only_encrypted_values_in_a_stack_file() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from settings.loader import ConfigError, load_settings
 from settings.stacks import STACKS
-from tests.conftest import only_problem, problems_of, settings_of, stack_config
+from tests.helpers.stacks import only_problem, problems_of, settings_of, stack_config
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -11,16 +11,16 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from infra.engine import Plan
-from infra.render import plan_text
-from infra.schema import stack_file_schema
-from infra.stackfile import MAX_STACK_FILE_BYTES, TOP_LEVEL_KEYS, StackFileError, read_stack_config, stack_file
+from infra.config.schema import stack_file_schema
+from infra.engine.runtime import Plan
+from infra.plans.render import plan_text
 from settings.config_keys import provider_keys, provider_secret_keys
 from settings.loader import ConfigError, load_settings
 from settings.stack import StackSettings
+from settings.stackfile import MAX_STACK_FILE_BYTES, TOP_LEVEL_KEYS, StackFileError, read_stack_config, stack_file
 from settings.stacks import STACKS
-from tests.cli_helpers import copy_stacks, run_verb
-from tests.conftest import only_problem, problems_of, stack_config
+from tests.helpers.cli import copy_stacks, run_verb
+from tests.helpers.stacks import only_problem, problems_of, stack_config
 
 CANARY = "canary-sk-9f2c1e7d"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import tomllib
 
-from infra.engine import PROJECT_DIR, Plan
+from infra.engine.runtime import Plan
+from settings.stacks import PROJECT_DIR
 
 PROGRAM_SOURCES = [PROJECT_DIR / "__main__.py", *sorted((PROJECT_DIR / "components").glob("*.py"))]
 

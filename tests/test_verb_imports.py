@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from infra.engine import PROJECT_DIR
+from settings.stacks import PROJECT_DIR
 
 SDKS = ("pulumi", "pulumi_aws", "pulumi_github", "pulumiverse_vercel", "pulumi_policy")
-POLICY = ("pulumi_policy", "policy.rules", "infra.policies")
+POLICY = ("pulumi_policy", "policy.pack", "infra.engine.policies")
 
 
 def imported_by(module: str) -> set[str]:
@@ -23,14 +23,14 @@ def imported_by(module: str) -> set[str]:
     return set(json.loads(done.stdout))
 
 
-@pytest.mark.parametrize("verb", ["infra.check_env", "infra.schema", "infra.diff"])
+@pytest.mark.parametrize("verb", ["infra.cli.check_env", "infra.cli.schema", "infra.cli.diff"])
 def test_verbs_that_read_files_import_no_pulumi_sdk(verb: str) -> None:
     loaded = imported_by(verb)
     assert not loaded & set(SDKS), f"{verb} imports {sorted(loaded & set(SDKS))}, which it never uses"
 
 
-@pytest.mark.parametrize("verb", ["infra.graph", "infra.compare"])
+@pytest.mark.parametrize("verb", ["infra.cli.graph", "infra.cli.compare"])
 def test_verbs_that_only_read_plans_import_no_policy_pack(verb: str) -> None:
     loaded = imported_by(verb)
-    assert "infra.engine" in loaded, f"the probe did not see {verb} import the engine"
+    assert "infra.engine.runtime" in loaded, f"the probe did not see {verb} import the engine"
     assert not loaded & set(POLICY), f"{verb} imports {sorted(loaded & set(POLICY))}: it runs no policy"

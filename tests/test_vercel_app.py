@@ -8,18 +8,18 @@ from typing import Any
 from pulumi.runtime import rpc
 
 from components.vercel_app import VercelApp, VercelAppArgs
-from infra.changes import diff_plans
-from infra.engine import Plan, Registration, Secret
-from infra.render import plan_json
-from infra.review import diff_text
+from infra.diffs.changes import diff_plans
+from infra.diffs.review import diff_text
+from infra.engine.runtime import Plan, Registration, Secret
+from infra.plans.render import plan_json
+from policy.type_tokens import ENV_VAR
+from policy.type_tokens import PROJECT_DOMAIN as DOMAIN
+from policy.type_tokens import VERCEL_PROJECT as PROJECT
 from settings.app_env import app_env
 from settings.env_schema import SECRET_ENV_KEYS, validate_app_env
 from settings.loader import load_settings
-from tests.conftest import plan_of, reveal, settings_of
+from tests.helpers.stacks import plan_of, reveal, settings_of
 
-PROJECT = "vercel:index/project:Project"
-DOMAIN = "vercel:index/projectDomain:ProjectDomain"
-ENV_VAR = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
 UNKNOWN_SENTINEL = rpc.UNKNOWN
 
 

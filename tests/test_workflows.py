@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.engine import Plan
+from infra.engine.runtime import Plan
+from policy.type_tokens import ENVIRONMENT_SECRET as ENV_SECRET
+from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
 from settings.ci import INFRA_MAIN_BRANCH
-from tests.conftest import settings_of
+from tests.helpers.stacks import settings_of
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 # The release commits the project pins (verified in each action's repository at the tag).
@@ -42,8 +44,6 @@ ROOT = WORKFLOWS.parent.parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
-ENV_VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
-ENV_SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -312,7 +312,7 @@ LONG_AWS_JOBS = {
 
 
 @pytest.mark.parametrize("name", sorted(LONG_AWS_JOBS))
-def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, production_plan: Plan) -> None:
+def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, production: Plan) -> None:
     job_name, role_suffix = LONG_AWS_JOBS[name]
     job = load(WORKFLOWS / name)["jobs"][job_name]
     timeout = job["timeout-minutes"] * 60
@@ -322,9 +322,7 @@ def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, producti
         duration = step["with"].get("role-duration-seconds", 3600)
         assert duration >= timeout, f"{name}: {job_name} runs {timeout} s but its credentials last {duration} s"
         roles = [
-            r
-            for r in production_plan.by_type("aws:iam/role:Role")
-            if str(r.inputs.get("name", "")).endswith(role_suffix)
+            r for r in production.by_type("aws:iam/role:Role") if str(r.inputs.get("name", "")).endswith(role_suffix)
         ]
         assert roles, f"no role named *{role_suffix} in production"
         for role in roles:

@@ -24,15 +24,17 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 
-from infra import lazy_sdk
-from infra.fast_runtime import sdk_shortcuts
-from infra.mocks import VibelogMocks
-from infra.stackfile import StackConfig, read_stack_config
+from infra.engine import lazy_sdk
+from infra.engine.fast_runtime import sdk_shortcuts
+from infra.engine.mocks import VibelogMocks
+from policy.type_tokens import STACK
+from policy.unknowns import UNKNOWN, Unknown
+from settings.stackfile import StackConfig, read_stack_config
+from settings.stacks import PROJECT_DIR
 
 # Before the program first imports pulumi_aws: its services then load only the resource modules used.
 lazy_sdk.install()
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "vibelog"
 
 
@@ -54,20 +56,18 @@ class Secret:
         return hash(("secret", json.dumps(self.value, sort_keys=True, default=str)))
 
 
-class Unknown:
-    """A value not known until the resource it comes from exists, as in `pulumi preview`."""
-
-    def __repr__(self) -> str:
-        return "[unknown]"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Unknown)
-
-    def __hash__(self) -> int:
-        return hash("unknown")
-
-
-UNKNOWN = Unknown()
+def replace_special(value: Any, replace: Callable[[Secret | Unknown, str], Any], path: str = "") -> Any:
+    """A recorded value with each secret and unknown in it replaced by `replace(leaf, path)`: the one walk over
+    recorded values (paths like `a.b[0].c`); a secret's own value is not walked into."""
+    if isinstance(value, (Secret, Unknown)):
+        return replace(value, path)
+    if isinstance(value, dict):
+        return {
+            key: replace_special(item, replace, f"{path}.{key}" if path else str(key)) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [replace_special(item, replace, f"{path}[{index}]") for index, item in enumerate(value)]
+    return value
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         """Keep the stack's exports."""
-        if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+        if request.urn.split("::")[2] == STACK:
             self.stack_outputs = decode(json_format.MessageToDict(request.outputs))
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 

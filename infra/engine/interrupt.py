@@ -25,6 +25,11 @@ def install() -> None:
 def _on_interrupt(_signum: int, _frame: FrameType | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
     for child in list(_children):
+        # A child started in a session of its own (`child()` asks for it) dies with its own helpers: `git worktree
+        # add` runs `git reset --hard` in a process of its own, which would otherwise go on writing into the
+        # worktree and its record after they are removed.
+        with contextlib.suppress(OSError):
+            os.killpg(child.pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             child.kill()
         with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -48,7 +53,8 @@ def undo_on_interrupt(cleanup: Callable[[], None]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def child(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
-    """Kill `process` if the parent is interrupted while it runs; otherwise leave it to the caller."""
+    """Kill `process` (and its process group, if it was started with `start_new_session=True`) if the parent is
+    interrupted while it runs; otherwise leave it to the caller."""
     _children.append(process)
     try:
         yield process

@@ -1,4 +1,8 @@
-"""What would change between two plans of a stack (`plan --json` documents): resources, properties, secrets."""
+"""What would change between two plans of a stack (`plan --json` documents): resources, properties, secrets.
+
+Near 480 lines on purpose: matching resources (by URN, alias or name), comparing their properties and options, and
+telling secret values apart by fingerprint are one model; the renderers live in review.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from infra.plan_format import SECRET_TEXT, UNKNOWN_TEXT
-from infra.replacements import Order, forces_replacement, holds_data, replacement_order
+from infra.plans.plan_format import SECRET_TEXT, UNKNOWN_TEXT
+from policy.lifecycle import Order, forces_replacement, holds_data, replacement_order
+from policy.type_tokens import STACK
 
 OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "provider")
 
@@ -259,7 +264,7 @@ def _name(state: Step) -> str:
 
 
 def _type_and_name(state: Step) -> str:
-    if state["type"] == "pulumi:pulumi:Stack":
+    if state["type"] == STACK:
         return str(state["type"])  # named for its stack: the one root of each
     return f"{state['type']}::{_name(state)}"
 
@@ -373,7 +378,7 @@ def _resource_change(old: Step, new: Step, counter: _Counter, replacements: bool
         properties=properties,
         options=options,
         replace_reasons=reasons,
-        holds_data=holds_data(type_, bool(old.get("protect")), bool(old.get("retainOnDelete"))),
+        holds_data=holds_data(type_, str(old["urn"]), bool(old.get("protect")), bool(old.get("retainOnDelete"))),
         protected=bool(old.get("protect")),
         retained=bool(old.get("retainOnDelete")),
         delete_before_replace=bool(new.get("deleteBeforeReplace")),
@@ -395,7 +400,7 @@ def _created_or_deleted(op: Literal["create", "delete"], state: Step) -> Resourc
         name=_name(state),
         custom=bool(state.get("custom", True)),
         inputs=state.get("inputs", {}) if op == "create" else {},
-        holds_data=holds_data(type_, bool(state.get("protect")), bool(state.get("retainOnDelete"))),
+        holds_data=holds_data(type_, str(state["urn"]), bool(state.get("protect")), bool(state.get("retainOnDelete"))),
         protected=bool(state.get("protect")) and op == "delete",
         retained=bool(state.get("retainOnDelete")) and op == "delete",
     )
@@ -429,7 +434,7 @@ def _cascade(
                         type=str(state["type"]),
                         name=_name(state),
                         holds_data=holds_data(
-                            str(state["type"]), bool(state.get("protect")), bool(state.get("retainOnDelete"))
+                            str(state["type"]), urn, bool(state.get("protect")), bool(state.get("retainOnDelete"))
                         ),
                         protected=bool(state.get("protect")),
                         retained=bool(state.get("retainOnDelete")),

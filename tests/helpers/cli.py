@@ -10,7 +10,7 @@ from pathlib import Path
 from unittest import mock
 
 from infra.__main__ import main
-from infra.stackfile import read_stack_config, stack_file
+from settings.stackfile import read_stack_config, stack_file
 from settings.stacks import STACKS
 
 
@@ -41,7 +41,7 @@ def run_verb(argv: list[str], stack_dir: Path | None = None, stdin: bytes = b"")
     with contextlib.ExitStack() as patches:
         if stack_dir is not None:
             patches.enter_context(
-                mock.patch("infra.engine.read_stack_config", lambda stack: read_stack_config(stack, stack_dir))
+                mock.patch("infra.engine.runtime.read_stack_config", lambda stack: read_stack_config(stack, stack_dir))
             )
         patches.enter_context(mock.patch.object(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin))))
         patches.enter_context(contextlib.redirect_stdout(out))

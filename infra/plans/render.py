@@ -10,25 +10,16 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_SENTINEL
-
-from infra.engine import Plan, Registration, Secret, Unknown
-from infra.plan_format import FINGERPRINT_KEY_ENV, SECRET_TEXT
+from infra.engine.runtime import Plan, Registration, Secret, replace_special
+from infra.plans.plan_format import FINGERPRINT_KEY_ENV, SECRET_TEXT, UNKNOWN_TEXT
+from policy.unknowns import UNKNOWN_SHOWN, Unknown
 
 WIDTH = 118
 
 
 def to_json_value(value: Any) -> Any:
     """A recorded value as `pulumi preview --json` shows it: secrets masked, unknowns as the engine's sentinel."""
-    if isinstance(value, Secret):
-        return SECRET_TEXT
-    if isinstance(value, Unknown):
-        return UNKNOWN_SENTINEL
-    if isinstance(value, dict):
-        return {key: to_json_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [to_json_value(item) for item in value]
-    return value
+    return replace_special(value, lambda leaf, _path: SECRET_TEXT if isinstance(leaf, Secret) else UNKNOWN_TEXT)
 
 
 def fingerprint_key_from_env() -> bytes | None:
@@ -45,14 +36,9 @@ def fingerprint(key: bytes, value: Any) -> str:
 
 def secret_paths(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """(property path, value) of each secret inside a recorded value; paths like `a.b[0].c`."""
-    if isinstance(value, Secret):
-        yield path, value.value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from secret_paths(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from secret_paths(item, f"{path}[{index}]")
+    found: list[tuple[str, Any]] = []
+    replace_special(value, lambda leaf, at: found.append((at, leaf.value)) if isinstance(leaf, Secret) else None, path)
+    yield from found
 
 
 def _encrypted_leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -178,10 +164,10 @@ def summarize(inputs: dict[str, Any]) -> str:
 def _show(value: Any) -> str:
     shown = to_json_value(value)
     if isinstance(value, Unknown):
-        return "[unknown]"
+        return UNKNOWN_SHOWN
     if isinstance(shown, str):
         return shown
-    return json.dumps(shown, separators=(",", ":")).replace(f'"{UNKNOWN_SENTINEL}"', "[unknown]")
+    return json.dumps(shown, separators=(",", ":")).replace(f'"{UNKNOWN_TEXT}"', UNKNOWN_SHOWN)
 
 
 def _clip(line: str) -> str:

@@ -1,8 +1,7 @@
-"""`python -m infra diff --base REV`: what each stack would change between a git revision and the working tree."""
+"""Plan a git revision (in a temporary worktree, with its own code) beside the working tree, and diff them."""
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import os
@@ -17,13 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import interrupt
-from infra.changes import StackDiff, diff_plans
-from infra.exits import UsageError, stacks_named
-from infra.plan_format import FINGERPRINT_KEY_ENV
-from infra.review import diff_json, diff_markdown, diff_text
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from infra.diffs.changes import StackDiff, diff_plans
+from infra.engine import interrupt
+from infra.plans.plan_format import FINGERPRINT_KEY_ENV
+from settings.stacks import PROJECT_DIR
 
 
 class DiffError(Exception):
@@ -37,35 +33,6 @@ class PlanRun:
     documents: Mapping[str, Mapping[str, Any]]
     stderr: str
     directory: Path
-
-
-def main(argv: list[str]) -> int:
-    """Print the diff; exit 0 if nothing changes, 1 if something does, 2 if the diff could not be made."""
-    parser = argparse.ArgumentParser(prog="python -m infra diff", description=__doc__)
-    parser.add_argument("--base", required=True, help="git revision to compare against (e.g. origin/main)")
-    parser.add_argument("--stack", default="all", help="development, staging, production or all (default)")
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--markdown", action="store_true", help="Markdown for a pull-request comment")
-    output.add_argument("--json", action="store_true", help="the changes as JSON")
-    args = parser.parse_args(argv)
-
-    try:
-        stacks_named(args.stack)  # a mistyped stack must not read as "no changes"
-        sha = resolve(args.base)
-        diffs = diff_revision(sha, args.stack)
-    except (DiffError, UsageError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    title = f"Infrastructure diff: `{args.base}` ({sha[:10]}) → this change"
-    if args.json:
-        print(json.dumps(diff_json(diffs, sha), indent=2))
-    elif args.markdown:
-        print(diff_markdown(diffs, title), end="")
-    else:
-        print(diff_text(diffs, title.replace("`", "")), end="")
-    if any(diff.error for diff in diffs):
-        return 2
-    return 1 if any(diff.changed for diff in diffs) else 0
 
 
 def resolve(revision: str) -> str:
@@ -84,6 +51,7 @@ def diff_revision(sha: str, stack: str = "all") -> list[StackDiff]:
     """
     key = secrets.token_bytes(32)
     top = Path(_git("rev-parse", "--show-toplevel").stdout.strip())
+    common = (top / _git("rev-parse", "--git-common-dir").stdout.strip()).resolve()
     with tempfile.TemporaryDirectory(prefix="infra-diff-") as tmp:
         worktree = Path(tmp) / "base"
 
@@ -93,6 +61,7 @@ def diff_revision(sha: str, stack: str = "all") -> list[StackDiff]:
             if done.returncode != 0:  # a checkout cut short, before git knew it as a worktree: unlock, prune
                 _git("worktree", "unlock", str(worktree), check=False)
                 shutil.rmtree(worktree, ignore_errors=True)
+                remove_half_made_record(common, worktree)
                 _git("worktree", "prune", check=False)
 
         # Ctrl-C ends the process without running `finally`; the worktree and its directory go all the same.
@@ -149,7 +118,13 @@ def _start_plan(directory: Path, stack: str, key: bytes) -> subprocess.Popen[str
     stacks = stack if stack == "all" or (directory / f"Pulumi.{stack}.yaml").is_file() else None
     command = [sys.executable, "-m", "infra", "plan", "--json", "--stack", stacks or "all"]
     return subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        command, cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=directory,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C reaches the diff alone, which kills the plan's whole group
     )
 
 
@@ -167,6 +142,24 @@ def _finish_plan(process: subprocess.Popen[str], directory: Path, what: str) -> 
     return PlanRun(documents, stderr, directory)
 
 
+def remove_half_made_record(common: Path, worktree: Path) -> None:
+    """Remove, by hand, the repository's record of `worktree` if git cannot.
+
+    A `git worktree add` killed while writing leaves `.git/worktrees/<name>` still locked ("initializing") with an
+    empty `commondir`: `unlock` and `remove` then stop with "failed to read .../commondir", and `prune` keeps a
+    locked record, so every later `git worktree` command in the repository fails. Only the record whose `gitdir`
+    names this worktree is touched.
+    """
+    ours = os.path.realpath(worktree / ".git")
+    for record in sorted((common / "worktrees").glob("*")):
+        try:
+            named = (record / "gitdir").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if os.path.realpath(named) == ours:
+            shutil.rmtree(record, ignore_errors=True)
+
+
 def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     process = subprocess.Popen(  # noqa: S603 - git with fixed arguments
         ["git", *args],  # noqa: S607 - git from PATH, like a developer runs it
@@ -174,6 +167,7 @@ def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # on Ctrl-C its whole group is killed, git's own helper processes included
     )
     # Killed on Ctrl-C before the cleanup runs, so a half-done `worktree add` cannot race its removal.
     with interrupt.child(process):

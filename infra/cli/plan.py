@@ -7,12 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from infra.engine import plan_stack
-from infra.exits import EXIT_NO, EXIT_OK, EXIT_USAGE, UsageError, stacks_named
-from infra.policies import check_plan, mandatory, read_policy_config, violations_text
-from infra.render import fingerprint_key_from_env, plan_json, plan_text
-from infra.stackfile import StackFileError
-from settings.loader import ConfigError
+from infra.cli.exits import EXIT_NO, EXIT_OK, EXIT_USAGE, UsageError, stacks_named
+from infra.cli.planned import plan_or_exit
+from infra.engine.policies import check_plan, mandatory, read_policy_config, violations_text
+from infra.plans.render import fingerprint_key_from_env, plan_json, plan_text
 
 
 def main(argv: list[str]) -> int:
@@ -35,15 +33,9 @@ def main(argv: list[str]) -> int:
     key = fingerprint_key_from_env() if args.json else None
     for index, stack in enumerate(stacks):
         # One stack that cannot be read or is misconfigured fails alone; the others are still planned.
-        try:
-            plan = plan_stack(stack)
-        except StackFileError as error:
-            code = EXIT_USAGE
-            print(f"error: {error}", file=sys.stderr)
-            continue
-        except ConfigError as error:
-            code = max(code, EXIT_NO)
-            print(f"error: {error}", file=sys.stderr)
+        plan = plan_or_exit(stack)
+        if isinstance(plan, int):
+            code = max(code, plan)
             continue
         violations = check_plan(plan, policy_config)
         if mandatory(violations):

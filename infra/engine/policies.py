@@ -35,8 +35,10 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from infra.engine import Plan, Registration, Secret, Unknown
-from policy.rules import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies, stack_config
+from infra.engine.runtime import Plan, Registration, Secret, replace_special
+from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies
+from policy.secrecy import stack_config
+from policy.unknowns import Unknown
 
 PolicyConfig = Mapping[str, Any]
 """The pack's config as `--policy-pack-config` takes it: rule name -> level, or {"enforcementLevel": ..., ...}."""
@@ -87,18 +89,13 @@ def read_policy_config(path: Path) -> dict[str, Any]:
 
 def wire_value(value: Any) -> Any:
     """A recorded value as the engine sends it to an analyzer: secrets in their wire envelope, unknowns as sentinels."""
-    if isinstance(value, Secret):
-        return {
-            "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
-            "value": wire_value(value.value),
-        }
-    if isinstance(value, Unknown):
-        return UNKNOWN_STRING_VALUE
-    if isinstance(value, dict):
-        return {key: wire_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [wire_value(item) for item in value]
-    return value
+    return replace_special(value, _wire_leaf)
+
+
+def _wire_leaf(leaf: Secret | Unknown, _path: str) -> Any:
+    if isinstance(leaf, Secret):
+        return {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": wire_value(leaf.value)}
+    return UNKNOWN_STRING_VALUE
 
 
 def policy_props(inputs: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from infra.engine import Plan, Registration, Secret
-from infra.policies import Violation, check_plan
-from infra.stackfile import StackConfig
-from policy.rules import build_policies
+from infra.engine.policies import Violation, check_plan
+from infra.engine.runtime import Plan, Registration, Secret
+from policy.pack import build_policies
+from settings.stackfile import StackConfig
 
 PROJECT = "vibelog"
 

@@ -6,8 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from infra.changes import MISSING, PropertyChange, ResourceChange, StackDiff
-from infra.plan_format import SECRET_TEXT, UNKNOWN_TEXT
+from infra.diffs.changes import MISSING, PropertyChange, ResourceChange, StackDiff
+from infra.plans.plan_format import SECRET_TEXT, UNKNOWN_TEXT
+from policy.unknowns import UNKNOWN_SHOWN
 
 # Marks the sticky pull-request comment so a workflow can find and update it instead of adding another.
 COMMENT_MARKER = "<!-- vibelog-infra-diff -->"
@@ -31,7 +32,7 @@ def show(value: Any) -> str:
         return "[known after apply]"
     if value == SECRET_TEXT:
         return SECRET_TEXT
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace(f'"{UNKNOWN_TEXT}"', "[unknown]")
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace(f'"{UNKNOWN_TEXT}"', UNKNOWN_SHOWN)
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
 
 

@@ -1,4 +1,4 @@
-"""Render the lifecycle record as the Markdown table in docs/lifecycle.md (`python -m infra.lifecycle_doc`)."""
+"""Render the lifecycle record as the Markdown table in docs/lifecycle.md (`python -m infra.diffs.lifecycle_doc`)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from infra.engine import PROJECT_DIR
-from infra.replacements import RECORD, Lifecycle, replacement_order
+from policy.lifecycle import RECORD, Lifecycle, replacement_order
+from settings.stacks import PROJECT_DIR
 
 DOC = PROJECT_DIR / "docs" / "lifecycle.md"
-BEGIN = "<!-- lifecycle table: generated from infra/replacements.py by python -m infra.lifecycle_doc -->"
+BEGIN = "<!-- lifecycle table: generated from policy/lifecycle.py by python -m infra.diffs.lifecycle_doc -->"
 END = "<!-- end of lifecycle table -->"
 
 

@@ -14,8 +14,8 @@ import yaml
 
 from settings.config_keys import PROJECT_NAMESPACE, provider_secret_keys
 from settings.loader import ConfigError, field_extra, load_settings
+from settings.stacks import PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 GENERIC_PLACEHOLDER = "offline-plan-placeholder"
 # A stack file is a few kilobytes; anything near this is not one, and is refused before it is read whole.
 MAX_STACK_FILE_BYTES = 1024 * 1024

@@ -1,10 +1,17 @@
-"""Each registered type's lifecycle, read from the provider's source: what forces replacement, in which order."""
+"""Each registered type's lifecycle, read from the provider's source: what forces replacement, in which order.
+
+Over 450 lines on purpose: most of it is the record itself, one row per registered type with its upstream citation;
+the rows are read together when a provider is upgraded, and the functions below are their only readers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from policy.type_tokens import BACKUP_MODULE, PROVIDER_PREFIX
+from policy.urns import type_chain
 
 # Where the verdicts were read (commits of the upstream mirrors this record was last checked against).
 VERCEL = "vercel/terraform-provider-vercel@c8a6711 vercel/"
@@ -61,7 +68,10 @@ class Lifecycle:
     autonamed: str = ""
     """The input Pulumi auto-names; given explicitly, the bridge replaces delete-first (SDKv2 only)."""
     holds_data: bool = False
-    """Replacing or deleting it loses data or identity, protected or not."""
+    """Replacing or deleting it loses data or identity, protected or not (the policy requires `protect`)."""
+    holds_data_within: str = ""
+    """When set, only resources declared inside a component of this type-token prefix hold data (a bucket holds
+    data where the backup component declares it; a static site's bucket holds pages the program uploads again)."""
     gap: str = ""
     """What is missing between the delete and the create of a delete-first replacement."""
     read_back: tuple[ReadBack, ...] = ()
@@ -126,7 +136,8 @@ RECORD: tuple[Lifecycle, ...] = (
         "fails",
         "",
         f"{VERCEL}resource_edge_config.go (team_id RequiresReplaceIfConfigured; name updated in place)",
-        holds_data=True,
+        # Not data: every item in the store is declared by the program from the stack config (flags and runbook
+        # switches), so the `up` that replaces the store fills the new one; the policy never required protection.
     ),
     Lifecycle(
         "vercel:index/edgeConfigItem:EdgeConfigItem",
@@ -222,6 +233,7 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{AWS}s3/bucket.go (bucket, bucket_prefix, object_lock_enabled ForceNew); {PULUMI_AWS}; {BRIDGE_SDKV2}",
         autonamed="bucket",
         holds_data=True,
+        holds_data_within=BACKUP_MODULE,
         checked=False,
     ),
     Lifecycle(
@@ -499,7 +511,7 @@ RECORD: tuple[Lifecycle, ...] = (
 )
 """The record: one row per type token the program registers (a test fails when a registered type has none)."""
 
-EXEMPT_PREFIXES: tuple[str, ...] = ("pulumi:providers:", "pulumi:pulumi:")
+EXEMPT_PREFIXES: tuple[str, ...] = (PROVIDER_PREFIX, "pulumi:pulumi:")
 """Registrations that are no cloud object (provider instances, the stack): they have no row."""
 
 REPLACE_ON_PACKAGE: dict[str, frozenset[str]] = {
@@ -531,10 +543,15 @@ def forces_replacement(type_: str, path: str, replace_on_changes: tuple[str, ...
     return any(rule == "*" or _covers(rule, path) or _covers(path, rule) for rule in (*rules, *replace_on_changes))
 
 
-def holds_data(type_: str, protect: bool = False, retain_on_delete: bool = False) -> bool:
-    """Whether losing this resource loses data or identity: protected, retained, or of a data-holding type."""
+def holds_data(type_: str, urn: str = "", protect: bool = False, retain_on_delete: bool = False) -> bool:
+    """Whether losing this resource loses data or identity: protected, retained, or a data-holding type (declared
+    where its row says data lives). The diff's loud warning and the policy's `protect-stateful` both ask this."""
     row = LIFECYCLE.get(type_)
-    return protect or retain_on_delete or bool(row and row.holds_data)
+    if protect or retain_on_delete:
+        return True
+    if row is None or not row.holds_data:
+        return False
+    return not row.holds_data_within or any(token.startswith(row.holds_data_within) for token in type_chain(urn)[:-1])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The plans layer: one stack's recorded plan as text, `pulumi preview --json` and a dependency graph."""

@@ -1,0 +1,55 @@
+"""Real stack files, edited in memory, validated by the settings loader or run through the offline engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.engine.runtime import Plan, Secret, run_program
+from settings.loader import ConfigError, ConfigProblem, load_settings
+from settings.stack import StackSettings
+from settings.stackfile import StackConfig, read_stack_config, stack_file
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def stack_config(stack: str, edit: Edit | None = None) -> StackConfig:
+    """A real stack's config, optionally with its `config:` mapping edited first (the file is not touched)."""
+    document = yaml.safe_load(stack_file(stack).read_text(encoding="utf-8"))
+    if edit is not None:
+        edit(document["config"])
+    return read_stack_config(stack, text=yaml.safe_dump(document))
+
+
+def settings_of(stack: str, edit: Edit | None = None) -> StackSettings:
+    """The validated settings of a real stack (placeholders standing in for its secrets)."""
+    config = stack_config(stack, edit)
+    return load_settings(stack, config.values, config.secret_keys)
+
+
+def problems_of(stack: str, edit: Edit) -> list[ConfigProblem]:
+    """The problems the settings loader reports for a real stack after `edit`; fails if it reports none."""
+    config = stack_config(stack, edit)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(stack, config.values, config.secret_keys)
+    return raised.value.problems
+
+
+def only_problem(stack: str, edit: Edit) -> ConfigProblem:
+    """The single problem an edit causes (a negative case changes one thing)."""
+    problems = problems_of(stack, edit)
+    assert len(problems) == 1, f"expected one problem, got {[(p.path, p.expected) for p in problems]}"
+    return problems[0]
+
+
+def plan_of(stack: str, edit: Edit | None = None, program: Callable[[], object] | None = None) -> Plan:
+    """The offline plan of a real stack, or of `program` run with that stack's config."""
+    return run_program(stack, stack_config(stack, edit), program=program)
+
+
+def reveal(value: Any) -> Any:
+    """The value inside a recorded secret (tests only: outputs never show it)."""
+    return value.value if isinstance(value, Secret) else value
