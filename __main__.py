@@ -6,8 +6,9 @@ import pulumi
 
 from components.backup_jobs import BackupJobs, BackupJobsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
-from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs, DeployScope
+from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
+from components.deploy_scope import DeployScope
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.incident_response import DISPATCH_EVENT_TYPE, IncidentResponse, IncidentResponseArgs
@@ -25,12 +26,16 @@ pulumi.export("bootstrap_phase", settings.bootstrap_phase)
 # anything validates against it (README, "Your first `pulumi up`").
 # The incident classes' topics and the rollback alarms come first: the failover alarm notifies P0's topic.
 incident = (
-    IncidentResponse("incident", IncidentResponseArgs.from_settings(settings, providers))
-    if settings.incident.enabled and settings.bootstrap_phase == "complete"
+    IncidentResponse("incident", IncidentResponseArgs.from_settings(settings, settings.incident, providers))
+    if settings.incident is not None and settings.bootstrap_phase == "complete"
     else None
 )
 notify_p0 = [incident.topics["P0"].arn] if incident is not None else []
-dns_args = DnsFailoverArgs.from_settings(settings, providers, notify=notify_p0) if settings.dns is not None else None
+dns_args = (
+    DnsFailoverArgs.from_settings(settings, settings.dns, providers, notify=notify_p0)
+    if settings.dns is not None
+    else None
+)
 dns = DnsFailover("dns", dns_args) if dns_args is not None else None
 if dns is not None:
     pulumi.export("dns_zone_id", dns.zone_id)
@@ -52,17 +57,19 @@ if settings.bootstrap_phase == "complete":
     pulumi.export("vercel_project_id", app.project_id)
     pulumi.export("edge_config_id", flags.store_id)
 
-    backup_args = BackupVaultArgs.from_settings(settings, providers) if settings.backup.enabled else None
+    backup = settings.backup
+    backup_args = BackupVaultArgs.from_settings(settings, backup, providers) if backup is not None else None
     ci_access = None
-    if settings.ci.enabled:
+    if settings.ci is not None:
         scope = DeployScope.of(settings, dns_args, backup_args, zone_arn=dns.zone.arn if dns is not None else None)
         ci_access = CiAwsAccess(
-            "ci-aws", CiAwsAccessArgs.from_settings(settings, scope), opts=providers.opts(providers.aws())
+            "ci-aws", CiAwsAccessArgs.from_settings(settings, settings.ci, scope), opts=providers.opts(providers.aws())
         )
         ci = CiEnvironment(
             "ci",
             CiEnvironmentArgs.from_settings(
                 settings,
+                settings.ci,
                 vercel_project_id=app.project_id,
                 vercel_org_id=app.project.team_id,
                 deploy_role_arn=ci_access.deploy_role_arn,
@@ -85,7 +92,7 @@ if settings.bootstrap_phase == "complete":
     if dns is not None and dns.https_health_check_id is not None:
         pulumi.export("dns_https_health_check_id", dns.https_health_check_id)
 
-    if backup_args is not None:
+    if backup is not None and backup_args is not None:
         if ci_access is not None and ci_access.provider is not None:
             # The vault's roles trust the OIDC provider this stack declares: they wait for it.
             backup_args = dataclasses.replace(backup_args, oidc_provider=ci_access.provider)
@@ -99,6 +106,7 @@ if settings.bootstrap_phase == "complete":
             "backup-jobs",
             BackupJobsArgs.from_settings(
                 settings,
+                backup,
                 writer_role_arn=vault.writer_role_arn,
                 reader_role_arn=vault.reader_role_arn,
                 database_bucket=vault.database_bucket,
@@ -108,7 +116,7 @@ if settings.bootstrap_phase == "complete":
             opts=providers.opts(providers.github),
         )
         pulumi.export("backup_job_environments", [jobs.writer_environment, jobs.reader_environment])
-    if settings.runbooks.enabled and ci_access is not None:
+    if settings.runbooks is not None and ci_access is not None:
         runbook_role = RunbookRole(
             "runbooks-aws",
             RunbookRoleArgs(
@@ -118,7 +126,7 @@ if settings.bootstrap_phase == "complete":
                 provider_arn=ci_access.provider_arn,
                 database_bucket_arn=vault.database.arn if backup_args is not None else None,
                 vault_key_arn=vault.key.arn if backup_args is not None else None,
-                vault_region=settings.backup.region,
+                vault_region=backup.region if backup is not None else None,
             ),
             opts=providers.opts(providers.aws()),
         )
@@ -126,6 +134,7 @@ if settings.bootstrap_phase == "complete":
             "runbooks",
             RunbookEnvironmentArgs.from_settings(
                 settings,
+                settings.runbooks,
                 vercel_project_id=app.project_id,
                 vercel_org_id=app.project.team_id,
                 edge_config_id=flags.store_id,

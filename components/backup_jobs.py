@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_github as github
 
+from components.github_environment import environment_secrets, environment_variables
+from settings.backup import BackupSettings
 from settings.github_names import names_problems
 from settings.stack import StackSettings
 
@@ -52,6 +54,7 @@ class BackupJobsArgs:
     def from_settings(
         cls,
         settings: StackSettings,
+        backup: BackupSettings,
         *,
         writer_role_arn: pulumi.Input[str],
         reader_role_arn: pulumi.Input[str],
@@ -60,17 +63,6 @@ class BackupJobsArgs:
         uploads_backup_bucket: pulumi.Input[str],
     ) -> BackupJobsArgs:
         """The environments for the stack these settings describe; ARNs and bucket names come from the vault."""
-        backup, secrets = settings.backup, settings.secrets
-        if (
-            not backup.enabled
-            or backup.region is None
-            or backup.supabase_region is None
-            or settings.aws_region is None
-            or secrets.slack_webhook is None
-            or secrets.supabase_storage_access_key_id is None
-            or secrets.supabase_storage_secret_access_key is None
-        ):
-            raise ValueError("the backup jobs need vibelog:backup enabled with its secrets (see load_settings)")
         yearly = backup.yearly.transitions
         # The yearly copy is written straight into its cold class when the lifecycle would move it on day 0.
         yearly_class = yearly[0].storage_class if yearly and yearly[0].days == 0 else "STANDARD"
@@ -80,10 +72,10 @@ class BackupJobsArgs:
             "BACKUP_DATABASE_BUCKET": database_bucket,
             "POSTGRES_MAJOR": str(backup.postgres_major),
         }
-        slack = secrets.slack_webhook.get_secret_value()
+        slack = settings.secret("slack_webhook").get_secret_value()
         return cls(
-            repository=settings.ci.infra_repository,
-            admins_bypass=settings.ci.enabled and "protection_rules" not in settings.github_features("infra"),
+            repository=settings.github_repository("infra").name,
+            admins_bypass=settings.ci is not None and "protection_rules" not in settings.github_features("infra"),
             writer=JobEnvironment(
                 backup.writer_environment,
                 {
@@ -91,16 +83,20 @@ class BackupJobsArgs:
                     "AWS_ROLE_ARN": writer_role_arn,
                     "BACKUP_YEARLY_STORAGE_CLASS": yearly_class,
                     "BACKUP_UPLOADS_BUCKET": uploads_bucket,
-                    "BACKUP_UPLOADS_REGION": settings.aws_region,
+                    "BACKUP_UPLOADS_REGION": settings.primary_region,
                     "BACKUP_UPLOADS_RETENTION_DAYS": str(backup.uploads.retention_days),
                     "SUPABASE_STORAGE_ENDPOINT": settings.supabase.url.rstrip("/") + SUPABASE_STORAGE_S3_PATH,
                     "SUPABASE_STORAGE_REGION": backup.supabase_region,
                 },
                 {
                     # The direct (not pooled) URL: pg_dump's exported snapshot needs one session throughout.
-                    "BACKUP_DATABASE_URL": secrets.direct_url.get_secret_value(),
-                    "SUPABASE_STORAGE_ACCESS_KEY_ID": secrets.supabase_storage_access_key_id.get_secret_value(),
-                    "SUPABASE_STORAGE_SECRET_ACCESS_KEY": secrets.supabase_storage_secret_access_key.get_secret_value(),
+                    "BACKUP_DATABASE_URL": settings.secrets.direct_url.get_secret_value(),
+                    "SUPABASE_STORAGE_ACCESS_KEY_ID": settings.secret(
+                        "supabase_storage_access_key_id"
+                    ).get_secret_value(),
+                    "SUPABASE_STORAGE_SECRET_ACCESS_KEY": settings.secret(
+                        "supabase_storage_secret_access_key"
+                    ).get_secret_value(),
                     "SLACK_WEBHOOK": slack,
                 },
             ),
@@ -117,10 +113,6 @@ class BackupJobsArgs:
         )
 
 
-def _slug(name: str) -> str:
-    return name.lower().replace("_", "-")
-
-
 class BackupJobs(pulumi.ComponentResource):
     """`<stack>-backup` and `<stack>-restore-test` in the infra repository, owned by the stack that owns the roles.
 
@@ -135,7 +127,6 @@ class BackupJobs(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupJobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:backup:BackupJobs", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.environments: list[github.RepositoryEnvironment] = []
         self.variables: list[github.ActionsEnvironmentVariable] = []
         self.secrets: list[github.ActionsEnvironmentSecret] = []
@@ -156,29 +147,12 @@ class BackupJobs(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             self.environments.append(environment)
-            self.variables += [
-                github.ActionsEnvironmentVariable(
-                    f"{name}-{key}-var-{_slug(variable_name)}",
-                    repository=args.repository,
-                    environment=environment.environment,
-                    variable_name=variable_name,
-                    value=value,
-                    # Delete-first: Create is a POST that GitHub refuses for an existing name (infra/replacements.py).
-                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-                )
-                for variable_name, value in job.variables.items()
-            ]
-            self.secrets += [
-                github.ActionsEnvironmentSecret(
-                    f"{name}-{key}-secret-{_slug(secret_name)}",
-                    repository=args.repository,
-                    environment=environment.environment,
-                    secret_name=secret_name,
-                    value=pulumi.Output.secret(value),
-                    opts=child,
-                )
-                for secret_name, value in job.secrets.items()
-            ]
+            self.variables += environment_variables(
+                f"{name}-{key}", args.repository, environment.environment, job.variables, self
+            )
+            self.secrets += environment_secrets(
+                f"{name}-{key}", args.repository, environment.environment, job.secrets, self
+            )
         self.writer_environment = self.environments[0].environment
         self.reader_environment = self.environments[1].environment
         self.register_outputs(

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_github as github
 
+from components.github_environment import environment_secrets, environment_variables, slug
+from settings.ci import INFRA_MAIN_BRANCH, CiSettings
 from settings.github_names import names_problems
-from settings.stack import INFRA_MAIN_BRANCH, StackSettings
+from settings.stack import StackSettings
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class CiEnvironmentArgs:
     def from_settings(
         cls,
         settings: StackSettings,
+        ci: CiSettings,
         *,
         vercel_project_id: pulumi.Input[str],
         vercel_org_id: pulumi.Input[str],
@@ -78,14 +81,6 @@ class CiEnvironmentArgs:
         preview_role_arn: pulumi.Input[str] | None = None,
     ) -> CiEnvironmentArgs:
         """The args for the stack these settings describe; the Vercel ids and role ARNs come from the resources."""
-        ci, secrets = settings.ci, settings.secrets
-        if (
-            ci.environment_name is None
-            or secrets.vercel_deploy_token is None
-            or secrets.status_page_webhook is None
-            or secrets.slack_webhook is None
-        ):
-            raise ValueError("a CI environment needs vibelog:ci.environmentName and its secrets (see load_settings)")
         return cls(
             app_repository=settings.app.repository.split("/", 1)[1],
             infra_repository=ci.infra_repository,
@@ -94,11 +89,11 @@ class CiEnvironmentArgs:
             reviewer_teams=tuple(ci.reviewers.teams),
             wait_timer=ci.wait_timer,
             secrets={
-                "VERCEL_TOKEN": secrets.vercel_deploy_token.get_secret_value(),
+                "VERCEL_TOKEN": settings.secret("vercel_deploy_token").get_secret_value(),
                 "VERCEL_ORG_ID": vercel_org_id,
                 "VERCEL_PROJECT_ID": vercel_project_id,
-                "STATUS_PAGE_WEBHOOK": secrets.status_page_webhook.get_secret_value(),
-                "SLACK_WEBHOOK": secrets.slack_webhook.get_secret_value(),
+                "STATUS_PAGE_WEBHOOK": settings.secret("status_page_webhook").get_secret_value(),
+                "SLACK_WEBHOOK": settings.secret("slack_webhook").get_secret_value(),
             },
             # The smoke tests' target (`pnpm test:smoke --url=...`), from the stack's domain rather than retyped.
             variables={"APP_URL": settings.app_url, **ci.variables},
@@ -116,10 +111,6 @@ class CiEnvironmentArgs:
                 if "protection_rules" not in settings.github_features(which)
             ),
         )
-
-
-def _slug(name: str) -> str:
-    return name.lower().replace("_", "-")
 
 
 class CiEnvironment(pulumi.ComponentResource):
@@ -165,36 +156,17 @@ class CiEnvironment(pulumi.ComponentResource):
         self.app_environment = environment("app", args.app_repository)
         self.infra_environment = environment("infra", args.infra_repository)
 
-        self.secrets = [
-            github.ActionsEnvironmentSecret(
-                f"{name}-secret-{_slug(secret_name)}",
-                repository=args.app_repository,
-                environment=self.app_environment.environment,
-                secret_name=secret_name,
-                value=pulumi.Output.secret(value),
-                opts=child,
-            )
-            for secret_name, value in args.secrets.items()
-        ]
-        self.variables = [
-            github.ActionsEnvironmentVariable(
-                f"{name}-{prefix}var-{_slug(variable_name)}",
-                repository=repository,
-                environment=env.environment,
-                variable_name=variable_name,
-                value=value,
-                # Delete-first: the key stays when the repository is re-created (infra/replacements.py).
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-            )
-            for prefix, repository, env, variables in (
-                ("", args.app_repository, self.app_environment, args.variables),
-                ("infra-", args.infra_repository, self.infra_environment, args.infra_variables),
-            )
-            for variable_name, value in variables.items()
-        ]
+        self.secrets = environment_secrets(
+            name, args.app_repository, self.app_environment.environment, args.secrets, self
+        )
+        self.variables = environment_variables(
+            name, args.app_repository, self.app_environment.environment, args.variables, self
+        ) + environment_variables(
+            f"{name}-infra", args.infra_repository, self.infra_environment.environment, args.infra_variables, self
+        )
         self.repository_variables = [
             github.ActionsVariable(
-                f"{name}-infra-repo-var-{_slug(variable_name)}",
+                f"{name}-infra-repo-var-{slug(variable_name)}",
                 repository=args.infra_repository,
                 variable_name=variable_name,
                 value=value,

@@ -1,8 +1,12 @@
-"""The stack's Route 53 zone and the app's names in it, failed over to a degraded-mode page when Vercel is down."""
+"""The stack's Route 53 zone and the app's names in it, failed over to a degraded-mode page when Vercel is down.
+
+Over 450 lines on purpose: the zone, the health checks, the alarm and the failover record pairs are one capability
+whose pieces reference each other (a record pair names its check, the alarm its check); the static site, the one
+part that stands alone, lives in components/degraded_site.py.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -11,16 +15,17 @@ import pulumi
 import pulumi_aws as aws
 
 from components import app_metrics
+from components.degraded_site import DegradedSite, DegradedSiteArgs
 from components.providers import Providers
-from settings.stack import AlertChannel, StackSettings
+from components.sns import Subscriber, subscribe
+from settings.dns import DnsSettings
+from settings.stack import StackSettings
 
 # Route 53 publishes health-check metrics only in us-east-1, and CloudFront takes ACM certificates only from
 # there: the global half of the failover lives in this region whatever the stack's aws:region is.
 GLOBAL_REGION = "us-east-1"
 # Relative to the project directory, where Pulumi runs the program and reads assets.
 DEGRADED_PAGE = "components/degraded_page/index.html"
-# AWS's managed "CachingOptimized" cache policy; the page's own Cache-Control keeps it fresh within a minute.
-CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 DELEGATION_TTL = 172800  # NS records change only when a subzone is recreated: the TTL Route 53 itself uses
 VALIDATION_TTL = 60
 # hashicorp/terraform-provider-aws internal/service/route53/record.go (resourceRecordCreate): a new record is sent as
@@ -103,18 +108,6 @@ class HealthCheckArgs:
 
 
 @dataclass(frozen=True)
-class Subscriber:
-    """An endpoint of the on-call topic."""
-
-    channel: AlertChannel
-    """The reference's channel name (pagerduty, slack_alert, ...)."""
-    protocol: Literal["email", "https"]
-    """SNS protocol."""
-    endpoint: str
-    """Address or URL."""
-
-
-@dataclass(frozen=True)
 class MetricTriggers:
     """Failover on the app's own metrics, beside the HTTPS check (the reference's automatic failover triggers)."""
 
@@ -178,13 +171,15 @@ class DnsFailoverArgs:
 
     @classmethod
     def from_settings(
-        cls, settings: StackSettings, providers: Providers, notify: Sequence[pulumi.Input[str]] = ()
+        cls,
+        settings: StackSettings,
+        dns: DnsSettings,
+        providers: Providers,
+        notify: Sequence[pulumi.Input[str]] = (),
     ) -> DnsFailoverArgs:
-        """The args for the stack these settings describe (which must have `vibelog:dns`); `notify` are further
-        topics the failover alarm reaches (the incident class P0's)."""
-        dns, accounts = settings.dns, settings.aws_allowed_account_ids
-        if dns is None or accounts is None:
-            raise ValueError("vibelog:dns and aws:allowedAccountIds are needed for a stack's DNS")
+        """The args for the stack these settings describe, whose DNS section is `dns`; `notify` are further topics
+        the failover alarm reaches (the incident class P0's)."""
+        incident = settings.incident
         zone = dns.zone
         fqdns = [settings.domain] + ([f"www.{settings.domain}"] if settings.app.www_redirect else [])
         names = [
@@ -210,17 +205,17 @@ class DnsFailoverArgs:
                 ttl=dns.failover_ttl,
                 site_provider=providers.aws(dns.degraded_region),
                 site_region=dns.degraded_region,
-                bucket_name=degraded_bucket_name(zone, dns.degraded_region, accounts[0]),
+                bucket_name=degraded_bucket_name(zone, dns.degraded_region, settings.aws_account_id),
                 page_path=DEGRADED_PAGE,
                 subscribers=tuple(Subscriber(a.channel, a.protocol, a.endpoint) for a in dns.alerts),
                 triggers=MetricTriggers(
-                    namespace=settings.incident.metrics_namespace,
+                    namespace=incident.metrics_namespace,
                     dimensions=app_metrics.dimensions(settings.app.project_name),
-                    error_rate_percent=settings.incident.failover.error_rate_percent,
-                    p95_seconds=settings.incident.failover.p95_seconds,
-                    window_minutes=settings.incident.failover.window_minutes,
+                    error_rate_percent=incident.failover.error_rate_percent,
+                    p95_seconds=incident.failover.p95_seconds,
+                    window_minutes=incident.failover.window_minutes,
                 )
-                if settings.incident.enabled
+                if incident is not None
                 else None,
                 forced=dns.force_failover,
                 notify=tuple(notify),
@@ -346,16 +341,7 @@ class DnsFailover(pulumi.ComponentResource):
         # The on-call topic and the alarm: HealthCheckStatus exists only in us-east-1, so both live there.
         self.topic = aws.sns.Topic(f"{name}-oncall", name=oncall_topic_name(args.zone_name), opts=on_global)
         self.subscriptions = [
-            aws.sns.TopicSubscription(
-                f"{name}-oncall-{subscriber.channel.replace('_', '-')}-{index}",
-                topic=self.topic.arn,
-                protocol=subscriber.protocol,
-                # An https endpoint (PagerDuty's integration URL, a webhook) carries its key in the URL.
-                endpoint=pulumi.Output.secret(subscriber.endpoint)
-                if subscriber.protocol == "https"
-                else subscriber.endpoint,
-                opts=on_global,
-            )
+            subscribe(f"{name}-oncall", self.topic.arn, index, subscriber, on_global)
             for index, subscriber in enumerate(failover.subscribers)
         ]
         self.alarm = aws.cloudwatch.MetricAlarm(
@@ -380,134 +366,21 @@ class DnsFailover(pulumi.ComponentResource):
             opts=on_global,
         )
 
-        # The degraded-mode page: a private bucket in another region, readable only by this distribution.
-        self.bucket = aws.s3.Bucket(f"{name}-degraded-bucket", bucket=failover.bucket_name, opts=on_site)
-        self.public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-degraded-bucket-public-access",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=on_site,
-        )
-        self.ownership = aws.s3.BucketOwnershipControls(
-            f"{name}-degraded-bucket-ownership",
-            bucket=self.bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=on_site,
-        )
-        # SSE-S3 rather than KMS: the page is public content, and CloudFront's OAC reads SSE-S3 without a key policy.
-        self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-degraded-bucket-encryption",
-            bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=on_site,
-        )
-        self.page = aws.s3.BucketObject(
-            f"{name}-degraded-page",
-            bucket=self.bucket.id,
-            key="index.html",
-            source=pulumi.FileAsset(failover.page_path),
-            content_type="text/html; charset=utf-8",
-            cache_control="public, max-age=60",
-            opts=on_site,
-        )
-
-        fqdns = [app_name.fqdn for app_name in args.names]
-        self.certificate = aws.acm.Certificate(
-            f"{name}-degraded-cert",
-            domain_name=fqdns[0],
-            subject_alternative_names=fqdns[1:],
-            validation_method="DNS",
-            opts=on_global,
-        )
-        validation_records = [
-            aws.route53.Record(
-                f"{name}-{app_name.label}-cert-validation",
+        self.site = DegradedSite(
+            name,
+            DegradedSiteArgs(
                 zone_id=self.zone.zone_id,
-                name=_validation_field(self.certificate, app_name.fqdn, "resource_record_name"),
-                type=_validation_field(self.certificate, app_name.fqdn, "resource_record_type"),
-                ttl=VALIDATION_TTL,
-                records=[_validation_field(self.certificate, app_name.fqdn, "resource_record_value")],
+                zone_name=args.zone_name,
+                names=tuple((app_name.label, app_name.fqdn) for app_name in args.names),
+                bucket_name=failover.bucket_name,
+                page_path=failover.page_path,
+                validation_ttl=VALIDATION_TTL,
                 allow_overwrite=ALLOW_OVERWRITE,
-                opts=on_global,
-            )
-            for app_name in args.names
-        ]
-        # hashicorp/terraform-provider-aws internal/service/acm/certificate_validation.go: Create waits (default
-        # timeout 75 minutes) until ACM reports ISSUED, which needs resolvers to reach the validation records through
-        # the registrar's delegation. In a zone created by the same `up` that never happens: the stack's first up
-        # runs bootstrap phase `zone` first (DnsFailoverArgs.zone_only).
-        self.certificate_validation = aws.acm.CertificateValidation(
-            f"{name}-degraded-cert-validation",
-            certificate_arn=self.certificate.arn,
-            validation_record_fqdns=[record.fqdn for record in validation_records],
-            opts=on_global,
-        )
-
-        self.origin_access = aws.cloudfront.OriginAccessControl(
-            f"{name}-degraded-oac",
-            name=f"{failover.bucket_name}-oac"[:64],
-            description=f"CloudFront reads the degraded-mode page of {args.zone_name}",
-            origin_access_control_origin_type="s3",
-            signing_behavior="always",
-            signing_protocol="sigv4",
-            opts=on_global,
-        )
-        origin_id = "degraded-page"
-        self.distribution = aws.cloudfront.Distribution(
-            f"{name}-degraded-cdn",
-            enabled=True,
-            comment=f"Degraded-mode page of {args.zone_name} (Route 53 failover secondary)",
-            aliases=fqdns,
-            default_root_object="index.html",
-            origins=[
-                {
-                    "domain_name": self.bucket.bucket_regional_domain_name,
-                    "origin_id": origin_id,
-                    "origin_access_control_id": self.origin_access.id,
-                }
-            ],
-            default_cache_behavior={
-                "target_origin_id": origin_id,
-                "viewer_protocol_policy": "redirect-to-https",
-                "allowed_methods": ["GET", "HEAD"],
-                "cached_methods": ["GET", "HEAD"],
-                "cache_policy_id": CACHING_OPTIMIZED_POLICY_ID,
-                "compress": True,
-            },
-            # Every path of the app (a post, /api/health) answers with the page and 503: the service is degraded,
-            # and clients and crawlers must not take the page for the content they asked for.
-            custom_error_responses=[
-                {
-                    "error_code": code,
-                    "response_code": 503,
-                    "response_page_path": "/index.html",
-                    "error_caching_min_ttl": 10,
-                }
-                for code in (403, 404)
-            ],
-            restrictions={"geo_restriction": {"restriction_type": "none"}},
-            viewer_certificate={
-                "acm_certificate_arn": self.certificate_validation.certificate_arn,
-                "ssl_support_method": "sni-only",
-                "minimum_protocol_version": "TLSv1.2_2021",
-            },
-            # The primary (Vercel's apex address) is IPv4 only, so the failover pairs publish A records only.
-            is_ipv6_enabled=False,
-            http_version="http2and3",
-            price_class="PriceClass_100",
-            opts=on_global,
-        )
-        self.bucket_policy = aws.s3.BucketPolicy(
-            f"{name}-degraded-bucket-policy",
-            bucket=self.bucket.id,
-            policy=pulumi.Output.all(self.bucket.arn, self.distribution.arn).apply(
-                lambda arns: _bucket_policy(arns[0], arns[1])
             ),
-            opts=pulumi.ResourceOptions.merge(on_site, pulumi.ResourceOptions(depends_on=[self.public_access_block])),
+            on_site=on_site,
+            on_global=on_global,
         )
+        self.distribution = self.site.distribution
 
         for app_name in args.names:
             primary = aws.route53.Record(
@@ -639,41 +512,3 @@ class DnsFailover(pulumi.ComponentResource):
 def _label(fqdn: str, zone: str) -> str:
     """`apex` for the zone apex, else the name below the zone with dots as dashes."""
     return "apex" if fqdn == zone else fqdn.removesuffix(f".{zone}").replace(".", "-")
-
-
-def _validation_field(certificate: aws.acm.Certificate, fqdn: str, field: str) -> pulumi.Output[str]:
-    """One field of the DNS validation record ACM asks for one of the certificate's names."""
-
-    def pick(options: Sequence[aws.acm.outputs.CertificateDomainValidationOption]) -> str:
-        option = next(o for o in options if o.domain_name == fqdn)
-        value = getattr(option, field)
-        return str(value)
-
-    return certificate.domain_validation_options.apply(pick)
-
-
-def _bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
-    """Only this distribution reads the page, and only over TLS."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "CloudFrontReadsThePage",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudfront.amazonaws.com"},
-                    "Action": "s3:GetObject",
-                    "Resource": f"{bucket_arn}/*",
-                    "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-                },
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-            ],
-        }
-    )

@@ -11,8 +11,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components import app_metrics
+from components.aws_iam import web_identity_trust
 from components.providers import Providers
-from settings.stack import IncidentSubscriber, Severity, SnsChannel, StackSettings
+from components.sns import Subscriber, subscribe
+from settings.incident import IncidentSettings, IncidentSubscriber, Severity
+from settings.stack import StackSettings
 
 # Alarms and their EventBridge rules live where the failover's Route 53 metrics and alarms live.
 GLOBAL_REGION = "us-east-1"
@@ -34,16 +37,11 @@ def rollback_alarm_name(project_name: str, trigger: Literal["error-rate", "p95"]
     return f"{project_name}-rollback-{trigger}"
 
 
-@dataclass(frozen=True)
-class Subscription:
-    """One endpoint of an incident class's topic."""
-
-    channel: SnsChannel
-    """The communication plan's channel."""
-    protocol: Literal["email", "https"]
-    """SNS protocol."""
-    endpoint: str
-    """Address, or (https) PagerDuty's integration URL from the stack's secrets."""
+def _endpoint(subscriber: IncidentSubscriber, settings: StackSettings) -> str:
+    """An email address from the config, or PagerDuty's integration URL from the stack's secrets."""
+    if subscriber.endpoint is not None:
+        return subscriber.endpoint
+    return settings.secret("pagerduty_integration_url").get_secret_value()
 
 
 @dataclass(frozen=True)
@@ -68,16 +66,6 @@ class RollbackAlarm:
     """What it means, in the reference's words."""
 
 
-def _endpoint(subscriber: IncidentSubscriber, settings: StackSettings) -> str:
-    """An email address from the config, or PagerDuty's integration URL from the stack's secrets."""
-    if subscriber.endpoint is not None:
-        return subscriber.endpoint
-    url = settings.secrets.pagerduty_integration_url
-    if url is None:
-        raise ValueError("an https subscriber needs vibelog:secrets.pagerdutyIntegrationUrl (see load_settings)")
-    return url.get_secret_value()
-
-
 @dataclass(frozen=True)
 class IncidentResponseArgs:
     """A stack's incident topics, rollback alarms and the bridge that starts the rollback workflow."""
@@ -90,7 +78,7 @@ class IncidentResponseArgs:
     """The stack's AWS account (only its EventBridge may assume the dispatch role)."""
     namespace: str
     """CloudWatch namespace of the app's metrics."""
-    routing: Mapping[Severity, Sequence[Subscription]]
+    routing: Mapping[Severity, Sequence[Subscriber]]
     """Each class's SNS endpoints."""
     rollback_alarms: Sequence[RollbackAlarm]
     """The automated rollback triggers."""
@@ -106,11 +94,11 @@ class IncidentResponseArgs:
     """The Vercel targets whose deployments may publish metrics (the `environment` of the token's subject)."""
 
     @classmethod
-    def from_settings(cls, settings: StackSettings, providers: Providers) -> IncidentResponseArgs:
-        """The args for the stack these settings describe (which must have vibelog:incident enabled)."""
-        incident, token = settings.incident, settings.secrets.github_dispatch_token
-        if not incident.enabled or incident.dispatch_repository is None or token is None:
-            raise ValueError("vibelog:incident.enabled, its dispatchRepository and the dispatch token are needed")
+    def from_settings(
+        cls, settings: StackSettings, incident: IncidentSettings, providers: Providers
+    ) -> IncidentResponseArgs:
+        """The args for the stack these settings describe, whose incident section is `incident`."""
+        token = settings.secret("github_dispatch_token")
         error_rate, response_time = incident.rollback.error_rate, incident.rollback.response_time
         return cls(
             project_name=settings.app.project_name,
@@ -119,7 +107,7 @@ class IncidentResponseArgs:
             namespace=incident.metrics_namespace,
             routing={
                 severity: tuple(
-                    Subscription(s.channel, s.protocol, _endpoint(s, settings))
+                    Subscriber(s.channel, s.protocol, _endpoint(s, settings))
                     for s in incident.subscribers
                     if s.channel in incident.sns_channels(severity)
                 )
@@ -181,16 +169,7 @@ class IncidentResponse(pulumi.ComponentResource):
             self.topics[severity] = topic
             for index, subscriber in enumerate(args.routing.get(severity, ())):
                 self.subscriptions.append(
-                    aws.sns.TopicSubscription(
-                        f"{name}-{severity.lower()}-{subscriber.channel.replace('_', '-')}-{index}",
-                        topic=topic.arn,
-                        protocol=subscriber.protocol,
-                        # An https endpoint (PagerDuty's integration URL) carries its key in the URL.
-                        endpoint=pulumi.Output.secret(subscriber.endpoint)
-                        if subscriber.protocol == "https"
-                        else subscriber.endpoint,
-                        opts=on_global,
-                    )
+                    subscribe(f"{name}-{severity.lower()}", topic.arn, index, subscriber, on_global)
                 )
 
         notify = self.topics[args.rollback_severity].arn
@@ -403,21 +382,7 @@ def metrics_role_name(project_name: str) -> str:
 
 def _vercel_trust(provider_arn: str, issuer: str, audience: str, subjects: Sequence[str]) -> str:
     """Only this project's deployments of the named targets, with tokens minted for this team, may assume it."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {f"{issuer}:aud": audience, f"{issuer}:sub": list(subjects)},
-                    },
-                }
-            ],
-        }
-    )
+    return json.dumps(web_identity_trust(provider_arn, issuer, audience, subjects))
 
 
 def _alarm_pattern(alarm_arn: str) -> str:

@@ -43,17 +43,13 @@ class Providers:
 
     def aws(self, region: str | None = None) -> aws.Provider:
         """AWS in one region (the stack's primary region by default), pinned to the stack's account."""
-        region = region or self._settings.aws_region
-        if region is None:
-            raise ValueError("aws:region is required by a stack that declares AWS resources")
-        if self._settings.aws_allowed_account_ids is None:
-            raise ValueError("aws:allowedAccountIds is required by a stack that declares AWS resources")
+        region = region or self._settings.primary_region
         if region not in self._aws:
             name = "aws" if region == self._settings.aws_region else f"aws-{region}"
             self._aws[region] = aws.Provider(
                 name,
                 region=region,
-                allowed_account_ids=self._settings.aws_allowed_account_ids,
+                allowed_account_ids=[self._settings.aws_account_id],
                 default_tags={"tags": {"project": "vibelog", "environment": self._settings.environment}},
             )
         return self._aws[region]

@@ -10,8 +10,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_github as github
 
-from components.ci_aws_access import runbook_role_name, trust_policy
+from components.aws_iam import trust_policy
+from components.deploy_scope import runbook_role_name
+from components.github_environment import environment_secrets, environment_variables
 from settings.github_names import names_problems
+from settings.runbooks import RunbookSettings
 from settings.stack import StackSettings
 
 
@@ -44,6 +47,7 @@ class RunbookEnvironmentArgs:
     def from_settings(
         cls,
         settings: StackSettings,
+        runbooks: RunbookSettings,
         *,
         vercel_project_id: pulumi.Input[str],
         vercel_org_id: pulumi.Input[str],
@@ -53,17 +57,6 @@ class RunbookEnvironmentArgs:
         database_bucket: pulumi.Input[str] | None = None,
     ) -> RunbookEnvironmentArgs:
         """The environment of the stack these settings describe; ids come from the resources that have them."""
-        runbooks, secrets = settings.runbooks, settings.secrets
-        if (
-            not runbooks.enabled
-            or secrets.vercel_deploy_token is None
-            or secrets.status_page_webhook is None
-            or secrets.slack_webhook is None
-            or secrets.runbook_github_token is None
-        ):
-            raise ValueError(
-                "the runbook environment needs vibelog:runbooks enabled with its secrets (see load_settings)"
-            )
         variables: dict[str, pulumi.Input[str]] = {
             "STACK": settings.environment,
             "APP_URL": settings.app_url,
@@ -74,31 +67,28 @@ class RunbookEnvironmentArgs:
             "AWS_ROLE_ARN": aws_role_arn,
         }
         run_secrets: dict[str, pulumi.Input[str]] = {
-            "VERCEL_TOKEN": secrets.vercel_deploy_token.get_secret_value(),
-            "STATUS_PAGE_WEBHOOK": secrets.status_page_webhook.get_secret_value(),
-            "SLACK_WEBHOOK": secrets.slack_webhook.get_secret_value(),
-            "RUNBOOK_GITHUB_TOKEN": secrets.runbook_github_token.get_secret_value(),
+            "VERCEL_TOKEN": settings.secret("vercel_deploy_token").get_secret_value(),
+            "STATUS_PAGE_WEBHOOK": settings.secret("status_page_webhook").get_secret_value(),
+            "SLACK_WEBHOOK": settings.secret("slack_webhook").get_secret_value(),
+            "RUNBOOK_GITHUB_TOKEN": settings.secret("runbook_github_token").get_secret_value(),
         }
         if health_check_id is not None:
             variables["HEALTH_CHECK_ID"] = health_check_id
-        if database_bucket is not None and settings.backup.region is not None:
+        backup = settings.backup
+        if database_bucket is not None and backup is not None:
             variables["BACKUP_DATABASE_BUCKET"] = database_bucket
-            variables["BACKUP_VAULT_REGION"] = settings.backup.region
-            variables["POSTGRES_MAJOR"] = str(settings.backup.postgres_major)
+            variables["BACKUP_VAULT_REGION"] = backup.region
+            variables["POSTGRES_MAJOR"] = str(backup.postgres_major)
             # The database-corruption runbook restores over this database (the direct URL: pg_restore's session).
-            run_secrets["RESTORE_TARGET_URL"] = secrets.direct_url.get_secret_value()
+            run_secrets["RESTORE_TARGET_URL"] = settings.secrets.direct_url.get_secret_value()
         return cls(
-            repository=settings.ci.infra_repository,
+            repository=settings.github_repository("infra").name,
             environment=settings.runbook_environment,
             reviewer_users=tuple(runbooks.reviewers.users),
             reviewer_teams=tuple(runbooks.reviewers.teams),
             variables=variables,
             secrets=run_secrets,
         )
-
-
-def _slug(name: str) -> str:
-    return name.lower().replace("_", "-")
 
 
 class RunbookEnvironment(pulumi.ComponentResource):
@@ -113,7 +103,6 @@ class RunbookEnvironment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RunbookEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:runbooks:RunbookEnvironment", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         reviewers: list[github.RepositoryEnvironmentReviewerArgsDict] = [
             {"users": list(args.reviewer_users), "teams": list(args.reviewer_teams)}
         ]
@@ -136,29 +125,12 @@ class RunbookEnvironment(pulumi.ComponentResource):
             # Delete-first: the key stays when the repository is re-created (infra/replacements.py).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.variables = [
-            github.ActionsEnvironmentVariable(
-                f"{name}-var-{_slug(variable_name)}",
-                repository=args.repository,
-                environment=self.github_environment.environment,
-                variable_name=variable_name,
-                value=value,
-                # Delete-first: Create is a POST that GitHub refuses for an existing name (infra/replacements.py).
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-            )
-            for variable_name, value in args.variables.items()
-        ]
-        self.secrets = [
-            github.ActionsEnvironmentSecret(
-                f"{name}-secret-{_slug(secret_name)}",
-                repository=args.repository,
-                environment=self.github_environment.environment,
-                secret_name=secret_name,
-                value=pulumi.Output.secret(value),
-                opts=child,
-            )
-            for secret_name, value in args.secrets.items()
-        ]
+        self.variables = environment_variables(
+            name, args.repository, self.github_environment.environment, args.variables, self
+        )
+        self.secrets = environment_secrets(
+            name, args.repository, self.github_environment.environment, args.secrets, self
+        )
         self.environment = self.github_environment.environment
         self.register_outputs({"environment": self.environment})
 

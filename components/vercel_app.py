@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumiverse_vercel as vercel
 
+from settings.app import DeploymentTarget
 from settings.app_env import EnvVar, app_env
-from settings.stack import DeploymentTarget, StackSettings
+from settings.stack import StackSettings
 
 # Vercel refuses sensitive variables on the development target, so that `vercel env pull` can read them;
 # there a secret is still a Pulumi secret, but not `sensitive` on Vercel's side.

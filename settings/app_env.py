@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from settings.stack import StackSettings
+from settings.stack import StackSettings, key
 
 
 @dataclass(frozen=True)
@@ -26,32 +26,32 @@ class EnvVar:
 def app_env(settings: StackSettings) -> list[EnvVar]:
     """The variables the app's env schema reads, built from the settings of one stack."""
     env = [
-        EnvVar("NODE_ENV", settings.environment, False, "vibelog:environment"),
-        EnvVar("NEXT_PUBLIC_APP_URL", settings.app_url, False, "vibelog:domain"),
-        EnvVar("NEXTAUTH_URL", settings.app_url, False, "vibelog:domain"),
-        EnvVar("SUPABASE_URL", settings.supabase.url, False, "vibelog:supabase.url"),
+        EnvVar("NODE_ENV", settings.environment, False, key("environment")),
+        EnvVar("NEXT_PUBLIC_APP_URL", settings.app_url, False, key("domain")),
+        EnvVar("NEXTAUTH_URL", settings.app_url, False, key("domain")),
+        EnvVar("SUPABASE_URL", settings.supabase.url, False, key("supabase", "url")),
     ]
     monitoring = settings.monitoring
     if monitoring.sentry_dsn is not None:
-        env.append(EnvVar("SENTRY_DSN", monitoring.sentry_dsn, False, "vibelog:monitoring.sentryDsn"))
+        env.append(EnvVar("SENTRY_DSN", monitoring.sentry_dsn, False, key("monitoring", "sentry_dsn")))
     if monitoring.posthog_key is not None:
-        env.append(EnvVar("POSTHOG_KEY", monitoring.posthog_key, False, "vibelog:monitoring.posthogKey"))
+        env.append(EnvVar("POSTHOG_KEY", monitoring.posthog_key, False, key("monitoring", "posthog_key")))
 
     secrets = settings.secrets
     secret_vars: list[tuple[str, SecretStr | None, str]] = [
-        ("DATABASE_URL", secrets.database_url, "databaseUrl"),
-        ("DIRECT_URL", secrets.direct_url, "directUrl"),
-        ("NEXTAUTH_SECRET", secrets.nextauth_secret, "nextauthSecret"),
-        ("OPENAI_API_KEY", secrets.openai_api_key, "openaiApiKey"),
-        ("ANTHROPIC_API_KEY", secrets.anthropic_api_key, "anthropicApiKey"),
-        ("SUPABASE_ANON_KEY", secrets.supabase_anon_key, "supabaseAnonKey"),
-        ("SUPABASE_SERVICE_ROLE_KEY", secrets.supabase_service_role_key, "supabaseServiceRoleKey"),
-        ("RESEND_API_KEY", secrets.resend_api_key, "resendApiKey"),
-        ("STRIPE_SECRET_KEY", secrets.stripe_secret_key, "stripeSecretKey"),
+        ("DATABASE_URL", secrets.database_url, "database_url"),
+        ("DIRECT_URL", secrets.direct_url, "direct_url"),
+        ("NEXTAUTH_SECRET", secrets.nextauth_secret, "nextauth_secret"),
+        ("OPENAI_API_KEY", secrets.openai_api_key, "openai_api_key"),
+        ("ANTHROPIC_API_KEY", secrets.anthropic_api_key, "anthropic_api_key"),
+        ("SUPABASE_ANON_KEY", secrets.supabase_anon_key, "supabase_anon_key"),
+        ("SUPABASE_SERVICE_ROLE_KEY", secrets.supabase_service_role_key, "supabase_service_role_key"),
+        ("RESEND_API_KEY", secrets.resend_api_key, "resend_api_key"),
+        ("STRIPE_SECRET_KEY", secrets.stripe_secret_key, "stripe_secret_key"),
     ]
     env.extend(
-        EnvVar(key, value.get_secret_value(), True, f"vibelog:secrets.{field}")
-        for key, value, field in secret_vars
+        EnvVar(name, value.get_secret_value(), True, key("secrets", field))
+        for name, value, field in secret_vars
         if value is not None
     )
     return env

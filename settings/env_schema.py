@@ -33,10 +33,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
+from ada_url import HostType, SchemeType, check_url, idna_to_ascii, idna_to_unicode, parse_url
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
-
-from settings.whatwg_url import can_parse
 
 NODE_ENVS: Final = ("development", "staging", "production")
 NEXTAUTH_SECRET_MIN_LENGTH: Final = 32
@@ -77,7 +76,32 @@ def zod_url_ok(value: str) -> bool:
     # Node 20's URL.canParse, once V8 optimises it, misreads Latin-1 strings and rejects hosts such as
     # "bücher.de" that `new URL` accepts, so zod v4's verdict on non-ASCII URLs depends on how hot the call
     # is. ASCII-only (punycode hosts, percent-encoded paths) keeps the verdict independent of that.
-    return value.isascii() and can_parse(value) and can_parse(js_trim(value))
+    return value.isascii() and _node_parses(value) and _node_parses(js_trim(value))
+
+
+def _node_parses(value: str) -> bool:
+    """`URL.canParse(value)` as Node 20 and later all answer it.
+
+    Ada is the WHATWG URL parser Node embeds, so `check_url` is Node's own verdict. Newer Ada (this binding, Node 22
+    onwards) no longer validates what an `xn--` label of a special URL's host decodes to, while the Ada 2.9 of Node 20
+    refuses a label that is not the punycode of a valid label (`https://xn--zz.de`); such a host is refused here too.
+    """
+    if not check_url(value):
+        return False
+    url = parse_url(value)
+    if url["scheme_type"] == SchemeType.NOT_SPECIAL or url["host_type"] != HostType.DEFAULT:
+        return True
+    return all(_punycode_label_ok(label) for label in str(url["hostname"]).split(".") if label.startswith("xn--"))
+
+
+def _punycode_label_ok(label: str) -> bool:
+    """An `xn--` label decodes to a label UTS #46 already holds valid (what Ada 2.9's `is_label_valid` asks)."""
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return False
+    mapped = idna_to_ascii(decoded)
+    return bool(mapped) and idna_to_unicode(mapped) == decoded
 
 
 def zod_min_length_ok(value: str, minimum: int) -> bool:

@@ -15,10 +15,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from settings.app import Environment
 from settings.app_env import app_env
+from settings.base import ConfigModel, CrossFieldError, model_of
 from settings.config_keys import PROJECT_NAMESPACE, SECRETS_KEY, closest, provider_secret_keys, unknown_key_problem
 from settings.env_schema import validate_app_env
-from settings.stack import ConfigModel, CrossFieldError, Environment, StackSettings, model_of
+from settings.stack import StackSettings
+from settings.stack import key as stack_key
 
 
 @dataclass(frozen=True)
@@ -98,13 +101,14 @@ def load_settings(
 
     # A stack named after an environment is that environment: Pulumi.production.yaml saying `staging` would
     # give production staging's NODE_ENV. Other stack names (a personal dev stack) map through the key itself.
-    declared = data.get("vibelog:environment")
+    environment_key = stack_key("environment")
+    declared = data.get(environment_key)
     if stack in get_args(Environment) and declared in get_args(Environment) and declared != stack:
         problems.append(
             ConfigProblem(
-                "vibelog:environment",
+                environment_key,
                 f"stack '{stack}' must declare environment '{stack}' (it declares '{declared}')",
-                f"pulumi config set --stack {stack} vibelog:environment {stack}",
+                f"pulumi config set --stack {stack} {environment_key} {stack}",
             )
         )
 
@@ -164,9 +168,10 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
                     source,
                     message,
                     _set_command(stack, source, _example(source, stack), secret=source.startswith(SECRETS_KEY)),
-                    missing_secret=source in error.missing_secrets,
+                    missing_secret=relative in error.missing_secrets,
                 )
-                for source, message in error.problems
+                for relative, message in error.problems
+                for source in [_join(loc, relative)]
             ]
         message = str(error) if error is not None else detail["msg"]
     elif kind == "missing":
@@ -186,6 +191,13 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
             missing_secret=secret and kind == "missing",
         )
     ]
+
+
+def _join(loc: list[int | str], relative: str) -> str:
+    """The full config key path of a path a model's rule gave relative to that model (at `loc`)."""
+    if not loc:
+        return relative
+    return _path(loc) + (relative if relative.startswith("[") else f".{relative}")
 
 
 def _unique(problems: list[ConfigProblem]) -> list[ConfigProblem]:
@@ -237,7 +249,7 @@ def _example(path: str, stack: str) -> Any:
     staging's value on production, so such an example is left out (the hint then says `<value>`).
     """
     environments: tuple[str, ...] = get_args(Environment)
-    if path == "vibelog:environment" and stack in environments:
+    if path == stack_key("environment") and stack in environments:
         return stack
     example = field_extra(path).get("example")
     text = json.dumps(example)

@@ -20,7 +20,7 @@ def backup_edit(change: Callable[[dict[str, Any]], None]) -> Edit:
 
 def test_production_declares_the_reference_schedule_and_retention() -> None:
     backup = settings_of("production").backup
-    assert backup.enabled
+    assert backup is not None, "production declares its backups"
     assert backup.region == "us-west-2"
     days = {
         key: (c.retention_days, [(t.storage_class, t.days) for t in c.transitions])
@@ -33,7 +33,6 @@ def test_production_declares_the_reference_schedule_and_retention() -> None:
         "uploads": (90, [("GLACIER_IR", 0)]),  # 90 days in Glacier
     }
     assert (backup.daily.schedule, backup.weekly.schedule) == ("0 2 * * *", "0 1 * * 0")  # 02:00, Sunday 01:00 UTC
-    assert backup.object_lock is not None
     assert (backup.object_lock.mode, backup.object_lock.days) == ("COMPLIANCE", 30)
     objectives = backup.recovery_objectives
     assert (objectives.database.rpo_minutes, objectives.database.recovery_path) == (15, "supabase_pitr")
@@ -45,11 +44,12 @@ def test_production_declares_the_reference_schedule_and_retention() -> None:
 def test_staging_keeps_less_under_a_governance_lock_and_development_has_no_vault() -> None:
     staging = settings_of("staging").backup
     production = settings_of("production").backup
-    assert staging.object_lock is not None
+    assert staging is not None, "staging declares backups"
+    assert production is not None, "production declares backups"
     assert staging.object_lock.mode == "GOVERNANCE"
     for key, backup in staging.classes().items():
         assert backup.retention_days < production.classes()[key].retention_days, key
-    assert not settings_of("development").backup.enabled
+    assert settings_of("development").backup is None
     assert settings_of("development").aws_allowed_account_ids is None
 
 
@@ -151,12 +151,11 @@ def test_an_unknown_lock_mode_and_a_loose_oidc_subject_are_refused() -> None:
     assert problem.path == "vibelog:backup.writerSubject", problem
 
 
-def test_a_disabled_vault_is_not_held_to_the_vault_rules() -> None:
-    def disable(config: dict[str, Any]) -> None:
-        config["vibelog:backup"]["enabled"] = False
-        config["vibelog:backup"].pop("objectLock")
+def test_a_stack_without_the_section_is_not_held_to_the_vault_rules() -> None:
+    def remove(config: dict[str, Any]) -> None:
+        config.pop("vibelog:backup")
 
-    assert not settings_of("staging", disable).backup.enabled
+    assert settings_of("staging", remove).backup is None
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,8 @@ OIDC_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubuserc
 
 def vault_program() -> None:
     settings = load_settings()
-    BackupVault("backup", BackupVaultArgs.from_settings(settings, Providers.for_stack(settings)))
+    assert settings.backup is not None, "the stack declares backups"
+    BackupVault("backup", BackupVaultArgs.from_settings(settings, settings.backup, Providers.for_stack(settings)))
 
 
 @cache

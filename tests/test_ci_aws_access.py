@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.ci_aws_access import DATA_READ_ACTIONS, trust_policy
+from components.aws_iam import trust_policy
+from components.ci_aws_access import DATA_READ_ACTIONS
 from infra.engine.mocks import VibelogMocks
 from infra.engine.runtime import Plan, Registration, run_program
 from policy.type_tokens import IAM_ROLE as ROLE

@@ -7,19 +7,21 @@ from typing import Any
 
 import pytest
 
+from settings.ci import REFERENCE_CHECKS
 from settings.loader import ConfigError, load_settings
-from settings.stack import REFERENCE_CHECKS
 from settings.stackfile import read_stack_config
 
 CI_SECRETS = ("vibelog:secrets.vercelDeployToken", "vibelog:secrets.statusPageWebhook", "vibelog:secrets.slackWebhook")
 
 
 def production_config(**ci_changes: Any) -> tuple[dict[str, str], frozenset[str]]:
-    """Production's stack file with placeholders for its secrets (compliant), with `vibelog:ci` changed."""
+    """Production's stack file with placeholders for its secrets (compliant), with `vibelog:ci` changed (a key
+    changed to None is removed)."""
     config = read_stack_config("production")
     values = dict(config.values)
     ci = json.loads(values["vibelog:ci"])
     ci.update(ci_changes)
+    ci = {key: value for key, value in ci.items() if value is not None}
     values["vibelog:ci"] = json.dumps(ci)
     return values, config.secret_keys
 
@@ -33,7 +35,7 @@ def problems_of(values: dict[str, str], secret_keys: frozenset[str]) -> dict[str
 def test_production_ci_settings_load() -> None:
     values, secret_keys = production_config()
     settings = load_settings("production", values, secret_keys)
-    assert settings.ci.enabled
+    assert settings.ci is not None, "production declares its CI environment"
     assert settings.ci.environment_name == "production"
     assert settings.ci.owns_branch_protection
     assert settings.ci.owns_oidc_provider
@@ -45,7 +47,11 @@ def test_only_production_owns_the_shared_github_and_aws_objects() -> None:
     for stack in ("development", "staging", "production"):
         config = read_stack_config(stack)
         ci = load_settings(stack, config.values, config.secret_keys).ci
-        owners[stack] = (ci.enabled, ci.owns_branch_protection, ci.owns_oidc_provider)
+        owners[stack] = (
+            ci is not None,
+            ci is not None and ci.owns_branch_protection,
+            ci is not None and ci.owns_oidc_provider,
+        )
     assert owners == {
         "development": (False, False, False),
         "staging": (True, False, False),
@@ -85,7 +91,8 @@ def test_development_lacks_no_ci_secret() -> None:
         ({"reviewers": {"users": [1]}}, "vibelog:ci.reviewers", "two-person approval"),
         ({"reviewers": {}}, "vibelog:ci.reviewers", "two-person approval"),
         ({"reviewers": {"users": [1, 2, 3, 4, 5, 6], "teams": [7]}}, "vibelog:ci.reviewers", "at most 6"),
-        ({"environmentName": None}, "vibelog:ci.environmentName", "needs a name"),
+        ({"environmentName": None}, "vibelog:ci.environmentName", "a value is required"),
+        ({"githubPlan": None}, "vibelog:ci.githubPlan", "a value is required"),
         ({"waitTimer": 43201}, "vibelog:ci.waitTimer", "less than or equal to 43200"),
         ({"variables": {"GITHUB_SHA": "x"}}, "vibelog:ci", "GITHUB_"),
         ({"variables": {"2FA": "x"}}, "vibelog:ci", "not start with a digit"),

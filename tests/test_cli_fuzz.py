@@ -24,7 +24,7 @@ from infra.diffs.revision import PlanRun, diff_runs
 from infra.plans.plan_format import FINGERPRINT_KEY_ENV
 from settings.config_keys import provider_secret_keys
 from settings.env_schema import ENV_KEYS
-from settings.stack import SecretSettings
+from settings.secrets import SecretSettings
 from settings.stackfile import stack_file
 from settings.stacks import STACKS
 from tests.helpers.cli import Run, copy_stacks, run_verb

@@ -13,7 +13,7 @@ from policy.type_tokens import EDGE_CONFIG_ITEM as ITEM
 from policy.type_tokens import EDGE_CONFIG_TOKEN as TOKEN
 from policy.type_tokens import ENV_VAR
 from settings.loader import load_settings
-from settings.stack import FLAG_NAMES
+from settings.operations import FLAG_NAMES
 from tests.helpers.stacks import plan_of, stack_config
 
 

@@ -43,6 +43,7 @@ def test_the_documented_matrix() -> None:
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_the_committed_plan_allows_what_each_stack_declares(stack: str) -> None:
     settings = settings_of(stack)
+    assert settings.ci is not None, f"{stack} declares its CI environment"
     assert settings.ci.github_plan == "enterprise"
     for which in ("app", "infra"):
         assert settings.github_features(which) == ALL_FEATURES, which

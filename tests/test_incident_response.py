@@ -22,8 +22,8 @@ from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import METRIC_ALARM as ALARM
 from policy.type_tokens import SNS_SUBSCRIPTION as SUBSCRIPTION
 from policy.type_tokens import SNS_TOPIC as TOPIC
+from settings.incident import REFERENCE_ROUTING
 from settings.loader import ConfigError, load_settings
-from settings.stack import REFERENCE_ROUTING
 from settings.stackfile import read_stack_config, stack_file
 from tests.helpers.iam_eval import allowed, documents
 from tests.helpers.stacks import Edit, only_problem, settings_of, stack_config
@@ -38,6 +38,10 @@ def incident(**changes: Any) -> Edit:
     return edit
 
 
+def without_incident(config: dict[str, Any]) -> None:
+    config.pop("vibelog:incident")
+
+
 def region_of(plan: Plan, reg: Registration) -> str:
     provider = plan.by_urn()[reg.provider]
     region: str = provider.inputs["region"]
@@ -49,7 +53,7 @@ def region_of(plan: Plan, reg: Registration) -> str:
 
 def test_production_commits_the_reference_thresholds() -> None:
     settings = settings_of("production").incident
-    assert settings.enabled
+    assert settings is not None, "production declares its incident alarms"
     assert (settings.rollback.error_rate.threshold_percent, settings.rollback.error_rate.window_minutes) == (5, 5)
     assert (settings.rollback.response_time.p95_seconds, settings.rollback.response_time.window_minutes) == (5, 10)
     assert (settings.failover.p95_seconds, settings.failover.error_rate_percent) == (30, 10)
@@ -58,7 +62,7 @@ def test_production_commits_the_reference_thresholds() -> None:
 
 def test_development_stays_light() -> None:
     settings = settings_of("development")
-    assert not settings.incident.enabled, "development has no alarms"
+    assert settings.incident is None, "development has no alarms"
     assert not settings.declares_aws, "development has no AWS"
 
 
@@ -86,7 +90,7 @@ def test_alarms_without_the_apps_metrics_are_refused() -> None:
         config["vibelog:monitoring"] = {"level": "disabled"}
 
     problem = only_problem("production", edit)
-    assert problem.path == "vibelog:incident.enabled", problem
+    assert problem.path == "vibelog:incident", problem
 
 
 def missing_secrets(edit: Edit | None = None) -> set[str]:
@@ -115,7 +119,7 @@ def missing_secrets(edit: Edit | None = None) -> set[str]:
 
 def test_the_dispatch_token_is_a_required_secret_only_with_the_incident_alarms() -> None:
     assert "vibelog:secrets.githubDispatchToken" in missing_secrets()
-    assert "vibelog:secrets.githubDispatchToken" not in missing_secrets(incident(enabled=False))
+    assert "vibelog:secrets.githubDispatchToken" not in missing_secrets(without_incident)
 
 
 def test_the_ai_fallback_needs_its_key_in_the_apps_env_first() -> None:

@@ -15,7 +15,7 @@ from infra.cli import plan as plan_cli
 from infra.engine.runtime import Plan, run_program
 from infra.plans.render import plan_json, plan_text
 from settings.loader import ConfigError
-from settings.stack import SecretSettings
+from settings.secrets import SecretSettings
 from settings.stackfile import read_stack_config, stack_file
 from settings.stacks import STACKS
 from tests.helpers.stacks import stack_config

@@ -27,12 +27,13 @@ def of_runbooks(plan: Plan, type_: str) -> list[Registration]:
 
 def test_production_runbooks_wait_for_the_decision_makers_and_never_for_their_starter(production: Plan) -> None:
     [env] = of_runbooks(production, ENVIRONMENT)
-    settings = settings_of("production")
+    runbooks = settings_of("production").runbooks
+    assert runbooks is not None, "production declares its runbooks"
     assert env.inputs["environment"] == "production-runbooks", env.urn
     assert env.inputs["repository"] == "vibelog-infra", env.urn
-    assert env.inputs["reviewers"] == [
-        {"teams": settings.runbooks.reviewers.teams, "users": settings.runbooks.reviewers.users}
-    ], f"{env.urn}: reviewers are vibelog:runbooks.reviewers"
+    assert env.inputs["reviewers"] == [{"teams": runbooks.reviewers.teams, "users": runbooks.reviewers.users}], (
+        f"{env.urn}: reviewers are vibelog:runbooks.reviewers"
+    )
     assert env.inputs["preventSelfReview"] is True, env.urn
     assert env.inputs["canAdminsBypass"] is False, env.urn
     assert env.inputs["waitTimer"] == 0, f"{env.urn}: a wait timer would delay an approved rollback"
@@ -85,20 +86,20 @@ def test_runbooks_with_one_reviewer_are_refused() -> None:
 def test_runbooks_need_a_plan_whose_environments_have_reviewers() -> None:
     # Staging has no CI reviewers, so its team plan is fine for CI; runbooks there would run unapproved.
     def runbooks_on_team_plan(config: dict[str, Any]) -> None:
-        config["vibelog:runbooks"] = {"enabled": True, "reviewers": {"teams": [1, 2]}}
+        config["vibelog:runbooks"] = {"reviewers": {"teams": [1, 2]}}
         config["vibelog:ci"]["githubPlan"] = "team"
 
     problems = {problem.path: problem for problem in problems_of("staging", runbooks_on_team_plan)}
-    assert "vibelog:runbooks.enabled" in problems, sorted(problems)
-    assert "unapproved runbook" in problems["vibelog:runbooks.enabled"].expected
+    assert "vibelog:runbooks" in problems, sorted(problems)
+    assert "unapproved runbook" in problems["vibelog:runbooks"].expected
 
 
 def test_runbooks_need_ci() -> None:
     def without_ci(config: dict[str, Any]) -> None:
-        config["vibelog:ci"] = {"enabled": False}
+        config.pop("vibelog:ci")
 
     paths = {problem.path for problem in problems_of("production", without_ci)}
-    assert "vibelog:runbooks.enabled" in paths, sorted(paths)
+    assert "vibelog:runbooks" in paths, sorted(paths)
 
 
 def test_a_runbook_environment_built_without_reviewers_is_refused() -> None:

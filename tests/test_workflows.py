@@ -15,7 +15,7 @@ import yaml
 from infra.engine.runtime import Plan
 from policy.type_tokens import ENVIRONMENT_SECRET as ENV_SECRET
 from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
-from settings.stack import INFRA_MAIN_BRANCH
+from settings.ci import INFRA_MAIN_BRANCH
 from tests.helpers.stacks import settings_of
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
@@ -280,11 +280,12 @@ def test_backup_schedules_are_the_stacks_settings_and_run_in_their_declared_envi
     workflow = load(WORKFLOWS / name)
     job = workflow["jobs"][job_name]
     crons = {entry["cron"] for entry in workflow["on"]["schedule"]}
-    stacks = [stack for stack in ("development", "staging", "production") if settings_of(stack).backup.enabled]
+    stacks = [stack for stack in ("development", "staging", "production") if settings_of(stack).backup is not None]
     assert job["strategy"]["matrix"]["stack"] == stacks, f"{name}: every stack with a vault, and only those"
     assert job["environment"] == f"${{{{ matrix.stack }}}}-{suffix}", name
     for stack in stacks:
         backup = settings_of(stack).backup
+        assert backup is not None, stack
         wanted = {
             backup.restore_test_schedule if key == "restoreTest" else backup.classes()[key].schedule for key in classes
         }
@@ -335,7 +336,9 @@ def test_the_weekly_dump_is_chosen_by_the_weekly_schedule_and_runs_in_the_stacks
     script = next(s["run"] for s in steps_of(job) if "ops dump" in s.get("run", ""))
     literals = set(re.findall(r'"\$\{CRON\}" = "([^"]+)"', script))
     for stack in job["strategy"]["matrix"]["stack"]:
-        classes = settings_of(stack).backup.classes()
+        backup = settings_of(stack).backup
+        assert backup is not None, f"{stack} runs backups"
+        classes = backup.classes()
         daily, weekly = classes["daily"].schedule, classes["weekly"].schedule
         assert daily != weekly, f"{stack}: vibelog:backup daily and weekly share the cron {daily}: one would be lost"
         assert literals == {weekly}, f"backup-database.yml picks the weekly dump on {literals}, not {stack}'s {weekly}"

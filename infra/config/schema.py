@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from settings.base import model_of
 from settings.config_keys import SECRETS_KEY
-from settings.stack import StackSettings, model_of
+from settings.stack import StackSettings
 from settings.stacks import PROJECT_DIR
 
 SCHEMA_PATH = PROJECT_DIR / "schema" / "stack-config.schema.json"

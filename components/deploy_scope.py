@@ -1,0 +1,536 @@
+"""The deploy role's rights, scoped to one stack: every bucket, role, zone, topic and alarm it may manage, by name.
+
+Over 450 lines on purpose: it is one policy, the whole of what a stack's pipeline may do in AWS, and a reviewer
+reads it in one place; each capability (backups, failover, incident) has a statement method of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.aws_iam import allow, oidc_provider_arn
+from components.backup_vault import ROLE_KEYS, BackupVaultArgs
+from components.dns_failover import (
+    GLOBAL_REGION,
+    DnsFailoverArgs,
+    alarm_name,
+    failover_alarm_name,
+    oncall_topic_name,
+)
+from components.incident_response import vercel_oidc_issuer
+from settings.stack import StackSettings
+
+READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+PREVIEW_ROLE_NAME = "vibelog-infra-preview"
+
+# The IAM actions a deploy role never performs on itself: widening its own rights takes an administrator's `up`.
+SELF_WRITE_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+)
+
+
+# What only an administrator may do to the backup buckets, their objects and the vault's roles.
+BACKUP_ADMIN_ACTIONS = (
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutReplicationConfiguration",
+    "s3:DeleteReplicationConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketAcl",
+    "s3:DeleteBucket",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:BypassGovernanceRetention",
+    *SELF_WRITE_ACTIONS,
+)
+
+
+@dataclass(frozen=True)
+class DeployScope:
+    """What one stack's deploy role may manage: the services and names its own components declare, nothing else.
+
+    Built from the same args the components are built from, so a renamed bucket or a new failover moves the scope
+    with it. Names that AWS assigns (a zone's id) come in as outputs of the stack's own resources.
+    """
+
+    account_id: str
+    """The stack's AWS account."""
+    environment: str
+    """The stack's environment: its deploy role's name and the `environment` tag its provider puts on everything."""
+    bucket_patterns: Sequence[str]
+    """Names (with `*`) of the buckets the stack declares."""
+    object_buckets: Sequence[str]
+    """Buckets whose objects the program itself writes (the degraded-mode page); no other object is touched."""
+    role_patterns: Sequence[str]
+    """Names (with `*`) of the IAM roles the stack declares."""
+    passable_roles: Sequence[str]
+    """Role names (with `*`) the stack hands to S3 (replication)."""
+    attachable_policy_arns: Sequence[str]
+    """Managed policies the stack attaches to its roles."""
+    zone_arn: pulumi.Input[str] | None
+    """ARN of the stack's own hosted zone (its id is assigned by AWS), if it has one."""
+    topic_names: Sequence[str]
+    """SNS topics (us-east-1) of the failover."""
+    alarm_names: Sequence[str]
+    """CloudWatch alarms (us-east-1) of the failover."""
+    failover: bool
+    """Whether the stack declares health checks, a certificate and a CloudFront distribution."""
+    incident_prefix: str | None
+    """Prefix of the incident topics, rollback alarms, dispatch role and EventBridge bridge, if the stack has them."""
+    vercel_oidc_issuer: str
+    """The Vercel OIDC issuer (host/path) the app's metrics role trusts, if the stack has incident alarms."""
+    keys: bool
+    """Whether the stack declares KMS keys (tagged with its environment by its provider)."""
+    owns_provider: bool
+    """Whether the stack owns (and so may update) the account's GitHub OIDC provider."""
+    backup_buckets: Sequence[str] = ()
+    """The buckets that hold backups: their retention, lock, policy and objects are an administrator's alone."""
+    backup_roles: Sequence[str] = ()
+    """The vault's roles: whoever could rewrite one could read or write backups through it."""
+
+    @classmethod
+    def of(
+        cls,
+        settings: StackSettings,
+        dns: DnsFailoverArgs | None,
+        backup: BackupVaultArgs | None,
+        zone_arn: pulumi.Input[str] | None,
+    ) -> DeployScope:
+        """The scope of the stack these settings, and its components' args, describe."""
+        account, environment = settings.aws_account_id, settings.environment
+        buckets: list[str] = []
+        roles = [deploy_role_name(environment)]
+        passable: list[str] = []
+        backup_buckets: tuple[str, ...] = ()
+        backup_roles: tuple[str, ...] = ()
+        if backup is not None:
+            # Exact names, never a prefix with `*`: production's prefix (`vibelog-`) would also match staging's.
+            buckets += backup.bucket_names()
+            backup_buckets = backup.backup_bucket_names()
+            backup_roles = tuple(backup.role_name(key) for key in ROLE_KEYS)
+            roles += backup_roles
+            passable.append(backup.role_name("replication"))
+        failover = dns.failover if dns is not None else None
+        if failover is not None:
+            buckets.append(failover.bucket_name)
+        if settings.incident is not None:
+            roles.append(f"{settings.app.project_name}-incident-*")
+        if settings.runbooks is not None:
+            roles.append(runbook_role_name(environment))
+        owns = settings.ci is not None and settings.ci.owns_oidc_provider
+        if owns:
+            roles.append(PREVIEW_ROLE_NAME)
+        return cls(
+            account_id=account,
+            environment=environment,
+            bucket_patterns=tuple(dict.fromkeys(buckets)),
+            object_buckets=(failover.bucket_name,) if failover is not None else (),
+            role_patterns=tuple(roles),
+            passable_roles=tuple(passable),
+            attachable_policy_arns=(READ_ONLY_POLICY_ARN,) if owns else (),
+            zone_arn=zone_arn,
+            topic_names=(oncall_topic_name(dns.zone_name),) if dns is not None and failover is not None else (),
+            alarm_names=(
+                alarm_name(failover.health_check.fqdn),
+                *(failover_alarm_name(failover.health_check.fqdn, t) for t in ("error-rate", "p95")),
+            )
+            if failover is not None
+            else (),
+            failover=failover is not None,
+            incident_prefix=settings.app.project_name if settings.incident is not None else None,
+            vercel_oidc_issuer=vercel_oidc_issuer(settings.vercel_team) if settings.incident is not None else "",
+            keys=backup is not None,
+            owns_provider=owns,
+            backup_buckets=backup_buckets,
+            backup_roles=backup_roles,
+        )
+
+    def static_policy(self) -> dict[str, Any]:
+        """Every right whose resources are known from names alone (readable in a preview)."""
+        acct = self.account_id
+        s3_buckets = [f"arn:aws:s3:::{name}" for name in self.bucket_patterns]
+        roles = [f"arn:aws:iam::{acct}:role/{name}" for name in self.role_patterns]
+        statements = [
+            # Bucket-level actions only: `s3:Get*`/`s3:Put*` on a bucket ARN never reach its objects (those need
+            # the object ARN), so the deploy role configures backup buckets but cannot read or delete a backup.
+            allow(
+                "ManageOwnBuckets",
+                ["s3:CreateBucket", "s3:ListBucket", "s3:Get*", "s3:Put*", "s3:DeleteBucket*"],
+                s3_buckets,
+            ),
+            allow(
+                "ManageOwnRoles",
+                [
+                    "iam:CreateRole",
+                    "iam:GetRole",
+                    "iam:UpdateRole",
+                    "iam:UpdateRoleDescription",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:DeleteRole",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                    "iam:ListRoleTags",
+                    "iam:PutRolePolicy",
+                    "iam:GetRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:ListRolePolicies",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:ListInstanceProfilesForRole",
+                ],
+                roles,
+            ),
+            # Route 53 reports every change through GetChange; change ids are not tied to a zone.
+            allow("WaitForDnsChanges", ["route53:GetChange"], ["arn:aws:route53:::change/*"]),
+        ]
+        if self.object_buckets:
+            statements.append(
+                allow(
+                    "WriteDegradedPage",
+                    ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"],
+                    [f"arn:aws:s3:::{name}/*" for name in self.object_buckets],
+                )
+            )
+        if self.attachable_policy_arns:
+            statements.append(
+                allow(
+                    "AttachOnlyDeclaredPolicies",
+                    ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                    roles,
+                    Condition={"ArnEquals": {"iam:PolicyARN": list(self.attachable_policy_arns)}},
+                )
+            )
+        if self.incident_prefix is not None:
+            statements += self._incident_statements(self.incident_prefix)
+        if self.passable_roles:
+            statements.append(
+                allow(
+                    "PassReplicationRoleToS3",
+                    ["iam:PassRole"],
+                    [f"arn:aws:iam::{acct}:role/{name}" for name in self.passable_roles],
+                    Condition={"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}},
+                )
+            )
+        provider = oidc_provider_arn(acct)
+        statements.append(allow("ReadTrustedOidcProvider", ["iam:GetOpenIDConnectProvider"], [provider]))
+        if self.owns_provider:
+            statements.append(
+                allow(
+                    "UpdateOwnedOidcProvider",
+                    [
+                        "iam:TagOpenIDConnectProvider",
+                        "iam:UntagOpenIDConnectProvider",
+                        "iam:AddClientIDToOpenIDConnectProvider",
+                        "iam:RemoveClientIDFromOpenIDConnectProvider",
+                        "iam:UpdateOpenIDConnectProviderThumbprint",
+                    ],
+                    [provider],
+                )
+            )
+        if self.keys:
+            # Key ids are assigned by AWS; the stack's provider tags every key with the stack's environment. No
+            # kms:ScheduleKeyDeletion, kms:Decrypt or kms:PutKeyPolicy: keys of backups are never deleted, used or
+            # re-granted by a deploy (a key policy could hand Decrypt to anyone).
+            statements.append(
+                allow(
+                    "ManageOwnKeys",
+                    [
+                        "kms:DescribeKey",
+                        "kms:GetKeyPolicy",
+                        "kms:GetKeyRotationStatus",
+                        "kms:ListResourceTags",
+                        "kms:EnableKeyRotation",
+                        "kms:TagResource",
+                        "kms:UntagResource",
+                        "kms:UpdateKeyDescription",
+                    ],
+                    [f"arn:aws:kms:*:{acct}:key/*"],
+                    Condition={"StringEquals": {"aws:ResourceTag/environment": self.environment}},
+                )
+            )
+        if self.failover:
+            statements += self._failover_statements()
+        if self.backup_buckets:
+            statements.append(self._backups_admin_only())
+        # A role that could edit itself could grant itself anything: widening a deploy role takes an administrator.
+        statements.append(
+            {
+                "Sid": "NeverItself",
+                "Effect": "Deny",
+                "Action": list(SELF_WRITE_ACTIONS),
+                "Resource": f"arn:aws:iam::{acct}:role/{deploy_role_name(self.environment)}",
+            }
+        )
+        return {"Version": "2012-10-17", "Statement": statements}
+
+    def _backups_admin_only(self) -> dict[str, Any]:
+        """Nothing a compromised CI token holds can shorten, unlock, read or delete a backup.
+
+        The deploy role configures the vault's buckets on a normal `up` (tags, encryption it cannot weaken below the
+        policy pack's rules), but the rules that keep backups — lifecycle, Object Lock, versioning, replication, the
+        bucket policy, public access — and the vault roles' permissions change only with an administrator's `up`.
+        An explicit Deny wins over every Allow, including one a future statement adds by mistake.
+        """
+        acct = self.account_id
+        buckets = [f"arn:aws:s3:::{name}" for name in self.backup_buckets]
+        return {
+            "Sid": "BackupsAdminOnly",
+            "Effect": "Deny",
+            "Action": list(BACKUP_ADMIN_ACTIONS),
+            "Resource": [
+                *buckets,
+                *(f"{bucket}/*" for bucket in buckets),
+                *(f"arn:aws:iam::{acct}:role/{name}" for name in self.backup_roles),
+            ],
+        }
+
+    def _failover_statements(self) -> list[dict[str, Any]]:
+        """Health checks, the certificate, the distribution, the on-call topic and the alarm of a failover."""
+        acct, region = self.account_id, GLOBAL_REGION
+        health_actions = ["route53:GetHealthCheck", "route53:UpdateHealthCheck", "route53:DeleteHealthCheck"]
+        # Certificates and distributions carry the stack's `environment` tag (its provider's default tags), and
+        # ACM and CloudFront authorize on it: one stack's role never changes another's. Route 53 health checks and
+        # CloudFront origin access controls have no such condition: they stay account-wide.
+        created_here = {"StringEquals": {"aws:RequestTag/environment": self.environment}}
+        owned_here = {"StringEquals": {"aws:ResourceTag/environment": self.environment}}
+        # Tagging a new object (no tag yet) or one of its own, never re-tagging another stack's into this one.
+        tagged_here = {
+            "StringEquals": {"aws:RequestTag/environment": self.environment},
+            "StringEqualsIfExists": {"aws:ResourceTag/environment": self.environment},
+        }
+        certificates = f"arn:aws:acm:{region}:{acct}:certificate/*"
+        distributions = f"arn:aws:cloudfront::{acct}:distribution/*"
+        access_controls = f"arn:aws:cloudfront::{acct}:origin-access-control/*"
+        return [
+            allow("CreateHealthChecks", ["route53:CreateHealthCheck"], ["*"]),
+            allow(
+                "ManageHealthChecks",
+                [*health_actions, "route53:ChangeTagsForResource", "route53:ListTagsForResource"],
+                ["arn:aws:route53:::healthcheck/*"],
+            ),
+            allow("RequestCertificates", ["acm:RequestCertificate"], ["*"], Condition=created_here),
+            allow("TagCertificates", ["acm:AddTagsToCertificate"], [certificates], Condition=tagged_here),
+            allow(
+                "ManageCertificates",
+                [
+                    "acm:DescribeCertificate",
+                    "acm:ListTagsForCertificate",
+                    "acm:RemoveTagsFromCertificate",
+                    "acm:DeleteCertificate",
+                ],
+                [certificates],
+                Condition=owned_here,
+            ),
+            allow(
+                "CreateDistributions",
+                ["cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags"],
+                [distributions],
+                Condition=created_here,
+            ),
+            allow("TagDistributions", ["cloudfront:TagResource"], [distributions], Condition=tagged_here),
+            allow(
+                "ManageDistributions",
+                [
+                    "cloudfront:GetDistribution",
+                    "cloudfront:GetDistributionConfig",
+                    "cloudfront:UpdateDistribution",
+                    "cloudfront:DeleteDistribution",
+                    "cloudfront:UntagResource",
+                    "cloudfront:ListTagsForResource",
+                ],
+                [distributions],
+                Condition=owned_here,
+            ),
+            allow(
+                "ManageOriginAccessControls",
+                [
+                    "cloudfront:CreateOriginAccessControl",
+                    "cloudfront:GetOriginAccessControl",
+                    "cloudfront:UpdateOriginAccessControl",
+                    "cloudfront:DeleteOriginAccessControl",
+                ],
+                [access_controls],
+            ),
+            allow(
+                "ManageOncallTopic",
+                [
+                    "sns:CreateTopic",
+                    "sns:DeleteTopic",
+                    "sns:GetTopicAttributes",
+                    "sns:SetTopicAttributes",
+                    "sns:Subscribe",
+                    "sns:Unsubscribe",
+                    "sns:GetSubscriptionAttributes",
+                    "sns:SetSubscriptionAttributes",
+                    "sns:ListSubscriptionsByTopic",
+                    "sns:TagResource",
+                    "sns:UntagResource",
+                    "sns:ListTagsForResource",
+                ],
+                [f"arn:aws:sns:{region}:{acct}:{name}" for name in self.topic_names],
+            ),
+            allow(
+                "ManageFailoverAlarm",
+                [
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:TagResource",
+                    "cloudwatch:UntagResource",
+                    "cloudwatch:ListTagsForResource",
+                ],
+                [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{name}" for name in self.alarm_names],
+            ),
+        ]
+
+    def _incident_statements(self, prefix: str) -> list[dict[str, Any]]:
+        """The incident topics, rollback alarms and the EventBridge bridge (components/incident_response.py)."""
+        acct, region = self.account_id, "us-east-1"
+        return [
+            allow(
+                "ManageIncidentTopics",
+                [
+                    "sns:CreateTopic",
+                    "sns:DeleteTopic",
+                    "sns:GetTopicAttributes",
+                    "sns:SetTopicAttributes",
+                    "sns:Subscribe",
+                    "sns:Unsubscribe",
+                    "sns:GetSubscriptionAttributes",
+                    "sns:SetSubscriptionAttributes",
+                    "sns:ListSubscriptionsByTopic",
+                    "sns:TagResource",
+                    "sns:UntagResource",
+                    "sns:ListTagsForResource",
+                ],
+                [f"arn:aws:sns:{region}:{acct}:{prefix}-incident-*"],
+            ),
+            allow(
+                "ManageRollbackAlarms",
+                [
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:TagResource",
+                    "cloudwatch:UntagResource",
+                    "cloudwatch:ListTagsForResource",
+                ],
+                [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*"],
+            ),
+            allow(
+                "ManageDispatchBridge",
+                [
+                    "events:CreateConnection",
+                    "events:UpdateConnection",
+                    "events:DeleteConnection",
+                    "events:DescribeConnection",
+                    "events:CreateApiDestination",
+                    "events:UpdateApiDestination",
+                    "events:DeleteApiDestination",
+                    "events:DescribeApiDestination",
+                    "events:PutRule",
+                    "events:DeleteRule",
+                    "events:DescribeRule",
+                    "events:PutTargets",
+                    "events:RemoveTargets",
+                    "events:ListTargetsByRule",
+                    "events:TagResource",
+                    "events:UntagResource",
+                    "events:ListTagsForResource",
+                ],
+                [
+                    f"arn:aws:events:{region}:{acct}:connection/{prefix}-github-dispatch*",
+                    f"arn:aws:events:{region}:{acct}:api-destination/{prefix}-github-dispatch*",
+                    f"arn:aws:events:{region}:{acct}:rule/{prefix}-rollback-*",
+                ],
+            ),
+            # A connection keeps its credentials in a secret EventBridge creates in the caller's name.
+            allow(
+                "ManageConnectionSecret",
+                [
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecret",
+                    "secretsmanager:DeleteSecret",
+                    "secretsmanager:DescribeSecret",
+                ],
+                [f"arn:aws:secretsmanager:{region}:{acct}:secret:events!connection/{prefix}-github-dispatch*"],
+            ),
+            # The OIDC provider the app's metrics role trusts (Vercel's issuer for this team): created and kept,
+            # never deleted by a deploy (it is protected, and every stack's role would break with it).
+            allow(
+                "ManageVercelOidcProvider",
+                [
+                    "iam:CreateOpenIDConnectProvider",
+                    "iam:GetOpenIDConnectProvider",
+                    "iam:TagOpenIDConnectProvider",
+                    "iam:UntagOpenIDConnectProvider",
+                    "iam:AddClientIDToOpenIDConnectProvider",
+                    "iam:RemoveClientIDFromOpenIDConnectProvider",
+                    "iam:UpdateOpenIDConnectProviderThumbprint",
+                ],
+                [f"arn:aws:iam::{acct}:oidc-provider/{self.vercel_oidc_issuer}"],
+            ),
+            allow(
+                "PassDispatchRoleToEvents",
+                ["iam:PassRole"],
+                [f"arn:aws:iam::{acct}:role/{prefix}-incident-dispatch"],
+                Condition={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
+            ),
+        ]
+
+    def zone_policy(self, zone_arn: str) -> str:
+        """The records and settings of the stack's own zone, by the ARN AWS gave it; never another zone."""
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    allow(
+                        "ManageOwnZone",
+                        [
+                            "route53:GetHostedZone",
+                            "route53:ListResourceRecordSets",
+                            "route53:ChangeResourceRecordSets",
+                            "route53:ListTagsForResource",
+                            "route53:ChangeTagsForResource",
+                            "route53:UpdateHostedZoneComment",
+                        ],
+                        [zone_arn],
+                    )
+                ],
+            }
+        )
+
+
+def runbook_role_name(environment: str) -> str:
+    """Name of the role the runbook jobs of a stack assume (components/runbook_environment.py)."""
+    return f"vibelog-{environment}-runbooks"
+
+
+def deploy_role_name(environment: str) -> str:
+    """Name of the role `pulumi up` of a stack runs with in CI."""
+    return f"vibelog-{environment}-deploy"

@@ -1,0 +1,57 @@
+"""What a GitHub Actions environment holds, written once: its variables (delete-first) and its secrets (secret)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_github as github
+
+
+def slug(name: str) -> str:
+    """A variable or secret name as a resource name's suffix (`AWS_ROLE_ARN` -> `aws-role-arn`)."""
+    return name.lower().replace("_", "-")
+
+
+def environment_variables(
+    prefix: str,
+    repository: pulumi.Input[str],
+    environment: pulumi.Input[str],
+    variables: Mapping[str, pulumi.Input[str]],
+    parent: pulumi.Resource,
+) -> list[github.ActionsEnvironmentVariable]:
+    """`<prefix>-var-<name>`: one Actions variable of the environment each."""
+    return [
+        github.ActionsEnvironmentVariable(
+            f"{prefix}-var-{slug(variable_name)}",
+            repository=repository,
+            environment=environment,
+            variable_name=variable_name,
+            value=value,
+            # Delete-first: Create is a POST that GitHub refuses for an existing name, and the key stays when the
+            # repository is re-created (infra/replacements.py).
+            opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+        )
+        for variable_name, value in variables.items()
+    ]
+
+
+def environment_secrets(
+    prefix: str,
+    repository: pulumi.Input[str],
+    environment: pulumi.Input[str],
+    secrets: Mapping[str, pulumi.Input[str]],
+    parent: pulumi.Resource,
+) -> list[github.ActionsEnvironmentSecret]:
+    """`<prefix>-secret-<name>`: one Actions secret of the environment each, a Pulumi secret end to end."""
+    return [
+        github.ActionsEnvironmentSecret(
+            f"{prefix}-secret-{slug(secret_name)}",
+            repository=repository,
+            environment=environment,
+            secret_name=secret_name,
+            value=pulumi.Output.secret(value),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for secret_name, value in secrets.items()
+    ]
