@@ -29,7 +29,7 @@ def environment_variables(
             variable_name=variable_name,
             value=value,
             # Delete-first: Create is a POST that GitHub refuses for an existing name, and the key stays when the
-            # repository is re-created (infra/replacements.py).
+            # repository is re-created (policy/lifecycle.py).
             opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
         )
         for variable_name, value in variables.items()

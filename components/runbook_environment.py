@@ -122,7 +122,7 @@ class RunbookEnvironment(pulumi.ComponentResource):
             can_admins_bypass=False,
             # Runbooks run main's reviewed workflow definitions only, never a branch's edited copy.
             deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False},
-            # Delete-first: the key stays when the repository is re-created (infra/replacements.py).
+            # Delete-first: the key stays when the repository is re-created (policy/lifecycle.py).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.variables = environment_variables(

@@ -17,11 +17,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import integrity, postgres, vault
 from ops.errors import JobError
+from settings.stacks import PROJECT_DIR
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 PRODUCTION_STACK_FILE = PROJECT_DIR / "Pulumi.production.yaml"
 
 

@@ -40,7 +40,7 @@ def stack_file_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "vibelog stack file",
-        "description": "Pulumi.<stack>.yaml of the vibelog project; generated from settings/stack.py.",
+        "description": "Pulumi.<stack>.yaml of the vibelog project; generated from the settings models (settings/).",
         "type": "object",
         "properties": {
             "config": {
@@ -86,7 +86,7 @@ def _rows(path: str, field: FieldInfo) -> list[str]:
     model = model_of(field.annotation)
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
     if model is not None and model.__name__ != "Rollout":
-        rows = [] if field.is_required() else [_row(path, "object", "(see keys)", field.description or "")]
+        rows = [_row(path, "object", "required" if field.is_required() else "(see keys)", field.description or "")]
         for name, sub in model.model_fields.items():
             rows += _rows(f"{path}.{sub.alias or name}", sub)
         return rows
