@@ -150,5 +150,7 @@ else:
         "bootstrap_next_step",
         "phase zone: only the zone exists. Delegate it to dns_name_servers "
         "(the registrar for a registered domain, the parent zone's stack for a subzone), wait until "
-        "`dig NS <zone>` answers with them, then: pulumi config set vibelog:bootstrapPhase complete && pulumi up",
+        "`dig NS <zone>` answers with them, then: "
+        f"pulumi config set --stack {pulumi.get_stack()} vibelog:bootstrapPhase complete && "
+        f"pulumi up --stack {pulumi.get_stack()}",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from ops import postgres
 from ops.errors import JobError
+from tests.helpers.ci import missing
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -27,10 +27,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 
 
 def _missing(reason: str) -> None:
-    """Skip where PostgreSQL is not installed; in CI (CI=true) nothing may be skipped silently, so fail."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; .ci/run installs it (apt-get install -y postgresql)")
-    pytest.skip(reason)
+    """Skip where PostgreSQL is not installed; in CI nothing may be skipped silently, so fail."""
+    missing(f"{reason}; .ci/run installs it (apt-get install -y postgresql)")
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,8 @@ def test_the_reference_flags_per_stack() -> None:
         "AI_PROVIDER": "openai",
         "DEGRADED_MODE": False,
     }
-    assert all(v == {"rolloutPercent": 100} for k, v in items(flags_plan("development")).items() if k in FLAG_NAMES)
+    development = items(flags_plan("development"))
+    assert {k: development.get(k) for k in FLAG_NAMES} == {key: {"rolloutPercent": 100} for key in FLAG_NAMES}
 
 
 def test_a_gradual_rollout_is_the_configured_percentage() -> None:

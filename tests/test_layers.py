@@ -13,7 +13,10 @@ from settings.stacks import PROJECT_DIR
 # Each package, and the packages below it that it may import (besides itself and the standard library).
 LAYERS: dict[str, set[str]] = {
     "settings": set(),
+    "components": {"settings"},
+    "__main__": {"settings", "components"},
     "policy": {"settings"},
+    "ops": {"settings"},
     "infra.engine": {"settings", "policy"},
     "infra.plans": {"settings", "policy", "infra.engine"},
     "infra.diffs": {"settings", "policy", "infra.engine", "infra.plans"},
@@ -42,10 +45,15 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
 
 
 SOURCES = sorted(
-    path
-    for top in ("settings", "policy", "infra")
-    for path in (PROJECT_DIR / top).rglob("*.py")
-    if layer_of(".".join(path.relative_to(PROJECT_DIR).with_suffix("").parts))
+    [
+        *(
+            path
+            for top in ("settings", "components", "policy", "ops", "infra")
+            for path in (PROJECT_DIR / top).rglob("*.py")
+            if layer_of(".".join(path.relative_to(PROJECT_DIR).with_suffix("").parts))
+        ),
+        PROJECT_DIR / "__main__.py",
+    ]
 )
 
 
@@ -64,8 +72,8 @@ def test_imports_point_down(path: Path) -> None:
         top = name.split(".")[0]
         target = layer_of(name)
         if target is None:
-            # Outside every layer: the program (components), the jobs (ops), the tests, `python -m infra` itself.
-            if top in {"components", "ops", "tests"} or name.startswith("infra.__main__"):
+            # Outside every layer: the tests, `python -m infra` itself, or a bare `import infra`.
+            if top in {"infra", "components", "ops", "tests", "__main__"} or name.startswith("infra.__main__"):
                 upward.append(f"{module}:{line} imports {name}")
         elif target != layer and target not in LAYERS[layer]:
             upward.append(f"{module}:{line} imports {name} ({target} is not below {layer})")
