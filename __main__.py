@@ -50,7 +50,7 @@ if settings.bootstrap_phase == "complete":
             runtime_env={"EDGE_CONFIG": flags.connection_string}
             | ({"AWS_ROLE_ARN": incident.metrics_role_arn} if incident is not None else {}),
         ),
-        opts=providers.opts(providers.vercel),
+        opts=providers.opts(providers.vercel, providers.random),
     )
     pulumi.export("app_url", app.url)
     pulumi.export("app_public_env", app.public_env)

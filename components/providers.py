@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 import pulumi_github as github
+import pulumi_random as random
 import pulumiverse_vercel as vercel
 
 from settings.stack import StackSettings
@@ -17,6 +18,7 @@ class Providers:
         self._settings = settings
         self._vercel: vercel.Provider | None = None
         self._github: github.Provider | None = None
+        self._random: random.Provider | None = None
         self._aws: dict[str, aws.Provider] = {}
 
     @classmethod
@@ -40,6 +42,13 @@ class Providers:
                 raise ValueError("github:owner is required by a stack that declares GitHub resources")
             self._github = github.Provider("github", owner=owner)
         return self._github
+
+    @property
+    def random(self) -> random.Provider:
+        """Randomness for the secrets the program generates; no account, but default providers are disabled."""
+        if self._random is None:
+            self._random = random.Provider("random")
+        return self._random
 
     def aws(self, region: str | None = None) -> aws.Provider:
         """AWS in one region (the stack's primary region by default), pinned to the stack's account."""

@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_random as random
 import pulumiverse_vercel as vercel
 
 from settings.app import DeploymentTarget
-from settings.app_env import EnvVar, app_env
+from settings.app_env import NEXTAUTH_SECRET_LENGTH, EnvVar, app_env
 from settings.stack import StackSettings
 
 # Vercel refuses sensitive variables on the development target, so that `vercel env pull` can read them;
@@ -44,6 +45,8 @@ class VercelAppArgs:
     """The app env, already validated against the app's env schema."""
     runtime_env: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     """Secret variables whose values other resources produce (the Edge Config connection string)."""
+    secret_rotation: int = 0
+    """Generation of NEXTAUTH_SECRET (vibelog:operations.secretRotation): a new value replaces the old one."""
 
     @classmethod
     def from_settings(
@@ -62,6 +65,7 @@ class VercelAppArgs:
             url=settings.app_url,
             env=tuple(app_env(settings)),
             runtime_env=dict(runtime_env or {}),
+            secret_rotation=settings.operations.secret_rotation,
         )
 
 
@@ -112,6 +116,22 @@ class VercelApp(pulumi.ComponentResource):
                 ),
             )
 
+        # NEXTAUTH_SECRET is generated, not set by hand. hashicorp/terraform-provider-random internal/provider/
+        # resource_password.go: keepers (RequiresReplaceIfValuesNotNull), length, special and the other character
+        # rules RequiresReplace; Create draws from crypto/rand; Delete only forgets; `result` is Sensitive, and the
+        # SDK registers it with additional_secret_outputs=["bcryptHash", "result"] (a Pulumi secret from birth).
+        # A bump of the rotation generation replaces it, which signs every user out once the app is redeployed.
+        # One generation, never two as for the Edge Config token: NextAuth verifies sessions with a single secret.
+        # Letters and digits only: no quoting in .env files or shells, and each character counts once in the env
+        # schema's length rule.
+        self.nextauth_secret = random.RandomPassword(
+            f"{name}-nextauth-secret",
+            length=NEXTAUTH_SECRET_LENGTH,
+            special=False,
+            keepers={"secretRotation": str(args.secret_rotation)},
+            opts=child,
+        )
+
         # vercel/resource_project_environment_variable.go: key, sensitive, project_id and custom_environment_ids
         # RequiresReplace, and Create is a plain POST (client/environment_variable.go) that fails with ENV_CONFLICT
         # while the old variable still holds the key on a target: replaced delete-first. Between the two calls the
@@ -121,7 +141,8 @@ class VercelApp(pulumi.ComponentResource):
         values: list[tuple[str, pulumi.Input[str], bool]] = [
             (var.key, pulumi.Output.secret(var.value) if var.secret else var.value, var.secret) for var in args.env
         ]
-        values += [(key, pulumi.Output.secret(value), True) for key, value in args.runtime_env.items()]
+        runtime_env = {"NEXTAUTH_SECRET": self.nextauth_secret.result, **args.runtime_env}
+        values += [(key, pulumi.Output.secret(value), True) for key, value in runtime_env.items()]
         for key, value, secret in values:
             for group in _target_groups(args.targets, secret):
                 suffix = "" if group.sensitive == secret else "-dev"

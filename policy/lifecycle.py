@@ -165,6 +165,34 @@ RECORD: tuple[Lifecycle, ...] = (
         "",
         f"{VERCEL}resource_edge_config_token.go (label, edge_config_id RequiresReplace; a new token each time)",
     ),
+    # ------------------------------------------------------------------------------------------ random
+    # pulumi/pulumi-random provider/resources.go: random_password's ResourceInfo sets only its token (no
+    # DeleteBeforeReplace). Nothing exists outside the state: Create draws the value, Delete only forgets it.
+    Lifecycle(
+        "random:index/randomPassword:RandomPassword",
+        frozenset(
+            {
+                "keepers",
+                "length",
+                "special",
+                "upper",
+                "lower",
+                "number",
+                "numeric",
+                "minNumeric",
+                "minUpper",
+                "minLower",
+                "minSpecial",
+                "overrideSpecial",
+            }
+        ),
+        (),
+        "new-id",
+        "",
+        "hashicorp/terraform-provider-random@c054b47 internal/provider/resource_password.go (keepers "
+        "RequiresReplaceIfValuesNotNull; length, special, upper, lower, number, numeric, min_*, override_special "
+        "RequiresReplace; Create generates, Delete only forgets)",
+    ),
     # ------------------------------------------------------------------------------------------ GitHub
     # diffRepository (github/util_diff.go) forces replacement of `repository` only when the repository's id
     # changed: a rename updates in place, a repository re-created under the same name replaces.

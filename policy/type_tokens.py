@@ -36,6 +36,7 @@ BACKUP_MODULE: Final = "vibelog:backup:"
 EDGE_CONFIG: Final = "vercel:index/edgeConfig:EdgeConfig"
 EDGE_CONFIG_TOKEN: Final = "vercel:index/edgeConfigToken:EdgeConfigToken"  # noqa: S105 - a type token
 PROJECT_DOMAIN: Final = "vercel:index/projectDomain:ProjectDomain"
+RANDOM_PASSWORD: Final = "random:index/randomPassword:RandomPassword"  # noqa: S105 - a type token
 ENVIRONMENT_VARIABLE: Final = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
 BRANCH_PROTECTION: Final = "github:index/branchProtection:BranchProtection"
 BUCKET_OWNERSHIP: Final = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from pydantic import SecretStr
 
 from settings.stack import StackSettings, key
+
+NEXTAUTH_SECRET_LENGTH: Final = 64
+"""Length of the NEXTAUTH_SECRET the program generates (components/vercel_app.py): letters and digits only, so
+64 characters carry about 380 bits, twice the env schema's 32-character floor, and need no quoting anywhere."""
+
+GENERATED_SECRETS: Final[dict[str, int]] = {"NEXTAUTH_SECRET": NEXTAUTH_SECRET_LENGTH}
+"""Secret variables the program generates rather than reads from the stack config, with their length: their value
+is known only after `pulumi up`, so the loader checks the generator's length against the env schema instead."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,6 @@ def app_env(settings: StackSettings) -> list[EnvVar]:
     secret_vars: list[tuple[str, SecretStr | None, str]] = [
         ("DATABASE_URL", secrets.database_url, "database_url"),
         ("DIRECT_URL", secrets.direct_url, "direct_url"),
-        ("NEXTAUTH_SECRET", secrets.nextauth_secret, "nextauth_secret"),
         ("OPENAI_API_KEY", secrets.openai_api_key, "openai_api_key"),
         ("ANTHROPIC_API_KEY", secrets.anthropic_api_key, "anthropic_api_key"),
         ("SUPABASE_ANON_KEY", secrets.supabase_anon_key, "supabase_anon_key"),

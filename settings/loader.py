@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from settings.app import Environment
-from settings.app_env import app_env
+from settings.app_env import GENERATED_SECRETS, app_env
 from settings.base import ConfigModel, CrossFieldError, model_of
 from settings.config_keys import PROJECT_NAMESPACE, SECRETS_KEY, closest, provider_secret_keys, unknown_key_problem
 from settings.env_schema import validate_app_env
@@ -119,7 +119,10 @@ def load_settings(
             problems.extend(_problems(stack, detail))
         raise ConfigError(stack, _unique(problems)) from None
     by_key = {var.key: var for var in app_env(settings)}
-    for env_problem in validate_app_env({key: var.value for key, var in by_key.items()}):
+    # A generated secret's value exists only after `pulumi up`; what the schema can judge now is its length (the
+    # generator uses letters and digits only, so every character is one code point and one UTF-16 unit).
+    generated = {name: "x" * length for name, length in GENERATED_SECRETS.items()}
+    for env_problem in validate_app_env(generated | {key: var.value for key, var in by_key.items()}):
         source = by_key[env_problem.key].source if env_problem.key in by_key else f"(env {env_problem.key})"
         secret = source.startswith(SECRETS_KEY)
         problems.append(
@@ -147,6 +150,13 @@ def _parse(key: str, raw: Any) -> Any:
         return raw  # pydantic then reports that an object was expected
 
 
+RETIRED: dict[str, str] = {
+    f"{SECRETS_KEY}.nextauthSecret": "is no longer read: the program generates NEXTAUTH_SECRET (random.RandomPassword) "
+    "and rotates it with vibelog:operations.secretRotation; remove the stale value so nobody rotates it by hand",
+}
+"""Keys earlier versions read, refused with why they went (a stale secret left in the stack file misleads)."""
+
+
 def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
     loc = [part for part in detail["loc"] if not _is_union_tag(part)]
     path = _path(loc)
@@ -154,6 +164,8 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
     kind = detail["type"]
     if kind == "extra_forbidden":
         fix = f"pulumi config rm --stack {stack} --path {shlex.quote(path)}"
+        if path in RETIRED:
+            return [ConfigProblem(path, RETIRED[path], fix)]
         hint = closest(str(loc[-1]), _sibling_names(loc[:-1])) if loc else None
         return [
             ConfigProblem(

@@ -73,16 +73,17 @@ class OperationsSettings(ConfigModel):
         default=False,
     )
     secret_rotation: int = setting(
-        "Generation of the secrets this program generates (the Edge Config read token): bump it to revoke them "
-        "(the security-lockdown runbook, docs/incident-response.md).",
+        "Generation of the secrets this program generates (the Edge Config read token and NEXTAUTH_SECRET): bump "
+        "it to revoke them (the security-lockdown runbook, docs/incident-response.md).",
         example=0,
         default=0,
         ge=0,
         le=1_000_000,  # a generation counter, part of the token's label: bumped once per lockdown
     )
     keep_previous_secrets: bool = setting(
-        "While true, the previous generation's secrets stay valid, so running deployments keep working until the "
-        "app is redeployed with the new ones; set false (and `pulumi up`) to revoke them.",
+        "While true, the previous generation's Edge Config token stays valid, so running deployments keep working "
+        "until the app is redeployed with the new one; set false (and `pulumi up`) to revoke it. NEXTAUTH_SECRET "
+        "has no previous generation: NextAuth accepts one secret.",
         example=False,
         default=False,
     )

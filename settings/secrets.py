@@ -18,10 +18,6 @@ class SecretSettings(ConfigModel):
         placeholder="offline-plan-placeholder",
         required=False,
     )
-    nextauth_secret: SecretStr = secret_setting(
-        "NextAuth signing secret (NEXTAUTH_SECRET), at least 32 characters.",
-        placeholder="offline-plan-placeholder-offline-plan-placeholder",
-    )
     database_url: SecretStr = secret_setting(
         "Pooled Postgres connection URL (DATABASE_URL).",
         placeholder="postgresql://placeholder:placeholder@db.placeholder.invalid:6543/postgres",

@@ -20,8 +20,11 @@ from policy.type_tokens import EVENT_RULE as RULE
 from policy.type_tokens import EVENT_TARGET as TARGET
 from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import METRIC_ALARM as ALARM
+from policy.type_tokens import RANDOM_PASSWORD as PASSWORD
 from policy.type_tokens import SNS_SUBSCRIPTION as SUBSCRIPTION
 from policy.type_tokens import SNS_TOPIC as TOPIC
+from settings.app_env import NEXTAUTH_SECRET_LENGTH
+from settings.env_schema import NEXTAUTH_SECRET_MIN_LENGTH
 from settings.incident import REFERENCE_ROUTING
 from settings.loader import ConfigError, load_settings
 from settings.stackfile import read_stack_config, stack_file
@@ -99,7 +102,6 @@ def missing_secrets(edit: Edit | None = None) -> set[str]:
     # The app's and the pipeline's secrets are set, so the rules that relate settings run and report the rest.
     config["vibelog:secrets"] = {
         "openaiApiKey": "sk-test",
-        "nextauthSecret": "x" * 32,
         "databaseUrl": "postgresql://u:p@db.example.com:6543/postgres",
         "directUrl": "postgresql://u:p@db.example.com:5432/postgres",
         "supabaseAnonKey": "anon",
@@ -257,7 +259,10 @@ def test_a_rotation_bump_mints_a_new_token_and_repoints_the_app_keeping_the_old_
     found = changes(rotations["before"], rotations["rotated"])
     assert found == [
         ("create", TOKEN, "flags-read-token-r1", []),
+        # NextAuth takes one secret: NEXTAUTH_SECRET has no kept generation, a bump replaces it (every session ends).
+        ("replace", PASSWORD, "web-nextauth-secret", ["keepers.secretRotation"]),
         ("update", ENV_VAR, "web-env-edge-config", ["value"]),
+        ("update", ENV_VAR, "web-env-nextauth-secret", ["value"]),
     ], found
 
 
@@ -273,8 +278,29 @@ def test_a_bump_without_keeping_the_previous_generation_revokes_it_in_the_same_u
     assert found == [
         ("create", TOKEN, "flags-read-token-r1", []),
         ("delete", TOKEN, "flags-read-token", []),
+        ("replace", PASSWORD, "web-nextauth-secret", ["keepers.secretRotation"]),
         ("update", ENV_VAR, "web-env-edge-config", ["value"]),
+        ("update", ENV_VAR, "web-env-nextauth-secret", ["value"]),
     ], found
+
+
+def test_every_stack_generates_its_nextauth_secret_and_feeds_it_to_every_target() -> None:
+    for stack in ("development", "staging", "production"):
+        # A mock `up`: in a preview the generated value is unknown, and the engine records no secrecy for it.
+        plan = run_program(stack, stack_config(stack), mocks=VibelogMocks(preview=False))
+        [password] = plan.by_type(PASSWORD)
+        assert password.inputs["length"] >= NEXTAUTH_SECRET_MIN_LENGTH, f"{password.urn}: the app refuses it"
+        assert password.inputs["length"] == NEXTAUTH_SECRET_LENGTH, password.urn
+        assert password.inputs["keepers"] == {"secretRotation": "0"}, f"{password.urn} must follow the rotation"
+        assert "result" in password.additional_secret_outputs, f"{password.urn}: its result must stay secret"
+        env = [r for r in plan.by_type(ENV_VAR) if r.inputs["key"] == "NEXTAUTH_SECRET"]
+        targets = sorted(t for r in env for t in r.inputs["targets"])
+        assert targets == sorted(settings_of(stack).app.targets), f"{stack}: NEXTAUTH_SECRET reaches {targets}"
+        for reg in env:
+            assert reg.property_dependencies["value"] == (password.urn,), f"{reg.urn} must be {password.urn}'s result"
+            assert isinstance(reg.inputs["value"], Secret), f"{reg.urn} carries NEXTAUTH_SECRET in plaintext"
+            sensitive = set(reg.inputs["targets"]) <= {"production", "preview"}
+            assert reg.inputs["sensitive"] is sensitive, f"{reg.urn}: sensitive wherever Vercel allows it"
 
 
 # ---------------------------------------------------------------------------------------------- metrics identity

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from settings import loader
 from settings.loader import ConfigError, load_settings
 from settings.stacks import STACKS
 from tests.helpers.stacks import only_problem, problems_of, settings_of, stack_config
@@ -159,12 +160,24 @@ def test_a_secret_the_app_schema_rejects_fails_without_showing_the_value() -> No
     assert "pk-live" not in str(raised.value)
 
 
-def test_a_short_nextauth_secret_is_rejected() -> None:
-    values, secret_keys = with_secret("staging", "nextauthSecret", "x" * 31)
+def test_a_stack_file_still_setting_the_nextauth_secret_is_told_it_is_generated_now() -> None:
+    values, secret_keys = with_secret("staging", "nextauthSecret", "stale-hand-set-secret-" * 2)
     with pytest.raises(ConfigError) as raised:
         load_settings("staging", values, secret_keys)
-    assert [p.path for p in raised.value.problems] == ["vibelog:secrets.nextauthSecret"]
-    assert "x" * 31 not in str(raised.value)
+    [problem] = raised.value.problems
+    assert problem.path == "vibelog:secrets.nextauthSecret", problem
+    assert "generates NEXTAUTH_SECRET" in problem.expected, problem
+    assert problem.fix == "pulumi config rm --stack staging --path vibelog:secrets.nextauthSecret", problem
+    assert "stale-hand-set-secret" not in str(raised.value)
+
+
+def test_the_generated_nextauth_secret_is_long_enough_for_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    load_settings("staging", *with_secret("staging", "openaiApiKey", "sk-test"))  # the generator's 64 pass
+    monkeypatch.setattr(loader, "GENERATED_SECRETS", {"NEXTAUTH_SECRET": 31})
+    with pytest.raises(ConfigError) as raised:
+        load_settings("staging", *with_secret("staging", "openaiApiKey", "sk-test"))
+    [problem] = raised.value.problems
+    assert "NEXTAUTH_SECRET must be at least 32 characters" in problem.expected, problem
 
 
 def test_secrets_stored_in_plaintext_are_refused() -> None:

@@ -10,7 +10,8 @@ from pulumi.runtime import rpc
 from components.vercel_app import VercelApp, VercelAppArgs
 from infra.diffs.changes import diff_plans
 from infra.diffs.review import diff_text
-from infra.engine.runtime import Plan, Registration, Secret
+from infra.engine.mocks import VibelogMocks
+from infra.engine.runtime import Plan, Registration, Secret, run_program
 from infra.plans.render import plan_json
 from policy.type_tokens import ENV_VAR
 from policy.type_tokens import PROJECT_DOMAIN as DOMAIN
@@ -18,7 +19,7 @@ from policy.type_tokens import VERCEL_PROJECT as PROJECT
 from settings.app_env import app_env
 from settings.env_schema import SECRET_ENV_KEYS, validate_app_env
 from settings.loader import load_settings
-from tests.helpers.stacks import plan_of, reveal, settings_of
+from tests.helpers.stacks import plan_of, reveal, settings_of, stack_config
 
 UNKNOWN_SENTINEL = rpc.UNKNOWN
 
@@ -28,6 +29,15 @@ def app_plan(stack: str, edit: Any = None) -> Plan:
         VercelApp("web", VercelAppArgs.from_settings(load_settings()))
 
     return plan_of(stack, edit, program=program)
+
+
+def app_up(stack: str) -> Plan:
+    """The app as a mock `up` records it: the generated NEXTAUTH_SECRET is known (and secret), as after Create."""
+
+    def program() -> None:
+        VercelApp("web", VercelAppArgs.from_settings(load_settings()))
+
+    return run_program(stack, stack_config(stack), program=program, mocks=VibelogMocks(preview=False))
 
 
 def env_vars(plan: Plan) -> dict[tuple[str, str], Registration]:
@@ -136,7 +146,7 @@ def test_urls_come_from_the_domain() -> None:
 
 
 def test_secrets_are_pulumi_secrets_and_sensitive_on_production_and_preview() -> None:
-    found = env_vars(app_plan("staging"))
+    found = env_vars(app_up("staging"))
     for key in SECRET_ENV_KEYS & {key for key, _ in found}:
         for target in ("production", "preview"):
             reg = found[(key, target)]
@@ -159,7 +169,7 @@ def test_a_secret_on_mixed_targets_is_split_so_it_is_sensitive_wherever_allowed(
 
 
 def test_each_target_gets_an_env_the_app_schema_accepts() -> None:
-    plan = app_plan("production")
+    plan = app_up("production")
     targets = {target for reg in plan.by_type(ENV_VAR) for target in reg.inputs["targets"]}
     assert targets == {"production"}, "production previews must not receive production secrets"
     env = {key: reveal(reg.inputs["value"]) for (key, _), reg in env_vars(plan).items()}

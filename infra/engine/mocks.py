@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,13 @@ ASSIGNED: dict[str, Computed] = {
     "vercel:index/edgeConfigToken:EdgeConfigToken": lambda args: {
         "connectionString": f"https://edge-config.vercel.com/{args.name}?token=mock",
         "token": "mock-token",
+    },
+    # Generated on Create (unknown in a preview, like the real provider's plan): a stand-in of the asked length that
+    # changes with the keepers, so a rotation bump shows a new value downstream. Secret through the SDK's
+    # additional_secret_outputs, as it is in a real `up`.
+    "random:index/randomPassword:RandomPassword": lambda args: {
+        "result": _stand_in(f"{args.name}:{sorted(args.inputs.get('keepers', {}).items())}", args.inputs["length"]),
+        "bcryptHash": "$2a$10$mock",
     },
     # Ids from the zone's name, so two stacks' zones differ as they do in AWS.
     "aws:route53/zone:Zone": lambda args: {
@@ -56,6 +64,12 @@ ASSIGNED: dict[str, Computed] = {
     },
     "aws:iam/role:Role": lambda args: {"arn": f"arn:aws:iam::000000000000:role/{args.inputs.get('name', args.name)}"},
 }
+
+
+def _stand_in(seed: str, length: float) -> str:
+    """A deterministic string of `length` hex characters derived from `seed` (numbers arrive as floats)."""
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    return (digest * (int(length) // len(digest) + 1))[: int(length)]
 
 
 # Provider functions the program calls, answered as the provider would for what the function was asked about.
