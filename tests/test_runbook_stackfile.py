@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import yaml
 from ops.cli import main
 from ops.errors import JobError
 from ops.runbook import stackfile
-from settings.stackfile import stack_file
+from settings.loader import load_settings
+from settings.stackfile import read_stack_config, stack_file
 
 
 @pytest.fixture
@@ -89,3 +91,30 @@ def test_a_wrong_switch_or_value_is_refused(switch: str, value: object, problem:
     text = stack_file("production").read_text(encoding="utf-8")
     with pytest.raises(JobError, match=problem):
         stackfile.set_switch(text, switch, value)
+
+
+# A value for each switch other than the committed one, and the settings attribute the program reads it from.
+SWITCH_VALUES = {
+    "dns.forceFailover": True,
+    "operations.securityMode": "enhanced",
+    "operations.maintenanceMode": True,
+    "operations.degradedMode": True,
+    "operations.aiProvider": "anthropic",
+    "operations.secretRotation": 7,
+    "operations.keepPreviousSecrets": True,
+}
+
+
+@pytest.mark.parametrize("switch", sorted(stackfile.STACK_SWITCHES))
+def test_every_switch_a_runbook_writes_is_a_setting_the_program_reads(switch: str) -> None:
+    assert set(SWITCH_VALUES) == set(stackfile.STACK_SWITCHES), "a switch without a value to try"
+    text = stackfile.set_switch(stack_file("production").read_text(encoding="utf-8"), switch, SWITCH_VALUES[switch])
+    if switch == "operations.aiProvider":  # the settings refuse the fallback provider without its key
+        document = yaml.safe_load(text)
+        document["config"].setdefault("vibelog:secrets", {})["anthropicApiKey"] = {"secure": "v1:encrypted"}
+        text = yaml.safe_dump(document)
+    config = read_stack_config("production", text=text)
+    settings = load_settings("production", config.values, config.secret_keys)
+    section, key = switch.split(".")
+    read_back = getattr(getattr(settings, section), re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower())
+    assert read_back == SWITCH_VALUES[switch], f"{switch}: the runbook writes a key the settings do not read"
