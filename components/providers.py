@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 import pulumi_github as github
+import pulumi_pagerduty as pagerduty
 import pulumiverse_vercel as vercel
 
 from settings.stack import StackSettings
@@ -18,6 +19,7 @@ class Providers:
         self._vercel: vercel.Provider | None = None
         self._github: github.Provider | None = None
         self._aws: dict[str, aws.Provider] = {}
+        self._pagerduty: pagerduty.Provider | None = None
 
     @classmethod
     def for_stack(cls, settings: StackSettings) -> Providers:
@@ -40,6 +42,14 @@ class Providers:
                 raise ValueError("github:owner is required by a stack that declares GitHub resources")
             self._github = github.Provider("github", owner=owner)
         return self._github
+
+    @property
+    def pagerduty(self) -> pagerduty.Provider:
+        """PagerDuty, with the stack's API token (vibelog:secrets.pagerdutyToken), secret in the state too."""
+        if self._pagerduty is None:
+            token = self._settings.secret("pagerduty_token").get_secret_value()
+            self._pagerduty = pagerduty.Provider("pagerduty", token=pulumi.Output.secret(token))
+        return self._pagerduty
 
     def aws(self, region: str | None = None) -> aws.Provider:
         """AWS in one region (the stack's primary region by default), pinned to the stack's account."""

@@ -20,6 +20,7 @@ UPSTREAM = (
     "vercel/terraform-provider-vercel",
     "integrations/terraform-provider-github",
     "hashicorp/terraform-provider-aws",
+    "PagerDuty/terraform-provider-pagerduty",
     "pulumi/",
 )
 
