@@ -1,4 +1,5 @@
-"""Incident detection and communication: a topic per incident class, the rollback alarms and their GitHub bridge."""
+"""Incident detection and communication: a topic per incident class, PagerDuty for P0, the rollback alarms and their
+GitHub bridge."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_pagerduty as pagerduty
 
 from components import app_metrics
 from components.aws_iam import web_identity_trust
 from components.providers import Providers
 from components.sns import Subscriber, subscribe
-from settings.incident import IncidentSettings, IncidentSubscriber, Severity
+from settings.incident import IncidentSettings, PagerDutySettings, Severity
 from settings.stack import StackSettings
 
 # Alarms and their EventBridge rules live where the failover's Route 53 metrics and alarms live.
@@ -37,11 +39,39 @@ def rollback_alarm_name(project_name: str, trigger: Literal["error-rate", "p95"]
     return f"{project_name}-rollback-{trigger}"
 
 
-def _endpoint(subscriber: IncidentSubscriber, settings: StackSettings) -> str:
-    """An email address from the config, or PagerDuty's integration URL from the stack's secrets."""
-    if subscriber.endpoint is not None:
-        return subscriber.endpoint
-    return settings.secret("pagerduty_integration_url").get_secret_value()
+# The Amazon CloudWatch integration's events endpoint (PagerDuty's "Amazon CloudWatch Integration Guide"): SNS posts
+# the alarm there, and PagerDuty confirms the subscription itself. The key in the path is the integration's.
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/integration/{key}/enqueue"
+PAGERDUTY_CLOUDWATCH_VENDOR = "Amazon CloudWatch"
+
+
+@dataclass(frozen=True)
+class PagerDutyArgs:
+    """The PagerDuty service the classes routed to pagerduty page, and whom its escalation policy pages."""
+
+    provider: pagerduty.Provider
+    """PagerDuty, with the stack's API token."""
+    severities: Sequence[Severity]
+    """The classes routed to pagerduty (the reference: P0)."""
+    targets: Sequence[tuple[str, str]]
+    """(type, id) of each escalation level's target, in order: user_reference or schedule_reference."""
+    escalation_delay_minutes: int
+    """Minutes before an unacknowledged incident pages the next level."""
+    loops: int
+    """Times the policy repeats."""
+
+    @classmethod
+    def from_settings(
+        cls, settings: PagerDutySettings, severities: Sequence[Severity], provider: pagerduty.Provider
+    ) -> PagerDutyArgs:
+        """The args for these settings."""
+        return cls(
+            provider=provider,
+            severities=tuple(severities),
+            targets=tuple((target.type, target.id) for target in settings.targets),
+            escalation_delay_minutes=settings.escalation_delay_minutes,
+            loops=settings.loops,
+        )
 
 
 @dataclass(frozen=True)
@@ -79,7 +109,9 @@ class IncidentResponseArgs:
     namespace: str
     """CloudWatch namespace of the app's metrics."""
     routing: Mapping[Severity, Sequence[Subscriber]]
-    """Each class's SNS endpoints."""
+    """Each class's e-mail endpoints."""
+    pagerduty: PagerDutyArgs | None
+    """The PagerDuty service whose integration the classes routed to pagerduty reach, or None."""
     rollback_alarms: Sequence[RollbackAlarm]
     """The automated rollback triggers."""
     rollback_severity: Severity
@@ -107,12 +139,19 @@ class IncidentResponseArgs:
             namespace=incident.metrics_namespace,
             routing={
                 severity: tuple(
-                    Subscriber(s.channel, s.protocol, _endpoint(s, settings))
+                    Subscriber(s.channel, s.protocol, s.endpoint)
                     for s in incident.subscribers
                     if s.channel in incident.sns_channels(severity)
                 )
                 for severity in SEVERITIES
             },
+            pagerduty=None
+            if incident.pagerduty is None
+            else PagerDutyArgs.from_settings(
+                incident.pagerduty,
+                [severity for severity in SEVERITIES if "pagerduty" in incident.sns_channels(severity)],
+                providers.pagerduty,
+            ),
             rollback_alarms=(
                 RollbackAlarm(
                     "error-rate",
@@ -160,6 +199,12 @@ class IncidentResponse(pulumi.ComponentResource):
         super().__init__("vibelog:incident:IncidentResponse", name, None, opts)
         on_global = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
+        routing = {severity: list(args.routing.get(severity, ())) for severity in SEVERITIES}
+        if args.pagerduty is not None:
+            url = self._pagerduty(name, args.project_name, args.pagerduty)
+            for severity in args.pagerduty.severities:
+                routing[severity].append(Subscriber("pagerduty", "https", url))
+
         self.topics: dict[Severity, aws.sns.Topic] = {}
         self.subscriptions: list[aws.sns.TopicSubscription] = []
         for severity in SEVERITIES:
@@ -167,7 +212,7 @@ class IncidentResponse(pulumi.ComponentResource):
                 f"{name}-{severity.lower()}", name=topic_name(args.project_name, severity), opts=on_global
             )
             self.topics[severity] = topic
-            for index, subscriber in enumerate(args.routing.get(severity, ())):
+            for index, subscriber in enumerate(routing[severity]):
                 self.subscriptions.append(
                     subscribe(f"{name}-{severity.lower()}", topic.arn, index, subscriber, on_global)
                 )
@@ -211,6 +256,57 @@ class IncidentResponse(pulumi.ComponentResource):
                 "rollback_alarm_names": self.rollback_alarm_names,
                 "metrics_role_arn": self.metrics_role_arn,
             }
+        )
+
+    def _pagerduty(self, name: str, project_name: str, args: PagerDutyArgs) -> pulumi.Output[str]:
+        """The escalation policy, the service it pages for, and the service's Amazon CloudWatch integration; returns
+        the integration's events URL (secret: whoever holds it can open incidents)."""
+        on_pagerduty = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        # No input of the escalation policy or the service is ForceNew: they are updated in place
+        # (PagerDuty/terraform-provider-pagerduty pagerduty/resource_pagerduty_escalation_policy.go,
+        # pagerduty/resource_pagerduty_service.go).
+        self.escalation_policy = pagerduty.EscalationPolicy(
+            f"{name}-pagerduty-escalation",
+            name=f"{project_name} incidents",
+            description=f"Who is paged for {project_name}'s {', '.join(args.severities)} incidents, in order",
+            num_loops=args.loops,
+            rules=[
+                pagerduty.EscalationPolicyRuleArgs(
+                    escalation_delay_in_minutes=args.escalation_delay_minutes,
+                    targets=[pagerduty.EscalationPolicyRuleTargetArgs(type=kind, id=target_id)],
+                )
+                for kind, target_id in args.targets
+            ],
+            opts=on_pagerduty,
+        )
+        # The service holds the incidents' history and the integration's key the P0 topic posts to: protected.
+        self.pagerduty_service = pagerduty.Service(
+            f"{name}-pagerduty",
+            name=f"{project_name} {'/'.join(args.severities)}",
+            description=f"{project_name}: {', '.join(args.severities)} incidents from the CloudWatch alarms (SNS)",
+            escalation_policy=self.escalation_policy.id,
+            # The provider's defaults would resolve an open P0 after 4 hours by itself; the CloudWatch integration
+            # resolves it when the alarm returns to OK (its ok_actions), and a person does otherwise.
+            auto_resolve_timeout="null",
+            # A P0 is always urgent: it pages at any hour.
+            incident_urgency_rule=pagerduty.ServiceIncidentUrgencyRuleArgs(type="constant", urgency="high"),
+            opts=pulumi.ResourceOptions.merge(on_pagerduty, pulumi.ResourceOptions(protect=True)),
+        )
+        vendor = pagerduty.get_vendor_output(
+            name=PAGERDUTY_CLOUDWATCH_VENDOR, opts=pulumi.InvokeOutputOptions(parent=self, provider=args.provider)
+        )
+        # service and vendor are ForceNew; a replacement gets a new key, so the topic's subscription follows it
+        # (pagerduty/resource_pagerduty_service_integration.go).
+        self.pagerduty_integration = pagerduty.ServiceIntegration(
+            f"{name}-pagerduty-cloudwatch",
+            name=PAGERDUTY_CLOUDWATCH_VENDOR,
+            service=self.pagerduty_service.id,
+            vendor=vendor.id,
+            opts=on_pagerduty,
+        )
+        # The SDK does not mark integration_key secret; the URL built from it is.
+        return pulumi.Output.secret(
+            self.pagerduty_integration.integration_key.apply(lambda key: PAGERDUTY_EVENTS_URL.format(key=key))
         )
 
     def _metrics_publisher(self, name: str, args: IncidentResponseArgs, on_global: pulumi.ResourceOptions) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 import pulumi_github as github
+import pulumi_pagerduty as pagerduty
 import pulumi_random as random
 import pulumiverse_vercel as vercel
 
@@ -20,6 +21,7 @@ class Providers:
         self._github: github.Provider | None = None
         self._random: random.Provider | None = None
         self._aws: dict[str, aws.Provider] = {}
+        self._pagerduty: pagerduty.Provider | None = None
 
     @classmethod
     def for_stack(cls, settings: StackSettings) -> Providers:
@@ -49,6 +51,14 @@ class Providers:
         if self._random is None:
             self._random = random.Provider("random")
         return self._random
+
+    @property
+    def pagerduty(self) -> pagerduty.Provider:
+        """PagerDuty, with the stack's API token (vibelog:secrets.pagerdutyToken), secret in the state too."""
+        if self._pagerduty is None:
+            token = self._settings.secret("pagerduty_token").get_secret_value()
+            self._pagerduty = pagerduty.Provider("pagerduty", token=pulumi.Output.secret(token))
+        return self._pagerduty
 
     def aws(self, region: str | None = None) -> aws.Provider:
         """AWS in one region (the stack's primary region by default), pinned to the stack's account."""

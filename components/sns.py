@@ -19,8 +19,8 @@ class Subscriber:
     """The communication plan's channel (pagerduty, slack_alert, ...)."""
     protocol: Literal["email", "https"]
     """SNS protocol."""
-    endpoint: str
-    """Address, or (https) an integration URL from the stack's secrets."""
+    endpoint: pulumi.Input[str]
+    """Address, or (https) an integration URL (PagerDuty's declared integration)."""
 
 
 def subscribe(

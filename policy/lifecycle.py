@@ -22,6 +22,7 @@ PULUMI_AWS = "pulumi/pulumi-aws provider/resources.go + provider/autonaming.go"
 BRIDGE_SDKV2 = (
     "pulumi/pulumi-terraform-bridge@59de6c6 pkg/tfbridge/provider.go Diff, schema.go nameRequiresDeleteBeforeReplace"
 )
+PAGERDUTY = "PagerDuty/terraform-provider-pagerduty pagerduty/"
 BRIDGE_PF = "pulumi/pulumi-terraform-bridge@59de6c6 pkg/pf/tfbridge/provider_diff.go (no name rule: #823)"
 
 Create = Literal["fails", "upsert", "new-id"]
@@ -535,6 +536,36 @@ RECORD: tuple[Lifecycle, ...] = (
         "",
         f"{AWS}iam/role_policy_attachment.go (role, policy_arn ForceNew; AttachRolePolicy is idempotent)",
         gap="the role lacks this managed policy for a moment: its calls are denied",
+    ),
+    Lifecycle(
+        "pagerduty:index/escalationPolicy:EscalationPolicy",
+        frozenset(),
+        ("name",),
+        "fails",
+        "",
+        f"{PAGERDUTY}resource_pagerduty_escalation_policy.go (no ForceNew: name, rules, num_loops updated in place; "
+        "Create passes PagerDuty's refusal of a name already taken through; Delete retries while a service uses it)",
+    ),
+    Lifecycle(
+        "pagerduty:index/service:Service",
+        frozenset(),
+        ("name",),
+        "fails",
+        "",
+        f"{PAGERDUTY}resource_pagerduty_service.go (no ForceNew: every input updated in place; Create passes "
+        "PagerDuty's refusal of a name already taken through)",
+        holds_data=True,
+        gap="a new service has none of the old one's incidents, and its integrations have new keys",
+    ),
+    Lifecycle(
+        "pagerduty:index/serviceIntegration:ServiceIntegration",
+        frozenset({"service", "type", "vendor", "emailFilters"}),
+        (),
+        "new-id",
+        "",
+        f"{PAGERDUTY}resource_pagerduty_service_integration.go (service, type, vendor, email_filter ForceNew; "
+        "PagerDuty assigns the id and the integration key: a replacement has a new key)",
+        gap="alarms posted to the old key while the topic's subscription follows the new one open no incident",
     ),
 )
 """The record: one row per type token the program registers (a test fails when a registered type has none)."""

@@ -14,7 +14,12 @@ SECRETS_KEY = "vibelog:secrets"
 # The engine's own settings (pulumi:disable-default-providers, pulumi:tags, ...) are open-ended.
 ENGINE_NAMESPACE = "pulumi"
 # Namespace -> the SDK package whose generated `config/vars.py` lists every key that provider reads.
-PROVIDER_PACKAGES = {"aws": "pulumi_aws", "vercel": "pulumiverse_vercel", "github": "pulumi_github"}
+PROVIDER_PACKAGES = {
+    "aws": "pulumi_aws",
+    "vercel": "pulumiverse_vercel",
+    "github": "pulumi_github",
+    "pagerduty": "pulumi_pagerduty",
+}
 NAMESPACES = (PROJECT_NAMESPACE, ENGINE_NAMESPACE, *PROVIDER_PACKAGES)
 # The GitHub App credentials object carries the app's private key (its `pemFile` is secret in the provider
 # schema) although the SDK passes the object as JSON rather than wrapping it in Output.secret.

@@ -79,32 +79,67 @@ class FailoverTriggers(ConfigModel):
 
 
 class IncidentSubscriber(ConfigModel):
-    """One endpoint of an incident class's SNS topic."""
+    """One e-mail endpoint of an incident class's SNS topic (PagerDuty is reached by its declared integration)."""
 
     channel: SnsChannel = setting("The communication plan's channel it delivers.", example="slack_alert")
-    protocol: Literal["email", "https"] = setting(
-        "email (confirmed once by the recipient) or https (PagerDuty's Amazon CloudWatch integration URL, read from "
-        "vibelog:secrets.pagerdutyIntegrationUrl: its key is in the URL, so it never sits in plain config).",
+    protocol: Literal["email"] = setting(
+        "email (confirmed once by the recipient). PagerDuty is no subscriber: vibelog:incident.pagerduty declares "
+        "its service, whose Amazon CloudWatch integration the topic reaches over https.",
         example="email",
     )
-    endpoint: str | None = setting(
-        "The email address (protocol email); omitted for https, whose URL is the secret pagerdutyIntegrationUrl.",
+    endpoint: str = setting(
+        "The email address.",
         example="incidents@vibelog.io",
         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-        default=None,
     )
 
     @model_validator(mode="after")
-    def _endpoint_matches_protocol(self) -> IncidentSubscriber:
-        endpoint = config_path(IncidentSubscriber, "endpoint")
-        if self.protocol == "email" and self.endpoint is None:
-            raise ValueError(f"{endpoint} (an email address) is required when protocol is email")
-        if self.protocol == "https" and (self.endpoint is not None or self.channel != "pagerduty"):
+    def _not_pagerduty(self) -> IncidentSubscriber:
+        # The declared service is the one place on-call is paged from: a second, e-mail path would page outside its
+        # escalation policy (or twice), and its address belongs to an integration nobody declares.
+        if self.channel == "pagerduty":
             raise ValueError(
-                f"protocol https is PagerDuty's integration URL: channel pagerduty, no {endpoint} here (set "
-                "vibelog:secrets.pagerdutyIntegrationUrl, encrypted)"
+                "pagerduty is reached through the service vibelog:incident.pagerduty declares, not a subscriber: "
+                "remove this entry"
             )
         return self
+
+
+# PagerDuty object ids: a P and six upper-case letters or digits (PABC123).
+PAGERDUTY_ID_PATTERN = r"^P[A-Z0-9]{6}$"
+
+
+class PagerDutyTarget(ConfigModel):
+    """Whom the escalation policy pages: a PagerDuty user or an on-call schedule."""
+
+    type: Literal["user_reference", "schedule_reference"] = setting(
+        "user_reference (a person) or schedule_reference (an on-call schedule).", example="schedule_reference"
+    )
+    id: str = setting(
+        "The user's or schedule's PagerDuty id (in its URL: /schedules#PABC123).",
+        example="PABC123",
+        pattern=PAGERDUTY_ID_PATTERN,
+    )
+
+
+class PagerDutySettings(ConfigModel):
+    """The P0 service in PagerDuty and its escalation policy (the provider's token: vibelog:secrets.pagerdutyToken)."""
+
+    targets: list[PagerDutyTarget] = setting(
+        "Who is paged, in order: one escalation level each (the on-call schedule, then the tech leads).",
+        min_length=1,
+        max_length=10,
+    )
+    escalation_delay_minutes: int = setting(
+        "Minutes before an unacknowledged incident pages the next level (PagerDuty's minimum: 1; at most a day).",
+        example=15,
+        default=15,
+        ge=1,
+        le=1440,
+    )
+    loops: int = setting(
+        "Times the policy repeats when nobody acknowledges (PagerDuty: 0 to 9).", example=2, default=2, ge=0, le=9
+    )
 
 
 class IncidentSettings(ConfigModel):
@@ -134,8 +169,14 @@ class IncidentSettings(ConfigModel):
         default_factory=lambda: {severity: list(channels) for severity, channels in REFERENCE_ROUTING.items()},
     )
     subscribers: list[IncidentSubscriber] = setting(
-        "Endpoints of the channels an alarm reaches by SNS; every such channel a class routes to needs one.",
+        "E-mail endpoints of the channels an alarm reaches by SNS; every such channel a class routes to needs one.",
         default_factory=list,
+    )
+    pagerduty: PagerDutySettings | None = setting(
+        "The PagerDuty service, escalation policy and CloudWatch integration; required when a class routes to "
+        "pagerduty (its token: vibelog:secrets.pagerdutyToken).",
+        example={"targets": [{"type": "schedule_reference", "id": "PABC123"}]},
+        default=None,
     )
 
     def sns_channels(self, severity: Severity) -> list[SnsChannel]:
@@ -162,7 +203,24 @@ class IncidentSettings(ConfigModel):
                     )
                 )
         subscribed = {s.channel for s in self.subscribers}
+        if self.pagerduty is not None:
+            subscribed.add("pagerduty")
         routed = {c for severity in ("P0", "P1", "P2") for c in self.sns_channels(severity)}
+        if "pagerduty" in routed and self.pagerduty is None:
+            problems.append(
+                (
+                    config_path(IncidentSettings, "pagerduty"),
+                    "pagerduty is routed to: the PagerDuty escalation targets (user or schedule ids) are required",
+                )
+            )
+            subscribed.add("pagerduty")
+        if "pagerduty" not in routed and self.pagerduty is not None:
+            problems.append(
+                (
+                    config_path(IncidentSettings, "pagerduty"),
+                    f"no class routes to pagerduty: add it to {routing} (the reference: P0) or remove this section",
+                )
+            )
         problems += [
             (config_path(IncidentSettings, "subscribers"), f"{channel} is routed to but has no subscriber")
             for channel in sorted(routed - subscribed)

@@ -83,3 +83,9 @@ class SecretSettings(ConfigModel):
         placeholder="github_pat_offline_plan_placeholder",
         required=False,
     )
+    pagerduty_token: SecretStr | None = secret_setting(
+        "PagerDuty REST API token (an account key, or a user token of a manager) the pagerduty provider declares "
+        "the P0 service with; required with vibelog:incident.pagerduty.",
+        placeholder="u+offline-plan-placeholder",
+        required=False,
+    )

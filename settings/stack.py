@@ -366,14 +366,22 @@ class StackSettings(BaseModel):
                 problems.append((section, "incident alarms read the app's metrics: monitoring is disabled"))
             if self.aws_region is None or self.aws_allowed_account_ids is None:
                 problems.append((section, f"the alarms live in AWS: set {key('aws_region')} and the account"))
-            https = any(subscriber.protocol == "https" for subscriber in self.incident.subscribers)
-            if https and self.secrets.pagerduty_integration_url is None:
-                missing.append(key("secrets", "pagerduty_integration_url"))
-                subscribers = key("incident", "subscribers")
-                problems.append((missing[-1], f"a secret is required when a {subscribers} entry uses protocol https"))
+            if self.incident.pagerduty is not None and self.secrets.pagerduty_token is None:
+                missing.append(key("secrets", "pagerduty_token"))
+                problems.append((missing[-1], f"a secret is required with {key('incident', 'pagerduty')}"))
             if self.secrets.github_dispatch_token is None:
                 missing.append(key("secrets", "github_dispatch_token"))
                 problems.append((missing[-1], f"a secret is required with {section}"))
+        if self.secrets.pagerduty_integration_url is not None:
+            # The integration URL is now the declared integration's output: a hand-copied one would be stale the day
+            # the integration is replaced, and nothing reads it.
+            problems.append(
+                (
+                    key("secrets", "pagerduty_integration_url"),
+                    f"no longer read: P0 reaches the integration {key('incident', 'pagerduty')} declares; remove it "
+                    f"(pulumi config rm --path '{key('secrets', 'pagerduty_integration_url')}')",
+                )
+            )
         if problems:
             raise CrossFieldError(problems, missing)
         return self

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import yaml
 
+from components.incident_response import PAGERDUTY_EVENTS_URL
 from infra.diffs.changes import diff_plans
-from infra.engine.mocks import VibelogMocks
+from infra.engine.mocks import ASSIGNED, VibelogMocks
 from infra.engine.runtime import Plan, Registration, Secret, run_program
 from infra.plans.render import plan_json
 from policy.type_tokens import EDGE_CONFIG_TOKEN as TOKEN
@@ -404,29 +406,75 @@ def test_no_deploy_role_may_delete_the_vercel_oidc_provider(deploy_rights: dict[
         assert not allowed(policies, "iam:DeleteOpenIDConnectProvider", arn, {}), f"{stack} may delete {arn}"
 
 
-def pagerduty_over_https(endpoint: str | None = None) -> Edit:
-    """Production with its PagerDuty subscriber on the https integration instead of e-mail."""
+PD_POLICY = "pagerduty:index/escalationPolicy:EscalationPolicy"
+PD_SERVICE = "pagerduty:index/service:Service"
+PD_INTEGRATION = "pagerduty:index/serviceIntegration:ServiceIntegration"
 
+
+def test_p0_pages_pagerduty_through_the_declared_cloudwatch_integration() -> None:
+    # A mock `up`: the integration's key is known, so the subscription's URL can be compared with it.
+    plan = run_program("production", mocks=VibelogMocks(preview=False))
+    integration = plan.one(PD_INTEGRATION, "incident-pagerduty-cloudwatch")
+    assert integration.inputs["vendor"] == "PZQ6AUS", f"{integration.urn}: the Amazon CloudWatch vendor"
+    p0_topic = plan.one(TOPIC, "incident-p0")
+    https = [s for s in plan.by_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
+    assert [s.name for s in https] == ["incident-p0-pagerduty-2"], "only P0 (the reference) reaches PagerDuty"
+    (subscription,) = https
+    assert p0_topic.urn in subscription.property_dependencies["topic"], f"{subscription.urn}: P0's topic"
+    endpoint = subscription.inputs["endpoint"]
+    assert isinstance(endpoint, Secret), f"{subscription.urn}: the integration key is part of the URL"
+    key = ASSIGNED[PD_INTEGRATION](cast(Any, SimpleNamespace(name=integration.name)))["integrationKey"]
+    assert endpoint.value == PAGERDUTY_EVENTS_URL.format(key=key), f"{subscription.urn}: {integration.urn}'s URL"
+    assert integration.urn in subscription.property_dependencies["endpoint"], f"{subscription.urn} follows the key"
+    siblings = [s for s in plan.by_type(SUBSCRIPTION) if s.parent == subscription.parent and s is not subscription]
+    assert not [s.urn for s in siblings if "pagerduty.com" in str(s.inputs["endpoint"])], (
+        "no e-mail path to PagerDuty is left beside the integration"
+    )
+    provider = plan.by_urn()[integration.provider]
+    assert isinstance(provider.inputs["token"], Secret), f"{provider.urn}: the API token is secret"
+
+
+def test_the_escalation_policy_pages_the_configured_targets_in_order() -> None:
+    settings = settings_of("production").incident
+    assert settings is not None, "production declares its incident section"
+    assert settings.pagerduty is not None, "production declares its PagerDuty service"
+    plan = run_program("production")
+    policy = plan.one(PD_POLICY, "incident-pagerduty-escalation")
+    levels = [(rule["escalationDelayInMinutes"], rule["targets"]) for rule in policy.inputs["rules"]]
+    expected = [
+        (settings.pagerduty.escalation_delay_minutes, [{"type": target.type, "id": target.id}])
+        for target in settings.pagerduty.targets
+    ]
+    assert levels == expected, f"{policy.urn}: one level per configured target, in order"
+    service = plan.one(PD_SERVICE, "incident-pagerduty")
+    assert service.protect, f"{service.urn} holds the incidents' history: protected"
+    assert policy.urn in service.property_dependencies["escalationPolicy"], f"{service.urn} uses {policy.urn}"
+
+
+def test_a_class_routed_to_pagerduty_without_its_settings_is_refused() -> None:
     def edit(config: dict[str, Any]) -> None:
-        for subscriber in config["vibelog:incident"]["subscribers"]:
-            if subscriber["channel"] == "pagerduty":
-                subscriber["protocol"] = "https"
-                subscriber.pop("endpoint")
-                if endpoint is not None:
-                    subscriber["endpoint"] = endpoint
+        config["vibelog:incident"].pop("pagerduty")
 
-    return edit
+    problem = only_problem("production", edit)
+    assert problem.path == "vibelog:incident.pagerduty", problem
+    assert "user or schedule ids" in problem.expected, problem
+    assert "pulumi config set" in problem.fix, problem
 
 
-def test_pagerdutys_integration_url_comes_from_the_secrets_and_stays_secret() -> None:
-    plan = run_program("production", stack_config("production", pagerduty_over_https()))
-    (https,) = [s for s in plan.by_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
-    assert isinstance(https.inputs["endpoint"], Secret), f"{https.urn}: the integration key is part of the URL"
+def test_a_pagerduty_subscriber_beside_the_integration_is_refused() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:incident"]["subscribers"].append(
+            {"channel": "pagerduty", "protocol": "email", "endpoint": "vibelog-p0@vibelog.pagerduty.com"}
+        )
 
-
-def test_an_integration_url_in_plain_config_is_refused_without_echoing_it() -> None:
-    url = "https://events.pagerduty.com/integration/canary-key-in-plain-config/enqueue"
-    problem = only_problem("production", pagerduty_over_https(url))
+    problem = only_problem("production", edit)
     assert problem.path.startswith("vibelog:incident.subscribers"), problem
-    assert "pagerdutyIntegrationUrl" in problem.expected, problem
-    assert "canary-key" not in f"{problem.expected} {problem.fix}", problem
+    assert "vibelog:incident.pagerduty" in problem.expected, problem
+
+
+def test_an_escalation_target_that_is_no_pagerduty_id_is_refused() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:incident"]["pagerduty"]["targets"][0]["id"] = "on-call"
+
+    problem = only_problem("production", edit)
+    assert problem.path.startswith("vibelog:incident.pagerduty.targets"), problem

@@ -104,8 +104,8 @@ class CountingMocks(pulumi.runtime.Mocks):
         self.created.append(args.name)
         return "", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return {}, []  # the mock monitor iterates the failures: an empty list, not None
 
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 500), st.text(max_size=12), st.lists(st.text(max_size=4)))

@@ -21,6 +21,7 @@ UPSTREAM = (
     "integrations/terraform-provider-github",
     "hashicorp/terraform-provider-aws",
     "hashicorp/terraform-provider-random",
+    "PagerDuty/terraform-provider-pagerduty",
     "pulumi/",
 )
 

@@ -32,7 +32,7 @@ from types import CodeType, ModuleType
 from typing import Any
 
 AWS = "pulumi_aws"
-TOP_LEVEL = frozenset({"pulumiverse_vercel", "pulumi_github"})
+TOP_LEVEL = frozenset({"pulumiverse_vercel", "pulumi_github", "pulumi_pagerduty"})
 """Packages loaded lazily as a whole. pulumi_aws's own top level is not: its 19 small modules cost less than
 compiling its 350 kB `__init__.py` without its cached bytecode; its services are."""
 

@@ -63,6 +63,8 @@ ASSIGNED: dict[str, Computed] = {
         "keyId": args.name,
     },
     "aws:iam/role:Role": lambda args: {"arn": f"arn:aws:iam::000000000000:role/{args.inputs.get('name', args.name)}"},
+    # PagerDuty generates an integration's routing key on creation.
+    "pagerduty:index/serviceIntegration:ServiceIntegration": lambda args: {"integrationKey": f"{args.name}-key"},
 }
 
 
@@ -81,6 +83,12 @@ CALLS: dict[str, Callable[[pulumi.runtime.MockCallArgs], dict[str, Any]]] = {
         "clientIdLists": ["sts.amazonaws.com"],
         "thumbprintLists": [],
         "tags": {},
+    },
+    # A vendor is looked up by its name in PagerDuty's catalogue; the id is PagerDuty's (PZQ6AUS: Amazon CloudWatch).
+    "pagerduty:index/getVendor:getVendor": lambda args: {
+        "id": "PZQ6AUS" if args.args["name"] == "Amazon CloudWatch" else "PMOCKVD",
+        "name": args.args["name"],
+        "type": "aws_cloudwatch_inbound_integration" if args.args["name"] == "Amazon CloudWatch" else "generic",
     },
 }
 
