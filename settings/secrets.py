@@ -72,8 +72,8 @@ class SecretSettings(ConfigModel):
         required=False,
     )
     pagerduty_integration_url: SecretStr | None = secret_setting(
-        "PagerDuty's Amazon CloudWatch integration URL (its key is part of the URL); required by an https "
-        "vibelog:incident.subscribers entry.",
+        "Not read any more, and refused when set: the P0 service's CloudWatch integration (vibelog:incident.pagerduty) "
+        "gives the URL; remove a stale one with pulumi config rm.",
         placeholder="https://events.pagerduty.com/integration/offline-plan-placeholder/enqueue",
         required=False,
     )
