@@ -70,6 +70,31 @@ BACKUP_ADMIN_ACTIONS = (
 )
 
 
+# What managing an SNS topic (with its subscriptions) and a CloudWatch alarm takes: the failover's and the incidents'.
+TOPIC_ACTIONS = (
+    "sns:CreateTopic",
+    "sns:DeleteTopic",
+    "sns:GetTopicAttributes",
+    "sns:SetTopicAttributes",
+    "sns:Subscribe",
+    "sns:Unsubscribe",
+    "sns:GetSubscriptionAttributes",
+    "sns:SetSubscriptionAttributes",
+    "sns:ListSubscriptionsByTopic",
+    "sns:TagResource",
+    "sns:UntagResource",
+    "sns:ListTagsForResource",
+)
+ALARM_ACTIONS = (
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:TagResource",
+    "cloudwatch:UntagResource",
+    "cloudwatch:ListTagsForResource",
+)
+
+
 @dataclass(frozen=True)
 class DeployScope:
     """What one stack's deploy role may manage: the services and names its own components declare, nothing else.
@@ -377,32 +402,12 @@ class DeployScope:
             ),
             allow(
                 "ManageOncallTopic",
-                [
-                    "sns:CreateTopic",
-                    "sns:DeleteTopic",
-                    "sns:GetTopicAttributes",
-                    "sns:SetTopicAttributes",
-                    "sns:Subscribe",
-                    "sns:Unsubscribe",
-                    "sns:GetSubscriptionAttributes",
-                    "sns:SetSubscriptionAttributes",
-                    "sns:ListSubscriptionsByTopic",
-                    "sns:TagResource",
-                    "sns:UntagResource",
-                    "sns:ListTagsForResource",
-                ],
+                TOPIC_ACTIONS,
                 [f"arn:aws:sns:{region}:{acct}:{name}" for name in self.topic_names],
             ),
             allow(
                 "ManageFailoverAlarm",
-                [
-                    "cloudwatch:PutMetricAlarm",
-                    "cloudwatch:DeleteAlarms",
-                    "cloudwatch:DescribeAlarms",
-                    "cloudwatch:TagResource",
-                    "cloudwatch:UntagResource",
-                    "cloudwatch:ListTagsForResource",
-                ],
+                ALARM_ACTIONS,
                 [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{name}" for name in self.alarm_names],
             ),
         ]
@@ -413,32 +418,12 @@ class DeployScope:
         return [
             allow(
                 "ManageIncidentTopics",
-                [
-                    "sns:CreateTopic",
-                    "sns:DeleteTopic",
-                    "sns:GetTopicAttributes",
-                    "sns:SetTopicAttributes",
-                    "sns:Subscribe",
-                    "sns:Unsubscribe",
-                    "sns:GetSubscriptionAttributes",
-                    "sns:SetSubscriptionAttributes",
-                    "sns:ListSubscriptionsByTopic",
-                    "sns:TagResource",
-                    "sns:UntagResource",
-                    "sns:ListTagsForResource",
-                ],
+                TOPIC_ACTIONS,
                 [f"arn:aws:sns:{region}:{acct}:{prefix}-incident-*"],
             ),
             allow(
                 "ManageRollbackAlarms",
-                [
-                    "cloudwatch:PutMetricAlarm",
-                    "cloudwatch:DeleteAlarms",
-                    "cloudwatch:DescribeAlarms",
-                    "cloudwatch:TagResource",
-                    "cloudwatch:UntagResource",
-                    "cloudwatch:ListTagsForResource",
-                ],
+                ALARM_ACTIONS,
                 [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*"],
             ),
             allow(
