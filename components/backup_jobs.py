@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_github as github
 
-from components.github_environment import environment_secrets, environment_variables
+from components.github_environment import environment_problems, environment_secrets, environment_variables
 from settings.backup import BackupSettings
-from settings.github_names import names_problems
 from settings.stack import StackSettings
 
 # Supabase Storage's S3-compatible API lives under the project's URL.
@@ -46,7 +45,7 @@ class BackupJobsArgs:
     def __post_init__(self) -> None:
         problems: list[str] = []
         for environment in (self.writer, self.reader):
-            problems += names_problems(environment.variables) + names_problems(environment.secrets)
+            problems += environment_problems(environment.variables, environment.secrets)
         if problems:
             raise ValueError("; ".join(problems))
 

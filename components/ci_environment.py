@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_github as github
 
-from components.github_environment import environment_secrets, environment_variables, slug
+from components.github_environment import environment_problems, environment_secrets, environment_variables, slug
 from settings.ci import INFRA_MAIN_BRANCH, CiSettings
 from settings.github_names import names_problems
 from settings.stack import StackSettings
@@ -62,10 +62,8 @@ class CiEnvironmentArgs:
             raise ValueError(
                 f"{', '.join(sorted(self.without_protection_rules))}: the GitHub plan allows no reviewers or wait timer"
             )
-        problems = names_problems(self.secrets) + names_problems(self.variables)
+        problems = environment_problems(self.variables, self.secrets)
         problems += names_problems(self.infra_variables) + names_problems(self.infra_repository_variables)
-        shadowed = {name.upper() for name in self.secrets} & {name.upper() for name in self.variables}
-        problems += [f"{name!r} is both a secret and a variable" for name in sorted(shadowed)]
         if problems:
             raise ValueError("; ".join(problems))
 

@@ -7,6 +7,16 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_github as github
 
+from settings.github_names import names_problems
+
+
+def environment_problems(variables: Mapping[str, object], secrets: Mapping[str, object]) -> list[str]:
+    """Why an environment's names would be refused: invalid or repeated names, and a name that is both a secret and
+    a variable (a workflow's `vars.X` and `secrets.X` would then read different values under one name)."""
+    problems = names_problems(secrets) + names_problems(variables)
+    shadowed = {name.upper() for name in secrets} & {name.upper() for name in variables}
+    return problems + [f"{name!r} is both a secret and a variable" for name in sorted(shadowed)]
+
 
 def slug(name: str) -> str:
     """A variable or secret name as a resource name's suffix (`AWS_ROLE_ARN` -> `aws-role-arn`)."""

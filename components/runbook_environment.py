@@ -12,8 +12,7 @@ import pulumi_github as github
 
 from components.aws_iam import trust_policy
 from components.deploy_scope import runbook_role_name
-from components.github_environment import environment_secrets, environment_variables
-from settings.github_names import names_problems
+from components.github_environment import environment_problems, environment_secrets, environment_variables
 from settings.runbooks import RunbookSettings
 from settings.stack import StackSettings
 
@@ -36,7 +35,7 @@ class RunbookEnvironmentArgs:
     """Tokens and webhooks (secrets.NAME), made Pulumi secrets end to end."""
 
     def __post_init__(self) -> None:
-        problems = names_problems(self.variables) + names_problems(self.secrets)
+        problems = environment_problems(self.variables, self.secrets)
         if not (self.reviewer_users or self.reviewer_teams):
             # The settings refuse this first (vibelog:runbooks.reviewers); a component built by hand is checked too.
             problems.append("a runbook environment needs reviewers: an unapproved run could roll production back")

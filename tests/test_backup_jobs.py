@@ -110,3 +110,12 @@ def test_the_storage_credentials_are_required_secrets_of_a_stack_with_backups() 
     assert problem.path == "vibelog:secrets.supabaseStorageAccessKeyId"
     assert problem.missing_secret, "the offline plan stands a placeholder in for it and lists it as lacking"
     assert "--secret" in problem.fix
+
+
+def test_a_job_environment_name_both_secret_and_variable_is_refused() -> None:
+    from components.backup_jobs import BackupJobsArgs, JobEnvironment  # noqa: PLC0415 - the args alone, no plan
+
+    reader = JobEnvironment("staging-restore-test", {"STACK": "staging"}, {"SLACK_WEBHOOK": "x"})
+    writer = JobEnvironment("staging-backup", {"SLACK_WEBHOOK": "x"}, {"slack_webhook": "y"})
+    with pytest.raises(ValueError, match="'SLACK_WEBHOOK' is both a secret and a variable"):
+        BackupJobsArgs("vibelog-infra", writer, reader)
