@@ -131,7 +131,8 @@ def _handler(world: World) -> type[BaseHTTPRequestHandler]:
 def stand_in(world: World) -> Iterator[str]:
     """One server playing Vercel's API, the webhooks (/hooks/...) and the app; yields its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(world))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever to notice it, which it checks once per poll interval (0.5 s by default).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
