@@ -153,6 +153,9 @@ def _parse(key: str, raw: Any) -> Any:
 RETIRED: dict[str, str] = {
     f"{SECRETS_KEY}.nextauthSecret": "is no longer read: the program generates NEXTAUTH_SECRET (random.RandomPassword) "
     "and rotates it with vibelog:operations.secretRotation; remove the stale value so nobody rotates it by hand",
+    f"{SECRETS_KEY}.pagerdutyIntegrationUrl": "is no longer read: P0 reaches the CloudWatch integration "
+    "vibelog:incident.pagerduty declares, whose URL is its output; a hand-copied one goes stale the day the "
+    "integration is replaced",
 }
 """Keys earlier versions read, refused with why they went (a stale secret left in the stack file misleads)."""
 

@@ -71,12 +71,6 @@ class SecretSettings(ConfigModel):
         placeholder="offline-plan-placeholder",
         required=False,
     )
-    pagerduty_integration_url: SecretStr | None = secret_setting(
-        "Not read any more, and refused when set: the P0 service's CloudWatch integration (vibelog:incident.pagerduty) "
-        "gives the URL; remove a stale one with pulumi config rm.",
-        placeholder="https://events.pagerduty.com/integration/offline-plan-placeholder/enqueue",
-        required=False,
-    )
     github_dispatch_token: SecretStr | None = secret_setting(
         "Fine-grained GitHub token (Contents: read and write on vibelog:incident.dispatchRepository only) the "
         "rollback alarms start the rollback workflow with (repository_dispatch); required with vibelog:incident.",

@@ -372,16 +372,6 @@ class StackSettings(BaseModel):
             if self.secrets.github_dispatch_token is None:
                 missing.append(key("secrets", "github_dispatch_token"))
                 problems.append((missing[-1], f"a secret is required with {section}"))
-        if self.secrets.pagerduty_integration_url is not None:
-            # The integration URL is now the declared integration's output: a hand-copied one would be stale the day
-            # the integration is replaced, and nothing reads it.
-            problems.append(
-                (
-                    key("secrets", "pagerduty_integration_url"),
-                    f"no longer read: P0 reaches the integration {key('incident', 'pagerduty')} declares; remove it "
-                    f"(pulumi config rm --path '{key('secrets', 'pagerduty_integration_url')}')",
-                )
-            )
         if problems:
             raise CrossFieldError(problems, missing)
         return self

@@ -160,14 +160,18 @@ def test_a_secret_the_app_schema_rejects_fails_without_showing_the_value() -> No
     assert "pk-live" not in str(raised.value)
 
 
-def test_a_stack_file_still_setting_the_nextauth_secret_is_told_it_is_generated_now() -> None:
-    values, secret_keys = with_secret("staging", "nextauthSecret", "stale-hand-set-secret-" * 2)
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("nextauthSecret", "generates NEXTAUTH_SECRET"), ("pagerdutyIntegrationUrl", "integration vibelog:incident")],
+)
+def test_a_stack_file_still_setting_a_retired_secret_is_told_to_remove_it(name: str, why: str) -> None:
+    values, secret_keys = with_secret("production", name, "stale-hand-set-secret-" * 2)
     with pytest.raises(ConfigError) as raised:
-        load_settings("staging", values, secret_keys)
+        load_settings("production", values, secret_keys)
     [problem] = raised.value.problems
-    assert problem.path == "vibelog:secrets.nextauthSecret", problem
-    assert "generates NEXTAUTH_SECRET" in problem.expected, problem
-    assert problem.fix == "pulumi config rm --stack staging --path vibelog:secrets.nextauthSecret", problem
+    assert problem.path == f"vibelog:secrets.{name}", problem
+    assert why in problem.expected, problem
+    assert problem.fix == f"pulumi config rm --stack production --path vibelog:secrets.{name}", problem
     assert "stale-hand-set-secret" not in str(raised.value)
 
 
