@@ -11,10 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from infra.engine.runtime import Plan, canonical_order
+from settings.config_keys import SECRETS_KEY, provider_secret_keys
+from settings.secrets import SecretSettings
 from settings.stacks import STACKS
-from tests.helpers.cli import copy_stacks, run_verb
+from tests.helpers.cli import copy_stacks, diff_in_process, run_verb
 
 CANARY = "canary-sk-4b8e0a1f"
 
@@ -48,37 +51,55 @@ def test_a_misconfigured_stack_is_exit_1_in_every_verb_that_plans_it(tmp_path: P
         assert "  - vibelog:environment: Input should be 'development', 'staging' or 'production'" in run.err
 
 
+SECRET_NAMES = tuple(str(field.alias or name) for name, field in SecretSettings.model_fields.items())
+
+
 def _with_canaries(directory: Path) -> Path:
-    """Stack files holding a plaintext canary in every provider credential, different per stack."""
+    """Stack files holding a canary in every secret slot: each app secret encrypted (the ciphertext is not shown
+    either), each provider credential in plaintext; different per stack and per slot."""
+    directory.mkdir(exist_ok=True)
     copy_stacks(directory)
     for stack in STACKS:
         path = directory / f"Pulumi.{stack}.yaml"
-        lines = [
-            f"  aws:secretKey: {CANARY}-{stack}-aws",
-            f"  aws:accessKey: {CANARY}-{stack}-akid",
-            f"  aws:token: {CANARY}-{stack}-token",
-            f"  github:token: {CANARY}-{stack}-gh",
-            f"  vercel:apiToken: {CANARY}-{stack}-vercel",
-            f"  github:appAuth: {{id: '1', installationId: '2', pemFile: {CANARY}-{stack}-pem}}",
-        ]
-        path.write_text(path.read_text() + "\n".join(lines) + "\n")
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config = document["config"]
+        config.setdefault(SECRETS_KEY, {}).update(
+            {name: {"secure": f"{CANARY}-{stack}-{name}"} for name in SECRET_NAMES}
+        )
+        config.update(
+            {key: f"{CANARY}-{stack}-{key}" for key in sorted(provider_secret_keys()) if key != "github:appAuth"}
+        )
+        config["github:appAuth"] = {"id": "1", "installationId": "2", "pemFile": f"{CANARY}-{stack}-pem"}
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return directory
 
 
 @pytest.mark.parametrize("output", [[], ["--markdown"], ["--json"]], ids=["text", "markdown", "json"])
-def test_compare_never_prints_a_secret_in_any_format(tmp_path: Path, output: list[str]) -> None:
-    run = run_verb(["compare", "staging", "production", *output], _with_canaries(tmp_path))
+def test_compare_and_diff_never_print_a_secret_in_any_format(tmp_path: Path, output: list[str]) -> None:
+    head = _with_canaries(tmp_path / "head")
+    run = run_verb(["compare", "staging", "production", *output], head)
     assert run.code == 0, run.err
     assert CANARY not in run.both
     shown = run.out if output != ["--json"] else json.dumps(json.loads(run.out)["config"])
     assert "aws:secretKey" not in shown, "set in both stacks: secrets are never comparable across stacks"
+    (tmp_path / "base").mkdir()
+    with diff_in_process(head, copy_stacks(tmp_path / "base")):
+        diff = run_verb(["diff", "--base", "HEAD", *output], head)
+    assert diff.code == 1, f"secrets set where the committed stacks have none:\n{diff.both}"
+    assert "vibelog:secrets.pagerdutyToken" in diff.out, "the changed encrypted value is named"
+    assert CANARY not in diff.both
 
 
-def test_plan_and_graph_never_print_a_provider_credential(tmp_path: Path) -> None:
+def test_plan_and_graph_never_print_a_secret(tmp_path: Path) -> None:
     directory = _with_canaries(tmp_path)
-    for argv in (["plan", "--stack", "all"], ["plan", "--json"], ["graph", "--stack", "production"]):
+    for argv in (["plan", "--stack", "all"], ["plan", "--json"]):
         run = run_verb(argv, directory)
+        assert run.code == 1, f"{argv}: plaintext provider credentials are mandatory violations\n{run.both}"
+        assert "aws:secretKey" in run.out, f"{argv}: the violation names the key"
         assert CANARY not in run.both, argv
+    graph = run_verb(["graph", "--stack", "production", "--markdown"], directory)
+    assert graph.code == 0, graph.err
+    assert CANARY not in graph.both
 
 
 def test_two_runs_print_the_same_bytes() -> None:

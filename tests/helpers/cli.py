@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import json
+import os
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 from infra.__main__ import main
+from infra.diffs.revision import PlanRun, diff_runs
+from infra.plans.plan_format import FINGERPRINT_KEY_ENV
 from settings.stackfile import read_stack_config, stack_file
-from settings.stacks import STACKS
+from settings.stacks import PROJECT_DIR, STACKS
+
+FINGERPRINT_KEY = "00" * 32
+"""The fixed key both sides of an in-process diff fingerprint secrets with."""
 
 
 @dataclass(frozen=True)
@@ -51,3 +61,30 @@ def run_verb(argv: list[str], stack_dir: Path | None = None, stdin: bytes = b"")
         except SystemExit as exit_:  # argparse ends bad usage this way, as it would in a real run
             code = exit_.code if isinstance(exit_.code, int) else 2
     return Run(code, out.getvalue(), err.getvalue())
+
+
+@functools.cache
+def _committed_plans() -> str:
+    """The committed stacks' `plan --json` under FINGERPRINT_KEY: the base side of every in-process diff. The
+    directory is explicit: this runs inside the diff verb's run_verb, which reads stack files from the head's."""
+    with mock.patch.dict(os.environ, {FINGERPRINT_KEY_ENV: FINGERPRINT_KEY}):
+        return run_verb(["plan", "--json", "--stack", "all"], PROJECT_DIR).out
+
+
+@contextlib.contextmanager
+def diff_in_process(head_dir: Path, base_dir: Path) -> Iterator[None]:
+    """`diff --base <rev>` run in this process: the head side planned from `head_dir`, the base side from the
+    committed stack files (copied into `base_dir`), instead of a git worktree and a second process."""
+
+    def diff_revision(_sha: str, stack: str = "all") -> Any:
+        with mock.patch.dict(os.environ, {FINGERPRINT_KEY_ENV: FINGERPRINT_KEY}):
+            head = run_verb(["plan", "--json", "--stack", stack], head_dir)
+        base_doc = json.loads(_committed_plans())
+        head_doc = json.loads(head.out) if head.out.strip() else {"stacks": {}}
+        head_docs = head_doc["stacks"] if "stacks" in head_doc else {head_doc["stack"]: head_doc}
+        base_docs = {name: doc for name, doc in base_doc["stacks"].items() if stack in {"all", name}}
+        return diff_runs(PlanRun(base_docs, "", base_dir), PlanRun(head_docs, head.err, head_dir), stack)
+
+    resolve: Callable[[str], str] = lambda _revision: "0" * 40  # noqa: E731 - any revision resolves
+    with mock.patch("infra.cli.diff.resolve", resolve), mock.patch("infra.cli.diff.diff_revision", diff_revision):
+        yield
