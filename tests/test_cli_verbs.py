@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
@@ -53,6 +54,20 @@ def test_a_misconfigured_stack_is_exit_1_in_every_verb_that_plans_it(tmp_path: P
 
 
 SECRET_NAMES = tuple(str(field.alias or name) for name, field in SecretSettings.model_fields.items())
+
+
+def test_compare_reports_every_broken_stack_before_planning_either(tmp_path: Path) -> None:
+    directory = copy_stacks(tmp_path)
+    staging, production = directory / "Pulumi.staging.yaml", directory / "Pulumi.production.yaml"
+    staging.write_text(staging.read_text().replace("vibelog:environment: staging", "vibelog:environment: stagin"))
+    production.write_bytes(b"config:\n  vibelog:domain: caf\xe9.io\n")
+    with mock.patch("infra.cli.planned.plan_stack", side_effect=AssertionError("planned")) as plan_stack:
+        run = run_verb(["compare", "staging", "production"], directory)
+    assert plan_stack.call_count == 0, "a stack was planned although both are broken"
+    assert run.code == 2, "an unreadable stack file outranks an invalid config"
+    assert "stack 'staging' has 1 configuration problem(s)" in run.err, run.err
+    assert "Pulumi.production.yaml is not UTF-8 text" in run.err, run.err
+    assert run.out == ""
 
 
 def _with_canaries(directory: Path) -> Path:

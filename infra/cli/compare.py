@@ -6,7 +6,7 @@ import argparse
 import json
 
 from infra.cli.exits import EXIT_OK
-from infra.cli.planned import plan_or_exit
+from infra.cli.planned import plans_or_exit
 from infra.diffs.compare import compare_documents
 from infra.diffs.compare_review import comparison_json, comparison_text
 from infra.plans.render import plan_json
@@ -23,12 +23,9 @@ def main(argv: list[str]) -> int:
     output.add_argument("--markdown", action="store_true", help="Markdown for a pull-request comment")
     output.add_argument("--json", action="store_true", help="the differences as JSON")
     args = parser.parse_args(argv)
-    plans = []
-    for stack in (args.first, args.second):
-        plan = plan_or_exit(stack)
-        if isinstance(plan, int):
-            return plan
-        plans.append(plan)
+    plans = plans_or_exit([args.first, args.second])
+    if isinstance(plans, int):
+        return plans
     result = compare_documents(
         plan_json(plans[0]), plan_json(plans[1]), plans[0].config.document, plans[1].config.document
     )
