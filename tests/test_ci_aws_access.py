@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-import yaml
 
 from components.aws_iam import trust_policy
 from components.ci_aws_access import DATA_READ_ACTIONS
@@ -17,9 +16,8 @@ from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import OIDC_PROVIDER as OIDC
 from policy.type_tokens import ROLE_POLICY as POLICY
 from settings.github_oidc import GITHUB_OIDC_HOST
-from settings.stackfile import stack_file
 from tests.helpers.iam_eval import allowed, allows_on, documents, unscoped_actions, write_actions
-from tests.helpers.stacks import only_problem, plan_of, stack_config
+from tests.helpers.stacks import committed_document, only_problem, plan_of, stack_config
 
 
 def github_providers(plan: Plan) -> list[Registration]:
@@ -114,7 +112,7 @@ def up_plans() -> dict[str, Plan]:
 
 def yaml_stack(stack: str) -> dict[str, Any]:
     """A stack file's `config:` mapping, as committed."""
-    config: dict[str, Any] = yaml.safe_load(stack_file(stack).read_text(encoding="utf-8"))["config"]
+    config: dict[str, Any] = committed_document(stack)["config"]
     return config
 
 

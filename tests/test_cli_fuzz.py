@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from settings.config_keys import provider_secret_keys
 from settings.env_schema import ENV_KEYS
 from settings.secrets import SecretSettings
-from settings.stackfile import stack_file
 from settings.stacks import STACKS
 from tests.helpers.cli import Run, copy_stacks, diff_in_process, run_verb
+from tests.helpers.stacks import committed_document
 
 CANARY = "canary-sk-7d3f9a21b6"
 SECRET_NAMES = tuple(str(field.alias or name) for name, field in SecretSettings.model_fields.items())
@@ -37,7 +37,7 @@ FUZZ = settings(
 
 
 def _documents() -> dict[str, dict[str, Any]]:
-    return {stack: yaml.safe_load(stack_file(stack).read_text(encoding="utf-8")) for stack in STACKS}
+    return {stack: committed_document(stack) for stack in STACKS}
 
 
 DOCUMENTS = _documents()
@@ -100,10 +100,10 @@ def stack_files(draw: st.DrawFn) -> tuple[str, bytes]:  # noqa: PLR0912 - one br
             config.pop(draw(st.sampled_from(sorted(config))))
         else:
             document[draw(st.sampled_from(["confg", "Config", "secretsprovider", "environment"]))] = {"x": 1}
-    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode()
+    text = yaml.dump(document, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True).encode()
     if byte_kind == "duplicate":  # a second block of one key, appended
         key = draw(st.sampled_from(sorted(config)))
-        text += yaml.safe_dump({"config": {key: config[key]}}).replace("config:\n", "").encode()
+        text += yaml.dump({"config": {key: config[key]}}, Dumper=yaml.CSafeDumper).replace("config:\n", "").encode()
     elif byte_kind == "latin1":
         at = draw(st.integers(0, len(text)))
         text = text[:at] + b"\xe9\xff" + text[at:]

@@ -29,9 +29,9 @@ from settings.app_env import NEXTAUTH_SECRET_LENGTH
 from settings.env_schema import NEXTAUTH_SECRET_MIN_LENGTH
 from settings.incident import REFERENCE_ROUTING
 from settings.loader import ConfigError, load_settings
-from settings.stackfile import read_stack_config, stack_file
+from settings.stackfile import read_stack_config
 from tests.helpers.iam_eval import allowed, documents
-from tests.helpers.stacks import Edit, only_problem, settings_of, stack_config
+from tests.helpers.stacks import Edit, committed_document, only_problem, settings_of, stack_config
 
 KEY = bytes(range(32))
 
@@ -100,7 +100,7 @@ def test_alarms_without_the_apps_metrics_are_refused() -> None:
 
 def missing_secrets(edit: Edit | None = None) -> set[str]:
     """The secrets the loader reports missing for production's file as committed (no secret in it)."""
-    config = yaml.safe_load(stack_file("production").read_text(encoding="utf-8"))["config"]
+    config = committed_document("production")["config"]
     # The app's and the pipeline's secrets are set, so the rules that relate settings run and report the rest.
     config["vibelog:secrets"] = {
         "openaiApiKey": "sk-test",
@@ -235,9 +235,9 @@ def test_development_declares_no_incident_resources(development: Plan) -> None:
 
 def production_up(rotation: int, keep_previous: bool) -> dict[str, Any]:
     """Production's plan as a mock `up` records it (tokens have connection strings) with a rotation counter."""
-    document = yaml.safe_load(stack_file("production").read_text(encoding="utf-8"))
+    document = committed_document("production")
     document["config"]["vibelog:operations"].update({"secretRotation": rotation, "keepPreviousSecrets": keep_previous})
-    config = read_stack_config("production", text=yaml.safe_dump(document))
+    config = read_stack_config("production", text=yaml.dump(document, Dumper=yaml.CSafeDumper))
     return plan_json(run_program("production", config, mocks=VibelogMocks(preview=False)), KEY)
 
 

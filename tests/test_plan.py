@@ -16,9 +16,9 @@ from infra.engine.runtime import Plan, run_program
 from infra.plans.render import plan_json, plan_text
 from settings.loader import ConfigError
 from settings.secrets import SecretSettings
-from settings.stackfile import read_stack_config, stack_file
+from settings.stackfile import read_stack_config
 from settings.stacks import STACKS
-from tests.helpers.stacks import stack_config
+from tests.helpers.stacks import committed_document, stack_config
 
 PLACEHOLDERS: list[str] = [
     str(extra["placeholder"])
@@ -114,7 +114,7 @@ SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 500), st.text(max_
 @st.composite
 def broken_production_configs(draw: st.DrawFn) -> dict[str, Any]:
     """The production stack's config with one to three values replaced by junk, or keys dropped or invented."""
-    document: dict[str, Any] = yaml.safe_load(stack_file("production").read_text(encoding="utf-8"))["config"]
+    document: dict[str, Any] = committed_document("production")["config"]
     for _ in range(draw(st.integers(1, 3))):
         key = draw(st.sampled_from(sorted(document)))
         action = draw(st.sampled_from(["replace", "drop", "nested", "invent"]))
@@ -133,7 +133,7 @@ def broken_production_configs(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(broken_production_configs())
 def test_a_broken_config_fails_cleanly_before_any_resource_is_registered(document: dict[str, Any]) -> None:
-    config = read_stack_config("production", text=yaml.safe_dump({"config": document}))
+    config = read_stack_config("production", text=yaml.dump({"config": document}, Dumper=yaml.CSafeDumper))
     mocks = CountingMocks()
     error: ConfigError | None = None
     try:

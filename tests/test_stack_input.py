@@ -7,7 +7,6 @@ from typing import Annotated, Any, get_args, get_origin
 
 import jsonschema
 import pytest
-import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -20,7 +19,7 @@ from settings.stack import StackSettings
 from settings.stackfile import MAX_STACK_FILE_BYTES, TOP_LEVEL_KEYS, StackFileError, read_stack_config, stack_file
 from settings.stacks import STACKS
 from tests.helpers.cli import copy_stacks, run_verb
-from tests.helpers.stacks import only_problem, problems_of, stack_config
+from tests.helpers.stacks import committed_document, only_problem, problems_of, stack_config
 
 CANARY = "canary-sk-9f2c1e7d"
 
@@ -238,14 +237,14 @@ def test_a_key_without_its_namespace_is_the_projects_and_may_not_repeat_it() -> 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_committed_stack_files_pass_their_own_schema(stack: str) -> None:
     validator = jsonschema.Draft202012Validator(stack_file_schema())
-    document = yaml.safe_load(stack_file(stack).read_text(encoding="utf-8"))
+    document = committed_document(stack)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
     assert not errors, f"Pulumi.{stack}.yaml fails schema/stack-config.schema.json: {errors}"
 
 
 def test_the_schema_refuses_a_top_level_typo_and_a_plaintext_secret() -> None:
     validator = jsonschema.Draft202012Validator(stack_file_schema())
-    document = yaml.safe_load(stack_file("staging").read_text(encoding="utf-8"))
+    document = committed_document("staging")
     assert validator.is_valid(document)
     assert not validator.is_valid({"confg": document["config"]})
     plaintext = {**document["config"], "vibelog:secrets": {"openaiApiKey": CANARY}}

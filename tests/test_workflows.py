@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import shutil
 import subprocess
@@ -47,7 +49,13 @@ FILES = sorted(WORKFLOWS.glob("*.yml"))
 
 
 def load(path: Path) -> dict[str, Any]:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """A workflow, parsed (once per session): a fresh copy each time."""
+    return copy.deepcopy(_parsed(path))
+
+
+@functools.cache
+def _parsed(path: Path) -> dict[str, Any]:
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     assert isinstance(document, dict), path
     # YAML 1.1 reads the key `on` as the boolean True.
     document["on"] = document.pop(True, document.get("on"))

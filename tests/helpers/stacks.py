@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -16,12 +18,23 @@ from settings.stackfile import StackConfig, read_stack_config, stack_file
 Edit = Callable[[dict[str, Any]], None]
 
 
+@functools.cache
+def _committed(stack: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.load(stack_file(stack).read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+    return document
+
+
+def committed_document(stack: str) -> dict[str, Any]:
+    """A committed stack file, parsed: a fresh copy each time, to edit at will (parsed once per session)."""
+    return copy.deepcopy(_committed(stack))
+
+
 def stack_config(stack: str, edit: Edit | None = None) -> StackConfig:
     """A real stack's config, optionally with its `config:` mapping edited first (the file is not touched)."""
-    document = yaml.safe_load(stack_file(stack).read_text(encoding="utf-8"))
+    document = committed_document(stack)
     if edit is not None:
         edit(document["config"])
-    return read_stack_config(stack, text=yaml.safe_dump(document))
+    return read_stack_config(stack, text=yaml.dump(document, Dumper=yaml.CSafeDumper))
 
 
 def settings_of(stack: str, edit: Edit | None = None) -> StackSettings:
