@@ -51,20 +51,21 @@ def run_diff(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_working_tree_change_against_head(repo: Path) -> None:
-    stack_file = repo / "Pulumi.staging.yaml"
+    # The smallest stack: what is under test is the verb end to end, not the size of the plans.
+    stack_file = repo / "Pulumi.development.yaml"
     original = stack_file.read_text(encoding="utf-8")
     try:
-        unchanged = run_diff(repo, "--stack", "staging", "--json")
+        unchanged = run_diff(repo, "--stack", "development", "--json")
         assert unchanged.returncode == 0, unchanged.stderr + unchanged.stdout
         assert json.loads(unchanged.stdout)["changed"] is False
 
-        stack_file.write_text(original.replace("TEAM_FEATURES: false", "TEAM_FEATURES: true"), encoding="utf-8")
-        changed = run_diff(repo, "--stack", "staging", "--json")
+        stack_file.write_text(original.replace("TEAM_FEATURES: true", "TEAM_FEATURES: false"), encoding="utf-8")
+        changed = run_diff(repo, "--stack", "development", "--json")
         assert changed.returncode == 1, changed.stderr
-        staging = json.loads(changed.stdout)["stacks"]["staging"]
-        assert [(r["name"], r["action"]) for r in staging["resources"]] == [("flags-item-team-features", "replace")]
-        assert staging["uncomparedSecrets"] == 0, "both plans ran this code, so every secret was compared"
-        assert git(repo, "status", "--porcelain") == " M Pulumi.staging.yaml\n", "the checkout must be untouched"
+        development = json.loads(changed.stdout)["stacks"]["development"]
+        assert [(r["name"], r["action"]) for r in development["resources"]] == [("flags-item-team-features", "replace")]
+        assert development["uncomparedSecrets"] == 0, "both plans ran this code, so every secret was compared"
+        assert git(repo, "status", "--porcelain") == " M Pulumi.development.yaml\n", "the checkout is untouched"
         assert "worktree" not in git(repo, "worktree", "list").split("\n", 1)[-1], "the base worktree is removed"
     finally:
         stack_file.write_text(original, encoding="utf-8")
