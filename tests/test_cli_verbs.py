@@ -20,8 +20,10 @@ from settings.config_keys import SECRETS_KEY, provider_secret_keys
 from settings.secrets import SecretSettings
 from settings.stacks import STACKS
 from tests.helpers.cli import Run, copy_stacks, diff_in_process, run_verb
+from tests.helpers.stacks import committed_document
 
 CANARY = "canary-sk-4b8e0a1f"
+SECRET_NAMES = tuple(str(field.alias or name) for name, field in SecretSettings.model_fields.items())
 
 
 @pytest.mark.parametrize(
@@ -53,9 +55,6 @@ def test_a_misconfigured_stack_is_exit_1_in_every_verb_that_plans_it(tmp_path: P
         assert "  - vibelog:environment: Input should be 'development', 'staging' or 'production'" in run.err
 
 
-SECRET_NAMES = tuple(str(field.alias or name) for name, field in SecretSettings.model_fields.items())
-
-
 def test_compare_reports_every_broken_stack_before_planning_either(tmp_path: Path) -> None:
     directory = copy_stacks(tmp_path)
     staging, production = directory / "Pulumi.staging.yaml", directory / "Pulumi.production.yaml"
@@ -74,10 +73,8 @@ def _with_canaries(directory: Path) -> Path:
     """Stack files holding a canary in every secret slot: each app secret encrypted (the ciphertext is not shown
     either), each provider credential in plaintext; different per stack and per slot."""
     directory.mkdir(exist_ok=True)
-    copy_stacks(directory)
     for stack in STACKS:
-        path = directory / f"Pulumi.{stack}.yaml"
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = committed_document(stack)
         config = document["config"]
         config.setdefault(SECRETS_KEY, {}).update(
             {name: {"secure": f"{CANARY}-{stack}-{name}"} for name in SECRET_NAMES}
@@ -86,7 +83,7 @@ def _with_canaries(directory: Path) -> Path:
             {key: f"{CANARY}-{stack}-{key}" for key in sorted(provider_secret_keys()) if key != "github:appAuth"}
         )
         config["github:appAuth"] = {"id": "1", "installationId": "2", "pemFile": f"{CANARY}-{stack}-pem"}
-        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return directory
 
 
