@@ -39,7 +39,7 @@ def _is_tmpfs(path: Path) -> bool:
         mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
     except OSError:
         return False
-    return any(line.split()[1:3] == [str(path), "tmpfs"] for line in mounts if len(line.split()) > 2)
+    return any(fields[1:3] == [str(path), "tmpfs"] for fields in map(str.split, mounts))
 
 
 def pytest_collection_finish() -> None:

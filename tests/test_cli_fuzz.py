@@ -3,9 +3,9 @@ showing a secret, and prints the same bytes when run again.
 
 Stack files are the committed ones, mutated: a key given twice, a value of the wrong type, a huge value, bytes
 that are not UTF-8, a typo in a key, an alias bomb, with canaries in secret slots (encrypted, wrongly in
-plaintext, provider credentials). Each example has at least one breaking mutation: the files that stay valid all
-take the same path, walked once with every secret slot holding a canary in tests/test_cli_verbs.py. Verbs run
-in-process; `diff` plans both sides in-process too (tests/helpers/cli.py).
+plaintext, provider credentials). Each example has at least one mutation beyond its canaries: the files that stay
+valid all take the same path, walked once with every secret slot holding a canary in tests/test_cli_verbs.py.
+Verbs run in-process; `diff` plans both sides in-process too (tests/helpers/cli.py).
 """
 
 from __future__ import annotations
@@ -68,12 +68,12 @@ def stack_files(draw: st.DrawFn) -> tuple[str, bytes]:  # noqa: PLR0912 - one br
     stack = draw(st.sampled_from(STACKS))
     document = copy.deepcopy(DOCUMENTS[stack])
     config = document["config"]
-    # Canaries in secret slots keep the file valid, so the verbs get as far as printing plans and comparisons;
-    # the breaking mutations (often none) then test the error paths.
+    # Canaries in secret slots keep the file valid; the breaking mutations below then test the error paths (a
+    # mutation can still leave the file valid, e.g. an optional section dropped: then the verbs plan it).
     secret_kinds = st.sampled_from(["canary", "provider-canary", "provider-canary", "plain-canary"])
     secrets = draw(st.lists(secret_kinds, min_size=1, max_size=3))
-    # Every example breaks the file somewhere, in the document or in its bytes. A valid file takes every verb down
-    # one path, which tests/test_cli_verbs.py walks with a canary in every secret slot at once.
+    # Every example mutates the file beyond its canaries, in the document or in its bytes. A file left valid takes
+    # every verb down one path, which tests/test_cli_verbs.py walks with a canary in every secret slot at once.
     byte_kind = draw(
         st.one_of(st.just("none"), st.sampled_from(["duplicate", "latin1", "truncate", "alias-bomb", "canary-line"]))
     )

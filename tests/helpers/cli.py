@@ -8,7 +8,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,8 @@ def diff_in_process(head_dir: Path, base_dir: Path) -> Iterator[None]:
         base_docs = {name: doc for name, doc in base_doc["stacks"].items() if stack in {"all", name}}
         return diff_runs(PlanRun(base_docs, "", base_dir), PlanRun(head_docs, head.err, head_dir), stack)
 
-    resolve: Callable[[str], str] = lambda _revision: "0" * 40  # noqa: E731 - any revision resolves
-    with mock.patch("infra.cli.diff.resolve", resolve), mock.patch("infra.cli.diff.diff_revision", diff_revision):
+    with (
+        mock.patch("infra.cli.diff.resolve", return_value="0" * 40),
+        mock.patch("infra.cli.diff.diff_revision", diff_revision),
+    ):
         yield
