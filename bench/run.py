@@ -44,7 +44,8 @@ ABLATIONS = {
     "collector on": {"gc": True},
     "SDK shortcuts off": {"shortcuts": False},
     "eager SDK imports": {"lazy": False},
-    "all three undone": {"gc": True, "shortcuts": False, "lazy": False},
+    "SDK annotations evaluated": {"deferred": False},
+    "all four undone": {"gc": True, "shortcuts": False, "lazy": False, "deferred": False},
 }
 
 
@@ -147,7 +148,7 @@ def ablation(runs: int, quick: bool = False) -> None:
     print("ablation of plan --stack all: one fresh process per run, CPU s from start to exit (imports included)")
     print("  configuration          CPU s (median)   vs shipped   collector s (in run)   collections   modules")
     shipped = 0.0
-    configurations = {k: v for k, v in ABLATIONS.items() if not quick or k in {"as shipped", "all three undone"}}
+    configurations = {k: v for k, v in ABLATIONS.items() if not quick or k in {"as shipped", "all four undone"}}
     for name, flags in configurations.items():
         results = []
         for _ in range(runs):
@@ -219,7 +220,7 @@ def child_generated(size: int, collector: bool) -> None:
     print(json.dumps({"registrations": len(plan.registrations), "seconds": seconds, "collections": clock.collections}))
 
 
-def child_plan(collector: bool, shortcuts: bool, lazy: bool) -> None:
+def child_plan(collector: bool, shortcuts: bool, lazy: bool, deferred: bool) -> None:
     """`plan --stack all` in this process with the speed-ups as given; print CPU, collector and module figures."""
     clock = _GcClock()
     gc.callbacks.append(clock)
@@ -227,11 +228,13 @@ def child_plan(collector: bool, shortcuts: bool, lazy: bool) -> None:
         gc.disable()
     sys.path.insert(0, str(PROJECT_DIR))
     from infra.__main__ import main  # noqa: PLC0415
-    from infra.engine import lazy_sdk  # noqa: PLC0415
+    from infra.engine import deferred_annotations, lazy_sdk  # noqa: PLC0415
     from infra.engine import runtime as engine  # noqa: PLC0415
 
     if not lazy:
         sys.meta_path.remove(lazy_sdk.FINDER)
+    if not deferred:
+        sys.meta_path.remove(deferred_annotations.FINDER)
     if not shortcuts:
         vars(engine)["sdk_shortcuts"] = contextlib.nullcontext
     with contextlib.redirect_stdout(io.StringIO()):
@@ -257,12 +260,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gc", type=on_off, default=False, help=argparse.SUPPRESS)
     parser.add_argument("--shortcuts", type=on_off, default=True, help=argparse.SUPPRESS)
     parser.add_argument("--lazy", type=on_off, default=True, help=argparse.SUPPRESS)
+    parser.add_argument("--deferred", type=on_off, default=True, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_generated is not None:
         child_generated(args.child_generated, args.collector)
         return
     if args.child_plan:
-        child_plan(args.gc, args.shortcuts, args.lazy)
+        child_plan(args.gc, args.shortcuts, args.lazy, args.deferred)
         return
 
     runs = 1 if args.quick else args.runs

@@ -24,7 +24,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 
-from infra.engine import lazy_sdk
+from infra.engine import deferred_annotations, lazy_sdk
 from infra.engine.fast_runtime import sdk_shortcuts
 from infra.engine.mocks import VibelogMocks
 from policy.type_tokens import STACK
@@ -33,8 +33,10 @@ from settings.loader import load_settings
 from settings.stackfile import StackConfig, read_stack_config
 from settings.stacks import PROJECT_DIR
 
-# Before the program first imports pulumi_aws: its services then load only the resource modules used.
+# Before the program first imports pulumi_aws: its services then load only the resource modules used, and the
+# generated modules keep their annotations unevaluated.
 lazy_sdk.install()
+deferred_annotations.install()
 
 PROJECT = "vibelog"
 
