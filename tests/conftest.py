@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 import os
 import tempfile
-from pathlib import Path
 
 import pytest
 
+from infra.diffs.revision import scratch_parent
 from infra.engine.runtime import Plan
 from settings.stacks import STACKS
 from tests.helpers.stacks import plan_of
@@ -17,29 +17,20 @@ from tests.helpers.stacks import plan_of
 pytest_plugins = ("tests.ops_servers",)
 
 
-MEMORY_TMP = Path("/dev/shm")  # noqa: S108 - a parent for mkdtemp, which makes private directories
-
-
 def pytest_configure() -> None:
     """Fewer cyclic collections: the suite builds dozens of plans, and with the collector's default thresholds
     its full passes over every live object were a third of the suite's CPU time (measured with and without).
 
-    Scratch files go to memory where the machine has a tmpfs and TMPDIR names no other place: tmp_path, the jobs'
-    PostgreSQL clusters and the diff tests' git worktrees, for this process and every one it starts. On a virtual
-    disk, PostgreSQL creating one database took 0.2 s and starting a cluster 1.1 s; in memory 15 ms and 0.45 s.
+    Scratch files go where `diff` checks out its base revision (memory, where the machine has a tmpfs and TMPDIR
+    names no other place): tmp_path, the jobs' PostgreSQL clusters and the diff tests' git worktrees, for this
+    process and every one it starts. On a virtual disk, PostgreSQL creating one database took 0.2 s and starting a
+    cluster 1.1 s; in memory 15 ms and 0.45 s.
     """
     gc.set_threshold(10_000, 20, 20)
-    if "TMPDIR" not in os.environ and _is_tmpfs(MEMORY_TMP) and os.access(MEMORY_TMP, os.W_OK):
-        os.environ["TMPDIR"] = str(MEMORY_TMP)
+    parent = scratch_parent()
+    if parent is not None:
+        os.environ["TMPDIR"] = parent
         tempfile.tempdir = None  # gettempdir() looks again
-
-
-def _is_tmpfs(path: Path) -> bool:
-    try:
-        mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return False
-    return any(fields[1:3] == [str(path), "tmpfs"] for fields in map(str.split, mounts))
 
 
 def pytest_collection_finish() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.diffs.revision import remove_half_made_record
+from infra.diffs import revision
+from infra.diffs.revision import remove_half_made_record, scratch_parent
 from settings.stacks import PROJECT_DIR
 
 GIT_IDENTITY = ["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"]
@@ -159,3 +160,19 @@ def test_a_worktree_add_cut_short_is_cleaned_up_where_git_itself_cannot(tmp_path
     assert not record.exists(), f"{record} is left behind"
     listed = git("worktree", "list", "--porcelain")
     assert listed.returncode == 0, listed.stderr
+
+
+def test_the_base_revision_is_checked_out_in_memory_unless_tmpdir_says_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(revision, "MEMORY", tmp_path)
+    mounts = tmp_path / "mounts"
+    monkeypatch.setattr(revision, "MOUNTS", mounts)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    mounts.write_text(f"tmpfs {tmp_path} tmpfs rw,nosuid,nodev 0 0\n", encoding="utf-8")
+    assert scratch_parent() == str(tmp_path), "a writable tmpfs was not used for the checkout"
+    mounts.write_text(f"/dev/vda {tmp_path} ext4 rw 0 0\n", encoding="utf-8")
+    assert scratch_parent() is None, "a directory on disk was taken for a tmpfs"
+    mounts.write_text(f"tmpfs {tmp_path} tmpfs rw,nosuid,nodev 0 0\n", encoding="utf-8")
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "elsewhere"))
+    assert scratch_parent() is None, "TMPDIR was overridden"

@@ -21,6 +21,23 @@ from infra.engine import interrupt
 from infra.plans.plan_format import FINGERPRINT_KEY_ENV
 from settings.stacks import PROJECT_DIR
 
+MEMORY = Path("/dev/shm")  # noqa: S108 - a parent for mkdtemp, which makes private directories
+MOUNTS = Path("/proc/mounts")
+
+
+def scratch_parent() -> str | None:
+    """Where the base revision is checked out: in memory when the machine has a tmpfs at /dev/shm and TMPDIR
+    names no other place, else tempfile's default (None). On a 2-core VM the checkout took 20 ms there and
+    0.12-0.4 s on its virtual disk, as writeback allowed: most of what `diff` adds to its two plans."""
+    if "TMPDIR" in os.environ or not os.access(MEMORY, os.W_OK):
+        return None
+    try:
+        mounts = MOUNTS.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    tmpfs = any(fields[1:3] == [str(MEMORY), "tmpfs"] for fields in map(str.split, mounts))
+    return str(MEMORY) if tmpfs else None
+
 
 class DiffError(Exception):
     """The diff could not be made (bad revision, a plan that does not run): exit 2."""
@@ -52,7 +69,7 @@ def diff_revision(sha: str, stack: str = "all") -> list[StackDiff]:
     key = secrets.token_bytes(32)
     top = Path(_git("rev-parse", "--show-toplevel").stdout.strip())
     common = (top / _git("rev-parse", "--git-common-dir").stdout.strip()).resolve()
-    with tempfile.TemporaryDirectory(prefix="infra-diff-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="infra-diff-", dir=scratch_parent()) as tmp:
         worktree = Path(tmp) / "base"
 
         def remove_worktree() -> None:
