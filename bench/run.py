@@ -146,7 +146,8 @@ def ablation(runs: int, quick: bool = False) -> None:
     the CPU column (measured from outside the process), so the collector's whole cost is the row's difference.
     """
     print("ablation of plan --stack all: one fresh process per run, CPU s from start to exit (imports included)")
-    print("  configuration          CPU s (median)   vs shipped   collector s (in run)   collections   modules")
+    width = max(map(len, ABLATIONS))
+    print(f"  {'configuration':<{width}} CPU s (median)   vs shipped   collector s (in run)   collections   modules")
     shipped = 0.0
     configurations = {k: v for k, v in ABLATIONS.items() if not quick or k in {"as shipped", "all four undone"}}
     for name, flags in configurations.items():
@@ -162,7 +163,7 @@ def ablation(runs: int, quick: bool = False) -> None:
         modules = statistics.median(r["modules"] for r in results)
         shipped = shipped or cpu
         figures = f"{cpu:14.3f}   {cpu - shipped:+10.3f}   {gc_seconds:20.3f}   {collections:11.0f}   {modules:7.0f}"
-        print(f"  {name:<22} {figures}")
+        print(f"  {name:<{width}} {figures}")
 
 
 def gate(runs: int) -> None:
