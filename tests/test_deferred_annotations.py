@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
-import typing
 from pathlib import Path
 from types import CodeType
 
 import pulumi
-import pulumi_aws as aws
+import pulumi_policy
 import pytest
 
 from infra.engine import deferred_annotations
-from infra.engine.deferred_annotations import DeferredAnnotationsLoader, cached_path, deferred_code
+from infra.engine.deferred_annotations import cached_path, deferred_code
+from infra.engine.policies import check_plan
 from infra.engine.runtime import Plan
 from infra.plans.plan_format import FINGERPRINT_KEY_ENV
 from infra.plans.render import plan_json
@@ -31,11 +32,32 @@ GENERATED_MODULE = (
     "MARK = {mark}\n"
 )
 
+TYPED_DICT_KEYS = re.compile(r"__(required|optional)_keys__")
+"""What deferred annotations change: a TypedDict's required and optional keys (NotRequired hides in a string)."""
 
-def test_every_stack_plans_the_same_bytes_with_annotations_evaluated_at_import(all_plans: dict[str, Plan]) -> None:
+SOURCES = ("infra", "settings", "components", "policy", "ops")
+"""The project's code the engine runs (with __main__.py)."""
+
+
+def _probe(code: str, env: dict[str, str] | None = None) -> object:
+    """Run `code` in a fresh interpreter in the project, as `make test` runs (bytecode written); its JSON stdout."""
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env={**environment, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"the probe failed:\n{done.stderr}"
+    return json.loads(done.stdout)
+
+
+def test_every_stack_plans_the_same_json_with_annotations_evaluated_at_import(all_plans: dict[str, Plan]) -> None:
     # The CLI in a fresh interpreter with the finder taken out: the SDK modules evaluate their annotations again.
-    probe = (
-        "import gc, json, sys, contextlib, io\ngc.disable()\n"
+    evaluated = _probe(
+        "import contextlib, gc, io, json, sys\ngc.disable()\n"
         "from infra.engine import runtime, deferred_annotations\n"
         "sys.meta_path.remove(deferred_annotations.FINDER)\n"
         "from infra.__main__ import main\n"
@@ -45,50 +67,67 @@ def test_every_stack_plans_the_same_bytes_with_annotations_evaluated_at_import(a
         "deferred = sorted(n for n, m in sys.modules.items()\n"
         "    if isinstance(getattr(getattr(m, '__spec__', None), 'loader', None),\n"
         "                  deferred_annotations.DeferredAnnotationsLoader))\n"
-        "print(json.dumps({'code': code, 'plans': json.loads(out.getvalue()), 'deferred': deferred}))\n"
+        "print(json.dumps({'code': code, 'plans': json.loads(out.getvalue()), 'deferred': deferred}))\n",
+        {FINGERPRINT_KEY_ENV: KEY},
     )
-    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-        [sys.executable, "-c", probe],
-        cwd=PROJECT_DIR,
-        env={**_environment(), FINGERPRINT_KEY_ENV: KEY},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    evaluated = json.loads(done.stdout)
-    assert evaluated["code"] == 0, f"plan --stack all failed without the finder:\n{done.stderr}"
+    assert isinstance(evaluated, dict)
+    assert evaluated["code"] == 0, "plan --stack all failed with annotations evaluated at import"
     assert evaluated["deferred"] == [], f"modules still deferred without the finder: {evaluated['deferred']}"
     for stack in STACKS:
-        document = dict(evaluated["plans"]["stacks"][stack])
-        document.pop("policyViolations")
-        deferred = json.loads(json.dumps(plan_json(all_plans[stack], bytes.fromhex(KEY))))
-        assert json.dumps(deferred, indent=2) == json.dumps(document, indent=2), (
-            f"the {stack} plan differs between deferred annotations and annotations evaluated at import"
+        plan = all_plans[stack]  # planned in this process, with deferred annotations
+        deferred = {
+            **plan_json(plan, bytes.fromhex(KEY)),
+            "policyViolations": [violation.to_json() for violation in check_plan(plan)],
+        }
+        assert json.dumps(deferred, indent=2) == json.dumps(evaluated["plans"]["stacks"][stack], indent=2), (
+            f"the {stack} plan (or its policy verdict) differs between deferred annotations and annotations "
+            "evaluated at import"
         )
 
 
-def _environment() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+def test_the_plans_sdk_modules_load_deferred_and_their_hints_resolve_to_the_same_types() -> None:
+    found = _probe(
+        "import json, sys, typing\nimport pulumi\nfrom infra.engine import runtime\nimport pulumi_aws as aws\n"
+        "module = sys.modules[aws.s3.BucketPolicy.__module__]\n"
+        "getter = vars(aws.s3.BucketPolicy)['policy'].fget\n"
+        "hint = typing.get_type_hints(getter, globalns=vars(module))['return']\n"
+        "print(json.dumps([type(module.__spec__.loader).__name__,\n"
+        "                  type(getter.__annotations__['return']).__name__, hint == pulumi.Output[str]]))\n"
+    )
+    assert found == ["DeferredAnnotationsLoader", "str", True], (
+        f"aws.s3.BucketPolicy's module: loader, annotation type, hint resolves to Output[str]: {found}"
+    )
 
 
-def test_the_plans_sdk_modules_are_deferred_and_their_hints_resolve_to_the_same_types() -> None:
-    module = sys.modules[aws.s3.BucketPolicy.__module__]
-    assert module.__spec__ is not None
-    assert isinstance(module.__spec__.loader, DeferredAnnotationsLoader), f"{module.__name__} loaded as usual"
-    policy = vars(aws.s3.BucketPolicy)["policy"]
-    assert isinstance(policy, property)
-    getter = policy.fget
-    assert getter is not None
-    assert isinstance(getter.__annotations__["return"], str), "BucketPolicy.policy's annotation was evaluated"
-    # What the SDK reads (typing.get_type_hints with the class's module globals): the objects an eager import builds.
-    hint = typing.get_type_hints(getter, globalns=vars(module))["return"]
-    assert hint == pulumi.Output[str], f"BucketPolicy.policy resolves to {hint}"
+def test_nothing_the_engine_runs_reads_what_deferred_annotations_change() -> None:
+    sdk = Path(pulumi.__file__).parent
+    files = [
+        *sdk.rglob("*.py"),
+        *Path(pulumi_policy.__file__).parent.rglob("*.py"),
+        PROJECT_DIR / "__main__.py",
+        *(path for name in SOURCES for path in (PROJECT_DIR / name).rglob("*.py")),
+    ]
+    readers = sorted(
+        str(path)
+        for path in files
+        if TYPED_DICT_KEYS.search(path.read_text(encoding="utf-8"))
+        and not path.is_relative_to(sdk / "provider" / "experimental")  # the component-provider analyzer
+        and path != Path(deferred_annotations.__file__)
+    )
+    assert readers == [], (
+        "these read TypedDicts' required/optional keys, which deferred annotations change: re-read "
+        f"infra/engine/deferred_annotations.py before trusting the plans: {readers}"
+    )
 
 
-@pytest.fixture(autouse=True)
-def _bytecode_written(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As Python runs by default (a shell may set PYTHONDONTWRITEBYTECODE; the Makefile unsets it)."""
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache root of the test's own, bytecode written as Python does by default, no failed write yet."""
+    root = tmp_path / "cache"
+    monkeypatch.setattr(deferred_annotations, "cache_root", lambda: root)
+    monkeypatch.setattr(deferred_annotations, "_unwritable", False)
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    return root
 
 
 def _write(path: Path, mark: int) -> None:
@@ -101,28 +140,28 @@ def _run(code: CodeType) -> dict[str, object]:
     return namespace
 
 
-def test_a_generated_module_is_compiled_once_into_a_cache_of_its_own(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_generated_module_is_compiled_once_into_a_cache_outside_every_import_path(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = tmp_path / "generated.py"
+    source = tmp_path / "package" / "generated.py"
+    source.parent.mkdir()
     _write(source, 1)
     code = deferred_code(str(source))
     assert code is not None, "a generated module was not compiled"
     assert _run(code)["MARK"] == 1
-    cache = Path(cached_path(str(source)))
-    assert cache.name == "generated.cpython-311.opt-deferredannotations.pyc", f"cached as {cache.name}"
-    assert cache.is_file(), "the deferred code was not cached"
-    assert not Path(cached_path(str(source)).replace(".opt-deferredannotations", "")).exists(), (
-        "the deferred code went where Python's own imports would load it"
-    )
+    cached = cached_path(str(source))
+    assert cached.is_file(), "the deferred code was not cached"
+    assert cached.is_relative_to(cache), f"cached at {cached}, outside the cache root"
+    assert cached.name == f"generated.py.{sys.implementation.cache_tag}.pyc", f"cached as {cached.name}"
+    assert not (source.parent / "__pycache__").exists(), "something was written beside the source"
 
     def no_compiling(*_: object, **__: object) -> None:
         raise AssertionError("compiled again although the cache is current")
 
     monkeypatch.setattr(deferred_annotations, "compile", no_compiling, raising=False)
-    cached = deferred_code(str(source))
-    assert cached is not None, "the cached code was not used"
-    assert _run(cached)["MARK"] == 1
+    again = deferred_code(str(source))
+    assert again is not None, "the cached code was not used"
+    assert _run(again)["MARK"] == 1
     monkeypatch.delattr(deferred_annotations, "compile")
 
     _write(source, 22)  # the source changes (here its size): the cache is stale
@@ -131,31 +170,52 @@ def test_a_generated_module_is_compiled_once_into_a_cache_of_its_own(
     assert _run(changed)["MARK"] == 22, "a stale cache was used"
 
 
-def test_a_torn_cache_is_compiled_again(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("cache")
+def test_a_torn_cache_is_compiled_and_written_again(tmp_path: Path) -> None:
     source = tmp_path / "generated.py"
     _write(source, 3)
     assert deferred_code(str(source)) is not None
-    cache = Path(cached_path(str(source)))
-    cache.write_bytes(cache.read_bytes()[:40])
+    cached = cached_path(str(source))
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[:40])
     again = deferred_code(str(source))
-    assert again is not None, "a torn cache file was not replaced"
+    assert again is not None, "a torn cache file was not compiled again"
     assert _run(again)["MARK"] == 3
+    assert cached.read_bytes() == whole, "the torn cache file was not rewritten"
 
 
+@pytest.mark.usefixtures("cache")
 def test_other_files_and_unwritable_caches_load_as_usual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hand_written = tmp_path / "hand_written.py"
     hand_written.write_text("value: NotDefined = 1\n", encoding="utf-8")
     assert deferred_code(str(hand_written)) is None, "a file without the generator's header was compiled deferred"
-    assert not Path(cached_path(str(hand_written))).exists()
+    assert not cached_path(str(hand_written)).exists()
+
+    refused = tmp_path / "refused.py"  # PEP 563 refuses some annotation forms: compiled as usual instead
+    refused.write_text(GENERATED_MODULE.format(mark=0) + "def f() -> (t := int): ...\n", encoding="utf-8")
+    assert deferred_code(str(refused)) is None, "a module the future import cannot compile was not left as it is"
 
     generated = tmp_path / "generated.py"
     _write(generated, 4)
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     assert deferred_code(str(generated)) is None, "compiled although no cache may be written (every run would pay)"
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    with monkeypatch.context() as denied:
+        denied.setattr(os, "access", lambda *_: False)
+        assert deferred_code(str(generated)) is None, "compiled although the cache directory is not writable"
     assert deferred_code(str(generated)) is not None
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     assert deferred_code(str(generated)) is not None, "an existing cache was not read"
+
+
+def test_a_cache_that_cannot_be_written_stops_compiling_for_the_rest_of_the_run(cache: Path, tmp_path: Path) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text("a file where the cache directory should be", encoding="utf-8")  # every write fails
+    first, second = tmp_path / "first.py", tmp_path / "second.py"
+    _write(first, 5)
+    _write(second, 6)
+    assert deferred_code(str(first)) is not None, "the module compiled before the write failed was not used"
+    assert deferred_code(str(second)) is None, "compiled again after a cache write failed"
 
 
 def test_install_leaves_the_import_system_alone_on_another_sdk(monkeypatch: pytest.MonkeyPatch) -> None:

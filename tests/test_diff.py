@@ -168,11 +168,25 @@ def test_the_base_revision_is_checked_out_in_memory_unless_tmpdir_says_otherwise
     monkeypatch.setattr(revision, "MEMORY", tmp_path)
     mounts = tmp_path / "mounts"
     monkeypatch.setattr(revision, "MOUNTS", mounts)
-    monkeypatch.delenv("TMPDIR", raising=False)
-    mounts.write_text(f"tmpfs {tmp_path} tmpfs rw,nosuid,nodev 0 0\n", encoding="utf-8")
-    assert scratch_parent() == str(tmp_path), "a writable tmpfs was not used for the checkout"
+    monkeypatch.setattr(revision, "MEMORY_TO_SPARE", 0)  # the machine's own free space is not under test
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.delenv(name, raising=False)
+    tmpfs = f"tmpfs {tmp_path} tmpfs rw,nosuid,nodev 0 0\n"
+    mounts.write_text(tmpfs, encoding="utf-8")
+    assert scratch_parent() == str(tmp_path), "a writable tmpfs with room was not used for the checkout"
+    monkeypatch.setenv("TMPDIR", "")
+    assert scratch_parent() == str(tmp_path), "an empty TMPDIR (which tempfile ignores) counted as a choice"
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        with monkeypatch.context() as chosen:
+            chosen.setenv(name, str(tmp_path / "elsewhere"))
+            assert scratch_parent() is None, f"{name} was overridden"
     mounts.write_text(f"/dev/vda {tmp_path} ext4 rw 0 0\n", encoding="utf-8")
     assert scratch_parent() is None, "a directory on disk was taken for a tmpfs"
-    mounts.write_text(f"tmpfs {tmp_path} tmpfs rw,nosuid,nodev 0 0\n", encoding="utf-8")
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "elsewhere"))
-    assert scratch_parent() is None, "TMPDIR was overridden"
+    mounts.write_text(tmpfs + f"/dev/vdb {tmp_path} ext4 rw 0 0\n", encoding="utf-8")
+    assert scratch_parent() is None, "a disk mounted over the tmpfs was taken for it"
+    mounts.write_text(tmpfs, encoding="utf-8")
+    with monkeypatch.context() as full:
+        full.setattr(revision, "MEMORY_TO_SPARE", 1 << 62)
+        assert scratch_parent() is None, "a tmpfs without room to spare was used"
+    mounts.unlink()
+    assert scratch_parent() is None, "an unreadable mount table was taken for a tmpfs"

@@ -23,20 +23,27 @@ from settings.stacks import PROJECT_DIR
 
 MEMORY = Path("/dev/shm")  # noqa: S108 - a parent for mkdtemp, which makes private directories
 MOUNTS = Path("/proc/mounts")
+MEMORY_TO_SPARE = 256 * 1024 * 1024
+"""Free space /dev/shm must have to be used (Docker gives containers 64 MB by default): a checkout is ~2 MB, the
+tests' PostgreSQL clusters ~40 MB each."""
 
 
 def scratch_parent() -> str | None:
-    """Where the base revision is checked out: in memory when the machine has a tmpfs at /dev/shm and TMPDIR
-    names no other place, else tempfile's default (None). On a 2-core VM the checkout took 20 ms there and
-    0.12-0.4 s on its virtual disk, as writeback allowed: most of what `diff` adds to its two plans."""
-    if "TMPDIR" in os.environ or not os.access(MEMORY, os.W_OK):
-        return None
+    """Where the base revision is checked out: in memory when the machine has a tmpfs at /dev/shm with room to
+    spare and no TMPDIR, TEMP or TMP names another place, else tempfile's default (None). On a 2-core VM the
+    checkout took 20 ms there and up to 0.4 s on its virtual disk, as writeback allowed: most of what `diff` adds
+    to its two plans."""
+    if any(os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")) or not os.access(MEMORY, os.W_OK):
+        return None  # tempfile's own order of preference; an empty value names nothing, as tempfile reads it
     try:
         mounts = MOUNTS.read_text(encoding="utf-8").splitlines()
+        free = shutil.disk_usage(MEMORY).free
     except OSError:
         return None
-    tmpfs = any(fields[1:3] == [str(MEMORY), "tmpfs"] for fields in map(str.split, mounts))
-    return str(MEMORY) if tmpfs else None
+    on_memory = [fields[2] for fields in map(str.split, mounts) if len(fields) > 2 and fields[1] == str(MEMORY)]
+    if not on_memory or on_memory[-1] != "tmpfs" or free < MEMORY_TO_SPARE:  # the last mount there is the one seen
+        return None
+    return str(MEMORY)
 
 
 class DiffError(Exception):
