@@ -65,7 +65,7 @@ def cache_root() -> Path:
 def cached_path(source_path: str) -> Path:
     """Where the deferred code of a source file is cached: its absolute path under the cache root, named for the
     interpreter (and its -O level) as Python's own bytecode is."""
-    source = Path(source_path).resolve()
+    source = Path(os.path.abspath(source_path))  # the path as imported (no syscalls: this runs for every module)
     optimization = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
     name = f"{source.name}.{sys.implementation.cache_tag}{optimization}.pyc"
     return cache_root().joinpath(*source.parts[1:-1], name)
