@@ -11,7 +11,7 @@ from types import CodeType
 
 import pytest
 
-from infra.engine import deferred_annotations
+from infra.engine import code_cache, deferred_annotations
 from infra.engine.deferred_annotations import cached_path, deferred_code
 from infra.engine.policies import check_plan
 from infra.engine.runtime import Plan
@@ -127,8 +127,8 @@ def test_every_typed_dict_a_plan_loads_keeps_its_required_and_optional_keys() ->
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A cache root of the test's own, bytecode written as Python does by default, no failed write yet."""
     root = tmp_path / "cache"
-    monkeypatch.setattr(deferred_annotations, "cache_root", lambda: root)
-    monkeypatch.setattr(deferred_annotations, "_unwritable", False)
+    monkeypatch.setattr(code_cache, "root", lambda: root)
+    monkeypatch.setattr(code_cache, "_unwritable", False)
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     return root
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.engine import lazy_sdk
+from infra.engine import code_cache, lazy_sdk
 from settings.stacks import PROJECT_DIR
 
 AWS_SERVICES = ("acm", "cloudfront", "cloudwatch", "iam", "kms", "route53", "s3", "sns")
@@ -105,3 +105,40 @@ def test_lazy_names_are_objects_of_their_own_package(package: str, name: str) ->
     value = getattr(importlib.import_module(package), name)
     home = value.__name__ if name == "outputs" else value.__module__
     assert home.startswith(f"{package}."), f"{package}.{name} comes from {home}"
+
+
+def test_a_split_package_is_kept_until_its_file_or_a_star_imported_module_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(code_cache, "root", lambda: tmp_path / "cache")
+    monkeypatch.setattr(code_cache, "_unwritable", False)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    package = tmp_path / "generated"
+    package.mkdir()
+    init = package / "__init__.py"
+    init.write_text("import builtins\nfrom .alpha import *\nfrom .beta import *\n", encoding="utf-8")
+    (package / "alpha.py").write_text("__all__ = ['Alpha']\n", encoding="utf-8")
+    beta = package / "beta.py"
+    beta.write_text("__all__ = ['Beta']\n", encoding="utf-8")
+
+    first = lazy_sdk.cached_split(str(init))
+    assert first is not None, "the generated shape was not recognised"
+    assert first.index == {"Alpha": "alpha", "Beta": "beta"}
+    assert code_cache.entry(lazy_sdk.KIND, str(init)).is_file(), "the split was not kept"
+
+    def no_splitting(*_: object) -> None:
+        raise AssertionError("split again although nothing changed")
+
+    with monkeypatch.context() as kept:
+        kept.setattr(lazy_sdk, "split_init", no_splitting)
+        again = lazy_sdk.cached_split(str(init))
+    assert again is not None, "the kept split was not used"
+    assert (again.index, again.modules) == (first.index, first.modules)
+    namespace: dict[str, object] = {"__name__": "generated", "__package__": "generated"}
+    exec(again.rest, namespace)  # noqa: S102 - the kept code of the test's own package file
+    assert "builtins" in namespace, "the kept code is not the file's"
+
+    beta.write_text("__all__ = ['Beta', 'Gamma']\n", encoding="utf-8")  # a star-imported module changes
+    changed = lazy_sdk.cached_split(str(init))
+    assert changed is not None
+    assert changed.index == {"Alpha": "alpha", "Beta": "beta", "Gamma": "beta"}, "a stale index was used"
