@@ -46,12 +46,17 @@ def test_each_replaced_function_is_unchanged_in_the_sdk(name: str) -> None:
 
 
 def test_the_shortcuts_are_undone_after_a_run() -> None:
+    from pulumi import _types  # noqa: PLC0415
     from pulumi.runtime import resource, stack  # noqa: PLC0415
 
-    before = stack.wait_for_rpcs, resource._get_stack_trace
+    before = stack.wait_for_rpcs, resource._get_stack_trace, _types._raw_return_hints
     with fast_runtime.sdk_shortcuts():
-        assert stack.wait_for_rpcs is fast_runtime.wait_for_rpcs, "the shortcut is not in place inside a run"
-    assert (stack.wait_for_rpcs, resource._get_stack_trace) == before, "an SDK function stayed replaced"
+        inside = stack.wait_for_rpcs, resource._get_stack_trace, _types._raw_return_hints
+        replacements = fast_runtime.wait_for_rpcs, fast_runtime.get_stack_trace, fast_runtime.raw_return_hints
+        assert inside == replacements, "a shortcut is not in place inside a run"
+    assert (stack.wait_for_rpcs, resource._get_stack_trace, _types._raw_return_hints) == before, (
+        "an SDK function stayed replaced"
+    )
 
 
 def _canonical(plan: Plan) -> list[Registration]:

@@ -1,7 +1,7 @@
-"""Two of the Pulumi SDK's per-registration internals, replaced while the offline engine runs a program under mocks.
+"""Three of the Pulumi SDK's internals, replaced while the offline engine runs a program under mocks.
 
-Measured in docs/offline-engine-speed.md (the upstream report): under the mock monitor the SDK spends most of a
-registration's time in two places that change nothing a mock preview records:
+Measured in docs/offline-engine-speed.md (the upstream report): under the mock monitor the SDK spends much of a
+plan's time in three places whose work a mock preview does not need, or needs once:
 
 - `pulumi.runtime.stack.wait_for_rpcs` waits for the program's outstanding Outputs with
   `asyncio.wait(..., return_when=FIRST_COMPLETED)` in a loop, so every completion re-registers a callback on every
@@ -12,8 +12,14 @@ registration's time in two places that change nothing a mock preview records:
 - `pulumi.runtime.resource._get_stack_trace` walks and formats the Python stack (reading source lines) for every
   resource, for the engine's source positions; the mock monitor and our recording never read them. Here it
   returns the empty trace the SDK itself returns when it cannot find the caller.
+- `pulumi._types._raw_return_hints` resolves, once per class, every property getter's return annotation with
+  `typing.get_type_hints`: for the SDKs' generated classes (their annotations deferred by
+  `infra/engine/deferred_annotations.py`) that is an `eval` of the annotation's text in the globals of the class's
+  modules. The same text recurs across the classes of a module (`pulumi.Output[Optional[_builtins.str]]` on
+  dozens of getters): here each text is resolved once per set of modules and the result reused; a text resolves
+  to the same object each time, as the modules' globals do not change once imported.
 
-Both are swapped in only for the SDK version they were written against (`PINNED_SDK`, the exact pin in
+All are swapped in only for the SDK version they were written against (`PINNED_SDK`, the exact pin in
 requirements.txt) and only inside `sdk_shortcuts()`; with any other version the SDK's own functions run (correct,
 slower), and tests/test_fast_runtime.py fails naming what changed, so an SDK bump revisits this file. The Pulumi
 program never sees a difference: the plans are byte-identical with and without these shortcuts (also tested).
@@ -23,10 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.metadata
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_type_hints
 
+from pulumi import _types as sdk_types
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import stack as sdk_stack
 from pulumi.runtime.proto import source_pb2
@@ -39,6 +47,7 @@ PINNED_SDK = "3.272.0"
 REPLACED = {
     "pulumi.runtime.stack.wait_for_rpcs": "c0f9027f85ad09255ded0a1908033b490f76d303a3e40b50d3cf47a69265469d",
     "pulumi.runtime.resource._get_stack_trace": "3943b2273016925109e1c3a7bc603db06a44ea09ff3494c29544e44bccf8dd1f",
+    "pulumi._types._raw_return_hints": "2d3a92980274817e81102dad85488da7ff8b2829f88ba69ec797feada5302f0f",
 }
 """The SDK functions replaced, with the sha256 of their source in PINNED_SDK (checked by the tests)."""
 
@@ -79,6 +88,34 @@ async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
             break
 
 
+_resolved_hints: dict[tuple[str, tuple[str, ...]], Any] = {}
+"""Annotation text and the modules of the class it is resolved for -> the resolved hint (None: no return hint)."""
+
+
+@functools.cache
+def raw_return_hints(cls: type) -> dict[str, Any]:
+    """`pulumi._types._raw_return_hints` of PINNED_SDK, resolving each distinct annotation text once per set of
+    modules (the same globals, the same locals) instead of once per getter."""
+    from pulumi import Output  # noqa: PLC0415 - as the SDK's own function imports it
+
+    globalns = sdk_types._globals_for_cls(cls)
+    localns = {"Output": Output, "T": type(None)}
+    modules = tuple(base.__module__ for base in cls.__mro__)
+    hints: dict[str, Any] = {}
+    for _, pulumi_name, prop in sdk_types._py_properties(cls):
+        annotation = prop.fget.__annotations__.get("return") if prop.fget is not None else None
+        key = (annotation, modules) if isinstance(annotation, str) else None
+        if key is not None and key in _resolved_hints:
+            return_hint = _resolved_hints[key]
+        else:
+            return_hint = get_type_hints(prop.fget, globalns=globalns, localns=localns).get("return")
+            if key is not None:
+                _resolved_hints[key] = return_hint
+        if return_hint is not None:
+            hints[pulumi_name] = return_hint
+    return hints
+
+
 def get_stack_trace() -> source_pb2.StackTrace:
     """No source positions: what the SDK's `_get_stack_trace` returns when it finds no user frame."""
     return source_pb2.StackTrace()
@@ -95,10 +132,11 @@ def sdk_shortcuts() -> Iterator[None]:
     if not sdk_is_pinned():
         yield
         return
-    saved = sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace
+    saved = sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace, sdk_types._raw_return_hints
     sdk_stack.wait_for_rpcs = wait_for_rpcs
     sdk_resource._get_stack_trace = get_stack_trace
+    sdk_types._raw_return_hints = raw_return_hints
     try:
         yield
     finally:
-        sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace = saved
+        sdk_stack.wait_for_rpcs, sdk_resource._get_stack_trace, sdk_types._raw_return_hints = saved
