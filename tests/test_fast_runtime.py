@@ -9,11 +9,14 @@ import importlib
 import importlib.metadata
 import inspect
 import re
+import sys
+import types
 
 import pulumi
 import pytest
+from pulumi import _types as pulumi_types
 
-from infra.engine import fast_runtime
+from infra.engine import deferred_annotations, fast_runtime
 from infra.engine import runtime as engine
 from infra.engine.runtime import Plan, Registration
 from infra.plans.render import plan_json
@@ -96,3 +99,43 @@ def test_a_failing_output_still_fails_the_run() -> None:
 
     with pytest.raises(RuntimeError, match="derived value failed"):
         plan_of("production", program=program)
+
+
+def _classes_with_getters() -> list[type]:
+    """Every class of the loaded provider SDK modules that has Pulumi property getters."""
+    return [
+        value
+        for name, module in sorted(sys.modules.items())
+        if name.partition(".")[0] in deferred_annotations.SDK_PACKAGES
+        for value in vars(module).values()
+        if isinstance(value, type) and value.__module__ == name and pulumi_types._py_properties(value)
+    ]
+
+
+@pytest.mark.usefixtures("all_plans")  # every SDK module the stacks use is loaded
+def test_each_class_resolves_to_the_hints_the_sdk_resolves() -> None:
+    classes = _classes_with_getters()
+    assert len(classes) > 500, f"only {len(classes)} SDK classes with getters are loaded"
+    sdk = pulumi_types._raw_return_hints.__wrapped__  # the SDK's own function, past its per-class cache
+    different = [cls.__qualname__ for cls in classes if fast_runtime.raw_return_hints.__wrapped__(cls) != sdk(cls)]
+    assert different == [], f"resolved differently from the SDK: {different[:10]}"
+
+
+def test_a_class_declared_again_under_the_same_names_resolves_to_its_own_types(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What `plan --stack all` does: the program runs again in a new `__main__`, with new classes of the old names.
+    source = (
+        "import pulumi\n"
+        "class Inner:\n    pass\n"
+        "@pulumi.output_type\n"
+        "class Holder:\n"
+        "    @property\n    @pulumi.getter\n    def inner(self) -> 'Inner': ...\n"
+    )
+    resolved = []
+    for _ in range(2):
+        module = types.ModuleType("vibelog_rerun_probe")
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        exec(compile(source, "<probe>", "exec"), vars(module))  # noqa: S102 - the test's own module
+        resolved.append(fast_runtime.raw_return_hints.__wrapped__(module.Holder)["inner"] is module.Inner)
+    assert resolved == [True, True], "a re-declared class resolved to the first run's types"

@@ -16,8 +16,10 @@ plan's time in three places whose work a mock preview does not need, or needs on
   `typing.get_type_hints`: for the SDKs' generated classes (their annotations deferred by
   `infra/engine/deferred_annotations.py`) that is an `eval` of the annotation's text in the globals of the class's
   modules. The same text recurs across the classes of a module (`pulumi.Output[Optional[_builtins.str]]` on
-  dozens of getters): here each text is resolved once per set of modules and the result reused; a text resolves
-  to the same object each time, as the modules' globals do not change once imported.
+  dozens of getters): here each text is resolved once per set of modules (the module objects of the class's MRO,
+  whose globals the SDK merges) and the result reused. A text resolves to the same object each time because the
+  SDKs' generated modules bind every name an annotation uses when they are imported and never rebind it; a class
+  whose module is not in `sys.modules` is resolved as the SDK does, getter by getter.
 
 All are swapped in only for the SDK version they were written against (`PINNED_SDK`, the exact pin in
 requirements.txt) and only inside `sdk_shortcuts()`; with any other version the SDK's own functions run (correct,
@@ -31,7 +33,9 @@ import asyncio
 import contextlib
 import functools
 import importlib.metadata
+import sys
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any, get_type_hints
 
 from pulumi import _types as sdk_types
@@ -88,23 +92,25 @@ async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
             break
 
 
-_resolved_hints: dict[tuple[str, tuple[str, ...]], Any] = {}
-"""Annotation text and the modules of the class it is resolved for -> the resolved hint (None: no return hint)."""
+_resolved_hints: dict[tuple[str, tuple[ModuleType, ...]], Any] = {}
+"""Annotation text and the modules (the objects) of the class it is resolved for -> the resolved hint."""
 
 
 @functools.cache
 def raw_return_hints(cls: type) -> dict[str, Any]:
     """`pulumi._types._raw_return_hints` of PINNED_SDK, resolving each distinct annotation text once per set of
-    modules (the same globals, the same locals) instead of once per getter."""
+    modules (the same globals, the same locals) instead of once per getter. The modules are the objects, not their
+    names: a program run again (a new `__main__`) declares new classes under old names."""
     from pulumi import Output  # noqa: PLC0415 - as the SDK's own function imports it
 
     globalns = sdk_types._globals_for_cls(cls)
     localns = {"Output": Output, "T": type(None)}
-    modules = tuple(base.__module__ for base in cls.__mro__)
+    found = [sys.modules.get(base.__module__) for base in cls.__mro__]
+    modules = tuple(module for module in found if module is not None) if None not in found else None
     hints: dict[str, Any] = {}
     for _, pulumi_name, prop in sdk_types._py_properties(cls):
         annotation = prop.fget.__annotations__.get("return") if prop.fget is not None else None
-        key = (annotation, modules) if isinstance(annotation, str) else None
+        key = (annotation, modules) if isinstance(annotation, str) and modules is not None else None
         if key is not None and key in _resolved_hints:
             return_hint = _resolved_hints[key]
         else:

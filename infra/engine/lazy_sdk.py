@@ -103,7 +103,7 @@ def cached_split(origin: str) -> LazyInit | None:
     its index was read from are as they were (parsing the file and reading ~300 modules' `__all__` took ~15 ms of
     every plan)."""
     directory = Path(origin).parent
-    init_stamp = code_cache.stamp([origin])
+    init_stamp = code_cache.stamp([origin, __file__])  # this file too: how it splits may change
     if init_stamp is None:
         return None
     entry = code_cache.entry(KIND, origin)

@@ -219,7 +219,7 @@ def run_program(
     with _runtime(stack, monitor, config), sdk_shortcuts():
         loop = asyncio.new_event_loop()
         # The SDK sends every RPC through the loop's default executor, and the mock monitor answers each at once
-        # (none waits on another). One thread does that ~10 % faster than asyncio's default pool of up to six,
+        # (none waits on another). One thread does that 3-8 % faster than asyncio's default pool of up to six,
         # each of which builds its own event loop to serialize the mock's answers and contends for the GIL.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=1, thread_name_prefix="mock-monitor"))
         asyncio.set_event_loop(loop)
