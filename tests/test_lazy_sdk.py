@@ -124,7 +124,7 @@ def test_a_split_package_is_kept_until_its_file_or_a_star_imported_module_change
     first = lazy_sdk.cached_split(str(init))
     assert first is not None, "the generated shape was not recognised"
     assert first.index == {"Alpha": "alpha", "Beta": "beta"}
-    assert code_cache.entry(lazy_sdk.KIND, str(init)).is_file(), "the split was not kept"
+    assert code_cache.entry(lazy_sdk.KIND, lazy_sdk.__file__, str(init)).is_file(), "the split was not kept"
 
     def no_splitting(*_: object) -> None:
         raise AssertionError("split again although nothing changed")
@@ -142,3 +142,14 @@ def test_a_split_package_is_kept_until_its_file_or_a_star_imported_module_change
     changed = lazy_sdk.cached_split(str(init))
     assert changed is not None
     assert changed.index == {"Alpha": "alpha", "Beta": "beta", "Gamma": "beta"}, "a stale index was used"
+
+
+def test_each_version_of_an_engine_file_keeps_its_entries_apart(tmp_path: Path) -> None:
+    source = str(tmp_path / "module.py")
+    engines = {name: tmp_path / name / "engine.py" for name in ("working", "base", "edited")}
+    for name, path in engines.items():
+        path.parent.mkdir()
+        path.write_text("# the engine\n" if name != "edited" else "# the engine, edited\n", encoding="utf-8")
+    working, base, edited = (code_cache.entry("kind", str(path), source) for path in engines.values())
+    assert working == base, "the same engine checked out elsewhere (diff's base revision) keeps other entries"
+    assert working != edited, "an edited engine would read entries an older version of it wrote"

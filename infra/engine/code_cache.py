@@ -1,17 +1,22 @@
 """What the offline engine derives once from the installed SDKs' files and keeps: in the Python environment
 (`<sys.prefix>/infra-cache/`, the project's virtualenv), outside every import path.
 
-Nothing but the engine reads these files, and an SDK uninstalled later leaves nothing importable behind. Each
-entry starts with a stamp of the files it was derived from (the interpreter's bytecode magic number, then each
-file's modification time and size, as a .pyc records its source), so an entry is used only while those files
-are as they were. Entries are written whole or not at all; where none can be written (`sys.dont_write_bytecode`,
-a read-only environment, a full disk) the engine does without, and after one failed write it stops trying for
-the rest of the process.
+Nothing but the engine reads these files, and an SDK uninstalled later leaves nothing importable behind. Entries
+live in a directory per kind and per version of the engine file that derives them (a digest of its content), so
+two versions of the engine (`diff` plans a base revision with its own code) never overwrite each other's entries,
+and an edited engine file starts afresh. Each entry starts with a stamp of the files it was derived from (the
+interpreter's bytecode magic number, then each file's modification time and size, as a .pyc records its
+source), so an entry is used only while those files are as they were. Entries are written whole or not at all;
+where none can be written (`sys.dont_write_bytecode`, a read-only environment, a full disk) the engine does
+without, and after one failed write it stops trying for the rest of the process. A directory left by an older
+version of an engine file is not removed (a `diff` may still be planning with it): `rm -rf .venv/infra-cache`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import importlib.util
 import os
 import sys
@@ -27,13 +32,19 @@ def root() -> Path:
     return Path(sys.prefix) / "infra-cache"
 
 
-def entry(kind: str, source_path: str) -> Path:
-    """Where what `kind` derives from a source file is kept: the file's absolute path (as imported, no syscalls)
-    under the kind's directory, named for the interpreter and its -O level, as Python names its own bytecode."""
+@functools.cache
+def _version(deriver: str) -> str:
+    return hashlib.sha256(Path(deriver).read_bytes()).hexdigest()[:16]
+
+
+def entry(kind: str, deriver: str, source_path: str) -> Path:
+    """Where what the engine file `deriver` (its `__file__`) derives from a source file is kept: the source's
+    absolute path (as imported, no syscalls) under the kind's directory for that version of the deriver, named for
+    the interpreter and its -O level, as Python names its own bytecode."""
     source = Path(os.path.abspath(source_path))
     optimization = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
     name = f"{source.name}.{sys.implementation.cache_tag}{optimization}.pyc"
-    return root().joinpath(kind, *source.parts[1:-1], name)
+    return root().joinpath(f"{kind}-{_version(deriver)}", *source.parts[1:-1], name)
 
 
 def stamp(paths: Iterable[str | Path]) -> bytes | None:

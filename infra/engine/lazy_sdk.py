@@ -94,8 +94,8 @@ def split_init(source: str, filename: str, directory: Path) -> LazyInit | None:
     )
 
 
-KIND = "lazy-packages-1"
-"""The code cache's directory for split `__init__.py` files; its number changes whenever what is kept does."""
+KIND = "lazy-packages"
+"""The code cache's directory for split `__init__.py` files (one per version of this file)."""
 
 
 def cached_split(origin: str) -> LazyInit | None:
@@ -103,10 +103,10 @@ def cached_split(origin: str) -> LazyInit | None:
     its index was read from are as they were (parsing the file and reading ~300 modules' `__all__` took ~15 ms of
     every plan)."""
     directory = Path(origin).parent
-    init_stamp = code_cache.stamp([origin, __file__])  # this file too: how it splits may change
+    init_stamp = code_cache.stamp([origin])
     if init_stamp is None:
         return None
-    entry = code_cache.entry(KIND, origin)
+    entry = code_cache.entry(KIND, __file__, origin)
     kept = _kept_split(code_cache.read(entry, init_stamp), directory)
     if kept is not None:
         return kept
