@@ -226,10 +226,23 @@ def run_program(
         try:
             loop.run_until_complete(run_in_stack(lambda: (body(), None)[1]))
         finally:
+            _finish_pending(loop)
             loop.run_until_complete(loop.shutdown_default_executor())
             asyncio.set_event_loop(None)
             loop.close()
     return Plan(stack, config, canonical_order(monitor.registrations), monitor.stack_outputs)
+
+
+def _finish_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a failed program left running and collect each outcome, as `asyncio.run` does before it closes
+    its loop. A task left pending (or failing later on the closed executor) is logged whenever the collector reaches
+    it, with a traceback, and Python 3.11 formats tracebacks with `ast.parse`: reached inside another `ast.parse`,
+    that fails with "AST constructor recursion depth mismatch"."""
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def canonical_order(registrations: list[Registration]) -> list[Registration]:
@@ -317,6 +330,9 @@ def _runtime(stack: str, monitor: RecordingMonitor, config: StackConfig) -> Iter
         dry_run=True,
         organization="organization",
         callbacks=None,
+        # A run's own set of outstanding Outputs, as `Settings.__init__` gives it (MockSettings skips that): the
+        # previous run's set would otherwise carry a failed program's cancelled Outputs into this run's wait.
+        outputs=set(),
     )
     runtime_settings.configure(settings)
     runtime_settings.ROOT.set(None)
