@@ -21,10 +21,10 @@ def pytest_configure() -> None:
     """Fewer cyclic collections: the suite builds dozens of plans, and with the collector's default thresholds
     its full passes over every live object were a third of the suite's CPU time (measured with and without).
 
-    Scratch files go where `diff` checks out its base revision (memory, where the machine has a tmpfs and TMPDIR
-    names no other place): tmp_path, the jobs' PostgreSQL clusters and the diff tests' git worktrees, for this
-    process and every one it starts. On a virtual disk, PostgreSQL creating one database took 0.2 s and starting a
-    cluster 1.1 s; in memory 15 ms and 0.45 s.
+    Scratch files go where `diff` checks out its base revision (`scratch_parent()`: /dev/shm when it is a tmpfs
+    with room and no TMPDIR, TEMP or TMP names another place): tmp_path, the jobs' PostgreSQL clusters and the
+    diff tests' git worktrees, for this process and every one it starts. On a virtual disk, PostgreSQL creating
+    one database took 0.2 s and starting a cluster 1.1 s; in memory 15 ms and 0.45 s.
     """
     gc.set_threshold(10_000, 20, 20)
     parent = scratch_parent()

@@ -162,8 +162,12 @@ def _finish_plan(process: subprocess.Popen[str], directory: Path, what: str) -> 
         document = json.loads(stdout) if stdout.strip() else {"stacks": {}}
     except json.JSONDecodeError:
         raise DiffError(f"`python -m infra plan --json` in {what} did not print JSON:\n{stderr.strip()}") from None
-    documents = document["stacks"] if "stacks" in document else {document["stack"]: document}
-    return PlanRun(documents, stderr, directory)
+    return PlanRun(documents_by_stack(document), stderr, directory)
+
+
+def documents_by_stack(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The stack documents of a `plan --json` output: `{"stacks": {...}}` for several, one stack's document alone."""
+    return dict(document["stacks"]) if "stacks" in document else {document["stack"]: document}
 
 
 def remove_half_made_record(common: Path, worktree: Path) -> None:

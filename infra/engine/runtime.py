@@ -299,7 +299,7 @@ def _sorted_dependencies(reg: Registration) -> Registration:
 def plan_stack(stack: str, config: StackConfig | None = None) -> Plan:
     """Read the stack file (unless its config is given), stand placeholders in for secrets, and run the program
     offline (no policy run)."""
-    return run_program(stack, config if config is not None else read_stack_config(stack))
+    return run_program(stack, config)
 
 
 def checked_config(stack: str) -> StackConfig:

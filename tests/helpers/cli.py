@@ -15,7 +15,7 @@ from typing import Any
 from unittest import mock
 
 from infra.__main__ import main
-from infra.diffs.revision import PlanRun, diff_runs
+from infra.diffs.revision import PlanRun, diff_runs, documents_by_stack
 from infra.plans.plan_format import FINGERPRINT_KEY_ENV
 from settings.stackfile import read_stack_config, stack_file
 from settings.stacks import PROJECT_DIR, STACKS
@@ -81,9 +81,9 @@ def diff_in_process(head_dir: Path, base_dir: Path) -> Iterator[None]:
             head = run_verb(["plan", "--json", "--stack", stack], head_dir)
         base_doc = json.loads(_committed_plans())
         head_doc = json.loads(head.out) if head.out.strip() else {"stacks": {}}
-        head_docs = head_doc["stacks"] if "stacks" in head_doc else {head_doc["stack"]: head_doc}
-        base_docs = {name: doc for name, doc in base_doc["stacks"].items() if stack in {"all", name}}
-        return diff_runs(PlanRun(base_docs, "", base_dir), PlanRun(head_docs, head.err, head_dir), stack)
+        base_docs = {name: doc for name, doc in documents_by_stack(base_doc).items() if stack in {"all", name}}
+        head_run = PlanRun(documents_by_stack(head_doc), head.err, head_dir)
+        return diff_runs(PlanRun(base_docs, "", base_dir), head_run, stack)
 
     with (
         mock.patch("infra.cli.diff.resolve", return_value="0" * 40),
