@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.__main__ import VERBS
 from settings.stacks import PROJECT_DIR
 
 README = PROJECT_DIR / "README.md"
@@ -68,3 +69,10 @@ def test_every_relative_link_lands(page: Path) -> None:
 def test_no_page_keeps_a_count_by_hand(page: Path) -> None:
     found = HAND_COUNT.findall(page.read_text(encoding="utf-8"))
     assert not found, f"{page.name} states counts by hand ({found}); point at the command that prints them"
+
+
+def test_the_verbs_table_lists_every_verb_the_cli_dispatches() -> None:
+    page = (PROJECT_DIR / "docs" / "offline-tooling.md").read_text(encoding="utf-8")
+    section = page.split("## The verbs", 1)[1].split("\n## ", 1)[0]
+    documented = [row.split("`")[1].split()[0] for row in section.splitlines() if row.startswith("| `")]
+    assert documented == list(VERBS), f"docs/offline-tooling.md lists verbs {documented}, the CLI has {list(VERBS)}"

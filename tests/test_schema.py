@@ -88,3 +88,17 @@ def test_every_key_a_stack_file_sets_is_in_the_reference(stack: str) -> None:
     modelled = {key: value for key, value in config.items() if key in aliases}
     missing = [p for key, value in modelled.items() for p in _key_paths(value, key, maps) if p not in documented]
     assert not missing, f"Pulumi.{stack}.yaml sets keys the reference does not list: {missing}"
+
+
+def test_a_reference_page_without_its_markers_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "configuration.md"
+    page.write_text("# Configuration\n", encoding="utf-8")
+    monkeypatch.setattr(schema_verb, "REFERENCE_PATH", page)
+    monkeypatch.setattr(schema_verb, "PROJECT_DIR", tmp_path)
+    assert schema_verb.main(["--write"]) == 2, "a page the generator cannot place its reference in is bad input"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, f"expected one line, got: {err!r}"
+    assert "lacks the markers" in err, f"the line must say what is wrong, got: {err!r}"
+    assert page.read_text(encoding="utf-8") == "# Configuration\n", "a failed --write must change nothing"
