@@ -23,7 +23,7 @@ providers = Providers.for_stack(settings)
 pulumi.export("bootstrap_phase", settings.bootstrap_phase)
 
 # First, in every phase: the zone, whose name servers the registrar (or the parent zone) must delegate to before
-# anything validates against it (README, "Your first `pulumi up`").
+# anything validates against it (docs/deploying.md, "Your first `pulumi up`").
 # The incident classes' topics and the rollback alarms come first: the failover alarm notifies P0's topic.
 incident = (
     IncidentResponse("incident", IncidentResponseArgs.from_settings(settings, settings.incident, providers))

@@ -248,7 +248,7 @@ def child_plan(collector: bool, shortcuts: bool, lazy: bool, deferred: bool) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print every figure of the speed section of the README."""
+    """Print every figure of docs/offline-engine-speed.md, "Targets and measured figures"."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7, help="runs of each measurement (default 7)")
     parser.add_argument("--base", default="HEAD", help="the revision `diff --base` compares with (default HEAD)")

@@ -13,7 +13,7 @@ from infra.engine import interrupt
 VERBS: dict[str, tuple[str, str]] = {
     "plan": ("infra.cli.plan", "the offline preview of a stack (or all), as a tree or --json"),
     "check-env": ("infra.cli.check_env", "validate env files against the app's env schema"),
-    "schema": ("infra.cli.schema", "the stack files' JSON Schema and the README's config reference"),
+    "schema": ("infra.cli.schema", "the stack files' JSON Schema and the settings reference (docs/configuration.md)"),
     "diff": ("infra.cli.diff", "what each stack would change between a git revision and the working tree"),
     "compare": ("infra.cli.compare", "what differs between two stacks' plans (staging before production)"),
     "graph": ("infra.cli.graph", "a stack's plan as a Mermaid diagram, with its longest dependency chain"),

@@ -26,7 +26,7 @@ from settings.secrets import SecretSettings
 
 # A stack's first `pulumi up` on an empty account runs in two phases: `zone` declares only the stack's Route 53 zone
 # (and the NS records it holds), so its name servers exist before anything validates against it; `complete` is
-# everything (README, "Your first `pulumi up`").
+# everything (docs/deploying.md, "Your first `pulumi up`").
 BootstrapPhase = Literal["zone", "complete"]
 
 

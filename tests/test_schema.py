@@ -1,13 +1,44 @@
-"""The generated stack-file JSON Schema and README config reference match the settings models."""
+"""The generated stack-file JSON Schema and settings reference (docs/configuration.md) match the settings models."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import yaml
+
 from infra.cli import schema as schema_verb
 from infra.config import schema
+from settings.base import model_of
+from settings.stack import StackSettings
+from settings.stacks import PROJECT_DIR, STACKS
 
 
-def test_generated_files_are_up_to_date() -> None:
-    assert schema_verb.main(["--check"]) == 0, "run `make schema` and commit the result"
+def test_the_settings_reference_is_current() -> None:
+    committed = schema.REFERENCE_PATH.read_text(encoding="utf-8")
+    assert committed == schema.document_with_reference(committed), (
+        f"docs/configuration.md is stale against the settings models; run `{schema_verb.FIX}` and commit the result"
+    )
+
+
+def test_the_generated_files_are_up_to_date() -> None:
+    assert schema_verb.main(["--check"]) == 0, f"run `{schema_verb.FIX}` and commit the result"
+
+
+def test_the_check_sees_an_edited_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edited = tmp_path / "configuration.md"
+    committed = schema.REFERENCE_PATH.read_text(encoding="utf-8")
+    edited.write_text(committed.replace("| `30` |", "| `31` |", 1), encoding="utf-8")
+    monkeypatch.setattr(schema_verb, "REFERENCE_PATH", edited)
+    monkeypatch.setattr(schema_verb, "PROJECT_DIR", tmp_path)
+    assert schema_verb.main(["--check"]) == 1, "a hand-edited default must not pass the check"
+    assert f"run `{schema_verb.FIX}`" in capsys.readouterr().err, "the check must name the command that fixes it"
+
+
+def test_the_reference_is_byte_stable() -> None:
+    assert schema.config_reference() == schema.config_reference(), "two renders of the same models must be equal"
 
 
 def test_secret_fields_accept_only_encrypted_values_in_a_stack_file() -> None:
@@ -16,7 +47,58 @@ def test_secret_fields_accept_only_encrypted_values_in_a_stack_file() -> None:
     assert secrets["openaiApiKey"]["anyOf"] == [schema.SECURE], "a plaintext secret must not validate"
 
 
-def test_the_reference_lists_every_key_with_its_default() -> None:
-    table = schema.config_reference()
-    assert "| `vibelog:featureFlags.DEBUG_MODE` | bool or {rolloutPercent} | required |" in table
-    assert '| `vibelog:operations.securityMode` | `standard` or `enhanced` | `"standard"` |' in table
+@pytest.mark.parametrize(
+    "row",
+    [
+        "| `vibelog:featureFlags.DEBUG_MODE` | bool or object | required |  | no |",
+        "| `vibelog:featureFlags.DEBUG_MODE.rolloutPercent` | int | required | ≥ 0, ≤ 100 | no |",
+        '| `vibelog:operations.securityMode` | `standard` or `enhanced` | `"standard"` |  | no |',
+        "| `vibelog:secrets.openaiApiKey` | str | required |  | yes |",
+        "| `vibelog:ci.waitTimer` | int | `0` | ≥ 0, ≤ 43200 | no |",
+        "| `vibelog:ci.reviewers.users` | list of int | `[]` | each ≥ 1, each ≤ 9007199254740991 | no |",
+        "| `vibelog:dns.delegations[].nameServers` | list of str | required | at least 2 items, at most 13 items, each",
+        "| `aws:region` | str | unset | matches `^[a-z]{2}(-[a-z]+)+-[0-9]$` | no |",
+    ],
+)
+def test_the_reference_gives_type_default_constraints_and_secrecy(row: str) -> None:
+    assert row in schema.config_reference(), f"the reference lacks or misstates: {row}"
+
+
+def _key_paths(node: object, path: str, maps: set[str]) -> list[str]:
+    """The reference's key paths a stack file's config value sets (`[]` for a list's items; a map's keys are free)."""
+    if isinstance(node, dict) and "secure" not in node and path not in maps:
+        return [path, *(p for key, value in node.items() for p in _key_paths(value, f"{path}.{key}", maps))]
+    if isinstance(node, list):
+        items = [item for item in node if isinstance(item, dict)]
+        return [
+            path,
+            *(p for item in items for key, value in item.items() for p in _key_paths(value, f"{path}[].{key}", maps)),
+        ]
+    return [path]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_key_a_stack_file_sets_is_in_the_reference(stack: str) -> None:
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))["config"]
+    rows = [line.split(" | ") for line in schema.config_reference().splitlines() if line.startswith("| `")]
+    documented = {row[0].strip("| `") for row in rows}
+    maps = {row[0].strip("| `") for row in rows if row[1].startswith("map of")}
+    aliases = {str(field.alias): field for field in StackSettings.model_fields.values()}
+    documented |= {alias for alias, field in aliases.items() if model_of(field.annotation)}  # the section headings
+    modelled = {key: value for key, value in config.items() if key in aliases}
+    missing = [p for key, value in modelled.items() for p in _key_paths(value, key, maps) if p not in documented]
+    assert not missing, f"Pulumi.{stack}.yaml sets keys the reference does not list: {missing}"
+
+
+def test_a_reference_page_without_its_markers_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "configuration.md"
+    page.write_text("# Configuration\n", encoding="utf-8")
+    monkeypatch.setattr(schema_verb, "REFERENCE_PATH", page)
+    monkeypatch.setattr(schema_verb, "PROJECT_DIR", tmp_path)
+    assert schema_verb.main(["--write"]) == 2, "a page the generator cannot place its reference in is bad input"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, f"expected one line, got: {err!r}"
+    assert "lacks the markers" in err, f"the line must say what is wrong, got: {err!r}"
+    assert page.read_text(encoding="utf-8") == "# Configuration\n", "a failed --write must change nothing"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from settings.stacks import STACKS
 
-# One convention for every verb (the README's exit-code table, under "Offline tooling"): 0 the answer is yes (no
+# One convention for every verb (docs/offline-tooling.md, "Exit codes"): 0 the answer is yes (no
 # changes, no violations, valid); 1 the answer is no (changes, mandatory violations, an invalid config or env
 # file); 2 the question could not be answered (bad arguments, an unknown stack, a file that cannot be read).
 # Ctrl-C is 130 (infra/engine/interrupt.py).

@@ -1,37 +1,55 @@
-"""`python -m infra schema`: the stack files' JSON Schema and the README's config reference, from the models."""
+"""`python -m infra schema`: the stack files' JSON Schema and the settings reference, generated from the models."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from infra.config.schema import README_PATH, SCHEMA_PATH, config_reference, readme_with_reference, stack_file_schema
+from infra.cli.exits import EXIT_NO, EXIT_OK, EXIT_USAGE
+from infra.config.schema import (
+    REFERENCE_PATH,
+    SCHEMA_PATH,
+    config_reference,
+    document_with_reference,
+    stack_file_schema,
+)
+from settings.stacks import PROJECT_DIR
+
+FIX = "make schema"
 
 
 def main(argv: list[str]) -> int:
     """Write or check the generated files; exit 1 if `--check` finds them stale."""
     parser = argparse.ArgumentParser(prog="python -m infra schema", description=__doc__)
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", action="store_true", help="rewrite the schema file and README reference")
+    group.add_argument("--write", action="store_true", help="rewrite the schema file and docs/configuration.md")
     group.add_argument("--check", action="store_true", help="exit 1 if either is out of date")
     args = parser.parse_args(argv)
-    schema = json.dumps(stack_file_schema(), indent=2) + "\n"
-    readme = readme_with_reference(README_PATH.read_text(encoding="utf-8"))
+    try:
+        reference = document_with_reference(REFERENCE_PATH.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"error: {REFERENCE_PATH.relative_to(PROJECT_DIR)}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    generated: dict[Path, str] = {
+        SCHEMA_PATH: json.dumps(stack_file_schema(), indent=2) + "\n",
+        REFERENCE_PATH: reference,
+    }
     if args.write:
-        SCHEMA_PATH.parent.mkdir(exist_ok=True)
-        SCHEMA_PATH.write_text(schema, encoding="utf-8")
-        README_PATH.write_text(readme, encoding="utf-8")
-        return 0
+        for path, text in generated.items():
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        return EXIT_OK
     if args.check:
-        stale = [
-            p.name
-            for p, text in ((SCHEMA_PATH, schema), (README_PATH, readme))
-            if not p.is_file() or p.read_text(encoding="utf-8") != text
-        ]
+        stale = [str(p.relative_to(PROJECT_DIR)) for p, text in generated.items() if not _holds(p, text)]
         if stale:
-            print(f"out of date: {', '.join(stale)}; run `make schema`", file=sys.stderr)
-            return 1
-        return 0
+            print(f"out of date: {', '.join(stale)}; run `{FIX}`", file=sys.stderr)
+            return EXIT_NO
+        return EXIT_OK
     print(config_reference())
-    return 0
+    return EXIT_OK
+
+
+def _holds(path: Path, text: str) -> bool:
+    return path.is_file() and path.read_text(encoding="utf-8") == text
