@@ -63,6 +63,8 @@ def run_dump(args: argparse.Namespace) -> int:
         f"dumped {len(result.row_counts)} tables ({result.size} bytes, sha256 {result.sha256}, "
         f"PostgreSQL {result.server_version})",
         *(f"wrote s3://{os.environ['BACKUP_DATABASE_BUCKET']}/{key}" for key in result.keys),
+        f"source: {result.source.describe()}"
+        + ("" if result.source.system_identifier else f" ({dump.UNKNOWN_SERVER})"),
     ]
     print("\n".join(lines))
     report.summary("\n".join(["## Database dump", "", *(f"- {line}" for line in lines)]))

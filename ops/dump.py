@@ -62,6 +62,11 @@ def _snapshot_and_counts(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[str
     return str(snapshot_row[0]), str(version_row[0]), integrity.row_counts(conn)
 
 
+# What the manifest's missing system identifier means, said where the dump reports it.
+UNKNOWN_SERVER = (
+    "pg_control_system() is not permitted for this user, so the server's identity is not recorded: a restore "
+    "needs --confirm-production unless a newer dump records it"
+)
 # pg_dump waits for a share lock on each table; a migration holding an exclusive one would hold it up unseen.
 LOCK_WAIT_TIMEOUT = "60s"
 

@@ -518,3 +518,54 @@ def test_an_s3_transfer_that_stalls_fails_within_the_stall_limit(
         assert "stalled: no data moved for 1 s" in str(failed.value), f"{case}: {failed.value}"
         assert "\n" not in str(failed.value), f"{case}: not one line"
         assert elapsed < 30, f"{case}: the stall took {elapsed:.0f} s to fail"
+
+
+def test_a_dump_user_that_may_not_read_the_server_identity_is_said_and_its_restore_fails_closed(
+    database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(database)
+    server = make_conninfo(database, dbname="postgres")
+    with psycopg.connect(server, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'dumper'").fetchone() is None:
+            conn.execute("CREATE ROLE dumper LOGIN")
+        conn.execute(f'CREATE DATABASE "{conninfo_to_dict(database)["dbname"]}_other"')
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO dumper")
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("BACKUP_DATABASE_URL", database.replace("postgres@", "dumper@"))
+
+    assert cli.main(["dump", "--to", "daily"]) == 0
+
+    out = capsys.readouterr().out
+    assert "pg_control_system() is not permitted for this user" in out, out
+    (backup,) = vault.backups(s3, bucket, ["daily"])
+    manifest = vault.get_json(s3, bucket, vault.manifest_key(backup.key))
+    assert manifest["source"]["system_identifier"] is None, manifest["source"]
+    assert manifest["source"]["database"] == conninfo_to_dict(database)["dbname"]
+    other = f"{database}_other"
+    with pytest.raises(JobError, match="no manifest records the identity of production's database"):
+        restore.restore(s3, bucket=bucket, key=backup.key, target_url=other)
+    assert restore.restore(s3, bucket=bucket, key=backup.key, target_url=other, confirm_production=True).ok
+
+
+def test_a_restore_through_a_network_that_stalls_fails_within_the_stall_limit(
+    pg_cluster: postgres.Cluster, database: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    path = tmp_path / "database.dump"
+    restore.fetch_verified(s3, bucket, key, path)
+    monkeypatch.setenv(postgres.STALL_ENV, "1")
+    with StallingProxy(pg_cluster.port, budget=800) as proxy:
+        start = time.monotonic()
+        with pytest.raises(JobError) as failed:
+            restore.pg_restore(path, through(database, pg_cluster.port, proxy))
+        elapsed = time.monotonic() - start
+
+    assert str(failed.value).startswith("pg_restore stalled: it moved no data for 1 s"), failed.value
+    assert proxy.stalled == 1, "the proxy never stalled pg_restore's connection"
+    assert elapsed < 15, f"the stall took {elapsed:.0f} s to be noticed"
+    assert fingerprint(database) == before, "a stalled restore left part of its work behind"
