@@ -114,51 +114,70 @@ def late_row_is_there(url: str) -> bool:
         return conn.execute("SELECT count(*) FROM users WHERE id = 9999").fetchone() == (1,)
 
 
-def respellings(cluster: postgres.Cluster, url: str, tmp_path: Path) -> dict[str, str]:
-    """The source database, named every way libpq accepts that the old host comparison did not see through."""
+SOURCE = "production: the target is the database this dump was taken from"
+
+
+def respellings(cluster: postgres.Cluster, url: str, services: Path) -> dict[str, tuple[str, str]]:
+    """The source database, named every way libpq accepts that the old host comparison did not see through, each
+    with the reason it must be refused for; `services` is the PGSERVICEFILE to write its service entry in."""
     port, name = cluster.port, conninfo_to_dict(url)["dbname"]
-    services = tmp_path / "pg_service.conf"
     services.write_text(f"[vibelog]\nhost=localhost\nport={port}\ndbname={name}\nuser=postgres\n")
-    os.environ["PGSERVICEFILE"] = str(services)  # the test's monkeypatch removes it again
     return {
-        "localhost for 127.0.0.1": f"postgresql://postgres@localhost:{port}/{name}",
-        "LOCALHOST": f"postgresql://postgres@LOCALHOST:{port}/{name}",
-        "a trailing dot": f"host=localhost. hostaddr=127.0.0.1 port={port} dbname={name} user=postgres",
-        "hostaddr= under another name": f"host=db.staging.example hostaddr=127.0.0.1 port={port} dbname={name}",
-        "a multi-host list": f"postgresql://postgres@localhost:{port},127.0.0.1:{port}/{name}",
-        "a multi-host list whose first host is down": f"host=127.0.0.1,localhost port=1,{port} dbname={name}",
-        "host in the query string": f"postgresql:///{name}?host=127.0.0.1&port={port}&user=postgres",
-        "the Unix socket": f"host={cluster.data_dir.parent} port={port} dbname={name} user=postgres",
-        "a service file": "service=vibelog",
-        "an upper-case pooler user": f"postgresql://POSTGRES.VIBELOG-PRODUCTION@127.0.0.1:{port}/{name}",
+        "localhost for 127.0.0.1": (f"postgresql://postgres@localhost:{port}/{name}", SOURCE),
+        "LOCALHOST": (f"postgresql://postgres@LOCALHOST:{port}/{name}", SOURCE),
+        "a trailing dot": (f"host=localhost. hostaddr=127.0.0.1 port={port} dbname={name} user=postgres", SOURCE),
+        "hostaddr= under another name": (
+            f"host=db.staging.example hostaddr=127.0.0.1 port={port} dbname={name} user=postgres",
+            SOURCE,
+        ),
+        "a multi-host list": (f"postgresql://postgres@localhost:{port},127.0.0.1:{port}/{name}", SOURCE),
+        "a multi-host list whose first host is down": (
+            f"host=127.0.0.1,localhost port=1,{port} dbname={name} user=postgres",
+            "a target that may be production: cannot connect",
+        ),
+        "host in the query string": (f"postgresql:///{name}?host=127.0.0.1&port={port}&user=postgres", SOURCE),
+        "the Unix socket": (f"host={cluster.data_dir.parent} port={port} dbname={name} user=postgres", SOURCE),
+        "a service file": ("service=vibelog", SOURCE),
+        "an upper-case pooler user": (
+            f"postgresql://POSTGRES.VIBELOG-PRODUCTION@127.0.0.1:{port}/{name}",
+            "production: the target is the production Supabase project (vibelog-production)",
+        ),
     }
 
 
 def test_restore_over_the_source_is_refused_however_it_is_spelled(
     pg_cluster: postgres.Cluster, database: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("PGSERVICEFILE", raising=False)
+    services = tmp_path / "pg_service.conf"
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
     seed(database)
     s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
     (key,) = dump_daily(s3, bucket, database).keys
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(LATE_ROW)
+
+    overwritten = []
+    for case, (url, reason) in respellings(pg_cluster, database, services).items():
+        with pytest.raises(JobError) as refused:
+            restore.restore(s3, bucket=bucket, key=key, target_url=url, production_ref="vibelog-production")
+        message = str(refused.value)
+        assert message.startswith(f"refusing to restore over {reason}"), f"{case}: {message}"
+        assert message.endswith("add --confirm-production if you mean it"), f"{case}: {message}"
+        assert "\n" not in message, f"{case}: more than one line"
+        if not late_row_is_there(database):
+            overwritten.append(case)
+    assert not overwritten, f"restored over the source database spelled as: {overwritten}"
+    # Without the Supabase rule, the pooler user's target is still recognised by what it is.
+    with psycopg.connect(database, autocommit=True) as conn:
         conn.execute('CREATE ROLE "POSTGRES.VIBELOG-PRODUCTION" LOGIN SUPERUSER')
     try:
-        overwritten = []
-        for case, url in respellings(pg_cluster, database, tmp_path).items():
-            with pytest.raises(JobError) as refused:
-                restore.restore(s3, bucket=bucket, key=key, target_url=url, production_ref="vibelog-production")
-            message = str(refused.value)
-            assert message.startswith("refusing to restore over "), f"{case}: {message}"
-            assert message.endswith("add --confirm-production if you mean it"), f"{case}: {message}"
-            assert "\n" not in message, f"{case}: more than one line"
-            if not late_row_is_there(database):
-                overwritten.append(case)
-        assert not overwritten, f"restored over the source database spelled as: {overwritten}"
+        pooler, _ = respellings(pg_cluster, database, services)["an upper-case pooler user"]
+        with pytest.raises(JobError, match=f"^refusing to restore over {SOURCE}"):
+            restore.restore(s3, bucket=bucket, key=key, target_url=pooler)
     finally:
         with psycopg.connect(database, autocommit=True) as conn:
             conn.execute('DROP ROLE "POSTGRES.VIBELOG-PRODUCTION"')
+    assert late_row_is_there(database), "the pooler user's restore went through"
 
 
 def test_another_database_of_the_same_server_is_not_production(
