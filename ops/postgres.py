@@ -119,6 +119,9 @@ def each_host(url: str) -> list[dict[str, str]]:
     params = parse(url)
     lists = {key: params[key].split(",") for key in ("host", "hostaddr", "port") if key in params}
     count = max((len(values) for values in lists.values()), default=1)
+    if any(len(values) not in {1, count} for values in lists.values()):
+        counts = ", ".join(f"{len(values)} {key}" for key, values in lists.items())
+        raise JobError(f"the database URL's host, hostaddr and port lists differ in length ({counts})")
     return [
         {**params, **{key: values[index] if len(values) > 1 else values[0] for key, values in lists.items()}}
         for index in range(count)

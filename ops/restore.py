@@ -104,7 +104,7 @@ def refuse_production(
     where: str = "over",
 ) -> None:
     """JobError unless the target is, by its identity, not production; before anything is written to it."""
-    postgres.parse(target_url)  # a malformed URL is bad input, not a target that may be production
+    postgres.each_host(target_url)  # a malformed URL is bad input, not a target that may be production
     try:
         why = production_reason(target_url, recorded_production(s3, bucket, manifest), production_ref)
     except JobError as error:
