@@ -75,9 +75,17 @@ def measure(megabytes: int) -> dict[str, float]:
             counts = integrity.row_counts(conn)
         counted = time.monotonic() - start
         start = time.monotonic()
+        dbname, env = postgres.tool_connection(source)
         subprocess.run(  # noqa: S603 - the installed pg_dump
-            [postgres.tool("pg_dump"), "--format=custom", "--compress=6", "--no-password", f"--file={dump}"],
-            env=postgres.libpq_env(source),
+            [
+                postgres.tool("pg_dump"),
+                "--format=custom",
+                "--compress=6",
+                "--no-password",
+                f"--file={dump}",
+                f"--dbname={dbname}",
+            ],
+            env=env,
             check=True,
         )
         dumped = time.monotonic() - start

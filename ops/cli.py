@@ -21,8 +21,6 @@ from ops.runbook import cli as runbook_cli
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
-DATABASE_SCHEDULES = ("daily", "weekly", "yearly")
-
 
 def env(name: str) -> str:
     """A variable the workflow's environment must set; JobError naming it (never its value) if it is missing."""
@@ -37,7 +35,7 @@ def vault_client(region_variable: str = "BACKUP_VAULT_REGION") -> S3Client:
 
     AWS_ENDPOINT_URL_S3, which boto3 reads itself, points it at a stand-in S3 in tests.
     """
-    return boto3.client("s3", region_name=env(region_variable))
+    return boto3.client("s3", region_name=env(region_variable), config=vault.client_config())
 
 
 def storage_client() -> S3Client:
@@ -48,7 +46,7 @@ def storage_client() -> S3Client:
         region_name=env("SUPABASE_STORAGE_REGION"),
         aws_access_key_id=env("SUPABASE_STORAGE_ACCESS_KEY_ID"),
         aws_secret_access_key=env("SUPABASE_STORAGE_SECRET_ACCESS_KEY"),
-        config=Config(s3={"addressing_style": "path"}),
+        config=vault.client_config().merge(Config(s3={"addressing_style": "path"})),
     )
 
 
@@ -65,6 +63,8 @@ def run_dump(args: argparse.Namespace) -> int:
         f"dumped {len(result.row_counts)} tables ({result.size} bytes, sha256 {result.sha256}, "
         f"PostgreSQL {result.server_version})",
         *(f"wrote s3://{os.environ['BACKUP_DATABASE_BUCKET']}/{key}" for key in result.keys),
+        f"source: {result.source.describe()}"
+        + ("" if result.source.system_identifier else f" ({dump.UNKNOWN_SERVER})"),
     ]
     print("\n".join(lines))
     report.summary("\n".join(["## Database dump", "", *(f"- {line}" for line in lines)]))
@@ -91,7 +91,7 @@ def run_list(args: argparse.Namespace) -> int:
     s3 = vault_client()
     moment = vault.now()
     print(f"{'schedule':8}  {'age':>9}  {'size':>12}  {'class':12}  key")
-    for backup in vault.backups(s3, env("BACKUP_DATABASE_BUCKET"), args.schedule or DATABASE_SCHEDULES):
+    for backup in vault.backups(s3, env("BACKUP_DATABASE_BUCKET"), args.schedule or vault.DATABASE_SCHEDULES):
         print(
             f"{backup.schedule:8}  {backup.age_hours(moment):8.1f}h  {backup.size:12d}  "
             f"{backup.storage_class:12}  {backup.key}"
@@ -182,7 +182,7 @@ def parser() -> argparse.ArgumentParser:
     dumping.set_defaults(run=run_dump)
     verbs.add_parser("uploads", help="copy new and changed Supabase Storage objects").set_defaults(run=run_uploads)
     listing = verbs.add_parser("list", help="list the complete backups of each schedule with their age")
-    listing.add_argument("--schedule", action="append", choices=[*DATABASE_SCHEDULES, "uploads"])
+    listing.add_argument("--schedule", action="append", choices=[*vault.DATABASE_SCHEDULES, "uploads"])
     listing.set_defaults(run=run_list)
     restoring = verbs.add_parser("restore", help="restore a chosen dump into the database at $RESTORE_TARGET_URL")
     restoring.add_argument("key", help="the dump's key, as `list` shows it (daily/20261127T020000Z.dump)")

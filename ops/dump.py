@@ -5,12 +5,11 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from ops import integrity, postgres, vault
 from ops.errors import JobError
@@ -49,6 +48,8 @@ class DumpResult:
     """The source server's version."""
     row_counts: dict[str, int]
     """Rows per table in the dumped snapshot."""
+    source: postgres.Identity
+    """The database dumped, as the manifest records it for the restore's production guard."""
 
 
 def _snapshot_and_counts(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[str, str, dict[str, int]]:
@@ -59,6 +60,15 @@ def _snapshot_and_counts(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[str
     if snapshot_row is None or version_row is None:
         raise JobError("the source database did not export a snapshot")
     return str(snapshot_row[0]), str(version_row[0]), integrity.row_counts(conn)
+
+
+# What the manifest's missing system identifier means, said where the dump reports it.
+UNKNOWN_SERVER = (
+    "pg_control_system() is not permitted for this user, so the server's identity is not recorded: a restore "
+    "needs --confirm-production unless a newer dump records it"
+)
+# pg_dump waits for a share lock on each table; a migration holding an exclusive one would hold it up unseen.
+LOCK_WAIT_TIMEOUT = "60s"
 
 
 def pg_dump_version() -> str:
@@ -86,28 +96,28 @@ def dump(
     if not destinations:
         raise JobError("no destination schedule given")
     started = vault.now()
-    env = postgres.libpq_env(database_url)
-    source_host = str(conninfo_to_dict(database_url).get("host") or "")
+    dbname, env = postgres.tool_connection(database_url)
     with tempfile.TemporaryDirectory(prefix="vibelog-dump-") as workdir:
         path = Path(workdir) / "database.dump"
+        conn = postgres.connect(database_url, "the source database")
+        # Closed, not committed, at the end: a read-only transaction has nothing to commit, and a network that
+        # stalled pg_dump would hold a COMMIT up as well.
         try:
-            conn = psycopg.connect(database_url, autocommit=True, connect_timeout=30)
-        except psycopg.Error as error:
-            raise JobError(
-                f"cannot connect to the source database: {postgres.last_line(str(error), database_url)}"
-            ) from None
-        with conn:
+            identity = postgres.identity(conn)
             snapshot, server_version, counts = _snapshot_and_counts(conn)
             command = [
                 pg_dump or postgres.tool("pg_dump"),
                 "--format=custom",
                 f"--compress={compress}",
                 f"--snapshot={snapshot}",
+                f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}",
                 "--no-password",
                 f"--file={path}",
+                f"--dbname={dbname}",
             ]
-            done = subprocess.run(command, env=env, capture_output=True, check=False)  # noqa: S603
-            conn.execute("COMMIT")
+            done = postgres.run(command, env)
+        finally:
+            conn.close()
         if done.returncode != 0:
             raise JobError(f"pg_dump failed (exit {done.returncode}): {postgres.last_line(done.stderr, database_url)}")
         size = path.stat().st_size
@@ -148,11 +158,11 @@ def dump(
                     "server_version": server_version,
                     "pg_dump_version": tool_version,
                     "storage_class": destination.storage_class,
-                    "source_host": source_host,
+                    "source": asdict(identity),
                     "started": started.isoformat(),
                     "finished": finished.isoformat(),
                     "row_counts": counts,
                 },
             )
             keys.append(key)
-    return DumpResult(tuple(keys), sha256, size, server_version, counts)
+    return DumpResult(tuple(keys), sha256, size, server_version, counts, identity)

@@ -8,30 +8,35 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from psycopg.conninfo import conninfo_to_dict
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops.errors import JobError
 
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
-# libpq reads these from the environment; passing them so keeps the password out of every process's argv.
-LIBPQ_ENV = {
-    "host": "PGHOST",
-    "hostaddr": "PGHOSTADDR",
-    "port": "PGPORT",
-    "user": "PGUSER",
-    "password": "PGPASSWORD",
-    "dbname": "PGDATABASE",
-    "sslmode": "PGSSLMODE",
-    "sslrootcert": "PGSSLROOTCERT",
-    "connect_timeout": "PGCONNECT_TIMEOUT",
-    "application_name": "PGAPPNAME",
-    "options": "PGOPTIONS",
+# Every connection the jobs make (psycopg's, pg_dump's, pg_restore's) gets these unless its URL sets them: a bounded
+# connect, and TCP keepalives plus a user timeout, so a connection whose peer or path is gone (a NAT dropping the
+# flow, a host lost) ends in about a minute instead of at the workflow's 120-minute limit (docs/backups.md).
+TIMEOUTS = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "60000",
 }
+# Seconds a transfer (pg_dump, pg_restore, an S3 request) may move no byte before the job gives up on it.
+STALL_ENV = "OPS_STALL_SECONDS"
+DEFAULT_STALL_SECONDS = 300.0
+# How often a running tool's progress is sampled.
+POLL_SECONDS = 0.2
 
 
 def bin_dir() -> Path:
@@ -59,24 +64,85 @@ def tool(name: str) -> str:
     return str(path)
 
 
-def libpq_env(url: str) -> dict[str, str]:
-    """The process environment that connects libpq to `url`, with the password in PGPASSWORD, not in argv."""
+def _parse_problem(error: psycopg.Error, url: str) -> str:
+    """` (what libpq found wrong)` with every quoted text longer than one character left out; nothing at all if a
+    run of six characters of the URL would still show."""
+    lines = str(error).strip().splitlines()
+    # Split on quotes, the odd parts are what libpq quoted: `"="` and `"]"` say what is wrong, the rest is the URL.
+    parts = (lines[0] if lines else "").split('"')
+    for index in range(1, len(parts), 2):
+        parts[index] = f'"{parts[index]}"' if len(parts[index]) == 1 else "..."
+    problem = "".join(parts)
+    if not problem or any(url[start : start + 6] in problem for start in range(len(url) - 5)):
+        return ""
+    return f" ({problem})"
+
+
+def parse(url: str) -> dict[str, str]:
+    """The parameters of a connection URL or key=value string; JobError, never quoting the URL, if it is malformed.
+
+    libpq's parse errors quote the text they stopped at, which holds the password: only their wording is kept.
+    """
     try:
         params = conninfo_to_dict(url)
-    except Exception:
-        raise JobError("the database URL is not a valid PostgreSQL connection URL") from None
-    unknown = sorted(set(params) - set(LIBPQ_ENV))
-    if unknown:
-        raise JobError(f"unsupported connection parameter(s) in the database URL: {', '.join(unknown)}")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PG") or key == "PG_BIN"}
-    env.update({LIBPQ_ENV[key]: str(value) for key, value in params.items() if value is not None})
-    return env
+    except psycopg.Error as error:
+        raise JobError(
+            f"the database URL is not a valid PostgreSQL connection URL{_parse_problem(error, url)}"
+        ) from None
+    return {key: str(value) for key, value in params.items() if value is not None}
+
+
+def conninfo(url: str) -> str:
+    """`url` as a libpq connection string with the jobs' TIMEOUTS wherever the URL does not set its own."""
+    return make_conninfo("", **{**TIMEOUTS, **parse(url)})
+
+
+def tool_connection(url: str) -> tuple[str, dict[str, str]]:
+    """pg_dump's or pg_restore's `--dbname` (the connection string without the password) and its environment.
+
+    The password goes in PGPASSWORD, never argv. The rest of the environment is the job's own, as for its psycopg
+    connections: the restore's production guard and pg_restore must resolve a URL to the same server.
+    """
+    params = {**TIMEOUTS, **parse(url)}
+    env = dict(os.environ)
+    if "password" in params:
+        env["PGPASSWORD"] = params.pop("password")
+    return make_conninfo("", **params), env
+
+
+def each_host(url: str) -> list[dict[str, str]]:
+    """The parameters of each host a multi-host URL (`host=a,b`, `h1:5432,h2:5432`) names, as libpq tries them.
+
+    Not psycopg's conninfo_attempts: it resolves names to addresses, and one unreachable address of a name (::1 of
+    `localhost` where the server listens on IPv4 only) would then count as a host that cannot be asked.
+    """
+    params = parse(url)
+    lists = {key: params[key].split(",") for key in ("host", "hostaddr", "port") if key in params}
+    count = max((len(values) for values in lists.values()), default=1)
+    if any(len(values) not in {1, count} for values in lists.values()):
+        counts = ", ".join(f"{len(values)} {key}" for key, values in lists.items())
+        raise JobError(f"the database URL's host, hostaddr and port lists differ in length ({counts})")
+    return [
+        {**params, **{key: values[index] if len(values) > 1 else values[0] for key, values in lists.items()}}
+        for index in range(count)
+    ]
+
+
+def connect(url: str, what: str) -> psycopg.Connection[tuple[Any, ...]]:
+    """An autocommit connection with the jobs' TIMEOUTS; JobError naming `what`, not the URL, if it fails."""
+    try:
+        return psycopg.connect(conninfo(url), autocommit=True)
+    except psycopg.Error as error:
+        raise JobError(f"cannot connect to {what}: {last_line(str(error), url)}") from None
 
 
 def scrub(text: str, url: str) -> str:
     """`text` with the URL and its password removed, for a one-line error message."""
-    params = conninfo_to_dict(url) if url else {}
-    for secret in (url, str(params.get("password") or "")):
+    try:
+        password = conninfo_to_dict(url).get("password") if url else None
+    except psycopg.Error:
+        password = None
+    for secret in (url, str(password or "")):
         if secret:
             text = text.replace(secret, "***")
     return text
@@ -87,6 +153,96 @@ def last_line(stderr: bytes | str, url: str) -> str:
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return scrub(lines[-1] if lines else "no error output", url)
+
+
+def stall_seconds() -> float:
+    """The stall limit: $OPS_STALL_SECONDS, else DEFAULT_STALL_SECONDS; JobError if it is not a positive number."""
+    text = os.environ.get(STALL_ENV, "")
+    try:
+        seconds = float(text) if text else DEFAULT_STALL_SECONDS
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise JobError(f"${STALL_ENV} must be a positive number of seconds, not {text!r}")
+    return seconds
+
+
+def _bytes_moved(pid: int) -> int | None:
+    """Bytes a process has read and written so far (its socket, its files); None where /proc does not say."""
+    try:
+        fields = dict(line.split(": ", 1) for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    except (OSError, ValueError):
+        return None
+    return int(fields.get("rchar", 0)) + int(fields.get("wchar", 0))
+
+
+def run(command: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """Run a client tool to its end; JobError once it has read and written nothing for the stall limit.
+
+    libpq's keepalives and user timeout end a connection whose peer is gone, not one that stays up and stops
+    delivering (a wedged pooler or proxy still answers TCP for the server): only the bytes moved tell that.
+    """
+    limit = stall_seconds()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+    try:
+        moved, since = _bytes_moved(process.pid), time.monotonic()
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=POLL_SECONDS)
+                return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr)
+            except subprocess.TimeoutExpired:
+                now = _bytes_moved(process.pid)
+                if now is None or now != moved:
+                    moved, since = now, time.monotonic()
+                elif time.monotonic() - since >= limit:
+                    raise JobError(
+                        f"{Path(command[0]).name} stalled: it moved no data for {limit:g} s (the network or the "
+                        f"server stopped answering; ${STALL_ENV} sets the limit)"
+                    ) from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+# pg_control_system() may be revoked from the user: asked first, so no error aborts the caller's transaction.
+CAN_READ_SYSTEM = "SELECT has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')"
+SYSTEM_QUERY = "SELECT system_identifier::text FROM pg_catalog.pg_control_system()"
+DATABASE_QUERY = "SELECT oid::bigint, datname FROM pg_catalog.pg_database WHERE datname = current_database()"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a database is, however its URL is spelled: its server's system identifier and its own oid and name."""
+
+    system_identifier: str | None
+    """pg_control_system().system_identifier, fixed when the cluster was created; None when the user may not read it."""
+    database_oid: int
+    """The database's oid on that server."""
+    database: str
+    """The database's name."""
+
+    def is_same_database(self, other: Identity) -> bool:
+        """Same server, and the same database: its oid, or its name (a database re-created under the same name)."""
+        return (
+            self.system_identifier is not None
+            and self.system_identifier == other.system_identifier
+            and (self.database_oid == other.database_oid or self.database == other.database)
+        )
+
+    def describe(self) -> str:
+        """`database vibelog (oid 16384) of server 7312...` for an error line."""
+        return f"database {self.database} (oid {self.database_oid}) of server {self.system_identifier or 'unknown'}"
+
+
+def identity(conn: psycopg.Connection[tuple[Any, ...]]) -> Identity:
+    """The identity of the database `conn` is connected to."""
+    allowed = conn.execute(CAN_READ_SYSTEM).fetchone()
+    system = conn.execute(SYSTEM_QUERY).fetchone() if allowed == (True,) else None
+    database = conn.execute(DATABASE_QUERY).fetchone()
+    if database is None:
+        raise JobError("the database did not say what it is (no pg_database row for current_database())")
+    return Identity(None if system is None else str(system[0]), int(database[0]), str(database[1]))
 
 
 def free_port() -> int:

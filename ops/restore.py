@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import yaml
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from ops import integrity, postgres, vault
 from ops.errors import JobError
@@ -35,19 +34,83 @@ def production_project_ref(stack_file: Path = PRODUCTION_STACK_FILE) -> str | No
     return host.split(".", 1)[0] if host.endswith(".supabase.co") else None
 
 
-def production_reason(target_url: str, manifest: dict[str, Any], production_ref: str | None) -> str | None:
-    """Why `target_url` is (or may be) a production database; None when nothing says so.
+def source_identity(manifest: Mapping[str, Any]) -> postgres.Identity | None:
+    """The identity of the database a manifest's dump was taken from; None if it records none (an older dump, or a
+    dump user that may not read pg_control_system())."""
+    source = manifest.get("source")
+    if not isinstance(source, dict) or not source.get("system_identifier"):
+        return None
+    try:
+        return postgres.Identity(str(source["system_identifier"]), int(source["database_oid"]), str(source["database"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
-    Either it is the host the dump was taken from (restoring over the live source), or it is the production
-    Supabase project: its direct host `db.<ref>.supabase.co`, or a pooler user `<user>.<ref>`.
+
+def recorded_production(s3: S3Client, bucket: str, manifest: Mapping[str, Any]) -> dict[str, postgres.Identity | None]:
+    """What production is, as the vault records it: the source of the chosen dump and of the vault's newest dump.
+
+    The newest one matters when the chosen dump is older than a move of the database (a new Supabase project, a
+    database re-created under another oid): production is what is dumped now.
     """
-    params = conninfo_to_dict(target_url)
-    host, user = str(params.get("host") or ""), str(params.get("user") or "")
-    if host and host == manifest.get("source_host"):
-        return f"{host} is the database this backup was taken from"
-    if production_ref and (host == f"db.{production_ref}.supabase.co" or user.endswith(f".{production_ref}")):
-        return f"{host} is the production Supabase project ({production_ref})"
+    found = vault.backups(s3, bucket, vault.DATABASE_SCHEDULES)
+    newest = max(found, key=lambda backup: backup.key.split("/", 1)[1], default=None)
+    recorded = {"the database this dump was taken from": source_identity(manifest)}
+    if newest is not None and newest.key != manifest.get("key"):
+        newest_manifest = vault.get_json(s3, bucket, vault.manifest_key(newest.key))
+        recorded[f"the source of the vault's newest dump ({newest.key})"] = source_identity(newest_manifest)
+    return recorded
+
+
+def production_reason(
+    target_url: str, recorded: Mapping[str, postgres.Identity | None], production_ref: str | None
+) -> str | None:
+    """Why the target is, or may be, production; None when its identity says it is not.
+
+    By identity, never by spelling: every host the URL names is connected to and asked what it is, and a database
+    of a recorded production server with a recorded oid or name is production. The production Supabase project is
+    also recognised by its direct host `db.<ref>.supabase.co` or a pooler user `<user>.<ref>`, in any case. A host
+    that cannot be reached or asked fails closed: it may be production.
+    """
+    attempts = postgres.each_host(target_url)
+    ref = (production_ref or "").lower()
+    for attempt in attempts:
+        host, user = str(attempt.get("host") or "").lower().rstrip("."), str(attempt.get("user") or "").lower()
+        if ref and (host == f"db.{ref}.supabase.co" or user.endswith(f".{ref}")):
+            return f"production: the target is the production Supabase project ({ref})"
+    known = {label: identity for label, identity in recorded.items() if identity is not None}
+    if not known:
+        return "a target that may be production: no manifest records the identity of production's database"
+    for attempt in attempts:
+        with postgres.connect(make_conninfo("", **attempt), "the target to read what it is") as conn:
+            target = postgres.identity(conn)
+        if target.system_identifier is None:
+            return (
+                "a target that may be production: its user may not read pg_control_system(), "
+                "so the server cannot be told apart"
+            )
+        for label, identity in known.items():
+            if target.is_same_database(identity):
+                return f"production: the target is {label}, {target.describe()}"
     return None
+
+
+def refuse_production(
+    s3: S3Client,
+    *,
+    bucket: str,
+    manifest: Mapping[str, Any],
+    target_url: str,
+    production_ref: str | None,
+    where: str = "over",
+) -> None:
+    """JobError unless the target is, by its identity, not production; before anything is written to it."""
+    postgres.each_host(target_url)  # a malformed URL is bad input, not a target that may be production
+    try:
+        why = production_reason(target_url, recorded_production(s3, bucket, manifest), production_ref)
+    except JobError as error:
+        why = f"a target that may be production: {error}"
+    if why is not None:
+        raise JobError(f"refusing to restore {where} {why}; add --confirm-production if you mean it")
 
 
 @dataclass(frozen=True)
@@ -86,6 +149,7 @@ def fetch_verified(s3: S3Client, bucket: str, key: str, target: Path) -> tuple[d
 
 def pg_restore(dump: Path, target_url: str, schemas: Sequence[str] = ()) -> float:
     """Load a dump into a database in one transaction (all or nothing); returns the seconds it took."""
+    dbname, env = postgres.tool_connection(target_url)
     command = [
         postgres.tool("pg_restore"),
         "--clean",
@@ -96,11 +160,11 @@ def pg_restore(dump: Path, target_url: str, schemas: Sequence[str] = ()) -> floa
         "--exit-on-error",
         "--no-password",
         *(f"--schema={schema}" for schema in schemas),
-        f"--dbname={conninfo_to_dict(target_url).get('dbname') or 'postgres'}",
+        f"--dbname={dbname}",
         str(dump),
     ]
     start = time.monotonic()
-    done = subprocess.run(command, env=postgres.libpq_env(target_url), capture_output=True, check=False)  # noqa: S603
+    done = postgres.run(command, env)
     elapsed = time.monotonic() - start
     if done.returncode != 0:
         raise JobError(f"pg_restore failed (exit {done.returncode}): {postgres.last_line(done.stderr, target_url)}")
@@ -116,7 +180,7 @@ def check(
         for name, count in dict(manifest.get("row_counts", {})).items()
         if not schemas or name.split(".", 1)[0] in schemas
     }
-    with psycopg.connect(target_url, autocommit=True) as conn:
+    with postgres.connect(target_url, "the restored database") as conn:
         return [
             integrity.compare_counts(expected, integrity.row_counts(conn, schemas)),
             integrity.validate_constraints(conn),
@@ -152,12 +216,21 @@ def restore(
     with tempfile.TemporaryDirectory(prefix="vibelog-restore-") as workdir:
         path = Path(workdir) / "database.dump"
         manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
-        why = production_reason(target_url, manifest, production_ref)
-        if why is not None and not confirm_production:
-            raise JobError(f"refusing to restore over production ({why}); add --confirm-production if you mean it")
+        if not confirm_production:
+            refuse_production(
+                s3, bucket=bucket, manifest=manifest, target_url=target_url, production_ref=production_ref
+            )
         manifest, fetch_seconds = fetch_verified(s3, bucket, key, path)
         restore_seconds = pg_restore(path, target_url, schemas)
     return Restored(key, manifest, fetch_seconds, restore_seconds, check(target_url, manifest, schemas, app_query))
+
+
+def guard_alongside(s3: S3Client, *, bucket: str, key: str, target_url: str, production_ref: str | None) -> None:
+    """The runbook's production guard: JobError if the database a new one would be created beside is production."""
+    manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
+    refuse_production(
+        s3, bucket=bucket, manifest=manifest, target_url=target_url, production_ref=production_ref, where="next to"
+    )
 
 
 def restore_alongside(
@@ -176,17 +249,15 @@ def restore_alongside(
     as it is, which is the copy of what a restore replaces; a person switches over (docs/runbooks.md). Returns what
     was restored and the new database's name.
     """
-    manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
-    why = production_reason(target_url, manifest, production_ref)
-    if why is not None and not confirm_production:
-        raise JobError(f"refusing to restore next to production ({why}); add --confirm-production if you mean it")
-    current = str(conninfo_to_dict(target_url).get("dbname") or "postgres")
+    if not confirm_production:
+        guard_alongside(s3, bucket=bucket, key=key, target_url=target_url, production_ref=production_ref)
+    current = postgres.parse(target_url).get("dbname") or "postgres"
     name = f"{current}_restored_{vault.now():%Y%m%dt%H%M%Sz}"
-    try:
-        with psycopg.connect(target_url, autocommit=True) as conn:
+    with postgres.connect(target_url, "the target") as conn:
+        try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.Error as error:
-        raise JobError(f"cannot create database {name}: {postgres.scrub(str(error).strip(), target_url)}") from None
+        except psycopg.Error as error:
+            raise JobError(f"cannot create database {name}: {postgres.last_line(str(error), target_url)}") from None
     restored = restore(
         s3,
         bucket=bucket,

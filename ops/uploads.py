@@ -90,7 +90,7 @@ def sync(
                         }
                     },
                 )
-            except (ClientError, BotoCoreError) as error:
+            except vault.S3_ERRORS as error:
                 raise JobError(f"cannot copy {storage_bucket}/{item.key}: {vault.reason(error)}") from None
             copied_bytes += item.size
             entries.append({"key": key, "size": item.size, "reason": decision})

@@ -12,13 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from boto3.exceptions import Boto3Error, RetriesExceededError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
+from ops import postgres
 from ops.errors import JobError
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
+# The database dumps' schedules, each a key prefix of the database bucket.
+DATABASE_SCHEDULES = ("daily", "weekly", "yearly")
 DUMP_SUFFIX = ".dump"
 MANIFEST_SUFFIX = ".manifest.json"
 # S3's smallest multipart part (except the last); 16 MiB keeps a 10 GB dump far below the 10,000-part limit.
@@ -26,6 +31,20 @@ PART_SIZE = 16 * 1024 * 1024
 STAMP = "%Y%m%dT%H%M%SZ"
 # Classes S3 serves only after a RestoreObject (GLACIER_IR is read directly).
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+
+
+def client_config() -> Config:
+    """Every AWS client's timeouts: a bounded connect, and no socket read or write waiting past the stall limit.
+
+    A read timeout is botocore's own stall detector: it fires when no byte has moved for that long, however big the
+    transfer. Three attempts each (standard retries); a download's stalled body is tried again by s3transfer up to
+    5 times, so a transfer that stalls for good fails within about 5 stall limits.
+    """
+    return Config(
+        connect_timeout=int(postgres.TIMEOUTS["connect_timeout"]),
+        read_timeout=postgres.stall_seconds(),
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
 
 
 def stamp(moment: datetime) -> str:
@@ -52,8 +71,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+# What a failed S3 call raises: botocore's errors, and boto3's from its managed transfers (download_file,
+# upload_fileobj), which wrap a timeout that their own retries did not get past.
+S3_ERRORS = (ClientError, BotoCoreError, Boto3Error)
+
+
 def reason(error: Exception) -> str:
     """One line saying why an S3 call failed."""
+    if isinstance(error, RetriesExceededError) and isinstance(
+        last := getattr(error, "last_exception", None), Exception
+    ):
+        return reason(last)
+    if isinstance(error, ReadTimeoutError):
+        return f"stalled: no data moved for {postgres.stall_seconds():g} s (${postgres.STALL_ENV} sets the limit)"
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         return f"{info.get('Code', 'error')}: {info.get('Message', '')}".strip()
@@ -263,7 +293,7 @@ def download(
             while 'ongoing-request="false"' not in s3.head_object(Bucket=bucket, Key=key).get("Restore", ""):
                 time.sleep(poll_seconds)
         s3.download_file(bucket, key, str(target))
-    except (ClientError, BotoCoreError) as error:
+    except S3_ERRORS as error:
         raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
     return dict(head.get("Metadata", {}))
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
 from botocore.exceptions import ClientError
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ops import cli, dump, restore, vault
+from ops import cli, dump, postgres, restore, vault
 from ops.errors import JobError
+from tests.helpers.proxy import StallingProxy
 from tests.ops_servers import S3Server
 
 if TYPE_CHECKING:
@@ -103,29 +106,131 @@ def test_restore_brings_back_the_same_rows_after_a_table_is_dropped_and_rows_cor
     assert fingerprint(database) == before, "the restored rows differ from the dumped ones"
 
 
-def test_restore_over_the_source_or_production_is_refused_without_confirmation(
-    database: str, s3_server: S3Server
+LATE_ROW = "INSERT INTO users VALUES (9999, 'written-after-the-dump@vibelog.io')"
+
+
+def late_row_is_there(url: str) -> bool:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM users WHERE id = 9999").fetchone() == (1,)
+
+
+SOURCE = "production: the target is the database this dump was taken from"
+
+
+def respellings(cluster: postgres.Cluster, url: str, services: Path) -> dict[str, tuple[str, str]]:
+    """The source database, named every way libpq accepts that the old host comparison did not see through, each
+    with the reason it must be refused for; `services` is the PGSERVICEFILE to write its service entry in."""
+    port, name = cluster.port, conninfo_to_dict(url)["dbname"]
+    services.write_text(f"[vibelog]\nhost=localhost\nport={port}\ndbname={name}\nuser=postgres\n")
+    return {
+        "localhost for 127.0.0.1": (f"postgresql://postgres@localhost:{port}/{name}", SOURCE),
+        "LOCALHOST": (f"postgresql://postgres@LOCALHOST:{port}/{name}", SOURCE),
+        "a trailing dot": (f"host=localhost. hostaddr=127.0.0.1 port={port} dbname={name} user=postgres", SOURCE),
+        "hostaddr= under another name": (
+            f"host=db.staging.example hostaddr=127.0.0.1 port={port} dbname={name} user=postgres",
+            SOURCE,
+        ),
+        "a multi-host list": (f"postgresql://postgres@localhost:{port},127.0.0.1:{port}/{name}", SOURCE),
+        "a multi-host list whose first host is down": (
+            f"host=127.0.0.1,localhost port=1,{port} dbname={name} user=postgres",
+            "a target that may be production: cannot connect",
+        ),
+        "host in the query string": (f"postgresql:///{name}?host=127.0.0.1&port={port}&user=postgres", SOURCE),
+        "the Unix socket": (f"host={cluster.data_dir.parent} port={port} dbname={name} user=postgres", SOURCE),
+        "a service file": ("service=vibelog", SOURCE),
+        "an upper-case pooler user": (
+            f"postgresql://POSTGRES.VIBELOG-PRODUCTION@127.0.0.1:{port}/{name}",
+            "production: the target is the production Supabase project (vibelog-production)",
+        ),
+    }
+
+
+def test_restore_over_the_source_is_refused_however_it_is_spelled(
+    pg_cluster: postgres.Cluster, database: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    services = tmp_path / "pg_service.conf"
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
     seed(database)
     s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
     (key,) = dump_daily(s3, bucket, database).keys
     with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute("DROP TABLE vibelogs")
+        conn.execute(LATE_ROW)
 
-    with pytest.raises(JobError, match=r"refusing to restore over production .*--confirm-production"):
-        restore.restore(s3, bucket=bucket, key=key, target_url=database)
-
+    overwritten = []
+    for case, (url, reason) in respellings(pg_cluster, database, services).items():
+        with pytest.raises(JobError) as refused:
+            restore.restore(s3, bucket=bucket, key=key, target_url=url, production_ref="vibelog-production")
+        message = str(refused.value)
+        assert message.startswith(f"refusing to restore over {reason}"), f"{case}: {message}"
+        assert message.endswith("add --confirm-production if you mean it"), f"{case}: {message}"
+        assert "\n" not in message, f"{case}: more than one line"
+        if not late_row_is_there(database):
+            overwritten.append(case)
+    assert not overwritten, f"restored over the source database spelled as: {overwritten}"
+    # Without the Supabase rule, the pooler user's target is still recognised by what it is.
     with psycopg.connect(database, autocommit=True) as conn:
-        assert conn.execute("SELECT to_regclass('public.vibelogs')").fetchone() == (None,), "nothing was restored"
+        conn.execute('CREATE ROLE "POSTGRES.VIBELOG-PRODUCTION" LOGIN SUPERUSER')
+    try:
+        pooler, _ = respellings(pg_cluster, database, services)["an upper-case pooler user"]
+        with pytest.raises(JobError, match=f"^refusing to restore over {SOURCE}"):
+            restore.restore(s3, bucket=bucket, key=key, target_url=pooler)
+    finally:
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute('DROP ROLE "POSTGRES.VIBELOG-PRODUCTION"')
+    assert late_row_is_there(database), "the pooler user's restore went through"
+
+
+def test_another_database_of_the_same_server_is_not_production(
+    pg_cluster: postgres.Cluster, database: str, s3_server: S3Server
+) -> None:
+    before = seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    other = f"{database}_copy"
+    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{conninfo_to_dict(other)["dbname"]}"')
+
+    restored = restore.restore(s3, bucket=bucket, key=key, target_url=other.replace("127.0.0.1", "localhost"))
+
+    assert restored.ok, [check for check in restored.checks if not check.ok]
+    assert fingerprint(other) == before, "the other database did not get the dumped rows"
+
+
+def test_a_target_that_cannot_be_asked_what_it_is_is_refused(
+    pg_cluster: postgres.Cluster, database: str, s3_server: S3Server
+) -> None:
+    seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    hidden = f"{database}_hidden"
+    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{conninfo_to_dict(hidden)["dbname"]}"')
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'restorer'").fetchone() is None:
+            conn.execute("CREATE ROLE restorer LOGIN")
+    with psycopg.connect(hidden, autocommit=True) as conn:
+        conn.execute("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC")
+    unreachable = f"postgresql://postgres:s3cr3t-password@127.0.0.1:{postgres.free_port()}/postgres"
+
+    cases = {
+        "unreachable": (unreachable, "may be production: cannot connect to the target"),
+        "no pg_control_system()": (hidden.replace("postgres@", "restorer@"), "may not read pg_control_system()"),
+    }
+    for case, (url, reason) in cases.items():
+        with pytest.raises(JobError) as refused:
+            restore.restore(s3, bucket=bucket, key=key, target_url=url)
+        assert reason in str(refused.value), f"{case}: {refused.value}"
+        assert "s3cr3t-password" not in str(refused.value), f"{case}: the password was printed"
+
+
+def test_the_production_supabase_project_is_refused_in_any_case() -> None:
     ref = restore.production_project_ref()
     assert ref == "vibelog-production", "the production Supabase project is read from Pulumi.production.yaml"
-    manifest = {"source_host": "elsewhere"}
-    direct = f"postgresql://postgres:pw@db.{ref}.supabase.co:5432/postgres"
-    pooled = f"postgresql://postgres.{ref}:pw@aws-0-us-east-1.pooler.supabase.com:5432/postgres"
-    staging = "postgresql://postgres:pw@db.vibelog-staging.supabase.co:5432/postgres"
-    assert restore.production_reason(direct, manifest, ref) is not None
-    assert restore.production_reason(pooled, manifest, ref) is not None
-    assert restore.production_reason(staging, manifest, ref) is None
+    direct = f"postgresql://postgres:pw@DB.{ref.upper()}.SUPABASE.CO.:5432/postgres"
+    pooled = f"postgresql://POSTGRES.{ref.upper()}:pw@aws-0-us-east-1.pooler.supabase.com:5432/postgres"
+    for url in (direct, pooled):
+        why = restore.production_reason(url, {}, ref)
+        assert why is not None, f"{url}: not recognised as production"
+        assert why.startswith("production: the target is the production Supabase project"), why
 
 
 def failing_pg_dump(tmp_path: Path) -> str:
@@ -297,7 +402,7 @@ def test_the_runbooks_restore_goes_beside_the_live_database_and_leaves_it_as_it_
         conn.execute("UPDATE users SET email = 'x' || email WHERE id < 50")
     corrupted = fingerprint(database)
 
-    with pytest.raises(JobError, match=r"refusing to restore next to production .*--confirm-production"):
+    with pytest.raises(JobError, match=r"refusing to restore next to production: .*--confirm-production"):
         restore.restore_alongside(s3, bucket=bucket, key=key, target_url=database)
     restored, name = restore.restore_alongside(s3, bucket=bucket, key=key, target_url=database, confirm_production=True)
 
@@ -309,3 +414,177 @@ def test_the_runbooks_restore_goes_beside_the_live_database_and_leaves_it_as_it_
             "SELECT count(*) FROM pg_database WHERE datname LIKE %s", [name.split("_restored_")[0] + "_restored_%"]
         ).fetchone()
     assert created == (1,), "the refused attempt created a database"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("postgresql:postgres:s3cr3t-password@localhost/db", []),
+        ("postgresql://postgres:s3cr3t-password@[::1/db", []),
+        ("postgresql://postgres:s3cr3t-password@[::1/db", ["--confirm-production"]),
+    ],
+    ids=["missing //", "unclosed [", "unclosed [, confirmed"],
+)
+def test_a_malformed_target_url_is_one_line_without_the_password(
+    database: str,
+    aws_env: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    case: tuple[str, list[str]],
+) -> None:
+    url, confirm = case
+    seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("RESTORE_TARGET_URL", url)
+
+    assert cli.main(["restore", key, *confirm]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: the database URL is not a valid PostgreSQL connection URL"), err
+    assert err.count("\n") == 1, f"not one line: {err}"
+    assert "s3cr3t-password" not in err, err
+
+
+def test_every_connection_gets_the_timeouts_and_the_url_may_set_its_own(database: str, s3_server: S3Server) -> None:
+    seed(database)
+    own = {"keepalives_idle": "5", "tcp_user_timeout": "20000"}
+    url = make_conninfo(database, **own)
+
+    expected = {**postgres.TIMEOUTS, **own}
+    with postgres.connect(url, "the database") as conn:
+        used = conn.info.get_parameters()
+    assert {key: used.get(key) for key in expected} == expected, "psycopg's connection"
+    dbname, env = postgres.tool_connection(make_conninfo(url, password="s3cr3t-password"))
+    tool = conninfo_to_dict(dbname)
+    assert {key: tool.get(key) for key in expected} == expected, "pg_dump's and pg_restore's --dbname"
+    assert "s3cr3t-password" not in dbname, "the password would be in argv"
+    assert env["PGPASSWORD"] == "s3cr3t-password"
+    # Accepted, not refused as an unknown parameter: the dump runs with them.
+    (key,) = dump_daily(s3_server.client(), s3_server.bucket(locked=True), url).keys
+    assert key.startswith("daily/")
+
+
+def through(url: str, port: int, proxy: StallingProxy) -> str:
+    return url.replace(f":{port}/", f":{proxy.port}/")
+
+
+def test_a_dump_through_a_network_that_stalls_fails_within_the_stall_limit(
+    pg_cluster: postgres.Cluster, database: str, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    monkeypatch.setenv(postgres.STALL_ENV, "1")
+    # The job's own connection (the first) passes; pg_dump's stalls once it has read its first 3,000 bytes.
+    with StallingProxy(pg_cluster.port, budget=3000, stall_from=2) as proxy:
+        start = time.monotonic()
+        with pytest.raises(JobError) as failed:
+            dump_daily(s3, bucket, through(database, pg_cluster.port, proxy))
+        elapsed = time.monotonic() - start
+
+    assert str(failed.value).startswith("pg_dump stalled: it moved no data for 1 s"), failed.value
+    assert proxy.stalled == 1, "the proxy never stalled pg_dump's connection"
+    assert elapsed < 15, f"the stall took {elapsed:.0f} s to be noticed"
+    assert leftovers(s3, bucket) == ([], []), "a stalled dump left an object behind"
+
+
+def test_a_connect_that_stalls_fails_within_the_connect_timeout(
+    pg_cluster: postgres.Cluster, database: str, s3_server: S3Server
+) -> None:
+    seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    with StallingProxy(pg_cluster.port, budget=0) as proxy:
+        url = make_conninfo(through(database, pg_cluster.port, proxy), connect_timeout="2")
+        jobs: list[tuple[str, Callable[[], object], str]] = [
+            ("dump", lambda: dump_daily(s3, bucket, url), "cannot connect to the source database: "),
+            (
+                "restore",
+                lambda: restore.restore(s3, bucket=bucket, key=key, target_url=url),
+                "refusing to restore over a target that may be production: cannot connect to the target",
+            ),
+        ]
+        for job, run, expected in jobs:
+            start = time.monotonic()
+            with pytest.raises(JobError) as failed:
+                run()
+            elapsed = time.monotonic() - start
+            assert str(failed.value).startswith(expected), f"{job}: {failed.value}"
+            assert elapsed < 10, f"{job}: the stalled connect took {elapsed:.0f} s"
+    assert late_row_is_there(database) is False, "nothing was restored"
+
+
+def test_an_s3_transfer_that_stalls_fails_within_the_stall_limit(
+    aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    direct, bucket = aws_env.client(), aws_env.bucket(locked=False)
+    direct.put_object(Bucket=bucket, Key="daily/big.dump", Body=os.urandom(1024 * 1024))
+    monkeypatch.setenv(postgres.STALL_ENV, "1")
+    port = int(aws_env.endpoint.rsplit(":", 1)[1])
+    transfers: list[tuple[str, int, Callable[[S3Client], object]]] = [
+        ("download", 100_000, lambda s3: vault.download(s3, bucket, "daily/big.dump", tmp_path / "big.dump")),
+        ("upload", 0, lambda s3: vault.put_json(s3, bucket, "daily/x.manifest.json", {"key": "x"})),
+    ]
+    for case, budget, transfer in transfers:
+        with StallingProxy(port, budget=budget) as proxy:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{proxy.port}")
+            start = time.monotonic()
+            with pytest.raises(JobError) as failed:
+                transfer(cli.vault_client())
+            elapsed = time.monotonic() - start
+        assert proxy.stalled, f"{case}: the proxy never stalled"
+        assert "stalled: no data moved for 1 s" in str(failed.value), f"{case}: {failed.value}"
+        assert "\n" not in str(failed.value), f"{case}: not one line"
+        assert elapsed < 30, f"{case}: the stall took {elapsed:.0f} s to fail"
+
+
+def test_a_dump_user_that_may_not_read_the_server_identity_is_said_and_its_restore_fails_closed(
+    database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(database)
+    server = make_conninfo(database, dbname="postgres")
+    with psycopg.connect(server, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'dumper'").fetchone() is None:
+            conn.execute("CREATE ROLE dumper LOGIN")
+        conn.execute(f'CREATE DATABASE "{conninfo_to_dict(database)["dbname"]}_other"')
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO dumper")
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("BACKUP_DATABASE_URL", database.replace("postgres@", "dumper@"))
+
+    assert cli.main(["dump", "--to", "daily"]) == 0
+
+    out = capsys.readouterr().out
+    assert "pg_control_system() is not permitted for this user" in out, out
+    (backup,) = vault.backups(s3, bucket, ["daily"])
+    manifest = vault.get_json(s3, bucket, vault.manifest_key(backup.key))
+    assert manifest["source"]["system_identifier"] is None, manifest["source"]
+    assert manifest["source"]["database"] == conninfo_to_dict(database)["dbname"]
+    other = f"{database}_other"
+    with pytest.raises(JobError, match="no manifest records the identity of production's database"):
+        restore.restore(s3, bucket=bucket, key=backup.key, target_url=other)
+    assert restore.restore(s3, bucket=bucket, key=backup.key, target_url=other, confirm_production=True).ok
+
+
+def test_a_restore_through_a_network_that_stalls_fails_within_the_stall_limit(
+    pg_cluster: postgres.Cluster, database: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    path = tmp_path / "database.dump"
+    restore.fetch_verified(s3, bucket, key, path)
+    monkeypatch.setenv(postgres.STALL_ENV, "1")
+    with StallingProxy(pg_cluster.port, budget=800) as proxy:
+        start = time.monotonic()
+        with pytest.raises(JobError) as failed:
+            restore.pg_restore(path, through(database, pg_cluster.port, proxy))
+        elapsed = time.monotonic() - start
+
+    assert str(failed.value).startswith("pg_restore stalled: it moved no data for 1 s"), failed.value
+    assert proxy.stalled == 1, "the proxy never stalled pg_restore's connection"
+    assert elapsed < 15, f"the stall took {elapsed:.0f} s to be noticed"
+    assert fingerprint(database) == before, "a stalled restore left part of its work behind"

@@ -322,3 +322,36 @@ def test_the_database_runbook_refuses_an_archived_dump_until_it_is_thawed(
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("DROP TABLE vibelogs")
     assert main(["runbook-database-restore", yearly, "--confirm-production", *FAST]) == 0, capsys.readouterr()
+
+
+@pytest.mark.usefixtures("url")
+def test_the_database_runbook_refuses_the_live_database_however_it_is_spelled_before_maintenance(
+    world: World, database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    live = conninfo_to_dict(database)["dbname"]
+    spellings = {
+        "localhost": database.replace("127.0.0.1", "localhost"),
+        "LOCALHOST": database.replace("127.0.0.1", "LOCALHOST"),
+        "hostaddr=": make_conninfo(database, host="db.staging.example", hostaddr="127.0.0.1"),
+        "a malformed URL": "postgresql://postgres:s3cr3t-password@[::1/db",
+    }
+    for case, target in spellings.items():
+        monkeypatch.setenv("RESTORE_TARGET_URL", target)
+
+        assert main(["runbook-database-restore", key, *FAST]) == 1, case
+
+        err = capsys.readouterr().err
+        expected = "not a valid PostgreSQL" if case == "a malformed URL" else "refusing to restore next to production: "
+        assert expected in err, f"{case}: {err}"
+        assert err.count("\n") == 1, f"{case}: not one line: {err}"
+        assert "s3cr3t-password" not in err, f"{case}: the password was printed"
+        assert world.item_log == [], f"{case}: maintenance went on for a refused restore"
+    with psycopg.connect(database, autocommit=True) as conn:
+        created = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{live}_restored_%"]
+        ).fetchall()
+    assert created == [], f"a refused runbook created {created}"

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from ops import report, restore
+from ops import report, restore, vault
 from ops.errors import JobError
 from ops.runbook import stackfile, steps
 from ops.runbook.http import Client
@@ -97,7 +97,7 @@ def run_announce(args: argparse.Namespace) -> int:
 
 
 def run_failover_verify(args: argparse.Namespace) -> int:
-    cloudwatch = boto3.client("cloudwatch", region_name=ROUTE53_METRICS_REGION)
+    cloudwatch = boto3.client("cloudwatch", region_name=ROUTE53_METRICS_REGION, config=vault.client_config())
     steps.verify_failover(
         cloudwatch,
         env("HEALTH_CHECK_ID"),
@@ -108,19 +108,26 @@ def run_failover_verify(args: argparse.Namespace) -> int:
 
 
 def run_database_restore(args: argparse.Namespace) -> int:
-    # Before maintenance goes on: an archived dump cannot be read by this role nor within this job.
-    restore.require_readable(
-        boto3.client("s3", region_name=env("BACKUP_VAULT_REGION")), env("BACKUP_DATABASE_BUCKET"), args.key
+    s3 = boto3.client("s3", region_name=env("BACKUP_VAULT_REGION"), config=vault.client_config())
+    bucket, target_url, production_ref = (
+        env("BACKUP_DATABASE_BUCKET"),
+        env("RESTORE_TARGET_URL"),
+        restore.production_project_ref(),
     )
+    # Before maintenance goes on: an archived dump cannot be read by this role nor within this job, and a refused
+    # target must not leave production in maintenance.
+    restore.require_readable(s3, bucket, args.key)
+    if not args.confirm_production:
+        restore.guard_alongside(s3, bucket=bucket, key=args.key, target_url=target_url, production_ref=production_ref)
 
     def restore_step() -> steps.RestoreOutcome:
         restored, name = restore.restore_alongside(
-            boto3.client("s3", region_name=env("BACKUP_VAULT_REGION")),
-            bucket=env("BACKUP_DATABASE_BUCKET"),
+            s3,
+            bucket=bucket,
             key=args.key,
-            target_url=env("RESTORE_TARGET_URL"),
+            target_url=target_url,
             confirm_production=args.confirm_production,
-            production_ref=restore.production_project_ref(),
+            production_ref=production_ref,
         )
         lines = [f"{'ok' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in restored.checks]
         lines.append(f"{args.key} restored into the new database `{name}`; the live database is untouched")
