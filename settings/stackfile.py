@@ -179,6 +179,14 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | N
     return config
 
 
+def checked_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | None = None) -> StackConfig:
+    """The stack's config once its file (or `text`) is read and its settings validated, as the program's first step
+    validates them: StackFileError or ConfigError before anything runs."""
+    config = read_stack_config(stack, project_dir, text)
+    load_settings(stack, config.values, config.secret_keys)
+    return config
+
+
 def _config_mapping(loaded: Any, name: str) -> dict[str, Any]:
     """The `config:` mapping of a parsed stack file, every key with its namespace, as the CLI reads it."""
     if loaded is None:

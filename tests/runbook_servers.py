@@ -27,6 +27,8 @@ class World:
     item_log: list[tuple[str, Any]] = field(default_factory=list)
     posts: list[tuple[str, Any]] = field(default_factory=list)
     rollbacks: list[tuple[str, str]] = field(default_factory=list)
+    last_alias: dict[str, Any] | None = None
+    """The project's lastAliasRequest: Vercel's record of the last rollback or promotion."""
     healthy: bool = True
     unauthorised: int = 0
 
@@ -91,7 +93,10 @@ def _handler(world: World) -> type[BaseHTTPRequestHandler]:
                     world.propagation_reads -= 1
                     if world.propagation_reads <= 0:
                         world.production, world.pending = world.pending, None
-                self._send(200, {"id": parts[2], "targets": {"production": {"id": world.production}}})
+                        if world.last_alias is not None:
+                            world.last_alias["jobStatus"] = "succeeded"
+                project = {"id": parts[2], "targets": {"production": {"id": world.production}}}
+                self._send(200, {**project, "lastAliasRequest": world.last_alias})
             elif parts[:2] == ["v1", "edge-config"] and parts[3] == "item":
                 key = parts[4]
                 if key in world.items:
@@ -111,6 +116,12 @@ def _handler(world: World) -> type[BaseHTTPRequestHandler]:
                 if parts[:2] == ["v1", "projects"] and parts[3] == "rollback":
                     world.rollbacks.append((parts[4], query.get("description", [""])[0]))
                     world.pending = parts[4]
+                    world.last_alias = {
+                        "type": "rollback",
+                        "fromDeploymentId": world.production,
+                        "toDeploymentId": parts[4],
+                        "jobStatus": "in-progress",
+                    }
                     self._send(201, {})
                 else:
                     self._send(404, {})

@@ -101,6 +101,22 @@ def test_an_automated_rollback_goes_to_the_deployment_before_the_one_serving(wor
     assert world.rollbacks == [("dpl_good", "error-rate alarm")], "the newest production deployment before dpl_bad"
 
 
+@pytest.mark.usefixtures("url")
+def test_a_second_automated_rollback_changes_nothing(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runbook-rollback", "previous", "--reason", "error-rate alarm", *FAST]) == 0
+    assert main(["runbook-rollback", "previous", "--reason", "error-rate alarm", *FAST]) == 0
+    assert world.rollbacks == [("dpl_good", "error-rate alarm")], "the second run rolled back once more"
+    assert world.production == "dpl_good"
+    assert "production already serves dpl_good; no rollback request sent" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("url")
+def test_after_a_promotion_previous_is_again_the_deployment_before_the_one_serving(world: World) -> None:
+    world.last_alias = {"type": "promote", "fromDeploymentId": "dpl_good", "toDeploymentId": "dpl_bad"}
+    assert main(["runbook-rollback", "previous", "--reason", "error-rate alarm", *FAST]) == 0
+    assert world.rollbacks == [("dpl_good", "error-rate alarm")]
+
+
 @pytest.mark.parametrize(
     ("deployment", "problem"),
     [

@@ -4,7 +4,10 @@ typed inputs, the approval window enforced, and only the variables and secrets t
 from __future__ import annotations
 
 import copy
+import os
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -177,3 +180,36 @@ def test_failover_and_lockdown_change_production_only_through_a_pull_request() -
         assert "gh pr create --base main" in runs, name
         for job in workflow["jobs"].values():
             assert job["permissions"].get("contents") in (None, "read"), f"{name}: GITHUB_TOKEN never pushes"
+
+
+@pytest.mark.parametrize("name", ["runbook-failover.yml", "runbook-security-lockdown.yml"])
+def test_a_run_that_changes_nothing_opens_no_pull_request_and_announces_none(name: str, tmp_path: Path) -> None:
+    # The verbs leave the stack file as it is when it already holds the change (a second run); the pull request
+    # step then runs, as GitHub runs it, in a checkout without changes: it must end quietly, with no URL.
+    [job] = [job for key, job in load(WORKFLOWS / name)["jobs"].items() if key != "request"]
+    [pr] = [step for step in steps_of(job) if step.get("id") == "pr"]
+    git, bash = shutil.which("git"), shutil.which("bash")
+    assert git is not None, "git is on the runner"
+    assert bash is not None, "bash is the runner's shell"
+    quiet = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "PATH": os.environ["PATH"]}
+    for command in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
+        (tmp_path / "Pulumi.production.yaml").touch()
+        subprocess.run([git, *command], cwd=tmp_path, env=quiet, check=True)  # noqa: S603 - fixed git commands
+    output = tmp_path.parent / f"{tmp_path.name}-output"
+    output.touch()
+    env = {**quiet, **dict.fromkeys(pr.get("env", {}), "x"), "GITHUB_OUTPUT": str(output), "GH_TOKEN": ""}
+    done = subprocess.run(  # noqa: S603 - the workflow's own step, in a scratch repository
+        [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", pr["run"]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, f"{name}: the pull request step fails when nothing changed: {done.stderr}"
+    assert output.read_text(encoding="utf-8") == "", f"{name}: a pull request URL without a pull request"
+    announcing = [step for step in steps_of(job) if "steps.pr.outputs.url" in str(step.get("env"))]
+    assert announcing, f"{name}: no step announces the pull request"
+    for step in announcing:
+        assert "steps.pr.outputs.url != ''" in str(step.get("if")), f"{name}: {step['name']} announces no pull request"

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from infra.cli.exits import EXIT_NO, EXIT_OK, EXIT_USAGE
-from infra.engine.runtime import Plan, checked_config, plan_stack
+from infra.engine.runtime import Plan, plan_stack
 from settings.loader import ConfigError
-from settings.stackfile import StackConfig, StackFileError
+from settings.stackfile import StackConfig, StackFileError, checked_config
 
 T = TypeVar("T")
 

@@ -30,7 +30,6 @@ from infra.engine.fast_runtime import sdk_shortcuts
 from infra.engine.mocks import VibelogMocks
 from policy.type_tokens import STACK
 from policy.unknowns import UNKNOWN, Unknown
-from settings.loader import load_settings
 from settings.stackfile import StackConfig, read_stack_config
 from settings.stacks import PROJECT_DIR
 
@@ -300,14 +299,6 @@ def plan_stack(stack: str, config: StackConfig | None = None) -> Plan:
     """Read the stack file (unless its config is given), stand placeholders in for secrets, and run the program
     offline (no policy run)."""
     return run_program(stack, config)
-
-
-def checked_config(stack: str) -> StackConfig:
-    """The stack's config once its file is read and its settings validated, as the program's first step validates
-    them: StackFileError or ConfigError before anything runs."""
-    config = read_stack_config(stack)
-    load_settings(stack, config.values, config.secret_keys)
-    return config
 
 
 def _run_path(program: Path) -> None:

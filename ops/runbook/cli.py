@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -161,20 +163,24 @@ def stack_path(stack: str) -> Path:
 
 
 def stack_value(text: str) -> tuple[str, Any]:
-    """SWITCH=VALUE for a stack switch: true/false, a whole number, or a word."""
+    """SWITCH=VALUE for a stack switch: true/false, a whole number, or text; the settings models judge the value."""
     switch, sep, raw = text.partition("=")
     if not sep or switch not in stackfile.STACK_SWITCHES:
         raise argparse.ArgumentTypeError(f"{text!r}: expected one of {sorted(stackfile.STACK_SWITCHES)}=VALUE")
-    value: Any = {"true": True, "false": False}.get(raw, int(raw) if raw.isdigit() else raw)
+    value: Any = {"true": True, "false": False}.get(raw, raw)
+    if re.fullmatch(r"-?[0-9]+", raw):
+        with contextlib.suppress(ValueError):  # past Python's 4300 digits it stays text, which the models refuse
+            value = int(raw)
+    if (switch, value) == ("operations.securityMode", stackfile.LOCKDOWN_MODE):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a lockdown starts with `runbook-lockdown`, which also starts its secret rotation"
+        )
     return switch, value
 
 
 def run_stack_set(args: argparse.Namespace) -> int:
-    path = stack_path(args.stack)
-    lines = []
-    for switch, value in args.change:
-        before, after = stackfile.edit(path, switch, value)
-        lines.append(f"{path}: vibelog:{switch} {before!r} -> {after!r}")
+    edit = stackfile.apply(stack_path(args.stack), args.stack, args.change)
+    lines = edit.lines()
     print("\n".join(lines))
     report.summary("## Stack change\n\n" + "".join(f"- {line}\n" for line in lines))
     return 0
@@ -182,17 +188,21 @@ def run_stack_set(args: argparse.Namespace) -> int:
 
 def run_lockdown(args: argparse.Namespace) -> int:
     path = stack_path(args.stack)
-    rotation = int(stackfile.read(path.read_text(encoding="utf-8"), "operations.secretRotation") or 0)
-    stackfile.edit(path, "operations.securityMode", "enhanced")
+    changes, note = stackfile.lockdown(stackfile.current(path, args.stack).operations, rotate_again=args.rotate_again)
+    if not changes:
+        line = f"{path}: {note}; nothing changed"
+        print(line)
+        report.summary(f"## Security lockdown\n\n{line}\n")
+        return 0
     # Step 1 of the documented rotation (docs/incident-response.md): the new generation beside the old one. A single
     # `up` with keepPreviousSecrets false would revoke the token the running deployments serve with before the
     # redeploy that gives them the new one.
-    stackfile.edit(path, "operations.secretRotation", rotation + 1)
-    stackfile.edit(path, "operations.keepPreviousSecrets", True)
+    edit = stackfile.apply(path, args.stack, changes)
+    rotated = "operations.secretRotation" in edit.after
     lines = [
-        f"{path}: vibelog:operations.securityMode -> 'enhanced'",
-        f"{path}: vibelog:operations.secretRotation {rotation} -> {rotation + 1}, keepPreviousSecrets -> true",
-        *ROTATION_NEXT,
+        *edit.lines(),
+        *([note] if note else []),
+        *(ROTATION_NEXT if rotated else ()),
         "Rotate by hand, at each provider, then `pulumi config set --secret` (it prompts) and `pulumi up`:",
         *(f"- {name}: {where}" for name, where in MANUAL_ROTATION.items()),
     ]
@@ -261,6 +271,11 @@ def register(verbs: Any) -> None:
     setting.add_argument("--stack", required=True, choices=("staging", "production"))
     setting.add_argument("change", nargs="+", type=stack_value, help="e.g. dns.forceFailover=true")
     setting.set_defaults(run=run_stack_set)
-    locking = verbs.add_parser("runbook-lockdown", help="securityMode enhanced and the next secret rotation")
+    locking = verbs.add_parser(
+        "runbook-lockdown", help="securityMode enhanced and, once per lockdown, a secret rotation"
+    )
     locking.add_argument("--stack", required=True, choices=("staging", "production"))
+    locking.add_argument(
+        "--rotate-again", action="store_true", help="start a new rotation in a lockdown whose rotation is finished"
+    )
     locking.set_defaults(run=run_lockdown)

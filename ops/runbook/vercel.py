@@ -51,16 +51,23 @@ class VercelApi:
 
     def production_deployment_id(self, project_id: str) -> str | None:
         """The deployment the project's production domains point at (GET /v9/projects/{id}: targets.production)."""
-        data: Any = self.client.request("GET", f"/v9/projects/{_segment(project_id)}").json()
-        production = (data.get("targets") or {}).get("production") or {}
+        production = (self._project(project_id).get("targets") or {}).get("production") or {}
         return str(production["id"]) if "id" in production else None
 
     def previous_production_deployment(self, project_id: str) -> str | None:
-        """The newest READY production deployment older than the one serving now: what an automatic rollback picks.
+        """What an automatic rollback goes to: the newest READY production deployment older than the one serving.
 
-        GET /v6/deployments (newest first; each with `uid` and `created`, in milliseconds).
+        While production is rolled back (the project's last alias request is a rollback to the deployment serving),
+        it is the one serving: a second rollback for the same incident changes nothing instead of walking one more
+        deployment back (going further back takes a deployment named by a person). GET /v9/projects/{id}
+        (`lastAliasRequest`: type, toDeploymentId), then GET /v6/deployments (newest first; each with `uid` and
+        `created`, in milliseconds).
         """
-        current = self.production_deployment_id(project_id)
+        project = self._project(project_id)
+        current = ((project.get("targets") or {}).get("production") or {}).get("id")
+        last = project.get("lastAliasRequest") or {}
+        if current is not None and last.get("type") == "rollback" and last.get("toDeploymentId") == current:
+            return str(current)
         data: Any = self.client.request(
             "GET",
             "/v6/deployments",
@@ -72,6 +79,10 @@ class VercelApi:
             return None
         older = [(created, uid) for uid, created in listed if created < serving]
         return max(older)[1] if older else None
+
+    def _project(self, project_id: str) -> dict[str, Any]:
+        data: Any = self.client.request("GET", f"/v9/projects/{_segment(project_id)}").json()
+        return data if isinstance(data, dict) else {}
 
     def rollback(self, project_id: str, deployment_id: str, reason: str) -> None:
         """Point every production domain at `deployment_id` (POST /v1/projects/{id}/rollback/{deploymentId}).

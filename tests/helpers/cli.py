@@ -17,7 +17,7 @@ from unittest import mock
 from infra.__main__ import main
 from infra.diffs.revision import PlanRun, diff_runs, documents_by_stack
 from infra.plans.plan_format import FINGERPRINT_KEY_ENV
-from settings.stackfile import read_stack_config, stack_file
+from settings.stackfile import checked_config, read_stack_config, stack_file
 from settings.stacks import PROJECT_DIR, STACKS
 
 FINGERPRINT_KEY = "00" * 32
@@ -52,6 +52,9 @@ def run_verb(argv: list[str], stack_dir: Path | None = None, stdin: bytes = b"")
         if stack_dir is not None:
             patches.enter_context(
                 mock.patch("infra.engine.runtime.read_stack_config", lambda stack: read_stack_config(stack, stack_dir))
+            )
+            patches.enter_context(
+                mock.patch("infra.cli.planned.checked_config", lambda stack: checked_config(stack, stack_dir))
             )
         patches.enter_context(mock.patch.object(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin))))
         patches.enter_context(contextlib.redirect_stdout(out))
