@@ -23,6 +23,7 @@ BRIDGE_SDKV2 = (
     "pulumi/pulumi-terraform-bridge@59de6c6 pkg/tfbridge/provider.go Diff, schema.go nameRequiresDeleteBeforeReplace"
 )
 PAGERDUTY = "PagerDuty/terraform-provider-pagerduty pagerduty/"
+PULUMI_PAGERDUTY = "pulumi/pulumi-pagerduty@ea22c17 provider/resources.go SetAutonaming"
 BRIDGE_PF = "pulumi/pulumi-terraform-bridge@59de6c6 pkg/pf/tfbridge/provider_diff.go (no name rule: #823)"
 
 Create = Literal["fails", "upsert", "new-id"]
@@ -63,9 +64,6 @@ class Lifecycle:
     delete_first: DeleteFirst
     source: str
     """The upstream file(s) the row was read from."""
-    same_key_triggers: frozenset[str] = frozenset()
-    """Inputs that force replacement while keeping the key's value (the GitHub repository: a repository
-    re-created under the same name has a new id, which CustomizeDiff turns into ForceNew)."""
     autonamed: str = ""
     """The input Pulumi auto-names; given explicitly, the bridge replaces delete-first (SDKv2 only)."""
     holds_data: bool = False
@@ -84,8 +82,7 @@ class Lifecycle:
         if not self.natural_key or self.create == "new-id":
             return []
         declared = set(inputs)
-        outside = (self.replace_on - set(self.natural_key)) | self.same_key_triggers
-        return sorted(name for name in outside if name in declared)
+        return sorted(name for name in self.replace_on - set(self.natural_key) if name in declared)
 
     def forced_delete_first(self, inputs: Mapping[str, Any]) -> str:
         """Why the provider or bridge replaces delete-first by itself ("" if it does not)."""
@@ -195,50 +192,49 @@ RECORD: tuple[Lifecycle, ...] = (
         "RequiresReplace; Create generates, Delete only forgets)",
     ),
     # ------------------------------------------------------------------------------------------ GitHub
-    # diffRepository (github/util_diff.go) forces replacement of `repository` only when the repository's id
-    # changed: a rename updates in place, a repository re-created under the same name replaces.
+    # diffRepository (github/util_diff.go) runs only when `repository` changes: it forces replacement when the
+    # new name is another repository (or none), and keeps a rename of the same repository in place. Either way the
+    # key changes with it, so it never replaces under the same key; a repository deleted and re-created under the
+    # same name changes no input at all (the next refresh finds the objects gone).
     Lifecycle(
         "github:index/repositoryEnvironment:RepositoryEnvironment",
-        frozenset({"environment"}),
+        frozenset({"environment", "repository"}),
         ("repository", "environment"),
         "upsert",
         "",
         f"{GITHUB}resource_github_repository_environment.go (environment ForceNew; repository via "
-        "diffRepository; Create is CreateUpdateEnvironment, a PUT)",
-        same_key_triggers=frozenset({"repository"}),
+        "diffRepository when another repository; Create is CreateUpdateEnvironment, a PUT)",
         gap="the environment is absent for a moment: a deployment job waiting on it fails",
     ),
     Lifecycle(
         "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
-        frozenset({"environment", "secretName"}),
+        frozenset({"environment", "secretName", "repository"}),
         ("repository", "environment", "secretName"),
         "upsert",
         "provider",
         f"{GITHUB}resource_github_actions_environment_secret.go (environment, secret_name ForceNew; "
-        f"repository via diffRepository); {PULUMI_GITHUB} DeleteBeforeReplace",
-        same_key_triggers=frozenset({"repository"}),
+        f"repository via diffRepository when another repository); {PULUMI_GITHUB} DeleteBeforeReplace",
         gap="the secret is unset for a moment: a job started then reads an empty value",
     ),
     Lifecycle(
         "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
-        frozenset({"environment", "variableName"}),
+        frozenset({"environment", "variableName", "repository"}),
         ("repository", "environment", "variableName"),
         "fails",
         "",
         f"{GITHUB}resource_github_actions_environment_variable.go (environment, variable_name ForceNew; "
-        "repository via diffRepository; Create is CreateEnvVariable, a POST refused for an existing name)",
-        same_key_triggers=frozenset({"repository"}),
+        "repository via diffRepository when another repository; Create is CreateEnvVariable, a POST refused for "
+        "an existing name)",
         gap="the variable is unset for a moment: a job started then reads an empty value",
     ),
     Lifecycle(
         "github:index/actionsVariable:ActionsVariable",
-        frozenset({"variableName"}),
+        frozenset({"variableName", "repository"}),
         ("repository", "variableName"),
         "fails",
         "",
-        f"{GITHUB}resource_github_actions_variable.go (variable_name ForceNew; repository via diffRepository; "
-        "Create is CreateRepoVariable, a POST refused for an existing name)",
-        same_key_triggers=frozenset({"repository"}),
+        f"{GITHUB}resource_github_actions_variable.go (variable_name ForceNew; repository via diffRepository when "
+        "another repository; Create is CreateRepoVariable, a POST refused for an existing name)",
         gap="the variable is unset for a moment: a job started then reads an empty value",
     ),
     Lifecycle(
@@ -341,14 +337,13 @@ RECORD: tuple[Lifecycle, ...] = (
         checked=False,
     ),
     Lifecycle(
-        "aws:s3/bucketObject:BucketObject",
+        "aws:s3/bucketObjectv2:BucketObjectv2",
         frozenset({"bucket", "key"}),
         ("bucket", "key"),
         "upsert",
         "",
-        f"{AWS}s3/bucket_object.go (bucket, key ForceNew)",
+        f"{AWS}s3/object.go resourceObject (aws_s3_object: bucket, key ForceNew; Create is PutObject)",
         gap="the object is absent for a moment: the degraded page answers 403",
-        checked=False,
     ),
     Lifecycle(
         "aws:kms/key:Key",
@@ -424,8 +419,10 @@ RECORD: tuple[Lifecycle, ...] = (
         ("name",),
         "fails",
         "",
-        f"{AWS}cloudfront/origin_access_control.go (plugin framework; name updated in place)",
-        checked=False,
+        f"{AWS}cloudfront/origin_access_control.go (SDKv2 schema.Resource; name Required, updated in place; "
+        f"CreateOriginAccessControl refuses an existing name); {PULUMI_AWS}; {BRIDGE_SDKV2}",
+        autonamed="name",
+        gap="the distribution's origin has no access control for a moment: the degraded page answers 403",
     ),
     Lifecycle(
         "aws:cloudwatch/metricAlarm:MetricAlarm",
@@ -443,8 +440,10 @@ RECORD: tuple[Lifecycle, ...] = (
         ("name",),
         "fails",
         "",
-        f"{AWS}events/connection.go (name ForceNew; auth_parameters, authorization_type updated in place by "
-        "UpdateConnection; CreateConnection refuses an existing name)",
+        f"{AWS}events/connection.go (SDKv2 schema.Resource; name ForceNew; auth_parameters, authorization_type "
+        "updated in place by UpdateConnection; CreateConnection refuses an existing name); "
+        f"{PULUMI_AWS}; {BRIDGE_SDKV2}",
+        autonamed="name",
         gap="the API destination has no credentials for a moment: a rollback dispatch then fails and is retried",
     ),
     Lifecycle(
@@ -453,7 +452,9 @@ RECORD: tuple[Lifecycle, ...] = (
         ("name",),
         "fails",
         "",
-        f"{AWS}events/api_destination.go (name ForceNew; endpoint, method, rate and connection updated in place)",
+        f"{AWS}events/api_destination.go (SDKv2 schema.Resource; name ForceNew; endpoint, method, rate and "
+        f"connection updated in place); {PULUMI_AWS}; {BRIDGE_SDKV2}",
+        autonamed="name",
         gap="the rules' target is missing for a moment: a rollback dispatch then fails and is retried",
     ),
     Lifecycle(
@@ -489,12 +490,12 @@ RECORD: tuple[Lifecycle, ...] = (
     ),
     Lifecycle(
         "aws:sns/topicSubscription:TopicSubscription",
-        frozenset({"endpoint", "protocol", "topicArn"}),
-        ("topicArn", "protocol", "endpoint"),
+        frozenset({"endpoint", "protocol", "topic"}),
+        ("topic", "protocol", "endpoint"),
         "upsert",
         "",
-        f"{AWS}sns/topic_subscription.go (endpoint, protocol, topic_arn ForceNew; Subscribe returns the "
-        "existing subscription)",
+        f"{AWS}sns/topic_subscription.go (endpoint, protocol, topic_arn ForceNew; pulumi-aws names "
+        "topic_arn `topic`; Subscribe returns the existing subscription, an email endpoint confirms again)",
         gap="alerts published during the gap reach nobody on that endpoint",
     ),
     Lifecycle(
@@ -544,7 +545,9 @@ RECORD: tuple[Lifecycle, ...] = (
         "fails",
         "",
         f"{PAGERDUTY}resource_pagerduty_escalation_policy.go (no ForceNew: name, rules, num_loops updated in place; "
-        "Create passes PagerDuty's refusal of a name already taken through; Delete retries while a service uses it)",
+        "Create passes PagerDuty's refusal of a name already taken through; Delete retries while a service uses it); "
+        f"{PULUMI_PAGERDUTY}; {BRIDGE_SDKV2}",
+        autonamed="name",
     ),
     Lifecycle(
         "pagerduty:index/service:Service",
@@ -553,7 +556,9 @@ RECORD: tuple[Lifecycle, ...] = (
         "fails",
         "",
         f"{PAGERDUTY}resource_pagerduty_service.go (no ForceNew: every input updated in place; Create passes "
-        "PagerDuty's refusal of a name already taken through)",
+        "PagerDuty's refusal of a name already taken through); "
+        f"{PULUMI_PAGERDUTY}; {BRIDGE_SDKV2}",
+        autonamed="name",
         holds_data=True,
         gap="a new service has none of the old one's incidents, and its integrations have new keys",
     ),
@@ -564,7 +569,9 @@ RECORD: tuple[Lifecycle, ...] = (
         "new-id",
         "",
         f"{PAGERDUTY}resource_pagerduty_service_integration.go (service, type, vendor, email_filter ForceNew; "
-        "PagerDuty assigns the id and the integration key: a replacement has a new key)",
+        "PagerDuty assigns the id and the integration key: a replacement has a new key); "
+        f"{PULUMI_PAGERDUTY}",
+        autonamed="name",
         gap="alarms posted to the old key while the topic's subscription follows the new one open no incident",
     ),
 )

@@ -19,7 +19,7 @@ def _order(row: Lifecycle) -> str:
         return "delete-first (provider)"
     if row.autonamed:
         return f"delete-first (bridge) when `{row.autonamed}` is given, else create-first with a fresh name"
-    if not row.key_triggers([*row.replace_on, *row.same_key_triggers]):
+    if not row.key_triggers(row.replace_on):
         return "create-first (no collision: a replacement changes the key)" if row.natural_key else "create-first"
     return "create-first: **collides**, needs `delete_before_replace`"
 
@@ -38,8 +38,6 @@ def table() -> str:
     ]
     for row in sorted(RECORD, key=lambda row: row.type):
         forces = _code(row.replace_on)
-        if row.same_key_triggers:
-            forces += f"; same-key: {_code(row.same_key_triggers)}"
         read_back = "; ".join(f"`{rule.sent}` {rule.when} → `{rule.read_into}`" for rule in row.read_back) or "—"
         gap = replacement_order(row.type, {}, True).gap
         source = row.source.replace("|", "\\|") + ("" if row.checked else " *(not re-read)*")
