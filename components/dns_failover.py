@@ -288,7 +288,12 @@ class DnsFailover(pulumi.ComponentResource):
                     ttl=args.record_ttl,
                     records=[app_name.value],
                     allow_overwrite=ALLOW_OVERWRITE,
-                    opts=on_global,
+                    # Switching failover off turns the primary back into this record (one Route 53 change batch);
+                    # the secondary must be deleted first (docs/dns-failover.md, policy/collisions.py).
+                    opts=pulumi.ResourceOptions.merge(
+                        on_global,
+                        pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{app_name.label}-primary")]),
+                    ),
                 )
                 for app_name in args.names
             ]
@@ -394,8 +399,15 @@ class DnsFailover(pulumi.ComponentResource):
                 failover_routing_policies=[{"type": "PRIMARY"}],
                 health_check_id=self.routing_health_check.id,
                 allow_overwrite=ALLOW_OVERWRITE,
-                opts=on_global,
+                # Switching failover on turns the plain record into the primary: a change of set_identifier, which
+                # terraform-provider-aws route53/record.go resourceRecordUpdate sends as one change batch (DELETE
+                # the simple record, CREATE the primary), instead of a new record refused beside the simple one.
+                opts=pulumi.ResourceOptions.merge(
+                    on_global, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{app_name.label}")])
+                ),
             )
+            # The secondary is created once the primary holds the name: Route 53 refuses it beside a simple record.
+            after_primary = pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(depends_on=[primary]))
             # Alias records cannot be CNAMEs, so a CNAME pair's secondary is a CNAME to the distribution.
             if app_name.type == "A":
                 secondary = aws.route53.Record(
@@ -413,7 +425,7 @@ class DnsFailover(pulumi.ComponentResource):
                         }
                     ],
                     allow_overwrite=ALLOW_OVERWRITE,
-                    opts=on_global,
+                    opts=after_primary,
                 )
             else:
                 secondary = aws.route53.Record(
@@ -426,7 +438,7 @@ class DnsFailover(pulumi.ComponentResource):
                     set_identifier=SECONDARY_SET_ID,
                     failover_routing_policies=[{"type": "SECONDARY"}],
                     allow_overwrite=ALLOW_OVERWRITE,
-                    opts=on_global,
+                    opts=after_primary,
                 )
             self.records += [primary, secondary]
         return self.routing_health_check, self.distribution

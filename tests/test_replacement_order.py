@@ -126,7 +126,8 @@ def test_the_degraded_page_keeps_its_object_across_the_type_change(production: P
     for step in document["steps"]:
         if step["urn"] == page.urn:
             state = {**step["newState"], "type": "aws:s3/bucketObject:BucketObject", "urn": old_urn, "aliases": []}
-            step = {**step, "urn": old_urn, "newState": state}
-        steps.append(step)
+            steps.append({**step, "urn": old_urn, "newState": state})
+        else:
+            steps.append(step)
     changes = diff_plans({**document, "steps": steps}, document).resources
     assert [(c.action, c.urn) for c in changes] == [("move", page.urn)], [(c.action, c.urn) for c in changes]
