@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from components import app_metrics
 from components.degraded_site import DegradedSite, DegradedSiteArgs
-from components.providers import Providers
+from components.providers import IMPORT_IGNORES, Providers
 from components.sns import Subscriber, subscribe
 from settings.dns import DnsSettings
 from settings.stack import StackSettings
@@ -168,6 +168,8 @@ class DnsFailoverArgs:
     zone_only: bool = False
     """Bootstrap phase `zone`: only the zone and its delegations, so the zone's name servers exist (and can be
     delegated to) before a certificate is validated against them."""
+    zone_id: str | None = None
+    """The existing hosted zone to adopt instead of creating one (Route 53 would create a second zone silently)."""
 
     @classmethod
     def from_settings(
@@ -228,6 +230,7 @@ class DnsFailoverArgs:
             record_ttl=dns.record_ttl,
             failover=failover,
             zone_only=settings.bootstrap_phase == "zone",
+            zone_id=dns.zone_id.removeprefix("/hostedzone/") if dns.zone_id else None,
         )
 
 
@@ -256,7 +259,17 @@ class DnsFailover(pulumi.ComponentResource):
             f"{name}-zone",
             name=args.zone_name,
             comment=f"{args.zone_name}, owned by vibelog-infra stack {pulumi.get_stack()}",
-            opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(protect=True)),
+            # Adopted by id when it exists: the import step leaves tags alone, since the provider's default tags
+            # make the import's inputs differ from the zone's (pulumi/pulumi-aws#5284); the `up` after the import
+            # (without zoneId) tags it.
+            opts=pulumi.ResourceOptions.merge(
+                on_global,
+                pulumi.ResourceOptions(
+                    protect=True,
+                    import_=args.zone_id,
+                    ignore_changes=list(IMPORT_IGNORES) if args.zone_id else None,
+                ),
+            ),
         )
         self.delegations = [
             aws.route53.Record(

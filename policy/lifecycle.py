@@ -51,6 +51,22 @@ class ReadBack:
 
 
 @dataclass(frozen=True)
+class ImportId:
+    """How `pulumi import` names an existing object of the type: the id its provider's importer parses."""
+
+    template: str
+    """The id: `{input}` is an input of the resource (an https URL without its scheme; GitHub escapes `:` as `??`),
+    `{@part}` what only the account knows, given by the resource's inventory entry (a Vercel project or variable
+    id, a hosted zone id), `{$part}` a stack-wide part (the Vercel project's id, the stack's AWS account)."""
+    pattern: str
+    """The shape every id must have (a regular expression over the whole id)."""
+    source: str
+    """The upstream importer that parses it."""
+    write_only: str = ""
+    """Set when the object's value cannot be read back: what `up` does to the existing one instead of an import."""
+
+
+@dataclass(frozen=True)
 class Lifecycle:
     """One resource type's lifecycle, as its provider and the Pulumi bridge implement it."""
 
@@ -76,6 +92,8 @@ class Lifecycle:
     read_back: tuple[ReadBack, ...] = ()
     checked: bool = True
     """Read in the provider source for this record; False: carried from an earlier record, not re-read."""
+    import_id: ImportId | None = None
+    """How an existing object is adopted (`python -m infra adopt`); None: the program always creates it."""
 
     def key_triggers(self, inputs: Iterable[str]) -> list[str]:
         """The declared inputs whose change replaces the resource and keeps its natural key."""
@@ -107,6 +125,12 @@ RECORD: tuple[Lifecycle, ...] = (
         "",
         f"{VERCEL}resource_project.go (team_id RequiresReplaceIfConfigured; name updated in place)",
         holds_data=True,
+        import_id=ImportId(
+            "{@projectId}",
+            r"prj_[A-Za-z0-9]+",
+            f'{VERCEL}resource_project.go projectResource.ImportState ("team_id/project_id" or "project_id": the '
+            "provider's team when the team is left out)",
+        ),
     ),
     Lifecycle(
         "vercel:index/projectDomain:ProjectDomain",
@@ -116,6 +140,11 @@ RECORD: tuple[Lifecycle, ...] = (
         "",
         f"{VERCEL}resource_project_domain.go (project_id, domain RequiresReplace; team_id IfConfigured)",
         gap="the domain is attached to no project for a moment: it does not serve the app",
+        import_id=ImportId(
+            "{$projectId}/{domain}",
+            r"prj_[A-Za-z0-9]+/[a-z0-9.-]+",
+            f'{VERCEL}resource_project_domain.go projectDomainResource.ImportState ("project_id/domain")',
+        ),
     ),
     Lifecycle(
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
@@ -126,6 +155,12 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{VERCEL}resource_project_environment_variable.go (project_id, key, sensitive, custom_environment_ids "
         "RequiresReplace; Create is a POST that answers ENV_CONFLICT for an existing key and target)",
         gap="the variable is unset for a moment: a build started then lacks it",
+        import_id=ImportId(
+            "{$projectId}/{@envId}",
+            r"prj_[A-Za-z0-9]+/[A-Za-z0-9]+",
+            f"{VERCEL}resource_project_environment_variable.go projectEnvironmentVariableResource.ImportState "
+            '("project_id/env_id"; a sensitive value is not read back: the next `up` writes the stack\'s value)',
+        ),
     ),
     Lifecycle(
         "vercel:index/edgeConfig:EdgeConfig",
@@ -205,6 +240,12 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{GITHUB}resource_github_repository_environment.go (environment ForceNew; repository via "
         "diffRepository when another repository; Create is CreateUpdateEnvironment, a PUT)",
         gap="the environment is absent for a moment: a deployment job waiting on it fails",
+        import_id=ImportId(
+            "{repository}:{environment}",
+            r"[A-Za-z0-9._-]+:[^:]+",
+            f"{GITHUB}resource_github_repository_environment.go resourceGithubRepositoryEnvironmentImport "
+            "(<repository>:<environment>, parseID2)",
+        ),
     ),
     Lifecycle(
         "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
@@ -215,6 +256,14 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{GITHUB}resource_github_actions_environment_secret.go (environment, secret_name ForceNew; "
         f"repository via diffRepository when another repository); {PULUMI_GITHUB} DeleteBeforeReplace",
         gap="the secret is unset for a moment: a job started then reads an empty value",
+        import_id=ImportId(
+            "{repository}:{environment}:{secretName}",
+            r"[A-Za-z0-9._-]+:[^:]+:[A-Za-z0-9_]+",
+            f"{GITHUB}resource_github_actions_environment_secret.go resourceGithubActionsEnvironmentSecretImport "
+            "(parseID3; GetEnvSecret returns no value)",
+            write_only="not imported: GitHub never returns a secret's value; `up` creates it with "
+            "CreateOrUpdateEnvSecret, a PUT that replaces the value GitHub holds with the stack's",
+        ),
     ),
     Lifecycle(
         "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
@@ -226,6 +275,12 @@ RECORD: tuple[Lifecycle, ...] = (
         "repository via diffRepository when another repository; Create is CreateEnvVariable, a POST refused for "
         "an existing name)",
         gap="the variable is unset for a moment: a job started then reads an empty value",
+        import_id=ImportId(
+            "{repository}:{environment}:{variableName}",
+            r"[A-Za-z0-9._-]+:[^:]+:[A-Za-z0-9_]+",
+            f"{GITHUB}resource_github_actions_environment_variable.go resourceGithubActionsEnvironmentVariableImport "
+            "(parseID3, the environment unescaped by unescapeIDPart)",
+        ),
     ),
     Lifecycle(
         "github:index/actionsVariable:ActionsVariable",
@@ -236,6 +291,11 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{GITHUB}resource_github_actions_variable.go (variable_name ForceNew; repository via diffRepository when "
         "another repository; Create is CreateRepoVariable, a POST refused for an existing name)",
         gap="the variable is unset for a moment: a job started then reads an empty value",
+        import_id=ImportId(
+            "{repository}:{variableName}",
+            r"[A-Za-z0-9._-]+:[A-Za-z0-9_]+",
+            f"{GITHUB}resource_github_actions_variable.go resourceGithubActionsVariableImport (parseID2)",
+        ),
     ),
     Lifecycle(
         "github:index/branchProtection:BranchProtection",
@@ -365,6 +425,11 @@ RECORD: tuple[Lifecycle, ...] = (
         f"reference, so zones of the same name coexist); {PULUMI_AWS} auto-names `name`",
         autonamed="name",
         holds_data=True,
+        import_id=ImportId(
+            "{@zoneId}",
+            r"Z[A-Z0-9]{1,32}",
+            f"{AWS}route53/zone.go resourceZone (schema.ImportStatePassthroughContext: the hosted zone id)",
+        ),
     ),
     Lifecycle(
         "aws:route53/record:Record",
@@ -507,6 +572,12 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{AWS}iam/openid_connect_provider.go (url ForceNew; client_id_list and thumbprint_list updated in place; "
         "one provider per URL and account)",
         holds_data=True,
+        import_id=ImportId(
+            "arn:aws:iam::{$accountId}:oidc-provider/{url}",
+            r"arn:aws:iam::[0-9]{12}:oidc-provider/[a-z0-9.-]+(/[A-Za-z0-9._-]+)*",
+            f"{AWS}iam/openid_connect_provider.go resourceOpenIDConnectProvider "
+            "(schema.ImportStatePassthroughContext: the provider's ARN)",
+        ),
     ),
     Lifecycle(
         "aws:iam/role:Role",
