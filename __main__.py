@@ -12,22 +12,25 @@ from components.deploy_scope import DeployScope
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.incident_response import DISPATCH_EVENT_TYPE, IncidentResponse, IncidentResponseArgs
-from components.providers import Providers
+from components.providers import Providers, ignore_tags_while_adopting
 from components.runbook_environment import RunbookEnvironment, RunbookEnvironmentArgs, RunbookRole, RunbookRoleArgs
 from components.vercel_app import VercelApp, VercelAppArgs
 from settings.github_oidc import oidc_subject
 from settings.loader import load_settings
 
 settings = load_settings()
+if settings.bootstrap_phase == "adopt":
+    ignore_tags_while_adopting()  # the `up` after `pulumi import` (docs/adopting.md)
 providers = Providers.for_stack(settings)
 pulumi.export("bootstrap_phase", settings.bootstrap_phase)
+declares_all = settings.bootstrap_phase != "zone"
 
 # First, in every phase: the zone, whose name servers the registrar (or the parent zone) must delegate to before
 # anything validates against it (docs/deploying.md, "Your first `pulumi up`").
 # The incident classes' topics and the rollback alarms come first: the failover alarm notifies P0's topic.
 incident = (
     IncidentResponse("incident", IncidentResponseArgs.from_settings(settings, settings.incident, providers))
-    if settings.incident is not None and settings.bootstrap_phase == "complete"
+    if settings.incident is not None and declares_all
     else None
 )
 notify_p0 = [incident.topics["P0"].arn] if incident is not None else []
@@ -41,7 +44,7 @@ if dns is not None:
     pulumi.export("dns_zone_id", dns.zone_id)
     pulumi.export("dns_name_servers", dns.name_servers)
 
-if settings.bootstrap_phase == "complete":
+if declares_all:
     flags = FeatureFlags("flags", FeatureFlagsArgs.from_settings(settings), opts=providers.opts(providers.vercel))
     app = VercelApp(
         "web",
@@ -145,7 +148,14 @@ if settings.bootstrap_phase == "complete":
             opts=providers.opts(providers.github),
         )
         pulumi.export("runbook_environment", runbooks.environment)
-else:
+if settings.bootstrap_phase == "adopt":
+    pulumi.export(
+        "bootstrap_next_step",
+        "phase adopt: what `pulumi import` adopted keeps its tags for this `up`. Then: "
+        f"pulumi config set --stack {pulumi.get_stack()} vibelog:bootstrapPhase complete && "
+        f"pulumi up --stack {pulumi.get_stack()} (docs/adopting.md)",
+    )
+elif not declares_all:
     pulumi.export(
         "bootstrap_next_step",
         "phase zone: only the zone exists. Delegate it to dns_name_servers "

@@ -142,7 +142,7 @@ class BackupJobs(pulumi.ComponentResource):
                 # Only protected branches (main, merged through its checks) run the jobs: a feature branch that
                 # names the environment is refused before it can ask for a token.
                 deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False},
-                # Delete-first: the key stays when the repository is re-created (policy/lifecycle.py).
+                # Delete-first: a replacement must never create first under the old name (policy/lifecycle.py).
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             self.environments.append(environment)

@@ -14,6 +14,7 @@ from components.deploy_scope import PREVIEW_ROLE_NAME, READ_ONLY_POLICY_ARN, Dep
 from components.dns_failover import (
     degraded_bucket_name,
 )
+from components.providers import IMPORT_IGNORES
 from settings.ci import INFRA_MAIN_BRANCH, CiSettings
 from settings.github_oidc import GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
 from settings.stack import StackSettings
@@ -116,7 +117,14 @@ class CiAwsAccess(pulumi.ComponentResource):
                 f"{name}-github-oidc",
                 url=GITHUB_OIDC_URL,
                 client_id_lists=[STS_AUDIENCE],
-                opts=pulumi.ResourceOptions(parent=self, protect=True, import_=args.import_provider),
+                # Its import step leaves tags alone (IMPORT_IGNORES: pulumi/pulumi-aws#5284); remove
+                # importOidcProvider after the import and the next `up` tags it.
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    protect=True,
+                    import_=args.import_provider,
+                    ignore_changes=list(IMPORT_IGNORES) if args.import_provider else None,
+                ),
             )
             provider_arn = pulumi.Output.from_input(oidc_provider_arn(args.account_id))
         else:

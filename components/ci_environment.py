@@ -147,7 +147,7 @@ class CiEnvironment(pulumi.ComponentResource):
                 can_admins_bypass=not rules,
                 # Only protected branches (main, merged through its required checks) deploy; never a feature branch.
                 deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False},
-                # Delete-first: the key stays when the repository is re-created (policy/lifecycle.py).
+                # Delete-first: a replacement must never create first under the old name (policy/lifecycle.py).
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
 
@@ -168,7 +168,7 @@ class CiEnvironment(pulumi.ComponentResource):
                 repository=args.infra_repository,
                 variable_name=variable_name,
                 value=value,
-                # Delete-first: the key stays when the repository is re-created (policy/lifecycle.py).
+                # Delete-first: a replacement must never create first under the old name (policy/lifecycle.py).
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             for variable_name, value in args.infra_repository_variables.items()

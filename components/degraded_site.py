@@ -57,14 +57,18 @@ class DegradedSite:
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
             opts=on_site,
         )
-        self.page = aws.s3.BucketObject(
+        # BucketObjectv2 (aws_s3_object): BucketObject (aws_s3_bucket_object) is deprecated; the alias keeps the
+        # page a stack already holds as this resource instead of deleting one object and creating another.
+        self.page = aws.s3.BucketObjectv2(
             f"{name}-degraded-page",
             bucket=self.bucket.id,
             key="index.html",
             source=pulumi.FileAsset(args.page_path),
             content_type="text/html; charset=utf-8",
             cache_control="public, max-age=60",
-            opts=on_site,
+            opts=pulumi.ResourceOptions.merge(
+                on_site, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="aws:s3/bucketObject:BucketObject")])
+            ),
         )
 
         fqdns = [fqdn for _, fqdn in args.names]

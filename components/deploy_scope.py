@@ -129,6 +129,8 @@ class DeployScope:
     """Prefix of the incident topics, rollback alarms, dispatch role and EventBridge bridge, if the stack has them."""
     vercel_oidc_issuer: str
     """The Vercel OIDC issuer (host/path) the app's metrics role trusts, if the stack has incident alarms."""
+    owns_vercel_oidc: bool
+    """Whether the stack owns (creates and updates) the account's provider for that issuer; else it only reads it."""
     keys: bool
     """Whether the stack declares KMS keys (tagged with its environment by its provider)."""
     owns_provider: bool
@@ -189,6 +191,7 @@ class DeployScope:
             failover=failover is not None,
             incident_prefix=settings.app.project_name if settings.incident is not None else None,
             vercel_oidc_issuer=vercel_oidc_issuer(settings.vercel_team) if settings.incident is not None else "",
+            owns_vercel_oidc=settings.incident is not None and settings.incident.owns_vercel_oidc_provider,
             keys=backup is not None,
             owns_provider=owns,
             backup_buckets=backup_buckets,
@@ -477,7 +480,9 @@ class DeployScope:
                     "iam:AddClientIDToOpenIDConnectProvider",
                     "iam:RemoveClientIDFromOpenIDConnectProvider",
                     "iam:UpdateOpenIDConnectProviderThumbprint",
-                ],
+                ]
+                if self.owns_vercel_oidc
+                else ["iam:GetOpenIDConnectProvider"],
                 [f"arn:aws:iam::{acct}:oidc-provider/{self.vercel_oidc_issuer}"],
             ),
             allow(

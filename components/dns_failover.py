@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from components import app_metrics
 from components.degraded_site import DegradedSite, DegradedSiteArgs
-from components.providers import Providers
+from components.providers import IMPORT_IGNORES, Providers
 from components.sns import Subscriber, subscribe
 from settings.dns import DnsSettings
 from settings.stack import StackSettings
@@ -168,6 +168,8 @@ class DnsFailoverArgs:
     zone_only: bool = False
     """Bootstrap phase `zone`: only the zone and its delegations, so the zone's name servers exist (and can be
     delegated to) before a certificate is validated against them."""
+    zone_id: str | None = None
+    """The existing hosted zone to adopt instead of creating one (Route 53 would create a second zone silently)."""
 
     @classmethod
     def from_settings(
@@ -228,6 +230,7 @@ class DnsFailoverArgs:
             record_ttl=dns.record_ttl,
             failover=failover,
             zone_only=settings.bootstrap_phase == "zone",
+            zone_id=dns.zone_id.removeprefix("/hostedzone/") if dns.zone_id else None,
         )
 
 
@@ -256,7 +259,17 @@ class DnsFailover(pulumi.ComponentResource):
             f"{name}-zone",
             name=args.zone_name,
             comment=f"{args.zone_name}, owned by vibelog-infra stack {pulumi.get_stack()}",
-            opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(protect=True)),
+            # Adopted by id when it exists: the import step leaves tags alone, since the provider's default tags
+            # make the import's inputs differ from the zone's (pulumi/pulumi-aws#5284); the `up` after the import
+            # (without zoneId) tags it.
+            opts=pulumi.ResourceOptions.merge(
+                on_global,
+                pulumi.ResourceOptions(
+                    protect=True,
+                    import_=args.zone_id,
+                    ignore_changes=list(IMPORT_IGNORES) if args.zone_id else None,
+                ),
+            ),
         )
         self.delegations = [
             aws.route53.Record(
@@ -288,7 +301,12 @@ class DnsFailover(pulumi.ComponentResource):
                     ttl=args.record_ttl,
                     records=[app_name.value],
                     allow_overwrite=ALLOW_OVERWRITE,
-                    opts=on_global,
+                    # Switching failover off turns the primary back into this record (one Route 53 change batch);
+                    # the secondary must be deleted first (docs/dns-failover.md, policy/collisions.py).
+                    opts=pulumi.ResourceOptions.merge(
+                        on_global,
+                        pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{app_name.label}-primary")]),
+                    ),
                 )
                 for app_name in args.names
             ]
@@ -394,8 +412,15 @@ class DnsFailover(pulumi.ComponentResource):
                 failover_routing_policies=[{"type": "PRIMARY"}],
                 health_check_id=self.routing_health_check.id,
                 allow_overwrite=ALLOW_OVERWRITE,
-                opts=on_global,
+                # Switching failover on turns the plain record into the primary: a change of set_identifier, which
+                # terraform-provider-aws route53/record.go resourceRecordUpdate sends as one change batch (DELETE
+                # the simple record, CREATE the primary), instead of a new record refused beside the simple one.
+                opts=pulumi.ResourceOptions.merge(
+                    on_global, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{app_name.label}")])
+                ),
             )
+            # The secondary is created once the primary holds the name: Route 53 refuses it beside a simple record.
+            after_primary = pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(depends_on=[primary]))
             # Alias records cannot be CNAMEs, so a CNAME pair's secondary is a CNAME to the distribution.
             if app_name.type == "A":
                 secondary = aws.route53.Record(
@@ -413,7 +438,7 @@ class DnsFailover(pulumi.ComponentResource):
                         }
                     ],
                     allow_overwrite=ALLOW_OVERWRITE,
-                    opts=on_global,
+                    opts=after_primary,
                 )
             else:
                 secondary = aws.route53.Record(
@@ -426,7 +451,7 @@ class DnsFailover(pulumi.ComponentResource):
                     set_identifier=SECONDARY_SET_ID,
                     failover_routing_policies=[{"type": "SECONDARY"}],
                     allow_overwrite=ALLOW_OVERWRITE,
-                    opts=on_global,
+                    opts=after_primary,
                 )
             self.records += [primary, secondary]
         return self.routing_health_check, self.distribution

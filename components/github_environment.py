@@ -38,8 +38,8 @@ def environment_variables(
             environment=environment,
             variable_name=variable_name,
             value=value,
-            # Delete-first: Create is a POST that GitHub refuses for an existing name, and the key stays when the
-            # repository is re-created (policy/lifecycle.py).
+            # Delete-first: Create is a POST that GitHub refuses for an existing name, so a replacement must never
+            # create first under the old name (policy/lifecycle.py).
             opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
         )
         for variable_name, value in variables.items()

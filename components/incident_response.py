@@ -124,6 +124,8 @@ class IncidentResponseArgs:
     """The Vercel team's slug: the issuer of the app's OIDC tokens is https://oidc.vercel.com/<slug>."""
     vercel_environments: Sequence[str]
     """The Vercel targets whose deployments may publish metrics (the `environment` of the token's subject)."""
+    owns_vercel_oidc: bool = True
+    """Whether this stack declares the account's provider for the team's issuer (else it looks it up)."""
 
     @classmethod
     def from_settings(
@@ -181,6 +183,7 @@ class IncidentResponseArgs:
             dispatch_token=pulumi.Output.secret(token.get_secret_value()),
             vercel_team=settings.vercel_team,
             vercel_environments=tuple(settings.app.targets),
+            owns_vercel_oidc=incident.owns_vercel_oidc_provider,
         )
 
 
@@ -313,14 +316,26 @@ class IncidentResponse(pulumi.ComponentResource):
         """The identity the app publishes its metrics with: a role its Vercel deployments assume with their OIDC
         token, allowed PutMetricData into the app's namespace and nothing else. No access key exists to leak."""
         issuer = vercel_oidc_issuer(args.vercel_team)
-        # One provider per issuer and account; its url is ForceNew (iam/openid_connect_provider.go), and roles that
-        # trust it break while it is replaced: protected. No thumbprint: AWS validates the issuer through its CAs.
-        self.vercel_oidc = aws.iam.OpenIdConnectProvider(
-            f"{name}-vercel-oidc",
-            url=f"https://{issuer}",
-            client_id_lists=[f"https://vercel.com/{args.vercel_team}"],
-            opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(protect=True)),
-        )
+        provider_arn = f"arn:aws:iam::{args.account_id}:oidc-provider/{issuer}"
+        self.vercel_oidc: aws.iam.OpenIdConnectProvider | None = None
+        if args.owns_vercel_oidc:
+            # One provider per issuer and account (IAM refuses a second create for the same url), so one stack owns
+            # it, as ci.ownsOidcProvider does GitHub's; its url is ForceNew (iam/openid_connect_provider.go), and
+            # roles that trust it break while it is replaced: protected. No thumbprint: AWS validates the issuer
+            # through its CAs.
+            self.vercel_oidc = aws.iam.OpenIdConnectProvider(
+                f"{name}-vercel-oidc",
+                url=f"https://{issuer}",
+                client_id_lists=[f"https://vercel.com/{args.vercel_team}"],
+                opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(protect=True)),
+            )
+            trusted = pulumi.Output.from_input(provider_arn)
+        else:
+            # Owned by another stack: looked up, so a preview fails ("not found") before anything is registered
+            # while the owning stack has not created it, and the role waits for it.
+            trusted = aws.iam.get_open_id_connect_provider_output(
+                arn=provider_arn, opts=pulumi.InvokeOptions(parent=self, provider=args.provider)
+            ).arn
         subjects = [
             f"owner:{args.vercel_team}:project:{args.project_name}:environment:{environment}"
             for environment in args.vercel_environments
@@ -331,14 +346,13 @@ class IncidentResponse(pulumi.ComponentResource):
             description=f"Vercel deployments of {args.project_name} publish request metrics to {args.namespace}",
             # The provider's ARN is known from its issuer; IAM refuses a trust naming a provider that does not exist
             # yet, so the role waits for it.
-            assume_role_policy=_vercel_trust(
-                f"arn:aws:iam::{args.account_id}:oidc-provider/{issuer}",
-                issuer,
-                f"https://vercel.com/{args.vercel_team}",
-                subjects,
+            assume_role_policy=trusted.apply(
+                lambda arn: _vercel_trust(arn, issuer, f"https://vercel.com/{args.vercel_team}", subjects)
             ),
             max_session_duration=3600,
-            opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(depends_on=[self.vercel_oidc])),
+            opts=pulumi.ResourceOptions.merge(
+                on_global, pulumi.ResourceOptions(depends_on=[self.vercel_oidc] if self.vercel_oidc else [])
+            ),
         )
         # PutMetricData has no resource-level permission: the namespace condition is what scopes it.
         self.metrics_policy = aws.iam.RolePolicy(

@@ -11,6 +11,26 @@ import pulumiverse_vercel as vercel
 
 from settings.stack import StackSettings
 
+IMPORT_IGNORES = ("tags", "tagsAll")
+"""What an AWS resource's import step leaves alone: the providers' default tags are merged into `tags`, so an
+imported object's inputs never match its tags (pulumi/pulumi-aws#5284, open); Pulumi's documented remedy for inputs
+that differ from the imported state is `ignoreChanges` on them for that step. The next `up` applies the tags."""
+
+
+def ignore_tags_while_adopting() -> None:
+    """Bootstrap phase `adopt`: every AWS resource ignores tag changes, so the `up` that follows `pulumi import`
+    (docs/adopting.md) changes no tag on what it adopted; phase `complete` then tags everything."""
+
+    def transformation(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not args.type_.startswith("aws:"):
+            return None
+        ignored = [*(args.opts.ignore_changes or []), *IMPORT_IGNORES]
+        return pulumi.ResourceTransformationResult(
+            args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(ignore_changes=ignored))
+        )
+
+    pulumi.runtime.register_stack_transformation(transformation)
+
 
 class Providers:
     """The stack's providers, made on first use so a stack without AWS or GitHub resources declares none."""

@@ -121,7 +121,7 @@ class RunbookEnvironment(pulumi.ComponentResource):
             can_admins_bypass=False,
             # Runbooks run main's reviewed workflow definitions only, never a branch's edited copy.
             deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False},
-            # Delete-first: the key stays when the repository is re-created (policy/lifecycle.py).
+            # Delete-first: a replacement must never create first under the old name (policy/lifecycle.py).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.variables = environment_variables(

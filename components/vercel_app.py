@@ -144,20 +144,37 @@ class VercelApp(pulumi.ComponentResource):
         runtime_env = {"NEXTAUTH_SECRET": self.nextauth_secret.result, **args.runtime_env}
         values += [(key, pulumi.Output.secret(value), True) for key, value in runtime_env.items()]
         for key, value, secret in values:
-            for group in _target_groups(args.targets, secret):
-                suffix = "" if group.sensitive == secret else "-dev"
+            held: list[vercel.ProjectEnvironmentVariable] = []
+            for group in _target_groups(args.targets):
+                slug = f"{name}-env-{key.lower().replace('_', '-')}"
+                # A target group keeps its resource name whether the key is a secret or not: flipping it is then a
+                # change of `sensitive` (a delete-first replacement), never a new name created while the old one
+                # still holds the key on a target (ENV_CONFLICT; policy/collisions.py). A lone group was named
+                # `-dev` when it held a secret before this rule: the alias keeps it.
+                alone = len(args.targets) == len(group.targets)
                 self.env_vars.append(
                     vercel.ProjectEnvironmentVariable(
-                        f"{name}-env-{key.lower().replace('_', '-')}{suffix}",
+                        slug if group.sensitive_capable or alone else f"{slug}-dev",
                         project_id=self.project.id,
                         key=key,
                         value=value,
                         targets=list(group.targets),
-                        sensitive=group.sensitive,
+                        sensitive=group.sensitive_capable and secret,
                         comment=MANAGED_COMMENT,
-                        opts=env_var_opts,
+                        # The development group is created after the other is changed: a key that gains the
+                        # split takes development from the first one before the second claims it.
+                        opts=pulumi.ResourceOptions.merge(
+                            env_var_opts,
+                            pulumi.ResourceOptions(
+                                depends_on=held,
+                                aliases=[pulumi.Alias(name=f"{slug}-dev")]
+                                if alone and secret and not group.sensitive_capable
+                                else None,
+                            ),
+                        ),
                     )
                 )
+                held = [*held, self.env_vars[-1]]
 
         self.project_id = self.project.id
         self.url = pulumi.Output.from_input(args.url)
@@ -171,18 +188,15 @@ class VercelApp(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class _TargetGroup:
     targets: tuple[str, ...]
-    sensitive: bool
+    sensitive_capable: bool
+    """Targets Vercel lets hold a sensitive value (the variable is sensitive there when it is a secret)."""
 
 
-def _target_groups(targets: Sequence[str], secret: bool) -> list[_TargetGroup]:
-    """The env-var resources one key needs: a secret is split so it is sensitive wherever Vercel allows."""
-    if not secret:
-        return [_TargetGroup(tuple(targets), False)]
-    groups = []
-    sensitive = tuple(t for t in targets if t in SENSITIVE_TARGETS)
-    plain = tuple(t for t in targets if t not in SENSITIVE_TARGETS)
-    if sensitive:
-        groups.append(_TargetGroup(sensitive, True))
-    if plain:
-        groups.append(_TargetGroup(plain, False))
-    return groups
+def _target_groups(targets: Sequence[str]) -> list[_TargetGroup]:
+    """The env-var resources one key needs, the same for a secret and a plain value: the targets that can be
+    sensitive, then those that cannot (development)."""
+    split = [
+        _TargetGroup(tuple(t for t in targets if (t in SENSITIVE_TARGETS) == capable), capable)
+        for capable in (True, False)
+    ]
+    return [group for group in split if group.targets]

@@ -17,6 +17,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "diff": ("infra.cli.diff", "what each stack would change between a git revision and the working tree"),
     "compare": ("infra.cli.compare", "what differs between two stacks' plans (staging before production)"),
     "graph": ("infra.cli.graph", "a stack's plan as a Mermaid diagram, with its longest dependency chain"),
+    "adopt": ("infra.cli.adopt", "the `pulumi import --file` document for what already runs (docs/adopting.md)"),
 }
 
 

@@ -23,6 +23,7 @@ BRIDGE_SDKV2 = (
     "pulumi/pulumi-terraform-bridge@59de6c6 pkg/tfbridge/provider.go Diff, schema.go nameRequiresDeleteBeforeReplace"
 )
 PAGERDUTY = "PagerDuty/terraform-provider-pagerduty pagerduty/"
+PULUMI_PAGERDUTY = "pulumi/pulumi-pagerduty@ea22c17 provider/resources.go SetAutonaming"
 BRIDGE_PF = "pulumi/pulumi-terraform-bridge@59de6c6 pkg/pf/tfbridge/provider_diff.go (no name rule: #823)"
 
 Create = Literal["fails", "upsert", "new-id"]
@@ -50,6 +51,22 @@ class ReadBack:
 
 
 @dataclass(frozen=True)
+class ImportId:
+    """How `pulumi import` names an existing object of the type: the id its provider's importer parses."""
+
+    template: str
+    """The id: `{input}` is an input of the resource (an https URL without its scheme; GitHub escapes `:` as `??`),
+    `{@part}` what only the account knows, given by the resource's inventory entry (a Vercel project or variable
+    id, a hosted zone id), `{$part}` a stack-wide part (the Vercel project's id, the stack's AWS account)."""
+    pattern: str
+    """The shape every id must have (a regular expression over the whole id)."""
+    source: str
+    """The upstream importer that parses it."""
+    write_only: str = ""
+    """Set when the object's value cannot be read back: what `up` does to the existing one instead of an import."""
+
+
+@dataclass(frozen=True)
 class Lifecycle:
     """One resource type's lifecycle, as its provider and the Pulumi bridge implement it."""
 
@@ -63,9 +80,6 @@ class Lifecycle:
     delete_first: DeleteFirst
     source: str
     """The upstream file(s) the row was read from."""
-    same_key_triggers: frozenset[str] = frozenset()
-    """Inputs that force replacement while keeping the key's value (the GitHub repository: a repository
-    re-created under the same name has a new id, which CustomizeDiff turns into ForceNew)."""
     autonamed: str = ""
     """The input Pulumi auto-names; given explicitly, the bridge replaces delete-first (SDKv2 only)."""
     holds_data: bool = False
@@ -78,14 +92,15 @@ class Lifecycle:
     read_back: tuple[ReadBack, ...] = ()
     checked: bool = True
     """Read in the provider source for this record; False: carried from an earlier record, not re-read."""
+    import_id: ImportId | None = None
+    """How an existing object is adopted (`python -m infra adopt`); None: the program always creates it."""
 
     def key_triggers(self, inputs: Iterable[str]) -> list[str]:
         """The declared inputs whose change replaces the resource and keeps its natural key."""
         if not self.natural_key or self.create == "new-id":
             return []
         declared = set(inputs)
-        outside = (self.replace_on - set(self.natural_key)) | self.same_key_triggers
-        return sorted(name for name in outside if name in declared)
+        return sorted(name for name in self.replace_on - set(self.natural_key) if name in declared)
 
     def forced_delete_first(self, inputs: Mapping[str, Any]) -> str:
         """Why the provider or bridge replaces delete-first by itself ("" if it does not)."""
@@ -110,6 +125,12 @@ RECORD: tuple[Lifecycle, ...] = (
         "",
         f"{VERCEL}resource_project.go (team_id RequiresReplaceIfConfigured; name updated in place)",
         holds_data=True,
+        import_id=ImportId(
+            "{@projectId}",
+            r"prj_[A-Za-z0-9]+",
+            f'{VERCEL}resource_project.go projectResource.ImportState ("team_id/project_id" or "project_id": the '
+            "provider's team when the team is left out)",
+        ),
     ),
     Lifecycle(
         "vercel:index/projectDomain:ProjectDomain",
@@ -119,6 +140,11 @@ RECORD: tuple[Lifecycle, ...] = (
         "",
         f"{VERCEL}resource_project_domain.go (project_id, domain RequiresReplace; team_id IfConfigured)",
         gap="the domain is attached to no project for a moment: it does not serve the app",
+        import_id=ImportId(
+            "{$projectId}/{domain}",
+            r"prj_[A-Za-z0-9]+/[a-z0-9.-]+",
+            f'{VERCEL}resource_project_domain.go projectDomainResource.ImportState ("project_id/domain")',
+        ),
     ),
     Lifecycle(
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
@@ -129,6 +155,12 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{VERCEL}resource_project_environment_variable.go (project_id, key, sensitive, custom_environment_ids "
         "RequiresReplace; Create is a POST that answers ENV_CONFLICT for an existing key and target)",
         gap="the variable is unset for a moment: a build started then lacks it",
+        import_id=ImportId(
+            "{$projectId}/{@envId}",
+            r"prj_[A-Za-z0-9]+/[A-Za-z0-9]+",
+            f"{VERCEL}resource_project_environment_variable.go projectEnvironmentVariableResource.ImportState "
+            '("project_id/env_id"; a sensitive value is not read back: the next `up` writes the stack\'s value)',
+        ),
     ),
     Lifecycle(
         "vercel:index/edgeConfig:EdgeConfig",
@@ -195,51 +227,75 @@ RECORD: tuple[Lifecycle, ...] = (
         "RequiresReplace; Create generates, Delete only forgets)",
     ),
     # ------------------------------------------------------------------------------------------ GitHub
-    # diffRepository (github/util_diff.go) forces replacement of `repository` only when the repository's id
-    # changed: a rename updates in place, a repository re-created under the same name replaces.
+    # diffRepository (github/util_diff.go) runs only when `repository` changes: it forces replacement when the
+    # new name is another repository (or none), and keeps a rename of the same repository in place. Either way the
+    # key changes with it, so it never replaces under the same key; a repository deleted and re-created under the
+    # same name changes no input at all (the next refresh finds the objects gone).
     Lifecycle(
         "github:index/repositoryEnvironment:RepositoryEnvironment",
-        frozenset({"environment"}),
+        frozenset({"environment", "repository"}),
         ("repository", "environment"),
         "upsert",
         "",
         f"{GITHUB}resource_github_repository_environment.go (environment ForceNew; repository via "
-        "diffRepository; Create is CreateUpdateEnvironment, a PUT)",
-        same_key_triggers=frozenset({"repository"}),
+        "diffRepository when another repository; Create is CreateUpdateEnvironment, a PUT)",
         gap="the environment is absent for a moment: a deployment job waiting on it fails",
+        import_id=ImportId(
+            "{repository}:{environment}",
+            r"[A-Za-z0-9._-]+:[^:]+",
+            f"{GITHUB}resource_github_repository_environment.go resourceGithubRepositoryEnvironmentImport "
+            "(<repository>:<environment>, parseID2)",
+        ),
     ),
     Lifecycle(
         "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
-        frozenset({"environment", "secretName"}),
+        frozenset({"environment", "secretName", "repository"}),
         ("repository", "environment", "secretName"),
         "upsert",
         "provider",
         f"{GITHUB}resource_github_actions_environment_secret.go (environment, secret_name ForceNew; "
-        f"repository via diffRepository); {PULUMI_GITHUB} DeleteBeforeReplace",
-        same_key_triggers=frozenset({"repository"}),
+        f"repository via diffRepository when another repository); {PULUMI_GITHUB} DeleteBeforeReplace",
         gap="the secret is unset for a moment: a job started then reads an empty value",
+        import_id=ImportId(
+            "{repository}:{environment}:{secretName}",
+            r"[A-Za-z0-9._-]+:[^:]+:[A-Za-z0-9_]+",
+            f"{GITHUB}resource_github_actions_environment_secret.go resourceGithubActionsEnvironmentSecretImport "
+            "(parseID3; GetEnvSecret returns no value)",
+            write_only="not imported: GitHub never returns a secret's value; `up` creates it with "
+            "CreateOrUpdateEnvSecret, a PUT that replaces the value GitHub holds with the stack's",
+        ),
     ),
     Lifecycle(
         "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
-        frozenset({"environment", "variableName"}),
+        frozenset({"environment", "variableName", "repository"}),
         ("repository", "environment", "variableName"),
         "fails",
         "",
         f"{GITHUB}resource_github_actions_environment_variable.go (environment, variable_name ForceNew; "
-        "repository via diffRepository; Create is CreateEnvVariable, a POST refused for an existing name)",
-        same_key_triggers=frozenset({"repository"}),
+        "repository via diffRepository when another repository; Create is CreateEnvVariable, a POST refused for "
+        "an existing name)",
         gap="the variable is unset for a moment: a job started then reads an empty value",
+        import_id=ImportId(
+            "{repository}:{environment}:{variableName}",
+            r"[A-Za-z0-9._-]+:[^:]+:[A-Za-z0-9_]+",
+            f"{GITHUB}resource_github_actions_environment_variable.go resourceGithubActionsEnvironmentVariableImport "
+            "(parseID3, the environment unescaped by unescapeIDPart)",
+        ),
     ),
     Lifecycle(
         "github:index/actionsVariable:ActionsVariable",
-        frozenset({"variableName"}),
+        frozenset({"variableName", "repository"}),
         ("repository", "variableName"),
         "fails",
         "",
-        f"{GITHUB}resource_github_actions_variable.go (variable_name ForceNew; repository via diffRepository; "
-        "Create is CreateRepoVariable, a POST refused for an existing name)",
-        same_key_triggers=frozenset({"repository"}),
+        f"{GITHUB}resource_github_actions_variable.go (variable_name ForceNew; repository via diffRepository when "
+        "another repository; Create is CreateRepoVariable, a POST refused for an existing name)",
         gap="the variable is unset for a moment: a job started then reads an empty value",
+        import_id=ImportId(
+            "{repository}:{variableName}",
+            r"[A-Za-z0-9._-]+:[A-Za-z0-9_]+",
+            f"{GITHUB}resource_github_actions_variable.go resourceGithubActionsVariableImport (parseID2)",
+        ),
     ),
     Lifecycle(
         "github:index/branchProtection:BranchProtection",
@@ -341,14 +397,13 @@ RECORD: tuple[Lifecycle, ...] = (
         checked=False,
     ),
     Lifecycle(
-        "aws:s3/bucketObject:BucketObject",
+        "aws:s3/bucketObjectv2:BucketObjectv2",
         frozenset({"bucket", "key"}),
         ("bucket", "key"),
         "upsert",
         "",
-        f"{AWS}s3/bucket_object.go (bucket, key ForceNew)",
+        f"{AWS}s3/object.go resourceObject (aws_s3_object: bucket, key ForceNew; Create is PutObject)",
         gap="the object is absent for a moment: the degraded page answers 403",
-        checked=False,
     ),
     Lifecycle(
         "aws:kms/key:Key",
@@ -370,6 +425,11 @@ RECORD: tuple[Lifecycle, ...] = (
         f"reference, so zones of the same name coexist); {PULUMI_AWS} auto-names `name`",
         autonamed="name",
         holds_data=True,
+        import_id=ImportId(
+            "{@zoneId}",
+            r"Z[A-Z0-9]{1,32}",
+            f"{AWS}route53/zone.go resourceZone (schema.ImportStatePassthroughContext: the hosted zone id)",
+        ),
     ),
     Lifecycle(
         "aws:route53/record:Record",
@@ -424,8 +484,10 @@ RECORD: tuple[Lifecycle, ...] = (
         ("name",),
         "fails",
         "",
-        f"{AWS}cloudfront/origin_access_control.go (plugin framework; name updated in place)",
-        checked=False,
+        f"{AWS}cloudfront/origin_access_control.go (SDKv2 schema.Resource; name Required, updated in place; "
+        f"CreateOriginAccessControl refuses an existing name); {PULUMI_AWS}; {BRIDGE_SDKV2}",
+        autonamed="name",
+        gap="the distribution's origin has no access control for a moment: the degraded page answers 403",
     ),
     Lifecycle(
         "aws:cloudwatch/metricAlarm:MetricAlarm",
@@ -443,8 +505,10 @@ RECORD: tuple[Lifecycle, ...] = (
         ("name",),
         "fails",
         "",
-        f"{AWS}events/connection.go (name ForceNew; auth_parameters, authorization_type updated in place by "
-        "UpdateConnection; CreateConnection refuses an existing name)",
+        f"{AWS}events/connection.go (SDKv2 schema.Resource; name ForceNew; auth_parameters, authorization_type "
+        "updated in place by UpdateConnection; CreateConnection refuses an existing name); "
+        f"{PULUMI_AWS}; {BRIDGE_SDKV2}",
+        autonamed="name",
         gap="the API destination has no credentials for a moment: a rollback dispatch then fails and is retried",
     ),
     Lifecycle(
@@ -453,7 +517,9 @@ RECORD: tuple[Lifecycle, ...] = (
         ("name",),
         "fails",
         "",
-        f"{AWS}events/api_destination.go (name ForceNew; endpoint, method, rate and connection updated in place)",
+        f"{AWS}events/api_destination.go (SDKv2 schema.Resource; name ForceNew; endpoint, method, rate and "
+        f"connection updated in place); {PULUMI_AWS}; {BRIDGE_SDKV2}",
+        autonamed="name",
         gap="the rules' target is missing for a moment: a rollback dispatch then fails and is retried",
     ),
     Lifecycle(
@@ -489,12 +555,12 @@ RECORD: tuple[Lifecycle, ...] = (
     ),
     Lifecycle(
         "aws:sns/topicSubscription:TopicSubscription",
-        frozenset({"endpoint", "protocol", "topicArn"}),
-        ("topicArn", "protocol", "endpoint"),
+        frozenset({"endpoint", "protocol", "topic"}),
+        ("topic", "protocol", "endpoint"),
         "upsert",
         "",
-        f"{AWS}sns/topic_subscription.go (endpoint, protocol, topic_arn ForceNew; Subscribe returns the "
-        "existing subscription)",
+        f"{AWS}sns/topic_subscription.go (endpoint, protocol, topic_arn ForceNew; pulumi-aws names "
+        "topic_arn `topic`; Subscribe returns the existing subscription, an email endpoint confirms again)",
         gap="alerts published during the gap reach nobody on that endpoint",
     ),
     Lifecycle(
@@ -506,6 +572,12 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{AWS}iam/openid_connect_provider.go (url ForceNew; client_id_list and thumbprint_list updated in place; "
         "one provider per URL and account)",
         holds_data=True,
+        import_id=ImportId(
+            "arn:aws:iam::{$accountId}:oidc-provider/{url}",
+            r"arn:aws:iam::[0-9]{12}:oidc-provider/[a-z0-9.-]+(/[A-Za-z0-9._-]+)*",
+            f"{AWS}iam/openid_connect_provider.go resourceOpenIDConnectProvider "
+            "(schema.ImportStatePassthroughContext: the provider's ARN)",
+        ),
     ),
     Lifecycle(
         "aws:iam/role:Role",
@@ -544,7 +616,9 @@ RECORD: tuple[Lifecycle, ...] = (
         "fails",
         "",
         f"{PAGERDUTY}resource_pagerduty_escalation_policy.go (no ForceNew: name, rules, num_loops updated in place; "
-        "Create passes PagerDuty's refusal of a name already taken through; Delete retries while a service uses it)",
+        "Create passes PagerDuty's refusal of a name already taken through; Delete retries while a service uses it); "
+        f"{PULUMI_PAGERDUTY}; {BRIDGE_SDKV2}",
+        autonamed="name",
     ),
     Lifecycle(
         "pagerduty:index/service:Service",
@@ -553,7 +627,9 @@ RECORD: tuple[Lifecycle, ...] = (
         "fails",
         "",
         f"{PAGERDUTY}resource_pagerduty_service.go (no ForceNew: every input updated in place; Create passes "
-        "PagerDuty's refusal of a name already taken through)",
+        "PagerDuty's refusal of a name already taken through); "
+        f"{PULUMI_PAGERDUTY}; {BRIDGE_SDKV2}",
+        autonamed="name",
         holds_data=True,
         gap="a new service has none of the old one's incidents, and its integrations have new keys",
     ),
@@ -564,7 +640,9 @@ RECORD: tuple[Lifecycle, ...] = (
         "new-id",
         "",
         f"{PAGERDUTY}resource_pagerduty_service_integration.go (service, type, vendor, email_filter ForceNew; "
-        "PagerDuty assigns the id and the integration key: a replacement has a new key)",
+        "PagerDuty assigns the id and the integration key: a replacement has a new key); "
+        f"{PULUMI_PAGERDUTY}",
+        autonamed="name",
         gap="alarms posted to the old key while the topic's subscription follows the new one open no incident",
     ),
 )

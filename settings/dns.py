@@ -144,6 +144,19 @@ class DnsSettings(ConfigModel):
     zone: Hostname = setting(
         "The hosted zone this stack owns, creates and protects (vibelog.io for production).", example="vibelog.io"
     )
+    create_zone: bool = setting(
+        "Create the hosted zone (an empty account). Route 53 creates a second zone of the same name without error, "
+        "so this is never assumed: a zone that exists is adopted with zoneId instead.",
+        example=True,
+        default=False,
+    )
+    zone_id: str | None = setting(
+        "Id of the existing hosted zone to adopt (`import`) instead of creating one: "
+        "aws route53 list-hosted-zones-by-name --dns-name <zone> --query 'HostedZones[0].Id'.",
+        example="Z0123456789ABCDEFGHIJ",
+        default=None,
+        pattern=r"^(/hostedzone/)?Z[A-Z0-9]{1,32}$",
+    )
     delegations: list[ZoneDelegation] = setting(
         "Subzones owned by other stacks, delegated from this zone with NS records.", default_factory=list
     )
@@ -181,6 +194,14 @@ class DnsSettings(ConfigModel):
     @model_validator(mode="after")
     def _failover_rules(self) -> DnsSettings:
         problems = []
+        if self.create_zone == (self.zone_id is not None):
+            problems.append(
+                (
+                    config_path(DnsSettings, "zone_id"),
+                    f"say whether {self.zone} exists: zoneId adopts the existing hosted zone, createZone: true creates "
+                    "one (never both)",
+                )
+            )
         if self.force_failover and not self.failover:
             problems.append(
                 (

@@ -159,6 +159,12 @@ class IncidentSettings(ConfigModel):
         "Automatic failover triggers, combined with the HTTPS health check (needs vibelog:dns.failover).",
         default_factory=FailoverTriggers,
     )
+    owns_vercel_oidc_provider: bool = setting(
+        "This stack owns the account's OIDC provider for the Vercel team's issuer, which the app's metrics role trusts "
+        "(one stack per account and team; the others look it up).",
+        example=True,
+        default=False,
+    )
     dispatch_repository: str = setting(
         "owner/name of the repository whose rollback workflow the alarms start (repository_dispatch).",
         example="vibelog/vibelog-infra",

@@ -26,8 +26,9 @@ from settings.secrets import SecretSettings
 
 # A stack's first `pulumi up` on an empty account runs in two phases: `zone` declares only the stack's Route 53 zone
 # (and the NS records it holds), so its name servers exist before anything validates against it; `complete` is
-# everything (docs/deploying.md, "Your first `pulumi up`").
-BootstrapPhase = Literal["zone", "complete"]
+# everything (docs/deploying.md, "Your first `pulumi up`"); `adopt` is `complete` for the `up` after `pulumi import`
+# of what already runs (docs/adopting.md).
+BootstrapPhase = Literal["zone", "adopt", "complete"]
 
 
 class StackSettings(BaseModel):
@@ -92,7 +93,9 @@ class StackSettings(BaseModel):
     bootstrap_phase: BootstrapPhase = setting(
         "zone for a stack's first `pulumi up` on an empty account: only its Route 53 zone (and the NS records in it), "
         "so the zone's name servers can be delegated before anything validates against them; complete (the default) "
-        "declares everything. Never go back to zone on a stack that is complete: its resources would be deleted.",
+        "declares everything; adopt declares everything too, for the `up` after `pulumi import` of what already runs "
+        "(docs/adopting.md): AWS resources ignore tag changes in that step. Never go back to zone on a stack that is "
+        "complete: its resources would be deleted.",
         example="complete",
         alias="vibelog:bootstrapPhase",
         default="complete",

@@ -12,6 +12,7 @@ from components.aws_iam import trust_policy
 from components.ci_aws_access import DATA_READ_ACTIONS
 from infra.engine.mocks import VibelogMocks
 from infra.engine.runtime import Plan, Registration, run_program
+from policy.type_tokens import BUCKET_OBJECT
 from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import OIDC_PROVIDER as OIDC
 from policy.type_tokens import ROLE_POLICY as POLICY
@@ -134,7 +135,7 @@ def owned_arns(plan: Plan) -> list[tuple[str, str, dict[str, str]]]:
     found: list[tuple[str, str, dict[str, str]]] = []
     for bucket in plan.by_type("aws:s3/bucket:Bucket"):
         found.append((f"arn:aws:s3:::{bucket.inputs['bucket']}", "s3:PutBucketTagging", {}))
-    for page in plan.by_type("aws:s3/bucketObject:BucketObject"):
+    for page in plan.by_type(BUCKET_OBJECT):
         bucket = plan.by_urn()[page.property_dependencies["bucket"][0]].inputs["bucket"]
         found.append((f"arn:aws:s3:::{bucket}/{page.inputs['key']}", "s3:PutObject", {}))
     for role in plan.by_type(ROLE):
@@ -285,7 +286,7 @@ def test_the_preview_role_refreshes_the_degraded_page_and_writes_nothing(product
     assert write_actions(inline) == [], "the preview role's own statements write nothing"
     # ReadOnlyAccess allows s3:Get* on every object; the inline deny decides what stays readable.
     read_only = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}
-    page = production.one("aws:s3/bucketObject:BucketObject", "dns-degraded-page")
+    page = production.one(BUCKET_OBJECT, "dns-degraded-page")
     bucket = production.one("aws:s3/bucket:Bucket", "dns-degraded-bucket").inputs["bucket"]
     page_arn = f"arn:aws:s3:::{bucket}/{page.inputs['key']}"
     assert allowed([read_only, *inline], "s3:GetObject", page_arn), f"refresh of {page.urn} reads {page_arn}"

@@ -14,6 +14,7 @@ from infra.engine.runtime import Plan, Registration, Secret, run_program
 from infra.plans.render import plan_json
 from policy.type_tokens import (
     BUCKET,
+    BUCKET_OBJECT,
     BUCKET_POLICY,
     CERTIFICATE,
     CERTIFICATE_VALIDATION,
@@ -167,7 +168,7 @@ def test_the_degraded_page_is_a_private_bucket_in_a_second_region_behind_cloudfr
     )
     for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
         assert block.inputs[key] is True, f"{block.urn}.{key}"
-    page = production.one("aws:s3/bucketObject:BucketObject", "dns-degraded-page")
+    page = production.one(BUCKET_OBJECT, "dns-degraded-page")
     assert page.inputs["key"] == "index.html", page.urn
     assert page.inputs["contentType"].startswith("text/html"), page.urn
     assert region_of(production, page) == "us-west-2", page.urn

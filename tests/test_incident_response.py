@@ -22,6 +22,7 @@ from policy.type_tokens import EVENT_RULE as RULE
 from policy.type_tokens import EVENT_TARGET as TARGET
 from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import METRIC_ALARM as ALARM
+from policy.type_tokens import OIDC_PROVIDER as OIDC
 from policy.type_tokens import RANDOM_PASSWORD as PASSWORD
 from policy.type_tokens import SNS_SUBSCRIPTION as SUBSCRIPTION
 from policy.type_tokens import SNS_TOPIC as TOPIC
@@ -336,6 +337,42 @@ def test_the_metrics_role_trusts_only_this_projects_production_deployments(produ
             "oidc.vercel.com/vibelog:sub": ["owner:vibelog:project:vibelog:environment:production"],
         }
     }, role.urn
+
+
+def vercel_oidc_owners(plan: Plan) -> list[str]:
+    return [r.urn for r in plan.by_type(OIDC) if r.inputs["url"].startswith("https://oidc.vercel.com/")]
+
+
+def test_one_stack_per_account_and_issuer_declares_the_vercel_oidc_provider(all_plans: dict[str, Plan]) -> None:
+    # IAM refuses a second provider for the same url in an account: like GitHub's, one stack owns it.
+    declared: dict[tuple[str, str], list[str]] = {}
+    for stack, plan in all_plans.items():
+        settings = settings_of(stack)
+        for _ in vercel_oidc_owners(plan):
+            declared.setdefault((settings.aws_account_id, settings.vercel_team), []).append(stack)
+        owns = settings.incident is not None and settings.incident.owns_vercel_oidc_provider
+        assert bool(vercel_oidc_owners(plan)) == owns, f"{stack}: declares it exactly when it owns it"
+    assert declared == {("210987654321", "vibelog"): ["production"]}, declared
+
+
+def test_a_second_stack_with_incident_alarms_looks_the_provider_up() -> None:
+    # Staging enabling vibelog:incident in production's account: it must not create the provider a second time.
+    plan = run_program("production", stack_config("production", incident(ownsVercelOidcProvider=False)))
+    assert vercel_oidc_owners(plan) == [], "a stack that does not own the provider never creates it"
+    role = plan.one(ROLE, "incident-metrics-role")
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Federated": "arn:aws:iam::210987654321:oidc-provider/oidc.vercel.com/vibelog"}
+    up = run_program(
+        "production",
+        stack_config("production", incident(ownsVercelOidcProvider=False)),
+        mocks=VibelogMocks(preview=False),
+    )
+    deploy = up.one(ROLE, "ci-aws-deploy").inputs["name"]
+    rights = documents(r for r in up.by_type(ROLE_POLICY) if r.inputs["role"] == deploy)
+    arn = "arn:aws:iam::210987654321:oidc-provider/oidc.vercel.com/vibelog"
+    assert allowed(rights, "iam:GetOpenIDConnectProvider", arn, {}), "the lookup reads the owner's provider"
+    for action in ("iam:CreateOpenIDConnectProvider", "iam:AddClientIDToOpenIDConnectProvider"):
+        assert not allowed(rights, action, arn, {}), f"a stack that does not own {arn} may {action}"
 
 
 # ---------------------------------------------------------------------------------------------- deploy role

@@ -25,7 +25,7 @@ def flag() -> Registration:
 
 
 def variable() -> Registration:
-    """A compliant environment variable: delete-first, since the key survives a re-created repository."""
+    """A compliant environment variable (the program replaces it delete-first)."""
     inputs = {"repository": "vibelog", "environment": "production", "variableName": "APP_URL", "value": "x"}
     return reg(ENV_VARIABLE, "ci-var-app-url", inputs, delete_before_replace=True)
 
@@ -48,15 +48,15 @@ def test_item_with_a_string_value_is_judged_the_same() -> None:
     assert found(run_rule(RULE, [item])) == [(RULE, item.urn)]
 
 
-def test_variable_without_delete_first_is_a_violation() -> None:
-    bad = replace(variable(), delete_before_replace=False)
-    violations = run_rule(RULE, [bad])
-    assert found(violations) == [(RULE, bad.urn)]
-    assert "repository" in violations[0].message, "names the input that replaces it under the same key"
+def test_a_variable_is_never_replaced_under_its_key() -> None:
+    # diffRepository (terraform-provider-github util_diff.go) runs only when `repository` changes, and then the key
+    # changes with it: no input replaces a variable under the same key, so create-first cannot collide.
+    plain = replace(variable(), delete_before_replace=False)
+    assert run_rule(RULE, [plain]) == [], f"{plain.urn}: only a key change replaces it"
 
 
 def test_protected_resources_are_judged_too() -> None:
-    bad = replace(variable(), delete_before_replace=False, protect=True)
+    bad = replace(flag(), delete_before_replace=False, protect=True)
     assert found(run_rule(RULE, [bad])) == [(RULE, bad.urn)]
 
 

@@ -7,7 +7,11 @@ from typing import Any
 
 from infra.diffs.changes import ResourceChange, diff_plans
 from infra.diffs.review import diff_json, diff_markdown, diff_text
+from infra.engine.runtime import Plan
+from infra.plans.render import plan_json
+from policy.type_tokens import BUCKET_OBJECT
 from policy.type_tokens import EDGE_CONFIG_ITEM as FLAG
+from policy.type_tokens import SNS_SUBSCRIPTION as SUBSCRIPTION
 from tests.test_changes import STAGING, staging_plan
 
 
@@ -102,3 +106,28 @@ def test_a_cascaded_replacement_states_its_order_too() -> None:
     assert cascaded.op == "replace", shown
     assert cascaded.order is not None, shown
     assert cascaded.order.delete_first, shown
+
+
+def test_a_new_sns_topic_replaces_the_subscription() -> None:
+    # pulumi-aws names topic_arn `topic`: a subscription moved to another topic is a new subscription, which an email
+    # endpoint must confirm again; the record once named `topicArn` and the diff showed it as an update.
+    old = {"topic": "arn:aws:sns:us-east-1:1:a", "protocol": "email", "endpoint": "ops@vibelog.io"}
+    change = _replacement(SUBSCRIPTION, old, {**old, "topic": "arn:aws:sns:us-east-1:1:b"})
+    assert change.replace_reasons == ["topic"], change.urn
+
+
+def test_the_degraded_page_keeps_its_object_across_the_type_change(production: Plan) -> None:
+    # The page was a BucketObject (aws_s3_bucket_object, deprecated); as a BucketObjectv2 its alias from the old
+    # type makes the change a move of the same object, not a delete of one page and the create of another.
+    document = plan_json(production, b"k" * 32)
+    page = production.one(BUCKET_OBJECT, "dns-degraded-page")
+    old_urn = page.urn.replace(BUCKET_OBJECT, "aws:s3/bucketObject:BucketObject")
+    steps = []
+    for step in document["steps"]:
+        if step["urn"] == page.urn:
+            state = {**step["newState"], "type": "aws:s3/bucketObject:BucketObject", "urn": old_urn, "aliases": []}
+            steps.append({**step, "urn": old_urn, "newState": state})
+        else:
+            steps.append(step)
+    changes = diff_plans({**document, "steps": steps}, document).resources
+    assert [(c.action, c.urn) for c in changes] == [("move", page.urn)], [(c.action, c.urn) for c in changes]

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import json
+import re
+import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +18,15 @@ from infra.diffs.changes import diff_plans
 from infra.engine.runtime import Plan
 from infra.plans.render import plan_json
 from policy.lifecycle import LIFECYCLE, RECORD, holds_data, lifecycle, needs_row, read_back
-from policy.type_tokens import BUCKET, EDGE_CONFIG, EDGE_CONFIG_ITEM
+from policy.type_tokens import (
+    BUCKET,
+    EDGE_CONFIG,
+    EDGE_CONFIG_ITEM,
+    ENVIRONMENT_SECRET,
+    ENVIRONMENT_VARIABLE,
+    REPOSITORY_ENVIRONMENT,
+    REPOSITORY_VARIABLE,
+)
 
 STACKS = ("development", "staging", "production")
 KEY = bytes(range(32))
@@ -48,26 +62,86 @@ def test_every_row_cites_its_upstream_file(row: Any) -> None:
     assert ".go" in row.source, f"{row.type}: source {row.source!r} names no file"
 
 
+SDK_PACKAGES = {
+    "aws": "pulumi_aws",
+    "github": "pulumi_github",
+    "vercel": "pulumiverse_vercel",
+    "random": "pulumi_random",
+    "pagerduty": "pulumi_pagerduty",
+}
+AUTONAMED = {"aws": "name", "pagerduty": "name"}
+"""The input each package auto-names: pulumi-aws provider/autonaming.go (every input `name`, Optional or Required in
+the schema), pulumi-pagerduty provider/resources.go (SetAutonaming). The bridge's delete-first rule covers SDKv2
+resources only: pulumiverse-vercel auto-names too, but its resources are all plugin-framework (no rule,
+pulumi-terraform-bridge#823), so no Vercel row records a name."""
+AUTONAMED_TYPES = {BUCKET: "bucket"}
+"""pulumi-aws provider/resources.go: aws_s3_bucket's `bucket` (AutoNameTransform)."""
+
+
+@cache
+def _sdk_classes(package: str) -> dict[str, tuple[str, str]]:
+    """type token -> (module, class name), from the SDK's own `_utilities.register(resource_modules=...)` table."""
+    init = Path(importlib.import_module(SDK_PACKAGES[package]).__file__ or "").read_text(encoding="utf-8")
+    match = re.search(r'resource_modules="""(.*?)"""', init, re.S)
+    assert match, f"{SDK_PACKAGES[package]}: no resource module table"
+    return {token: (e["fqn"], name) for e in json.loads(match.group(1)) for token, name in e["classes"].items()}
+
+
+def _sdk_inputs(type_: str) -> dict[str, bool]:
+    """The resource's inputs in the engine's camelCase, each with whether the SDK lets it be omitted."""
+    module_name, class_name = _sdk_classes(type_.split(":", 1)[0])[type_]
+    resource = getattr(importlib.import_module(module_name), class_name)
+    module = sys.modules[resource.__module__]
+    (args_name,) = [name for name in module.__all__ if name.endswith("Args")]
+    args = getattr(module, args_name)
+    parameters = inspect.signature(args.__init__).parameters
+    return {
+        getattr(prop.fget, "_pulumi_name", python_name): parameters[python_name].default is not inspect.Parameter.empty
+        for python_name, prop in vars(args).items()
+        if isinstance(prop, property) and python_name in parameters
+    }
+
+
+@pytest.mark.parametrize("row", RECORD, ids=lambda row: row.type.rsplit(":", 1)[-1])
+def test_every_row_names_inputs_of_the_installed_sdk(row: Any) -> None:
+    inputs = _sdk_inputs(row.type)
+    named = {*row.replace_on, *row.natural_key, *(rule.sent for rule in row.read_back)} | ({row.autonamed} - {""})
+    unknown = sorted(name for name in named if re.split(r"[.\[]", name)[0] not in inputs)
+    assert not unknown, f"{row.type}: {unknown} are no inputs of the installed SDK (inputs: {sorted(inputs)})"
+
+
+@pytest.mark.parametrize("row", RECORD, ids=lambda row: row.type.rsplit(":", 1)[-1])
+def test_every_row_auto_names_what_the_provider_auto_names(row: Any) -> None:
+    inputs = _sdk_inputs(row.type)
+    # The auto-named input is optional in the SDK (the provider fills it in); a `name` the SDK requires is one the
+    # Pulumi provider maps itself (aws_route53_record's), so it is not auto-named.
+    candidate = AUTONAMED.get(row.type.split(":", 1)[0], "")
+    expected = AUTONAMED_TYPES.get(row.type) or (candidate if inputs.get(candidate) else "")
+    assert row.autonamed == expected, (
+        f"{row.type}: the record says auto-named {row.autonamed!r}, the provider auto-names {expected!r}: an explicit "
+        "name makes the bridge replace it delete-first"
+    )
+
+
 def test_one_row_per_type() -> None:
     assert len(RECORD) == len(LIFECYCLE), "two rows share a type token"
 
 
 def test_a_key_trigger_is_an_input_of_the_type() -> None:
     for row in RECORD:
-        assert row.same_key_triggers <= set(row.natural_key), f"{row.type}: a same-key trigger is a key field"
         if row.autonamed:
             assert row.autonamed in row.natural_key or row.create == "new-id", f"{row.type}: the name is the key"
 
 
 def test_github_verdicts_read_upstream() -> None:
-    # resource_github_actions_environment_variable.go / _variable.go: ForceNew on the names, `repository` only
-    # through diffRepository (a repository re-created under the same name).
+    # resource_github_actions_environment_variable.go / _variable.go: ForceNew on the names, `repository` through
+    # diffRepository, which runs only when `repository` changes (to another repository): the key changes with it.
     variable = LIFECYCLE["github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"]
-    assert variable.replace_on == {"environment", "variableName"}
-    assert variable.same_key_triggers == {"repository"}
-    assert LIFECYCLE["github:index/actionsVariable:ActionsVariable"].replace_on == {"variableName"}
-    environment = LIFECYCLE["github:index/repositoryEnvironment:RepositoryEnvironment"]
-    assert "repository" not in environment.replace_on, "RepositoryEnvironment.repository is not ForceNew"
+    assert variable.replace_on == {"environment", "variableName", "repository"}
+    assert LIFECYCLE["github:index/actionsVariable:ActionsVariable"].replace_on == {"variableName", "repository"}
+    for type_ in (ENVIRONMENT_VARIABLE, ENVIRONMENT_SECRET, REPOSITORY_ENVIRONMENT, REPOSITORY_VARIABLE):
+        row = LIFECYCLE[type_]
+        assert not row.key_triggers(row.replace_on), f"{type_}: nothing replaces it under the same key"
     assert "repositoryId" in LIFECYCLE["github:index/branchProtection:BranchProtection"].replace_on
     secret = LIFECYCLE["github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"]
     assert secret.delete_first == "provider", "pulumi-github sets DeleteBeforeReplace for environment secrets"

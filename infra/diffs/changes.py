@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from infra.plans.plan_format import SECRET_TEXT, UNKNOWN_TEXT
+from policy.collisions import collisions
 from policy.lifecycle import Order, forces_replacement, holds_data, replacement_order
 from policy.type_tokens import STACK
 
@@ -83,6 +84,8 @@ class ResourceChange:
     delete_before_replace: bool = False
     order: Order | None = None
     """For a replacement: delete-first or create-first, why, and what the gap between the two means."""
+    collisions: list[str] = field(default_factory=list)
+    """natural-key-collision violations (policy/collisions.py): a resource this `up` deletes holds its key."""
 
     @property
     def loud(self) -> bool:
@@ -152,6 +155,9 @@ def diff_plans(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, sta
             result.resources.append(changes[urn])
         elif urn in created:
             result.resources.append(_created_or_deleted("create", new_steps[urn]))
+    by_urn = {change.urn: change for change in result.resources if change.op != "delete"}
+    for collision in collisions([old_steps[urn] for urn in deleted], [new_steps[urn] for urn in by_urn]):
+        by_urn[collision.urn].collisions.append(collision.message)
 
     result.outputs = diff_values(_outputs(old), _outputs(new), counter=counter)
     result.config = _config_changes(old, new)

@@ -19,7 +19,7 @@ def _order(row: Lifecycle) -> str:
         return "delete-first (provider)"
     if row.autonamed:
         return f"delete-first (bridge) when `{row.autonamed}` is given, else create-first with a fresh name"
-    if not row.key_triggers([*row.replace_on, *row.same_key_triggers]):
+    if not row.key_triggers(row.replace_on):
         return "create-first (no collision: a replacement changes the key)" if row.natural_key else "create-first"
     return "create-first: **collides**, needs `delete_before_replace`"
 
@@ -33,19 +33,21 @@ def table() -> str:
     """The record as one Markdown table, a row per type token."""
     lines = [
         "| type | forces replacement | natural key | Create on an existing key | by default | gap when delete-first "
-        "| read back | source |",
-        "|---|---|---|---|---|---|---|---|",
+        "| read back | import id (`python -m infra adopt`) | source |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in sorted(RECORD, key=lambda row: row.type):
         forces = _code(row.replace_on)
-        if row.same_key_triggers:
-            forces += f"; same-key: {_code(row.same_key_triggers)}"
         read_back = "; ".join(f"`{rule.sent}` {rule.when} → `{rule.read_into}`" for rule in row.read_back) or "—"
         gap = replacement_order(row.type, {}, True).gap
         source = row.source.replace("|", "\\|") + ("" if row.checked else " *(not re-read)*")
+        adopt = "—"
+        if row.import_id is not None:
+            adopt = row.import_id.write_only or f"`{row.import_id.template}`: {row.import_id.source}"
+            adopt = adopt.replace("|", "\\|")
         lines.append(
             f"| `{row.type}` | {forces} | {_code(row.natural_key)} | {row.create} | {_order(row)} | {gap} "
-            f"| {read_back} | {source} |"
+            f"| {read_back} | {adopt} | {source} |"
         )
     return "\n".join(lines)
 

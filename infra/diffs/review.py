@@ -8,6 +8,7 @@ from typing import Any
 
 from infra.diffs.changes import MISSING, PropertyChange, ResourceChange, StackDiff
 from infra.plans.plan_format import SECRET_TEXT, UNKNOWN_TEXT
+from policy.collisions import LEVEL, RULE
 from policy.unknowns import UNKNOWN_SHOWN
 
 # Marks the sticky pull-request comment so a workflow can find and update it instead of adding another.
@@ -57,6 +58,7 @@ def warnings(change: ResourceChange) -> list[str]:
         found.append("retainOnDelete: the old one stays in the cloud, no longer managed")
     if change.op == "replace" and change.delete_before_replace:
         found.append("deleteBeforeReplace: there is a gap between the delete and the create")
+    found += [f"[{LEVEL}] {RULE}: {message}" for message in change.collisions]
     return found
 
 
@@ -147,7 +149,7 @@ def _stack_markdown(diff: StackDiff) -> list[str]:
     lines = [f"#### `{diff.stack}`: {_cell(summary_line(diff))}", ""]
     if diff.error:
         return [*lines, "```", diff.error.rstrip(), "```", ""]
-    loud = [change for change in diff.resources if change.loud]
+    loud = [change for change in diff.resources if change.loud or change.collisions]
     if loud:
         lines += ["> [!CAUTION]"]
         lines += [
