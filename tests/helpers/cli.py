@@ -15,7 +15,7 @@ from typing import Any
 from unittest import mock
 
 from infra.__main__ import main
-from infra.diffs.revision import PlanRun, diff_runs, documents_by_stack
+from infra.diffs.revision import PlanRun, diff_runs, documents_by_stack, stack_files
 from infra.plans.plan_format import FINGERPRINT_KEY_ENV
 from settings.stackfile import read_stack_config, stack_file
 from settings.stacks import PROJECT_DIR, STACKS
@@ -82,8 +82,8 @@ def diff_in_process(head_dir: Path, base_dir: Path) -> Iterator[None]:
         base_doc = json.loads(_committed_plans())
         head_doc = json.loads(head.out) if head.out.strip() else {"stacks": {}}
         base_docs = {name: doc for name, doc in documents_by_stack(base_doc).items() if stack in {"all", name}}
-        head_run = PlanRun(documents_by_stack(head_doc), head.err, head_dir)
-        return diff_runs(PlanRun(base_docs, "", base_dir), head_run, stack)
+        head_run = PlanRun(documents_by_stack(head_doc), head.err, stack_files(head_dir))
+        return diff_runs(PlanRun(base_docs, "", stack_files(base_dir)), head_run, stack)
 
     with (
         mock.patch("infra.cli.diff.resolve", return_value="0" * 40),
