@@ -15,6 +15,7 @@ from policy.registry import Rules
 from policy.type_tokens import ENV_VAR, ENV_VARS_BULK, ENVIRONMENT_SECRET, REPOSITORY_SECRET, STACK
 from policy.urns import stack_of
 from policy.values import of_type, props_of
+from settings.loader import ConfigError
 from settings.stackfile import StackConfig, StackFileError, read_stack_config
 
 RULES = Rules()
@@ -75,7 +76,7 @@ def stack_config_secrets_encrypted(args: StackValidationArgs, report: ReportViol
         stack = next(iter(stacks), None) or pulumi.get_stack()
         try:
             config = read_stack_config(stack)
-        except StackFileError as error:
+        except (StackFileError, ConfigError) as error:
             args.not_applicable(str(error))
             return
     root = next((r.urn for r in of_type(args.resources, STACK)), None)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import yaml
 
 from settings.config_keys import PROJECT_NAMESPACE, provider_secret_keys
-from settings.loader import ConfigError, field_extra, load_settings
+from settings.loader import ConfigError, ConfigProblem, field_extra, load_settings
 from settings.stacks import PROJECT_DIR
 
 GENERIC_PLACEHOLDER = "offline-plan-placeholder"
@@ -25,6 +26,14 @@ MAX_EXPANDED_NODES = 100_000
 # The top-level keys of a Pulumi.<stack>.yaml (the CLI's ProjectStack: config, secrets provider and its key, ESC
 # environments); anything else is a typo that would leave `config:` unread.
 TOP_LEVEL_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+# YAML types a config value cannot be. The CLI (yaml.v3 into interface{}) reads an unquoted date, or a !!binary,
+# as the text written and a !!set as a mapping of nulls, where PyYAML, JSON Schema editors and this reader see a
+# date, bytes or a set: refused by path, so every reader of the file agrees. (what it is, expected, fix)
+_NOT_CONFIG_TYPES: tuple[tuple[type, str, str, str], ...] = (
+    (datetime.date, "a YAML date or timestamp", "a string", 'quote it ("2026-01-15", not 2026-01-15)'),
+    (bytes, "a YAML !!binary value", "a string", "drop the !!binary tag and quote the text"),
+    (set, "a YAML !!set", "a list", "drop the !!set tag and write the items as a list (- item)"),
+)
 
 
 class StackFileError(Exception):
@@ -150,7 +159,10 @@ def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
 
 
 def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | None = None) -> StackConfig:
-    """The config of a stack, with a placeholder (kept secret) for every encrypted or missing secret."""
+    """The config of a stack, with a placeholder (kept secret) for every encrypted or missing secret.
+
+    StackFileError when the file is not a stack file; ConfigError when a value has a YAML type no config value has.
+    """
     name = f"Pulumi.{stack}.yaml"
     if text is None:
         path = stack_file(stack, project_dir)
@@ -160,6 +172,13 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | N
     elif len(text.encode("utf-8", "surrogatepass")) > MAX_STACK_FILE_BYTES:
         raise StackFileError(f"{name} is larger than {MAX_STACK_FILE_BYTES // 1024} KiB; a stack file is a few KiB")
     document = _config_mapping(load_yaml(text, name), name)
+    problems = [
+        ConfigProblem(path, f"is {what}; expected {expected}", f"in {name}, {fix}")
+        for key, value in document.items()
+        for path, (what, expected, fix) in _not_config_values(str(key), value)
+    ]
+    if problems:
+        raise ConfigError(stack, problems)
 
     encrypted: list[str] = []
     plaintext: list[str] = []
@@ -207,6 +226,23 @@ def _config_mapping(loaded: Any, name: str) -> dict[str, Any]:
             raise StackFileError(f"{name}: config key '{full}' is given twice (once without its namespace)")
         namespaced[full] = value
     return namespaced
+
+
+def _not_config_values(path: str, value: Any) -> Iterator[tuple[str, tuple[str, str, str]]]:
+    """The paths (keys included) whose YAML type no config value has, each with what it is, what was expected
+    and the fix; never the value."""
+    for kind, *described in _NOT_CONFIG_TYPES:
+        if isinstance(value, kind):
+            yield path, (described[0], described[1], described[2])
+            return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            for at, (what, expected, fix) in _not_config_values(f"{path}.{key}", key):
+                yield at, (f"a key that is {what}", expected, fix)
+            yield from _not_config_values(f"{path}.{key}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _not_config_values(f"{path}[{index}]", item)
 
 
 def missing_secrets(config: StackConfig) -> tuple[str, ...]:

@@ -217,6 +217,33 @@ def test_an_unreadable_stack_file_fails_alone(tmp_path: Path, content: bytes, re
     assert "Previewing stack production" in run.out
 
 
+def test_a_yaml_date_binary_or_set_is_named_by_path_and_the_other_stacks_are_planned(tmp_path: Path) -> None:
+    directory = copy_stacks(tmp_path)
+    staging = directory / "Pulumi.staging.yaml"
+    variables = '      SMOKE_TEST_TIMEOUT_SECONDS: "120"\n'
+    assert variables in staging.read_text(), "the committed staging file sets a CI variable"
+    staging.write_text(
+        staging.read_text().replace(
+            variables,
+            variables + "      LAUNCH_DATE: 2026-01-15\n      BLOB: !!binary c2VjcmV0\n      TAGS: !!set {a, b}\n",
+        )
+    )
+    run = run_verb(["plan", "--stack", "all"], directory)
+    assert run.code == 1, run.both
+    assert "Traceback" not in run.both
+    assert "c2VjcmV0" not in run.both, "the value is never shown"
+    for path, expected in (
+        ("LAUNCH_DATE", "is a YAML date or timestamp; expected a string"),
+        ("BLOB", "is a YAML !!binary value; expected a string"),
+        ("TAGS", "is a YAML !!set; expected a list"),
+    ):
+        assert f"  - vibelog:ci.variables.{path}: {expected}\n" in run.err, f"{path}:\n{run.err}"
+    assert "stack 'staging' has 3 configuration problem(s)" in run.err
+    assert 'fix: in Pulumi.staging.yaml, quote it ("2026-01-15", not 2026-01-15)' in run.err
+    assert "Previewing stack development" in run.out, "the stacks after it are still planned"
+    assert "Previewing stack production" in run.out
+
+
 def test_a_yaml_syntax_error_names_the_line_but_never_echoes_it(tmp_path: Path) -> None:
     directory = copy_stacks(tmp_path)
     _append(directory / "Pulumi.production.yaml", f"  aws:secretKey: {{{CANARY}: [\n")
