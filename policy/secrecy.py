@@ -87,3 +87,10 @@ def stack_config_secrets_encrypted(args: StackValidationArgs, report: ReportViol
             f"'{path}' (and rotate it: it is in the repository's history)",
             root,
         )
+    for path in config.not_ciphertext:
+        report(
+            f"{path} in Pulumi.{config.stack}.yaml is marked secure: but is not Pulumi ciphertext, so it is a value "
+            f"committed in the clear; fix: pulumi config set --stack {config.stack} --secret --path '{path}' (it "
+            "prompts for the value and writes its ciphertext), and rotate it: it is in the repository's history",
+            root,
+        )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import datetime
 import difflib
 import json
@@ -149,6 +152,8 @@ class StackConfig:
     """Paths of required secrets the stack file does not hold yet (placeholders here too)."""
     plaintext_secrets: tuple[str, ...] = ()
     """Paths that the settings declare secret but the stack file holds in plaintext."""
+    not_ciphertext: tuple[str, ...] = ()
+    """Paths whose `secure:` value is not Pulumi ciphertext: plaintext wrapped by hand, committed in the clear."""
     document: Mapping[str, Any] = field(default_factory=dict)
     """The stack file's `config:` mapping, encrypted values left as they are."""
 
@@ -182,15 +187,24 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | N
 
     encrypted: list[str] = []
     plaintext: list[str] = []
+    not_ciphertext: list[str] = []
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in document.items():
-        decrypted = _stand_in(str(key), value, encrypted, plaintext)
+        decrypted = _stand_in(str(key), value, encrypted, plaintext, not_ciphertext)
         values[str(key)] = decrypted if isinstance(decrypted, str) else _cli_text(decrypted)
         if any(path == key or path.startswith((f"{key}.", f"{key}[")) for path in encrypted):
             secret_keys.add(str(key))
 
-    config = StackConfig(stack, values, frozenset(secret_keys), tuple(encrypted), (), tuple(plaintext), document)
+    config = StackConfig(
+        stack,
+        values,
+        frozenset(secret_keys),
+        tuple(encrypted),
+        plaintext_secrets=tuple(plaintext),
+        not_ciphertext=tuple(not_ciphertext),
+        document=document,
+    )
     # Rules that relate several settings (a secret needed only with CI) run once every field is valid, so each
     # round of placeholders can reveal more secrets the stack lacks.
     while lacking := tuple(path for path in missing_secrets(config) if path not in config.lacking):
@@ -272,26 +286,57 @@ def with_placeholders(config: StackConfig, paths: tuple[str, ...]) -> StackConfi
         else:
             values[key] = placeholder
         secret_keys.add(key)
-    return StackConfig(
-        config.stack,
-        values,
-        frozenset(secret_keys),
-        config.encrypted,
-        tuple(dict.fromkeys(config.lacking + paths)),
-        config.plaintext_secrets,
-        config.document,
+    return dataclasses.replace(
+        config,
+        values=values,
+        secret_keys=frozenset(secret_keys),
+        lacking=tuple(dict.fromkeys(config.lacking + paths)),
     )
 
 
-def _stand_in(path: str, value: Any, encrypted: list[str], plaintext: list[str]) -> Any:
+# What a `secure:` value is when the Pulumi CLI wrote it (pulumi/pulumi):
+# - the passphrase provider and the cloud KMS ones (awskms, azurekeyvault, gcpkms, hashivault) encrypt with the
+#   symmetric crypter, `symmetricCrypter.EncryptValue` in sdk/go/common/resource/config/crypt.go:
+#   "v1:" + base64(the 12-byte AES-256-GCM nonce) + ":" + base64(the sealed value, its 16-byte tag included);
+# - the Pulumi Cloud service, `serviceCrypter.EncryptValue` in pkg/secrets/service/manager.go: the standard base64
+#   of the service's ciphertext, whose format the service does not publish: in the stack files it writes, a version
+#   header 00 00 01 00 ("AAABA...") and then, by their lengths, a 12-byte nonce, the value and a 16-byte tag.
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+_SERVICE_HEADER = b"\x00\x00\x01\x00"
+
+
+def is_ciphertext(value: Any) -> bool:
+    """Whether a `secure:` value has the shape of Pulumi ciphertext (of any secrets provider); a plaintext value
+    wrapped in `secure:` by hand has not."""
+    if not isinstance(value, str):
+        return False
+    if value.startswith("v1:"):
+        nonce, _, sealed = (_base64(part) for part in value[3:].partition(":"))
+        return nonce is not None and len(nonce) == _NONCE_BYTES and sealed is not None and len(sealed) >= _TAG_BYTES
+    service = _base64(value)
+    return service is not None and service.startswith(_SERVICE_HEADER) and len(service) >= len(_SERVICE_HEADER) + _NONCE_BYTES + _TAG_BYTES
+
+
+def _base64(text: str) -> bytes | None:
+    """Standard base64 (padded, no other characters), as Go's base64.StdEncoding reads it; None if it is not."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _stand_in(path: str, value: Any, encrypted: list[str], plaintext: list[str], not_ciphertext: list[str]) -> Any:
     """The value with each `secure:` leaf replaced by its placeholder; notes which paths were which."""
     if isinstance(value, dict) and set(value) == {"secure"}:
         encrypted.append(path)
+        if not is_ciphertext(value["secure"]):
+            not_ciphertext.append(path)  # plaintext wrapped by hand (the policy pack names each one)
         return field_extra(path).get("placeholder", GENERIC_PLACEHOLDER)
     if isinstance(value, dict):
-        return {k: _stand_in(f"{path}.{k}", v, encrypted, plaintext) for k, v in value.items()}
+        return {k: _stand_in(f"{path}.{k}", v, encrypted, plaintext, not_ciphertext) for k, v in value.items()}
     if isinstance(value, list):
-        return [_stand_in(f"{path}[{i}]", v, encrypted, plaintext) for i, v in enumerate(value)]
+        return [_stand_in(f"{path}[{i}]", v, encrypted, plaintext, not_ciphertext) for i, v in enumerate(value)]
     if field_extra(path).get("secret") or path.split(".", 1)[0] in provider_secret_keys():
         plaintext.append(path)  # a credential committed in the clear (the policy pack names each one)
     return value

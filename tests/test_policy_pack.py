@@ -23,11 +23,12 @@ from infra.engine import runtime as engine
 from infra.engine.policies import check_plan, mandatory, policy_props
 from infra.engine.runtime import Secret, plan_stack, run_program
 from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, policy_names
-from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER
+from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER, STACK
 from policy.unknowns import UNKNOWN
 from settings.stackfile import read_stack_config
 from settings.stacks import STACKS
 from tests.helpers.policy import found, reg, run_rule
+from tests.helpers.stacks import ciphertext, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_MAIN = ROOT / "policy" / "__main__.py"
@@ -132,11 +133,44 @@ def test_stack_file_with_debug_mode_on_fails_the_plan(
     assert "pulumi config set --stack production --path vibelog:featureFlags.DEBUG_MODE false" in error
 
 
-PLAINTEXT_SECRET = """  vibelog:secrets:
+PLAINTEXT_SECRET = f"""  vibelog:secrets:
     openaiApiKey:
-      secure: v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBBBBBB
+      secure: {ciphertext("sk-encrypted-in-the-file")}
     stripeSecretKey: sk_live_plaintext
 """
+
+
+def _secure_openai_key(value: object) -> list[tuple[str, str]]:
+    """The stack-config rule's (policy, message) on production holding `openaiApiKey: {secure: value}`."""
+    config = stack_config("production", lambda c: c.update({"vibelog:secrets": {"openaiApiKey": {"secure": value}}}))
+    stack = reg(STACK, "vibelog-production", {})
+    return [(v.policy, v.message) for v in run_rule("stack-config-secrets-encrypted", [stack], stack_config=config)]
+
+
+@pytest.mark.parametrize("service", [False, True], ids=["passphrase-or-kms", "pulumi-cloud"])
+def test_a_secure_value_that_is_pulumi_ciphertext_passes(service: bool) -> None:
+    assert _secure_openai_key(ciphertext("sk-proj-0123456789", service=service)) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sk-proj-wrappedbyhand0123456789",  # plaintext wrapped by hand
+        "c2stcHJvai13cmFwcGVkYnloYW5k",  # base64 of a plaintext: no service header
+        "v1:AAAA:" + "B" * 24,  # a nonce that is not 12 bytes
+        "v1:" + "A" * 16 + ":" + "B" * 20,  # a sealed value that is not base64
+        "v1:" + "A" * 16 + ":QUJD",  # too short to hold the 16-byte tag
+        12345,
+    ],
+    ids=["plaintext", "base64-plaintext", "nonce", "not-base64", "no-tag", "number"],
+)
+def test_a_secure_value_that_is_not_ciphertext_is_a_mandatory_violation(value: object) -> None:
+    (violation,) = _secure_openai_key(value)
+    policy, message = violation
+    assert policy == "stack-config-secrets-encrypted"
+    assert message.startswith("vibelog:secrets.openaiApiKey in Pulumi.production.yaml is marked secure: but is not")
+    assert "pulumi config set --stack production --secret --path 'vibelog:secrets.openaiApiKey'" in message
+    assert str(value) not in message, "the value is never shown"
 
 
 def test_stack_file_with_a_plaintext_secret_fails_the_plan(
