@@ -1,9 +1,14 @@
 """Secrecy rules (named so as not to shadow the standard `secrets` module where the pack runs from its folder):
-inputs that hold secrets are secret in state, and the stack files hold secrets encrypted."""
+inputs that hold secrets are secret in state, the stack files hold secrets encrypted, and no credential is an
+Actions variable."""
 
 from __future__ import annotations
 
 import contextlib
+import math
+import re
+import urllib.parse
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Final
@@ -16,6 +21,7 @@ from policy.type_tokens import ENV_VAR, ENV_VARS_BULK, ENVIRONMENT_SECRET, REPOS
 from policy.urns import stack_of
 from policy.values import of_type, props_of
 from settings.loader import ConfigError
+from settings.stack import key as stack_key
 from settings.stackfile import StackConfig, StackFileError, read_stack_config
 
 RULES = Rules()
@@ -64,21 +70,29 @@ def stack_config(config: StackConfig) -> Iterator[None]:
         STACK_CONFIG.reset(token)
 
 
+def _config_of(args: StackValidationArgs) -> StackConfig | None:
+    """The config the stack rules check: the offline plan's, or the previewed stack's file (None, and the rule not
+    applicable, when that cannot be read)."""
+    config = STACK_CONFIG.get()
+    if config is not None:
+        return config
+    stacks = {stack_of(resource.urn) for resource in args.resources} - {""}
+    try:
+        return read_stack_config(next(iter(stacks), None) or pulumi.get_stack())
+    except (StackFileError, ConfigError) as error:
+        args.not_applicable(str(error))
+        return None
+
+
 @RULES.stack(
     "stack-config-secrets-encrypted",
     "Config values declared secret are stored encrypted in the stack file.",
 )
 def stack_config_secrets_encrypted(args: StackValidationArgs, report: ReportViolation) -> None:
     """Every config value the settings declare secret is stored encrypted in the stack file."""
-    config = STACK_CONFIG.get()
-    stacks = {stack_of(resource.urn) for resource in args.resources} - {""}
+    config = _config_of(args)
     if config is None:
-        stack = next(iter(stacks), None) or pulumi.get_stack()
-        try:
-            config = read_stack_config(stack)
-        except (StackFileError, ConfigError) as error:
-            args.not_applicable(str(error))
-            return
+        return
     root = next((r.urn for r in of_type(args.resources, STACK)), None)
     for path in config.plaintext_secrets:
         report(
@@ -94,3 +108,75 @@ def stack_config_secrets_encrypted(args: StackValidationArgs, report: ReportViol
             "prompts for the value and writes its ciphertext), and rotate it: it is in the repository's history",
             root,
         )
+
+
+# Well-known credential shapes (the prefixes their issuers document, as secret scanners match them), most specific
+# first; the name is what the violation says the value looks like.
+CREDENTIAL_SHAPES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("a private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY")),
+    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b")),
+    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})")),
+    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a Slack webhook URL", re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/")),
+    ("a Stripe key", re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{10,}")),
+    ("an OpenAI or Anthropic API key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}")),
+    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")),
+)
+# A long run of token characters with this much Shannon entropy per character is a random secret rather than a
+# word, a name or a number: hex digests reach 4 bits a character at most, so they are judged against a lower bar.
+TOKEN: Final = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+HEX_TOKEN: Final = re.compile(r"[0-9a-fA-F]{32,}")
+TOKEN_ENTROPY_BITS: Final = 4.2
+HEX_ENTROPY_BITS: Final = 3.0
+
+
+def credential_shape(value: str) -> str | None:
+    """What kind of credential `value` looks like, or None; never the value itself."""
+    for name, pattern in CREDENTIAL_SHAPES:
+        if pattern.search(value):
+            return name
+    for word in value.split():
+        if "://" in word:
+            try:
+                if urllib.parse.urlsplit(word).password:
+                    return "a URL with a password"
+            except ValueError:
+                pass
+        if HEX_TOKEN.fullmatch(word) and _entropy(word) >= HEX_ENTROPY_BITS:
+            return "a random hex token"
+        if TOKEN.fullmatch(word) and _entropy(word) >= TOKEN_ENTROPY_BITS:
+            return "a random token"
+    return None
+
+
+def _entropy(word: str) -> float:
+    """Shannon entropy of the characters of `word`, in bits per character."""
+    return -sum(n / len(word) * math.log2(n / len(word)) for n in Counter(word).values())
+
+
+CI_VARIABLES: Final = stack_key("ci", "variables")
+
+
+@RULES.stack(
+    "ci-variables-not-credentials",
+    "No value of vibelog:ci.variables (plaintext Actions variables) looks like a credential.",
+)
+def ci_variables_not_credentials(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Actions variables are plaintext by design: a value shaped like a credential is named (never shown)."""
+    config = _config_of(args)
+    if config is None:
+        return
+    section, _, field = CI_VARIABLES.partition(".")
+    ci = config.document.get(section)
+    variables = ci.get(field) if isinstance(ci, dict) else None
+    root = next((r.urn for r in of_type(args.resources, STACK)), None)
+    for name, value in (variables or {}).items() if isinstance(variables, dict) else ():
+        shape = credential_shape(value) if isinstance(value, str) else None
+        if shape is not None:
+            report(
+                f"{CI_VARIABLES}.{name} in Pulumi.{config.stack}.yaml looks like {shape}, and Actions variables are "
+                f"plaintext, readable by anyone who can read the repository; fix: pulumi config rm --stack "
+                f"{config.stack} --path '{CI_VARIABLES}.{name}', keep credentials in vibelog:secrets (set with "
+                "--secret), and rotate it: it is in the repository's history",
+                root,
+            )

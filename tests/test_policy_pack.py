@@ -187,6 +187,53 @@ def test_stack_file_with_a_plaintext_secret_fails_the_plan(
     assert "1 mandatory violation(s): the preview fails." in out
 
 
+def _ci_variable(value: str) -> list[tuple[str, str]]:
+    """The credential rule's (policy, message) on production with one more CI variable, RELEASE_NOTE = value."""
+
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:ci"]["variables"]["RELEASE_NOTE"] = value
+
+    stack = reg(STACK, "vibelog-production", {})
+    config = stack_config("production", edit)
+    return [(v.policy, v.message) for v in run_rule("ci-variables-not-credentials", [stack], stack_config=config)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["120", "true", "us-east-1", "https://status.vibelog.io/api/health", "vibelog/vibelog", "Deploy 2026-01-15: ok"],
+)
+def test_a_ci_variable_that_is_plainly_not_a_credential_passes(value: str) -> None:
+    assert _ci_variable(value) == []
+
+
+# Shapes only, made up here (an issuer's example key, or text of the right form): none is a live credential.
+CREDENTIALS = {
+    "an AWS access key id": "AKIAIOSFODNN7EXAMPLE",
+    "a GitHub token": "ghp_" + "a1B2c3D4e5" * 4,
+    "a GitHub token ": "github_pat_11ABCDEFG0" + "abcdefghij" * 6,
+    "an OpenAI or Anthropic API key": "sk-proj-" + "Ab1" * 12,
+    "a Slack token": "xoxb-1234567890-0987654321-abcdefABCDEF",
+    "a Slack webhook URL": "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+    "a private key": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----",
+    "a URL with a password": "postgresql://postgres:hunter2@db.example.invalid:5432/postgres",
+    "a JSON Web Token": "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLWJ5dGVz",
+    "a random token": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "a random hex token": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+}
+
+
+@pytest.mark.parametrize(("shape", "value"), CREDENTIALS.items(), ids=list(CREDENTIALS))
+def test_a_ci_variable_shaped_like_a_credential_is_a_mandatory_violation(shape: str, value: str) -> None:
+    (violation,) = _ci_variable(value)
+    policy, message = violation
+    assert policy == "ci-variables-not-credentials"
+    assert message.startswith(
+        f"vibelog:ci.variables.RELEASE_NOTE in Pulumi.production.yaml looks like {shape.strip()},"
+    )
+    assert "pulumi config rm --stack production --path 'vibelog:ci.variables.RELEASE_NOTE'" in message
+    assert value[:12] not in message, "the value is never shown"
+
+
 def test_plan_json_carries_the_violation(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     text = (ROOT / "Pulumi.production.yaml").read_text() + PLAINTEXT_SECRET
     assert _plan_with_stack_text(monkeypatch, text, "--json") == 1
