@@ -7,8 +7,11 @@ import binascii
 import dataclasses
 import datetime
 import difflib
+import errno
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,11 +122,29 @@ def _keep_token(match: re.Match[str]) -> str:
     return match.group(0) if len(inner) <= 1 or re.fullmatch(r"<[a-z ]+>", inner) else "…"
 
 
+def read_regular_file(path: Path, size: int) -> bytes:
+    """At most `size` bytes of a regular file. Anything else is refused before a byte is read: reading a FIFO waits
+    for a writer that may never come and a device may never end (OSError, "not a regular file"; a directory is
+    IsADirectoryError)."""
+    # Opened without blocking (a FIFO's open would wait for a writer), then judged by what was opened, not by a
+    # name that could change in between.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file: a FIFO, device or socket", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(size)
+    finally:
+        os.close(fd)
+
+
 def read_text_bounded(path: Path, limit: int = MAX_STACK_FILE_BYTES) -> str:
     """A UTF-8 text file read whole only when it is smaller than `limit` bytes."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+        data = read_regular_file(path, limit + 1)
     except IsADirectoryError:
         raise StackFileError(f"{path.name} is a directory") from None
     except OSError as error:
@@ -315,7 +336,11 @@ def is_ciphertext(value: Any) -> bool:
         nonce, _, sealed = (_base64(part) for part in value[3:].partition(":"))
         return nonce is not None and len(nonce) == _NONCE_BYTES and sealed is not None and len(sealed) >= _TAG_BYTES
     service = _base64(value)
-    return service is not None and service.startswith(_SERVICE_HEADER) and len(service) >= len(_SERVICE_HEADER) + _NONCE_BYTES + _TAG_BYTES
+    return (
+        service is not None
+        and service.startswith(_SERVICE_HEADER)
+        and len(service) >= len(_SERVICE_HEADER) + _NONCE_BYTES + _TAG_BYTES
+    )
 
 
 def _base64(text: str) -> bytes | None:

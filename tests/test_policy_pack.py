@@ -27,6 +27,7 @@ from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER, STACK
 from policy.unknowns import UNKNOWN
 from settings.stackfile import read_stack_config
 from settings.stacks import STACKS
+from tests.helpers.cli import fifo_without_writer
 from tests.helpers.policy import found, reg, run_rule
 from tests.helpers.stacks import ciphertext, stack_config
 
@@ -255,14 +256,44 @@ def test_enforcement_level_comes_from_the_pack_config(
     assert (f"[{level}] stack-config-secrets-encrypted" in out) is shown
 
 
-@pytest.mark.parametrize("entry", [{"no-such-rule": "advisory"}, {"env-schema": "sometimes"}])
-def test_bad_pack_config_is_a_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: dict[str, str]
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"no-such-rule": "advisory"}', "'no-such-rule' is not a rule of vibelog-guardrails"),
+        ('{"env-schema": "sometimes"}', "env-schema: expected an enforcement level (advisory, disabled, mandatory"),
+        ('{"env-schema": ["advisory"]}', "env-schema: expected an enforcement level"),
+        ('{"env-schema": {"enforcementLevel": ["advisory"]}}', "env-schema: expected an enforcement level"),
+        ('{"failover-ttl": {"maximumTTL": 30}}', "failover-ttl: unknown option 'maximumTTL' (options: maximumTtl)"),
+        ('{"failover-ttl": {"maximumTtl": "30"}}', "failover-ttl.maximumTtl: expected an integer"),
+        ('{"failover-ttl": {"maximumTtl": true}}', "failover-ttl.maximumTtl: expected an integer"),
+        (
+            '{"backup-lifecycle": {"minimumRetentionDays": {"production": [30]}}}',
+            "backup-lifecycle.minimumRetentionDays: expected an integer or an object (each an integer)",
+        ),
+        ('{"env-schema": ', "is not valid JSON: Expecting value at line 1, column 16"),
+        ('["env-schema"]', "must hold a JSON object"),
+        ("\udcff", "is not UTF-8 text"),
+    ],
+    ids=["rule", "level", "list", "level-list", "option", "option-type", "bool", "nested", "json", "array", "utf8"],
+)
+def test_bad_pack_config_is_a_usage_error_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, reason: str
 ) -> None:
     config = tmp_path / "policy-config.json"
-    config.write_text(json.dumps(entry))
+    config.write_bytes(content.encode("utf-8", "surrogateescape"))
     assert plan_verb.main(["--stack", "production", "--policy-config", str(config)]) == 2
-    assert "error:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {config}"), err
+    assert reason in err
+    assert err.count("\n") == 1, f"one line:\n{err}"
+
+
+def test_a_pack_config_that_is_a_fifo_is_refused_not_waited_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with fifo_without_writer(tmp_path / "policy-config.json") as config:
+        assert plan_verb.main(["--stack", "production", "--policy-config", str(config)]) == 2
+    assert capsys.readouterr().err == f"error: {config} cannot be read (not a regular file: a FIFO, device or socket)\n"
 
 
 def test_validators_see_what_crossguard_hands_them() -> None:

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,3 +91,22 @@ def diff_in_process(head_dir: Path, base_dir: Path) -> Iterator[None]:
         mock.patch("infra.cli.diff.diff_revision", diff_revision),
     ):
         yield
+
+
+@contextlib.contextmanager
+def fifo_without_writer(path: Path) -> Iterator[Path]:
+    """A FIFO at `path` that nothing writes. A reader that opens it blocking is let go by a writer that closes at
+    once (it reads an empty file), so code that would wait on it fails its test instead of hanging it."""
+    os.mkfifo(path)
+
+    def release() -> None:
+        with path.open("wb"):  # blocks until a reader opens it
+            pass
+
+    writer = threading.Thread(target=release, daemon=True)
+    writer.start()
+    try:
+        yield path
+    finally:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))  # the writer, if still waiting, is let go
+        writer.join(timeout=10)
