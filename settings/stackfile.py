@@ -7,11 +7,8 @@ import binascii
 import dataclasses
 import datetime
 import difflib
-import errno
 import json
-import os
 import re
-import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 import yaml
 
 from settings.config_keys import PROJECT_NAMESPACE, provider_secret_keys
+from settings.files import read_regular_file
 from settings.loader import ConfigError, ConfigProblem, field_extra, load_settings
 from settings.stacks import PROJECT_DIR
 
@@ -120,25 +118,6 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
 def _keep_token(match: re.Match[str]) -> str:
     inner = match.group(1) if match.group(1) is not None else match.group(2)
     return match.group(0) if len(inner) <= 1 or re.fullmatch(r"<[a-z ]+>", inner) else "…"
-
-
-def read_regular_file(path: Path, size: int) -> bytes:
-    """At most `size` bytes of a regular file. Anything else is refused before a byte is read: reading a FIFO waits
-    for a writer that may never come and a device may never end (OSError, "not a regular file"; a directory is
-    IsADirectoryError)."""
-    # Opened without blocking (a FIFO's open would wait for a writer), then judged by what was opened, not by a
-    # name that could change in between.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, "not a regular file: a FIFO, device or socket", str(path))
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(size)
-    finally:
-        os.close(fd)
 
 
 def read_text_bounded(path: Path, limit: int = MAX_STACK_FILE_BYTES) -> str:

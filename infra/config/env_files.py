@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from settings.env_schema import ENV_KEYS, MUST_BE_STRING, EnvProblem, validate_app_env
-from settings.stackfile import read_regular_file
+from settings.files import read_regular_file
 
 STDIN = "-"
 # An env file is a few kilobytes; a bigger one is refused before it is read whole.

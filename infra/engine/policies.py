@@ -40,7 +40,7 @@ from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies
 from policy.pack import rules as pack_rules
 from policy.secrecy import stack_config
 from policy.unknowns import Unknown
-from settings.stackfile import read_regular_file
+from settings.files import read_regular_file
 
 MAX_POLICY_CONFIG_BYTES = 64 * 1024
 """A pack config names a few rules; a bigger file is refused before it is read whole."""
