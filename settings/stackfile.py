@@ -245,9 +245,9 @@ def _config_mapping(loaded: Any, name: str) -> dict[str, Any]:
 def _not_config_values(path: str, value: Any) -> Iterator[tuple[str, tuple[str, str, str]]]:
     """The paths (keys included) whose YAML type no config value has, each with what it is, what was expected
     and the fix; never the value."""
-    for kind, *described in _NOT_CONFIG_TYPES:
+    for kind, what, expected, fix in _NOT_CONFIG_TYPES:
         if isinstance(value, kind):
-            yield path, (described[0], described[1], described[2])
+            yield path, (what, expected, fix)
             return
     if isinstance(value, dict):
         for key, item in value.items():
