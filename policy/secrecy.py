@@ -1,5 +1,6 @@
 """Secrecy rules (named so as not to shadow the standard `secrets` module where the pack runs from its folder):
-inputs that hold secrets are secret in state, and the stack files hold secrets encrypted."""
+inputs that hold secrets are secret in state, the stack files hold secrets encrypted, and no credential is an
+Actions variable."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from policy.registry import Rules
 from policy.type_tokens import ENV_VAR, ENV_VARS_BULK, ENVIRONMENT_SECRET, REPOSITORY_SECRET, STACK
 from policy.urns import stack_of
 from policy.values import of_type, props_of
+from settings.credentials import credential_shape
+from settings.loader import ConfigError
+from settings.stack import key as stack_key
 from settings.stackfile import StackConfig, StackFileError, read_stack_config
 
 RULES = Rules()
@@ -63,21 +67,29 @@ def stack_config(config: StackConfig) -> Iterator[None]:
         STACK_CONFIG.reset(token)
 
 
+def _config_of(args: StackValidationArgs) -> StackConfig | None:
+    """The config the stack rules check: the offline plan's, or the previewed stack's file (None, and the rule not
+    applicable, when that cannot be read)."""
+    config = STACK_CONFIG.get()
+    if config is not None:
+        return config
+    stacks = {stack_of(resource.urn) for resource in args.resources} - {""}
+    try:
+        return read_stack_config(next(iter(stacks), None) or pulumi.get_stack())
+    except (StackFileError, ConfigError) as error:
+        args.not_applicable(str(error))
+        return None
+
+
 @RULES.stack(
     "stack-config-secrets-encrypted",
     "Config values declared secret are stored encrypted in the stack file.",
 )
 def stack_config_secrets_encrypted(args: StackValidationArgs, report: ReportViolation) -> None:
     """Every config value the settings declare secret is stored encrypted in the stack file."""
-    config = STACK_CONFIG.get()
-    stacks = {stack_of(resource.urn) for resource in args.resources} - {""}
+    config = _config_of(args)
     if config is None:
-        stack = next(iter(stacks), None) or pulumi.get_stack()
-        try:
-            config = read_stack_config(stack)
-        except StackFileError as error:
-            args.not_applicable(str(error))
-            return
+        return
     root = next((r.urn for r in of_type(args.resources, STACK)), None)
     for path in config.plaintext_secrets:
         report(
@@ -86,3 +98,38 @@ def stack_config_secrets_encrypted(args: StackValidationArgs, report: ReportViol
             f"'{path}' (and rotate it: it is in the repository's history)",
             root,
         )
+    for path in config.not_ciphertext:
+        report(
+            f"{path} in Pulumi.{config.stack}.yaml is marked secure: but is not Pulumi ciphertext, so it is a value "
+            f"committed in the clear; fix: pulumi config set --stack {config.stack} --secret --path '{path}' (it "
+            "prompts for the value and writes its ciphertext), and rotate it: it is in the repository's history",
+            root,
+        )
+
+
+CI_VARIABLES: Final = stack_key("ci", "variables")
+
+
+@RULES.stack(
+    "ci-variables-not-credentials",
+    "No value of vibelog:ci.variables (plaintext Actions variables) looks like a credential.",
+)
+def ci_variables_not_credentials(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Actions variables are plaintext by design: a value shaped like a credential is named (never shown)."""
+    config = _config_of(args)
+    if config is None:
+        return
+    section, _, field = CI_VARIABLES.partition(".")
+    ci = config.document.get(section)
+    variables = ci.get(field) if isinstance(ci, dict) else None
+    root = next((r.urn for r in of_type(args.resources, STACK)), None)
+    for name, value in (variables or {}).items() if isinstance(variables, dict) else ():
+        shape = credential_shape(value) if isinstance(value, str) else None
+        if shape is not None:
+            report(
+                f"{CI_VARIABLES}.{name} in Pulumi.{config.stack}.yaml looks like {shape}, and Actions variables are "
+                f"plaintext, readable by anyone who can read the repository; fix: pulumi config rm --stack "
+                f"{config.stack} --path '{CI_VARIABLES}.{name}', keep credentials in vibelog:secrets (set with "
+                "--secret), and rotate it: it is in the repository's history",
+                root,
+            )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import datetime
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,8 @@ from typing import Any
 import yaml
 
 from settings.config_keys import PROJECT_NAMESPACE, provider_secret_keys
-from settings.loader import ConfigError, field_extra, load_settings
+from settings.files import read_regular_file
+from settings.loader import ConfigError, ConfigProblem, field_extra, load_settings
 from settings.stacks import PROJECT_DIR
 
 GENERIC_PLACEHOLDER = "offline-plan-placeholder"
@@ -25,6 +30,14 @@ MAX_EXPANDED_NODES = 100_000
 # The top-level keys of a Pulumi.<stack>.yaml (the CLI's ProjectStack: config, secrets provider and its key, ESC
 # environments); anything else is a typo that would leave `config:` unread.
 TOP_LEVEL_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+# YAML types a config value cannot be. The CLI (yaml.v3 into interface{}) reads an unquoted date, or a !!binary,
+# as the text written and a !!set as a mapping of nulls, where PyYAML, JSON Schema editors and this reader see a
+# date, bytes or a set: refused by path, so every reader of the file agrees. (what it is, expected, fix)
+_NOT_CONFIG_TYPES: tuple[tuple[type, str, str, str], ...] = (
+    (datetime.date, "a YAML date or timestamp", "a string", 'quote it ("2026-01-15", not 2026-01-15)'),
+    (bytes, "a YAML !!binary value", "a string", "drop the !!binary tag and quote the text"),
+    (set, "a YAML !!set", "a list", "drop the !!set tag and write the items as a list (- item)"),
+)
 
 
 class StackFileError(Exception):
@@ -110,8 +123,7 @@ def _keep_token(match: re.Match[str]) -> str:
 def read_text_bounded(path: Path, limit: int = MAX_STACK_FILE_BYTES) -> str:
     """A UTF-8 text file read whole only when it is smaller than `limit` bytes."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+        data = read_regular_file(path, limit + 1)
     except IsADirectoryError:
         raise StackFileError(f"{path.name} is a directory") from None
     except OSError as error:
@@ -140,6 +152,8 @@ class StackConfig:
     """Paths of required secrets the stack file does not hold yet (placeholders here too)."""
     plaintext_secrets: tuple[str, ...] = ()
     """Paths that the settings declare secret but the stack file holds in plaintext."""
+    not_ciphertext: tuple[str, ...] = ()
+    """Paths whose `secure:` value is not Pulumi ciphertext: plaintext wrapped by hand, committed in the clear."""
     document: Mapping[str, Any] = field(default_factory=dict)
     """The stack file's `config:` mapping, encrypted values left as they are."""
 
@@ -150,7 +164,10 @@ def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
 
 
 def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | None = None) -> StackConfig:
-    """The config of a stack, with a placeholder (kept secret) for every encrypted or missing secret."""
+    """The config of a stack, with a placeholder (kept secret) for every encrypted or missing secret.
+
+    StackFileError when the file is not a stack file; ConfigError when a value has a YAML type no config value has.
+    """
     name = f"Pulumi.{stack}.yaml"
     if text is None:
         path = stack_file(stack, project_dir)
@@ -160,18 +177,34 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR, text: str | N
     elif len(text.encode("utf-8", "surrogatepass")) > MAX_STACK_FILE_BYTES:
         raise StackFileError(f"{name} is larger than {MAX_STACK_FILE_BYTES // 1024} KiB; a stack file is a few KiB")
     document = _config_mapping(load_yaml(text, name), name)
+    problems = [
+        ConfigProblem(path, f"is {what}; expected {expected}", f"in {name}, {fix}")
+        for key, value in document.items()
+        for path, (what, expected, fix) in _not_config_values(str(key), value)
+    ]
+    if problems:
+        raise ConfigError(stack, problems)
 
     encrypted: list[str] = []
     plaintext: list[str] = []
+    not_ciphertext: list[str] = []
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in document.items():
-        decrypted = _stand_in(str(key), value, encrypted, plaintext)
+        decrypted = _stand_in(str(key), value, encrypted, plaintext, not_ciphertext)
         values[str(key)] = decrypted if isinstance(decrypted, str) else _cli_text(decrypted)
         if any(path == key or path.startswith((f"{key}.", f"{key}[")) for path in encrypted):
             secret_keys.add(str(key))
 
-    config = StackConfig(stack, values, frozenset(secret_keys), tuple(encrypted), (), tuple(plaintext), document)
+    config = StackConfig(
+        stack,
+        values,
+        frozenset(secret_keys),
+        tuple(encrypted),
+        plaintext_secrets=tuple(plaintext),
+        not_ciphertext=tuple(not_ciphertext),
+        document=document,
+    )
     # Rules that relate several settings (a secret needed only with CI) run once every field is valid, so each
     # round of placeholders can reveal more secrets the stack lacks.
     while lacking := tuple(path for path in missing_secrets(config) if path not in config.lacking):
@@ -217,6 +250,23 @@ def _config_mapping(loaded: Any, name: str) -> dict[str, Any]:
     return namespaced
 
 
+def _not_config_values(path: str, value: Any) -> Iterator[tuple[str, tuple[str, str, str]]]:
+    """The paths (keys included) whose YAML type no config value has, each with what it is, what was expected
+    and the fix; never the value."""
+    for kind, what, expected, fix in _NOT_CONFIG_TYPES:
+        if isinstance(value, kind):
+            yield path, (what, expected, fix)
+            return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            for at, (what, expected, fix) in _not_config_values(f"{path}.{key}", key):
+                yield at, (f"a key that is {what}", expected, fix)
+            yield from _not_config_values(f"{path}.{key}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _not_config_values(f"{path}[{index}]", item)
+
+
 def missing_secrets(config: StackConfig) -> tuple[str, ...]:
     """Paths of the required secrets the settings say this stack lacks."""
     try:
@@ -244,26 +294,61 @@ def with_placeholders(config: StackConfig, paths: tuple[str, ...]) -> StackConfi
         else:
             values[key] = placeholder
         secret_keys.add(key)
-    return StackConfig(
-        config.stack,
-        values,
-        frozenset(secret_keys),
-        config.encrypted,
-        tuple(dict.fromkeys(config.lacking + paths)),
-        config.plaintext_secrets,
-        config.document,
+    return dataclasses.replace(
+        config,
+        values=values,
+        secret_keys=frozenset(secret_keys),
+        lacking=tuple(dict.fromkeys(config.lacking + paths)),
     )
 
 
-def _stand_in(path: str, value: Any, encrypted: list[str], plaintext: list[str]) -> Any:
+# What a `secure:` value is when the Pulumi CLI wrote it (pulumi/pulumi):
+# - the passphrase provider and the cloud KMS ones (awskms, azurekeyvault, gcpkms, hashivault) encrypt with the
+#   symmetric crypter, `symmetricCrypter.EncryptValue` in sdk/go/common/resource/config/crypt.go:
+#   "v1:" + base64(the 12-byte AES-256-GCM nonce) + ":" + base64(the sealed value, its 16-byte tag included);
+# - the Pulumi Cloud service, `serviceCrypter.EncryptValue` in pkg/secrets/service/manager.go: the standard base64
+#   of the service's ciphertext, whose format the service does not publish: in the stack files it writes, a version
+#   header 00 00 01 00 ("AAABA...") and then, by their lengths, a 12-byte nonce, the value and a 16-byte tag.
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+_SERVICE_HEADER = b"\x00\x00\x01\x00"
+
+
+def is_ciphertext(value: Any) -> bool:
+    """Whether a `secure:` value has the shape of Pulumi ciphertext (of any secrets provider); a plaintext value
+    wrapped in `secure:` by hand has not."""
+    if not isinstance(value, str):
+        return False
+    if value.startswith("v1:"):
+        nonce, _, sealed = (_base64(part) for part in value[3:].partition(":"))
+        return nonce is not None and len(nonce) == _NONCE_BYTES and sealed is not None and len(sealed) >= _TAG_BYTES
+    service = _base64(value)
+    return (
+        service is not None
+        and service.startswith(_SERVICE_HEADER)
+        and len(service) >= len(_SERVICE_HEADER) + _NONCE_BYTES + _TAG_BYTES
+    )
+
+
+def _base64(text: str) -> bytes | None:
+    """Standard base64 (padded, no other characters), as Go's base64.StdEncoding reads it; None if it is not."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _stand_in(path: str, value: Any, encrypted: list[str], plaintext: list[str], not_ciphertext: list[str]) -> Any:
     """The value with each `secure:` leaf replaced by its placeholder; notes which paths were which."""
     if isinstance(value, dict) and set(value) == {"secure"}:
         encrypted.append(path)
+        if not is_ciphertext(value["secure"]):
+            not_ciphertext.append(path)  # plaintext wrapped by hand (the policy pack names each one)
         return field_extra(path).get("placeholder", GENERIC_PLACEHOLDER)
     if isinstance(value, dict):
-        return {k: _stand_in(f"{path}.{k}", v, encrypted, plaintext) for k, v in value.items()}
+        return {k: _stand_in(f"{path}.{k}", v, encrypted, plaintext, not_ciphertext) for k, v in value.items()}
     if isinstance(value, list):
-        return [_stand_in(f"{path}[{i}]", v, encrypted, plaintext) for i, v in enumerate(value)]
+        return [_stand_in(f"{path}[{i}]", v, encrypted, plaintext, not_ciphertext) for i, v in enumerate(value)]
     if field_extra(path).get("secret") or path.split(".", 1)[0] in provider_secret_keys():
         plaintext.append(path)  # a credential committed in the clear (the policy pack names each one)
     return value

@@ -7,6 +7,7 @@ import pytest
 
 from infra.cli.check_env import main
 from infra.config.env_files import EnvFileError, parse_dotenv
+from tests.helpers.cli import fifo_without_writer
 
 SECRET = "n3xtauth-secret-value-0123456789abcdef"
 VERCEL_PULL = f"""# Created by Vercel CLI
@@ -161,3 +162,62 @@ def test_an_invalid_file_fails_the_run_even_after_a_valid_one(
         f"{bad}: invalid",
         "  OPENAI_API_KEY must start with 'sk-'",
     ]
+
+
+def test_a_byte_order_mark_is_read_past_as_dotenv_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # dotenv's line pattern starts `^\s*`, and JavaScript's \s matches U+FEFF: a file saved with a BOM loads.
+    dotenv = tmp_path / "bom.env"
+    dotenv.write_bytes(b"\xef\xbb\xbf" + VERCEL_PULL.encode())
+    as_json = tmp_path / "bom.json"
+    as_json.write_bytes(b"\xef\xbb\xbf" + json.dumps(parse_dotenv(VERCEL_PULL)).encode())
+    assert main([str(dotenv), str(as_json)]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out == f"{dotenv}: ok\n{as_json}: ok\n"
+
+
+def test_a_line_separator_inside_a_value_is_part_of_the_value() -> None:
+    # dotenv ends lines at \n, \r\n and \r only; Python's splitlines() also ends one at U+2028, U+0085, \f...
+    assert parse_dotenv("A=one\u2028two\x85three\x0cfour\nB='x\u2029y'\r\nC=3\rD=4\n") == {
+        "A": "one\u2028two\x85three\x0cfour",
+        "B": "x\u2029y",
+        "C": "3",
+        "D": "4",
+    }
+
+
+def test_an_unterminated_quote_is_reported_where_it_opens() -> None:
+    # The next line's opening quote must not be taken for this value's closing one ("text after" on line 3).
+    with pytest.raises(EnvFileError) as raised:
+        parse_dotenv('NODE_ENV=production\nOPENAI_API_KEY="sk-unterminated\nNEXTAUTH_URL="https://vibelog.app"\n')
+    assert str(raised.value) == "line 2: unterminated quoted value of OPENAI_API_KEY"
+    # A value that does run over lines, and text after a quote on its own line, keep their meaning.
+    assert parse_dotenv('A="one\ntwo" # comment\n') == {"A": "one\ntwo"}
+    with pytest.raises(EnvFileError, match=r"^line 1: text after the quoted value of A$"):
+        parse_dotenv('A="one" two\n')
+
+
+def test_standard_input_given_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-", "-"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("check-env: - (standard input) given twice; it can be read once;")
+    assert captured.err.count("\n") == 1
+
+
+def test_a_key_given_twice_in_json_is_named_only_if_the_schema_has_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pasted = _write(tmp_path, "pasted.json", f'{{"{SECRET}": "1",\n"{SECRET}": "2"}}')
+    assert main([pasted]) == 2
+    err = capsys.readouterr().err
+    assert err == f"check-env: {pasted}: a key outside the app's env schema is set twice (lines 1, 2)\n"
+
+
+def test_an_env_file_that_is_a_fifo_is_refused_not_waited_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = _write(tmp_path, "good.env", VERCEL_PULL)
+    with fifo_without_writer(tmp_path / "fifo.env") as fifo:
+        assert main([str(fifo), good]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"check-env: {fifo}: cannot read (not a regular file: a FIFO, device or socket)\n"
+    assert captured.out == f"{good}: ok\n", "the other files still get their verdict"

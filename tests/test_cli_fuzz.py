@@ -1,16 +1,19 @@
 """Property: whatever a stack file or env file holds, every verb exits 0, 1 or 2, never with a traceback, never
 showing a secret, and prints the same bytes when run again.
 
-Stack files are the committed ones, mutated: a key given twice, a value of the wrong type, a huge value, bytes
-that are not UTF-8, a typo in a key, an alias bomb, with canaries in secret slots (encrypted, wrongly in
-plaintext, provider credentials). Each example has at least one mutation beyond its canaries: the files that stay
-valid all take the same path, walked once with every secret slot holding a canary in tests/test_cli_verbs.py.
+Stack files are the committed ones, mutated: a key given twice, a value of the wrong type or of a YAML type no
+config value has (a date, !!binary, !!set), a huge value, bytes that are not UTF-8, a typo in a key, an alias
+bomb, with canaries in secret slots (as Pulumi ciphertext, as plaintext wrapped in `secure:` by hand, wrongly in
+plaintext, provider credentials) and a credential-shaped CI variable. Each example has at least one mutation
+beyond its canaries: the files that stay valid all take the same path, walked once with every secret slot holding
+a canary in tests/test_cli_verbs.py.
 Verbs run in-process; `diff` plans both sides in-process too (tests/helpers/cli.py).
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 from typing import Any
 
@@ -23,11 +26,15 @@ from settings.env_schema import ENV_KEYS
 from settings.secrets import SecretSettings
 from settings.stacks import STACKS
 from tests.helpers.cli import Run, copy_stacks, diff_in_process, run_verb
-from tests.helpers.stacks import committed_document
+from tests.helpers.stacks import ciphertext, committed_document
 
 CANARY = "canary-sk-7d3f9a21b6"
 SECRET_NAMES = tuple(str(field.alias or name) for name, field in SecretSettings.model_fields.items())
 WRONG_VALUES = st.sampled_from([0, -1, 10**20, 1.5, True, None, "", "x", [], {}, [1, "a"], {"k": "v"}, "1e20"])
+# What YAML can hold and a config value cannot (dumped as an unquoted date, !!timestamp, !!binary and !!set).
+YAML_ONLY_VALUES = st.sampled_from(
+    [datetime.date(2026, 1, 15), datetime.datetime(2026, 1, 15, 9, 30), CANARY.encode(), {1, 2}, {"k": {3}}]
+)
 FUZZ = settings(
     max_examples=25,
     deadline=None,
@@ -70,26 +77,38 @@ def stack_files(draw: st.DrawFn) -> tuple[str, bytes]:  # noqa: PLR0912 - one br
     config = document["config"]
     # Canaries in secret slots keep the file valid; the breaking mutations below then test the error paths (a
     # mutation can still leave the file valid, e.g. an optional section dropped: then the verbs plan it).
-    secret_kinds = st.sampled_from(["canary", "provider-canary", "provider-canary", "plain-canary"])
+    secret_kinds = st.sampled_from(
+        ["ciphertext", "canary", "provider-canary", "provider-canary", "plain-canary", "variable-credential"]
+    )
     secrets = draw(st.lists(secret_kinds, min_size=1, max_size=3))
     # Every example mutates the file beyond its canaries, in the document or in its bytes. A file left valid takes
     # every verb down one path, which tests/test_cli_verbs.py walks with a canary in every secret slot at once.
     byte_kind = draw(
         st.one_of(st.just("none"), st.sampled_from(["duplicate", "latin1", "truncate", "alias-bomb", "canary-line"]))
     )
-    breaking_kinds = st.sampled_from(["wrong", "huge", "typo", "drop", "top"])
+    breaking_kinds = st.sampled_from(["wrong", "yaml-only", "huge", "typo", "drop", "top"])
     breaking = draw(st.lists(breaking_kinds, min_size=1 if byte_kind == "none" else 0, max_size=2))
     for kind in [*secrets, *breaking]:
         paths = [p for p in _paths(config) if p]
         if kind == "wrong":
             _set(config, draw(st.sampled_from(paths)), draw(WRONG_VALUES))
+        elif kind == "yaml-only":
+            _set(config, draw(st.sampled_from(paths)), draw(YAML_ONLY_VALUES))
         elif kind == "huge":
             _set(config, draw(st.sampled_from(paths)), draw(st.sampled_from(["a" * 200_000, 10**400, [0] * 5000])))
-        elif kind == "canary":  # encrypted: the ciphertext is not shown either
+        elif kind == "ciphertext":  # encrypted as the CLI writes it: the ciphertext is not shown either
+            name = draw(st.sampled_from(SECRET_NAMES))
+            secure = ciphertext(f"{CANARY}-{name}", service=draw(st.booleans()))
+            config.setdefault("vibelog:secrets", {})[name] = {"secure": secure}
+        elif kind == "canary":  # plaintext wrapped in `secure:` by hand: refused, and still not shown
             name = draw(st.sampled_from(SECRET_NAMES))
             config.setdefault("vibelog:secrets", {})[name] = {"secure": f"{CANARY}-{name}"}
         elif kind == "plain-canary":  # a secret committed in plaintext: refused, and still not shown
             config.setdefault("vibelog:secrets", {})[draw(st.sampled_from(SECRET_NAMES))] = CANARY
+        elif kind == "variable-credential" and isinstance(config.get("vibelog:ci"), dict):
+            # Shaped like a credential, named by the pack's rule; a plaintext variable is shown as the plan shows
+            # every plaintext input (as `pulumi preview` does), so it carries no canary.
+            config["vibelog:ci"].setdefault("variables", {})["LEAKED"] = "AKIAIOSFODNN7EXAMPLE"
         elif kind == "provider-canary":
             config[draw(st.sampled_from(sorted(provider_secret_keys())))] = CANARY
         elif kind == "typo":

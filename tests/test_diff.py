@@ -94,6 +94,26 @@ def test_an_unreadable_stack_file_fails_that_stack_alone(repo: Path) -> None:
         stack_file.write_bytes(original)
 
 
+def test_a_base_revision_whose_plan_fails_is_an_error_not_a_stack_created(repo: Path) -> None:
+    # The base's stack file is read in its worktree, which is gone by the time the plans are compared.
+    stack_file = repo / "Pulumi.development.yaml"
+    original = stack_file.read_text(encoding="utf-8")
+    git(repo, "checkout", "--quiet", "-b", "broken-base")
+    try:
+        stack_file.write_text(original.replace("vibelog:environment: development", "vibelog:environment: dev"))
+        git(repo, "commit", "--quiet", "-am", "a base whose development plan fails")
+    finally:
+        git(repo, "checkout", "--quiet", "-")
+    try:
+        done = run_diff(repo, "--base", "broken-base", "--stack", "development", "--json")
+        assert done.returncode == 2, done.stdout + done.stderr
+        development = json.loads(done.stdout)["stacks"]["development"]
+        assert development["error"].startswith("the base revision's plan failed"), development
+        assert "vibelog:environment" in development["error"], "the base's own error is shown"
+    finally:
+        git(repo, "branch", "--quiet", "-D", "broken-base")
+
+
 def test_ctrl_c_during_a_diff_leaves_no_worktree(repo: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "infra", "diff", "--base", "HEAD"],

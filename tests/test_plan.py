@@ -18,7 +18,7 @@ from settings.loader import ConfigError
 from settings.secrets import SecretSettings
 from settings.stackfile import read_stack_config
 from settings.stacks import STACKS
-from tests.helpers.stacks import committed_document, stack_config
+from tests.helpers.stacks import ciphertext, committed_document, stack_config
 
 PLACEHOLDERS: list[str] = [
     str(extra["placeholder"])
@@ -81,12 +81,13 @@ def test_the_plan_lists_the_secrets_a_stack_lacks() -> None:
 
 def test_encrypted_secrets_count_as_present() -> None:
     def edit(config: dict[str, Any]) -> None:
-        config["vibelog:secrets"] = {"openaiApiKey": {"secure": "v1:AAAA"}}
+        config["vibelog:secrets"] = {"openaiApiKey": {"secure": ciphertext("sk-in-the-stack-file")}}
 
     config = stack_config("production", edit)
     assert "vibelog:secrets.openaiApiKey" in config.encrypted
     assert "vibelog:secrets.openaiApiKey" not in config.lacking
     assert "vibelog:secrets" in config.secret_keys
+    assert config.not_ciphertext == ()
 
 
 def test_plan_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,11 +23,13 @@ from infra.engine import runtime as engine
 from infra.engine.policies import check_plan, mandatory, policy_props
 from infra.engine.runtime import Secret, plan_stack, run_program
 from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, policy_names
-from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER
+from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER, STACK
 from policy.unknowns import UNKNOWN
 from settings.stackfile import read_stack_config
 from settings.stacks import STACKS
+from tests.helpers.cli import fifo_without_writer
 from tests.helpers.policy import found, reg, run_rule
+from tests.helpers.stacks import ciphertext, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_MAIN = ROOT / "policy" / "__main__.py"
@@ -132,11 +134,44 @@ def test_stack_file_with_debug_mode_on_fails_the_plan(
     assert "pulumi config set --stack production --path vibelog:featureFlags.DEBUG_MODE false" in error
 
 
-PLAINTEXT_SECRET = """  vibelog:secrets:
+PLAINTEXT_SECRET = f"""  vibelog:secrets:
     openaiApiKey:
-      secure: v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBBBBBB
+      secure: {ciphertext("sk-encrypted-in-the-file")}
     stripeSecretKey: sk_live_plaintext
 """
+
+
+def _secure_openai_key(value: object) -> list[tuple[str, str]]:
+    """The stack-config rule's (policy, message) on production holding `openaiApiKey: {secure: value}`."""
+    config = stack_config("production", lambda c: c.update({"vibelog:secrets": {"openaiApiKey": {"secure": value}}}))
+    stack = reg(STACK, "vibelog-production", {})
+    return [(v.policy, v.message) for v in run_rule("stack-config-secrets-encrypted", [stack], stack_config=config)]
+
+
+@pytest.mark.parametrize("service", [False, True], ids=["passphrase-or-kms", "pulumi-cloud"])
+def test_a_secure_value_that_is_pulumi_ciphertext_passes(service: bool) -> None:
+    assert _secure_openai_key(ciphertext("sk-proj-0123456789", service=service)) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sk-proj-wrappedbyhand0123456789",  # plaintext wrapped by hand
+        "c2stcHJvai13cmFwcGVkYnloYW5k",  # base64 of a plaintext: no service header
+        "v1:AAAA:" + "B" * 24,  # a nonce that is not 12 bytes
+        "v1:" + "A" * 16 + ":" + "B" * 20,  # a sealed value that is not base64
+        "v1:" + "A" * 16 + ":QUJD",  # too short to hold the 16-byte tag
+        12345,
+    ],
+    ids=["plaintext", "base64-plaintext", "nonce", "not-base64", "no-tag", "number"],
+)
+def test_a_secure_value_that_is_not_ciphertext_is_a_mandatory_violation(value: object) -> None:
+    (violation,) = _secure_openai_key(value)
+    policy, message = violation
+    assert policy == "stack-config-secrets-encrypted"
+    assert message.startswith("vibelog:secrets.openaiApiKey in Pulumi.production.yaml is marked secure: but is not")
+    assert "pulumi config set --stack production --secret --path 'vibelog:secrets.openaiApiKey'" in message
+    assert str(value) not in message, "the value is never shown"
 
 
 def test_stack_file_with_a_plaintext_secret_fails_the_plan(
@@ -151,6 +186,53 @@ def test_stack_file_with_a_plaintext_secret_fails_the_plan(
     assert "pulumi config set --stack production --secret --path 'vibelog:secrets.stripeSecretKey'" in out
     assert "sk_live_plaintext" not in out
     assert "1 mandatory violation(s): the preview fails." in out
+
+
+def _ci_variable(value: str) -> list[tuple[str, str]]:
+    """The credential rule's (policy, message) on production with one more CI variable, RELEASE_NOTE = value."""
+
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:ci"]["variables"]["RELEASE_NOTE"] = value
+
+    stack = reg(STACK, "vibelog-production", {})
+    config = stack_config("production", edit)
+    return [(v.policy, v.message) for v in run_rule("ci-variables-not-credentials", [stack], stack_config=config)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["120", "true", "us-east-1", "https://status.vibelog.io/api/health", "vibelog/vibelog", "Deploy 2026-01-15: ok"],
+)
+def test_a_ci_variable_that_is_plainly_not_a_credential_passes(value: str) -> None:
+    assert _ci_variable(value) == []
+
+
+# Shapes only, made up here (an issuer's example key, or text of the right form): none is a live credential.
+CREDENTIALS = {
+    "an AWS access key id": "AKIAIOSFODNN7EXAMPLE",
+    "a GitHub token": "ghp_" + "a1B2c3D4e5" * 4,
+    "a GitHub token ": "github_pat_11ABCDEFG0" + "abcdefghij" * 6,
+    "an OpenAI or Anthropic API key": "sk-proj-" + "Ab1" * 12,
+    "a Slack token": "xoxb-1234567890-0987654321-abcdefABCDEF",
+    "a Slack webhook URL": "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+    "a private key": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----",
+    "a URL with a password": "postgresql://postgres:hunter2@db.example.invalid:5432/postgres",
+    "a JSON Web Token": "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLWJ5dGVz",
+    "a random token": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "a random hex token": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+}
+
+
+@pytest.mark.parametrize(("shape", "value"), CREDENTIALS.items(), ids=list(CREDENTIALS))
+def test_a_ci_variable_shaped_like_a_credential_is_a_mandatory_violation(shape: str, value: str) -> None:
+    (violation,) = _ci_variable(value)
+    policy, message = violation
+    assert policy == "ci-variables-not-credentials"
+    assert message.startswith(
+        f"vibelog:ci.variables.RELEASE_NOTE in Pulumi.production.yaml looks like {shape.strip()},"
+    )
+    assert "pulumi config rm --stack production --path 'vibelog:ci.variables.RELEASE_NOTE'" in message
+    assert value[:12] not in message, "the value is never shown"
 
 
 def test_plan_json_carries_the_violation(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -174,14 +256,44 @@ def test_enforcement_level_comes_from_the_pack_config(
     assert (f"[{level}] stack-config-secrets-encrypted" in out) is shown
 
 
-@pytest.mark.parametrize("entry", [{"no-such-rule": "advisory"}, {"env-schema": "sometimes"}])
-def test_bad_pack_config_is_a_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: dict[str, str]
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"no-such-rule": "advisory"}', "'no-such-rule' is not a rule of vibelog-guardrails"),
+        ('{"env-schema": "sometimes"}', "env-schema: expected an enforcement level (advisory, disabled, mandatory"),
+        ('{"env-schema": ["advisory"]}', "env-schema: expected an enforcement level"),
+        ('{"env-schema": {"enforcementLevel": ["advisory"]}}', "env-schema: expected an enforcement level"),
+        ('{"failover-ttl": {"maximumTTL": 30}}', "failover-ttl: unknown option 'maximumTTL' (options: maximumTtl)"),
+        ('{"failover-ttl": {"maximumTtl": "30"}}', "failover-ttl.maximumTtl: expected an integer"),
+        ('{"failover-ttl": {"maximumTtl": true}}', "failover-ttl.maximumTtl: expected an integer"),
+        (
+            '{"backup-lifecycle": {"minimumRetentionDays": {"production": [30]}}}',
+            "backup-lifecycle.minimumRetentionDays: expected an integer or an object (each an integer)",
+        ),
+        ('{"env-schema": ', "is not valid JSON: Expecting value at line 1, column 16"),
+        ('["env-schema"]', "must hold a JSON object"),
+        ("\udcff", "is not UTF-8 text"),
+    ],
+    ids=["rule", "level", "list", "level-list", "option", "option-type", "bool", "nested", "json", "array", "utf8"],
+)
+def test_bad_pack_config_is_a_usage_error_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, reason: str
 ) -> None:
     config = tmp_path / "policy-config.json"
-    config.write_text(json.dumps(entry))
+    config.write_bytes(content.encode("utf-8", "surrogateescape"))
     assert plan_verb.main(["--stack", "production", "--policy-config", str(config)]) == 2
-    assert "error:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {config}"), err
+    assert reason in err
+    assert err.count("\n") == 1, f"one line:\n{err}"
+
+
+def test_a_pack_config_that_is_a_fifo_is_refused_not_waited_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with fifo_without_writer(tmp_path / "policy-config.json") as config:
+        assert plan_verb.main(["--stack", "production", "--policy-config", str(config)]) == 2
+    assert capsys.readouterr().err == f"error: {config} cannot be read (not a regular file: a FIFO, device or socket)\n"
 
 
 def test_validators_see_what_crossguard_hands_them() -> None:

@@ -18,7 +18,7 @@ from settings.loader import ConfigError, load_settings
 from settings.stack import StackSettings
 from settings.stackfile import MAX_STACK_FILE_BYTES, TOP_LEVEL_KEYS, StackFileError, read_stack_config, stack_file
 from settings.stacks import STACKS
-from tests.helpers.cli import copy_stacks, run_verb
+from tests.helpers.cli import copy_stacks, fifo_without_writer, run_verb
 from tests.helpers.stacks import committed_document, only_problem, problems_of, stack_config
 
 CANARY = "canary-sk-9f2c1e7d"
@@ -213,6 +213,44 @@ def test_an_unreadable_stack_file_fails_alone(tmp_path: Path, content: bytes, re
     run = run_verb(["plan", "--stack", "all"], directory)
     assert run.code == 2
     assert run.err == f"error: Pulumi.staging.yaml {reason}\n"
+    assert "Previewing stack development" in run.out
+    assert "Previewing stack production" in run.out
+
+
+def test_a_yaml_date_binary_or_set_is_named_by_path_and_the_other_stacks_are_planned(tmp_path: Path) -> None:
+    directory = copy_stacks(tmp_path)
+    staging = directory / "Pulumi.staging.yaml"
+    variables = '      SMOKE_TEST_TIMEOUT_SECONDS: "120"\n'
+    assert variables in staging.read_text(), "the committed staging file sets a CI variable"
+    staging.write_text(
+        staging.read_text().replace(
+            variables,
+            variables + "      LAUNCH_DATE: 2026-01-15\n      BLOB: !!binary c2VjcmV0\n      TAGS: !!set {a, b}\n",
+        )
+    )
+    run = run_verb(["plan", "--stack", "all"], directory)
+    assert run.code == 1, run.both
+    assert "Traceback" not in run.both
+    assert "c2VjcmV0" not in run.both, "the value is never shown"
+    for path, expected in (
+        ("LAUNCH_DATE", "is a YAML date or timestamp; expected a string"),
+        ("BLOB", "is a YAML !!binary value; expected a string"),
+        ("TAGS", "is a YAML !!set; expected a list"),
+    ):
+        assert f"  - vibelog:ci.variables.{path}: {expected}\n" in run.err, f"{path}:\n{run.err}"
+    assert "stack 'staging' has 3 configuration problem(s)" in run.err
+    assert 'fix: in Pulumi.staging.yaml, quote it ("2026-01-15", not 2026-01-15)' in run.err
+    assert "Previewing stack development" in run.out, "the stacks after it are still planned"
+    assert "Previewing stack production" in run.out
+
+
+def test_a_stack_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    directory = copy_stacks(tmp_path)
+    (directory / "Pulumi.staging.yaml").unlink()
+    with fifo_without_writer(directory / "Pulumi.staging.yaml"):
+        run = run_verb(["plan", "--stack", "all"], directory)
+    assert run.code == 2, run.both
+    assert run.err == "error: Pulumi.staging.yaml cannot be read (not a regular file: a FIFO, device or socket)\n"
     assert "Previewing stack development" in run.out
     assert "Previewing stack production" in run.out
 

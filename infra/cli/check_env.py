@@ -7,7 +7,7 @@ import json
 import sys
 
 from infra.cli.exits import EXIT_NO, EXIT_OK, EXIT_USAGE
-from infra.config.env_files import check_files
+from infra.config.env_files import STDIN, check_files
 
 USAGE = "usage: python -m infra check-env FILE... [--json]   (FILE - reads standard input)"
 
@@ -24,8 +24,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("files", nargs="*", metavar="FILE", help="an env file; - reads standard input")
     parser.add_argument("--json", action="store_true", help="the verdicts as a JSON list")
     args, unknown = parser.parse_known_args(argv)
-    if unknown or not args.files:
-        reason = f"unknown option {unknown[0]}" if unknown else "no files given"
+    reason = ""
+    if unknown:
+        reason = f"unknown option {unknown[0]}"
+    elif not args.files:
+        reason = "no files given"
+    elif args.files.count(STDIN) > 1:
+        reason = "- (standard input) given twice; it can be read once"
+    if reason:
         print(f"check-env: {reason}; {USAGE}", file=sys.stderr)
         return EXIT_USAGE
     verdicts = check_files(args.files)

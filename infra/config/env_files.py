@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from settings.env_schema import ENV_KEYS, MUST_BE_STRING, EnvProblem, validate_app_env
+from settings.files import read_regular_file
 
 STDIN = "-"
 # An env file is a few kilobytes; a bigger one is refused before it is read whole.
@@ -39,7 +40,9 @@ def parse_dotenv(text: str) -> dict[str, str]:
     """Parse dotenv as `vercel env pull` writes it: KEY="value" with escapes, comments, `export ` prefixes."""
     env: dict[str, str] = {}
     first_seen: dict[str, int] = {}
-    lines = text.splitlines()
+    # Lines end at \n, \r\n or \r, as dotenv splits them: str.splitlines() would also end one at U+2028, U+0085 or
+    # a form feed, which a value may hold. A byte-order mark is whitespace before the first key to dotenv (JS \s).
+    lines = re.sub(r"\r\n?", "\n", text.removeprefix("\ufeff")).split("\n")
     number = 0
     while number < len(lines):
         line = lines[number]
@@ -63,9 +66,11 @@ def parse_dotenv(text: str) -> dict[str, str]:
                 body += "\n" + lines[number]
                 number += 1
             end = _closing_quote(body, quote)
-            if end is None:
+            rest = body[end + 1 :].strip() if end is not None else ""
+            # A quote that closes a value on a later line but is followed by text there is another line's opening
+            # quote: the value was never closed where it began.
+            if end is None or (rest and not rest.startswith("#") and number > first_line):
                 raise EnvFileError(f"line {first_line}: unterminated quoted value of {key}")
-            rest = body[end + 1 :].strip()
             if rest and not rest.startswith("#"):
                 raise EnvFileError(f"line {number}: text after the quoted value of {key}")
             env[key] = _unescape(body[:end]) if quote == '"' else body[:end]
@@ -92,13 +97,11 @@ def _unescape(body: str) -> str:
 
 def read_env_text(name: str) -> str:
     """The text of an env file (`-` is standard input), bounded in size and required to be UTF-8."""
-    path = Path(name)
     try:
         if name == STDIN:
             data = sys.stdin.buffer.read(MAX_ENV_FILE_BYTES + 1)
         else:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_ENV_FILE_BYTES + 1)
+            data = read_regular_file(Path(name), MAX_ENV_FILE_BYTES + 1)
     except FileNotFoundError:
         raise EnvFileError("no such file") from None
     except IsADirectoryError:
@@ -108,7 +111,7 @@ def read_env_text(name: str) -> str:
     if len(data) > MAX_ENV_FILE_BYTES:
         raise EnvFileError(f"larger than {MAX_ENV_FILE_BYTES // 1024} KiB; an env file is a few KiB")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a leading byte-order mark dropped, as dotenv reads past it
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise EnvFileError(f"cannot read: not UTF-8 (an invalid byte on line {line})") from None
@@ -137,7 +140,8 @@ def load_env_file(path: Path) -> tuple[dict[str, str], list[EnvProblem]]:
 
 
 def _refuse_duplicates(text: str) -> Any:
-    """A JSON object hook refusing a key given twice (JSON parsers keep either one), naming it and its lines."""
+    """A JSON object hook refusing a key given twice (JSON parsers keep either one), naming its lines (and the key
+    when the schema has it)."""
 
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
@@ -147,7 +151,9 @@ def _refuse_duplicates(text: str) -> Any:
                     text[: m.start()].count("\n") + 1 for m in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)
                 ]
                 where = f" (lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
-                raise EnvFileError(f"{key} is set twice{where}")
+                # A JSON key can be any text, a secret pasted in the wrong place too: only the schema's keys are named.
+                named = key if key in ENV_KEYS else "a key outside the app's env schema"
+                raise EnvFileError(f"{named} is set twice{where}")
             seen.add(key)
         return dict(pairs)
 

@@ -52,11 +52,13 @@ class DiffError(Exception):
 
 @dataclass(frozen=True)
 class PlanRun:
-    """The `plan --json` documents of one checkout, by stack, and what it printed on stderr."""
+    """The `plan --json` documents of one checkout, by stack, what it printed on stderr, and its stack files."""
 
     documents: Mapping[str, Mapping[str, Any]]
     stderr: str
-    directory: Path
+    stack_files: frozenset[str]
+    """The stacks the checkout has a file for, listed before the base's worktree is removed: a stack with a file
+    and no document is a stack whose plan failed."""
 
 
 def resolve(revision: str) -> str:
@@ -112,14 +114,14 @@ def diff_runs(base: PlanRun, head: PlanRun, stack: str = "all") -> list[StackDif
     names = list(head.documents) if stack == "all" else [stack]
     names += [name for name in base.documents if name not in names and stack == "all"]
     if stack == "all":
-        names += [name for name in _stack_files(head.directory) if name not in names]
+        names += [name for name in sorted(head.stack_files) if name not in names]
     diffs = []
     for name in names:
         old = base.documents.get(name)
         new = head.documents.get(name)
-        if new is None and (head.directory / f"Pulumi.{name}.yaml").exists():
+        if new is None and name in head.stack_files:
             diffs.append(StackDiff(name, error=f"the working tree's plan failed:\n{_errors_of(head.stderr, name)}"))
-        elif old is None and (base.directory / f"Pulumi.{name}.yaml").exists():
+        elif old is None and name in base.stack_files:
             diffs.append(StackDiff(name, error=f"the base revision's plan failed:\n{_errors_of(base.stderr, name)}"))
         else:
             diffs.append(diff_plans(old, new, name))  # a stack file added or removed: all created or deleted
@@ -133,8 +135,9 @@ def _errors_of(stderr: str, stack: str) -> str:
     return "\n".join(mine) if mine else stderr.strip()
 
 
-def _stack_files(directory: Path) -> list[str]:
-    return sorted(path.name.split(".")[1] for path in directory.glob("Pulumi.*.yaml"))
+def stack_files(directory: Path) -> frozenset[str]:
+    """The stacks a directory has a `Pulumi.<stack>.yaml` for."""
+    return frozenset(path.name.split(".")[1] for path in directory.glob("Pulumi.*.yaml"))
 
 
 def _start_plan(directory: Path, stack: str, key: bytes) -> subprocess.Popen[str]:
@@ -162,7 +165,7 @@ def _finish_plan(process: subprocess.Popen[str], directory: Path, what: str) -> 
         document = json.loads(stdout) if stdout.strip() else {"stacks": {}}
     except json.JSONDecodeError:
         raise DiffError(f"`python -m infra plan --json` in {what} did not print JSON:\n{stderr.strip()}") from None
-    return PlanRun(documents_by_stack(document), stderr, directory)
+    return PlanRun(documents_by_stack(document), stderr, stack_files(directory))
 
 
 def documents_by_stack(document: Mapping[str, Any]) -> dict[str, Any]:

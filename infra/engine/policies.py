@@ -37,9 +37,13 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from infra.engine.runtime import Plan, Registration, Secret, replace_special
 from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, build_policies
+from policy.pack import rules as pack_rules
 from policy.secrecy import stack_config
 from policy.unknowns import Unknown
+from settings.files import read_regular_file
 
+MAX_POLICY_CONFIG_BYTES = 64 * 1024
+"""A pack config names a few rules; a bigger file is refused before it is read whole."""
 PolicyConfig = Mapping[str, Any]
 """The pack's config as `--policy-pack-config` takes it: rule name -> level, or {"enforcementLevel": ..., ...}."""
 
@@ -72,19 +76,90 @@ class Violation:
 
 
 def read_policy_config(path: Path) -> dict[str, Any]:
-    """A `--policy-pack-config` file."""
-    loaded = json.loads(path.read_text(encoding="utf-8"))
+    """A `--policy-pack-config` file, checked the way the engine checks it against the rules' config schemas, so a
+    typo cannot quietly leave a rule at its default. ValueError naming the file and the entry otherwise."""
+    try:
+        data = read_regular_file(path, MAX_POLICY_CONFIG_BYTES + 1)
+        if len(data) > MAX_POLICY_CONFIG_BYTES:
+            raise ValueError(
+                f"{path} is larger than {MAX_POLICY_CONFIG_BYTES // 1024} KiB; a pack config is a few lines"
+            )
+        loaded = json.loads(data.decode("utf-8"))
+    except OSError as error:
+        raise ValueError(f"{path} cannot be read ({error.strerror or type(error).__name__})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"{path} is not valid JSON: nested too deeply") from None
     if not isinstance(loaded, dict):
         raise ValueError(f"{path} must hold a JSON object (rule name -> level or settings)")
-    names = {policy.name for policy in build_policies()}
-    levels = {level.value for level in EnforcementLevel}
+    rules = {rule.name: rule for rule in pack_rules()}
+    levels = sorted(level.value for level in EnforcementLevel)
     for name, entry in loaded.items():
-        level = entry.get("enforcementLevel") if isinstance(entry, dict) else entry
-        if name != "all" and name not in names:
-            raise ValueError(f"{path}: {name!r} is not a rule of {PACK_NAME} (rules: {', '.join(sorted(names))})")
-        if level is not None and level not in levels:
-            raise ValueError(f"{path}: {name}: enforcement level {level!r} is not one of {', '.join(sorted(levels))}")
+        if name != "all" and name not in rules:
+            raise ValueError(f"{path}: {name!r} is not a rule of {PACK_NAME} (rules: {', '.join(sorted(rules))})")
+        level, options = (entry.get("enforcementLevel"), dict(entry)) if isinstance(entry, dict) else (entry, {})
+        options.pop("enforcementLevel", None)
+        if not isinstance(entry, (dict, str)) or (level is not None and level not in levels):
+            raise ValueError(
+                f"{path}: {name}: expected an enforcement level ({', '.join(levels)}) or an object of "
+                "enforcementLevel and the rule's options"
+            )
+        settings = {setting.key: setting for setting in rules[name].settings} if name in rules else {}
+        for key, value in options.items():
+            setting = settings.get(key)
+            if setting is None:
+                known = ", ".join(settings) or "none"
+                raise ValueError(f"{path}: {name}: unknown option {key!r} (options: {known})")
+            if not _fits(value, setting.schema):
+                raise ValueError(f"{path}: {name}.{key}: expected {_described(setting.schema)}")
     return loaded
+
+
+# The JSON Schema types the rules' options use: how Python reads each from JSON, and how a message names it.
+_JSON_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "string": (str, "a string"),
+    "integer": (int, "an integer"),
+    "number": ((int, float), "a number"),
+    "boolean": (bool, "true or false"),
+    "array": (list, "an array"),
+    "object": (dict, "an object"),
+}
+_INNER = {"array": "items", "object": "additionalProperties"}
+"""Where the schema of an array's items, or of an object's values, is."""
+
+
+def _kinds(schema: Mapping[str, Any]) -> list[str]:
+    kinds = schema.get("type", [])
+    return [kinds] if isinstance(kinds, str) else list(kinds)
+
+
+def _fits(value: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether `value` is of one of the schema's types (with its items or values), as the engine validates it."""
+    kinds = _kinds(schema)
+    for kind in kinds:
+        python, _ = _JSON_TYPES.get(kind, (object, ""))
+        if not isinstance(value, python) or isinstance(value, bool) != (kind == "boolean"):  # true is not 1 in JSON
+            continue
+        inner = schema.get(_INNER.get(kind, ""), {})
+        members = value if isinstance(value, list) else value.values() if isinstance(value, dict) else []
+        if not isinstance(inner, Mapping) or all(_fits(member, inner) for member in members):
+            return True
+    return not kinds
+
+
+def _described(schema: Mapping[str, Any]) -> str:
+    """The schema's types in words: `an integer or an object (each an integer)`."""
+    parts = []
+    for kind in _kinds(schema):
+        inner = schema.get(_INNER.get(kind, ""))
+        each = f" (each {_described(inner)})" if isinstance(inner, Mapping) and _kinds(inner) else ""
+        parts.append(_JSON_TYPES.get(kind, (object, kind))[1] + each)
+    return " or ".join(parts)
 
 
 def wire_value(value: Any) -> Any:

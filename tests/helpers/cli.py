@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from unittest import mock
 
 from infra.__main__ import main
-from infra.diffs.revision import PlanRun, diff_runs, documents_by_stack
+from infra.diffs.revision import PlanRun, diff_runs, documents_by_stack, stack_files
 from infra.plans.plan_format import FINGERPRINT_KEY_ENV
 from settings.stackfile import checked_config, read_stack_config, stack_file
 from settings.stacks import PROJECT_DIR, STACKS
@@ -85,11 +86,30 @@ def diff_in_process(head_dir: Path, base_dir: Path) -> Iterator[None]:
         base_doc = json.loads(_committed_plans())
         head_doc = json.loads(head.out) if head.out.strip() else {"stacks": {}}
         base_docs = {name: doc for name, doc in documents_by_stack(base_doc).items() if stack in {"all", name}}
-        head_run = PlanRun(documents_by_stack(head_doc), head.err, head_dir)
-        return diff_runs(PlanRun(base_docs, "", base_dir), head_run, stack)
+        head_run = PlanRun(documents_by_stack(head_doc), head.err, stack_files(head_dir))
+        return diff_runs(PlanRun(base_docs, "", stack_files(base_dir)), head_run, stack)
 
     with (
         mock.patch("infra.cli.diff.resolve", return_value="0" * 40),
         mock.patch("infra.cli.diff.diff_revision", diff_revision),
     ):
         yield
+
+
+@contextlib.contextmanager
+def fifo_without_writer(path: Path) -> Iterator[Path]:
+    """A FIFO at `path` that nothing writes. A reader that opens it blocking is let go by a writer that closes at
+    once (it reads an empty file), so code that would wait on it fails its test instead of hanging it."""
+    os.mkfifo(path)
+
+    def release() -> None:
+        with path.open("wb"):  # blocks until a reader opens it
+            pass
+
+    writer = threading.Thread(target=release, daemon=True)
+    writer.start()
+    try:
+        yield path
+    finally:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))  # the writer, if still waiting, is let go
+        writer.join(timeout=10)

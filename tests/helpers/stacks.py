@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from infra.engine.runtime import Plan, Secret, run_program
 from settings.loader import ConfigError, ConfigProblem, load_settings
@@ -22,6 +25,18 @@ Edit = Callable[[dict[str, Any]], None]
 def _committed(stack: str) -> dict[str, Any]:
     document: dict[str, Any] = yaml.load(stack_file(stack).read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     return document
+
+
+def ciphertext(plaintext: str, *, service: bool = False) -> str:
+    """`plaintext` as the Pulumi CLI writes it under `secure:`: AES-256-GCM, under a key and nonce derived from it
+    (the same text each run), in the passphrase provider's `v1:<nonce>:<sealed>` or, with `service`, the Pulumi
+    Cloud service's base64 of a 00 00 01 00 header, the nonce and the sealed value (settings/stackfile.py)."""
+    key = hashlib.sha256(plaintext.encode()).digest()
+    nonce = key[:12]
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), None)
+    if service:
+        return base64.b64encode(b"\x00\x00\x01\x00" + nonce + sealed).decode()
+    return f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(sealed).decode()}"
 
 
 def committed_document(stack: str) -> dict[str, Any]:
