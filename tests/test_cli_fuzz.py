@@ -106,9 +106,8 @@ def stack_files(draw: st.DrawFn) -> tuple[str, bytes]:  # noqa: PLR0912 - one br
         elif kind == "plain-canary":  # a secret committed in plaintext: refused, and still not shown
             config.setdefault("vibelog:secrets", {})[draw(st.sampled_from(SECRET_NAMES))] = CANARY
         elif kind == "variable-credential" and isinstance(config.get("vibelog:ci"), dict):
-            # Shaped like a credential, named by the pack's rule; a plaintext variable is shown as the plan shows
-            # every plaintext input (as `pulumi preview` does), so it carries no canary.
-            config["vibelog:ci"].setdefault("variables", {})["LEAKED"] = "AKIAIOSFODNN7EXAMPLE"
+            # Shaped like a credential: named by the pack's rule, and a secret to Pulumi, so never shown.
+            config["vibelog:ci"].setdefault("variables", {})["LEAKED"] = f"{CANARY} AKIAIOSFODNN7EXAMPLE"
         elif kind == "provider-canary":
             config[draw(st.sampled_from(sorted(provider_secret_keys())))] = CANARY
         elif kind == "typo":

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_policy
 import pulumiverse_vercel as vercel
 import pytest
+import yaml
 from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
@@ -27,7 +28,7 @@ from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER, STACK
 from policy.unknowns import UNKNOWN
 from settings.stackfile import read_stack_config
 from settings.stacks import STACKS
-from tests.helpers.cli import fifo_without_writer
+from tests.helpers.cli import copy_stacks, diff_in_process, fifo_without_writer, run_verb
 from tests.helpers.policy import found, reg, run_rule
 from tests.helpers.stacks import ciphertext, stack_config
 
@@ -325,3 +326,29 @@ def test_zone_and_oidc_provider_must_be_protected(type_: str, name: str) -> None
     bare = reg(type_, name, {})
     assert found(run_rule("protect-stateful", [bare])) == [("protect-stateful", bare.urn)]
     assert run_rule("protect-stateful", [reg(type_, name, {}, protect=True)]) == []
+
+
+def test_a_credential_shaped_ci_variable_is_never_shown(tmp_path: Path) -> None:
+    """Named by the rule, and a secret to Pulumi until moved: no plan, graph, compare or diff shows the value."""
+    canary = "AKIACANARY0000000042"
+    (tmp_path / "head").mkdir()
+    (tmp_path / "base").mkdir()
+    head_dir = copy_stacks(tmp_path / "head")
+    base_dir = copy_stacks(tmp_path / "base")
+    path = head_dir / "Pulumi.staging.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"]["vibelog:ci"]["variables"]["RELEASE_NOTE"] = canary
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    runs = {
+        "plan": run_verb(["plan", "--stack", "staging"], head_dir),
+        "plan --json": run_verb(["plan", "--json", "--stack", "staging"], head_dir),
+        "graph": run_verb(["graph", "--stack", "staging"], head_dir),
+        "compare": run_verb(["compare", "production", "staging"], head_dir),
+    }
+    with diff_in_process(head_dir, base_dir):
+        runs["diff"] = run_verb(["diff", "--base", "HEAD", "--stack", "staging"], head_dir)
+        runs["diff --json"] = run_verb(["diff", "--base", "HEAD", "--stack", "staging", "--json"], head_dir)
+    for verb, run in runs.items():
+        assert canary not in run.both, f"{verb} shows the credential-shaped CI variable RELEASE_NOTE"
+    assert "ci-variables-not-credentials" in runs["plan"].out, "the plan names the variable"
+    assert 'variableName: "RELEASE_NOTE"\n        value: [secret]' in runs["diff"].out, "the diff shows it, masked"

@@ -8,6 +8,7 @@ from typing import Any
 
 from infra.diffs.changes import PropertyChange, ResourceChange, diff_by_name, diff_values
 from infra.plans.plan_format import SECRET_TEXT
+from settings.credentials import credential_shape
 from settings.loader import is_secret_path
 
 # The config keys whose differences a promotion review reads first: what users see switch on or off.
@@ -52,12 +53,13 @@ def compare_documents(
 
 
 def _config_leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """(path, value) of each config leaf; an encrypted value, and any value at or under a secret key (even one
-    wrongly committed in plaintext), as `[secret]`."""
+    """(path, value) of each config leaf; an encrypted value, any value at or under a secret key (even one
+    wrongly committed in plaintext) and any value shaped like a credential, as `[secret]`."""
     if isinstance(value, Mapping) and set(value) == {"secure"}:
         yield path, SECRET_TEXT
     elif isinstance(value, Mapping) and value:
         for key, item in value.items():
             yield from _config_leaves(item, f"{path}.{key}" if path else str(key))
     else:
-        yield path, SECRET_TEXT if path and is_secret_path(path) else value
+        masked = path and (is_secret_path(path) or (isinstance(value, str) and credential_shape(value) is not None))
+        yield path, SECRET_TEXT if masked else value
