@@ -2,6 +2,8 @@
 
 import sys
 
+from ops import interrupt
 from ops.cli import main
 
+interrupt.install()
 sys.exit(main())

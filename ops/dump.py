@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from ops import integrity, postgres, vault
+from ops import integrity, interrupt, postgres, vault
 from ops.errors import JobError
 
 if TYPE_CHECKING:
@@ -88,8 +87,8 @@ def dump(
     started = vault.now()
     env = postgres.libpq_env(database_url)
     source_host = str(conninfo_to_dict(database_url).get("host") or "")
-    with tempfile.TemporaryDirectory(prefix="vibelog-dump-") as workdir:
-        path = Path(workdir) / "database.dump"
+    with interrupt.temporary_directory("vibelog-dump-") as workdir:
+        path = workdir / "database.dump"
         try:
             conn = psycopg.connect(database_url, autocommit=True, connect_timeout=30)
         except psycopg.Error as error:
@@ -97,7 +96,12 @@ def dump(
                 f"cannot connect to the source database: {postgres.last_line(str(error), database_url)}"
             ) from None
         with conn:
-            snapshot, server_version, counts = _snapshot_and_counts(conn)
+            try:
+                snapshot, server_version, counts = _snapshot_and_counts(conn)
+            except psycopg.Error as error:
+                raise JobError(
+                    f"cannot read the source database: {postgres.last_line(str(error), database_url)}"
+                ) from None
             command = [
                 pg_dump or postgres.tool("pg_dump"),
                 "--format=custom",
@@ -106,10 +110,13 @@ def dump(
                 "--no-password",
                 f"--file={path}",
             ]
-            done = subprocess.run(command, env=env, capture_output=True, check=False)  # noqa: S603
-            conn.execute("COMMIT")
+            done = interrupt.run(command, env=env)
+            # The snapshot only had to stay open while pg_dump imported and read it: a COMMIT that fails now (the
+            # connection dropped) says nothing about a dump pg_dump finished, which is kept.
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("COMMIT")
         if done.returncode != 0:
-            raise JobError(f"pg_dump failed (exit {done.returncode}): {postgres.last_line(done.stderr, database_url)}")
+            raise JobError(postgres.failure("pg_dump", done, database_url))
         size = path.stat().st_size
         if size == 0:
             raise JobError("pg_dump wrote nothing")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
+from ops import interrupt
 from ops.errors import JobError
 
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -83,10 +87,19 @@ def scrub(text: str, url: str) -> str:
 
 
 def last_line(stderr: bytes | str, url: str) -> str:
-    """The last non-empty line of a tool's stderr, scrubbed of the connection string."""
+    """The line of a tool's stderr that says why it failed, scrubbed of the connection string: the last `error:`
+    line (pg_restore follows it with `Command was: ...`, the statement, not the cause), else the last line."""
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return scrub(lines[-1] if lines else "no error output", url)
+    errors = [line for line in lines if "error:" in line]
+    return scrub((errors or lines or ["no error output"])[-1], url)
+
+
+def failure(name: str, done: subprocess.CompletedProcess[bytes], url: str) -> str:
+    """Why a PostgreSQL tool failed, in one line: the signal that killed it, or its exit status and error line."""
+    if done.returncode < 0:
+        return f"{name} was killed by {signal.Signals(-done.returncode).name}"
+    return f"{name} failed (exit {done.returncode}): {last_line(done.stderr, url)}"
 
 
 def free_port() -> int:
@@ -132,39 +145,52 @@ def scratch_cluster(*, durable: bool = True, settings: Mapping[str, str] | None 
             raise JobError("running as root needs the postgres account (apt-get install postgresql)") from None
         owner = "postgres"
     root = Path(tempfile.mkdtemp(prefix="vibelog-pg-"))
-    if owner is not None:
-        shutil.chown(root, user=owner)
     data = root / "data"
-    port = free_port()
-    options = {"listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(root)}
-    if not durable:
-        options.update({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
-    options.update(settings or {})
-    started = False
     try:
-        subprocess.run(  # noqa: S603 - fixed binaries, arguments built here
-            _as_owner(
-                [tool("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
-                owner,
-            ),
-            check=True,
-            capture_output=True,
-        )
+        if owner is not None:
+            shutil.chown(root, user=owner)
+        port = free_port()
+        options = {"listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(root)}
+        if not durable:
+            options.update({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+        options.update(settings or {})
         flags = " ".join(f"-c {key}={value}" for key, value in options.items())
-        subprocess.run(  # noqa: S603
-            _as_owner([tool("pg_ctl"), "-D", str(data), "-o", flags, "-l", str(root / "log"), "-w", "start"], owner),
-            check=True,
-            capture_output=True,
-        )
-        started = True
+        for command in (
+            [tool("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
+            [tool("pg_ctl"), "-D", str(data), "-o", flags, "-l", str(root / "log"), "-w", "start"],
+        ):
+            done = interrupt.run(_as_owner(command, owner))
+            if done.returncode != 0:
+                why = failure(Path(command[0]).name, done, "")
+                raise JobError(f"the scratch PostgreSQL server did not start: {why}")
         yield Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", port, data)
-    except subprocess.CalledProcessError as error:
-        raise JobError(f"the scratch PostgreSQL server did not start: {last_line(error.stderr, '')}") from None
     finally:
-        if started:
-            subprocess.run(  # noqa: S603
-                _as_owner([tool("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], owner),
-                check=False,
-                capture_output=True,
-            )
-        shutil.rmtree(root, ignore_errors=True)
+        with interrupt.deferred():
+            _stop(data)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop(data: Path, wait_seconds: float = 30) -> None:
+    """Stop a scratch server at once (SIGQUIT, pg_ctl's `-m immediate`), whatever point its start reached.
+
+    Its pid file, not a flag, says whether it runs: pg_ctl may have been stopped after the postmaster started, and
+    the postmaster is in a session of its own (pg_ctl puts it there), so killing pg_ctl's group does not stop it.
+    """
+    pid_file = data / "postmaster.pid"
+    deadline = time.monotonic() + wait_seconds
+    pid = 0
+    while pid_file.exists() and time.monotonic() < deadline:
+        try:
+            if not pid:
+                with contextlib.suppress(ValueError):  # written a line at a time while the server starts
+                    pid = int(pid_file.read_text(encoding="utf-8").split("\n", 1)[0])
+                if pid:
+                    os.kill(pid, signal.SIGQUIT)
+            else:
+                os.kill(pid, 0)
+        except (FileNotFoundError, ProcessLookupError):
+            return  # gone, or a stale file of a server that died
+        time.sleep(0.02)
+    if pid and pid_file.exists():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

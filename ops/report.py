@@ -35,13 +35,20 @@ class RestoreReport:
 
     def lines(self) -> list[str]:
         """The report, one fact a line."""
-        verdict = "PASSED" if self.passed else "FAILED"
-        lines = [
-            f"Restore test {verdict} for {self.stack}: {self.key or 'no backup'}",
-            f"RPO achieved: the dump was {self.dump_age_hours:.1f} h old",
-            f"RTO achieved: fetched, verified and restored in {self.restore_minutes:.1f} min "
-            f"(objective {self.rto_minutes} min)",
-        ]
+        if self.passed:
+            lines = [
+                f"Restore test PASSED for {self.stack}: {self.key}",
+                f"RPO achieved: the dump was {self.dump_age_hours:.1f} h old",
+                f"RTO achieved: fetched, verified and restored in {self.restore_minutes:.1f} min "
+                f"(objective {self.rto_minutes} min)",
+            ]
+        else:
+            # A restore that did not work achieved no recovery point and no recovery time, however fast it failed.
+            lines = [
+                f"Restore test FAILED for {self.stack}: {self.key or 'no backup'}",
+                f"RPO and RTO not achieved: the test failed after {self.restore_minutes:.1f} min "
+                f"(objective {self.rto_minutes} min)",
+            ]
         if self.failure:
             lines.append(f"failure: {self.failure}")
         lines += [f"{'ok' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in self.checks]
