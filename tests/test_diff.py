@@ -94,7 +94,9 @@ def test_an_unreadable_stack_file_fails_that_stack_alone(repo: Path) -> None:
         stack_file.write_bytes(original)
 
 
-def test_ctrl_c_during_a_diff_leaves_no_worktree(repo: Path) -> None:
+# SIGTERM is what a cancelled CI run sends after its SIGINT: the same exit, the same cleanup.
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_during_a_diff_leaves_no_worktree(repo: Path, signum: signal.Signals) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "infra", "diff", "--base", "HEAD"],
         cwd=repo,
@@ -114,9 +116,9 @@ def test_ctrl_c_during_a_diff_leaves_no_worktree(repo: Path) -> None:
         worktrees = [line for line in listed.stdout.splitlines() if line.startswith("worktree ")]
         time.sleep(0.02)  # polling git back to back would take a core from the diff it waits for
     assert len(worktrees) == 2, "the diff ended before its worktree was seen"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=120)
-    assert (process.returncode, err) == (130, "interrupted\n"), err
+    assert (process.returncode, err) == (130, "interrupted\n"), f"{signum.name}: {err}"
     assert out == ""
     listed = subprocess.run(
         ["git", "worktree", "list", "--porcelain"],  # noqa: S607 - git from PATH
