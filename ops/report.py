@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,7 +65,8 @@ def summary(markdown: str) -> None:
     """Append to the GitHub Actions job summary, when running there."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:
-        with Path(path).open("a", encoding="utf-8") as out:
+        # Telling people never fails a job, nor hides why it failed: an unwritable summary is skipped.
+        with contextlib.suppress(OSError), Path(path).open("a", encoding="utf-8") as out:
             out.write(markdown + "\n")
 
 

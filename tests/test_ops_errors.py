@@ -3,6 +3,7 @@ summary told, children stopped and temporary files removed, against the real Pos
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import resource
@@ -30,12 +31,14 @@ from tests.test_ops_backups import dump_daily, leftovers, seed
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
-VERBS = sorted(cli.parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+def job_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Each job's own argument parser, by verb."""
+    (verbs,) = [a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(verbs.choices)
 
 
-def job_parsers() -> dict[str, Any]:
-    """Each job's own argument parser."""
-    return dict(cli.parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+VERBS = sorted(job_parsers())
 
 
 @pytest.mark.parametrize("verb", VERBS)
