@@ -264,14 +264,10 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-# The scheduled jobs: nobody watches them run, so every way they end is reported to Slack and the job summary.
-SCHEDULED = ("dump", "uploads", "restore-test")
-
-
-def unexpected(error: Exception) -> str:
+def unexpected(error: Exception, variables: Sequence[Variable] = ()) -> str:
     """One line for an error no job anticipated (a full disk, an S3 outage, a dropped connection), scrubbed."""
     first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-    return environment.scrub(f"{type(error).__name__}{f': {first}' if first else ''}", ALL_ENV)
+    return environment.scrub(f"{type(error).__name__}{f': {first}' if first else ''}", [*ALL_ENV, *variables])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -292,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(args.verb, f"failed: {reason}")
         return EXIT_BAD_INPUT if isinstance(error, BadInputError) else EXIT_FAILED
     except Exception as error:  # the one place an unanticipated error becomes one line
-        reason = unexpected(error)
+        reason = unexpected(error, args.variables)
         print(f"error: {reason}", file=sys.stderr)
         _report(args.verb, f"failed: {reason}")
         return EXIT_FAILED
@@ -300,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(verb: str, outcome: str) -> None:
-    """The job summary and Slack line of a job that did not finish."""
+    """The job summary and Slack line of a job that did not finish: nobody watches a scheduled one run."""
     with interrupt.deferred():
         report.summary(f"## {verb} {outcome}")
-        report.slack(f"{verb} {outcome} for {os.environ.get('STACK', 'unknown stack')}")
+        report.slack(f"{os.environ.get('STACK', 'unknown stack')}: {verb} {outcome}")

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from ops import cli, dump, restore, vault
+from ops import cli, dump, postgres, restore, vault
 from ops.errors import JobError
 from tests.ops_processes import StalledDump, descendants, processes, still_running, wait_for
 from tests.ops_servers import CREDENTIALS, REGION, S3Server
@@ -290,7 +290,7 @@ def test_sigterm_during_pg_dump_stops_it_removes_the_dump_and_reports(
     assert os.listdir(scratch) == [], "the dump's temporary directory is left"
     assert leftovers(s3_server.client(), bucket) == ([], []), "an interrupted dump left an object"
     posts, summary = told(world, tmp_path)
-    assert posts == ["dump interrupted (SIGTERM) for staging"], posts
+    assert posts == ["staging: dump interrupted (SIGTERM)"], posts
     assert "## dump interrupted (SIGTERM)" in summary, summary
     assert out == ""
 
@@ -317,7 +317,7 @@ def test_ctrl_c_during_the_restore_test_stops_its_scratch_server_removes_it_and_
     assert still_running(watched) == [], "the scratch server or a child outlived the job"
     assert os.listdir(scratch) == [], "the scratch server's data directory or the dump is left"
     posts, summary = told(world, tmp_path)
-    assert posts == ["restore-test interrupted (SIGINT) for staging"], posts
+    assert posts == ["staging: restore-test interrupted (SIGINT)"], posts
     assert "## restore-test interrupted (SIGINT)" in summary, summary
 
 
@@ -347,3 +347,66 @@ def test_a_temporary_file_that_cannot_be_written_fails_the_restore_test_with_its
     assert len(posts) == 1, posts
     assert posts[0].startswith("Restore test FAILED for staging"), posts
     assert "## Restore test FAILED for staging" in summary, summary
+
+
+def run_in_process(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], webhook: str, summary: Path
+) -> tuple[int, str, str]:
+    """`python -m ops ARGV` in this process, with Slack and the job summary pointed at the test's stand-ins."""
+    monkeypatch.setenv("SLACK_WEBHOOK", webhook)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("STACK", "staging")
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_an_error_no_job_anticipated_is_one_line_told_to_slack_and_the_summary(
+    aws_env: S3Server,
+    slack: tuple[World, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    world, webhook = slack
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=False))
+    monkeypatch.setenv("BACKUP_VAULT_REGION", "us west 2")  # botocore refuses it when the client is made
+
+    code, out, err = run_in_process(["list"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
+
+    expected = "InvalidRegionError: Provided region_name 'us west 2' doesn't match a supported format."
+    assert (code, out, err) == (1, "", f"error: {expected}\n"), err
+    posts, summary = told(world, tmp_path)
+    assert posts == [f"staging: list failed: {expected}"], posts
+    assert summary == f"## list failed: {expected}\n", summary
+
+
+def test_a_url_with_credentials_in_an_error_is_never_shown(
+    aws_env: S3Server,
+    slack: tuple[World, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    world, webhook = slack
+    closed = f"http://storage-key:s3cr3t-in-the-url@127.0.0.1:{postgres.free_port()}"  # nothing listens there
+    for name, value in {
+        "SUPABASE_STORAGE_ENDPOINT": closed,
+        "SUPABASE_STORAGE_REGION": REGION,
+        "SUPABASE_STORAGE_ACCESS_KEY_ID": "storage-key-id",
+        "SUPABASE_STORAGE_SECRET_ACCESS_KEY": "storage-secret-key",
+        "BACKUP_UPLOADS_BUCKET": aws_env.bucket(locked=False),
+        "BACKUP_UPLOADS_REGION": REGION,
+        "BACKUP_UPLOADS_RETENTION_DAYS": "90",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    code, out, err = run_in_process(["uploads"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
+
+    posts, summary = told(world, tmp_path)
+    assert (code, out) == (1, ""), err
+    assert err.startswith("error: cannot list the Supabase Storage buckets: Could not connect"), err
+    assert err.count("\n") == 1, err
+    for where, text in (("stderr", err), ("Slack", "\n".join(posts)), ("the summary", summary)):
+        assert "s3cr3t-in-the-url" not in text, f"{where} shows the URL's password: {text}"
+    assert len(posts) == 1, posts
