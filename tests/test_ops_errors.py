@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
+import yaml
 from botocore.exceptions import EndpointConnectionError
 
 from ops import cli, dump, postgres, restore, vault
 from ops.errors import JobError
+from settings.stacks import PROJECT_DIR
 from tests.ops_processes import StalledDump, descendants, processes, still_running, wait_for
 from tests.ops_servers import CREDENTIALS, REGION, S3Server
 from tests.runbook_servers import World, stand_in
@@ -410,3 +412,26 @@ def test_a_url_with_credentials_in_an_error_is_never_shown(
     for where, text in (("stderr", err), ("Slack", "\n".join(posts)), ("the summary", summary)):
         assert "s3cr3t-in-the-url" not in text, f"{where} shows the URL's password: {text}"
     assert len(posts) == 1, posts
+
+
+def ops_steps() -> list[tuple[str, str, set[str]]]:
+    """(workflow and step, verb, the variables its environment sets) of every step running `python -m ops`."""
+    found = []
+    for path in sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml")):
+        workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for job in workflow.get("jobs", {}).values():
+            for step in job.get("steps", []):
+                given = {*workflow.get("env", {}), *job.get("env", {}), *step.get("env", {})}
+                # A command line, not a message that mentions one (`as python -m ops list shows it`).
+                for verb in re.findall(r"^\s*python -m ops ([a-z-]+)", str(step.get("run", "")), re.MULTILINE):
+                    found.append((f"{path.name}: {step.get('name', step.get('run'))}", verb, given))
+    return found
+
+
+def test_every_workflow_step_gives_its_job_every_variable_the_job_requires() -> None:
+    steps = ops_steps()
+    assert {verb for _, verb, _ in steps} >= {"dump", "uploads", "restore-test", "runbook-rollback"}, steps
+    parsers = job_parsers()
+    for where, verb, given in steps:
+        required = {v.name for v in parsers[verb].get_default("variables") if v.required}
+        assert required <= given, f"{where} runs `{verb}` without {sorted(required - given)}"
