@@ -50,7 +50,7 @@ def value(name: str) -> str:
 def whole_number(name: str) -> int:
     """A variable holding a whole number of at least 1; BadInputError otherwise."""
     text = value(name)
-    if not text.isdigit() or int(text) < 1:
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
         raise BadInputError(f"${name} must be a whole number of at least 1")
     return int(text)
 

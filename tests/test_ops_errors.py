@@ -435,3 +435,17 @@ def test_every_workflow_step_gives_its_job_every_variable_the_job_requires() -> 
     for where, verb, given in steps:
         required = {v.name for v in parsers[verb].get_default("variables") if v.required}
         assert required <= given, f"{where} runs `{verb}` without {sorted(required - given)}"
+
+
+@pytest.mark.parametrize("days", ["ninety", "0", "-1", "²", "9 0"])
+def test_a_malformed_number_of_days_is_bad_input_in_one_line(
+    days: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [v.name for v in job_parsers()["uploads"].get_default("variables")]:
+        monkeypatch.setenv(name, "https://storage.example.com" if name.endswith("ENDPOINT") else REGION)
+    monkeypatch.setenv("BACKUP_UPLOADS_RETENTION_DAYS", days)
+    monkeypatch.delenv("SLACK_WEBHOOK", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+    assert cli.main(["uploads"]) == 2, f"{days!r} is bad input"
+    assert capsys.readouterr().err == "error: $BACKUP_UPLOADS_RETENTION_DAYS must be a whole number of at least 1\n"
