@@ -28,7 +28,11 @@ VAULT = (
     Variable("BACKUP_VAULT_REGION", "the backup vault's AWS region"),
     Variable("BACKUP_DATABASE_BUCKET", "the vault's database bucket"),
 )
-DUMP_ENV = (*VAULT, Variable("BACKUP_DATABASE_URL", "the database to dump (a direct or session URL)", secret=True))
+DUMP_ENV = (
+    *VAULT,
+    Variable("BACKUP_DATABASE_URL", "the database to dump (a direct or session URL)", secret=True),
+    postgres.PG_BIN,
+)
 UPLOADS_ENV = (
     Variable("SUPABASE_STORAGE_ENDPOINT", "Supabase Storage's S3 endpoint"),
     Variable("SUPABASE_STORAGE_REGION", "the region Supabase Storage signs for"),
@@ -50,7 +54,9 @@ RESTORE_ENV = (
         secret=True,
         renamed_by="target_url_env",
     ),
+    postgres.PG_BIN,
 )
+RESTORE_TEST_ENV = (*VAULT, postgres.PG_BIN)
 # Every variable any job reads, for scrubbing an unexpected error whatever the job.
 ALL_ENV = (*DUMP_ENV, *UPLOADS_ENV, *LIST_ENV, *RESTORE_ENV)
 env = environment.value
@@ -253,7 +259,7 @@ def parser() -> argparse.ArgumentParser:
         "restore-test",
         summary="restore the newest daily dump into a scratch server and check it",
         run=run_restore_test,
-        variables=VAULT,
+        variables=RESTORE_TEST_ENV,
     )
     testing.add_argument("--stack", default=os.environ.get("STACK", "unknown"))
     testing.add_argument(

@@ -19,9 +19,13 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict
 
 from ops import interrupt
+from ops.environment import Variable
 from ops.errors import JobError
 
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
+PG_BIN = Variable(
+    "PG_BIN", "where pg_dump, pg_restore, initdb and pg_ctl are (default: Debian's newest)", required=False
+)
 # libpq reads these from the environment; passing them so keeps the password out of every process's argv.
 LIBPQ_ENV = {
     "host": "PGHOST",
@@ -40,7 +44,7 @@ LIBPQ_ENV = {
 
 def bin_dir() -> Path:
     """Where pg_dump, pg_restore, initdb and pg_ctl are: $PG_BIN, else Debian's newest, else the PATH's."""
-    if configured := os.environ.get("PG_BIN"):
+    if configured := os.environ.get(PG_BIN.name):
         return Path(configured)
     if DEBIAN_ROOT.is_dir():
         majors = sorted(

@@ -4,6 +4,7 @@ summary told, children stopped and temporary files removed, against the real Pos
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import resource
@@ -23,6 +24,7 @@ import yaml
 from botocore.exceptions import EndpointConnectionError
 
 from ops import cli, dump, postgres, restore, vault
+from ops.environment import COMMON
 from ops.errors import JobError
 from settings.stacks import PROJECT_DIR
 from tests.ops_processes import StalledDump, descendants, processes, still_running, wait_for
@@ -449,3 +451,31 @@ def test_a_malformed_number_of_days_is_bad_input_in_one_line(
 
     assert cli.main(["uploads"]) == 2, f"{days!r} is bad input"
     assert capsys.readouterr().err == "error: $BACKUP_UPLOADS_RETENTION_DAYS must be a whole number of at least 1\n"
+
+
+def variables_read() -> dict[str, str]:
+    """Every environment variable ops/ reads by name (`env("X")`, `os.environ.get("X")`, ...), with where."""
+    readers = {"env", "value", "whole_number", "vault_client", "get"}
+    found: dict[str, str] = {}
+    for path in sorted((PROJECT_DIR / "ops").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = None
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                environ = not isinstance(node.func, ast.Attribute) or "environ" in ast.unparse(node.func.value)
+                if function in readers and (function != "get" or environ):
+                    name = node.args[0].value
+            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+                name = ast.literal_eval(node.slice)
+            if isinstance(name, str) and re.fullmatch(r"[A-Z][A-Z0-9_]+", name):
+                found.setdefault(name, f"{path.relative_to(PROJECT_DIR)}:{node.lineno}")  # type: ignore[attr-defined]
+    return found
+
+
+def test_every_variable_ops_reads_is_declared_by_a_job_and_shown_by_its_help() -> None:
+    read = variables_read()
+    assert {"BACKUP_DATABASE_URL", "VERCEL_TOKEN", "GITHUB_STEP_SUMMARY", "VERCEL_API_URL"} <= set(read), read
+    declared = {v.name for command in job_parsers().values() for v in command.get_default("variables")}
+    declared |= {v.name for v in COMMON}
+    undeclared = {name: where for name, where in read.items() if name not in declared}
+    assert not undeclared, f"read but in no job's --help: {undeclared}"

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from ops import environment, report, restore
+from ops import environment, postgres, report, restore
 from ops.environment import Variable
 from ops.errors import JobError
 from ops.runbook import stackfile, steps
@@ -47,6 +47,7 @@ DATABASE_RESTORE_ENV = (
     Variable("BACKUP_VAULT_REGION", "the backup vault's AWS region"),
     Variable("BACKUP_DATABASE_BUCKET", "the vault's database bucket"),
     Variable("RESTORE_TARGET_URL", "the live database; the dump is restored beside it", secret=True),
+    postgres.PG_BIN,
 )
 
 
