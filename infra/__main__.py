@@ -26,7 +26,11 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         lines = ["usage: python -m infra <verb> [options]", "", "verbs:"]
         lines += [f"  {name:<10} {summary}" for name, (_, summary) in VERBS.items()]
-        lines += ["", "exit status: 0 yes (no changes, valid), 1 no (changes, violations, invalid), 2 usage or input"]
+        lines += [
+            "",
+            "exit status: 0 yes (no changes, valid), 1 no (changes, violations, invalid), 2 usage or input, "
+            "130 interrupted (Ctrl-C or SIGTERM)",
+        ]
         print("\n".join(lines), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     verb = VERBS.get(argv[0])

@@ -1,7 +1,21 @@
 """Entry point of `python -m ops`."""
 
+import signal
 import sys
 
-from ops.cli import main
+from ops import interrupt
+from ops.errors import EXIT_INTERRUPTED
 
-sys.exit(main())
+# Before the jobs' imports (boto3, psycopg: most of a start-up), so a signal during them ends the process as well.
+interrupt.install()
+try:
+    from ops.cli import main
+
+    code = main()
+except interrupt.Interrupted:  # outside a job (its imports, argument parsing): nothing started, nothing to report
+    print("interrupted", file=sys.stderr)
+    code = EXIT_INTERRUPTED
+# The job has ended and said how: Python's shutdown restores the default handlers, under which a signal arriving
+# now would kill the process and replace that exit status with -15 or a traceback.
+signal.pthread_sigmask(signal.SIG_BLOCK, interrupt.SIGNALS)
+sys.exit(code)

@@ -5,29 +5,59 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 
-from ops import dump, postgres, report, restore, uploads, vault
-from ops.errors import JobError
+from ops import dump, environment, interrupt, postgres, report, restore, uploads, vault
+from ops.environment import Variable
+from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
 
-def env(name: str) -> str:
-    """A variable the workflow's environment must set; JobError naming it (never its value) if it is missing."""
-    value = os.environ.get(name, "")
-    if not value:
-        raise JobError(f"${name} is not set (the GitHub environment declares it; see docs/backups.md)")
-    return value
+# What each job reads (shown by its --help, all checked before it starts; ops/environment.py).
+VAULT = (
+    Variable("BACKUP_VAULT_REGION", "the backup vault's AWS region"),
+    Variable("BACKUP_DATABASE_BUCKET", "the vault's database bucket"),
+)
+DUMP_ENV = (
+    *VAULT,
+    Variable("BACKUP_DATABASE_URL", "the database to dump (a direct or session URL)", secret=True),
+    postgres.PG_BIN,
+)
+UPLOADS_ENV = (
+    Variable("SUPABASE_STORAGE_ENDPOINT", "Supabase Storage's S3 endpoint"),
+    Variable("SUPABASE_STORAGE_REGION", "the region Supabase Storage signs for"),
+    Variable("SUPABASE_STORAGE_ACCESS_KEY_ID", "Supabase Storage S3 access key id", secret=True),
+    Variable("SUPABASE_STORAGE_SECRET_ACCESS_KEY", "Supabase Storage S3 secret key", secret=True),
+    Variable("BACKUP_UPLOADS_BUCKET", "the uploads bucket the objects are copied into"),
+    Variable("BACKUP_UPLOADS_REGION", "that bucket's region"),
+    Variable("BACKUP_UPLOADS_RETENTION_DAYS", "days the upload backups are kept (whole number)"),
+)
+LIST_ENV = (
+    *VAULT,
+    Variable("BACKUP_UPLOADS_BACKUP_BUCKET", "the upload backups bucket, to list its manifests", required=False),
+)
+RESTORE_ENV = (
+    *VAULT,
+    Variable(
+        "RESTORE_TARGET_URL",
+        "the database restored into (or the variable --target-url-env names)",
+        secret=True,
+        renamed_by="target_url_env",
+    ),
+    postgres.PG_BIN,
+)
+RESTORE_TEST_ENV = (*VAULT, postgres.PG_BIN)
+# Every variable any job reads, for scrubbing an unexpected error whatever the job.
+ALL_ENV = (*DUMP_ENV, *UPLOADS_ENV, *LIST_ENV, *RESTORE_ENV)
+env = environment.value
 
 
 def vault_client(region_variable: str = "BACKUP_VAULT_REGION") -> S3Client:
@@ -76,7 +106,7 @@ def run_uploads(_: argparse.Namespace) -> int:
         storage_client(),
         vault_client("BACKUP_UPLOADS_REGION"),
         bucket=env("BACKUP_UPLOADS_BUCKET"),
-        retention_days=int(env("BACKUP_UPLOADS_RETENTION_DAYS")),
+        retention_days=environment.whole_number("BACKUP_UPLOADS_RETENTION_DAYS"),
     )
     line = (
         f"copied {result.copied} new or changed object(s) and refreshed {result.refreshed} "
@@ -153,8 +183,8 @@ def restore_test(
     try:
         backup = restore.newest(s3, bucket, schedule)
         key = backup.key
-        with tempfile.TemporaryDirectory(prefix="vibelog-restore-test-") as workdir:
-            path = Path(workdir) / "database.dump"
+        with interrupt.temporary_directory("vibelog-restore-test-") as workdir:
+            path = workdir / "database.dump"
             manifest, _ = restore.fetch_verified(s3, bucket, key, path)
             age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
             with postgres.scratch_cluster(durable=durable) as cluster:
@@ -162,6 +192,8 @@ def restore_test(
                 checks = restore.check(cluster.url, manifest, schemas)
     except JobError as error:
         failure = str(error)
+    except Exception as error:  # a full disk or an S3 outage fails the test, reported as one
+        failure = unexpected(error)
     minutes = (time.monotonic() - start) / 60
     passed = not failure and bool(checks) and all(check.ok for check in checks)
     return report.RestoreReport(stack, key, passed, age, minutes, rto_minutes, tuple(checks), failure)
@@ -170,7 +202,9 @@ def restore_test(
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     verbs = top.add_subparsers(dest="verb", required=True)
-    dumping = verbs.add_parser("dump", help="pg_dump the database into the vault (BACKUP_DATABASE_URL)")
+    dumping = environment.add_job(
+        verbs, "dump", summary="pg_dump the database into the vault", run=run_dump, variables=DUMP_ENV
+    )
     dumping.add_argument(
         "--to",
         action="append",
@@ -179,12 +213,28 @@ def parser() -> argparse.ArgumentParser:
         help="daily, weekly, or yearly=DEEP_ARCHIVE; repeat to write one dump under several schedules",
     )
     dumping.add_argument("--compress", type=int, default=6, choices=range(10), help="pg_dump compression 0-9")
-    dumping.set_defaults(run=run_dump)
-    verbs.add_parser("uploads", help="copy new and changed Supabase Storage objects").set_defaults(run=run_uploads)
-    listing = verbs.add_parser("list", help="list the complete backups of each schedule with their age")
+    environment.add_job(
+        verbs,
+        "uploads",
+        summary="copy new and changed Supabase Storage objects",
+        run=run_uploads,
+        variables=UPLOADS_ENV,
+    )
+    listing = environment.add_job(
+        verbs,
+        "list",
+        summary="list the complete backups of each schedule with their age",
+        run=run_list,
+        variables=LIST_ENV,
+    )
     listing.add_argument("--schedule", action="append", choices=[*vault.DATABASE_SCHEDULES, "uploads"])
-    listing.set_defaults(run=run_list)
-    restoring = verbs.add_parser("restore", help="restore a chosen dump into the database at $RESTORE_TARGET_URL")
+    restoring = environment.add_job(
+        verbs,
+        "restore",
+        summary="restore a chosen dump into the database at $RESTORE_TARGET_URL",
+        run=run_restore,
+        variables=RESTORE_ENV,
+    )
     restoring.add_argument("key", help="the dump's key, as `list` shows it (daily/20261127T020000Z.dump)")
     restoring.add_argument(
         "--target-url-env",
@@ -195,32 +245,65 @@ def parser() -> argparse.ArgumentParser:
         "--confirm-production", action="store_true", help="required to restore over the production database"
     )
     restoring.add_argument("--schema", action="append", default=[], help="restore only this schema (repeatable)")
-    restoring.set_defaults(run=run_restore)
-    thawing = verbs.add_parser(
-        "thaw", help="start the retrieval of an archived dump (yearly/), so a restore can read it; says when ready"
+    thawing = environment.add_job(
+        verbs,
+        "thaw",
+        summary="start the retrieval of an archived dump (yearly/), so a restore can read it; says when ready",
+        run=run_thaw,
+        variables=VAULT,
     )
     thawing.add_argument("key", help="the dump's key, as `list` shows it (yearly/20261129T010000Z.dump)")
     thawing.add_argument("--days", type=int, default=2, help="days the retrieved copy stays readable")
-    thawing.set_defaults(run=run_thaw)
-    testing = verbs.add_parser("restore-test", help="restore the newest daily dump into a scratch server and check it")
+    testing = environment.add_job(
+        verbs,
+        "restore-test",
+        summary="restore the newest daily dump into a scratch server and check it",
+        run=run_restore_test,
+        variables=RESTORE_TEST_ENV,
+    )
     testing.add_argument("--stack", default=os.environ.get("STACK", "unknown"))
     testing.add_argument(
         "--rto-minutes", type=int, default=240, help="the objective the restore time is reported against"
     )
     testing.add_argument("--schema", action="append", default=[], help="restore and check only this schema")
-    testing.set_defaults(run=run_restore_test)
     runbook_cli.register(verbs)
     return top
 
 
+def unexpected(error: Exception, variables: Sequence[Variable] = ()) -> str:
+    """One line for an error no job anticipated (a full disk, an S3 outage, a dropped connection), scrubbed."""
+    first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    return environment.scrub(f"{type(error).__name__}{f': {first}' if first else ''}", [*ALL_ENV, *variables])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one job; exit 0 done, 1 failed (one line on stderr, and to Slack when configured), 2 bad usage."""
+    """Run one job: exit 0 done, 1 failed, 2 bad usage or input, 130 interrupted (SIGINT or SIGTERM); every failure
+    is one line on stderr, posted to Slack (when configured) and kept in the job summary, never a traceback."""
     args = parser().parse_args(argv)
     try:
+        environment.require(args.variables, args)
+        postgres.stall_seconds()  # a malformed limit is bad input before the job starts, not halfway through it
         code: int = args.run(args)
+    except interrupt.Interrupted as interruption:
+        _report(args.verb, f"interrupted ({interruption.signal_name})")
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except JobError as error:
-        print(f"error: {error}", file=sys.stderr)
-        report.summary(f"## {args.verb} failed\n\n{error}")
-        report.slack(f"{args.verb} failed for {os.environ.get('STACK', 'unknown stack')}: {error}")
-        return 1
+        # A job's own message is written to be safe; scrubbing it again costs nothing and catches a slip.
+        reason = environment.scrub(str(error), [*ALL_ENV, *args.variables])
+        print(f"error: {reason}", file=sys.stderr)
+        _report(args.verb, f"failed: {reason}")
+        return EXIT_BAD_INPUT if isinstance(error, BadInputError) else EXIT_FAILED
+    except Exception as error:  # the one place an unanticipated error becomes one line
+        reason = unexpected(error, args.variables)
+        print(f"error: {reason}", file=sys.stderr)
+        _report(args.verb, f"failed: {reason}")
+        return EXIT_FAILED
     return code
+
+
+def _report(verb: str, outcome: str) -> None:
+    """The job summary and Slack line of a job that did not finish: nobody watches a scheduled one run."""
+    with interrupt.deferred():
+        report.summary(f"## {verb} {outcome}")
+        report.slack(f"{os.environ.get('STACK', 'unknown stack')}: {verb} {outcome}")

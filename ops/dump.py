@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from ops import integrity, postgres, vault
+from ops import integrity, interrupt, postgres, vault
 from ops.errors import JobError
 
 if TYPE_CHECKING:
@@ -97,14 +95,20 @@ def dump(
         raise JobError("no destination schedule given")
     started = vault.now()
     dbname, env = postgres.tool_connection(database_url)
-    with tempfile.TemporaryDirectory(prefix="vibelog-dump-") as workdir:
-        path = Path(workdir) / "database.dump"
+    with interrupt.temporary_directory("vibelog-dump-") as workdir:
+        path = workdir / "database.dump"
         conn = postgres.connect(database_url, "the source database")
-        # Closed, not committed, at the end: a read-only transaction has nothing to commit, and a network that
-        # stalled pg_dump would hold a COMMIT up as well.
+        # Closed, not committed, at the end: the snapshot only had to stay open while pg_dump imported and read it,
+        # so a connection that drops afterwards says nothing about a dump pg_dump finished, which is kept; and a
+        # network that stalled pg_dump would hold a COMMIT up as well.
         try:
-            identity = postgres.identity(conn)
-            snapshot, server_version, counts = _snapshot_and_counts(conn)
+            try:
+                identity = postgres.identity(conn)
+                snapshot, server_version, counts = _snapshot_and_counts(conn)
+            except psycopg.Error as error:
+                raise JobError(
+                    f"cannot read the source database: {postgres.last_line(str(error), database_url)}"
+                ) from None
             command = [
                 pg_dump or postgres.tool("pg_dump"),
                 "--format=custom",
@@ -119,7 +123,7 @@ def dump(
         finally:
             conn.close()
         if done.returncode != 0:
-            raise JobError(f"pg_dump failed (exit {done.returncode}): {postgres.last_line(done.stderr, database_url)}")
+            raise JobError(postgres.failure("pg_dump", done, database_url))
         size = path.stat().st_size
         if size == 0:
             raise JobError("pg_dump wrote nothing")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -18,9 +20,14 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ops.errors import JobError
+from ops import interrupt
+from ops.environment import Variable
+from ops.errors import BadInputError, JobError
 
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
+PG_BIN = Variable(
+    "PG_BIN", "where pg_dump, pg_restore, initdb and pg_ctl are (default: Debian's newest)", required=False
+)
 # Every connection the jobs make (psycopg's, pg_dump's, pg_restore's) gets these unless its URL sets them: a bounded
 # connect, and TCP keepalives plus a user timeout, so a connection whose peer or path is gone (a NAT dropping the
 # flow, a host lost) ends in about a minute instead of at the workflow's 120-minute limit (docs/backups.md).
@@ -41,7 +48,7 @@ POLL_SECONDS = 0.2
 
 def bin_dir() -> Path:
     """Where pg_dump, pg_restore, initdb and pg_ctl are: $PG_BIN, else Debian's newest, else the PATH's."""
-    if configured := os.environ.get("PG_BIN"):
+    if configured := os.environ.get(PG_BIN.name):
         return Path(configured)
     if DEBIAN_ROOT.is_dir():
         majors = sorted(
@@ -149,21 +156,31 @@ def scrub(text: str, url: str) -> str:
 
 
 def last_line(stderr: bytes | str, url: str) -> str:
-    """The last non-empty line of a tool's stderr, scrubbed of the connection string."""
+    """The line of a tool's stderr that says why it failed, scrubbed of the connection string: the last `error:`
+    line (pg_restore follows it with `Command was: ...`, the statement, not the cause), else the last line."""
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return scrub(lines[-1] if lines else "no error output", url)
+    errors = [line for line in lines if "error:" in line]
+    return scrub((errors or lines or ["no error output"])[-1], url)
+
+
+def failure(name: str, done: subprocess.CompletedProcess[bytes], url: str) -> str:
+    """Why a PostgreSQL tool failed, in one line: the signal that killed it, or its exit status and error line."""
+    if done.returncode < 0:
+        return f"{name} was killed by {signal.Signals(-done.returncode).name}"
+    return f"{name} failed (exit {done.returncode}): {last_line(done.stderr, url)}"
 
 
 def stall_seconds() -> float:
-    """The stall limit: $OPS_STALL_SECONDS, else DEFAULT_STALL_SECONDS; JobError if it is not a positive number."""
+    """The stall limit: $OPS_STALL_SECONDS, else DEFAULT_STALL_SECONDS; BadInputError if it is not a positive
+    number (checked before a job starts, ops/cli.py)."""
     text = os.environ.get(STALL_ENV, "")
     try:
         seconds = float(text) if text else DEFAULT_STALL_SECONDS
     except ValueError:
         seconds = 0.0
     if not seconds > 0:
-        raise JobError(f"${STALL_ENV} must be a positive number of seconds, not {text!r}")
+        raise BadInputError(f"${STALL_ENV} must be a positive number of seconds")
     return seconds
 
 
@@ -183,26 +200,25 @@ def run(command: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedP
     delivering (a wedged pooler or proxy still answers TCP for the server): only the bytes moved tell that.
     """
     limit = stall_seconds()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
-    try:
-        moved, since = _bytes_moved(process.pid), time.monotonic()
-        while True:
-            try:
-                stdout, stderr = process.communicate(timeout=POLL_SECONDS)
-                return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr)
-            except subprocess.TimeoutExpired:
-                now = _bytes_moved(process.pid)
-                if now is None or now != moved:
-                    moved, since = now, time.monotonic()
-                elif time.monotonic() - since >= limit:
-                    raise JobError(
-                        f"{Path(command[0]).name} stalled: it moved no data for {limit:g} s (the network or the "
-                        f"server stopped answering; ${STALL_ENV} sets the limit)"
-                    ) from None
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    with interrupt.start(command, env=env) as process:
+        try:
+            moved, since = _bytes_moved(process.pid), time.monotonic()
+            while True:
+                try:
+                    stdout, stderr = process.communicate(timeout=POLL_SECONDS)
+                    return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr)
+                except subprocess.TimeoutExpired:
+                    now = _bytes_moved(process.pid)
+                    if now is None or now != moved:
+                        moved, since = now, time.monotonic()
+                    elif time.monotonic() - since >= limit:
+                        raise JobError(
+                            f"{Path(command[0]).name} stalled: it moved no data for {limit:g} s (the network or "
+                            f"the server stopped answering; ${STALL_ENV} sets the limit)"
+                        ) from None
+        except BaseException:
+            interrupt.stop(process)
+            raise
 
 
 # pg_control_system() may be revoked from the user: asked first, so no error aborts the caller's transaction.
@@ -288,39 +304,52 @@ def scratch_cluster(*, durable: bool = True, settings: Mapping[str, str] | None 
             raise JobError("running as root needs the postgres account (apt-get install postgresql)") from None
         owner = "postgres"
     root = Path(tempfile.mkdtemp(prefix="vibelog-pg-"))
-    if owner is not None:
-        shutil.chown(root, user=owner)
     data = root / "data"
-    port = free_port()
-    options = {"listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(root)}
-    if not durable:
-        options.update({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
-    options.update(settings or {})
-    started = False
     try:
-        subprocess.run(  # noqa: S603 - fixed binaries, arguments built here
-            _as_owner(
-                [tool("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
-                owner,
-            ),
-            check=True,
-            capture_output=True,
-        )
+        if owner is not None:
+            shutil.chown(root, user=owner)
+        port = free_port()
+        options = {"listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(root)}
+        if not durable:
+            options.update({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+        options.update(settings or {})
         flags = " ".join(f"-c {key}={value}" for key, value in options.items())
-        subprocess.run(  # noqa: S603
-            _as_owner([tool("pg_ctl"), "-D", str(data), "-o", flags, "-l", str(root / "log"), "-w", "start"], owner),
-            check=True,
-            capture_output=True,
-        )
-        started = True
+        for command in (
+            [tool("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
+            [tool("pg_ctl"), "-D", str(data), "-o", flags, "-l", str(root / "log"), "-w", "start"],
+        ):
+            done = interrupt.run(_as_owner(command, owner))
+            if done.returncode != 0:
+                why = failure(Path(command[0]).name, done, "")
+                raise JobError(f"the scratch PostgreSQL server did not start: {why}")
         yield Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", port, data)
-    except subprocess.CalledProcessError as error:
-        raise JobError(f"the scratch PostgreSQL server did not start: {last_line(error.stderr, '')}") from None
     finally:
-        if started:
-            subprocess.run(  # noqa: S603
-                _as_owner([tool("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], owner),
-                check=False,
-                capture_output=True,
-            )
-        shutil.rmtree(root, ignore_errors=True)
+        with interrupt.deferred():
+            _stop(data)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop(data: Path, wait_seconds: float = 30) -> None:
+    """Stop a scratch server at once (SIGQUIT, pg_ctl's `-m immediate`), whatever point its start reached.
+
+    Its pid file, not a flag, says whether it runs: pg_ctl may have been stopped after the postmaster started, and
+    the postmaster is in a session of its own (pg_ctl puts it there), so killing pg_ctl's group does not stop it.
+    """
+    pid_file = data / "postmaster.pid"
+    deadline = time.monotonic() + wait_seconds
+    pid = 0
+    while pid_file.exists() and time.monotonic() < deadline:
+        try:
+            if not pid:
+                with contextlib.suppress(ValueError):  # written a line at a time while the server starts
+                    pid = int(pid_file.read_text(encoding="utf-8").split("\n", 1)[0])
+                if pid:
+                    os.kill(pid, signal.SIGQUIT)
+            else:
+                os.kill(pid, 0)
+        except (FileNotFoundError, ProcessLookupError):
+            return  # gone, or a stale file of a server that died
+        time.sleep(0.02)
+    if pid and pid_file.exists():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ import yaml
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from ops import integrity, postgres, vault
+from ops import integrity, interrupt, postgres, vault
 from ops.errors import JobError
 from settings.stacks import PROJECT_DIR
 
@@ -167,7 +166,7 @@ def pg_restore(dump: Path, target_url: str, schemas: Sequence[str] = ()) -> floa
     done = postgres.run(command, env)
     elapsed = time.monotonic() - start
     if done.returncode != 0:
-        raise JobError(f"pg_restore failed (exit {done.returncode}): {postgres.last_line(done.stderr, target_url)}")
+        raise JobError(postgres.failure("pg_restore", done, target_url))
     return elapsed
 
 
@@ -213,8 +212,8 @@ def restore(
     app_query: str = integrity.APP_QUERY,
 ) -> Restored:
     """The database_corruption runbook's restore: a chosen dump into `target_url`, refusing production unconfirmed."""
-    with tempfile.TemporaryDirectory(prefix="vibelog-restore-") as workdir:
-        path = Path(workdir) / "database.dump"
+    with interrupt.temporary_directory("vibelog-restore-") as workdir:
+        path = workdir / "database.dump"
         manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
         if not confirm_production:
             refuse_production(

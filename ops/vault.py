@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
@@ -157,11 +156,17 @@ def upload(
             IfNoneMatch="*",
         )
     except BaseException as error:
-        # If even the abort fails, the lifecycle rule's abort of incomplete uploads removes the parts.
-        with contextlib.suppress(ClientError, BotoCoreError):
+        try:
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        if isinstance(error, ClientError | BotoCoreError):
-            raise JobError(f"upload of s3://{bucket}/{key} failed and was aborted: {reason(error)}") from None
+            aborted = "was aborted"
+        except (ClientError, BotoCoreError) as abort_error:
+            # The parts stay until the lifecycle rule's abort of incomplete uploads removes them.
+            aborted = (
+                f"could not be aborted ({reason(abort_error)}): its {len(parts)} uploaded part(s) stay until the "
+                "bucket's abort-incomplete-uploads lifecycle rule removes them"
+            )
+        if isinstance(error, Exception):  # an interruption goes on as one, its upload aborted all the same
+            raise JobError(f"upload of s3://{bucket}/{key} failed and {aborted}: {reason(error)}") from None
         raise
     return str(done.get("VersionId", ""))
 

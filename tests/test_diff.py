@@ -114,7 +114,9 @@ def test_a_base_revision_whose_plan_fails_is_an_error_not_a_stack_created(repo: 
         git(repo, "branch", "--quiet", "-D", "broken-base")
 
 
-def test_ctrl_c_during_a_diff_leaves_no_worktree(repo: Path) -> None:
+# SIGTERM is what a cancelled CI run sends after its SIGINT: the same exit, the same cleanup.
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_during_a_diff_leaves_no_worktree(repo: Path, signum: signal.Signals) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "infra", "diff", "--base", "HEAD"],
         cwd=repo,
@@ -134,9 +136,9 @@ def test_ctrl_c_during_a_diff_leaves_no_worktree(repo: Path) -> None:
         worktrees = [line for line in listed.stdout.splitlines() if line.startswith("worktree ")]
         time.sleep(0.02)  # polling git back to back would take a core from the diff it waits for
     assert len(worktrees) == 2, "the diff ended before its worktree was seen"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=120)
-    assert (process.returncode, err) == (130, "interrupted\n"), err
+    assert (process.returncode, err) == (130, "interrupted\n"), f"{signum.name}: {err}"
     assert out == ""
     listed = subprocess.run(
         ["git", "worktree", "list", "--porcelain"],  # noqa: S607 - git from PATH

@@ -133,7 +133,9 @@ def test_rollback_refuses_a_target_that_cannot_serve_production(
     assert problem in capsys.readouterr().err
     assert world.rollbacks == [], "nothing was rolled back"
     assert world.production == "dpl_bad", "production is untouched"
-    assert world.posts == [], "nothing was announced"
+    # The status page hears nothing; the team's Slack hears the one-line failure, as every failed step reports it.
+    assert [path for path, _ in world.posts] == ["/hooks/slack"], "nothing was announced"
+    assert problem in world.posts[0][1]["text"], world.posts
 
 
 @pytest.mark.usefixtures("url")

@@ -1,5 +1,5 @@
-"""Ctrl-C: stop at once with status 130 and one line, after undoing what the verb left behind (child processes,
-a temporary git worktree)."""
+"""Ctrl-C and SIGTERM: stop at once with status 130 and one line, after undoing what the verb left behind (child
+processes, a temporary git worktree)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,24 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+# A CI run that is cancelled sends SIGINT and then SIGTERM; either ends a verb the same way.
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _cleanups: list[Callable[[], None]] = []
 _children: list[subprocess.Popen[str]] = []
 
 
 def install() -> None:
-    """Make SIGINT end the process promptly. The default KeyboardInterrupt can surface inside the Pulumi
-    runtime's threads and event loop, where it is printed as a traceback, swallowed, or waits on a thread."""
-    signal.signal(signal.SIGINT, _on_interrupt)
+    """Make SIGINT and SIGTERM end the process promptly. The default KeyboardInterrupt can surface inside the Pulumi
+    runtime's threads and event loop, where it is printed as a traceback, swallowed, or waits on a thread; the
+    default SIGTERM kills the process in place, its children and temporary worktree left behind."""
+    for signum in SIGNALS:
+        signal.signal(signum, _on_interrupt)
 
 
 def _on_interrupt(_signum: int, _frame: FrameType | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+    for signum in SIGNALS:  # a second Ctrl-C, or the SIGTERM after it, must not cut the cleanup short
+        signal.signal(signum, signal.SIG_IGN)
     for child in list(_children):
         # A child started in a session of its own (`child()` asks for it) dies with its own helpers: `git worktree
         # add` runs `git reset --hard` in a process of its own, which would otherwise go on writing into the

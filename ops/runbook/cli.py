@@ -11,7 +11,8 @@ from typing import Any
 
 import boto3
 
-from ops import report, restore, vault
+from ops import environment, postgres, report, restore, vault
+from ops.environment import Variable
 from ops.errors import JobError
 from ops.runbook import stackfile, steps
 from ops.runbook.http import Client
@@ -24,12 +25,32 @@ PREVIOUS = "previous"
 ROUTE53_METRICS_REGION = "us-east-1"
 
 
-def env(name: str) -> str:
-    """A variable the job's environment must set; JobError naming it (never its value) if missing."""
-    value = os.environ.get(name, "")
-    if not value:
-        raise JobError(f"${name} is not set (the runbook's GitHub environment declares it; see docs/runbooks.md)")
-    return value
+env = environment.value
+# What each verb reads (its --help lists them; all are checked before it starts).
+VERCEL_ENV = (
+    Variable("VERCEL_TOKEN", "Vercel API token", secret=True),
+    Variable("VERCEL_ORG_ID", "the Vercel team"),
+    Variable("VERCEL_API_URL", "the Vercel API's base URL (a stand-in in tests)", required=False),
+)
+CHANNELS_ENV = (
+    Variable("STATUS_PAGE_WEBHOOK", "the status page's incident webhook", secret=True),
+    Variable("SLACK_WEBHOOK", "the team's Slack incoming webhook", secret=True),
+)
+ROLLBACK_ENV = (
+    *VERCEL_ENV,
+    Variable("VERCEL_PROJECT_ID", "the Vercel project"),
+    Variable("APP_URL", "the production app, smoke-tested after the rollback"),
+    *CHANNELS_ENV,
+)
+SWITCH_ENV = (*VERCEL_ENV, Variable("EDGE_CONFIG_ID", "the Edge Config holding the runbook switches"))
+FAILOVER_ENV = (Variable("HEALTH_CHECK_ID", "the Route 53 health check of the primary"),)
+DATABASE_RESTORE_ENV = (
+    *SWITCH_ENV,
+    Variable("BACKUP_VAULT_REGION", "the backup vault's AWS region"),
+    Variable("BACKUP_DATABASE_BUCKET", "the vault's database bucket"),
+    Variable("RESTORE_TARGET_URL", "the live database; the dump is restored beside it", secret=True),
+    postgres.PG_BIN,
+)
 
 
 def vercel() -> VercelApi:
@@ -243,39 +264,70 @@ def register(verbs: Any) -> None:
         command.add_argument("--attempts", type=int, default=attempts, help="polls before giving up")
         command.add_argument("--interval", type=float, default=interval, help="seconds between polls")
 
-    rolling = verbs.add_parser("runbook-rollback", help="roll production back to a deployment, smoke-test, announce")
+    rolling = environment.add_job(
+        verbs,
+        "runbook-rollback",
+        summary="roll production back to a deployment, smoke-test, announce",
+        run=run_rollback,
+        variables=ROLLBACK_ENV,
+    )
     rolling.add_argument("deployment", help="the READY production deployment to serve again (dpl_...), or `previous`")
     rolling.add_argument("--reason", required=True, help="why (shown on the status page and in Slack)")
     rolling.add_argument("--service", default="VibeLog", help="the service the public message names")
     waiting(rolling, 30, 10.0)
-    rolling.set_defaults(run=run_rollback)
-    switching = verbs.add_parser("runbook-switch", help="set Edge Config runbook switches (KEY=VALUE ...)")
+    switching = environment.add_job(
+        verbs,
+        "runbook-switch",
+        summary="set Edge Config runbook switches (KEY=VALUE ...)",
+        run=run_switch,
+        variables=SWITCH_ENV,
+    )
     switching.add_argument("switch", nargs="+", type=switch_value, help="e.g. MAINTENANCE_MODE=true")
     waiting(switching, 12, 5.0)
-    switching.set_defaults(run=run_switch)
-    announcing = verbs.add_parser("runbook-announce", help="post a template to the status page and Slack")
+    announcing = environment.add_job(
+        verbs,
+        "runbook-announce",
+        summary="post a template to the status page and Slack",
+        run=run_announce,
+        variables=CHANNELS_ENV,
+    )
     announcing.add_argument("phase", choices=PHASES)
     announcing.add_argument("--service", default="VibeLog")
     announcing.add_argument("--detail", default="", help="internal detail added to the Slack message only")
-    announcing.set_defaults(run=run_announce)
-    verifying = verbs.add_parser("runbook-failover-verify", help="wait for the health check's state")
+    verifying = environment.add_job(
+        verbs,
+        "runbook-failover-verify",
+        summary="wait for the health check's state",
+        run=run_failover_verify,
+        variables=FAILOVER_ENV,
+    )
     verifying.add_argument("state", choices=("failed-over", "failed-back"))
     waiting(verifying, 20, 30.0)
-    verifying.set_defaults(run=run_failover_verify)
-    restoring = verbs.add_parser("runbook-database-restore", help="maintenance on, restore, checks, maintenance off")
+    restoring = environment.add_job(
+        verbs,
+        "runbook-database-restore",
+        summary="maintenance on, restore, checks, maintenance off",
+        run=run_database_restore,
+        variables=DATABASE_RESTORE_ENV,
+    )
     restoring.add_argument("key", help="the dump's key, as `python -m ops list` shows it")
     restoring.add_argument("--confirm-production", action="store_true")
     waiting(restoring, 12, 5.0)
-    restoring.set_defaults(run=run_database_restore)
-    setting = verbs.add_parser("runbook-stack-set", help="set runbook switches in a stack file (a reviewed change)")
+    setting = environment.add_job(
+        verbs,
+        "runbook-stack-set",
+        summary="set runbook switches in a stack file (a reviewed change)",
+        run=run_stack_set,
+    )
     setting.add_argument("--stack", required=True, choices=("staging", "production"))
     setting.add_argument("change", nargs="+", type=stack_value, help="e.g. dns.forceFailover=true")
-    setting.set_defaults(run=run_stack_set)
-    locking = verbs.add_parser(
-        "runbook-lockdown", help="securityMode enhanced and, once per lockdown, a secret rotation"
+    locking = environment.add_job(
+        verbs,
+        "runbook-lockdown",
+        summary="securityMode enhanced and, once per lockdown, a secret rotation",
+        run=run_lockdown,
     )
     locking.add_argument("--stack", required=True, choices=("staging", "production"))
     locking.add_argument(
         "--rotate-again", action="store_true", help="start a new rotation in a lockdown whose rotation is finished"
     )
-    locking.set_defaults(run=run_lockdown)

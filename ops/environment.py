@@ -1,0 +1,123 @@
+"""The environment each job reads: declared once beside the job, listed by its --help, checked all at once before it
+starts, and scrubbed from anything it prints."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ops.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable a job reads."""
+
+    name: str
+    """Its name."""
+    what: str
+    """What it holds, for --help."""
+    secret: bool = False
+    """A credential or a URL with one: never printed, and removed from every error line."""
+    required: bool = True
+    """Whether the job refuses to start without it."""
+    renamed_by: str | None = None
+    """An option whose value names the variable to read instead (`restore --target-url-env`)."""
+
+
+# What every job may read besides its own: the failure report's channels and the AWS SDK's usual variables.
+COMMON = (
+    Variable("SLACK_WEBHOOK", "Slack incoming webhook a failure is posted to", secret=True, required=False),
+    Variable("GITHUB_STEP_SUMMARY", "the job summary file GitHub Actions sets", required=False),
+    Variable("STACK", "the stack the job serves, named in its reports", required=False),
+    Variable(
+        "OPS_STALL_SECONDS",
+        "seconds pg_dump, pg_restore or an S3 transfer may move no data before the job gives up (default 300)",
+        required=False,
+    ),
+)
+# The whole URL, or the user-info of any URL, is a credential wherever it appears.
+_CREDENTIAL_URL = re.compile(r"postgres(?:ql)?://\S+|(?<=://)[^/@\s]+(?=@)")
+
+
+def value(name: str) -> str:
+    """A variable the job's environment must set; BadInputError naming it (never its value) if it is missing."""
+    found = os.environ.get(name, "")
+    if not found:
+        raise BadInputError(f"${name} is not set (`python -m ops <job> --help` lists what a job reads)")
+    return found
+
+
+def whole_number(name: str) -> int:
+    """A variable holding a whole number of at least 1; BadInputError otherwise."""
+    text = value(name)
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise BadInputError(f"${name} must be a whole number of at least 1")
+    return int(text)
+
+
+def require(variables: Iterable[Variable], args: argparse.Namespace) -> None:
+    """BadInputError naming every required variable that is missing, in one line, before the job does anything."""
+    missing = [
+        name for variable in variables if variable.required and not os.environ.get(name := _name(variable, args))
+    ]
+    if missing:
+        names = ", ".join(f"${name}" for name in missing)
+        raise BadInputError(f"not set: {names} (the job's GitHub environment declares them; --help lists each)")
+
+
+def _name(variable: Variable, args: argparse.Namespace) -> str:
+    return str(getattr(args, variable.renamed_by, None) or variable.name) if variable.renamed_by else variable.name
+
+
+def scrub(text: str, variables: Iterable[Variable] = ()) -> str:
+    """`text` with the value of every secret variable, and every connection string or URL credential, removed."""
+    for variable in _with_common(variables):
+        secret = os.environ.get(variable.name, "") if variable.secret else ""
+        if len(secret) >= 4:  # a shorter value would blank out ordinary words
+            text = text.replace(secret, f"${variable.name}")
+    return _CREDENTIAL_URL.sub("***", text)
+
+
+def _with_common(variables: Iterable[Variable]) -> list[Variable]:
+    """A job's own variables, then the common ones it does not declare itself."""
+    own = list(variables)
+    return [*own, *(variable for variable in COMMON if variable.name not in {v.name for v in own})]
+
+
+def epilog(variables: Sequence[Variable]) -> str:
+    """The --help text listing the variables a job reads, secrets marked, and its exit codes."""
+    listed = _with_common(variables)
+    width = max(len(variable.name) for variable in listed)
+    lines = ["environment (secret ones are never printed):"]
+    for variable in listed:
+        marks = ", ".join(
+            mark for mark, applies in (("secret", variable.secret), ("optional", not variable.required)) if applies
+        )
+        lines.append(f"  {variable.name:<{width}}  {variable.what}{f' ({marks})' if marks else ''}")
+    lines += [
+        "",
+        "exit status: 0 done, 1 failed (one line on stderr, also to Slack and the job summary),",
+        "2 bad usage or input (a variable missing or malformed: all missing ones are named), 130 interrupted",
+        "(SIGINT or SIGTERM: children stopped, temporary files removed).",
+    ]
+    return "\n".join(lines)
+
+
+def add_job(
+    verbs: Any, name: str, *, summary: str, run: Callable[[argparse.Namespace], int], variables: Sequence[Variable] = ()
+) -> argparse.ArgumentParser:
+    """Add one job to `python -m ops`, its --help listing the environment it reads."""
+    command: argparse.ArgumentParser = verbs.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog=epilog(variables),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.set_defaults(run=run, variables=tuple(variables))
+    return command
