@@ -44,6 +44,14 @@ def preview_data_deny(account_id: str, public_zone: str | None) -> dict[str, Any
     return {"Version": "2012-10-17", "Statement": [deny]}
 
 
+# How long a deploy's credentials may last: a production `up` that creates or replaces a CloudFront distribution
+# waits for it to deploy (up to ~30 min) after ACM's DNS validation (the provider waits up to 75 min), so the deploy
+# jobs run up to 120 minutes and ask for this much (.github/workflows/deploy.yml); a preview only reads, and its
+# jobs stop after 30 minutes, inside STS's default hour.
+DEPLOY_SESSION_SECONDS = 7200
+PREVIEW_SESSION_SECONDS = 3600
+
+
 @dataclass(frozen=True)
 class CiAwsAccessArgs:
     """Who in GitHub Actions may act in the AWS account, and with which rights."""
@@ -133,7 +141,7 @@ class CiAwsAccess(pulumi.ComponentResource):
             name=deploy_role_name(args.environment),
             description=f"pulumi up of the {args.environment} stack, from {args.deploy_subject} only",
             assume_role_policy=provider_arn.apply(lambda arn: trust_policy(arn, [args.deploy_subject])),
-            max_session_duration=3600,
+            max_session_duration=DEPLOY_SESSION_SECONDS,
             opts=role_opts,
         )
         # The deploy role's rights, one document per source: names (known in a preview) and the zone's AWS id.
@@ -162,7 +170,7 @@ class CiAwsAccess(pulumi.ComponentResource):
                     f"read-only pulumi preview of {args.infra_repository.full_name} pull requests and drift checks"
                 ),
                 assume_role_policy=provider_arn.apply(lambda arn: trust_policy(arn, args.preview_subjects)),
-                max_session_duration=3600,
+                max_session_duration=PREVIEW_SESSION_SECONDS,
                 opts=role_opts,
             )
             aws.iam.RolePolicyAttachment(

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.engine.runtime import Plan
+from infra.engine.runtime import Plan, Registration
 from policy.type_tokens import ENVIRONMENT_SECRET as ENV_SECRET
 from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
 from settings.ci import INFRA_MAIN_BRANCH
+from tests.helpers.jobs import CONFIGURE_AWS, DEFAULT_MAX_SESSION, AwsJob, aws_jobs, role_of
 from tests.helpers.stacks import settings_of
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
@@ -311,31 +312,47 @@ def test_backup_schedules_are_the_stacks_settings_and_run_in_their_declared_envi
         assert read <= declared, f"{name}: {sorted(read - declared)} are not declared in {stack}'s {environment}"
 
 
-# Long jobs that hold AWS credentials, and how the role they assume is named in the plan.
-LONG_AWS_JOBS = {
-    "backup-database.yml": ("dump", "-backup-writer"),
-    "restore-test.yml": ("restore-test", "-backup-restore-test"),
-    "runbook-database-restore.yml": ("restore", "-production-runbooks"),
-}
+def credential_problems(job: AwsJob, role: Registration) -> list[str]:
+    """Why a job could lose its AWS credentials before GitHub stops it, or ask for more than its role grants."""
+    problems = []
+    timeout = job.timeout_seconds
+    if timeout is None:
+        problems.append("sets no timeout-minutes (GitHub's default is 360 minutes)")
+    elif job.duration < timeout:
+        problems.append(f"runs up to {timeout} s but its credentials last {job.duration} s")
+    allowed = role.inputs.get("maxSessionDuration", DEFAULT_MAX_SESSION)
+    if allowed < job.duration:
+        problems.append(f"asks for {job.duration} s but {role.urn} allows {allowed} s (maxSessionDuration)")
+    return problems
 
 
-@pytest.mark.parametrize("name", sorted(LONG_AWS_JOBS))
-def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, production: Plan) -> None:
-    job_name, role_suffix = LONG_AWS_JOBS[name]
-    job = load(WORKFLOWS / name)["jobs"][job_name]
-    timeout = job["timeout-minutes"] * 60
-    configure = [s for s in steps_of(job) if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")]
-    assert configure, f"{name}: {job_name} assumes no AWS role"
-    for step in configure:
-        duration = step["with"].get("role-duration-seconds", 3600)
-        assert duration >= timeout, f"{name}: {job_name} runs {timeout} s but its credentials last {duration} s"
-        roles = [
-            r for r in production.by_type("aws:iam/role:Role") if str(r.inputs.get("name", "")).endswith(role_suffix)
-        ]
-        assert roles, f"no role named *{role_suffix} in production"
-        for role in roles:
-            allowed = role.inputs.get("maxSessionDuration", 3600)
-            assert allowed >= duration, f"{role.urn}: maxSessionDuration {allowed} < the {duration} s {name} asks for"
+@pytest.mark.parametrize("job", aws_jobs(), ids=lambda job: job.label)
+def test_every_job_holds_credentials_as_long_as_it_may_run(job: AwsJob, all_plans: dict[str, Plan]) -> None:
+    _, role = role_of(job, all_plans)
+    assert credential_problems(job, role) == [], job.label
+
+
+def test_the_credentials_check_covers_every_workflow_that_assumes_a_role() -> None:
+    assuming = {path.name for path in FILES if CONFIGURE_AWS in path.read_text(encoding="utf-8")}
+    assert {job.workflow for job in aws_jobs()} == assuming
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda job, _role: job.job.pop("timeout-minutes"), "sets no timeout-minutes"),
+        (lambda job, _role: job.job.__setitem__("timeout-minutes", 121), "but its credentials last 7200 s"),
+        (lambda _job, role: role.inputs.__setitem__("maxSessionDuration", 3600), "allows 3600 s"),
+    ],
+)
+def test_a_job_outliving_its_credentials_is_caught(change: Any, problem: str, production: Plan) -> None:
+    [job] = [job for job in aws_jobs() if (job.workflow, job.job_id) == ("deploy.yml", "production")]
+    _, role = role_of(job, {"production": production})
+    job, role = copy.deepcopy(job), copy.deepcopy(role)
+    assert credential_problems(job, role) == [], "the compliant case"
+    change(job, role)
+    found = credential_problems(job, role)
+    assert any(problem in text for text in found), found
 
 
 def test_the_weekly_dump_is_chosen_by_the_weekly_schedule_and_runs_in_the_stacks_group() -> None:
