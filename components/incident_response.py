@@ -124,10 +124,16 @@ class IncidentResponseArgs:
     """The Vercel team's slug: the issuer of the app's OIDC tokens is https://oidc.vercel.com/<slug>."""
     vercel_environments: Sequence[str]
     """The Vercel targets whose deployments may publish metrics (the `environment` of the token's subject)."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """ARN of the deploy boundary both roles carry (the deploy role may change them only within it)."""
 
     @classmethod
     def from_settings(
-        cls, settings: StackSettings, incident: IncidentSettings, providers: Providers
+        cls,
+        settings: StackSettings,
+        incident: IncidentSettings,
+        providers: Providers,
+        permissions_boundary: pulumi.Input[str] | None = None,
     ) -> IncidentResponseArgs:
         """The args for the stack these settings describe, whose incident section is `incident`."""
         token = settings.secret("github_dispatch_token")
@@ -181,6 +187,7 @@ class IncidentResponseArgs:
             dispatch_token=pulumi.Output.secret(token.get_secret_value()),
             vercel_team=settings.vercel_team,
             vercel_environments=tuple(settings.app.targets),
+            permissions_boundary=permissions_boundary,
         )
 
 
@@ -338,6 +345,7 @@ class IncidentResponse(pulumi.ComponentResource):
                 subjects,
             ),
             max_session_duration=3600,
+            permissions_boundary=args.permissions_boundary,
             opts=pulumi.ResourceOptions.merge(on_global, pulumi.ResourceOptions(depends_on=[self.vercel_oidc])),
         )
         # PutMetricData has no resource-level permission: the namespace condition is what scopes it.
@@ -405,6 +413,7 @@ class IncidentResponse(pulumi.ComponentResource):
             name=f"{args.project_name}-incident-dispatch",
             description="EventBridge invokes the GitHub dispatch API destination when a rollback alarm fires",
             assume_role_policy=_events_trust(args.account_id),
+            permissions_boundary=args.permissions_boundary,
             opts=on_global,
         )
         self.dispatch_policy = aws.iam.RolePolicy(
