@@ -123,7 +123,6 @@ if settings.bootstrap_phase == "complete":
                 reader_role_arn=vault.reader_role_arn,
                 database_bucket=vault.database_bucket,
                 uploads_bucket=vault.uploads_bucket,
-                uploads_backup_bucket=vault.uploads_backup_bucket,
             ),
             opts=providers.opts(providers.github),
         )

@@ -18,6 +18,7 @@ from components.aws_iam import document, github_trust, oidc_provider_arn, statem
 from components.private_bucket import INSECURE_TRANSPORT, block_public_access, enforce_bucket_owner
 from components.providers import Providers
 from settings.backup import BackupSettings
+from settings.retention import ARCHIVED_CLASSES
 from settings.stack import StackSettings
 
 # Lifecycle transitions skip objects under 128 KB unless told otherwise; tiny objects would cost more in Glacier
@@ -441,29 +442,21 @@ class BackupVault(pulumi.ComponentResource):
         )
 
     def _reader_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
-        """What the restore test and `python -m ops list` call (ops/restore.py, ops/vault.py); writes nothing."""
-        buckets = [self.database.arn, self.uploads_backup.arn]
+        """What the restore test calls (ops/restore.py, ops/vault.py): the newest daily dump, read; writes nothing."""
+        daily = pulumi.Output.concat(self.database.arn, "/", self._args.database_classes["daily"].prefix, "*")
+        reads = [
+            statement("Allow", ["s3:ListBucket"], [self.database.arn], Sid="ListBackups"),
+            statement("Allow", ["s3:GetObject"], [daily], Sid="ReadBackups"),
+        ]
+        if any(move in ARCHIVED_CLASSES for move, _ in self._args.database_classes["daily"].transitions):
+            # An archived daily dump is readable only after a RestoreObject (a temporary copy; the archived version
+            # is untouched), which the restore test's download starts.
+            reads.append(statement("Allow", ["s3:RestoreObject"], [daily], Sid="RestoreArchivedDumps"))
         return self._role(
             "restore-test",
             self._github_trust(self._args.reader_subject),
             {
-                "read-backups": document(
-                    statement("Allow", ["s3:ListBucket"], buckets, Sid="ListBackups"),
-                    statement(
-                        "Allow",
-                        ["s3:GetObject"],
-                        [pulumi.Output.concat(arn, "/*") for arn in buckets],
-                        Sid="ReadBackups",
-                    ),
-                    # A dump in GLACIER or DEEP_ARCHIVE (the yearly copy) is readable only after a RestoreObject,
-                    # which makes a temporary copy; the archived version itself is untouched.
-                    statement(
-                        "Allow",
-                        ["s3:RestoreObject"],
-                        [pulumi.Output.concat(self.database.arn, "/*")],
-                        Sid="RestoreArchivedDumps",
-                    ),
-                ),
+                "read-backups": document(*reads),
                 "decrypt-backups": document(
                     statement(
                         "Allow",

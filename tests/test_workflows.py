@@ -390,3 +390,39 @@ def test_every_policy_pack_run_has_the_virtualenv_the_pack_declares() -> None:
                     checked += 1
                     assert created, f"{path.name}: job {key} runs the policy pack before {venv} is created, pinned"
     assert checked, "no pulumi/actions step with policyPacks found: the check is vacuous"
+
+
+def job_environments() -> dict[str, set[str]]:
+    """Each GitHub environment of this repository that a job runs in, and every vars.X/secrets.X its jobs read."""
+    read: dict[str, set[str]] = {}
+    for path in FILES:
+        for job in load(path)["jobs"].values():
+            environment = job.get("environment")
+            if environment is None:
+                continue
+            names = set(re.findall(r"(?:vars|secrets)\.([A-Z0-9_]+)", yaml.safe_dump(job)))
+            matrix = job.get("strategy", {}).get("matrix", {})
+            values = matrix.get("stack", [None]) if "matrix.stack" in environment else [None]
+            for stack in values:
+                name = environment.replace("${{ matrix.stack }}", stack) if stack else environment
+                read.setdefault(name, set()).update(names)
+    return read
+
+
+def test_every_environment_declares_what_its_jobs_read_and_nothing_else(all_plans: dict[str, Plan]) -> None:
+    infra = settings_of("production").github_repository("infra").name
+    read = job_environments()
+    declared: dict[str, set[str]] = {}
+    for plan in all_plans.values():
+        for reg in plan.registrations:
+            if reg.type in (ENV_VARIABLE, ENV_SECRET) and reg.inputs["repository"] == infra:
+                name = reg.inputs.get("variableName") or reg.inputs.get("secretName")
+                declared.setdefault(reg.inputs["environment"], set()).add(str(name))
+    for environment, names in sorted(declared.items()):
+        used = read.get(environment, set())
+        assert names - used == set(), f"{environment} declares {sorted(names - used)}, which no job reads"
+        # What the repository sets once by hand (docs/ci-cd.md, "Set by hand once") is read but not declared.
+        by_hand = {"PULUMI_ACCESS_TOKEN", "INFRA_GITHUB_TOKEN", "VERCEL_API_TOKEN"}
+        assert used - names - by_hand == set(), (
+            f"{environment}'s jobs read {sorted(used - names - by_hand)}, undeclared"
+        )
