@@ -114,6 +114,7 @@ if settings.bootstrap_phase == "complete":
         pulumi.export("backup_uploads_backup_bucket", vault.uploads_backup_bucket)
         pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
         pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)
+        pulumi.export("backup_operator_role_arn", vault.operator_role_arn)
         jobs = BackupJobs(
             "backup-jobs",
             BackupJobsArgs.from_settings(

@@ -253,7 +253,7 @@ def test_no_deploy_role_shortens_unlocks_or_reopens_a_backup(stack: str, up_plan
         assert not allowed(policies, "kms:PutKeyPolicy", arn, tags_of(plan)), f"{key.urn}: a key policy grants Decrypt"
     vault_roles = [r.inputs["name"] for r in plan.by_type(ROLE) if "-backup-" in str(r.inputs["name"])]
     prefix = str(plan.one(ROLE, "backup-writer").inputs["name"]).removesuffix("writer")
-    expected = sorted(f"{prefix}{key}" for key in ("writer", "restore-test", "replication"))
+    expected = sorted(f"{prefix}{key}" for key in ("writer", "restore-test", "replication", "operator"))
     assert sorted(vault_roles) == expected, vault_roles
     for name in vault_roles:
         arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"

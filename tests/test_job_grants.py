@@ -18,14 +18,16 @@ from typing import Any
 
 import pytest
 
+from components.aws_iam import oidc_provider_arn
 from infra.engine.runtime import Plan, Registration
 from ops import cli, uploads, vault
 from ops.cli import parser
 from policy.type_tokens import ENVIRONMENT_VARIABLE
-from tests.helpers.access import deployed, inline_policies
+from tests.helpers.access import deployed, inline_policies, trust_of
 from tests.helpers.aws_calls import Call, recorded_calls
-from tests.helpers.iam_eval import allowed, statement_applies
+from tests.helpers.iam_eval import allowed, may_assume, statement_applies
 from tests.helpers.jobs import AwsJob, aws_jobs, role_of
+from tests.helpers.stacks import settings_of
 from tests.ops_servers import REGION, S3Server, moto_server
 from tests.runbook_servers import TOKEN, World, stand_in
 from tests.test_ops_backups import seed
@@ -340,3 +342,43 @@ def test_a_missing_and_an_unused_grant_are_caught() -> None:
         ]
     }
     assert grant_problems([*policies, extra], jobs) == ["unused: ReadDumps s3:GetObject on arn:aws:s3:::x/*"]
+
+
+def person_verbs() -> set[str]:
+    """The verbs docs/backups.md and docs/runbooks.md tell a person to run (the workflows run the others)."""
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    told = {
+        verb
+        for name in ("backups.md", "runbooks.md")
+        for verb in re.findall(r"python -m ops ([a-z][a-z-]*)", (docs / name).read_text(encoding="utf-8"))
+    }
+    run_by_workflows = {verb for job in aws_jobs() for verb in job_verbs(job)}
+    # Only the verbs that call AWS need a role (the others act on a database, GitHub or Vercel with their own keys).
+    return (told & set(VERB_CALLS)) - run_by_workflows
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_every_verb_the_docs_tell_a_person_to_run_has_a_principal_that_can_run_it(stack: str) -> None:
+    plan = deployed(stack)
+    verbs = person_verbs()
+    assert {"list", "thaw", "restore"} <= verbs, verbs
+    operator = plan.one("aws:iam/role:Role", "backup-operator")
+    # The operator exports what docs/backups.md says, from the stack's outputs.
+    variables = {
+        DB: plan.outputs["backup_database_bucket"],
+        UPLOAD_BACKUPS: plan.outputs["backup_uploads_backup_bucket"],
+    }
+    jobs = [
+        (f"python -m ops {verb}", requests_of(VERB_CALLS[verb], variables, bucket_keys(plan))) for verb in sorted(verbs)
+    ]
+    assert grant_problems(inline_policies(plan, operator), jobs) == [], operator.urn
+    # Only the people the settings name, and only with MFA.
+    trust = trust_of(operator)
+    named = settings_of(stack).backup.operators  # type: ignore[union-attr]
+    for arn in named:
+        assert may_assume(trust, {"AWS": arn}, "sts:AssumeRole", {"aws:MultiFactorAuthPresent": "true"}), arn
+        assert not may_assume(trust, {"AWS": arn}, "sts:AssumeRole", {}), f"{arn} without MFA"
+    stranger = f"arn:aws:iam::{settings_of(stack).aws_account_id}:user/someone-else"
+    assert not may_assume(trust, {"AWS": stranger}, "sts:AssumeRole", {"aws:MultiFactorAuthPresent": "true"})
+    github = {"Federated": oidc_provider_arn(settings_of(stack).aws_account_id)}
+    assert not may_assume(trust, github, "sts:AssumeRoleWithWebIdentity", {}), "no workflow assumes it"
