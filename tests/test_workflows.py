@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -14,10 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws_iam import oidc_provider_arn
 from infra.engine.runtime import Plan, Registration
 from policy.type_tokens import ENVIRONMENT_SECRET as ENV_SECRET
 from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
 from settings.ci import INFRA_MAIN_BRANCH
+from settings.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE, oidc_subject
+from tests.helpers.iam_eval import may_assume
 from tests.helpers.jobs import CONFIGURE_AWS, DEFAULT_MAX_SESSION, AwsJob, aws_jobs, role_of
 from tests.helpers.stacks import settings_of
 
@@ -425,4 +429,33 @@ def test_every_environment_declares_what_its_jobs_read_and_nothing_else(all_plan
         by_hand = {"PULUMI_ACCESS_TOKEN", "INFRA_GITHUB_TOKEN", "VERCEL_API_TOKEN"}
         assert used - names - by_hand == set(), (
             f"{environment}'s jobs read {sorted(used - names - by_hand)}, undeclared"
+        )
+
+
+@pytest.mark.parametrize("job", aws_jobs(), ids=lambda job: job.label)
+def test_every_job_s_token_is_admitted_by_its_role_and_no_other_context_is(
+    job: AwsJob, all_plans: dict[str, Plan]
+) -> None:
+    plan, role = role_of(job, all_plans)
+    settings = settings_of(plan.stack)
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    provider = {"Federated": oidc_provider_arn(settings.aws_account_id)}
+    repository = settings.github_repository("infra")
+
+    def token(subject: str, audience: str = STS_AUDIENCE) -> dict[str, str]:
+        return {f"{GITHUB_OIDC_HOST}:sub": subject, f"{GITHUB_OIDC_HOST}:aud": audience}
+
+    subject = job.subject(settings, INFRA_MAIN_BRANCH)
+    assert may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(subject)), f"{role.urn} refuses {subject}"
+    assert not may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(subject, "other")), role.urn
+    strangers = [
+        oidc_subject(repository, branch="feature"),
+        oidc_subject(repository, environment="development"),
+        subject.replace(repository.full_name, f"{repository.owner}/fork"),
+    ]
+    if job.environment is not None:
+        strangers.append(oidc_subject(repository, pull_request=True))
+    for stranger in strangers:
+        assert not may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(stranger)), (
+            f"{role.urn} admits {stranger}"
         )
