@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import re
 import shutil
@@ -22,10 +21,9 @@ from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
 from settings.ci import INFRA_MAIN_BRANCH
 from settings.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE, oidc_subject
 from tests.helpers.iam_eval import may_assume
-from tests.helpers.jobs import CONFIGURE_AWS, DEFAULT_MAX_SESSION, AwsJob, aws_jobs, role_of
+from tests.helpers.jobs import CONFIGURE_AWS, DEFAULT_MAX_SESSION, WORKFLOWS, AwsJob, aws_jobs, load, role_of
 from tests.helpers.stacks import settings_of
 
-WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 # The release commits the project pins (verified in each action's repository at the tag).
 PINS = {
     "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
@@ -51,20 +49,6 @@ ROOT = WORKFLOWS.parent.parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
-
-
-def load(path: Path) -> dict[str, Any]:
-    """A workflow, parsed (once per session): a fresh copy each time."""
-    return copy.deepcopy(_parsed(path))
-
-
-@functools.cache
-def _parsed(path: Path) -> dict[str, Any]:
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    assert isinstance(document, dict), path
-    # YAML 1.1 reads the key `on` as the boolean True.
-    document["on"] = document.pop(True, document.get("on"))
-    return document
 
 
 def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:

@@ -41,9 +41,14 @@ def _parsed(path: Path) -> dict[str, Any]:
     return document
 
 
-def workflow(name: str) -> dict[str, Any]:
+def load(path: Path) -> dict[str, Any]:
     """A workflow, parsed once per session: a fresh copy each time."""
-    return copy.deepcopy(_parsed(WORKFLOWS / name))
+    return copy.deepcopy(_parsed(path))
+
+
+def workflow(name: str) -> dict[str, Any]:
+    """One of this repository's workflows, by file name."""
+    return load(WORKFLOWS / name)
 
 
 @dataclass(frozen=True)
