@@ -22,24 +22,26 @@ settings = load_settings()
 providers = Providers.for_stack(settings)
 pulumi.export("bootstrap_phase", settings.bootstrap_phase)
 
-# First, in every phase: the zone, whose name servers the registrar (or the parent zone) must delegate to before
-# anything validates against it (README, "Your first `pulumi up`").
 backup = settings.backup
-backup_args = BackupVaultArgs.from_settings(settings, backup, providers) if backup is not None else None
+complete = settings.bootstrap_phase == "complete"
+backup_args = BackupVaultArgs.from_settings(settings, backup, providers) if backup is not None and complete else None
 # The boundary of every role the deploy role may create or change, before those roles (they carry its ARN).
-boundary_args = DeployBoundaryArgs.of(settings, backup_args) if settings.bootstrap_phase == "complete" else None
+boundary_args = DeployBoundaryArgs.of(settings, backup_args) if complete else None
 boundary = (
     DeployBoundary("deploy-boundary", boundary_args, opts=providers.opts(providers.aws()))
     if boundary_args is not None
     else None
 )
 boundary_arn = boundary.arn if boundary is not None else None
+
+# First, in every phase: the zone, whose name servers the registrar (or the parent zone) must delegate to before
+# anything validates against it (README, "Your first `pulumi up`").
 # The incident classes' topics and the rollback alarms come first: the failover alarm notifies P0's topic.
 incident = (
     IncidentResponse(
         "incident", IncidentResponseArgs.from_settings(settings, settings.incident, providers, boundary_arn)
     )
-    if settings.incident is not None and settings.bootstrap_phase == "complete"
+    if settings.incident is not None and complete
     else None
 )
 notify_p0 = [incident.topics["P0"].arn] if incident is not None else []
@@ -53,7 +55,7 @@ if dns is not None:
     pulumi.export("dns_zone_id", dns.zone_id)
     pulumi.export("dns_name_servers", dns.name_servers)
 
-if settings.bootstrap_phase == "complete":
+if complete:
     flags = FeatureFlags("flags", FeatureFlagsArgs.from_settings(settings), opts=providers.opts(providers.vercel))
     app = VercelApp(
         "web",
