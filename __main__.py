@@ -6,7 +6,7 @@ import pulumi
 
 from components.backup_jobs import BackupJobs, BackupJobsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
-from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs
+from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs, DeployBoundary, DeployBoundaryArgs
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
 from components.deploy_scope import DeployScope
 from components.dns_failover import DnsFailover, DnsFailoverArgs
@@ -25,11 +25,26 @@ providers = Providers.for_stack(settings)
 pulumi.export("bootstrap_phase", settings.bootstrap_phase)
 declares_all = settings.bootstrap_phase != "zone"
 
+backup = settings.backup
+backup_args = (
+    BackupVaultArgs.from_settings(settings, backup, providers) if backup is not None and declares_all else None
+)
+# The boundary of every role the deploy role may create or change, before those roles (they carry its ARN).
+boundary_args = DeployBoundaryArgs.of(settings, backup_args) if declares_all else None
+boundary = (
+    DeployBoundary("deploy-boundary", boundary_args, opts=providers.opts(providers.aws()))
+    if boundary_args is not None
+    else None
+)
+boundary_arn = boundary.arn if boundary is not None else None
+
 # First, in every phase: the zone, whose name servers the registrar (or the parent zone) must delegate to before
 # anything validates against it (docs/deploying.md, "Your first `pulumi up`").
 # The incident classes' topics and the rollback alarms come first: the failover alarm notifies P0's topic.
 incident = (
-    IncidentResponse("incident", IncidentResponseArgs.from_settings(settings, settings.incident, providers))
+    IncidentResponse(
+        "incident", IncidentResponseArgs.from_settings(settings, settings.incident, providers, boundary_arn)
+    )
     if settings.incident is not None and declares_all
     else None
 )
@@ -60,13 +75,13 @@ if declares_all:
     pulumi.export("vercel_project_id", app.project_id)
     pulumi.export("edge_config_id", flags.store_id)
 
-    backup = settings.backup
-    backup_args = BackupVaultArgs.from_settings(settings, backup, providers) if backup is not None else None
     ci_access = None
     if settings.ci is not None:
         scope = DeployScope.of(settings, dns_args, backup_args, zone_arn=dns.zone.arn if dns is not None else None)
         ci_access = CiAwsAccess(
-            "ci-aws", CiAwsAccessArgs.from_settings(settings, settings.ci, scope), opts=providers.opts(providers.aws())
+            "ci-aws",
+            CiAwsAccessArgs.from_settings(settings, settings.ci, scope, boundary_arn),
+            opts=providers.opts(providers.aws()),
         )
         ci = CiEnvironment(
             "ci",
@@ -105,6 +120,7 @@ if declares_all:
         pulumi.export("backup_uploads_backup_bucket", vault.uploads_backup_bucket)
         pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
         pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)
+        pulumi.export("backup_operator_role_arn", vault.operator_role_arn)
         jobs = BackupJobs(
             "backup-jobs",
             BackupJobsArgs.from_settings(
@@ -114,7 +130,6 @@ if declares_all:
                 reader_role_arn=vault.reader_role_arn,
                 database_bucket=vault.database_bucket,
                 uploads_bucket=vault.uploads_bucket,
-                uploads_backup_bucket=vault.uploads_backup_bucket,
             ),
             opts=providers.opts(providers.github),
         )

@@ -18,6 +18,7 @@ from components.aws_iam import document, github_trust, oidc_provider_arn, statem
 from components.private_bucket import INSECURE_TRANSPORT, block_public_access, enforce_bucket_owner
 from components.providers import Providers
 from settings.backup import BackupSettings
+from settings.retention import ARCHIVED_CLASSES
 from settings.stack import StackSettings
 
 # Lifecycle transitions skip objects under 128 KB unless told otherwise; tiny objects would cost more in Glacier
@@ -26,9 +27,10 @@ TRANSITION_MINIMUM_SIZE = "all_storage_classes_128K"
 DATABASE_CLASSES = ("daily", "weekly", "yearly")
 DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE, UPLOADS_PURPOSE = "db-backups", "upload-backups", "uploads"
 BACKUP_BUCKET_PURPOSES = (DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE)
-ROLE_KEYS = ("writer", "restore-test", "replication")
-# Each role's longest session, at least its job's timeout: backup-database.yml (120 minutes), restore-test.yml (240).
-SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600}
+ROLE_KEYS = ("writer", "restore-test", "replication", "operator")
+# Each role's longest session, at least its job's timeout: backup-database.yml (120 minutes), restore-test.yml (240);
+# an operator's restore by hand gets the database's 4-hour RTO too.
+SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600, "operator": 14400}
 
 
 # Tag naming what a bucket of the vault is for: `backup`, or `replication-source` (the live uploads).
@@ -79,6 +81,8 @@ class BackupVaultArgs:
     """GitHub OIDC subject of the scheduled backup workflow."""
     reader_subject: str
     """GitHub OIDC subject of the restore-test workflow."""
+    operators: tuple[str, ...] = ()
+    """IAM users or roles (ARNs) whose people may assume the operator role, with MFA."""
     oidc_provider: pulumi.Resource | None = None
     """The account's GitHub OIDC provider when this stack declares it: the roles that trust it wait for it."""
 
@@ -106,6 +110,7 @@ class BackupVaultArgs:
             lock_days=backup.object_lock.days,
             writer_subject=backup.writer_subject,
             reader_subject=backup.reader_subject,
+            operators=tuple(backup.operators),
         )
 
     def role_name(self, key: str) -> str:
@@ -161,6 +166,8 @@ class BackupVault(pulumi.ComponentResource):
     """Role the scheduled backup workflow assumes to write backups."""
     reader_role_arn: pulumi.Output[str]
     """Role the restore-test workflow assumes to read backups."""
+    operator_role_arn: pulumi.Output[str]
+    """Role the named operators assume (with MFA) to list, thaw and restore backups by hand."""
 
     def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:backup:BackupVault", name, None, opts)
@@ -242,12 +249,14 @@ class BackupVault(pulumi.ComponentResource):
 
         self.writer_role, self.writer_policies = self._writer_role()
         self.reader_role, self.reader_policies = self._reader_role()
+        self.operator_role, self.operator_policies = self._operator_role()
 
         self.database_bucket = self.database.bucket.bucket
         self.uploads_bucket = self.uploads.bucket.bucket
         self.uploads_backup_bucket = self.uploads_backup.bucket.bucket
         self.writer_role_arn = self.writer_role.arn
         self.reader_role_arn = self.reader_role.arn
+        self.operator_role_arn = self.operator_role.arn
         self.register_outputs(
             {
                 "database_bucket": self.database_bucket,
@@ -255,6 +264,7 @@ class BackupVault(pulumi.ComponentResource):
                 "uploads_backup_bucket": self.uploads_backup_bucket,
                 "writer_role_arn": self.writer_role_arn,
                 "reader_role_arn": self.reader_role_arn,
+                "operator_role_arn": self.operator_role_arn,
             }
         )
 
@@ -441,29 +451,21 @@ class BackupVault(pulumi.ComponentResource):
         )
 
     def _reader_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
-        """What the restore test and `python -m ops list` call (ops/restore.py, ops/vault.py); writes nothing."""
-        buckets = [self.database.arn, self.uploads_backup.arn]
+        """What the restore test calls (ops/restore.py, ops/vault.py): the newest daily dump, read; writes nothing."""
+        daily = pulumi.Output.concat(self.database.arn, "/", self._args.database_classes["daily"].prefix, "*")
+        reads = [
+            statement("Allow", ["s3:ListBucket"], [self.database.arn], Sid="ListBackups"),
+            statement("Allow", ["s3:GetObject"], [daily], Sid="ReadBackups"),
+        ]
+        if any(move in ARCHIVED_CLASSES for move, _ in self._args.database_classes["daily"].transitions):
+            # An archived daily dump is readable only after a RestoreObject (a temporary copy; the archived version
+            # is untouched), which the restore test's download starts.
+            reads.append(statement("Allow", ["s3:RestoreObject"], [daily], Sid="RestoreArchivedDumps"))
         return self._role(
             "restore-test",
             self._github_trust(self._args.reader_subject),
             {
-                "read-backups": document(
-                    statement("Allow", ["s3:ListBucket"], buckets, Sid="ListBackups"),
-                    statement(
-                        "Allow",
-                        ["s3:GetObject"],
-                        [pulumi.Output.concat(arn, "/*") for arn in buckets],
-                        Sid="ReadBackups",
-                    ),
-                    # A dump in GLACIER or DEEP_ARCHIVE (the yearly copy) is readable only after a RestoreObject,
-                    # which makes a temporary copy; the archived version itself is untouched.
-                    statement(
-                        "Allow",
-                        ["s3:RestoreObject"],
-                        [pulumi.Output.concat(self.database.arn, "/*")],
-                        Sid="RestoreArchivedDumps",
-                    ),
-                ),
+                "read-backups": document(*reads),
                 "decrypt-backups": document(
                     statement(
                         "Allow",
@@ -475,6 +477,60 @@ class BackupVault(pulumi.ComponentResource):
                 ),
             },
             "Weekly restore test: reads backups, cannot change or delete any.",
+        )
+
+    def _operator_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """The manual path (docs/backups.md): `python -m ops list`, `thaw` and `restore`, by a named person with MFA.
+
+        A person, not a workflow: a restore by hand goes into a database of the operator's choosing (its URL is theirs,
+        not an environment's), and thawing a yearly copy takes up to 12 hours, longer than any job. Reads and thaws
+        only; nothing that writes, deletes or unlocks a backup.
+        """
+        args = self._args
+        objects = pulumi.Output.concat(self.database.arn, "/*")
+        archived = [
+            pulumi.Output.concat(self.database.arn, "/", backup.prefix, "*")
+            for backup in args.database_classes.values()
+            if any(move in ARCHIVED_CLASSES for move, _ in backup.transitions)
+        ]
+        reads = [
+            statement("Allow", ["s3:ListBucket"], [self.database.arn], Sid="ListDumps"),
+            # `list` shows the upload backups' manifests too.
+            statement(
+                "Allow",
+                ["s3:ListBucket"],
+                [self.uploads_backup.arn],
+                Sid="ListUploadManifests",
+                Condition={"StringLike": {"s3:prefix": ["manifests/*"]}},
+            ),
+            statement("Allow", ["s3:GetObject"], [objects], Sid="ReadDumps"),
+        ]
+        if archived:
+            reads.append(statement("Allow", ["s3:RestoreObject"], archived, Sid="ThawArchivedDumps"))
+        trust = document(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": list(args.operators)},
+                "Action": "sts:AssumeRole",
+                "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+            }
+        )
+        return self._role(
+            "operator",
+            trust,
+            {
+                "read-backups": document(*reads),
+                "decrypt-backups": document(
+                    statement(
+                        "Allow",
+                        ["kms:Decrypt"],
+                        [self.key.arn],
+                        Sid="DecryptDumps",
+                        Condition=self._via_s3(args.vault_region),
+                    )
+                ),
+            },
+            "Operators by hand (named, with MFA): list, thaw and restore backups; cannot change or delete any.",
         )
 
     def _replication_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:

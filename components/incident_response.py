@@ -126,10 +126,16 @@ class IncidentResponseArgs:
     """The Vercel targets whose deployments may publish metrics (the `environment` of the token's subject)."""
     owns_vercel_oidc: bool = True
     """Whether this stack declares the account's provider for the team's issuer (else it looks it up)."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """ARN of the deploy boundary both roles carry (the deploy role may change them only within it)."""
 
     @classmethod
     def from_settings(
-        cls, settings: StackSettings, incident: IncidentSettings, providers: Providers
+        cls,
+        settings: StackSettings,
+        incident: IncidentSettings,
+        providers: Providers,
+        permissions_boundary: pulumi.Input[str] | None = None,
     ) -> IncidentResponseArgs:
         """The args for the stack these settings describe, whose incident section is `incident`."""
         token = settings.secret("github_dispatch_token")
@@ -184,6 +190,7 @@ class IncidentResponseArgs:
             vercel_team=settings.vercel_team,
             vercel_environments=tuple(settings.app.targets),
             owns_vercel_oidc=incident.owns_vercel_oidc_provider,
+            permissions_boundary=permissions_boundary,
         )
 
 
@@ -350,6 +357,7 @@ class IncidentResponse(pulumi.ComponentResource):
                 lambda arn: _vercel_trust(arn, issuer, f"https://vercel.com/{args.vercel_team}", subjects)
             ),
             max_session_duration=3600,
+            permissions_boundary=args.permissions_boundary,
             opts=pulumi.ResourceOptions.merge(
                 on_global, pulumi.ResourceOptions(depends_on=[self.vercel_oidc] if self.vercel_oidc else [])
             ),
@@ -419,6 +427,7 @@ class IncidentResponse(pulumi.ComponentResource):
             name=f"{args.project_name}-incident-dispatch",
             description="EventBridge invokes the GitHub dispatch API destination when a rollback alarm fires",
             assume_role_policy=_events_trust(args.account_id),
+            permissions_boundary=args.permissions_boundary,
             opts=on_global,
         )
         self.dispatch_policy = aws.iam.RolePolicy(

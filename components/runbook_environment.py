@@ -181,9 +181,9 @@ class RunbookRole(pulumi.ComponentResource):
              "Resource": ["*"]},
         ]  # fmt: skip
         if args.database_bucket_arn is not None and args.vault_key_arn is not None and args.vault_region:
+            # No s3:ListBucket: the restore heads and gets the one key it is given (a missing key then reads as
+            # 403, not 404).
             statements += [
-                {"Sid": "ListBackups", "Effect": "Allow", "Action": ["s3:ListBucket"],
-                 "Resource": [args.database_bucket_arn]},
                 {"Sid": "ReadBackups", "Effect": "Allow", "Action": ["s3:GetObject"],
                  "Resource": [pulumi.Output.concat(args.database_bucket_arn, "/*")]},
                 {"Sid": "DecryptBackups", "Effect": "Allow", "Action": ["kms:Decrypt"],

@@ -591,6 +591,17 @@ RECORD: tuple[Lifecycle, ...] = (
         gap="the role does not exist for a moment: a job assuming it then is denied",
     ),
     Lifecycle(
+        "aws:iam/policy:Policy",
+        frozenset({"name", "namePrefix", "path", "description"}),
+        ("name",),
+        "fails",
+        "",
+        f"{AWS}iam/policy.go (name, name_prefix, path, description ForceNew; the document is a new default "
+        f"version in place; CreatePolicy refuses an existing name); {PULUMI_AWS}",
+        autonamed="name",
+        gap="IAM refuses to delete a policy roles still carry as their boundary: the replacement fails",
+    ),
+    Lifecycle(
         "aws:iam/rolePolicy:RolePolicy",
         frozenset({"name", "namePrefix", "role"}),
         ("role", "name"),

@@ -12,6 +12,7 @@ from settings.base import (
     AwsRegion,
     ConfigModel,
     CrossFieldError,
+    IamPrincipalArn,
     RecoveryMinutes,
     S3Days,
     config_path,
@@ -171,6 +172,13 @@ class BackupSettings(ConfigModel):
         "OIDC subject of the restore test: this infra repository's `<stack>-restore-test` environment (read-only).",
         example="repo:vibelog/vibelog-infra:environment:production-restore-test",
         pattern=OIDC_SUBJECT_PATTERN,
+    )
+    operators: list[IamPrincipalArn] = setting(
+        "IAM users or roles of the stack's account whose people list, thaw and restore backups by hand "
+        "(docs/backups.md): only they may assume the backup operator role, and only with MFA.",
+        example=["arn:aws:iam::210987654321:user/alice"],
+        min_length=1,
+        max_length=20,
     )
     recovery_objectives: RecoveryObjectives = setting(
         "The recovery objectives these backups must meet.", default_factory=RecoveryObjectives

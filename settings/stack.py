@@ -439,6 +439,16 @@ class StackSettings(BaseModel):
                 problems.append(
                     (key("backup", "reader_subject"), "the restore test needs an environment apart from the writer's")
                 )
+        if self.aws_allowed_account_ids is not None:
+            account = self.aws_allowed_account_ids[0]
+            problems += [
+                (
+                    f"{key('backup', 'operators')}[{index}]",
+                    f"names account {arn.split(':')[4]}, not the stack's {account}",
+                )
+                for index, arn in enumerate(backup.operators)
+                if arn.split(":")[4] != account
+            ]
         # With CI the webhook is already reported missing by the CI rules.
         needed: tuple[str, ...] = ("supabase_storage_access_key_id", "supabase_storage_secret_access_key")
         needed = needed if self.ci is not None else ("slack_webhook", *needed)

@@ -8,6 +8,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -89,9 +90,9 @@ class S3Server:
         return name
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """One moto server for the session, on 127.0.0.1 and a free port; stopped at the end."""
+@contextmanager
+def moto_server() -> Iterator[S3Server]:
+    """A moto server on 127.0.0.1 and a free port, with nothing in it; stopped on leaving."""
     port = postgres.free_port()
     process = subprocess.Popen(  # noqa: S603 - the pinned moto of this virtualenv
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -112,6 +113,13 @@ def s3_server() -> Iterator[S3Server]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One moto server for the session."""
+    with moto_server() as server:
+        yield server
 
 
 @pytest.fixture

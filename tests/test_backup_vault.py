@@ -284,18 +284,17 @@ def test_the_writer_can_make_exactly_the_calls_of_the_dump_and_upload_jobs() -> 
     assert actions(put) == {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket"}
 
 
-def test_the_reader_can_make_exactly_the_calls_of_the_restore_test_and_list() -> None:
+def test_the_restore_test_role_reads_the_daily_dumps_and_nothing_else() -> None:
+    # Its exact calls are derived from the code in tests/test_job_grants.py; here, what it must never reach.
     plan = vault_plan("production")
     db = "arn:aws:s3:::" + plan.one(BUCKET, "backup-db").inputs["bucket"]
     uploads_backup = "arn:aws:s3:::" + plan.one(BUCKET, "backup-uploads-backup").inputs["bucket"]
     read = policy_of(plan, "backup-restore-test-read-backups")
-    # ops/vault.py backups() and list: ListObjectsV2 on both vault buckets.
-    assert allows(read, "s3:ListBucket", db, prefix="daily/")
-    assert allows(read, "s3:ListBucket", uploads_backup, prefix="manifests/")
-    # ops/restore.py fetch_verified(): the manifest and the dump (HeadObject and GetObject are s3:GetObject).
     assert allows(read, "s3:GetObject", f"{db}/daily/20261127T020000Z.manifest.json")
-    # ops/vault.py download(): an archived yearly copy is restored first.
-    assert allows(read, "s3:RestoreObject", f"{db}/yearly/20261129T010000Z.dump")
+    assert not allows(read, "s3:GetObject", f"{db}/yearly/20261129T010000Z.dump"), "the restore test reads daily/"
+    assert not allows(read, "s3:ListBucket", uploads_backup, prefix="manifests/"), "no restore-test code reads it"
+    # Thawing an archived copy is the operator's (components/backup_vault.py, docs/backups.md).
+    assert not allows(read, "s3:RestoreObject", f"{db}/yearly/20261129T010000Z.dump")
     for action in ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectRetention", "s3:BypassGovernanceRetention"):
         assert not allows(read, action, f"{db}/daily/20261127T020000Z.dump"), action
 
@@ -345,7 +344,7 @@ def test_no_workflow_role_can_delete_unlock_or_reconfigure_backups() -> None:
         "kms:GenerateDataKey",
         "kms:Decrypt",
     }
-    assert reader == {"s3:ListBucket", "s3:GetObject", "s3:RestoreObject", "kms:Decrypt"}
+    assert reader == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
     for granted in (writer, reader):
         for action in granted:
             assert "*" not in action, action

@@ -139,7 +139,13 @@ def owned_arns(plan: Plan) -> list[tuple[str, str, dict[str, str]]]:
         bucket = plan.by_urn()[page.property_dependencies["bucket"][0]].inputs["bucket"]
         found.append((f"arn:aws:s3:::{bucket}/{page.inputs['key']}", "s3:PutObject", {}))
     for role in plan.by_type(ROLE):
-        found.append((f"arn:aws:iam::{ACCOUNT}:role/{role.inputs['name']}", "iam:PutRolePolicy", {}))
+        # With the boundary the role carries, if any: the deploy role writes a role's policies only within it.
+        boundary = (
+            {"iam:PermissionsBoundary": role.inputs["permissionsBoundary"]}
+            if "permissionsBoundary" in role.inputs
+            else {}
+        )
+        found.append((f"arn:aws:iam::{ACCOUNT}:role/{role.inputs['name']}", "iam:PutRolePolicy", boundary))
     for topic in plan.by_type("aws:sns/topic:Topic"):
         found.append((f"arn:aws:sns:us-east-1:{ACCOUNT}:{topic.inputs['name']}", "sns:SetTopicAttributes", {}))
     for alarm in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
@@ -203,8 +209,8 @@ def test_each_deploy_role_manages_what_its_stack_declares(stack: str, up_plans: 
     for arn, action, context in owned_arns(plan):
         if arn == itself:
             assert not allowed(policies, action, arn, context), f"{arn} may widen its own rights"
-        elif re.search(r":role/.*-backup-", arn):
-            assert not allowed(policies, action, arn, context), f"{arn}: a vault role is an administrator's alone"
+        elif re.search(r":role/.*(-backup-|-runbooks$)", arn):
+            assert not allowed(policies, action, arn, context), f"{arn} reads backups: an administrator's alone"
         else:
             assert allowed(policies, action, arn, context), f"{stack}'s deploy role cannot {action} on {arn}"
 
@@ -248,7 +254,7 @@ def test_no_deploy_role_shortens_unlocks_or_reopens_a_backup(stack: str, up_plan
         assert not allowed(policies, "kms:PutKeyPolicy", arn, tags_of(plan)), f"{key.urn}: a key policy grants Decrypt"
     vault_roles = [r.inputs["name"] for r in plan.by_type(ROLE) if "-backup-" in str(r.inputs["name"])]
     prefix = str(plan.one(ROLE, "backup-writer").inputs["name"]).removesuffix("writer")
-    expected = sorted(f"{prefix}{key}" for key in ("writer", "restore-test", "replication"))
+    expected = sorted(f"{prefix}{key}" for key in ("writer", "restore-test", "replication", "operator"))
     assert sorted(vault_roles) == expected, vault_roles
     for name in vault_roles:
         arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"

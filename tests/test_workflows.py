@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-import functools
+import json
 import re
 import shutil
 import subprocess
@@ -14,13 +14,16 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.engine.runtime import Plan
+from components.aws_iam import oidc_provider_arn
+from infra.engine.runtime import Plan, Registration
 from policy.type_tokens import ENVIRONMENT_SECRET as ENV_SECRET
 from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
 from settings.ci import INFRA_MAIN_BRANCH
+from settings.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE, oidc_subject
+from tests.helpers.iam_eval import may_assume
+from tests.helpers.jobs import CONFIGURE_AWS, DEFAULT_MAX_SESSION, WORKFLOWS, AwsJob, aws_jobs, load, role_of
 from tests.helpers.stacks import settings_of
 
-WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 # The release commits the project pins (verified in each action's repository at the tag).
 PINS = {
     "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
@@ -46,20 +49,6 @@ ROOT = WORKFLOWS.parent.parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
-
-
-def load(path: Path) -> dict[str, Any]:
-    """A workflow, parsed (once per session): a fresh copy each time."""
-    return copy.deepcopy(_parsed(path))
-
-
-@functools.cache
-def _parsed(path: Path) -> dict[str, Any]:
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    assert isinstance(document, dict), path
-    # YAML 1.1 reads the key `on` as the boolean True.
-    document["on"] = document.pop(True, document.get("on"))
-    return document
 
 
 def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
@@ -311,31 +300,47 @@ def test_backup_schedules_are_the_stacks_settings_and_run_in_their_declared_envi
         assert read <= declared, f"{name}: {sorted(read - declared)} are not declared in {stack}'s {environment}"
 
 
-# Long jobs that hold AWS credentials, and how the role they assume is named in the plan.
-LONG_AWS_JOBS = {
-    "backup-database.yml": ("dump", "-backup-writer"),
-    "restore-test.yml": ("restore-test", "-backup-restore-test"),
-    "runbook-database-restore.yml": ("restore", "-production-runbooks"),
-}
+def credential_problems(job: AwsJob, role: Registration) -> list[str]:
+    """Why a job could lose its AWS credentials before GitHub stops it, or ask for more than its role grants."""
+    problems = []
+    timeout = job.timeout_seconds
+    if timeout is None:
+        problems.append("sets no timeout-minutes (GitHub's default is 360 minutes)")
+    elif job.duration < timeout:
+        problems.append(f"runs up to {timeout} s but its credentials last {job.duration} s")
+    allowed = role.inputs.get("maxSessionDuration", DEFAULT_MAX_SESSION)
+    if allowed < job.duration:
+        problems.append(f"asks for {job.duration} s but {role.urn} allows {allowed} s (maxSessionDuration)")
+    return problems
 
 
-@pytest.mark.parametrize("name", sorted(LONG_AWS_JOBS))
-def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, production: Plan) -> None:
-    job_name, role_suffix = LONG_AWS_JOBS[name]
-    job = load(WORKFLOWS / name)["jobs"][job_name]
-    timeout = job["timeout-minutes"] * 60
-    configure = [s for s in steps_of(job) if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")]
-    assert configure, f"{name}: {job_name} assumes no AWS role"
-    for step in configure:
-        duration = step["with"].get("role-duration-seconds", 3600)
-        assert duration >= timeout, f"{name}: {job_name} runs {timeout} s but its credentials last {duration} s"
-        roles = [
-            r for r in production.by_type("aws:iam/role:Role") if str(r.inputs.get("name", "")).endswith(role_suffix)
-        ]
-        assert roles, f"no role named *{role_suffix} in production"
-        for role in roles:
-            allowed = role.inputs.get("maxSessionDuration", 3600)
-            assert allowed >= duration, f"{role.urn}: maxSessionDuration {allowed} < the {duration} s {name} asks for"
+@pytest.mark.parametrize("job", aws_jobs(), ids=lambda job: job.label)
+def test_every_job_holds_credentials_as_long_as_it_may_run(job: AwsJob, all_plans: dict[str, Plan]) -> None:
+    _, role = role_of(job, all_plans)
+    assert credential_problems(job, role) == [], job.label
+
+
+def test_the_credentials_check_covers_every_workflow_that_assumes_a_role() -> None:
+    assuming = {path.name for path in FILES if CONFIGURE_AWS in path.read_text(encoding="utf-8")}
+    assert {job.workflow for job in aws_jobs()} == assuming
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda job, _role: job.job.pop("timeout-minutes"), "sets no timeout-minutes"),
+        (lambda job, _role: job.job.__setitem__("timeout-minutes", 121), "but its credentials last 7200 s"),
+        (lambda _job, role: role.inputs.__setitem__("maxSessionDuration", 3600), "allows 3600 s"),
+    ],
+)
+def test_a_job_outliving_its_credentials_is_caught(change: Any, problem: str, production: Plan) -> None:
+    [job] = [job for job in aws_jobs() if (job.workflow, job.job_id) == ("deploy.yml", "production")]
+    _, role = role_of(job, {"production": production})
+    job, role = copy.deepcopy(job), copy.deepcopy(role)
+    assert credential_problems(job, role) == [], "the compliant case"
+    change(job, role)
+    found = credential_problems(job, role)
+    assert any(problem in text for text in found), found
 
 
 def test_the_weekly_dump_is_chosen_by_the_weekly_schedule_and_runs_in_the_stacks_group() -> None:
@@ -373,3 +378,68 @@ def test_every_policy_pack_run_has_the_virtualenv_the_pack_declares() -> None:
                     checked += 1
                     assert created, f"{path.name}: job {key} runs the policy pack before {venv} is created, pinned"
     assert checked, "no pulumi/actions step with policyPacks found: the check is vacuous"
+
+
+def job_environments() -> dict[str, set[str]]:
+    """Each GitHub environment of this repository that a job runs in, and every vars.X/secrets.X its jobs read."""
+    read: dict[str, set[str]] = {}
+    for path in FILES:
+        for job in load(path)["jobs"].values():
+            environment = job.get("environment")
+            if environment is None:
+                continue
+            names = set(re.findall(r"(?:vars|secrets)\.([A-Z0-9_]+)", yaml.safe_dump(job)))
+            matrix = job.get("strategy", {}).get("matrix", {})
+            values = matrix.get("stack", [None]) if "matrix.stack" in environment else [None]
+            for stack in values:
+                name = environment.replace("${{ matrix.stack }}", stack) if stack else environment
+                read.setdefault(name, set()).update(names)
+    return read
+
+
+def test_every_environment_declares_what_its_jobs_read_and_nothing_else(all_plans: dict[str, Plan]) -> None:
+    infra = settings_of("production").github_repository("infra").name
+    read = job_environments()
+    declared: dict[str, set[str]] = {}
+    for plan in all_plans.values():
+        for reg in plan.registrations:
+            if reg.type in (ENV_VARIABLE, ENV_SECRET) and reg.inputs["repository"] == infra:
+                name = reg.inputs.get("variableName") or reg.inputs.get("secretName")
+                declared.setdefault(reg.inputs["environment"], set()).add(str(name))
+    for environment, names in sorted(declared.items()):
+        used = read.get(environment, set())
+        assert names - used == set(), f"{environment} declares {sorted(names - used)}, which no job reads"
+        # What the repository sets once by hand (docs/ci-cd.md, "Set by hand once") is read but not declared.
+        by_hand = {"PULUMI_ACCESS_TOKEN", "INFRA_GITHUB_TOKEN", "VERCEL_API_TOKEN"}
+        assert used - names - by_hand == set(), (
+            f"{environment}'s jobs read {sorted(used - names - by_hand)}, undeclared"
+        )
+
+
+@pytest.mark.parametrize("job", aws_jobs(), ids=lambda job: job.label)
+def test_every_job_s_token_is_admitted_by_its_role_and_no_other_context_is(
+    job: AwsJob, all_plans: dict[str, Plan]
+) -> None:
+    plan, role = role_of(job, all_plans)
+    settings = settings_of(plan.stack)
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    provider = {"Federated": oidc_provider_arn(settings.aws_account_id)}
+    repository = settings.github_repository("infra")
+
+    def token(subject: str, audience: str = STS_AUDIENCE) -> dict[str, str]:
+        return {f"{GITHUB_OIDC_HOST}:sub": subject, f"{GITHUB_OIDC_HOST}:aud": audience}
+
+    subject = job.subject(settings, INFRA_MAIN_BRANCH)
+    assert may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(subject)), f"{role.urn} refuses {subject}"
+    assert not may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(subject, "other")), role.urn
+    strangers = [
+        oidc_subject(repository, branch="feature"),
+        oidc_subject(repository, environment="development"),
+        subject.replace(repository.full_name, f"{repository.owner}/fork"),
+    ]
+    if job.environment is not None:
+        strangers.append(oidc_subject(repository, pull_request=True))
+    for stranger in strangers:
+        assert not may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(stranger)), (
+            f"{role.urn} admits {stranger}"
+        )
