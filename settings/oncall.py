@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime
 import re
 import zoneinfo
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from settings.base import ConfigModel, CrossFieldError, config_path, setting
 
@@ -64,6 +64,8 @@ WEEKDAYS: tuple[Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "
 # A layer's turn is 1 hour to 365 days (pagerduty/resource_pagerduty_schedule.go rotation_turn_length_seconds).
 TURN_SECONDS_MAX = 365 * 24 * 3600
 TURN_DAYS: dict[Literal["daily", "weekly"], int] = {"daily": 1, "weekly": 7}
+CallingCode = Annotated[int, Field(ge=1, le=999)]
+"""An international calling code: one to three digits."""
 MEMBER_KEY_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -77,12 +79,10 @@ class ContactMethod(ConfigModel):
         example="2025550101",
         pattern=r"^([0-9]{4,15}|[^@\s]+@[^@\s]+\.[^@\s]+)$",
     )
-    country_code: int | None = setting(
+    country_code: CallingCode | None = setting(
         "The calling code of a phone or sms number (1 for North America, 49 for Germany); none for email.",
         example=1,
         default=None,
-        ge=1,
-        le=999,
     )
     label: str = setting("How PagerDuty shows it (Mobile, Work).", example="Mobile", default="Mobile", min_length=1)
     delay_minutes: int = setting(
@@ -155,7 +155,11 @@ class Rotation(ConfigModel):
         "Whether turns are counted in days or weeks.", example="weekly", default="weekly"
     )
     turn_length: int = setting(
-        "Days or weeks (per `every`) one person is on call before handing over.", example=1, default=1, ge=1
+        "Days or weeks (per `every`) one person is on call before handing over (in all at most 365 days).",
+        example=1,
+        default=1,
+        ge=1,
+        le=365,
     )
     handoff_day: Weekday = setting(
         "Weekday of the hand-off for a weekly rotation (a daily one hands off every day).",

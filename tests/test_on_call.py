@@ -252,3 +252,7 @@ def test_the_retired_escalation_targets_are_refused_with_what_replaced_them() ->
     assert "onCall" in problem.expected, problem
     assert "adopt" in problem.expected, problem
     assert problem.fix.startswith("pulumi config rm"), problem
+
+
+def test_a_turn_longer_than_pagerduty_allows_is_refused() -> None:
+    assert_refused(on_call(lambda s: s["rotation"].update(turnLength=53)), f"{ON_CALL}.rotation.turnLength", "365 days")
