@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from settings.base import ConfigModel, CrossFieldError, config_path, setting
+from settings.oncall import OnCallSettings
 
 # The reference's incident classes and its communication plan (Incident Response): who hears of each class.
 Severity = Literal["P0", "P1", "P2"]
@@ -105,30 +106,11 @@ class IncidentSubscriber(ConfigModel):
         return self
 
 
-# PagerDuty object ids: a P and six upper-case letters or digits (PABC123).
-PAGERDUTY_ID_PATTERN = r"^P[A-Z0-9]{6}$"
-
-
-class PagerDutyTarget(ConfigModel):
-    """Whom the escalation policy pages: a PagerDuty user or an on-call schedule."""
-
-    type: Literal["user_reference", "schedule_reference"] = setting(
-        "user_reference (a person) or schedule_reference (an on-call schedule).", example="schedule_reference"
-    )
-    id: str = setting(
-        "The user's or schedule's PagerDuty id (in its URL: /schedules#PABC123).",
-        example="PABC123",
-        pattern=PAGERDUTY_ID_PATTERN,
-    )
-
-
 class PagerDutySettings(ConfigModel):
     """The P0 service in PagerDuty and its escalation policy (the provider's token: vibelog:secrets.pagerdutyToken)."""
 
-    targets: list[PagerDutyTarget] = setting(
-        "Who is paged, in order: one escalation level each (the on-call schedule, then the tech leads).",
-        min_length=1,
-        max_length=10,
+    on_call: OnCallSettings = setting(
+        "The on-call rotation the escalation policy pages first, then its tech lead (docs/incident-response.md)."
     )
     escalation_delay_minutes: int = setting(
         "Minutes before an unacknowledged incident pages the next level (PagerDuty's minimum: 1; at most a day).",
@@ -181,7 +163,6 @@ class IncidentSettings(ConfigModel):
     pagerduty: PagerDutySettings | None = setting(
         "The PagerDuty service, escalation policy and CloudWatch integration; required when a class routes to "
         "pagerduty (its token: vibelog:secrets.pagerdutyToken).",
-        example={"targets": [{"type": "schedule_reference", "id": "PABC123"}]},
         default=None,
     )
 
@@ -216,7 +197,7 @@ class IncidentSettings(ConfigModel):
             problems.append(
                 (
                     config_path(IncidentSettings, "pagerduty"),
-                    "pagerduty is routed to: the PagerDuty escalation targets (user or schedule ids) are required",
+                    "pagerduty is routed to: the on-call rotation PagerDuty pages (pagerduty.onCall) is required",
                 )
             )
             subscribed.add("pagerduty")
