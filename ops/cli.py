@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from ops import dump, postgres, report, restore, uploads, vault
+from ops import dump, metrics, postgres, report, restore, uploads, vault
 from ops.errors import JobError
 from ops.runbook import cli as runbook_cli
 
@@ -68,6 +68,7 @@ def run_dump(args: argparse.Namespace) -> int:
     ]
     print("\n".join(lines))
     report.summary("\n".join(["## Database dump", "", *(f"- {line}" for line in lines)]))
+    metrics.dump_written(destinations)
     return 0
 
 
@@ -134,6 +135,7 @@ def run_restore_test(args: argparse.Namespace) -> int:
     print(text)
     report.summary(result.markdown())
     report.slack(text)
+    metrics.restore_tested(result)
     return 0 if result.passed else 1
 
 
