@@ -174,7 +174,7 @@ def test_a_stack_without_alarms_shows_its_backups_and_its_body_is_known_in_a_pre
     assert titles == ["Database dumps written per day", "Weekly restore test"], titles
 
 
-def test_the_body_is_stored_as_the_provider_normalizes_it(production: Plan) -> None:
+def test_the_body_is_stored_as_the_provider_normalizes_it() -> None:
     text = applied("production").one(DASHBOARD, "monitoring-dashboard").inputs["dashboardBody"]
     assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":")), (
         "the provider stores the body as normalized JSON: anything else shows as a change on every plan"

@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from ops import cli, metrics
-from ops.report import Check, RestoreReport
+from ops.integrity import Check
+from ops.report import RestoreReport
 from settings import backup_metrics as contract
 from tests.ops_servers import REGION, S3Server
 from tests.test_ops_backups import seed

@@ -129,7 +129,7 @@ def test_scaling_alarms_are_the_reference_triggers_routed_as_p2(production: Plan
     assert pool.inputs["treatMissingData"] == functions_p95.inputs["treatMissingData"] == "notBreaching"
 
 
-def test_a_changed_signal_moves_its_alarm(production: Plan) -> None:
+def test_a_changed_signal_moves_its_alarm() -> None:
     plan = plan_of("production", scaling("databasePool", thresholdPercent=90, windowMinutes=30))
     pool = plan.one(ALARM, "scaling-database-pool")
     assert (pool.inputs["threshold"], pool.inputs["period"]) == (90, 1800), pool.urn
