@@ -23,6 +23,8 @@ from components.dns_failover import (
     oncall_topic_name,
 )
 from components.incident_response import vercel_oidc_issuer
+from components.monitoring_dashboard import dashboard_name
+from components.scaling_signals import scaling_alarm_name
 from settings.stack import StackSettings
 
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -139,6 +141,8 @@ class DeployScope:
     """The buckets that hold backups: their retention, lock, policy and objects are an administrator's alone."""
     backup_roles: Sequence[str] = ()
     """The vault's roles: whoever could rewrite one could read or write backups through it."""
+    dashboard: str | None = None
+    """The stack's CloudWatch dashboard, if it is monitored."""
 
     @classmethod
     def of(
@@ -196,6 +200,7 @@ class DeployScope:
             owns_provider=owns,
             backup_buckets=backup_buckets,
             backup_roles=backup_roles,
+            dashboard=dashboard_name(settings.app.project_name) if settings.monitored else None,
         )
 
     def static_policy(self) -> dict[str, Any]:
@@ -254,6 +259,15 @@ class DeployScope:
             )
         if self.incident_prefix is not None:
             statements += self._incident_statements(self.incident_prefix)
+        if self.dashboard is not None:
+            # PutDashboard creates and updates; the provider reads with GetDashboard (cloudwatch/dashboard.go).
+            statements.append(
+                allow(
+                    "ManageOwnDashboard",
+                    ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"],
+                    [f"arn:aws:cloudwatch::{acct}:dashboard/{self.dashboard}"],
+                )
+            )
         if self.passable_roles:
             statements.append(
                 allow(
@@ -416,7 +430,8 @@ class DeployScope:
         ]
 
     def _incident_statements(self, prefix: str) -> list[dict[str, Any]]:
-        """The incident topics, rollback alarms and the EventBridge bridge (components/incident_response.py)."""
+        """The incident topics, rollback and scaling alarms and the EventBridge bridge (components/incident_response.py,
+        components/scaling_signals.py)."""
         acct, region = self.account_id, "us-east-1"
         return [
             allow(
@@ -427,7 +442,10 @@ class DeployScope:
             allow(
                 "ManageRollbackAlarms",
                 ALARM_ACTIONS,
-                [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*"],
+                [
+                    f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*",
+                    f"arn:aws:cloudwatch:{region}:{acct}:alarm:{scaling_alarm_name(prefix, '*')}",
+                ],
             ),
             allow(
                 "ManageDispatchBridge",

@@ -73,7 +73,7 @@ class MonitoringDashboardArgs:
         """The args for the stack these settings describe; the health checks and alarms come from its components."""
         incident, backup = settings.incident, settings.backup
         return cls(
-            name=settings.app.project_name,
+            name=dashboard_name(settings.app.project_name),
             account_id=settings.aws_account_id,
             region=region,
             app=None if incident is None else AppMetrics(incident.metrics_namespace, settings.app.project_name),
@@ -83,6 +83,11 @@ class MonitoringDashboardArgs:
             if backup is None
             else BackupMetrics(backup.region, settings.environment, backup.recovery_objectives.database.rto_minutes),
         )
+
+
+def dashboard_name(project_name: str) -> str:
+    """Name of a stack's dashboard (unique in the account, as the project's name is in the team)."""
+    return project_name
 
 
 def alarm_arn(region: str, account_id: str, name: str) -> str:

@@ -13,16 +13,14 @@ import pytest
 from components.monitoring_dashboard import alarm_arn
 from infra.engine.mocks import VibelogMocks
 from infra.engine.runtime import Plan, Registration, run_program
+from policy.type_tokens import DASHBOARD, HEALTH_CHECK, ROLE_POLICY
+from policy.type_tokens import ENVIRONMENT_VARIABLE as VARIABLE
 from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import METRIC_ALARM as ALARM
-from policy.type_tokens import ROLE_POLICY
 from settings import backup_metrics
 from tests.helpers.iam_eval import allowed, documents
 from tests.helpers.stacks import settings_of, stack_config
 
-DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
-HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
-VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
 STACKS = ("development", "staging", "production")
 MONITORED = ("staging", "production")
 

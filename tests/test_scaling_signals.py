@@ -13,12 +13,12 @@ from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import METRIC_ALARM as ALARM
 from policy.type_tokens import ROLE_POLICY
 from policy.type_tokens import SNS_TOPIC as TOPIC
+from policy.type_tokens import VERCEL_PROJECT as PROJECT
 from settings.scaling import CPU_TYPE_MEMORY_MB, FUNCTION_MEMORY_CAP_MB, CpuType, FunctionSettings, ScalingSignals
 from settings.stacks import PROJECT_DIR
 from tests.helpers.iam_eval import allowed, documents
 from tests.helpers.stacks import Edit, only_problem, plan_of, settings_of
 
-PROJECT = "vercel:index/project:Project"
 SCALING = ("functions-p95", "database-pool", "storage")
 
 
