@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from settings.base import ConfigModel, config_path, setting
+from settings.base import ConfigModel, CrossFieldError, config_path, setting
 
 # CloudWatch evaluates at most one day of data (EvaluationPeriods x Period <= 86,400 s).
 SIGNAL_WINDOW_MAX_MINUTES = 1440
@@ -54,13 +54,16 @@ class FunctionSettings(ConfigModel):
         memory = CPU_TYPE_MEMORY_MB[self.cpu_type]
         if memory > FUNCTION_MEMORY_CAP_MB:
             problems.append(
-                f"{config_path(FunctionSettings, 'cpu_type')}: {self.cpu_type} gives {memory} MB, over the "
-                f"reference's {FUNCTION_MEMORY_CAP_MB} MB cap (1GB max)"
+                (
+                    config_path(FunctionSettings, "cpu_type"),
+                    f"{self.cpu_type} gives {memory} MB, over the reference's {FUNCTION_MEMORY_CAP_MB} MB cap "
+                    "(1GB max): standard_legacy",
+                )
             )
         if len(set(self.regions)) != len(self.regions):
-            problems.append(f"{config_path(FunctionSettings, 'regions')} must not repeat a region")
+            problems.append((config_path(FunctionSettings, "regions"), "a region is listed twice"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise CrossFieldError(problems)
         return self
 
 

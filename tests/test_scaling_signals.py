@@ -61,7 +61,7 @@ def test_the_defaults_and_production_are_the_reference_numbers() -> None:
 @pytest.mark.parametrize("cpu_type", ["standard", "performance"])
 def test_a_cpu_type_over_the_1gb_cap_is_refused(cpu_type: CpuType) -> None:
     problem = only_problem("production", functions(cpuType=cpu_type))
-    assert problem.path.startswith("vibelog:app"), problem
+    assert problem.path == "vibelog:app.functions.cpuType", problem
     assert f"{cpu_type} gives {CPU_TYPE_MEMORY_MB[cpu_type]} MB" in problem.expected, problem
     assert "1024 MB cap" in problem.expected, problem
 
@@ -85,7 +85,7 @@ def test_function_settings_and_signals_out_of_range_are_refused(edit: Edit, path
 
 def test_a_repeated_region_is_refused() -> None:
     problem = only_problem("production", functions(regions=["iad1", "iad1"]))
-    assert "must not repeat a region" in problem.expected, problem
+    assert (problem.path, problem.expected) == ("vibelog:app.functions.regions", "a region is listed twice"), problem
 
 
 def test_a_scaling_p95_at_or_over_the_staged_rollbacks_is_refused() -> None:
