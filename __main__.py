@@ -11,9 +11,11 @@ from components.ci_environment import CiEnvironment, CiEnvironmentArgs
 from components.deploy_scope import DeployScope
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
-from components.incident_response import DISPATCH_EVENT_TYPE, IncidentResponse, IncidentResponseArgs
+from components.incident_response import DISPATCH_EVENT_TYPE, GLOBAL_REGION, IncidentResponse, IncidentResponseArgs
+from components.monitoring_dashboard import MonitoringDashboard, MonitoringDashboardArgs
 from components.providers import Providers, ignore_tags_while_adopting
 from components.runbook_environment import RunbookEnvironment, RunbookEnvironmentArgs, RunbookRole, RunbookRoleArgs
+from components.scaling_signals import ScalingSignals, ScalingSignalsArgs
 from components.vercel_app import VercelApp, VercelAppArgs
 from settings.github_oidc import oidc_subject
 from settings.loader import load_settings
@@ -103,10 +105,18 @@ if declares_all:
         if dns.degraded_page_domain is not None:
             pulumi.export("degraded_page_domain", dns.degraded_page_domain)
 
-    if incident is not None:
+    alarms = [*(dns.alarms if dns is not None else [])]
+    if incident is not None and settings.incident is not None:
         pulumi.export("incident_topic_arns", incident.topic_arns)
         pulumi.export("incident_rollback_alarms", incident.rollback_alarm_names)
         pulumi.export("incident_dispatch_event_type", DISPATCH_EVENT_TYPE)
+        scaling = ScalingSignals(
+            "scaling",
+            ScalingSignalsArgs.from_settings(settings, settings.incident, incident.topics["P2"].arn),
+            opts=providers.opts(providers.aws(GLOBAL_REGION)),
+        )
+        pulumi.export("scaling_alarms", scaling.alarm_names)
+        alarms += [*incident.rollback_alarms, *scaling.alarms]
     if dns is not None and dns.https_health_check_id is not None:
         pulumi.export("dns_https_health_check_id", dns.https_health_check_id)
 
@@ -163,6 +173,18 @@ if declares_all:
             opts=providers.opts(providers.github),
         )
         pulumi.export("runbook_environment", runbooks.environment)
+    if settings.monitored:
+        dashboard = MonitoringDashboard(
+            "monitoring",
+            MonitoringDashboardArgs.from_settings(
+                settings,
+                GLOBAL_REGION,
+                health_checks=[(label, check.id) for label, check in (dns.health_checks if dns is not None else [])],
+                alarms=[alarm.name for alarm in alarms],
+            ),
+            opts=providers.opts(providers.aws(GLOBAL_REGION)),
+        )
+        pulumi.export("monitoring_dashboard", dashboard.dashboard_name)
 if settings.bootstrap_phase == "adopt":
     pulumi.export(
         "bootstrap_next_step",

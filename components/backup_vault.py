@@ -14,9 +14,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_iam import document, github_trust, oidc_provider_arn, statement
+from components.aws_iam import document, github_trust, oidc_provider_arn, put_metric_data, statement
 from components.private_bucket import INSECURE_TRANSPORT, block_public_access, enforce_bucket_owner
 from components.providers import Providers
+from settings import backup_metrics
 from settings.backup import BackupSettings
 from settings.retention import ARCHIVED_CLASSES
 from settings.stack import StackSettings
@@ -446,6 +447,8 @@ class BackupVault(pulumi.ComponentResource):
                         Condition=self._via_s3(args.primary_region),
                     ),
                 ),
+                # The dump job reports each dump it wrote (ops/metrics.py) for the stack's dashboard.
+                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
             },
             "Scheduled backup jobs: write new backups, cannot delete or unlock any.",
         )
@@ -475,6 +478,8 @@ class BackupVault(pulumi.ComponentResource):
                         Condition=self._via_s3(self._args.vault_region),
                     )
                 ),
+                # The restore test reports its verdict, the dump's age and the restore time (ops/metrics.py).
+                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
             },
             "Weekly restore test: reads backups, cannot change or delete any.",
         )

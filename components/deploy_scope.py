@@ -23,6 +23,8 @@ from components.dns_failover import (
     oncall_topic_name,
 )
 from components.incident_response import vercel_oidc_issuer
+from components.monitoring_dashboard import dashboard_name
+from components.scaling_signals import scaling_alarm_name
 from settings.stack import StackSettings
 
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -153,6 +155,8 @@ class DeployScope:
     bounded_roles: Sequence[str] = ()
     """Names (with `*`) of the other roles the stack declares: the deploy role creates and changes them only with the
     permissions boundary (`deploy_boundary_arn`) attached, which it cannot alter."""
+    dashboard: str | None = None
+    """The stack's CloudWatch dashboard, if it is monitored."""
 
     @classmethod
     def of(
@@ -204,6 +208,7 @@ class DeployScope:
             backup_buckets=backup_buckets,
             backup_roles=backup_roles,
             bounded_roles=bounded,
+            dashboard=dashboard_name(settings.app.project_name) if settings.monitored else None,
         )
 
     def static_policy(self) -> dict[str, Any]:
@@ -247,6 +252,15 @@ class DeployScope:
             statements += self._bounded_role_statements()
         if self.incident_prefix is not None:
             statements += self._incident_statements(self.incident_prefix)
+        if self.dashboard is not None:
+            # PutDashboard creates and updates; the provider reads with GetDashboard (cloudwatch/dashboard.go).
+            statements.append(
+                allow(
+                    "ManageOwnDashboard",
+                    ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"],
+                    [f"arn:aws:cloudwatch::{acct}:dashboard/{self.dashboard}"],
+                )
+            )
         if self.passable_roles:
             statements.append(
                 allow(
@@ -474,7 +488,8 @@ class DeployScope:
         ]
 
     def _incident_statements(self, prefix: str) -> list[dict[str, Any]]:
-        """The incident topics, rollback alarms and the EventBridge bridge (components/incident_response.py)."""
+        """The incident topics, rollback and scaling alarms and the EventBridge bridge (components/incident_response.py,
+        components/scaling_signals.py)."""
         acct, region = self.account_id, "us-east-1"
         return [
             allow(
@@ -485,7 +500,10 @@ class DeployScope:
             allow(
                 "ManageRollbackAlarms",
                 ALARM_ACTIONS,
-                [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*"],
+                [
+                    f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*",
+                    f"arn:aws:cloudwatch:{region}:{acct}:alarm:{scaling_alarm_name(prefix, '*')}",
+                ],
             ),
             allow(
                 "ManageDispatchBridge",

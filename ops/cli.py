@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from ops import dump, environment, interrupt, postgres, report, restore, uploads, vault
+from ops import dump, environment, interrupt, metrics, postgres, report, restore, uploads, vault
 from ops.environment import Variable
 from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
@@ -98,6 +98,7 @@ def run_dump(args: argparse.Namespace) -> int:
     ]
     print("\n".join(lines))
     report.summary("\n".join(["## Database dump", "", *(f"- {line}" for line in lines)]))
+    metrics.dump_written(destinations)
     return 0
 
 
@@ -164,6 +165,7 @@ def run_restore_test(args: argparse.Namespace) -> int:
     print(text)
     report.summary(result.markdown())
     report.slack(text)
+    metrics.restore_tested(result)
     return 0 if result.passed else 1
 
 

@@ -126,7 +126,8 @@ RECORD: tuple[Lifecycle, ...] = (
         ("teamId", "name"),
         "fails",
         "",
-        f"{VERCEL}resource_project.go (team_id RequiresReplaceIfConfigured; name updated in place)",
+        f"{VERCEL}resource_project.go (team_id RequiresReplaceIfConfigured; name and resource_config updated in "
+        "place by the project's PATCH)",
         holds_data=True,
         import_id=ImportId(
             "{@projectId}",
@@ -501,6 +502,21 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{AWS}cloudwatch/metric_alarm.go (alarm_name ForceNew; PutMetricAlarm overwrites); {PULUMI_AWS}",
         autonamed="name",
         checked=False,
+    ),
+    Lifecycle(
+        "aws:cloudwatch/dashboard:Dashboard",
+        frozenset({"dashboardName"}),
+        ("dashboardName",),
+        "upsert",
+        "",
+        f"{AWS}cloudwatch/dashboard.go resourceDashboard (dashboard_name ForceNew; Create and Update are one "
+        "PutDashboard, which overwrites a dashboard of that name; dashboard_body stored as normalized JSON); "
+        f"{PULUMI_AWS} (dashboard_name is not auto-named)",
+        import_id=ImportId(
+            "{dashboardName}",
+            r"[A-Za-z0-9_-]{1,255}",
+            f"{AWS}cloudwatch/dashboard.go resourceDashboard (schema.ImportStatePassthroughContext: the name)",
+        ),
     ),
     Lifecycle(
         "aws:cloudwatch/eventConnection:EventConnection",

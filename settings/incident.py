@@ -8,6 +8,7 @@ from pydantic import model_validator
 
 from settings.base import ConfigModel, CrossFieldError, config_path, setting
 from settings.oncall import OnCallSettings
+from settings.scaling import ScalingSignals
 
 # The reference's incident classes and its communication plan (Incident Response): who hears of each class.
 Severity = Literal["P0", "P1", "P2"]
@@ -141,6 +142,10 @@ class IncidentSettings(ConfigModel):
         "Automatic failover triggers, combined with the HTTPS health check (needs vibelog:dns.failover).",
         default_factory=FailoverTriggers,
     )
+    scaling: ScalingSignals = setting(
+        "Scaling signals: P2 alarms on the functions' p95, the connection pool and storage (docs/monitoring.md).",
+        default_factory=ScalingSignals,
+    )
     owns_vercel_oidc_provider: bool = setting(
         "This stack owns the account's OIDC provider for the Vercel team's issuer, which the app's metrics role trusts "
         "(one stack per account and team; the others look it up).",
@@ -165,6 +170,22 @@ class IncidentSettings(ConfigModel):
         "pagerduty (its token: vibelog:secrets.pagerdutyToken).",
         default=None,
     )
+
+    @model_validator(mode="after")
+    def _scaling_before_rollback(self) -> IncidentSettings:
+        # A scaling signal is the early warning: one that fires only after the staged rollback has started says
+        # nothing new.
+        scaling, rollback = self.scaling.functions.p95_seconds, self.rollback.response_time.p95_seconds
+        if scaling >= rollback:
+            raise CrossFieldError(
+                [
+                    (
+                        config_path(IncidentSettings, "scaling", "functions", "p95_seconds"),
+                        f"{scaling:g} s must be below the staged rollback's p95 ({rollback:g} s)",
+                    )
+                ]
+            )
+        return self
 
     def sns_channels(self, severity: Severity) -> list[SnsChannel]:
         """The channels of a class that an alarm reaches through its topic."""

@@ -129,7 +129,13 @@ class StackSettings(BaseModel):
     @property
     def declares_aws(self) -> bool:
         """True when this stack declares AWS resources (and so needs a region and a pinned account)."""
-        return self.backup is not None or self.ci is not None or self.dns is not None or self.incident is not None
+        sections = (self.backup, self.ci, self.dns, self.incident)
+        return self.monitored or any(section is not None for section in sections)
+
+    @property
+    def monitored(self) -> bool:
+        """True when the reference monitors this environment (limited or full): it has a CloudWatch dashboard."""
+        return self.monitoring.level != "disabled"
 
     @property
     def aws_account_id(self) -> str:

@@ -124,10 +124,13 @@ def s3_server() -> Iterator[S3Server]:
 
 @pytest.fixture
 def aws_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
-    """The environment a job runs with, its S3 calls sent to the moto server."""
+    """The environment a job runs with, its S3 and CloudWatch calls sent to the moto server."""
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint)
+    # The same server answers the jobs' PutMetricData (ops/metrics.py).
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", s3_server.endpoint)
+    monkeypatch.setenv("STACK", "staging")
     monkeypatch.setenv("BACKUP_VAULT_REGION", REGION)
     monkeypatch.delenv("SLACK_WEBHOOK", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)

@@ -152,6 +152,9 @@ def owned_arns(plan: Plan) -> list[tuple[str, str, dict[str, str]]]:
         found.append(
             (f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{alarm.inputs['name']}", "cloudwatch:PutMetricAlarm", {})
         )
+    for dashboard in plan.by_type("aws:cloudwatch/dashboard:Dashboard"):
+        name = dashboard.inputs["dashboardName"]
+        found.append((f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{name}", "cloudwatch:PutDashboard", {}))
     for key in plan.by_type("aws:kms/key:Key"):
         found.append((f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{key.name}-0000", "kms:TagResource", tags))
     for cert in plan.by_type("aws:acm/certificate:Certificate"):
