@@ -485,7 +485,8 @@ class BackupVault(pulumi.ComponentResource):
         )
 
     def _operator_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
-        """The manual path (docs/backups.md): `python -m ops list`, `thaw` and `restore`, by a named person with MFA.
+        """The manual path (docs/backups.md): `python -m ops list`, `thaw`, `restore` and `restore-test`, by a named
+        person with MFA.
 
         A person, not a workflow: a restore by hand goes into a database of the operator's choosing (its URL is theirs,
         not an environment's), and thawing a yearly copy takes up to 12 hours, longer than any job. Reads and thaws
@@ -534,6 +535,8 @@ class BackupVault(pulumi.ComponentResource):
                         Condition=self._via_s3(args.vault_region),
                     )
                 ),
+                # A restore test run by hand is a restore test: its verdict reaches the dashboard as the weekly one's.
+                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
             },
             "Operators by hand (named, with MFA): list, thaw and restore backups; cannot change or delete any.",
         )

@@ -24,6 +24,7 @@ from infra.engine.runtime import Plan, Registration
 from ops import cli, uploads, vault
 from ops.cli import parser
 from policy.type_tokens import ENVIRONMENT_VARIABLE
+from settings.backup_metrics import NAMESPACE as BACKUP_METRICS_NAMESPACE
 from tests.helpers.access import deployed, inline_policies, trust_of
 from tests.helpers.aws_calls import Call, recorded_calls
 from tests.helpers.iam_eval import allowed, may_assume, statement_applies
@@ -38,10 +39,12 @@ BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServer
 Entry = tuple[str, str, str, str]
 DB, UPLOADS, UPLOAD_BACKUPS = "BACKUP_DATABASE_BUCKET", "BACKUP_UPLOADS_BUCKET", "BACKUP_UPLOADS_BACKUP_BUCKET"
 DUMP_PREFIXES = ("daily/", "weekly/", "yearly/")
+# CloudWatch calls keep their namespace where S3 calls keep a key prefix: PutMetricData is scoped by it.
+JOB_METRICS: Entry = ("cloudwatch", "PutMetricData", "", BACKUP_METRICS_NAMESPACE)
 
 # Every AWS call each verb makes (its Supabase Storage calls are Supabase's keys', not a role's).
 VERB_CALLS: dict[str, frozenset[Entry]] = {
-    "dump": frozenset({*(("s3", "PutObject", DB, p) for p in DUMP_PREFIXES)}),
+    "dump": frozenset({*(("s3", "PutObject", DB, p) for p in DUMP_PREFIXES), JOB_METRICS}),
     "uploads": frozenset(
         {
             ("s3", "ListObjectsV2", UPLOADS, uploads.OBJECTS_PREFIX),
@@ -58,16 +61,23 @@ VERB_CALLS: dict[str, frozenset[Entry]] = {
     "thaw": frozenset({("s3", "HeadObject", DB, "yearly/"), ("s3", "RestoreObject", DB, "yearly/")}),
     "restore": frozenset({("s3", "HeadObject", DB, "daily/"), ("s3", "GetObject", DB, "daily/")}),
     "restore-test": frozenset(
-        {("s3", "ListObjectsV2", DB, "daily/"), ("s3", "HeadObject", DB, "daily/"), ("s3", "GetObject", DB, "daily/")}
+        {
+            ("s3", "ListObjectsV2", DB, "daily/"),
+            ("s3", "HeadObject", DB, "daily/"),
+            ("s3", "GetObject", DB, "daily/"),
+            JOB_METRICS,
+        }
     ),
     "runbook-database-restore": frozenset({("s3", "HeadObject", DB, "daily/"), ("s3", "GetObject", DB, "daily/")}),
-    "runbook-failover-verify": frozenset({("cloudwatch", "GetMetricStatistics", "", "")}),
+    "runbook-failover-verify": frozenset({("cloudwatch", "GetMetricStatistics", "", "AWS/Route53")}),
 }
 
 
 def entry(call: Call) -> Entry:
     """A recorded call as the table keeps it."""
     bucket_variable = call.params.get("Bucket", "")
+    if "Namespace" in call.params:
+        return (call.service, call.operation, bucket_variable, str(call.params["Namespace"]))
     key = str(call.params.get("Key", call.params.get("Prefix", "")))
     return (call.service, call.operation, bucket_variable, key.split("/", 1)[0] + "/" if "/" in key else key)
 
@@ -171,6 +181,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "RestoreObject": ("s3:RestoreObject",),
     "ListObjectsV2": ("s3:ListBucket",),
     "GetMetricStatistics": ("cloudwatch:GetMetricStatistics",),
+    "PutMetricData": ("cloudwatch:PutMetricData",),
 }
 KEY_ACTIONS: dict[str, tuple[str, ...]] = {
     "PutObject": ("kms:GenerateDataKey", "kms:Decrypt"),
@@ -223,7 +234,8 @@ def requests_of(
     found = []
     for service, operation, variable, prefix in sorted(entries):
         if service == "cloudwatch":
-            found += [Request(action, "*", {}) for action in ACTIONS[operation]]
+            context = {"cloudwatch:namespace": prefix} if operation == "PutMetricData" else {}
+            found += [Request(action, "*", context) for action in ACTIONS[operation]]
             continue
         if variable not in variables:
             continue
