@@ -81,7 +81,7 @@ class MigrationEnvironmentsArgs:
                 {"MIGRATION_DATABASE_URL": database, "SLACK_WEBHOOK": slack},
             ),
         ]
-        backup = settings.backup
+        backup, token = settings.backup, settings.secrets.infra_read_token
         if migrations.pre_migration_backup and backup is not None:
             if pre_migration_role_arn is None or database_bucket is None:
                 raise ValueError("a pre-migration dump needs the vault's pre-migration role and database bucket")
@@ -99,7 +99,8 @@ class MigrationEnvironmentsArgs:
                         # The job checks this repository out to run `python -m ops dump`.
                         "INFRA_REPOSITORY": settings.github_repository("infra").full_name,
                     },
-                    {"BACKUP_DATABASE_URL": database, "SLACK_WEBHOOK": slack},
+                    {"BACKUP_DATABASE_URL": database, "SLACK_WEBHOOK": slack}
+                    | ({"INFRA_READ_TOKEN": token.get_secret_value()} if token is not None else {}),
                 ),
             )
         return cls(

@@ -524,9 +524,24 @@ class StackSettings(BaseModel):
             problems.append(
                 (key("migrations", "pre_migration_backup"), f"the dump goes into the vault: declare {key('backup')}")
             )
+        missing = [key("secrets", "infra_read_token")] if self._needs_infra_read_token else []
+        problems += [
+            (path, f"a secret is required with {key('migrations', 'pre_migration_backup')}") for path in missing
+        ]
         if problems:
-            raise CrossFieldError(problems)
+            raise CrossFieldError(problems, missing)
         return self
+
+    @property
+    def _needs_infra_read_token(self) -> bool:
+        """The pre-migration dump runs in the app repository, whose own token cannot read a non-public repository."""
+        migrations, ci = self.migrations, self.ci
+        return (
+            migrations is not None
+            and migrations.pre_migration_backup
+            and (ci is None or ci.repositories.infra.visibility != "public")
+            and self.secrets.infra_read_token is None
+        )
 
     def migration_environment(self, suffix: str) -> str:
         """One of the app repository's migration environments of this stack (`<stack>-migrate`, ...)."""
