@@ -53,7 +53,8 @@ def test_staging_migrates_on_deploy_and_a_rollback_waits_for_approval(staging: P
     assert envs["staging-migrate"].inputs["reviewers"] == [], "automatic_on_deploy: the deploy does not stop"
     assert envs["staging-migrate"].inputs["preventSelfReview"] is False
     rollback = envs["staging-migrate-rollback"]
-    assert rollback.inputs["reviewers"] != [] and rollback.inputs["preventSelfReview"] is True, rollback.urn
+    assert rollback.inputs["reviewers"] != [], f"{rollback.urn}: manual_with_approval"
+    assert rollback.inputs["preventSelfReview"] is True, rollback.urn
 
 
 def test_development_declares_none(development: Plan) -> None:
