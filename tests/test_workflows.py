@@ -480,7 +480,7 @@ def test_every_variable_and_secret_migrate_reads_is_declared_in_its_environment(
     declared: dict[str, set[str]] = {}
     for reg in all_plans[stack].registrations:
         if reg.type in (ENV_VARIABLE, ENV_SECRET):
-            name = reg.inputs.get("variableName") or reg.inputs.get("secretName")
+            name = str(reg.inputs.get("variableName") or reg.inputs.get("secretName"))
             declared.setdefault(reg.inputs["environment"], set()).add(name)
     migrations = settings_of(stack).migrations
     assert migrations is not None, stack
