@@ -139,6 +139,7 @@ class MigrationEnvironments(pulumi.ComponentResource):
                 repository=args.repository,
                 environment=environment.name,
                 reviewers=reviewers,
+                # No wait timer: the reviewers are the gate; a delay after their approval only holds the deploy up.
                 wait_timer=0,
                 # Whoever starts a migration cannot approve it: a two-person rollback is its starter and a reviewer.
                 # True only with reviewers: GitHub answers 422 to true without them (terraform-provider-github
