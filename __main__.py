@@ -12,6 +12,7 @@ from components.deploy_scope import DeployScope
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from components.incident_response import DISPATCH_EVENT_TYPE, GLOBAL_REGION, IncidentResponse, IncidentResponseArgs
+from components.migration_environments import MigrationEnvironments, MigrationEnvironmentsArgs
 from components.monitoring_dashboard import MonitoringDashboard, MonitoringDashboardArgs
 from components.providers import Providers, ignore_tags_while_adopting
 from components.runbook_environment import RunbookEnvironment, RunbookEnvironmentArgs, RunbookRole, RunbookRoleArgs
@@ -185,6 +186,18 @@ if declares_all:
             opts=providers.opts(providers.aws(GLOBAL_REGION)),
         )
         pulumi.export("monitoring_dashboard", dashboard.dashboard_name)
+    if settings.migrations is not None:
+        migrations = MigrationEnvironments(
+            "migrations",
+            MigrationEnvironmentsArgs.from_settings(
+                settings,
+                settings.migrations,
+                pre_migration_role_arn=vault.pre_migration_role_arn if backup_args is not None else None,
+                database_bucket=vault.database_bucket if backup_args is not None else None,
+            ),
+            opts=providers.opts(providers.github),
+        )
+        pulumi.export("migration_environments", migrations.environments)
 if settings.bootstrap_phase == "adopt":
     pulumi.export(
         "bootstrap_next_step",

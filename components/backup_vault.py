@@ -19,6 +19,8 @@ from components.private_bucket import INSECURE_TRANSPORT, block_public_access, e
 from components.providers import Providers
 from settings import backup_metrics
 from settings.backup import BackupSettings
+from settings.github_oidc import oidc_subject
+from settings.migrations import BACKUP_SUFFIX
 from settings.retention import ARCHIVED_CLASSES
 from settings.stack import StackSettings
 
@@ -26,12 +28,14 @@ from settings.stack import StackSettings
 # (its per-object minimum size and overhead) than in STANDARD, so the default is kept, and written out.
 TRANSITION_MINIMUM_SIZE = "all_storage_classes_128K"
 DATABASE_CLASSES = ("daily", "weekly", "yearly")
+# The dumps the app repository's migrate workflow takes before a migration: their own prefix, rule and writer.
+PRE_MIGRATION = "pre-migration"
 DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE, UPLOADS_PURPOSE = "db-backups", "upload-backups", "uploads"
 BACKUP_BUCKET_PURPOSES = (DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE)
-ROLE_KEYS = ("writer", "restore-test", "replication", "operator")
-# Each role's longest session, at least its job's timeout: backup-database.yml (120 minutes), restore-test.yml (240);
-# an operator's restore by hand gets the database's 4-hour RTO too.
-SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600, "operator": 14400}
+ROLE_KEYS = ("writer", "restore-test", "replication", "operator", PRE_MIGRATION)
+# Each role's longest session, at least its job's timeout: backup-database.yml (120 minutes), restore-test.yml (240),
+# migrate.yml's dump (120); an operator's restore by hand gets the database's 4-hour RTO too.
+SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600, "operator": 14400, PRE_MIGRATION: 7200}
 
 
 # Tag naming what a bucket of the vault is for: `backup`, or `replication-source` (the live uploads).
@@ -70,6 +74,8 @@ class BackupVaultArgs:
     """Database dump classes by name (daily, weekly, yearly), all in the database bucket."""
     uploads_class: BackupClass
     """The incremental upload backups, the whole uploads backup bucket."""
+    pre_migration_class: BackupClass
+    """The dumps taken before a migration (pre-migration/), in the database bucket."""
     noncurrent_version_days: int
     """Days an overwritten or expired version is kept before it is removed."""
     abort_incomplete_upload_days: int
@@ -84,6 +90,8 @@ class BackupVaultArgs:
     """GitHub OIDC subject of the restore-test workflow."""
     operators: tuple[str, ...] = ()
     """IAM users or roles (ARNs) whose people may assume the operator role, with MFA."""
+    pre_migration_subject: str | None = None
+    """GitHub OIDC subject of the app repository's pre-migration dump job, when the stack takes one."""
     oidc_provider: pulumi.Resource | None = None
     """The account's GitHub OIDC provider when this stack declares it: the roles that trust it wait for it."""
 
@@ -105,6 +113,7 @@ class BackupVaultArgs:
             vault_provider=providers.aws(backup.region),
             database_classes={key: backup_class(f"{key}/", key) for key in DATABASE_CLASSES},
             uploads_class=backup_class("", "uploads"),
+            pre_migration_class=BackupClass(f"{PRE_MIGRATION}/", backup.pre_migration_retention_days, ()),
             noncurrent_version_days=backup.noncurrent_version_days,
             abort_incomplete_upload_days=backup.abort_incomplete_upload_days,
             lock_mode=backup.object_lock.mode,
@@ -112,10 +121,15 @@ class BackupVaultArgs:
             writer_subject=backup.writer_subject,
             reader_subject=backup.reader_subject,
             operators=tuple(backup.operators),
+            pre_migration_subject=oidc_subject(
+                settings.github_repository("app"), environment=settings.migration_environment(BACKUP_SUFFIX)
+            )
+            if settings.migrations is not None and settings.migrations.pre_migration_backup
+            else None,
         )
 
     def role_name(self, key: str) -> str:
-        """A vault role's name: `writer`, `restore-test` or `replication` (see ROLE_KEYS)."""
+        """A vault role's name: `writer`, `restore-test`, `replication` or `pre-migration` (see ROLE_KEYS)."""
         return f"{self.bucket_prefix}-backup-{key}"
 
     def backup_bucket_names(self) -> tuple[str, ...]:
@@ -169,6 +183,8 @@ class BackupVault(pulumi.ComponentResource):
     """Role the restore-test workflow assumes to read backups."""
     operator_role_arn: pulumi.Output[str]
     """Role the named operators assume (with MFA) to list, thaw and restore backups by hand."""
+    pre_migration_role_arn: pulumi.Output[str] | None
+    """Role the app repository's pre-migration dump assumes, when the stack takes one."""
 
     def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:backup:BackupVault", name, None, opts)
@@ -205,7 +221,11 @@ class BackupVault(pulumi.ComponentResource):
         self.database_lock = self._lock("db", self.database, vault)
         self.uploads_backup_lock = self._lock("uploads-backup", self.uploads_backup, vault)
         self.database_lifecycle = self._lifecycle(
-            "db", self.database, list(args.database_classes.items()), vault, expire_current=True
+            "db",
+            self.database,
+            [*args.database_classes.items(), (PRE_MIGRATION, args.pre_migration_class)],
+            vault,
+            expire_current=True,
         )
         self.uploads_backup_lifecycle = self._lifecycle(
             "uploads-backup", self.uploads_backup, [("uploads", args.uploads_class)], vault, expire_current=True
@@ -251,6 +271,10 @@ class BackupVault(pulumi.ComponentResource):
         self.writer_role, self.writer_policies = self._writer_role()
         self.reader_role, self.reader_policies = self._reader_role()
         self.operator_role, self.operator_policies = self._operator_role()
+        self.pre_migration_role: aws.iam.Role | None = None
+        self.pre_migration_policies: list[aws.iam.RolePolicy] = []
+        if args.pre_migration_subject is not None:
+            self.pre_migration_role, self.pre_migration_policies = self._pre_migration_role(args.pre_migration_subject)
 
         self.database_bucket = self.database.bucket.bucket
         self.uploads_bucket = self.uploads.bucket.bucket
@@ -258,6 +282,7 @@ class BackupVault(pulumi.ComponentResource):
         self.writer_role_arn = self.writer_role.arn
         self.reader_role_arn = self.reader_role.arn
         self.operator_role_arn = self.operator_role.arn
+        self.pre_migration_role_arn = self.pre_migration_role.arn if self.pre_migration_role is not None else None
         self.register_outputs(
             {
                 "database_bucket": self.database_bucket,
@@ -451,6 +476,37 @@ class BackupVault(pulumi.ComponentResource):
                 "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
             },
             "Scheduled backup jobs: write new backups, cannot delete or unlock any.",
+        )
+
+    def _pre_migration_role(self, subject: str) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """What `python -m ops dump --to pre-migration` calls from the app repository: new dumps under one prefix.
+
+        A role of its own rather than the writer's: the app repository's environment is trusted here, and a job
+        there must not be able to write the scheduled classes the restore test and the runbooks pick from.
+        """
+        args = self._args
+        objects = [pulumi.Output.concat(self.database.arn, "/", args.pre_migration_class.prefix, "*")]
+        return self._role(
+            PRE_MIGRATION,
+            self._github_trust(subject),
+            {
+                "put-pre-migration-dumps": document(
+                    statement(
+                        "Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], objects, Sid="PutPreMigrationDumps"
+                    ),
+                ),
+                "encrypt-backups": document(
+                    # As the writer: a data key per write, and Decrypt to assemble a multipart upload.
+                    statement(
+                        "Allow",
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        [self.key.arn],
+                        Sid="EncryptBackups",
+                        Condition=self._via_s3(args.vault_region),
+                    ),
+                ),
+            },
+            "Pre-migration dumps from the app repository's migrate workflow: write new ones, delete nothing.",
         )
 
     def _reader_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:

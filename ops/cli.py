@@ -212,7 +212,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="SCHEDULE[=CLASS]",
-        help="daily, weekly, or yearly=DEEP_ARCHIVE; repeat to write one dump under several schedules",
+        help="daily, weekly, pre-migration, or yearly=DEEP_ARCHIVE; repeat to write one dump under several schedules",
     )
     dumping.add_argument("--compress", type=int, default=6, choices=range(10), help="pg_dump compression 0-9")
     environment.add_job(

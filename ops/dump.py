@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ops import integrity, interrupt, postgres, vault
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -21,14 +21,19 @@ class Destination:
     """Where one copy of a dump goes: the schedule's prefix and the storage class it is written in."""
 
     schedule: str
-    """daily, weekly or yearly: the key prefix, and so the lifecycle rule that keeps and expires it."""
+    """daily, weekly, yearly or pre-migration: the key prefix, and so the lifecycle rule that keeps and expires it."""
     storage_class: str = "STANDARD"
     """S3 storage class on arrival (the yearly copy goes straight to its cold class)."""
 
     @classmethod
     def parse(cls, text: str) -> Destination:
-        """`daily` or `yearly=DEEP_ARCHIVE`."""
+        """`daily`, `pre-migration` or `yearly=DEEP_ARCHIVE`; an unknown schedule is bad input.
+
+        A key outside the schedules' prefixes would match no lifecycle rule (kept forever) and no role may write it.
+        """
         schedule, _, storage_class = text.partition("=")
+        if schedule not in vault.DATABASE_SCHEDULES:
+            raise BadInputError(f"--to {schedule!r}: the schedule is one of {', '.join(vault.DATABASE_SCHEDULES)}")
         return cls(schedule, storage_class or "STANDARD")
 
 

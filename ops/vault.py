@@ -21,8 +21,9 @@ from ops.errors import JobError
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
-# The database dumps' schedules, each a key prefix of the database bucket.
-DATABASE_SCHEDULES = ("daily", "weekly", "yearly")
+# The database dumps' schedules, each a key prefix of the database bucket with its own lifecycle rule
+# (components/backup_vault.py); pre-migration is the dump the migrate workflow takes before a migration.
+DATABASE_SCHEDULES = ("daily", "weekly", "yearly", "pre-migration")
 DUMP_SUFFIX = ".dump"
 MANIFEST_SUFFIX = ".manifest.json"
 # S3's smallest multipart part (except the last); 16 MiB keeps a 10 GB dump far below the 10,000-part limit.

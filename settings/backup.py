@@ -149,6 +149,12 @@ class BackupSettings(ConfigModel):
         "Incremental user-upload backups, replicated from the uploads bucket, kept 90 days in Glacier.",
         default_factory=lambda: _backup_class("0 * * * *", 90, [("GLACIER_IR", 0)]),
     )
+    pre_migration_retention_days: S3Days = setting(
+        "Days a pre-migration dump (pre-migration/) is kept: the daily dumps' 30, since a bad migration found later "
+        "is recovered from the daily, weekly or yearly dumps taken since; Object Lock's days must fit within it.",
+        example=30,
+        default=30,
+    )
     noncurrent_version_days: S3Days = setting(
         "Days an overwritten or expired backup version is kept before it is removed.",
         example=7,
@@ -234,7 +240,9 @@ class BackupSettings(ConfigModel):
                         f"{config_path(BackupSettings, 'recovery_objectives', 'retention_days', key)}",
                     )
                 )
-        shortest = min(backup.retention_days for backup in self.classes().values())
+        shortest = min(
+            self.pre_migration_retention_days, *(backup.retention_days for backup in self.classes().values())
+        )
         if self.object_lock.days > shortest:
             problems.append(
                 (

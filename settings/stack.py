@@ -20,6 +20,7 @@ from settings.dns import DnsSettings
 from settings.github_oidc import GithubRepository, oidc_subject
 from settings.github_plans import FEATURE_NAMES, Feature, features, plans_with
 from settings.incident import IncidentSettings
+from settings.migrations import MigrationSettings
 from settings.operations import AI_PROVIDER_SECRETS, FeatureFlagSettings, OperationsSettings
 from settings.runbooks import RUNBOOK_ENVIRONMENT_SUFFIX, RunbookSettings
 from settings.secrets import SecretSettings
@@ -74,6 +75,12 @@ class StackSettings(BaseModel):
     runbooks: RunbookSettings | None = setting(
         "The runbook workflows' environment (docs/runbooks.md); unset for a stack without runbooks.",
         alias="vibelog:runbooks",
+        default=None,
+    )
+    migrations: MigrationSettings | None = setting(
+        'How the app\'s schema migrations reach this stack (docs/ci-cd.md, "Migrations"); unset for a stack whose '
+        "migrations run where the app runs (development).",
+        alias="vibelog:migrations",
         default=None,
     )
     vercel_team: str = setting(
@@ -502,6 +509,59 @@ class StackSettings(BaseModel):
         if problems:
             raise CrossFieldError(problems, missing)
         return self
+
+    @model_validator(mode="after")
+    def _migration_rules(self) -> StackSettings:
+        """A reviewed migration or rollback needs reviewers GitHub enforces; a pre-migration dump needs the vault."""
+        migrations, section = self.migrations, key("migrations")
+        if migrations is None:
+            return self
+        problems: list[tuple[str, str]] = []
+        if self.ci is None:
+            problems.append((section, f"the migration environments are the app repository's: declare {key('ci')}"))
+        reviewers, named = key("migrations", "reviewers"), migrations.reviewers
+        if migrations.rollback == "two_person_approval" and not named.two_people:
+            problems.append(
+                (reviewers, "two_person_approval: name at least two users or teams, so nobody approves their own")
+            )
+        elif (migrations.apply_reviewed or migrations.rollback_reviewed) and not named.any:
+            problems.append((reviewers, "a reviewed migration or an approved rollback needs a reviewer"))
+        if len(named.users) + len(named.teams) > 6:
+            problems.append((reviewers, "GitHub allows at most 6 reviewers"))
+        if self.ci is not None and named.any and "protection_rules" not in self.github_features("app"):
+            problems.append(
+                (
+                    section,
+                    f"required reviewers are not available to the app repository on {key('ci', 'github_plan')} "
+                    f"{self.ci.github_plan}: an unreviewed migration could reach the database",
+                )
+            )
+        if migrations.pre_migration_backup and self.backup is None:
+            problems.append(
+                (key("migrations", "pre_migration_backup"), f"the dump goes into the vault: declare {key('backup')}")
+            )
+        missing = [key("secrets", "infra_read_token")] if self._needs_infra_read_token else []
+        problems += [
+            (path, f"a secret is required with {key('migrations', 'pre_migration_backup')}") for path in missing
+        ]
+        if problems:
+            raise CrossFieldError(problems, missing)
+        return self
+
+    @property
+    def _needs_infra_read_token(self) -> bool:
+        """The pre-migration dump runs in the app repository, whose own token cannot read a non-public repository."""
+        migrations, ci = self.migrations, self.ci
+        return (
+            migrations is not None
+            and migrations.pre_migration_backup
+            and (ci is None or ci.repositories.infra.visibility != "public")
+            and self.secrets.infra_read_token is None
+        )
+
+    def migration_environment(self, suffix: str) -> str:
+        """One of the app repository's migration environments of this stack (`<stack>-migrate`, ...)."""
+        return f"{self.environment}{suffix}"
 
 
 def key(*steps: str | int) -> str:

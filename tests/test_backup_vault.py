@@ -166,6 +166,8 @@ def test_database_lifecycle_matches_the_reference() -> None:
         "daily": ("daily/", 30, []),
         "weekly": ("weekly/", 12 * 7, [{"storageClass": "STANDARD_IA", "days": 30}]),
         "yearly": ("yearly/", 365, [{"storageClass": "DEEP_ARCHIVE", "days": 0}]),
+        # The migrate workflow's dumps: their own prefix and retention (vibelog:backup.preMigrationRetentionDays).
+        "pre-migration": ("pre-migration/", 30, []),
     }
     actual = {
         rule_id: (rule["filter"]["prefix"], rule["expiration"]["days"], rule["transitions"])
@@ -297,6 +299,43 @@ def test_the_restore_test_role_reads_the_daily_dumps_and_nothing_else() -> None:
     assert not allows(read, "s3:RestoreObject", f"{db}/yearly/20261129T010000Z.dump")
     for action in ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectRetention", "s3:BypassGovernanceRetention"):
         assert not allows(read, action, f"{db}/daily/20261127T020000Z.dump"), action
+
+
+def test_the_pre_migration_retention_is_the_setting() -> None:
+    config = stack_config("staging", lambda c: c["vibelog:backup"].__setitem__("preMigrationRetentionDays", 45))
+    plan = run_program("staging", config, program=vault_program, mocks=VibelogMocks(preview=True))
+    lifecycle = plan.one(LIFECYCLE, "backup-db-lifecycle")
+    assert rules_by_id(lifecycle)["pre-migration"]["expiration"] == {"days": 45}, lifecycle.urn
+
+
+def test_the_pre_migration_role_trusts_the_app_environment_and_writes_only_pre_migration_dumps() -> None:
+    plan = vault_plan("production")
+    reg = plan.one(ROLE, "backup-pre-migration")
+    [stmt] = json.loads(reg.inputs["assumeRolePolicy"])["Statement"]
+    assert stmt["Principal"] == {"Federated": OIDC_PROVIDER}, reg.urn
+    assert stmt["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == (
+        "repo:vibelog/vibelog:environment:production-pre-migration"
+    ), reg.urn
+    assert reg.inputs["maxSessionDuration"] == 7200, f"{reg.urn}: the dump job's 120 minutes"
+    db = "arn:aws:s3:::" + plan.one(BUCKET, "backup-db").inputs["bucket"]
+    put = policy_of(plan, "backup-pre-migration-put-pre-migration-dumps")
+    # `python -m ops dump --to pre-migration`: the dump (single or multipart, aborted on failure) and its manifest.
+    for key in ("pre-migration/20261207T180000Z.dump", "pre-migration/20261207T180000Z.manifest.json"):
+        assert allows(put, "s3:PutObject", f"{db}/{key}"), key
+        assert allows(put, "s3:AbortMultipartUpload", f"{db}/{key}"), key
+    # Noncompliance: the scheduled classes the restore test and runbooks pick from, listing, reading.
+    for key in ("daily/20261127T020000Z.dump", "weekly/x.dump", "yearly/x.dump", "elsewhere.dump"):
+        assert not allows(put, "s3:PutObject", f"{db}/{key}"), key
+    assert not allows(put, "s3:ListBucket", db, prefix="pre-migration/")
+    assert not allows(put, "s3:GetObject", f"{db}/pre-migration/20261207T180000Z.dump")
+    assert actions(put) == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    kms = policy_of(vault_plan("production", preview=False), "backup-pre-migration-encrypt-backups")
+    assert actions(kms) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert all(set(s["Condition"]["StringEquals"]) == {"kms:ViaService"} for s in kms["Statement"])
+
+
+def test_a_stack_without_pre_migration_dumps_has_no_pre_migration_role() -> None:
+    assert [reg.name for reg in vault_plan("staging").by_type(ROLE) if "pre-migration" in reg.name] == []
 
 
 def test_kms_statements_are_apart_so_bucket_statements_are_known_in_a_preview() -> None:

@@ -18,7 +18,7 @@ from policy.type_tokens import OIDC_PROVIDER as OIDC
 from policy.type_tokens import ROLE_POLICY as POLICY
 from settings.github_oidc import GITHUB_OIDC_HOST
 from tests.helpers.iam_eval import allowed, allows_on, documents, unscoped_actions, write_actions
-from tests.helpers.stacks import committed_document, only_problem, plan_of, stack_config
+from tests.helpers.stacks import committed_document, only_problem, plan_of, settings_of, stack_config
 
 
 def github_providers(plan: Plan) -> list[Registration]:
@@ -257,7 +257,11 @@ def test_no_deploy_role_shortens_unlocks_or_reopens_a_backup(stack: str, up_plan
         assert not allowed(policies, "kms:PutKeyPolicy", arn, tags_of(plan)), f"{key.urn}: a key policy grants Decrypt"
     vault_roles = [r.inputs["name"] for r in plan.by_type(ROLE) if "-backup-" in str(r.inputs["name"])]
     prefix = str(plan.one(ROLE, "backup-writer").inputs["name"]).removesuffix("writer")
-    expected = sorted(f"{prefix}{key}" for key in ("writer", "restore-test", "replication", "operator"))
+    # The pre-migration role exists where the stack takes pre-migration dumps (vibelog:migrations).
+    migrations = settings_of(stack).migrations
+    takes_dumps = migrations is not None and migrations.pre_migration_backup
+    keys = ["writer", "restore-test", "replication", "operator"] + (["pre-migration"] if takes_dumps else [])
+    expected = sorted(f"{prefix}{key}" for key in keys)
     assert sorted(vault_roles) == expected, vault_roles
     for name in vault_roles:
         arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import cli, dump, postgres, restore, vault
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 from tests.helpers.proxy import StallingProxy
 from tests.ops_servers import S3Server
 
@@ -88,6 +88,26 @@ def test_dump_writes_checksummed_dump_and_manifest_of_the_snapshot(database: str
     manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
     assert manifest["row_counts"] == {"public.users": 200, "public.vibelogs": 3000}
     assert manifest["sha256"] == result.sha256
+
+
+def test_a_pre_migration_dump_lands_under_its_prefix_and_is_offered_for_restore(
+    database: str, s3_server: S3Server
+) -> None:
+    seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    destinations = [dump.Destination.parse("pre-migration")]
+    (key,) = dump.dump(s3, database_url=database, bucket=bucket, destinations=destinations).keys
+    assert key.startswith("pre-migration/"), f"{key}: the vault's pre-migration lifecycle rule matches this prefix"
+    listed = vault.backups(s3, bucket, vault.DATABASE_SCHEDULES)
+    assert [(backup.schedule, backup.key) for backup in listed] == [("pre-migration", key)]
+    assert restore.newest(s3, bucket, "pre-migration").key == key
+
+
+@pytest.mark.parametrize("text", ["dialy", "pre_migration", "", "=STANDARD", "../daily"])
+def test_a_dump_to_an_unknown_schedule_is_bad_input(text: str) -> None:
+    # Its key would match no lifecycle rule (kept for ever) and no role may write it.
+    with pytest.raises(BadInputError, match="the schedule is one of daily, weekly, yearly, pre-migration"):
+        dump.Destination.parse(text)
 
 
 def test_restore_brings_back_the_same_rows_after_a_table_is_dropped_and_rows_corrupted(

@@ -16,10 +16,12 @@ import yaml
 
 from components.aws_iam import oidc_provider_arn
 from infra.engine.runtime import Plan, Registration
+from ops.vault import DATABASE_SCHEDULES
 from policy.type_tokens import ENVIRONMENT_SECRET as ENV_SECRET
 from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
 from settings.ci import INFRA_MAIN_BRANCH
 from settings.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE, oidc_subject
+from settings.migrations import BACKUP_SUFFIX, MIGRATE_SUFFIX, ROLLBACK_SUFFIX
 from tests.helpers.iam_eval import may_assume
 from tests.helpers.jobs import CONFIGURE_AWS, DEFAULT_MAX_SESSION, WORKFLOWS, AwsJob, aws_jobs, load, role_of
 from tests.helpers.stacks import settings_of
@@ -70,6 +72,7 @@ def test_the_workflows_exist() -> None:
         "runbook-database-restore.yml",
         "runbook-security-lockdown.yml",
         "runbook-switch.yml",
+        "migrate.yml",
     }
 
 
@@ -443,3 +446,118 @@ def test_every_job_s_token_is_admitted_by_its_role_and_no_other_context_is(
         assert not may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(stranger)), (
             f"{role.urn} admits {stranger}"
         )
+
+
+STACKS = ("development", "staging", "production")
+MIGRATE = WORKFLOWS / "migrate.yml"
+
+
+def migrate_condition(job: dict[str, Any], results: dict[str, str], outputs: dict[str, str]) -> bool:
+    """A job's `if:` of migrate.yml, evaluated for given needs results and the check job's outputs.
+
+    Only the forms the workflow uses: !cancelled(), needs.<job>.result, needs.check.outputs.<name>, ==, !=, &&, ||.
+    """
+    text = str(job["if"]).removeprefix("${{").removesuffix("}}")
+    text = re.sub(r"needs\.(\w+)\.result", lambda m: repr(results[m[1]]), text)
+    text = re.sub(r"needs\.check\.outputs\.(\w+)", lambda m: repr(outputs[m[1]]), text)
+    text = text.replace("!cancelled()", "True").replace("&&", " and ").replace("||", " or ").replace("!=", " != ")
+    assert re.fullmatch(r"[\s()'a-zA-Z=!_-]*", text), f"unexpected expression {text!r}"
+    return bool(eval(text, {"__builtins__": {}}, {}))  # noqa: S307 - only literals and operators remain
+
+
+def test_migrate_is_called_with_its_inputs_and_passes_no_secret() -> None:
+    workflow = load(MIGRATE)
+    assert set(workflow["on"]) == {"workflow_call"}, "only the app repository's workflows call it"
+    call = workflow["on"]["workflow_call"]
+    inputs = call["inputs"]
+    assert {name: (spec["type"], spec.get("required", False)) for name, spec in inputs.items()} == {
+        "stack": ("string", True),
+        "direction": ("string", False),
+        "command": ("string", True),
+        "app-ref": ("string", True),
+        "infra-ref": ("string", True),
+    }
+    assert inputs["direction"]["default"] == "apply", "a call that says nothing applies, never rolls back"
+    # Each job reads its environment's secrets, only once that environment lets it run.
+    assert "secrets" not in call, "migrate.yml takes no secret from its caller"
+    # An input reaches a shell only through env (zizmor's template-injection), never spliced into a script.
+    for name, job in workflow["jobs"].items():
+        for step in steps_of(job):
+            assert "inputs." not in str(step.get("run", "")), f"migrate.yml: job {name} splices an input into a run"
+
+
+def test_migrate_runs_check_dump_approval_migrate_record_in_order() -> None:
+    jobs = load(MIGRATE)["jobs"]
+    assert list(jobs) == ["check", "dump", "migrate", "record"]
+    assert jobs["dump"]["needs"] == "check"
+    assert jobs["migrate"]["needs"] == ["check", "dump"]
+    assert jobs["record"]["needs"] == ["check", "dump", "migrate"]
+    assert jobs["dump"]["environment"] == f"${{{{ inputs.stack }}}}{BACKUP_SUFFIX}"
+    # The approval is the environment the migrate job waits in: the one check chose for the direction.
+    assert jobs["migrate"]["environment"] == "${{ needs.check.outputs.environment }}"
+    for name in ("check", "record"):
+        assert "environment" not in jobs[name], f"migrate.yml job {name}: no approval there, so no secrets"
+    script = next(step["run"] for step in steps_of(jobs["check"]) if step.get("id") == "request")
+    chosen = dict(re.findall(r"(\w+)\) environment=\"\$\{STACK\}([\w-]+)\"", script))
+    assert chosen == {"apply": MIGRATE_SUFFIX, "rollback": ROLLBACK_SUFFIX}, chosen
+    dump_run = " ".join(str(step.get("run", "")) for step in steps_of(jobs["dump"]))
+    assert "python -m ops dump --to pre-migration" in dump_run
+    assert "pre-migration" in DATABASE_SCHEDULES, "ops dump must accept the schedule the workflow writes"
+    runs = [str(step.get("run", "")) for step in steps_of(jobs["migrate"])]
+    assert any('"${MIGRATION_COMMAND}"' in run for run in runs), "the migrate job runs the caller's command"
+
+
+@pytest.mark.parametrize(
+    ("backup", "dump", "runs"),
+    [
+        ("true", "success", True),
+        ("true", "failure", False),
+        ("true", "cancelled", False),
+        ("true", "skipped", False),  # a stack that takes a dump never migrates without one
+        ("false", "skipped", True),
+        ("false", "failure", False),
+    ],
+)
+def test_the_migration_runs_only_after_the_dump_its_stack_takes(backup: str, dump: str, runs: bool) -> None:
+    jobs = load(MIGRATE)["jobs"]
+    assert migrate_condition(jobs["dump"], {}, {"backup": backup}) == (backup == "true")
+    results = {"check": "success", "dump": dump}
+    assert migrate_condition(jobs["migrate"], results, {"backup": backup}) is runs, (backup, dump)
+    assert migrate_condition(jobs["migrate"], {**results, "check": "failure"}, {"backup": backup}) is False
+    # The record is written whatever the migration did, once the request was understood.
+    assert migrate_condition(jobs["record"], {**results, "migrate": "failure"}, {"backup": backup}) is True
+
+
+def test_migrate_knows_the_stacks_their_settings_declare() -> None:
+    check = load(MIGRATE)["jobs"]["check"]
+    migrating = [stack for stack in STACKS if settings_of(stack).migrations is not None]
+    backed_up = [
+        stack
+        for stack in migrating
+        if (migrations := settings_of(stack).migrations) is not None and migrations.pre_migration_backup
+    ]
+    assert check["env"]["MIGRATING_STACKS"].split() == migrating, "the stacks with vibelog:migrations"
+    assert check["env"]["PRE_MIGRATION_BACKUP_STACKS"].split() == backed_up, "vibelog:migrations.preMigrationBackup"
+    assert "production" in backed_up, "the reference: production takes a pre-migration backup"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_every_variable_and_secret_migrate_reads_is_declared_in_its_environment(
+    stack: str, all_plans: dict[str, Plan]
+) -> None:
+    jobs = load(MIGRATE)["jobs"]
+    declared: dict[str, set[str]] = {}
+    for reg in all_plans[stack].registrations:
+        if reg.type in (ENV_VARIABLE, ENV_SECRET):
+            name = str(reg.inputs.get("variableName") or reg.inputs.get("secretName"))
+            declared.setdefault(reg.inputs["environment"], set()).add(name)
+    migrations = settings_of(stack).migrations
+    assert migrations is not None, stack
+    wanted = {"migrate": [f"{stack}{MIGRATE_SUFFIX}", f"{stack}{ROLLBACK_SUFFIX}"]}
+    if migrations.pre_migration_backup:
+        wanted["dump"] = [f"{stack}{BACKUP_SUFFIX}"]
+    for job_name, environments in wanted.items():
+        read = set(re.findall(r"(?:vars|secrets)\.([A-Z0-9_]+)", yaml.safe_dump(jobs[job_name])))
+        for environment in environments:
+            missing = read - declared.get(environment, set())
+            assert not missing, f"migrate.yml job {job_name}: {sorted(missing)} are not declared in {environment}"
