@@ -505,6 +505,8 @@ class BackupVault(pulumi.ComponentResource):
                         Condition=self._via_s3(args.vault_region),
                     ),
                 ),
+                # The dump job reports every dump it writes (settings/backup_metrics.py), this one included.
+                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
             },
             "Pre-migration dumps from the app repository's migrate workflow: write new ones, delete nothing.",
         )

@@ -38,7 +38,7 @@ BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServer
 # A call, as the table keeps it: service, operation, the variable that names its bucket ("" if none), key prefix.
 Entry = tuple[str, str, str, str]
 DB, UPLOADS, UPLOAD_BACKUPS = "BACKUP_DATABASE_BUCKET", "BACKUP_UPLOADS_BUCKET", "BACKUP_UPLOADS_BACKUP_BUCKET"
-DUMP_PREFIXES = ("daily/", "weekly/", "yearly/")
+DUMP_PREFIXES = tuple(f"{schedule}/" for schedule in vault.DATABASE_SCHEDULES)
 # CloudWatch calls keep their namespace where S3 calls keep a key prefix: PutMetricData is scoped by it.
 JOB_METRICS: Entry = ("cloudwatch", "PutMetricData", "", BACKUP_METRICS_NAMESPACE)
 
@@ -54,7 +54,7 @@ VERB_CALLS: dict[str, frozenset[Entry]] = {
     ),
     "list": frozenset(
         {
-            *(("s3", "ListObjectsV2", DB, p) for p in DUMP_PREFIXES),
+            *(("s3", "ListObjectsV2", DB, f"{schedule}/") for schedule in vault.DATABASE_SCHEDULES),
             ("s3", "ListObjectsV2", UPLOAD_BACKUPS, uploads.MANIFESTS_PREFIX),
         }
     ),
@@ -145,8 +145,10 @@ def scenario(database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch) 
 
 def test_the_verb_table_is_what_the_verbs_call(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
     recorded: dict[str, set[Entry]] = {}
-    recorded["dump"] = scenario.run("dump", "--to", "daily") | scenario.run(
-        "dump", "--to", "weekly", "--to", "yearly=DEEP_ARCHIVE"
+    recorded["dump"] = (
+        scenario.run("dump", "--to", "daily")
+        | scenario.run("dump", "--to", "weekly", "--to", "yearly=DEEP_ARCHIVE")
+        | scenario.run("dump", "--to", "pre-migration")
     )
     recorded["uploads"] = scenario.run("uploads")
     listing = scenario.run("list")
@@ -254,6 +256,14 @@ def requests_of(
     return found
 
 
+def job_calls(job: AwsJob, verb: str) -> frozenset[Entry]:
+    """The calls `verb` makes as the job runs it: a dump touches only the schedules its `--to` options name."""
+    if verb != "dump":
+        return VERB_CALLS[verb]
+    schedules = {f"{name}/" for name in re.findall(r"--to \"?([a-z-]+)", job.runs)}
+    return frozenset(call for call in VERB_CALLS[verb] if call[3] not in DUMP_PREFIXES or call[3] in schedules)
+
+
 def job_verbs(job: AwsJob) -> list[str]:
     """The `python -m ops` verbs the job runs."""
     return re.findall(r"python -m ops ([a-z-]+)", job.runs)
@@ -286,7 +296,7 @@ def job_requests() -> dict[str, tuple[Plan, Registration, list[tuple[str, list[R
         plan, role = role_of(job, plans)
         variables = environment_variables(plan, job.environment)
         keys = bucket_keys(plan)
-        needed = [r for verb in verbs if verb in VERB_CALLS for r in requests_of(VERB_CALLS[verb], variables, keys)]
+        needed = [r for verb in verbs if verb in VERB_CALLS for r in requests_of(job_calls(job, verb), variables, keys)]
         found.setdefault(role.urn, (plan, role, []))[2].append((job.label, needed))
     return found
 

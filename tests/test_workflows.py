@@ -427,7 +427,7 @@ def test_every_job_s_token_is_admitted_by_its_role_and_no_other_context_is(
     settings = settings_of(plan.stack)
     trust = json.loads(role.inputs["assumeRolePolicy"])
     provider = {"Federated": oidc_provider_arn(settings.aws_account_id)}
-    repository = settings.github_repository("infra")
+    repository = settings.github_repository(job.repository)
 
     def token(subject: str, audience: str = STS_AUDIENCE) -> dict[str, str]:
         return {f"{GITHUB_OIDC_HOST}:sub": subject, f"{GITHUB_OIDC_HOST}:aud": audience}

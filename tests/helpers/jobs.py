@@ -13,14 +13,17 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
+from components.migration_environments import MigrationEnvironmentsArgs
 from infra.engine.runtime import Plan, Registration
 from policy.type_tokens import ENVIRONMENT_VARIABLE, IAM_ROLE
 from settings.github_oidc import oidc_subject
 from settings.stack import StackSettings
+from settings.stacks import STACKS
+from tests.helpers.stacks import settings_of
 
 WORKFLOWS = Path(__file__).resolve().parent.parent.parent / ".github" / "workflows"
 CONFIGURE_AWS = "aws-actions/configure-aws-credentials@"
@@ -67,6 +70,9 @@ class AwsJob:
     """The variable its configure-aws-credentials step reads the role's ARN from."""
     duration: int
     """Seconds its credentials last (role-duration-seconds, or the action's default)."""
+    repository: Literal["app", "infra"] = "infra"
+    """The repository whose run it is: a reusable workflow's (`workflow_call`) jobs run for the app repository that
+    calls it, in that repository's environments, with its OIDC subject."""
 
     @property
     def label(self) -> str:
@@ -86,7 +92,7 @@ class AwsJob:
 
     def subject(self, settings: StackSettings, main_branch: str) -> str:
         """The `sub` claim of this job's OIDC token: its environment's, else a pull request's, else the branch's."""
-        repository = settings.github_repository("infra")
+        repository = settings.github_repository(self.repository)
         if self.environment is not None:
             return oidc_subject(repository, environment=self.environment)
         if "pull_request" in workflow(self.workflow)["on"]:
@@ -104,10 +110,33 @@ def _expand(template: str, matrix: Mapping[str, Any]) -> Iterator[str]:
     yield template
 
 
+@functools.cache
+def app_environments() -> tuple[str, ...]:
+    """The environments the stacks declare in the app repository for the reusable migrate workflow's jobs."""
+    names: list[str] = []
+    for stack in STACKS:
+        settings = settings_of(stack)
+        if settings.migrations is not None:
+            # The role and bucket only fill variables; the names are what is read here.
+            args = MigrationEnvironmentsArgs.from_settings(
+                settings, settings.migrations, pre_migration_role_arn="", database_bucket=""
+            )
+            names += [environment.name for environment in args.environments]
+    return tuple(names)
+
+
+def _called_in(template: str) -> list[str]:
+    """The app repository's environments a reusable workflow's `${{ inputs.stack }}-...` environment is, for the
+    stacks that declare it (a stack that declares none does not call the workflow there)."""
+    pattern = re.escape(template).replace(re.escape("${{ inputs.stack }}"), "(?:" + "|".join(STACKS) + ")")
+    return [name for name in app_environments() if re.fullmatch(pattern, name)]
+
+
 def aws_jobs() -> list[AwsJob]:
     """Every job of every workflow that assumes a role, once per environment it runs in."""
     found = []
     for path in sorted(WORKFLOWS.glob("*.yml")):
+        called = "workflow_call" in (workflow(path.name)["on"] or {})
         for job_id, job in workflow(path.name)["jobs"].items():
             steps = [s for s in job.get("steps", []) if str(s.get("uses", "")).startswith(CONFIGURE_AWS)]
             for step in steps:
@@ -115,10 +144,14 @@ def aws_jobs() -> list[AwsJob]:
                 assert match is not None, f"{path.name}: job {job_id} names its role other than by a variable"
                 duration = int(step["with"].get("role-duration-seconds", DEFAULT_DURATION))
                 environment = job.get("environment")
-                environments = (
-                    [None] if environment is None else _expand(environment, job.get("strategy", {}).get("matrix", {}))
-                )
-                found += [AwsJob(path.name, job_id, job, env, match[1], duration) for env in environments]
+                if environment is None:
+                    environments: list[str | None] = [None]
+                elif called:
+                    environments = list(_called_in(environment))
+                else:
+                    environments = list(_expand(environment, job.get("strategy", {}).get("matrix", {})))
+                repository: Literal["app", "infra"] = "app" if called else "infra"
+                found += [AwsJob(path.name, job_id, job, env, match[1], duration, repository) for env in environments]
     return found
 
 
