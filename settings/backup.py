@@ -301,13 +301,16 @@ class BackupSettings(ConfigModel):
         if day != weekly.split()[4]:
             return [(path, f"runs on day {day}, not on the weekly dump's day ({weekly!r})")]
         start = _minute_of_day(cron)
-        return [
-            (path, f"starts before or with the {key} dump ({config_path(BackupSettings, key, 'schedule')})")
+        earlier = [
+            config_path(BackupSettings, key, "schedule")
             for key in ("weekly", "daily")
             if start is not None
             and (dump := _minute_of_day(self.classes()[key].schedule)) is not None
             and start <= dump
         ]
+        if earlier:
+            return [(path, f"starts before or with the dump of {' and '.join(earlier)}: it must start after it")]
+        return []
 
 
 def _minute_of_day(cron: str) -> int | None:

@@ -4,6 +4,7 @@ backup waited for, and a concurrent writer that loses nothing."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -12,9 +13,14 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 
+from infra.engine.runtime import Plan
 from ops import cli, maintain
+from policy.type_tokens import ENVIRONMENT_SECRET, ENVIRONMENT_VARIABLE
 from settings.maintenance import MaintenanceSettings
+from tests.helpers.stacks import only_problem, settings_of
+from tests.test_workflows import WORKFLOWS, load
 
 # Supabase's shape, as far as the job sees it: the API role `authenticated` (cluster-wide, so created once per
 # server), row level security on the app's tables with a policy for that role, and the reference's tables.
@@ -383,3 +389,52 @@ def test_a_concurrent_writer_loses_no_row_and_meets_no_deadlock(
     assert query(app_database, "SELECT count(*) FROM audit_logs WHERE created_at < now() - interval '1 year'") == [(0,)]
     assert query(app_database, "SELECT count(*) FROM sessions WHERE expires_at < now() - interval '30 days'") == [(0,)]
     assert old_audit <= {row[0] for row in query(app_database, "SELECT id FROM audit_logs_archive")}
+
+
+def test_the_workflow_runs_on_each_stacks_schedule_in_its_declared_environment_apart_from_the_dumps(
+    all_plans: dict[str, Plan],
+) -> None:
+    workflow = load(WORKFLOWS / "maintenance.yml")
+    job = workflow["jobs"]["maintain"]
+    crons = {entry["cron"] for entry in workflow["on"]["schedule"]}
+    stacks = [stack for stack in ("development", "staging", "production") if settings_of(stack).backup is not None]
+    assert job["strategy"]["matrix"]["stack"] == stacks, "every stack with backups (and so maintenance), only those"
+    assert job["environment"] == "${{ matrix.stack }}-maintenance"
+    for stack in stacks:
+        backup = settings_of(stack).backup
+        assert backup is not None
+        assert crons == {backup.maintenance.schedule}, f"crons {crons} are not {stack}'s maintenance schedule"
+        declared = {
+            reg.inputs.get("variableName") or reg.inputs.get("secretName")
+            for reg in all_plans[stack].registrations
+            if reg.type in (ENVIRONMENT_VARIABLE, ENVIRONMENT_SECRET)
+            and reg.inputs["environment"] == f"{stack}-maintenance"
+        }
+        read = set(re.findall(r"(?:vars|secrets)\.([A-Z0-9_]+)", yaml.safe_dump(job)))
+        assert read <= declared, f"{sorted(read - declared)} are not declared in {stack}-maintenance"
+    # A run is never cancelled halfway, and never queues in the dump's group, where it could cancel a pending dump.
+    assert job["concurrency"] == {"group": "maintenance-${{ matrix.stack }}", "cancel-in-progress": False}
+    assert job["permissions"] == {"contents": "read"}, "the job needs no OIDC token: no AWS role trusts it"
+    limits = maintain.Limits()
+    assert job["timeout-minutes"] >= limits.backup_wait_minutes + 2 * limits.rebuild_timeout_minutes, (
+        "the job's timeout ends it before its own limits do"
+    )
+    assert workflow["on"]["workflow_dispatch"]["inputs"]["dry_run"]["default"] is True, "a manual run is a dry run"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "problem"),
+    [
+        ("0 4 * * *", "is not weekly"),
+        ("0 4 * * 1", "not on the weekly dump's day"),
+        ("30 0 * * 0", "starts before or with the dump of weekly.schedule and daily.schedule"),
+        ("0 2 * * 0", "starts before or with the dump of daily.schedule:"),
+        ("0 4 * * x", "'x' is not a number from 0 to 6"),
+    ],
+)
+def test_a_schedule_not_after_the_weekly_backup_is_refused_at_its_key(schedule: str, problem: str) -> None:
+    found = only_problem(
+        "production", lambda config: config["vibelog:backup"].setdefault("maintenance", {}).update(schedule=schedule)
+    )
+    assert found.path == "vibelog:backup.maintenance.schedule", found
+    assert problem in found.expected, found
