@@ -88,7 +88,8 @@ class Limits:
     statement_timeout_seconds: float = 60.0
     """Longest one batch, count or catalog statement may run."""
     rebuild_timeout_minutes: float = 120.0
-    """Longest REINDEX CONCURRENTLY, a leftover's DROP INDEX CONCURRENTLY, or the ANALYZE may run."""
+    """Longest REINDEX CONCURRENTLY, a leftover's DROP INDEX CONCURRENTLY, or the ANALYZE may run (lock waits
+    included)."""
     backup_wait_minutes: float = 120.0
     """Longest wait for a running pg_dump of the database to end (the dump job's own timeout)."""
 
@@ -145,10 +146,18 @@ def maintain(url: str, targets: Targets, limits: Limits, *, dry_run: bool, say: 
         ).fetchone()
         assert cutoffs is not None
         expired_before, archived_before = cutoffs
-        _drop_leftovers(conn, resolved.index, limits, dry_run=dry_run, say=say)
+        building = _other_index_builds(conn, resolved.index)
+        if not building:
+            _drop_leftovers(conn, resolved.index, limits, dry_run=dry_run, say=say)
         _delete_sessions(conn, resolved.sessions, expired_before, limits, dry_run=dry_run, say=say)
         _move_audit(conn, resolved, archived_before, limits, dry_run=dry_run, say=say)
-        _reindex(conn, resolved.index, limits, dry_run=dry_run, say=say)
+        if building:
+            say(
+                f"left {resolved.index} and any invalid copy of it for the next run: another session builds an index "
+                f"on its table (pid {', '.join(map(str, building))}), and those copies may be its own"
+            )
+        else:
+            _reindex(conn, resolved.index, limits, dry_run=dry_run, say=say)
         _analyze(conn, limits, dry_run=dry_run, say=say)
 
 
@@ -250,19 +259,15 @@ ORDER BY c.relname
 
 def _drop_leftovers(conn: Connection, index: Relation, limits: Limits, *, dry_run: bool, say: Say) -> None:
     """Drop the invalid copies an interrupted REINDEX CONCURRENTLY leaves (`<index>_ccnew`, `_ccold`, numbered):
-    they slow every write to the table and hold no data. One still in use by a running REINDEX holds a lock on the
-    table that the drop waits for, so lock_timeout ends the drop instead."""
+    they slow every write to the table and hold no data. Only called when no other session builds an index on the
+    table (_other_index_builds): a running REINDEX's copy is invalid too until it ends."""
     pattern = f"^{re.escape(index.name)}_cc(new|old)[0-9]*$"
     leftovers = [Relation(0, str(s), str(n)) for s, n in conn.execute(LEFTOVERS_QUERY, (index.oid, pattern))]
     for leftover in leftovers:
         if dry_run:
             say(f"would drop {leftover}, the invalid copy an interrupted REINDEX left")
             continue
-        _set(conn, "statement_timeout", limits.rebuild_timeout_minutes * 60, local=False)
-        try:
-            _run_once(conn, sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(leftover.identifier), limits)
-        finally:
-            _set(conn, "statement_timeout", limits.statement_timeout_seconds, local=False)
+        _concurrently(conn, sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(leftover.identifier), limits)
         say(f"dropped {leftover}, the invalid copy an interrupted REINDEX left")
 
 
@@ -315,7 +320,13 @@ def _utc(moment: datetime) -> str:
 
 
 def _count(conn: Connection, matching: sql.Composed, before: datetime) -> int:
-    row = conn.execute(sql.SQL("SELECT count(*) {}").format(matching), {"before": before}).fetchone()
+    try:
+        row = conn.execute(sql.SQL("SELECT count(*) {}").format(matching), {"before": before}).fetchone()
+    except errors.QueryCanceled:
+        raise JobError(
+            "counting the rows to delete or move ran past the statement timeout (--statement-timeout); what the "
+            "lines above say was done is committed"
+        ) from None
     return int(row[0]) if row else 0
 
 
@@ -360,24 +371,38 @@ def _why(error: psycopg.Error) -> str:
     return "a batch could not lock its table within the lock timeout"
 
 
-def _run_once(conn: Connection, statement: sql.SQL | sql.Composed, limits: Limits) -> None:
-    """A statement that cannot run in a transaction, tried again after a lock timeout."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            conn.execute(statement)
-            return
-        except errors.LockNotAvailable:
-            if attempt == ATTEMPTS:
-                raise JobError(
-                    f"could not lock the table within {limits.lock_timeout_seconds:g} s, {ATTEMPTS} times in a row "
-                    f"({statement.as_string(conn)}); a rerun resumes"
-                ) from None
-            time.sleep(attempt)
-        except errors.QueryCanceled:
-            raise JobError(
-                f"{statement.as_string(conn)} ran past {limits.rebuild_timeout_minutes:g} min; the next run drops "
-                "what it left and resumes"
-            ) from None
+PROGRESS_QUERY = """
+SELECT pid FROM pg_catalog.pg_stat_progress_create_index
+WHERE relid = (SELECT indrelid FROM pg_catalog.pg_index WHERE indexrelid = %s) AND pid <> pg_backend_pid()
+ORDER BY pid
+"""
+
+
+def _other_index_builds(conn: Connection, index: Relation) -> list[int]:
+    """The sessions building or rebuilding an index on the index's table right now (a migration, a person)."""
+    return [int(pid) for (pid,) in conn.execute(PROGRESS_QUERY, (index.oid,))]
+
+
+def _concurrently(conn: Connection, statement: sql.SQL | sql.Composed, limits: Limits) -> None:
+    """A statement that runs outside a transaction for long (REINDEX or DROP INDEX CONCURRENTLY, ANALYZE), bounded
+    by the rebuild timeout alone.
+
+    No lock_timeout: their waits for other transactions (every writer of the table, every older snapshot) are lock
+    waits that it would end after seconds whenever the app has a longer transaction open; and the lock they queue
+    for (SHARE UPDATE EXCLUSIVE) does not conflict with the app's reads and writes, so no query waits behind them.
+    """
+    _set(conn, "lock_timeout", 0, local=False)
+    _set(conn, "statement_timeout", limits.rebuild_timeout_minutes * 60, local=False)
+    try:
+        conn.execute(statement)
+    except errors.QueryCanceled:
+        raise JobError(
+            f"{statement.as_string(conn)} ran past {limits.rebuild_timeout_minutes:g} min; the next run drops what "
+            "it left and resumes"
+        ) from None
+    finally:
+        _set(conn, "lock_timeout", limits.lock_timeout_seconds, local=False)
+        _set(conn, "statement_timeout", limits.statement_timeout_seconds, local=False)
 
 
 def _size(conn: Connection, index: Relation) -> int:
@@ -392,13 +417,9 @@ def _reindex(conn: Connection, index: Relation, limits: Limits, *, dry_run: bool
         say(f"would rebuild {index} ({before} bytes) with REINDEX INDEX CONCURRENTLY")
         return
     start = time.monotonic()
-    _set(conn, "statement_timeout", limits.rebuild_timeout_minutes * 60, local=False)
-    try:
-        # Concurrently: writes to the table go on while it runs. It cannot run in a transaction block: the
-        # connection is in autocommit.
-        _run_once(conn, sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(index.identifier), limits)
-    finally:
-        _set(conn, "statement_timeout", limits.statement_timeout_seconds, local=False)
+    # Concurrently: writes to the table go on while it runs. It cannot run in a transaction block: the connection
+    # is in autocommit.
+    _concurrently(conn, sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(index.identifier), limits)
     say(f"rebuilt {index} concurrently: {before} -> {_size(conn, index)} bytes in {time.monotonic() - start:.1f} s")
 
 
@@ -407,12 +428,8 @@ def _analyze(conn: Connection, limits: Limits, *, dry_run: bool, say: Say) -> No
         say("would ANALYZE the database")
         return
     start = time.monotonic()
-    _set(conn, "statement_timeout", limits.rebuild_timeout_minutes * 60, local=False)
-    try:
-        # SKIP_LOCKED: a table another session holds (autovacuum, a migration) is passed over, not waited for.
-        _run_once(conn, sql.SQL("ANALYZE (SKIP_LOCKED)"), limits)
-    finally:
-        _set(conn, "statement_timeout", limits.statement_timeout_seconds, local=False)
+    # SKIP_LOCKED: a table another session holds (autovacuum, a migration) is passed over, not waited for.
+    _concurrently(conn, sql.SQL("ANALYZE (SKIP_LOCKED)"), limits)
     say(f"analyzed the database in {time.monotonic() - start:.1f} s")
 
 

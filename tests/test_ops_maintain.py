@@ -438,3 +438,50 @@ def test_a_schedule_not_after_the_weekly_backup_is_refused_at_its_key(schedule: 
     )
     assert found.path == "vibelog:backup.maintenance.schedule", found
     assert problem in found.expected, found
+
+
+def test_a_rebuild_running_in_another_session_keeps_its_copy_and_is_not_raced(
+    app_database: str, snapshot_holder: psycopg.Connection[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A person's REINDEX CONCURRENTLY, waiting for the holder's snapshot: its _ccnew is invalid until it ends.
+    other = psycopg.connect(app_database, autocommit=True)
+    rebuild = threading.Thread(target=other.execute, args=("REINDEX INDEX CONCURRENTLY idx_vibelogs_created_at",))
+    rebuild.start()
+    try:
+        deadline = time.monotonic() + 10
+        while query(app_database, INVALID_INDEXES) != [("idx_vibelogs_created_at_ccnew",)]:
+            assert time.monotonic() < deadline, "the other session's REINDEX never made its copy"
+            time.sleep(0.05)
+
+        assert cli.main(["maintain"]) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert "left public.idx_vibelogs_created_at and any invalid copy of it for the next run" in out, out
+        assert "dropped" not in out, out
+        assert query(app_database, INVALID_INDEXES) == [("idx_vibelogs_created_at_ccnew",)], "its copy was dropped"
+        assert f"moved {COUNTS['old']} public.audit_logs rows" in out, "the other steps did not run"
+    finally:
+        snapshot_holder.rollback()
+        rebuild.join(timeout=30)
+        other.close()
+    assert query(app_database, INVALID_INDEXES) == [], "the other session's REINDEX did not finish"
+
+
+def test_a_batch_that_cannot_lock_its_table_is_tried_again_then_fails_saying_a_rerun_resumes(
+    app_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = state(app_database)
+    with psycopg.connect(app_database) as migration:
+        migration.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+        assert cli.main(["maintain", "--lock-timeout", "0.1"]) == 1
+        migration.rollback()
+    err = capsys.readouterr().err
+    assert err.startswith("error: a batch could not lock its table within the lock timeout 3 times in a row"), err
+    assert err.rstrip().endswith("0 rows were done and are committed: a rerun resumes"), err
+    assert state(app_database) == before, "a failed batch changed the database"
+
+    # A lock held for less than the retries last: the batch goes through on a later try.
+    with psycopg.connect(app_database) as migration:
+        migration.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+        threading.Timer(0.5, migration.rollback).start()
+        assert cli.main(["maintain", "--lock-timeout", "0.1"]) == 0, capsys.readouterr().err
+    assert f"deleted {COUNTS['expired']} public.sessions" in capsys.readouterr().out
