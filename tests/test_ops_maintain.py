@@ -4,7 +4,9 @@ backup waited for, and a concurrent writer that loses nothing."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,9 @@ from ops import cli, maintain
 from policy.type_tokens import ENVIRONMENT_SECRET, ENVIRONMENT_VARIABLE
 from settings.maintenance import MaintenanceSettings
 from tests.helpers.stacks import only_problem, settings_of
+from tests.ops_processes import wait_for
+from tests.runbook_servers import World, stand_in
+from tests.test_ops_errors import start, told
 from tests.test_workflows import WORKFLOWS, load
 
 # Supabase's shape, as far as the job sees it: the API role `authenticated` (cluster-wide, so created once per
@@ -242,6 +247,14 @@ def test_a_malformed_setting_is_bad_input_and_changes_nothing(
     assert cli.main(["maintain"]) == 2, f"{name}={value!r} is bad input"
     assert capsys.readouterr().err.startswith(f"error: {message}")
     assert state(app_database) == before
+
+
+@pytest.fixture
+def slack() -> Iterator[tuple[World, str]]:
+    """A Slack webhook stand-in: what it was sent, and its URL."""
+    world = World()
+    with stand_in(world) as base:
+        yield world, f"{base}/hooks/slack"
 
 
 @pytest.fixture
@@ -485,3 +498,36 @@ def test_a_batch_that_cannot_lock_its_table_is_tried_again_then_fails_saying_a_r
         threading.Timer(0.5, migration.rollback).start()
         assert cli.main(["maintain", "--lock-timeout", "0.1"]) == 0, capsys.readouterr().err
     assert f"deleted {COUNTS['expired']} public.sessions" in capsys.readouterr().out
+
+
+def test_sigterm_during_the_reindex_ends_it_reports_and_the_next_run_finishes_the_work(
+    app_database: str,
+    snapshot_holder: psycopg.Connection[Any],
+    slack: tuple[World, str],
+    tmp_path: Path,
+) -> None:
+    world, webhook = slack
+    env = {**os.environ, "SLACK_WEBHOOK": webhook, "PYTHONUNBUFFERED": "1"}
+    job = start(["maintain"], env)
+    # The REINDEX has made its copy and waits for the holder's snapshot: the batches before it are done.
+    wait_for("the REINDEX's copy", lambda: query(app_database, INVALID_INDEXES) == [("idx_vibelogs_created_at_ccnew",)])
+    job.send_signal(signal.SIGTERM)
+    out, err = job.communicate(timeout=60)
+
+    assert (job.returncode, err) == (130, "interrupted\n"), f"exit {job.returncode}: {err}"
+    assert f"moved {COUNTS['old']} public.audit_logs rows" in out, out
+    building = "SELECT count(*) FROM pg_stat_progress_create_index"
+    wait_for("the server to cancel the REINDEX", lambda: query(app_database, building) == [(0,)], seconds=10)
+    posts, summary = told(world, tmp_path)
+    assert posts == ["staging: maintain interrupted (SIGTERM)"], posts
+    assert "## Database maintenance of staging\n" in summary, "the steps done before the signal are not reported"
+    assert summary.rstrip().endswith("## maintain interrupted (SIGTERM)"), summary
+    snapshot_holder.rollback()
+
+    job = start(["maintain"], env)
+    out, err = job.communicate(timeout=60)
+    assert job.returncode == 0, err
+    assert query(app_database, INVALID_INDEXES) == [], "the next run left the interrupted REINDEX's copy"
+    posts, _ = told(world, tmp_path)
+    assert posts[-1] == "\n".join(["Database maintenance of staging", *out.splitlines()]), posts[-1]
+    assert "dropped public.idx_vibelogs_created_at_ccnew" in posts[-1], posts[-1]
