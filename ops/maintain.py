@@ -4,6 +4,7 @@ idempotent, so a run stopped anywhere is finished by the next one (docs/maintena
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import time
@@ -433,24 +434,23 @@ def _analyze(conn: Connection, limits: Limits, *, dry_run: bool, say: Say) -> No
     say(f"analyzed the database in {time.monotonic() - start:.1f} s")
 
 
-def _positive(text: str) -> float:
+def _number(text: str, *, zero: bool = False) -> float:
+    """A finite number above 0 (or at least 0 where `zero`); argparse's bad usage (exit 2) otherwise."""
     try:
         number = float(text)
     except ValueError:
-        number = 0.0
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+        number = math.nan
+    if not math.isfinite(number) or number < 0 or (number == 0 and not zero):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number {'of at least 0' if zero else 'above 0'}")
     return number
+
+
+def _positive(text: str) -> float:
+    return _number(text)
 
 
 def _not_negative(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        number = -1.0
-    if not number >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of at least 0")
-    return number
+    return _number(text, zero=True)
 
 
 def _whole(text: str) -> int:

@@ -531,3 +531,26 @@ def test_sigterm_during_the_reindex_ends_it_reports_and_the_next_run_finishes_th
     posts, _ = told(world, tmp_path)
     assert posts[-1] == "\n".join(["Database maintenance of staging", *out.splitlines()]), posts[-1]
     assert "dropped public.idx_vibelogs_created_at_ccnew" in posts[-1], posts[-1]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--batch-rows", "0"],
+        ["--batch-rows", "1e3"],
+        ["--lock-timeout", "inf"],
+        ["--statement-timeout", "nan"],
+        ["--rebuild-timeout", "0"],
+        ["--backup-wait", "-1"],
+        ["--vacuum"],
+    ],
+)
+def test_a_bad_option_is_bad_usage_and_changes_nothing(
+    argv: list[str], app_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = state(app_database)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["maintain", *argv])
+    assert exited.value.code == 2, argv
+    assert "error:" in capsys.readouterr().err
+    assert state(app_database) == before
