@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from ops import dump, environment, interrupt, metrics, postgres, report, restore, uploads, vault
+from ops import dump, environment, interrupt, maintain, metrics, postgres, report, restore, uploads, vault
 from ops.environment import Variable
 from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
@@ -268,6 +268,7 @@ def parser() -> argparse.ArgumentParser:
         "--rto-minutes", type=int, default=240, help="the objective the restore time is reported against"
     )
     testing.add_argument("--schema", action="append", default=[], help="restore and check only this schema")
+    maintain.register(verbs)
     runbook_cli.register(verbs)
     return top
 

@@ -19,7 +19,8 @@ from settings.base import (
     setting,
 )
 from settings.github_oidc import OIDC_SUBJECT_PATTERN
-from settings.retention import MINUTES_PER_DAY, cron_interval_minutes, lifecycle_problems
+from settings.maintenance import MaintenanceSettings
+from settings.retention import MINUTES_PER_DAY, MINUTES_PER_WEEK, cron_interval_minutes, lifecycle_problems
 
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
@@ -193,6 +194,10 @@ class BackupSettings(ConfigModel):
         "Region of the Supabase project; its Storage S3 API signs requests for it (the upload backup).",
         example="us-east-1",
     )
+    maintenance: MaintenanceSettings = setting(
+        "The weekly database maintenance, run after the weekly dump (docs/maintenance.md).",
+        default_factory=MaintenanceSettings,
+    )
     postgres_major: int = setting(
         "Major version of the Supabase PostgreSQL server; the jobs install this pg_dump/pg_restore (never older).",
         example=15,
@@ -217,7 +222,7 @@ class BackupSettings(ConfigModel):
 
     @model_validator(mode="after")
     def _meets_objectives(self) -> BackupSettings:
-        problems = self._lifecycle_problems() + self._objective_problems()
+        problems = self._lifecycle_problems() + self._objective_problems() + self._maintenance_problems()
         if problems:
             raise CrossFieldError(problems)
         return self
@@ -293,6 +298,45 @@ class BackupSettings(ConfigModel):
                 )
             )
         return problems
+
+    def _maintenance_problems(self) -> list[tuple[str, str]]:
+        """Maintenance runs weekly, on the weekly dump's day after that day's dumps: the dump is taken of the data
+        before any of it is deleted or moved, and a dump never waits behind a REINDEX (the job also waits for a
+        running pg_dump, ops/maintain.py)."""
+        path = config_path(BackupSettings, "maintenance", "schedule")
+        cron = self.maintenance.schedule
+        errors = _schedule_errors(cron)
+        if errors:
+            return [(path, error) for error in errors]
+        if cron_interval_minutes(cron) != MINUTES_PER_WEEK:
+            return [(path, f"{cron!r} is not weekly (`M H * * D`): the reference's maintenance is weekly")]
+        weekly = self.weekly.schedule
+        if _schedule_errors(weekly) or cron_interval_minutes(weekly) != MINUTES_PER_WEEK:
+            return []  # reported at the weekly schedule, or a weekly class that is not weekly: no day to follow
+        day = cron.split()[4]
+        if day != weekly.split()[4]:
+            return [(path, f"runs on day {day}, not on the weekly dump's day ({weekly!r})")]
+        start = _minute_of_day(cron)
+        earlier = [
+            config_path(BackupSettings, key, "schedule")
+            for key in ("weekly", "daily")
+            if start is not None
+            and (dump := _minute_of_day(self.classes()[key].schedule)) is not None
+            and start <= dump
+        ]
+        if earlier:
+            return [(path, f"starts before or with the dump of {' and '.join(earlier)}: it must start after it")]
+        return []
+
+
+def _minute_of_day(cron: str) -> int | None:
+    """When a `M H * * *` or `M H * * D` schedule starts in its day; None for any other (or a malformed) one."""
+    if _schedule_errors(cron):
+        return None
+    minute, hour = cron.split()[:2]
+    if not (minute.isdigit() and hour.isdigit()):
+        return None
+    return int(hour) * 60 + int(minute)
 
 
 def _schedule_errors(cron: str) -> list[str]:

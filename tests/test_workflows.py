@@ -67,6 +67,7 @@ def test_the_workflows_exist() -> None:
         "backup-database.yml",
         "backup-uploads.yml",
         "restore-test.yml",
+        "maintenance.yml",
         "runbook-rollback.yml",
         "runbook-failover.yml",
         "runbook-database-restore.yml",
