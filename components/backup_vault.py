@@ -31,6 +31,10 @@ ROLE_KEYS = ("writer", "restore-test", "replication")
 SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600}
 
 
+# S3's conditional-write keys (2024): `s3:if-none-match` is absent from a write without If-None-Match, and
+# `s3:ObjectCreationOperation` is true for PutObject, CopyObject and CompleteMultipartUpload, false for the parts.
+REQUIRE_IF_NONE_MATCH = {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
+
 # Tag naming what a bucket of the vault is for: `backup`, or `replication-source` (the live uploads).
 BUCKET_ROLE_TAG = "vibelog-role"
 
@@ -293,21 +297,34 @@ class BackupVault(pulumi.ComponentResource):
         )
         public_access = block_public_access(name, bucket.bucket, opts)
         ownership = enforce_bucket_owner(name, bucket.bucket, opts)
+        statements = [
+            statement(
+                "Deny",
+                ["s3:*"],
+                [arn, pulumi.Output.concat(arn, "/*")],
+                Sid="DenyInsecureTransport",
+                Principal="*",
+                Condition=INSECURE_TRANSPORT,
+            )
+        ]
+        if locked:
+            # A backup is written once: a PutObject or CompleteMultipartUpload without If-None-Match (which could put
+            # a new version in front of a locked one) is refused by S3 itself, whoever holds s3:PutObject. The parts
+            # of a multipart upload carry no such header, so only the object-creating requests are held to it.
+            statements.append(
+                statement(
+                    "Deny",
+                    ["s3:PutObject"],
+                    [pulumi.Output.concat(arn, "/*")],
+                    Sid="DenyOverwrite",
+                    Principal="*",
+                    Condition=REQUIRE_IF_NONE_MATCH,
+                )
+            )
         policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.bucket,
-            policy=pulumi.Output.json_dumps(
-                document(
-                    statement(
-                        "Deny",
-                        ["s3:*"],
-                        [arn, pulumi.Output.concat(arn, "/*")],
-                        Sid="DenyInsecureTransport",
-                        Principal="*",
-                        Condition=INSECURE_TRANSPORT,
-                    )
-                )
-            ),
+            policy=pulumi.Output.json_dumps(document(*statements)),
             # S3 rejects a bucket policy while the public access block is being written.
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[public_access])),
         )
@@ -410,6 +427,17 @@ class BackupVault(pulumi.ComponentResource):
                 "put-backups": document(
                     # AbortMultipartUpload: a failed dump removes its own parts instead of leaving them for days.
                     statement("Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], objects, Sid="PutBackups"),
+                    # The dump job checks that its key is new before it uploads (ops/vault.py require_new): real S3
+                    # refuses a second writer of the same key only once its whole upload is done.
+                    statement(
+                        "Allow",
+                        ["s3:ListBucket"],
+                        [self.database.arn],
+                        Sid="CheckNewDumpKeys",
+                        Condition={
+                            "StringLike": {"s3:prefix": [b.prefix + "*" for b in args.database_classes.values()]}
+                        },
+                    ),
                     # The upload job compares Supabase Storage with its mirror under objects/ to copy only what is
                     # new or changed; it lists nothing else and reads no object.
                     statement(
@@ -448,10 +476,11 @@ class BackupVault(pulumi.ComponentResource):
             self._github_trust(self._args.reader_subject),
             {
                 "read-backups": document(
-                    statement("Allow", ["s3:ListBucket"], buckets, Sid="ListBackups"),
+                    # Versions: a restore reads the version its manifest names, never what stands in front of it.
+                    statement("Allow", ["s3:ListBucket", "s3:ListBucketVersions"], buckets, Sid="ListBackups"),
                     statement(
                         "Allow",
-                        ["s3:GetObject"],
+                        ["s3:GetObject", "s3:GetObjectVersion"],
                         [pulumi.Output.concat(arn, "/*") for arn in buckets],
                         Sid="ReadBackups",
                     ),

@@ -30,6 +30,7 @@ DUMP_ENV = (
     *VAULT,
     Variable("BACKUP_DATABASE_URL", "the database to dump (a direct or session URL)", secret=True),
     postgres.PG_BIN,
+    *vault.RUN_ENV,
 )
 UPLOADS_ENV = (
     Variable("SUPABASE_STORAGE_ENDPOINT", "Supabase Storage's S3 endpoint"),
@@ -39,6 +40,7 @@ UPLOADS_ENV = (
     Variable("BACKUP_UPLOADS_BUCKET", "the uploads bucket the objects are copied into"),
     Variable("BACKUP_UPLOADS_REGION", "that bucket's region"),
     Variable("BACKUP_UPLOADS_RETENTION_DAYS", "days the upload backups are kept (whole number)"),
+    *vault.RUN_ENV,
 )
 LIST_ENV = (
     *VAULT,
@@ -120,8 +122,10 @@ def run_uploads(_: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     s3 = vault_client()
     moment = vault.now()
+    schedules = [s for s in args.schedule or vault.DATABASE_SCHEDULES if s in vault.DATABASE_SCHEDULES]
+    found = vault.inventory(s3, env("BACKUP_DATABASE_BUCKET"), schedules)
     print(f"{'schedule':8}  {'age':>9}  {'size':>12}  {'class':12}  key")
-    for backup in vault.backups(s3, env("BACKUP_DATABASE_BUCKET"), args.schedule or vault.DATABASE_SCHEDULES):
+    for backup in found.backups:
         print(
             f"{backup.schedule:8}  {backup.age_hours(moment):8.1f}h  {backup.size:12d}  "
             f"{backup.storage_class:12}  {backup.key}"
@@ -131,7 +135,10 @@ def run_list(args: argparse.Namespace) -> int:
         for item in vault.list_objects(s3, uploads_bucket, uploads.MANIFESTS_PREFIX):
             age = (moment - item.last_modified).total_seconds() / 3600
             print(f"{'uploads':8}  {age:8.1f}h  {item.size:12d}  {item.storage_class:12}  {item.key}")
-    return 0
+    # A backup that is not whole is said, and fails the listing: nobody reads a table for what is missing from it.
+    for finding in found.findings:
+        print(finding.line())
+    return 1 if found.findings else 0
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -151,7 +158,9 @@ def run_restore(args: argparse.Namespace) -> int:
 
 
 def run_thaw(args: argparse.Namespace) -> int:
-    state = vault.thaw(vault_client(), env("BACKUP_DATABASE_BUCKET"), args.key, days=args.days)
+    s3, bucket = vault_client(), env("BACKUP_DATABASE_BUCKET")
+    version = vault.dump_version(s3, bucket, args.key, vault.manifest_of(s3, bucket, args.key))
+    state = vault.thaw(s3, bucket, args.key, days=args.days, version_id=version)
     print(f"{args.key}: {state}")
     return 0
 
@@ -180,8 +189,9 @@ def restore_test(
     """The weekly restore test: the newest dump of `schedule`, verified, restored into a scratch server, checked."""
     start = time.monotonic()
     key, age, checks, failure = "", 0.0, [], ""
+    findings: list[vault.Finding] = []
     try:
-        backup = restore.newest(s3, bucket, schedule)
+        backup, findings = restore.newest(s3, bucket, schedule)
         key = backup.key
         with interrupt.temporary_directory("vibelog-restore-test-") as workdir:
             path = workdir / "database.dump"
@@ -195,8 +205,16 @@ def restore_test(
     except Exception as error:  # a full disk or an S3 outage fails the test, reported as one
         failure = unexpected(error)
     minutes = (time.monotonic() - start) / 60
-    passed = not failure and bool(checks) and all(check.ok for check in checks)
-    return report.RestoreReport(stack, key, passed, age, minutes, rto_minutes, tuple(checks), failure)
+    # A finding on the dump restored or a newer one fails the test: the newest backup is not what it should be (a
+    # dump without a manifest, a manifest behind a delete marker, a version in front of the locked one). An older
+    # finding is reported and does not fail it: a newer whole backup stands in front of it.
+    stamp = vault.key_stamp(key)
+    blocking = tuple(finding.line() for finding in findings if finding.stamp >= stamp)
+    warnings = tuple(finding.line() for finding in findings if finding.stamp < stamp)
+    passed = not failure and not blocking and bool(checks) and all(check.ok for check in checks)
+    return report.RestoreReport(
+        stack, key, passed, age, minutes, rto_minutes, tuple(checks), failure, findings=blocking, warnings=warnings
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -223,7 +241,7 @@ def parser() -> argparse.ArgumentParser:
     listing = environment.add_job(
         verbs,
         "list",
-        summary="list the complete backups of each schedule with their age",
+        summary="list the complete backups of each schedule with their age, and every finding (exit 1 if any)",
         run=run_list,
         variables=LIST_ENV,
     )
@@ -235,7 +253,7 @@ def parser() -> argparse.ArgumentParser:
         run=run_restore,
         variables=RESTORE_ENV,
     )
-    restoring.add_argument("key", help="the dump's key, as `list` shows it (daily/20261127T020000Z.dump)")
+    restoring.add_argument("key", help="the dump's key, as `list` shows it (daily/20261127T020000Z-123-1.dump)")
     restoring.add_argument(
         "--target-url-env",
         default="RESTORE_TARGET_URL",

@@ -94,7 +94,7 @@ def sync(
                 raise JobError(f"cannot copy {storage_bucket}/{item.key}: {vault.reason(error)}") from None
             copied_bytes += item.size
             entries.append({"key": key, "size": item.size, "reason": decision})
-    manifest_key = f"{MANIFESTS_PREFIX}{vault.stamp(moment)}.json"
+    manifest_key = f"{MANIFESTS_PREFIX}{vault.stamp(moment)}-{vault.run_id()}.json"
     vault.put_json(
         target,
         bucket,

@@ -27,6 +27,7 @@ from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import KMS_KEY as KEY
 from policy.unknowns import UNKNOWN
 from settings.loader import load_settings
+from tests.helpers.iam_eval import allowed
 from tests.helpers.stacks import plan_of, stack_config
 
 SIDE_RESOURCES = {
@@ -131,10 +132,27 @@ def test_every_bucket_policy_denies_requests_without_tls() -> None:
     for bucket_name in (*VAULT_BUCKETS, "backup-uploads"):
         name = plan.one(BUCKET, bucket_name).inputs["bucket"]
         policy = plan.one(POLICY, f"{bucket_name}-policy")
-        [deny] = json.loads(policy.inputs["policy"])["Statement"]
+        [deny] = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "DenyInsecureTransport"]
         assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", ["s3:*"]), policy.urn
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, policy.urn
         assert set(deny["Resource"]) == {f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"}, policy.urn
+
+
+def test_the_backup_buckets_themselves_refuse_a_write_that_could_overwrite() -> None:
+    plan = vault_plan("production")
+    for bucket_name in VAULT_BUCKETS:
+        name = plan.one(BUCKET, bucket_name).inputs["bucket"]
+        policy = json.loads(plan.one(POLICY, f"{bucket_name}-policy").inputs["policy"])
+        anyone = {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, *policy["Statement"]]}
+        key, tls = f"arn:aws:s3:::{name}/daily/20261127T020000Z-1-1.dump", {"aws:SecureTransport": "true"}
+        # Compliance: the jobs' conditional PutObject / CompleteMultipartUpload, and the parts between them.
+        create = {**tls, "s3:ObjectCreationOperation": "true"}
+        assert allowed([anyone], "s3:PutObject", key, {**create, "s3:if-none-match": "*"}), bucket_name
+        assert allowed([anyone], "s3:PutObject", key, {**tls, "s3:ObjectCreationOperation": "false"}), bucket_name
+        # Noncompliance: the same write without If-None-Match, whoever holds s3:PutObject.
+        assert not allowed([anyone], "s3:PutObject", key, create), f"{bucket_name} accepts an unconditional write"
+    uploads = json.loads(plan.one(POLICY, "backup-uploads-policy").inputs["policy"])
+    assert [s["Sid"] for s in uploads["Statement"]] == ["DenyInsecureTransport"], "the mirror is overwritten hourly"
 
 
 @pytest.mark.parametrize(("stack", "mode", "days"), [("production", "COMPLIANCE", 30), ("staging", "GOVERNANCE", 7)])
@@ -278,7 +296,9 @@ def test_the_writer_can_make_exactly_the_calls_of_the_dump_and_upload_jobs() -> 
     assert allows(put, "s3:PutObject", f"{uploads}/manifests/20261127T020000Z.json")
     # Noncompliance: nothing outside the class prefixes, no listing or reading of the backups.
     assert not allows(put, "s3:PutObject", f"{db}/elsewhere.dump")
-    assert not allows(put, "s3:ListBucket", db, prefix="daily/")
+    # ops/vault.py require_new(): the dump's key is checked before its upload starts.
+    assert allows(put, "s3:ListBucket", db, prefix="daily/20261127T020000Z-1-1")
+    assert not allows(put, "s3:ListBucket", db, prefix="")
     assert not allows(put, "s3:ListBucket", uploads, prefix="")
     assert not allows(put, "s3:GetObject", f"{db}/daily/20261127T020000Z.dump")
     assert actions(put) == {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket"}
@@ -292,6 +312,11 @@ def test_the_reader_can_make_exactly_the_calls_of_the_restore_test_and_list() ->
     # ops/vault.py backups() and list: ListObjectsV2 on both vault buckets.
     assert allows(read, "s3:ListBucket", db, prefix="daily/")
     assert allows(read, "s3:ListBucket", uploads_backup, prefix="manifests/")
+    # ops/vault.py inventory() and manifest_of(): ListObjectVersions; reads name the version (s3:GetObjectVersion).
+    assert allows(read, "s3:ListBucketVersions", db, prefix="daily/")
+    assert allows(read, "s3:ListBucketVersions", uploads_backup, prefix="objects/")
+    assert allows(read, "s3:GetObjectVersion", f"{db}/daily/20261127T020000Z.manifest.json")
+    assert allows(read, "s3:GetObjectVersion", f"{uploads_backup}/objects/recordings/u1/a.webm")
     # ops/restore.py fetch_verified(): the manifest and the dump (HeadObject and GetObject are s3:GetObject).
     assert allows(read, "s3:GetObject", f"{db}/daily/20261127T020000Z.manifest.json")
     # ops/vault.py download(): an archived yearly copy is restored first.
@@ -345,7 +370,14 @@ def test_no_workflow_role_can_delete_unlock_or_reconfigure_backups() -> None:
         "kms:GenerateDataKey",
         "kms:Decrypt",
     }
-    assert reader == {"s3:ListBucket", "s3:GetObject", "s3:RestoreObject", "kms:Decrypt"}
+    assert reader == {
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:RestoreObject",
+        "kms:Decrypt",
+    }
     for granted in (writer, reader):
         for action in granted:
             assert "*" not in action, action

@@ -48,3 +48,12 @@ def test_negated_operators_and_if_exists() -> None:
     if_exists = policy({"StringEqualsIfExists": {"aws:SourceAccount": "1"}})
     assert allowed([if_exists], "s3:GetObject", ARN, {})
     assert not allowed([if_exists], "s3:GetObject", ARN, {"aws:SourceAccount": "2"})
+
+
+def test_null_holds_when_the_key_is_absent_for_true_and_present_for_false() -> None:
+    absent = policy({"Null": {"s3:if-none-match": "true"}})
+    assert allowed([absent], "s3:GetObject", ARN, {})
+    assert not allowed([absent], "s3:GetObject", ARN, {"s3:if-none-match": "*"})
+    present = policy({"Null": {"s3:if-none-match": "false"}})
+    assert allowed([present], "s3:GetObject", ARN, {"s3:if-none-match": "*"})
+    assert not allowed([present], "s3:GetObject", ARN, {})

@@ -42,12 +42,16 @@ _OPERATORS: dict[str, Callable[[list[str], str], bool]] = {
 
 
 def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
-    """The String*, Arn* and Bool operators (and their ...IfExists forms) against the request context.
+    """The String*, Arn*, Bool and Null operators (and the ...IfExists forms) against the request context.
 
     An absent key fails a positive operator and satisfies a negated one (IAM: a missing key matches no value) and any
     ...IfExists operator. An operator not in _OPERATORS raises ValueError.
     """
     for operator, clauses in condition.items():
+        if operator == "Null":  # "true": the key is absent from the request; "false": it is present
+            if any((str(wanted).lower() == "true") == (key in context) for key, wanted in clauses.items()):
+                return False
+            continue
         test = operator.removesuffix("IfExists")
         compare = _OPERATORS.get(test)
         if compare is None:
