@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import boto3
@@ -57,8 +58,14 @@ RESTORE_ENV = (
     postgres.PG_BIN,
 )
 RESTORE_TEST_ENV = (*VAULT, postgres.PG_BIN)
+UPLOADS_RESTORE_ENV = (
+    Variable("BACKUP_VAULT_REGION", "the backup vault's AWS region"),
+    Variable("BACKUP_UPLOADS_BACKUP_BUCKET", "the upload backups bucket restored from"),
+    Variable("BACKUP_UPLOADS_BUCKET", "the live uploads bucket: refused as a target unless confirmed"),
+    Variable("BACKUP_UPLOADS_REGION", "the region of the bucket restored into"),
+)
 # Every variable any job reads, for scrubbing an unexpected error whatever the job.
-ALL_ENV = (*DUMP_ENV, *UPLOADS_ENV, *LIST_ENV, *RESTORE_ENV)
+ALL_ENV = (*DUMP_ENV, *UPLOADS_ENV, *LIST_ENV, *RESTORE_ENV, *UPLOADS_RESTORE_ENV)
 env = environment.value
 
 
@@ -163,6 +170,68 @@ def run_thaw(args: argparse.Namespace) -> int:
     state = vault.thaw(s3, bucket, args.key, days=args.days, version_id=version)
     print(f"{args.key}: {state}")
     return 0
+
+
+def run_restore_uploads(args: argparse.Namespace) -> int:
+    source, bucket = vault_client(), env("BACKUP_UPLOADS_BACKUP_BUCKET")
+    into = uploads.Location.parse(args.to)
+    uploads.refuse_live(
+        into, live_bucket=env("BACKUP_UPLOADS_BUCKET"), backup_bucket=bucket, confirm_production=args.confirm_production
+    )
+    if args.run:
+        run, moment = uploads.run_moment(source, bucket, args.run)
+        print(f"run {run}: restoring the uploads as they were when it ended, {moment.isoformat()}")
+    else:
+        moment = point_in_time(args.at)
+    restored = uploads.restore(
+        source, vault_client("BACKUP_UPLOADS_REGION"), bucket=bucket, moment=moment, into=into, only=args.only
+    )
+    line = f"restored {restored.objects} object(s), {restored.size} bytes, as of {moment.isoformat()} into {into}"
+    print(line)
+    report.summary(f"## Uploads restore\n\n- {line}")
+    return 0
+
+
+def point_in_time(text: str) -> datetime:
+    """`--at`: an ISO 8601 time with its zone (2026-11-27T02:00:00Z); BadInputError otherwise."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadInputError(f"--at must be an ISO 8601 time with its zone (2026-11-27T02:00:00Z), not {text!r}")
+    return moment
+
+
+def sample_size(text: str) -> int:
+    """`--sample`: a whole number from 1 to 1000."""
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000, not {text!r}")
+    return int(text)
+
+
+def run_uploads_check(args: argparse.Namespace) -> int:
+    source, bucket = vault_client(), env("BACKUP_UPLOADS_BACKUP_BUCKET")
+    scratch = uploads.Location(env("BACKUP_UPLOADS_BUCKET"), uploads.CHECK_PREFIX)
+    uploads.refuse_live(scratch, live_bucket=scratch.bucket, backup_bucket=bucket, confirm_production=False)
+    checked = uploads.check(
+        source,
+        vault_client("BACKUP_UPLOADS_REGION"),
+        bucket=bucket,
+        scratch=scratch,
+        count=args.sample,
+        moment=vault.now(),
+    )
+    passed = all(each.ok for each in checked)
+    lines = [
+        f"Uploads restore check {'PASSED' if passed else 'FAILED'} for {os.environ.get('STACK', 'unknown')}: "
+        f"{len(checked)} object(s) restored into {scratch} and compared",
+        *(f"{'ok' if each.ok else 'FAIL'} {each.key}: {each.detail}" for each in checked),
+    ]
+    print("\n".join(lines))
+    report.summary("\n".join([f"## {lines[0]}", "", *(f"- {line}" for line in lines[1:]), ""]))
+    report.slack("\n".join(lines))
+    return 0 if passed else 1
 
 
 def run_restore_test(args: argparse.Namespace) -> int:
@@ -284,6 +353,34 @@ def parser() -> argparse.ArgumentParser:
         "--rto-minutes", type=int, default=240, help="the objective the restore time is reported against"
     )
     testing.add_argument("--schema", action="append", default=[], help="restore and check only this schema")
+    restoring_uploads = environment.add_job(
+        verbs,
+        "restore-uploads",
+        summary="restore the user uploads as a run left them, or at a point in time, into a bucket/prefix",
+        run=run_restore_uploads,
+        variables=UPLOADS_RESTORE_ENV,
+    )
+    when = restoring_uploads.add_mutually_exclusive_group(required=True)
+    when.add_argument("--run", help="a run's manifest key or timestamp, as `list --schedule uploads` shows it")
+    when.add_argument("--at", help="a point in time, ISO 8601 with its zone (2026-11-27T02:00:00Z)")
+    restoring_uploads.add_argument("--to", required=True, help="s3://BUCKET[/PREFIX] the objects are restored under")
+    restoring_uploads.add_argument(
+        "--only", default="", metavar="BUCKET/PREFIX", help="restore only the objects under this Storage bucket/prefix"
+    )
+    restoring_uploads.add_argument(
+        "--confirm-production", action="store_true", help="required to restore into the live uploads bucket"
+    )
+    checking_uploads = environment.add_job(
+        verbs,
+        "uploads-check",
+        summary=f"restore a sample of the upload backups into {uploads.CHECK_PREFIX} of the uploads bucket and "
+        "compare their checksums",
+        run=run_uploads_check,
+        variables=UPLOADS_RESTORE_ENV,
+    )
+    checking_uploads.add_argument(
+        "--sample", type=sample_size, default=20, metavar="N", help="objects restored, 1-1000 (and the largest)"
+    )
     runbook_cli.register(verbs)
     return top
 
