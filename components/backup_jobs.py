@@ -105,6 +105,9 @@ class BackupJobsArgs:
                     **common,
                     "AWS_ROLE_ARN": reader_role_arn,
                     "BACKUP_UPLOADS_BACKUP_BUCKET": uploads_backup_bucket,
+                    # uploads-check restores its sample there, under its scratch prefix.
+                    "BACKUP_UPLOADS_BUCKET": uploads_bucket,
+                    "BACKUP_UPLOADS_REGION": settings.primary_region,
                     "RTO_MINUTES": str(backup.recovery_objectives.database.rto_minutes),
                 },
                 {"SLACK_WEBHOOK": slack},

@@ -35,6 +35,11 @@ SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600}
 # `s3:ObjectCreationOperation` is true for PutObject, CopyObject and CompleteMultipartUpload, false for the parts.
 REQUIRE_IF_NONE_MATCH = {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
 
+# What the uploads bucket replicates into the upload backups (ops/uploads.py OBJECTS_PREFIX and MANIFESTS_PREFIX),
+# by replication rule id; the weekly check's scratch prefix (CHECK_PREFIX) stays out.
+REPLICATED_PREFIXES = {"uploads-to-backup": "objects/", "manifests-to-backup": "manifests/"}
+UPLOADS_CHECK_PREFIX = "restore-check/"
+
 # Tag naming what a bucket of the vault is for: `backup`, or `replication-source` (the live uploads).
 BUCKET_ROLE_TAG = "vibelog-role"
 
@@ -216,11 +221,14 @@ class BackupVault(pulumi.ComponentResource):
             f"{name}-uploads-replication",
             bucket=self.uploads.bucket.bucket,
             role=self.replication_role.arn,
+            # The objects and the run manifests only: the weekly check's scratch copies (ops/uploads.py
+            # CHECK_PREFIX) are not backups.
             rules=[
                 {
-                    "id": "uploads-to-backup",
+                    "id": rule_id,
+                    "priority": priority,
                     "status": "Enabled",
-                    "filter": {"prefix": ""},
+                    "filter": {"prefix": prefix},
                     # A deletion in the app must never reach the backups.
                     "delete_marker_replication": {"status": "Disabled"},
                     "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
@@ -230,6 +238,7 @@ class BackupVault(pulumi.ComponentResource):
                         "encryption_configuration": {"replica_kms_key_id": self.key.arn},
                     },
                 }
+                for priority, (rule_id, prefix) in enumerate(REPLICATED_PREFIXES.items(), start=1)
             ],
             opts=pulumi.ResourceOptions.merge(
                 primary,
@@ -469,7 +478,8 @@ class BackupVault(pulumi.ComponentResource):
         )
 
     def _reader_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
-        """What the restore test and `python -m ops list` call (ops/restore.py, ops/vault.py); writes nothing."""
+        """What the restore test, `list` and `uploads-check` call (ops/restore.py, ops/vault.py, ops/uploads.py); it
+        writes nothing but the uploads check's scratch prefix."""
         buckets = [self.database.arn, self.uploads_backup.arn]
         return self._role(
             "restore-test",
@@ -501,6 +511,26 @@ class BackupVault(pulumi.ComponentResource):
                         Sid="DecryptBackups",
                         Condition=self._via_s3(self._args.vault_region),
                     )
+                ),
+                # ops/uploads.py check(): the weekly check restores a sample into the uploads bucket's scratch
+                # prefix and reads it back; each week's sample overwrites the last (no delete), and it is not
+                # replicated. Nothing else of the live bucket is reachable.
+                "check-uploads-restore": document(
+                    statement(
+                        "Allow",
+                        ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"],
+                        [pulumi.Output.concat(self.uploads.arn, "/", UPLOADS_CHECK_PREFIX, "*")],
+                        Sid="RestoreSampleUploads",
+                    ),
+                ),
+                "encrypt-uploads-check": document(
+                    statement(
+                        "Allow",
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        [self.uploads_key.arn],
+                        Sid="EncryptSampleUploads",
+                        Condition=self._via_s3(self._args.primary_region),
+                    ),
                 ),
             },
             "Weekly restore test: reads backups, cannot change or delete any.",

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from components.backup_vault import BackupVault, BackupVaultArgs
+from components.backup_vault import REPLICATED_PREFIXES, UPLOADS_CHECK_PREFIX, BackupVault, BackupVaultArgs
 from components.providers import Providers
 from infra.engine.mocks import VibelogMocks
 from infra.engine.runtime import Plan, Registration, run_program
 from infra.plans.render import plan_json
+from ops import uploads
 from policy.type_tokens import BUCKET, ROLE_POLICY
 from policy.type_tokens import BUCKET_ENCRYPTION as ENCRYPTION
 from policy.type_tokens import BUCKET_LIFECYCLE as LIFECYCLE
@@ -229,11 +230,19 @@ def test_replication_needs_both_versionings_and_never_replicates_deletes() -> No
         assert plan.one(VERSIONING, versioning).urn in replication.dependencies, f"{replication.urn} vs {versioning}"
     assert provider_name(replication) == "aws", "replication is configured on the source bucket, in its region"
     assert plan.one(BUCKET, "backup-uploads").urn in replication.property_dependencies["bucket"]
-    [rule] = replication.inputs["rules"]
-    assert rule["deleteMarkerReplication"] == {"status": "Disabled"}, replication.urn
-    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}, replication.urn
+    rules = replication.inputs["rules"]
+    # What the jobs write and restore from is replicated; the weekly check's scratch copies are not.
+    assert sorted(rule["filter"]["prefix"] for rule in rules) == sorted(
+        [uploads.MANIFESTS_PREFIX, uploads.OBJECTS_PREFIX]
+    )
+    assert REPLICATED_PREFIXES["uploads-to-backup"] == uploads.OBJECTS_PREFIX
+    assert UPLOADS_CHECK_PREFIX == uploads.CHECK_PREFIX, "the check's scratch prefix is the one the reader may write"
+    assert sorted(rule["priority"] for rule in rules) == [1, 2], replication.urn
     target = plan.one(BUCKET, "backup-uploads-backup").inputs["bucket"]
-    assert rule["destination"]["bucket"] == f"arn:aws:s3:::{target}", replication.urn
+    for rule in rules:
+        assert rule["deleteMarkerReplication"] == {"status": "Disabled"}, f"{replication.urn} {rule['id']}"
+        assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}, rule["id"]
+        assert rule["destination"]["bucket"] == f"arn:aws:s3:::{target}", f"{replication.urn} {rule['id']}"
     assert plan.one(KEY, "backup-key").urn in replication.property_dependencies["rules"], "replica_kms_key_id"
     role = plan.one(ROLE, "backup-replication")
     trust = json.loads(role.inputs["assumeRolePolicy"])
@@ -330,12 +339,14 @@ def test_kms_statements_are_apart_so_bucket_statements_are_known_in_a_preview() 
     for name in (
         "backup-writer-put-backups",
         "backup-restore-test-read-backups",
+        "backup-restore-test-check-uploads-restore",
         "backup-replication-replicate-buckets",
     ):
         assert plan.one(ROLE_POLICY, name).inputs["policy"] is not UNKNOWN, name
     for name in (
         "backup-writer-encrypt-backups",
         "backup-restore-test-decrypt-backups",
+        "backup-restore-test-encrypt-uploads-check",
         "backup-replication-replicate-keys",
     ):
         assert plan.one(ROLE_POLICY, name).inputs["policy"] is UNKNOWN, f"{name}: a KMS key ARN is cloud-assigned"
@@ -348,11 +359,33 @@ def test_role_key_permissions_once_the_keys_exist() -> None:
     for stmt in writer_kms["Statement"]:
         assert set(stmt["Condition"]["StringEquals"]) == {"kms:ViaService"}, "the key is used only through S3"
     assert actions(policy_of(plan, "backup-restore-test-decrypt-backups")) == {"kms:Decrypt"}
+    # The uploads check writes its sample into the uploads bucket (its own key, in the primary region).
+    check_kms = policy_of(plan, "backup-restore-test-encrypt-uploads-check")
+    assert actions(check_kms) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert [s["Condition"] for s in check_kms["Statement"]] == [
+        {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    ]
     assert actions(policy_of(plan, "backup-replication-replicate-keys")) == {
         "kms:Decrypt",
         "kms:Encrypt",
         "kms:GenerateDataKey",
     }
+
+
+def test_the_reader_may_write_the_uploads_checks_scratch_prefix_and_nothing_else() -> None:
+    plan = vault_plan("production")
+    live = "arn:aws:s3:::" + plan.one(BUCKET, "backup-uploads").inputs["bucket"]
+    check = policy_of(plan, "backup-restore-test-check-uploads-restore")
+    # ops/uploads.py check(): upload_fileobj (PutObject, multipart, abort) of each sample, then GetObject to re-hash.
+    for action in ("s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"):
+        assert allows(check, action, f"{live}/{uploads.CHECK_PREFIX}sample-000"), action
+    # Noncompliance: the live objects and manifests, and every backup.
+    for key in ("objects/recordings/u1/a.webm", "manifests/20261127T020000Z-1-1.json"):
+        assert not allows(check, "s3:PutObject", f"{live}/{key}"), key
+    for name in VAULT_BUCKETS:
+        bucket = plan.one(BUCKET, name).inputs["bucket"]
+        assert not allows(check, "s3:PutObject", f"arn:aws:s3:::{bucket}/{uploads.CHECK_PREFIX}x"), name
+    assert not any("Delete" in action for action in actions(check)), "each week's sample overwrites the last"
 
 
 def test_no_workflow_role_can_delete_unlock_or_reconfigure_backups() -> None:
