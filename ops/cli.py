@@ -173,16 +173,14 @@ def run_thaw(args: argparse.Namespace) -> int:
 
 
 def run_restore_uploads(args: argparse.Namespace) -> int:
+    into, moment = uploads.Location.parse(args.to), point_in_time(args.at) if args.at else None
     source, bucket = vault_client(), env("BACKUP_UPLOADS_BACKUP_BUCKET")
-    into = uploads.Location.parse(args.to)
     uploads.refuse_live(
         into, live_bucket=env("BACKUP_UPLOADS_BUCKET"), backup_bucket=bucket, confirm_production=args.confirm_production
     )
-    if args.run:
+    if moment is None:
         run, moment = uploads.run_moment(source, bucket, args.run)
         print(f"run {run}: restoring the uploads as they were when it ended, {moment.isoformat()}")
-    else:
-        moment = point_in_time(args.at)
     restored = uploads.restore(
         source, vault_client("BACKUP_UPLOADS_REGION"), bucket=bucket, moment=moment, into=into, only=args.only
     )

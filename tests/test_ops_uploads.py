@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ops import uploads, vault
+from ops import cli, uploads, vault
 from ops.errors import BadInputError, JobError
 from tests.ops_servers import S3Server
 
@@ -227,3 +227,27 @@ def test_the_live_bucket_is_refused_unless_confirmed_and_the_backups_always(
 def test_a_target_not_named_by_its_own_bucket_name_is_bad_input(to: str) -> None:
     with pytest.raises(BadInputError, match="--to must be"):
         uploads.Location.parse(to)
+
+
+def test_restore_uploads_into_the_live_bucket_is_refused_before_anything_is_written(
+    aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = aws_env.client()
+    storage, backups, live = (aws_env.bucket(locked=False) for _ in range(3))
+    s3.put_object(Bucket=storage, Key="user-1/a.webm", Body=b"a")
+    uploads.sync(s3, s3, bucket=backups, retention_days=90, storage_buckets=[storage])
+    monkeypatch.setenv("BACKUP_UPLOADS_BACKUP_BUCKET", backups)
+    monkeypatch.setenv("BACKUP_UPLOADS_BUCKET", live)
+    monkeypatch.setenv("BACKUP_UPLOADS_REGION", "us-west-2")
+    at = ["--at", vault.now().isoformat()]
+
+    assert cli.main(["restore-uploads", *at, "--to", f"s3://{live}/objects/"]) == 1
+    assert "it is the live uploads bucket" in capsys.readouterr().err
+    assert not list(vault.list_objects(s3, live, "")), "a refused restore wrote into the live bucket"
+    assert cli.main(["restore-uploads", "--at", "yesterday", "--to", f"s3://{live}/x/"]) == 2
+    assert (
+        capsys.readouterr().err
+        == "error: --at must be an ISO 8601 time with its zone (2026-11-27T02:00:00Z), not 'yesterday'\n"
+    )
+    assert cli.main(["restore-uploads", *at, "--to", f"s3://{live}/objects/", "--confirm-production"]) == 0
+    assert [item.key for item in vault.list_objects(s3, live, "")] == [f"objects/{storage}/user-1/a.webm"]
