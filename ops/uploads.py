@@ -191,19 +191,18 @@ def refuse_live(into: Location, *, live_bucket: str, backup_bucket: str, confirm
 
 def run_moment(s3: S3Client, bucket: str, run: str) -> tuple[str, datetime]:
     """A run's manifest key and the moment it was written (the run's end); `run` is its key or its timestamp."""
-    manifests = vault.list_versions(s3, bucket, MANIFESTS_PREFIX)
-    wanted = run if run.startswith(MANIFESTS_PREFIX) else f"{MANIFESTS_PREFIX}{run}"
-    matches = sorted(key for key in manifests if key == wanted or key.startswith(f"{wanted.removesuffix('.json')}"))
-    written = [(key, vault.first_written(manifests[key])) for key in matches]
-    found = [(key, version) for key, version in written if version is not None]
+    wanted = (run if run.startswith(MANIFESTS_PREFIX) else f"{MANIFESTS_PREFIX}{run}").removesuffix(".json")
+    found = sorted(
+        (key, first.last_modified)
+        for key, versions in vault.list_versions(s3, bucket, wanted).items()
+        if (first := vault.first_written(versions)) is not None
+    )
     if len(found) != 1:
         problem = "no run" if not found else f"{len(found)} runs ({', '.join(key for key, _ in found)})"
         raise BadInputError(
             f"{problem} under s3://{bucket}/{wanted}: `python -m ops list --schedule uploads` lists them"
         )
-    key, version = found[0]
-    assert version is not None
-    return key, version.last_modified
+    return found[0]
 
 
 def as_of(s3: S3Client, bucket: str, moment: datetime, only: str = "") -> list[vault.Version]:
@@ -333,16 +332,11 @@ def check(
             raise JobError(f"cannot read back s3://{scratch.bucket}/{key}: {vault.reason(error)}") from None
         expected = recorded.get(f"{version.key} {version.version_id}", "")
         ok = back.hexdigest() == sent and (not expected or expected == sent) and back.size == version.size
-        detail = (
-            f"{version.size} bytes, sha256 {sent[:12]}… "
-            + (
-                "as the sync recorded"
-                if expected == sent
-                else "differs from the sync's record"
-                if expected
-                else "no checksum recorded (copied before runs recorded them)"
-            )
-            + ("" if back.hexdigest() == sent else "; the restored copy reads back differently")
-        )
+        if not expected:
+            record = "no checksum recorded (copied before runs recorded them)"
+        else:
+            record = "as the sync recorded" if expected == sent else "differs from the sync's record"
+        readback = "" if back.hexdigest() == sent else "; the restored copy reads back differently"
+        detail = f"{version.size} bytes, sha256 {sent[:12]}... {record}{readback}"
         results.append(Checked(version.key, version.size, ok, detail))
     return results
