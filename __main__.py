@@ -141,6 +141,7 @@ if declares_all:
                 reader_role_arn=vault.reader_role_arn,
                 database_bucket=vault.database_bucket,
                 uploads_bucket=vault.uploads_bucket,
+                uploads_backup_bucket=vault.uploads_backup_bucket,
             ),
             opts=providers.opts(providers.github),
         )

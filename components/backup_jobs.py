@@ -65,6 +65,7 @@ class BackupJobsArgs:
         reader_role_arn: pulumi.Input[str],
         database_bucket: pulumi.Input[str],
         uploads_bucket: pulumi.Input[str],
+        uploads_backup_bucket: pulumi.Input[str],
     ) -> BackupJobsArgs:
         """The environments for the stack these settings describe; ARNs and bucket names come from the vault."""
         yearly = backup.yearly.transitions
@@ -110,6 +111,10 @@ class BackupJobsArgs:
                 {
                     **common,
                     "AWS_ROLE_ARN": reader_role_arn,
+                    "BACKUP_UPLOADS_BACKUP_BUCKET": uploads_backup_bucket,
+                    # uploads-check restores its sample there, under its scratch prefix.
+                    "BACKUP_UPLOADS_BUCKET": uploads_bucket,
+                    "BACKUP_UPLOADS_REGION": settings.primary_region,
                     "RTO_MINUTES": str(backup.recovery_objectives.database.rto_minutes),
                 },
                 {"SLACK_WEBHOOK": slack},

@@ -38,6 +38,15 @@ ROLE_KEYS = ("writer", "restore-test", "replication", "operator", PRE_MIGRATION)
 SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600, "operator": 14400, PRE_MIGRATION: 7200}
 
 
+# S3's conditional-write keys (2024): `s3:if-none-match` is absent from a write without If-None-Match, and
+# `s3:ObjectCreationOperation` is true for PutObject, CopyObject and CompleteMultipartUpload, false for the parts.
+REQUIRE_IF_NONE_MATCH = {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
+
+# What the uploads bucket replicates into the upload backups (ops/uploads.py OBJECTS_PREFIX and MANIFESTS_PREFIX),
+# by replication rule id; the weekly check's scratch prefix (CHECK_PREFIX) stays out.
+REPLICATED_PREFIXES = {"uploads-to-backup": "objects/", "manifests-to-backup": "manifests/"}
+UPLOADS_CHECK_PREFIX = "restore-check/"
+
 # Tag naming what a bucket of the vault is for: `backup`, or `replication-source` (the live uploads).
 BUCKET_ROLE_TAG = "vibelog-role"
 
@@ -240,11 +249,14 @@ class BackupVault(pulumi.ComponentResource):
             f"{name}-uploads-replication",
             bucket=self.uploads.bucket.bucket,
             role=self.replication_role.arn,
+            # The objects and the run manifests only: the weekly check's scratch copies (ops/uploads.py
+            # CHECK_PREFIX) are not backups.
             rules=[
                 {
-                    "id": "uploads-to-backup",
+                    "id": rule_id,
+                    "priority": priority,
                     "status": "Enabled",
-                    "filter": {"prefix": ""},
+                    "filter": {"prefix": prefix},
                     # A deletion in the app must never reach the backups.
                     "delete_marker_replication": {"status": "Disabled"},
                     "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
@@ -254,6 +266,7 @@ class BackupVault(pulumi.ComponentResource):
                         "encryption_configuration": {"replica_kms_key_id": self.key.arn},
                     },
                 }
+                for priority, (rule_id, prefix) in enumerate(REPLICATED_PREFIXES.items(), start=1)
             ],
             opts=pulumi.ResourceOptions.merge(
                 primary,
@@ -329,21 +342,34 @@ class BackupVault(pulumi.ComponentResource):
         )
         public_access = block_public_access(name, bucket.bucket, opts)
         ownership = enforce_bucket_owner(name, bucket.bucket, opts)
+        statements = [
+            statement(
+                "Deny",
+                ["s3:*"],
+                [arn, pulumi.Output.concat(arn, "/*")],
+                Sid="DenyInsecureTransport",
+                Principal="*",
+                Condition=INSECURE_TRANSPORT,
+            )
+        ]
+        if locked:
+            # A backup is written once: a PutObject or CompleteMultipartUpload without If-None-Match (which could put
+            # a new version in front of a locked one) is refused by S3 itself, whoever holds s3:PutObject. The parts
+            # of a multipart upload carry no such header, so only the object-creating requests are held to it.
+            statements.append(
+                statement(
+                    "Deny",
+                    ["s3:PutObject"],
+                    [pulumi.Output.concat(arn, "/*")],
+                    Sid="DenyOverwrite",
+                    Principal="*",
+                    Condition=REQUIRE_IF_NONE_MATCH,
+                )
+            )
         policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.bucket,
-            policy=pulumi.Output.json_dumps(
-                document(
-                    statement(
-                        "Deny",
-                        ["s3:*"],
-                        [arn, pulumi.Output.concat(arn, "/*")],
-                        Sid="DenyInsecureTransport",
-                        Principal="*",
-                        Condition=INSECURE_TRANSPORT,
-                    )
-                )
-            ),
+            policy=pulumi.Output.json_dumps(document(*statements)),
             # S3 rejects a bucket policy while the public access block is being written.
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[public_access])),
         )
@@ -446,6 +472,17 @@ class BackupVault(pulumi.ComponentResource):
                 "put-backups": document(
                     # AbortMultipartUpload: a failed dump removes its own parts instead of leaving them for days.
                     statement("Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], objects, Sid="PutBackups"),
+                    # The dump job checks that its key is new before it uploads (ops/vault.py require_new): real S3
+                    # refuses a second writer of the same key only once its whole upload is done.
+                    statement(
+                        "Allow",
+                        ["s3:ListBucket"],
+                        [self.database.arn],
+                        Sid="CheckNewDumpKeys",
+                        Condition={
+                            "StringLike": {"s3:prefix": [b.prefix + "*" for b in args.database_classes.values()]}
+                        },
+                    ),
                     # The upload job compares Supabase Storage with its mirror under objects/ to copy only what is
                     # new or changed; it lists nothing else and reads no object.
                     statement(
@@ -494,6 +531,14 @@ class BackupVault(pulumi.ComponentResource):
                     statement(
                         "Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], objects, Sid="PutPreMigrationDumps"
                     ),
+                    # As the writer: the dump job checks that its key is new before it uploads.
+                    statement(
+                        "Allow",
+                        ["s3:ListBucket"],
+                        [self.database.arn],
+                        Sid="CheckNewDumpKeys",
+                        Condition={"StringLike": {"s3:prefix": [args.pre_migration_class.prefix + "*"]}},
+                    ),
                 ),
                 "encrypt-backups": document(
                     # As the writer: a data key per write, and Decrypt to assemble a multipart upload.
@@ -512,11 +557,20 @@ class BackupVault(pulumi.ComponentResource):
         )
 
     def _reader_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
-        """What the restore test calls (ops/restore.py, ops/vault.py): the newest daily dump, read; writes nothing."""
+        """What the restore test and `uploads-check` call (ops/restore.py, ops/vault.py, ops/uploads.py): the newest
+        daily dump and the upload backups, read by version; it writes nothing but the uploads check's scratch prefix."""
         daily = pulumi.Output.concat(self.database.arn, "/", self._args.database_classes["daily"].prefix, "*")
+        buckets = [self.database.arn, self.uploads_backup.arn]
         reads = [
-            statement("Allow", ["s3:ListBucket"], [self.database.arn], Sid="ListBackups"),
-            statement("Allow", ["s3:GetObject"], [daily], Sid="ReadBackups"),
+            # Versions: every read names the version its manifest names, never what stands in front of it
+            # (ops/vault.py), so it lists versions and reads them (s3:GetObjectVersion), nothing unversioned.
+            statement("Allow", ["s3:ListBucketVersions"], buckets, Sid="ListBackups"),
+            statement(
+                "Allow",
+                ["s3:GetObjectVersion"],
+                [daily, pulumi.Output.concat(self.uploads_backup.arn, "/*")],
+                Sid="ReadBackups",
+            ),
         ]
         if any(move in ARCHIVED_CLASSES for move, _ in self._args.database_classes["daily"].transitions):
             # An archived daily dump is readable only after a RestoreObject (a temporary copy; the archived version
@@ -538,6 +592,26 @@ class BackupVault(pulumi.ComponentResource):
                 ),
                 # The restore test reports its verdict, the dump's age and the restore time (ops/metrics.py).
                 "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
+                # ops/uploads.py check(): the weekly check restores a sample into the uploads bucket's scratch
+                # prefix and reads it back; each week's sample overwrites the last (no delete), and it is not
+                # replicated. Nothing else of the live bucket is reachable.
+                "check-uploads-restore": document(
+                    statement(
+                        "Allow",
+                        ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"],
+                        [pulumi.Output.concat(self.uploads.arn, "/", UPLOADS_CHECK_PREFIX, "*")],
+                        Sid="RestoreSampleUploads",
+                    ),
+                ),
+                "encrypt-uploads-check": document(
+                    statement(
+                        "Allow",
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        [self.uploads_key.arn],
+                        Sid="EncryptSampleUploads",
+                        Condition=self._via_s3(self._args.primary_region),
+                    ),
+                ),
             },
             "Weekly restore test: reads backups, cannot change or delete any.",
         )
@@ -558,7 +632,8 @@ class BackupVault(pulumi.ComponentResource):
             if any(move in ARCHIVED_CLASSES for move, _ in backup.transitions)
         ]
         reads = [
-            statement("Allow", ["s3:ListBucket"], [self.database.arn], Sid="ListDumps"),
+            # Versions, as the restore test: every read names the version its manifest names.
+            statement("Allow", ["s3:ListBucketVersions"], [self.database.arn], Sid="ListDumps"),
             # `list` shows the upload backups' manifests too.
             statement(
                 "Allow",
@@ -567,7 +642,7 @@ class BackupVault(pulumi.ComponentResource):
                 Sid="ListUploadManifests",
                 Condition={"StringLike": {"s3:prefix": ["manifests/*"]}},
             ),
-            statement("Allow", ["s3:GetObject"], [objects], Sid="ReadDumps"),
+            statement("Allow", ["s3:GetObjectVersion"], [objects], Sid="ReadDumps"),
         ]
         if archived:
             reads.append(statement("Allow", ["s3:RestoreObject"], archived, Sid="ThawArchivedDumps"))

@@ -99,7 +99,11 @@ def dump(
     if not destinations:
         raise JobError("no destination schedule given")
     started = vault.now()
+    run = vault.run_id()
+    keys = [vault.dump_key(destination.schedule, started, run) for destination in destinations]
     dbname, env = postgres.tool_connection(database_url)
+    for key in keys:
+        vault.require_new(s3, bucket, key)
     with interrupt.temporary_directory("vibelog-dump-") as workdir:
         path = workdir / "database.dump"
         conn = postgres.connect(database_url, "the source database")
@@ -135,9 +139,7 @@ def dump(
         sha256 = vault.sha256_file(path)
         finished = vault.now()
         tool_version = pg_dump_version() if pg_dump is None else "custom"
-        keys: list[str] = []
-        for destination in destinations:
-            key = vault.dump_key(destination.schedule, started)
+        for key, destination in zip(keys, destinations, strict=True):
             metadata = {
                 "sha256": sha256,
                 "size-bytes": str(size),
@@ -173,5 +175,4 @@ def dump(
                     "row_counts": counts,
                 },
             )
-            keys.append(key)
     return DumpResult(tuple(keys), sha256, size, server_version, counts, identity)

@@ -89,6 +89,15 @@ class S3Server:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         return name
 
+    def unversioned_bucket(self) -> str:
+        """A new bucket without versioning: an overwrite replaces the object's bytes."""
+        name = f"plain-{uuid.uuid4().hex[:16]}"
+        self.client().create_bucket(
+            Bucket=name,
+            CreateBucketConfiguration={"LocationConstraint": REGION},  # type: ignore[typeddict-item]
+        )
+        return name
+
 
 @contextmanager
 def moto_server() -> Iterator[S3Server]:

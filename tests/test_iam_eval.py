@@ -188,3 +188,12 @@ def test_a_trust_of_named_principals_with_mfa() -> None:
     assert not may_assume(
         trust, {"Service": "s3.amazonaws.com"}, "sts:AssumeRole", {"aws:MultiFactorAuthPresent": "true"}
     )
+
+
+def test_null_holds_when_the_key_is_absent_for_true_and_present_for_false() -> None:
+    absent = policy(allow({"Null": {"s3:if-none-match": "true"}}))
+    assert allowed([absent], "s3:GetObject", ARN, {})
+    assert not allowed([absent], "s3:GetObject", ARN, {"s3:if-none-match": "*"})
+    present = policy(allow({"Null": {"s3:if-none-match": "false"}}))
+    assert allowed([present], "s3:GetObject", ARN, {"s3:if-none-match": "*"})
+    assert not allowed([present], "s3:GetObject", ARN, {})

@@ -39,12 +39,17 @@ BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServer
 Entry = tuple[str, str, str, str]
 DB, UPLOADS, UPLOAD_BACKUPS = "BACKUP_DATABASE_BUCKET", "BACKUP_UPLOADS_BUCKET", "BACKUP_UPLOADS_BACKUP_BUCKET"
 DUMP_PREFIXES = tuple(f"{schedule}/" for schedule in vault.DATABASE_SCHEDULES)
+UPLOAD_PREFIXES = (uploads.OBJECTS_PREFIX, uploads.MANIFESTS_PREFIX)
 # CloudWatch calls keep their namespace where S3 calls keep a key prefix: PutMetricData is scoped by it.
 JOB_METRICS: Entry = ("cloudwatch", "PutMetricData", "", BACKUP_METRICS_NAMESPACE)
 
 # Every AWS call each verb makes (its Supabase Storage calls are Supabase's keys', not a role's).
 VERB_CALLS: dict[str, frozenset[Entry]] = {
-    "dump": frozenset({*(("s3", "PutObject", DB, p) for p in DUMP_PREFIXES), JOB_METRICS}),
+    # Each run's key is checked to be new before pg_dump starts (ListObjectsV2 under its schedule).
+    "dump": frozenset(
+        {*(("s3", "PutObject", DB, p) for p in DUMP_PREFIXES), *(("s3", "ListObjectsV2", DB, p) for p in DUMP_PREFIXES)}
+        | {JOB_METRICS}
+    ),
     "uploads": frozenset(
         {
             ("s3", "ListObjectsV2", UPLOADS, uploads.OBJECTS_PREFIX),
@@ -54,21 +59,54 @@ VERB_CALLS: dict[str, frozenset[Entry]] = {
     ),
     "list": frozenset(
         {
-            *(("s3", "ListObjectsV2", DB, f"{schedule}/") for schedule in vault.DATABASE_SCHEDULES),
+            *(("s3", "ListObjectVersions", DB, prefix) for prefix in DUMP_PREFIXES),
             ("s3", "ListObjectsV2", UPLOAD_BACKUPS, uploads.MANIFESTS_PREFIX),
         }
     ),
-    "thaw": frozenset({("s3", "HeadObject", DB, "yearly/"), ("s3", "RestoreObject", DB, "yearly/")}),
-    "restore": frozenset({("s3", "HeadObject", DB, "daily/"), ("s3", "GetObject", DB, "daily/")}),
+    # Every read names the version its manifest names: the versions are listed first (ops/vault.py manifest_of).
+    "thaw": frozenset(
+        {
+            ("s3", "ListObjectVersions", DB, "yearly/"),
+            ("s3", "GetObjectVersion", DB, "yearly/"),
+            ("s3", "HeadObjectVersion", DB, "yearly/"),
+            ("s3", "RestoreObject", DB, "yearly/"),
+        }
+    ),
+    "restore": frozenset(
+        {
+            ("s3", "ListObjectVersions", DB, "daily/"),
+            ("s3", "HeadObjectVersion", DB, "daily/"),
+            ("s3", "GetObjectVersion", DB, "daily/"),
+        }
+    ),
     "restore-test": frozenset(
         {
-            ("s3", "ListObjectsV2", DB, "daily/"),
-            ("s3", "HeadObject", DB, "daily/"),
-            ("s3", "GetObject", DB, "daily/"),
+            ("s3", "ListObjectVersions", DB, "daily/"),
+            ("s3", "HeadObjectVersion", DB, "daily/"),
+            ("s3", "GetObjectVersion", DB, "daily/"),
             JOB_METRICS,
         }
     ),
-    "runbook-database-restore": frozenset({("s3", "HeadObject", DB, "daily/"), ("s3", "GetObject", DB, "daily/")}),
+    "runbook-database-restore": frozenset(
+        {
+            ("s3", "ListObjectVersions", DB, "daily/"),
+            ("s3", "HeadObjectVersion", DB, "daily/"),
+            ("s3", "GetObjectVersion", DB, "daily/"),
+        }
+    ),
+    # The weekly check: a sample of the upload backups, read by version, restored into the uploads bucket's scratch
+    # prefix and read back.
+    "uploads-check": frozenset(
+        {
+            *(
+                ("s3", op, UPLOAD_BACKUPS, p)
+                for op in ("ListObjectVersions", "GetObjectVersion")
+                for p in UPLOAD_PREFIXES
+            ),
+            ("s3", "PutObject", UPLOADS, uploads.CHECK_PREFIX),
+            ("s3", "GetObject", UPLOADS, uploads.CHECK_PREFIX),
+        }
+    ),
     "runbook-failover-verify": frozenset({("cloudwatch", "GetMetricStatistics", "", "AWS/Route53")}),
 }
 
@@ -78,8 +116,10 @@ def entry(call: Call) -> Entry:
     bucket_variable = call.params.get("Bucket", "")
     if "Namespace" in call.params:
         return (call.service, call.operation, bucket_variable, str(call.params["Namespace"]))
+    versioned = "VersionId" in call.params and call.operation in ("GetObject", "HeadObject")
+    operation = f"{call.operation}Version" if versioned else call.operation
     key = str(call.params.get("Key", call.params.get("Prefix", "")))
-    return (call.service, call.operation, bucket_variable, key.split("/", 1)[0] + "/" if "/" in key else key)
+    return (call.service, operation, bucket_variable, key.split("/", 1)[0] + "/" if "/" in key else key)
 
 
 @dataclass
@@ -89,6 +129,18 @@ class Scenario:
     s3: S3Server
     monkeypatch: pytest.MonkeyPatch
     buckets: dict[str, str]
+
+    def replicate_uploads(self) -> None:
+        """What S3 replication does between the uploads sync and the check: the synced objects and manifests, copied
+        into the upload backups (moto replicates nothing)."""
+        client = self.s3.client()
+        source, target = self.buckets[UPLOADS], self.buckets[UPLOAD_BACKUPS]
+        for item in client.list_objects_v2(Bucket=source).get("Contents", []):
+            if item["Key"].startswith((uploads.OBJECTS_PREFIX, uploads.MANIFESTS_PREFIX)):
+                body = client.get_object(Bucket=source, Key=item["Key"])
+                client.put_object(
+                    Bucket=target, Key=item["Key"], Body=body["Body"].read(), Metadata=body.get("Metadata", {})
+                )
 
     def run(self, *argv: str) -> set[Entry]:
         """Run one verb (its exit code does not matter here) and return the AWS calls it made, as table entries."""
@@ -151,6 +203,8 @@ def test_the_verb_table_is_what_the_verbs_call(scenario: Scenario, capsys: pytes
         | scenario.run("dump", "--to", "pre-migration")
     )
     recorded["uploads"] = scenario.run("uploads")
+    scenario.replicate_uploads()
+    recorded["uploads-check"] = scenario.run("uploads-check")
     listing = scenario.run("list")
     keys = dict(re.findall(r"^(daily|yearly) .* ((?:daily|yearly)/\S+)$", capsys.readouterr().out, re.MULTILINE))
     recorded["list"] = listing
@@ -182,12 +236,17 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "HeadObject": ("s3:GetObject",),
     "RestoreObject": ("s3:RestoreObject",),
     "ListObjectsV2": ("s3:ListBucket",),
+    "ListObjectVersions": ("s3:ListBucketVersions",),
+    # A read that names a version is authorized as s3:GetObjectVersion, not s3:GetObject.
+    "GetObjectVersion": ("s3:GetObjectVersion",),
+    "HeadObjectVersion": ("s3:GetObjectVersion",),
     "GetMetricStatistics": ("cloudwatch:GetMetricStatistics",),
     "PutMetricData": ("cloudwatch:PutMetricData",),
 }
 KEY_ACTIONS: dict[str, tuple[str, ...]] = {
     "PutObject": ("kms:GenerateDataKey", "kms:Decrypt"),
     "GetObject": ("kms:Decrypt",),
+    "GetObjectVersion": ("kms:Decrypt",),
 }
 # Every write goes through vault.upload or boto3's managed upload_fileobj: above one part, a multipart upload, which
 # a failure aborts (s3:AbortMultipartUpload); its other calls are authorized as s3:PutObject.
@@ -242,7 +301,7 @@ def requests_of(
         if variable not in variables:
             continue
         bucket = variables[variable]
-        if operation == "ListObjectsV2":
+        if operation in ("ListObjectsV2", "ListObjectVersions"):
             found += [Request(a, f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix}) for a in ACTIONS[operation]]
             continue
         obj = f"arn:aws:s3:::{bucket}/{prefix}x"

@@ -98,9 +98,10 @@ def test_a_pre_migration_dump_lands_under_its_prefix_and_is_offered_for_restore(
     destinations = [dump.Destination.parse("pre-migration")]
     (key,) = dump.dump(s3, database_url=database, bucket=bucket, destinations=destinations).keys
     assert key.startswith("pre-migration/"), f"{key}: the vault's pre-migration lifecycle rule matches this prefix"
-    listed = vault.backups(s3, bucket, vault.DATABASE_SCHEDULES)
-    assert [(backup.schedule, backup.key) for backup in listed] == [("pre-migration", key)]
-    assert restore.newest(s3, bucket, "pre-migration").key == key
+    listed = vault.inventory(s3, bucket, vault.DATABASE_SCHEDULES)
+    assert [(backup.schedule, backup.key) for backup in listed.backups] == [("pre-migration", key)]
+    assert listed.findings == []
+    assert restore.newest(s3, bucket, "pre-migration")[0].key == key
 
 
 @pytest.mark.parametrize("text", ["dialy", "pre_migration", "", "=STANDARD", "../daily"])
@@ -341,9 +342,9 @@ def test_restore_test_passes_and_reports_rpo_and_rto(database: str, aws_env: S3S
 
 def test_a_checksum_mismatch_fails_the_restore_test(database: str, aws_env: S3Server) -> None:
     seed(database)
-    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    s3, bucket = aws_env.client(), aws_env.unversioned_bucket()
     (key,) = dump_daily(s3, bucket, database).keys
-    # A new version in front of the locked dump (someone with PutObject, or corruption): its bytes differ.
+    # Without versioning (a bucket that is not the vault's), an overwrite replaces the bytes the manifest describes.
     s3.put_object(Bucket=bucket, Key=key, Body=b"PGDMP not the dump that was written")
 
     result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
@@ -401,7 +402,7 @@ def test_cli_dump_and_list_never_print_the_connection_string(
     assert cli.main(["dump", "--to", "daily"]) == 0
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^daily +[0-9.]+h +[0-9]+ +STANDARD +daily/[0-9TZ]+\.dump$", out, re.MULTILINE), out
+    assert re.search(r"^daily +[0-9.]+h +[0-9]+ +STANDARD +daily/[0-9TZ]+-[0-9a-f]{8}\.dump$", out, re.MULTILINE), out
 
     secret_url = database.replace("postgres@", "postgres:s3cr3t-password@").replace("127.0.0.1:", "127.0.0.1:1")
     monkeypatch.setenv("BACKUP_DATABASE_URL", secret_url)
@@ -579,8 +580,8 @@ def test_a_dump_user_that_may_not_read_the_server_identity_is_said_and_its_resto
 
     out = capsys.readouterr().out
     assert "pg_control_system() is not permitted for this user" in out, out
-    (backup,) = vault.backups(s3, bucket, ["daily"])
-    manifest = vault.get_json(s3, bucket, vault.manifest_key(backup.key))
+    (backup,) = vault.inventory(s3, bucket, ["daily"]).backups
+    manifest = vault.manifest_of(s3, bucket, backup.key)
     assert manifest["source"]["system_identifier"] is None, manifest["source"]
     assert manifest["source"]["database"] == conninfo_to_dict(database)["dbname"]
     other = f"{database}_other"

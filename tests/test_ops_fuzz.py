@@ -51,6 +51,12 @@ ARGVS: dict[str, list[list[str]]] = {
     "thaw": [["yearly/20261129T010000Z.dump"], ["yearly/x.dump", "--days", "-1"]],
     "restore-test": [["--stack", "staging", "--rto-minutes", "240"], ["--rto-minutes", "soon"]],
     "maintain": [["--dry-run"], [], ["--batch-rows", "0"]],
+    "restore-uploads": [
+        ["--at", "2026-11-27T02:00:00Z", "--to", "s3://restored-uploads/x/"],
+        ["--run", "20261127T020000Z", "--to", "s3://Live/", "--confirm-production"],
+        ["--at", "yesterday", "--to", "s3://restored-uploads"],
+    ],
+    "uploads-check": [[], ["--sample", "0"]],
     "runbook-rollback": [["previous", "--reason", "bug", *FAST], ["dpl_x", *FAST]],
     "runbook-switch": [["MAINTENANCE_MODE=true", *FAST], ["MAINTENANCE_MODE=maybe"]],
     "runbook-announce": [["investigating", "--detail", "d"], ["panicking"]],
