@@ -16,6 +16,7 @@ from policy.urns import type_chain
 # Where the verdicts were read (commits of the upstream mirrors this record was last checked against).
 VERCEL = "vercel/terraform-provider-vercel@c8a6711 vercel/"
 GITHUB = "integrations/terraform-provider-github@b6ce8c0 github/"
+# The AWS files were read one at a time: a row names the commit of the file version it was read at (`file.go@commit`).
 AWS = "hashicorp/terraform-provider-aws internal/service/"
 PULUMI_GITHUB = "pulumi/pulumi-github@e46c2bb provider/resources.go"
 PULUMI_AWS = "pulumi/pulumi-aws provider/resources.go + provider/autonaming.go"
@@ -319,11 +320,13 @@ RECORD: tuple[Lifecycle, ...] = (
         ("bucket",),
         "fails",
         "",
-        f"{AWS}s3/bucket.go (bucket, bucket_prefix, object_lock_enabled ForceNew); {PULUMI_AWS}; {BRIDGE_SDKV2}",
+        f"{AWS}s3/bucket.go@4c72bcc ResourceBucket (bucket, bucket_prefix, object_lock_enabled ForceNew); "
+        "resourceBucketCreate is CreateBucket, which S3 refuses for a name that exists (BucketAlreadyExists, or "
+        "BucketAlreadyOwnedByYou outside us-east-1); resourceBucketDelete refuses a bucket with objects unless "
+        f"force_destroy; {PULUMI_AWS}; {BRIDGE_SDKV2}",
         autonamed="bucket",
         holds_data=True,
         holds_data_within=BACKUP_MODULE,
-        checked=False,
     ),
     Lifecycle(
         "aws:s3/bucketVersioning:BucketVersioning",
@@ -396,9 +399,10 @@ RECORD: tuple[Lifecycle, ...] = (
         ("bucket",),
         "upsert",
         "",
-        f"{AWS}s3/bucket_replication_configuration.go (bucket ForceNew)",
+        f"{AWS}s3/bucket_replication_configuration.go@e96a789 resourceBucketReplicationConfiguration (bucket "
+        "ForceNew; role, rule, token updated in place; resourceBucketReplicationConfigurationCreate is "
+        "PutBucketReplication, which overwrites the bucket's configuration; Delete is DeleteBucketReplication)",
         gap="objects written during the gap are not replicated",
-        checked=False,
     ),
     Lifecycle(
         "aws:s3/bucketObjectv2:BucketObjectv2",
@@ -415,9 +419,10 @@ RECORD: tuple[Lifecycle, ...] = (
         (),
         "new-id",
         "",
-        f"{AWS}kms/key.go (key spec, usage, multi_region, custom_key_store_id, xks_key_id ForceNew)",
+        f"{AWS}kms/key.go@00a3530 resourceKey (customer_master_key_spec, key_usage, multi_region, "
+        "custom_key_store_id, xks_key_id ForceNew; resourceKeyCreate is CreateKey: KMS assigns the id; "
+        "resourceKeyDelete only schedules the deletion, deletion_window_in_days)",
         holds_data=True,
-        checked=False,
     ),
     Lifecycle(
         "aws:route53/zone:Zone",
@@ -451,18 +456,29 @@ RECORD: tuple[Lifecycle, ...] = (
         (),
         "new-id",
         "",
-        f"{AWS}route53/health_check.go (type, request_interval, measure_latency, reference_name, "
-        "routing_control_arn ForceNew)",
-        checked=False,
+        f"{AWS}route53/health_check.go@0160692 resourceHealthCheck (type, request_interval, measure_latency, "
+        "reference_name, routing_control_arn ForceNew; resourceHealthCheckCreate is CreateHealthCheck with a fresh "
+        "CallerReference (id.UniqueId): Route 53 assigns the id, so two coexist)",
     ),
     Lifecycle(
         "aws:acm/certificate:Certificate",
-        frozenset({"domainName", "subjectAlternativeNames", "validationMethod", "keyAlgorithm"}),
+        frozenset(
+            {
+                "certificateAuthorityArn",
+                "domainName",
+                "keyAlgorithm",
+                "subjectAlternativeNames",
+                "validationMethod",
+                "validationOptions",
+            }
+        ),
         (),
         "new-id",
         "",
-        f"{AWS}acm/certificate.go (domain_name, subject_alternative_names, key_algorithm ForceNew)",
-        checked=False,
+        f"{AWS}acm/certificate.go@01661ea resourceCertificate (certificate_authority_arn, domain_name, "
+        "key_algorithm, subject_alternative_names, validation_method, validation_option ForceNew; pulumi-aws names "
+        "validation_option `validationOptions`; resourceCertificateCreate is RequestCertificate with a fresh "
+        "IdempotencyToken: ACM assigns a new ARN, so two coexist)",
     ),
     Lifecycle(
         "aws:acm/certificateValidation:CertificateValidation",
@@ -475,12 +491,15 @@ RECORD: tuple[Lifecycle, ...] = (
     ),
     Lifecycle(
         "aws:cloudfront/distribution:Distribution",
-        frozenset(),
-        (),
-        "new-id",
+        frozenset({"staging"}),
+        ("aliases",),
+        "fails",
         "",
-        f"{AWS}cloudfront/distribution.go (every argument is updated in place)",
-        checked=False,
+        f"{AWS}cloudfront/distribution.go@023c8e5 ResourceDistribution (staging ForceNew, every other argument "
+        "updated in place by UpdateDistribution; resourceDistributionCreate is CreateDistributionWithTags: CloudFront "
+        "assigns the id but refuses an alias another distribution serves (CNAMEAlreadyExists); "
+        "resourceDistributionDelete disables the distribution, waits for it to deploy, then deletes it)",
+        gap="the degraded page is not served until the new distribution deploys (minutes)",
     ),
     Lifecycle(
         "aws:cloudfront/originAccessControl:OriginAccessControl",
@@ -499,9 +518,11 @@ RECORD: tuple[Lifecycle, ...] = (
         ("name",),
         "upsert",
         "",
-        f"{AWS}cloudwatch/metric_alarm.go (alarm_name ForceNew; PutMetricAlarm overwrites); {PULUMI_AWS}",
+        f"{AWS}cloudwatch/metric_alarm.go@e33a89d resourceMetricAlarm (alarm_name ForceNew, pulumi-aws names it "
+        "`name`; resourceMetricAlarmCreate is PutMetricAlarm, which overwrites an alarm of that name; the version "
+        "stored at 055611a also refuses an existing name first (findMetricAlarmByName): upstream PR #44169, open "
+        f"when this row was read); {PULUMI_AWS}",
         autonamed="name",
-        checked=False,
     ),
     Lifecycle(
         "aws:cloudwatch/dashboard:Dashboard",
@@ -547,9 +568,10 @@ RECORD: tuple[Lifecycle, ...] = (
         ("eventBusName", "name"),
         "upsert",
         "",
-        f"{AWS}events/rule.go (name, name_prefix, event_bus_name ForceNew; Create is PutRule); {PULUMI_AWS}",
+        f"{AWS}events/rule.go@9dfe6ff ResourceRule (name, name_prefix, event_bus_name ForceNew; resourceRuleCreate "
+        "is PutRule (retryPutRule), which overwrites a rule of that name on that bus; resourceRuleDelete retries "
+        f"while the rule still has targets); {PULUMI_AWS}",
         autonamed="name",
-        checked=False,
         gap="an alarm firing in the gap starts no rollback workflow",
     ),
     Lifecycle(
@@ -567,10 +589,10 @@ RECORD: tuple[Lifecycle, ...] = (
         ("name",),
         "upsert",
         "",
-        f"{AWS}sns/topic.go (name, name_prefix, fifo_topic ForceNew; CreateTopic returns the existing topic); "
-        f"{PULUMI_AWS}",
+        f"{AWS}sns/topic.go@00a3530 resourceTopic (name, name_prefix, fifo_topic ForceNew; resourceTopicCreate is "
+        "CreateTopic, which returns the existing topic of that name, then putTopicAttributes overwrites its "
+        f"attributes; resourceTopicDelete is DeleteTopic); {PULUMI_AWS}",
         autonamed="name",
-        checked=False,
     ),
     Lifecycle(
         "aws:sns/topicSubscription:TopicSubscription",

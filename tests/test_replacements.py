@@ -17,9 +17,20 @@ from infra.diffs import lifecycle_doc
 from infra.diffs.changes import diff_plans
 from infra.engine.runtime import Plan
 from infra.plans.render import plan_json
-from policy.lifecycle import LIFECYCLE, RECORD, holds_data, lifecycle, needs_row, read_back
+from policy.lifecycle import (
+    LIFECYCLE,
+    RECORD,
+    forces_replacement,
+    holds_data,
+    lifecycle,
+    needs_row,
+    read_back,
+    replacement_order,
+)
 from policy.type_tokens import (
     BUCKET,
+    CERTIFICATE,
+    DISTRIBUTION,
     EDGE_CONFIG,
     EDGE_CONFIG_ITEM,
     ENVIRONMENT_SECRET,
@@ -161,6 +172,25 @@ def test_aws_and_vercel_verdicts_read_upstream() -> None:
     env = LIFECYCLE["vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"]
     assert {"sensitive", "customEnvironmentIds"} <= env.replace_on
     assert env.create == "fails"
+
+
+@pytest.mark.parametrize("row", RECORD, ids=lambda row: row.type.rsplit(":", 1)[-1])
+def test_every_row_was_read_in_the_provider_source(row: Any) -> None:
+    assert row.checked, f"{row.type}: carried from an earlier record, not re-read upstream"
+    assert "not re-read" not in row.source, f"{row.type}: its source says it was not re-read"
+
+
+def test_verdicts_corrected_by_the_re_read() -> None:
+    # acm/certificate.go resourceCertificate: certificate_authority_arn and validation_option are ForceNew too.
+    for path in ("certificateAuthorityArn", "validationOptions[0].validationDomain"):
+        assert forces_replacement(CERTIFICATE, path), f"{CERTIFICATE}: changing {path} replaces the certificate"
+    # cloudfront/distribution.go ResourceDistribution: `staging` is ForceNew, the aliases are updated in place, and
+    # CloudFront refuses an alias another distribution serves: a create-first replacement fails on them.
+    assert forces_replacement(DISTRIBUTION, "staging"), f"{DISTRIBUTION}: staging replaces the distribution"
+    assert not forces_replacement(DISTRIBUTION, "aliases[0]"), f"{DISTRIBUTION}: aliases are updated in place"
+    order = replacement_order(DISTRIBUTION, {"aliases": ["status.example.org"], "staging": True}, False)
+    assert not order.delete_first, f"{DISTRIBUTION}: {order.text()}"
+    assert "fails" in order.gap, f"{DISTRIBUTION}: {order.text()}"
 
 
 # ------------------------------------------------------------------------------------------------ read-back
