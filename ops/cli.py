@@ -132,17 +132,18 @@ def run_list(args: argparse.Namespace) -> int:
     moment = vault.now()
     schedules = [s for s in args.schedule or vault.DATABASE_SCHEDULES if s in vault.DATABASE_SCHEDULES]
     found = vault.inventory(s3, env("BACKUP_DATABASE_BUCKET"), schedules)
-    print(f"{'schedule':8}  {'age':>9}  {'size':>12}  {'class':12}  key")
+    width = max(len(name) for name in (*vault.DATABASE_SCHEDULES, "uploads"))  # the column fits `pre-migration`
+    print(f"{'schedule':{width}}  {'age':>9}  {'size':>12}  {'class':12}  key")
     for backup in found.backups:
         print(
-            f"{backup.schedule:8}  {backup.age_hours(moment):8.1f}h  {backup.size:12d}  "
+            f"{backup.schedule:{width}}  {backup.age_hours(moment):8.1f}h  {backup.size:12d}  "
             f"{backup.storage_class:12}  {backup.key}"
         )
     uploads_bucket = os.environ.get("BACKUP_UPLOADS_BACKUP_BUCKET")
     if uploads_bucket and (not args.schedule or "uploads" in args.schedule):
         for item in vault.list_objects(s3, uploads_bucket, uploads.MANIFESTS_PREFIX):
             age = (moment - item.last_modified).total_seconds() / 3600
-            print(f"{'uploads':8}  {age:8.1f}h  {item.size:12d}  {item.storage_class:12}  {item.key}")
+            print(f"{'uploads':{width}}  {age:8.1f}h  {item.size:12d}  {item.storage_class:12}  {item.key}")
     # A backup that is not whole is said, and fails the listing: nobody reads a table for what is missing from it.
     for finding in found.findings:
         print(finding.line())
