@@ -106,6 +106,8 @@ class BackupJobsArgs:
                     "AWS_ROLE_ARN": reader_role_arn,
                     "BACKUP_UPLOADS_BACKUP_BUCKET": uploads_backup_bucket,
                     "RTO_MINUTES": str(backup.recovery_objectives.database.rto_minutes),
+                    "RESTORE_MAX_DROP_PERCENT": str(backup.restore_test_max_drop.percent),
+                    "RESTORE_MIN_DROP_ROWS": str(backup.restore_test_max_drop.min_rows),
                 },
                 {"SLACK_WEBHOOK": slack},
             ),

@@ -33,6 +33,8 @@ class RestoreReport:
     """What was checked."""
     failure: str = ""
     """Why it failed before the checks, if it did."""
+    findings: tuple[str, ...] = ()
+    """What the restore left out by rule (an extension the runner does not have), one line each."""
 
     def lines(self) -> list[str]:
         """The report, one fact a line."""
@@ -53,6 +55,7 @@ class RestoreReport:
         if self.failure:
             lines.append(f"failure: {self.failure}")
         lines += [f"{'ok' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in self.checks]
+        lines += [f"finding: {finding}" for finding in self.findings]
         return lines
 
     def markdown(self) -> str:
