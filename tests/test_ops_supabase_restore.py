@@ -151,6 +151,31 @@ def test_the_restore_test_fails_on_a_drop_beyond_the_bound_since_the_previous_du
         assert failed(result) == {"drop since the previous dump": detail}, result.lines()
 
 
+def test_the_workflows_flags_set_the_drop_bound(
+    supabase: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    dump_daily(s3, bucket, supabase)
+    with psycopg.connect(supabase, autocommit=True) as conn:
+        conn.execute("DELETE FROM vibelogs WHERE id <= 500")  # a sixth: within 25%, beyond 10%
+    time.sleep(max(0.0, 1.05 - time.time() % 1))
+    dump_daily(s3, bucket, supabase)
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+
+    assert cli.main(["restore-test"]) == 0, capsys.readouterr().out
+    assert cli.main(["restore-test", "--max-drop-percent", "10", "--min-drop-rows", "100"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL drop since the previous dump: 1 drop(s) beyond 10%, first public.vibelogs: 2500 rows" in out, out
+
+
+@pytest.mark.parametrize("flags", [["--min-drop-rows", "-1"], ["--max-drop-percent", "101"], ["--min-drop-rows", "x"]])
+def test_a_bad_drop_bound_is_a_usage_error(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["restore-test", *flags])
+    assert exited.value.code == 2, flags
+    assert capsys.readouterr().err.count("error:") == 1
+
+
 # A stand-in for an extension Supabase has and a runner cannot install (pg_graphql, pgsodium, vault, pg_net): an
 # extension the catalogs record without a control file on this server, owning a function of its own schema, which
 # also holds a function of Supabase's that the extension does not own.
