@@ -199,7 +199,7 @@ def restore_test(
                 prepared = restore.prepare_scratch(cluster.url, path, manifest, workdir)
                 findings = prepared.findings
                 restore.pg_restore(path, cluster.url, schemas, owners=True, toc=prepared.toc)
-                checks = restore.check(cluster.url, manifest, schemas, left_out=prepared)
+                checks = restore.check(cluster.url, manifest, schemas, prepared=prepared)
             previous = restore.previous_manifest(s3, bucket, schedule, key)
             checks.append(integrity.compare_previous(previous, manifest, bound))
     except JobError as error:

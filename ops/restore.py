@@ -195,76 +195,19 @@ class Preparation:
 
 
 # pg_dump 15's entry descriptions (pg_dump.c), longest first: `pg_restore --list` prints `<id>; <catalog> <oid>
-# <description> <schema> <name> <owner>`, and descriptions have spaces, so this is how its schema is found.
-TOC_DESCRIPTIONS = sorted(
-    (
-        "ACCESS METHOD",
-        "ACL",
-        "AGGREGATE",
-        "BLOB",
-        "BLOBS",
-        "CAST",
-        "CHECK CONSTRAINT",
-        "COLLATION",
-        "COMMENT",
-        "CONSTRAINT",
-        "CONVERSION",
-        "DATABASE",
-        "DATABASE PROPERTIES",
-        "DEFAULT",
-        "DEFAULT ACL",
-        "DOMAIN",
-        "ENCODING",
-        "EVENT TRIGGER",
-        "EXTENSION",
-        "FK CONSTRAINT",
-        "FOREIGN DATA WRAPPER",
-        "FOREIGN SERVER",
-        "FOREIGN TABLE",
-        "FUNCTION",
-        "INDEX",
-        "INDEX ATTACH",
-        "LARGE OBJECT",
-        "MATERIALIZED VIEW",
-        "MATERIALIZED VIEW DATA",
-        "OPERATOR",
-        "OPERATOR CLASS",
-        "OPERATOR FAMILY",
-        "POLICY",
-        "PROCEDURE",
-        "PROCEDURAL LANGUAGE",
-        "PUBLICATION",
-        "PUBLICATION TABLE",
-        "PUBLICATION TABLES IN SCHEMA",
-        "ROW SECURITY",
-        "RULE",
-        "SCHEMA",
-        "SEARCHPATH",
-        "SECURITY LABEL",
-        "SEQUENCE",
-        "SEQUENCE OWNED BY",
-        "SEQUENCE SET",
-        "SERVER",
-        "SHELL TYPE",
-        "STATISTICS",
-        "STDSTRINGS",
-        "SUBSCRIPTION",
-        "TABLE",
-        "TABLE ATTACH",
-        "TABLE DATA",
-        "TEXT SEARCH CONFIGURATION",
-        "TEXT SEARCH DICTIONARY",
-        "TEXT SEARCH PARSER",
-        "TEXT SEARCH TEMPLATE",
-        "TRANSFORM",
-        "TRIGGER",
-        "TYPE",
-        "USER MAPPING",
-        "VIEW",
-    ),
-    key=len,
-    reverse=True,
+# <description> <schema> <name> <owner>`, and descriptions have spaces, so this is how its schema is found. An entry
+# of a description not here is restored: the rule never leaves out what it cannot read.
+DESCRIPTIONS = (
+    "ACCESS METHOD|ACL|AGGREGATE|BLOB|BLOBS|CAST|CHECK CONSTRAINT|COLLATION|COMMENT|CONSTRAINT|CONVERSION|"
+    "DATABASE|DATABASE PROPERTIES|DEFAULT|DEFAULT ACL|DOMAIN|ENCODING|EVENT TRIGGER|EXTENSION|FK CONSTRAINT|"
+    "FOREIGN DATA WRAPPER|FOREIGN SERVER|FOREIGN TABLE|FUNCTION|INDEX|INDEX ATTACH|LARGE OBJECT|"
+    "MATERIALIZED VIEW|MATERIALIZED VIEW DATA|OPERATOR|OPERATOR CLASS|OPERATOR FAMILY|POLICY|PROCEDURE|"
+    "PROCEDURAL LANGUAGE|PUBLICATION|PUBLICATION TABLE|PUBLICATION TABLES IN SCHEMA|ROW SECURITY|RULE|SCHEMA|"
+    "SEARCHPATH|SECURITY LABEL|SEQUENCE|SEQUENCE OWNED BY|SEQUENCE SET|SERVER|SHELL TYPE|STATISTICS|STDSTRINGS|"
+    "SUBSCRIPTION|TABLE|TABLE ATTACH|TABLE DATA|TEXT SEARCH CONFIGURATION|TEXT SEARCH DICTIONARY|"
+    "TEXT SEARCH PARSER|TEXT SEARCH TEMPLATE|TRANSFORM|TRIGGER|TYPE|USER MAPPING|VIEW"
 )
+TOC_DESCRIPTIONS = sorted(DESCRIPTIONS.split("|"), key=len, reverse=True)
 TOC_ENTRY = re.compile(r"^\d+; \d+ \d+ (?P<rest>.*)$")
 
 
@@ -278,6 +221,25 @@ def _toc_entry(line: str) -> tuple[str, str, str] | None:
         if rest.startswith(description + " "):
             schema, _, name_and_owner = rest[len(description) + 1 :].partition(" ")
             return description, schema, name_and_owner.rpartition(" ")[0].replace('"', "")
+    return None
+
+
+def _left_out_for(description: str, schema: str, name: str, dropped: set[str], extensions: set[str]) -> str | None:
+    """The schema or extension an entry is left out for: an object in a dropped schema, the schema itself or its
+    ACL and comment, an unavailable extension or its comment; None to restore it."""
+    if schema in dropped:
+        return schema
+    if schema != "-":
+        return None
+    what, _, subject = name.partition(" ")  # `SCHEMA graphql` is the name of a schema's ACL or comment
+    if description == "SCHEMA" and name in dropped:
+        return name
+    if description == "EXTENSION" and name in extensions:
+        return name
+    if what == "SCHEMA" and subject in dropped:
+        return subject
+    if what == "EXTENSION" and subject in extensions:
+        return subject
     return None
 
 
@@ -305,22 +267,10 @@ def leave_out(dump: Path, manifest: Mapping[str, Any], available: Sequence[str],
     lines, counts = [], dict.fromkeys(sorted(names | dropped), 0)
     for line in done.stdout.decode().splitlines():
         entry = _toc_entry(line)
-        where = None
-        if entry is not None:
-            description, schema, name = entry
-            if schema in dropped:
-                where = schema
-            elif schema == "-" and description == "SCHEMA" and name in dropped:
-                where = name
-            elif schema == "-" and name.startswith("SCHEMA ") and name[7:] in dropped:
-                where = name[7:]
-            elif schema == "-" and description == "EXTENSION" and name in names:
-                where = name
-            elif schema == "-" and name.startswith("EXTENSION ") and name[10:] in names:
-                where = name[10:]
-        if where is not None:
-            counts[where] += 1
-        lines.append(line if where is None else f";{line}")
+        why = None if entry is None else _left_out_for(*entry, dropped, names)
+        if why is not None:
+            counts[why] += 1
+        lines.append(line if why is None else f";{line}")
     toc = workdir / "restore.list"
     toc.write_text("\n".join(lines) + "\n", encoding="utf-8")
     findings = []
@@ -329,7 +279,7 @@ def leave_out(dump: Path, manifest: Mapping[str, Any], available: Sequence[str],
         whole = (
             f"schema {schema} left out with it ({counts[schema]} entries)"
             if schema in dropped
-            else (f"schema {schema} restored: it holds more than this extension")
+            else f"schema {schema} restored: it holds more than this extension"
         )
         findings.append(
             f"extension {extension['name']} {extension['version']} is not available on this server: "
@@ -355,11 +305,11 @@ def check(
     manifest: dict[str, Any],
     schemas: Sequence[str] = (),
     app_query: str = integrity.APP_QUERY,
-    left_out: Preparation | None = None,
+    prepared: Preparation | None = None,
 ) -> list[integrity.Check]:
     """The restored database against its manifest: row counts, the schema inventory (objects and grants),
-    sequences, extensions; then constraints and the app's query. `left_out` says what a Preparation left out."""
-    skipped = left_out or Preparation(None)
+    sequences, extensions; then constraints and the app's query. `prepared` says what the restore left out."""
+    skipped = prepared or Preparation(None)
 
     def kept(name: str) -> bool:
         schema = name.split(".", 1)[0]
