@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from pydantic import ValidationError
 
 from ops import dump, environment, integrity, interrupt, postgres, report, restore, uploads, vault
 from ops.environment import Variable
@@ -162,7 +163,10 @@ def run_thaw(args: argparse.Namespace) -> int:
 def run_restore_test(args: argparse.Namespace) -> int:
     s3 = vault_client()
     bucket = env("BACKUP_DATABASE_BUCKET")
-    bound = RestoreDropBound.model_validate({"percent": args.max_drop_percent, "minRows": args.min_drop_rows})
+    try:
+        bound = RestoreDropBound.model_validate({"percent": args.max_drop_percent, "minRows": args.min_drop_rows})
+    except ValidationError as error:
+        raise BadInputError(f"the drop bound: {error.errors()[0]['msg']}") from None
     result = restore_test(s3, bucket, stack=args.stack, rto_minutes=args.rto_minutes, schemas=args.schema, bound=bound)
     text = "\n".join(result.lines())
     print(text)

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import pq, sql
 
+from ops import postgres
 from settings.backup import RestoreDropBound
 
 # Schemas of PostgreSQL itself; everything else is the application's (and Supabase's) data.
@@ -169,6 +170,7 @@ def extensions(conn: psycopg.Connection[tuple[object, ...]]) -> list[dict[str, A
     ]
 
 
+# Attribute columns in the order of postgres.ROLE_OPTIONS, which names them.
 ROLES = """
 SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin, r.rolreplication,
        r.rolbypassrls,
@@ -176,7 +178,6 @@ SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.ro
              WHERE m.member = r.oid ORDER BY 1)
 FROM pg_roles r WHERE r.rolname !~ '^pg_' ORDER BY 1
 """
-ROLE_ATTRIBUTES = ("superuser", "inherit", "createrole", "createdb", "login", "replication", "bypassrls")
 
 
 def roles(conn: psycopg.Connection[tuple[object, ...]]) -> list[dict[str, Any]]:
@@ -187,7 +188,7 @@ def roles(conn: psycopg.Connection[tuple[object, ...]]) -> list[dict[str, Any]]:
     found = []
     for name, *flags, member_of in conn.execute(ROLES).fetchall():
         role: dict[str, Any] = {"name": str(name)}
-        role.update({attribute: bool(flag) for attribute, flag in zip(ROLE_ATTRIBUTES, flags, strict=True)})
+        role.update({attribute: bool(flag) for attribute, flag in zip(postgres.ROLE_OPTIONS, flags, strict=True)})
         role["member_of"] = [str(group) for group in member_of]  # type: ignore[attr-defined]
         found.append(role)
     return found

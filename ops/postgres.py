@@ -262,7 +262,7 @@ def identity(conn: psycopg.Connection[tuple[Any, ...]]) -> Identity:
     return Identity(None if system is None else str(system[0]), int(database[0]), str(database[1]))
 
 
-# A role's attributes as the manifest records them (ops/integrity.py ROLE_ATTRIBUTES), and CREATE ROLE's words.
+# A role's attributes as the manifest records them (in this order: ops/integrity.py ROLES), and CREATE ROLE's words.
 ROLE_OPTIONS = {
     "superuser": "SUPERUSER",
     "inherit": "INHERIT",

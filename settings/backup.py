@@ -135,7 +135,11 @@ class RestoreDropBound(ConfigModel):
         le=100,
     )
     min_rows: int = setting(
-        "A table losing fewer rows than this is never flagged (small tables churn).", example=1000, default=1000, ge=0
+        "A table losing fewer rows than this is never flagged (small tables churn).",
+        example=1000,
+        default=1000,
+        ge=0,
+        le=1_000_000_000,
     )
 
 

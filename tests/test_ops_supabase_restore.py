@@ -176,6 +176,16 @@ def test_a_bad_drop_bound_is_a_usage_error(flags: list[str], capsys: pytest.Capt
     assert capsys.readouterr().err.count("error:") == 1
 
 
+def test_a_drop_bound_beyond_the_settings_limit_is_bad_input(
+    aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=False))
+
+    assert cli.main(["restore-test", "--min-drop-rows", "99999999999"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: the drop bound: Input should be less than or equal to 1000000000\n", err
+
+
 # A stand-in for an extension Supabase has and a runner cannot install (pg_graphql, pgsodium, vault, pg_net): an
 # extension the catalogs record without a control file on this server, owning a function of its own schema, which
 # also holds a function of Supabase's that the extension does not own.
