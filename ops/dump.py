@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ops import integrity, interrupt, postgres, vault
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -21,14 +21,19 @@ class Destination:
     """Where one copy of a dump goes: the schedule's prefix and the storage class it is written in."""
 
     schedule: str
-    """daily, weekly or yearly: the key prefix, and so the lifecycle rule that keeps and expires it."""
+    """daily, weekly, yearly or pre-migration: the key prefix, and so the lifecycle rule that keeps and expires it."""
     storage_class: str = "STANDARD"
     """S3 storage class on arrival (the yearly copy goes straight to its cold class)."""
 
     @classmethod
     def parse(cls, text: str) -> Destination:
-        """`daily` or `yearly=DEEP_ARCHIVE`."""
+        """`daily`, `pre-migration` or `yearly=DEEP_ARCHIVE`; an unknown schedule is bad input.
+
+        A key outside the schedules' prefixes would match no lifecycle rule (kept forever) and no role may write it.
+        """
         schedule, _, storage_class = text.partition("=")
+        if schedule not in vault.DATABASE_SCHEDULES:
+            raise BadInputError(f"--to {schedule!r}: the schedule is one of {', '.join(vault.DATABASE_SCHEDULES)}")
         return cls(schedule, storage_class or "STANDARD")
 
 
@@ -101,7 +106,11 @@ def dump(
     if not destinations:
         raise JobError("no destination schedule given")
     started = vault.now()
+    run = vault.run_id()
+    keys = [vault.dump_key(destination.schedule, started, run) for destination in destinations]
     dbname, env = postgres.tool_connection(database_url)
+    for key in keys:
+        vault.require_new(s3, bucket, key)
     with interrupt.temporary_directory("vibelog-dump-") as workdir:
         path = workdir / "database.dump"
         conn = postgres.connect(database_url, "the source database")
@@ -137,9 +146,7 @@ def dump(
         sha256 = vault.sha256_file(path)
         finished = vault.now()
         tool_version = pg_dump_version() if pg_dump is None else "custom"
-        keys: list[str] = []
-        for destination in destinations:
-            key = vault.dump_key(destination.schedule, started)
+        for key, destination in zip(keys, destinations, strict=True):
             metadata = {
                 "sha256": sha256,
                 "size-bytes": str(size),
@@ -176,5 +183,4 @@ def dump(
                     **recorded,
                 },
             )
-            keys.append(key)
     return DumpResult(tuple(keys), sha256, size, server_version, counts, identity)

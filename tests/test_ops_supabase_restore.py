@@ -91,7 +91,7 @@ def test_the_restore_test_restores_the_supabase_shaped_database_whole(supabase: 
 
     assert result.passed, result.lines()
     assert [check.name for check in result.checks] == CHECKS
-    assert result.findings == (), result.findings
+    assert result.left_out == (), result.left_out
 
 
 def test_the_restore_test_fails_on_a_dump_without_post_data(supabase: str, aws_env: S3Server, tmp_path: Path) -> None:
@@ -221,12 +221,12 @@ def test_an_extension_the_runner_lacks_is_left_out_by_rule_and_reported(supabase
     result = restore_test(s3, bucket)
 
     assert result.passed, result.lines()
-    assert result.findings == (
+    assert result.left_out == (
         "extension pg_graphql 1.5.11 is not available on this server: left out (1 entries); "
         "schema graphql left out with it (2 entries)",
         "extension pgjwt 1.5.11 is not available on this server: left out (1 entries); "
         "schema extensions restored: it holds more than this extension",
-    ), result.findings
+    ), result.left_out
     assert "finding: extension pg_graphql 1.5.11 is not available" in result.markdown()
 
 
@@ -242,10 +242,10 @@ def test_a_table_beside_a_missing_extension_is_restored_or_fails_never_skipped(
     result = restore_test(s3, bucket)
 
     assert result.passed, result.lines()
-    assert result.findings == (
+    assert result.left_out == (
         "extension pg_graphql 1.5.11 is not available on this server: left out (1 entries); "
         "schema graphql restored: it holds more than this extension",
-    ), result.findings
+    ), result.left_out
     assert "row counts" not in failed(result)
 
 
