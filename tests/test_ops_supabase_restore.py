@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,6 +150,23 @@ def test_the_restore_test_fails_on_a_drop_beyond_the_bound_since_the_previous_du
     if not passes:
         detail = "1 drop(s) beyond 10%, first public.vibelogs: 0 rows, 3000 in the previous dump"
         assert failed(result) == {"drop since the previous dump": detail}, result.lines()
+
+
+def test_the_drop_bound_reads_the_previous_manifest_the_dump_job_wrote(supabase: str, aws_env: S3Server) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    earlier = dump_daily(s3, bucket, supabase)
+    # A manifest written in front of the previous dump's locked one, claiming far more rows than were dumped.
+    forged = vault.manifest_of(s3, bucket, earlier)
+    forged["row_counts"] = {**forged["row_counts"], "public.vibelogs": 10**6}
+    s3.put_object(Bucket=bucket, Key=vault.manifest_key(earlier), Body=json.dumps(forged).encode())
+    time.sleep(max(0.0, 1.05 - time.time() % 1))  # a dump's key is its second
+    dump_daily(s3, bucket, supabase)
+
+    result = restore_test(s3, bucket)
+
+    assert "drop since the previous dump" not in failed(result), f"{earlier}: the forged manifest was read"
+    assert result.passed, result.lines()
+    assert any(earlier in line and "manifest has 2 versions" in line for line in result.warnings), result.lines()
 
 
 def test_the_workflows_flags_set_the_drop_bound(
