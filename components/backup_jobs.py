@@ -116,6 +116,8 @@ class BackupJobsArgs:
                     "BACKUP_UPLOADS_BUCKET": uploads_bucket,
                     "BACKUP_UPLOADS_REGION": settings.primary_region,
                     "RTO_MINUTES": str(backup.recovery_objectives.database.rto_minutes),
+                    "RESTORE_MAX_DROP_PERCENT": str(backup.restore_test_max_drop.percent),
+                    "RESTORE_MIN_DROP_ROWS": str(backup.restore_test_max_drop.min_rows),
                 },
                 {"SLACK_WEBHOOK": slack},
             ),

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from pydantic import ValidationError
 
-from ops import dump, environment, interrupt, maintain, metrics, postgres, report, restore, uploads, vault
+from ops import dump, environment, integrity, interrupt, maintain, metrics, postgres, report, restore, uploads, vault
 from ops.environment import Variable
 from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
+from settings.backup import RestoreDropBound
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -58,6 +60,8 @@ RESTORE_ENV = (
     postgres.PG_BIN,
 )
 RESTORE_TEST_ENV = (*VAULT, postgres.PG_BIN)
+# The restore test's drop bound when no flag sets it: the setting's default, which the workflow passes on.
+DROP_BOUND = RestoreDropBound()
 UPLOADS_RESTORE_ENV = (
     Variable("BACKUP_VAULT_REGION", "the backup vault's AWS region"),
     Variable("BACKUP_UPLOADS_BACKUP_BUCKET", "the upload backups bucket restored from"),
@@ -237,7 +241,11 @@ def run_uploads_check(args: argparse.Namespace) -> int:
 def run_restore_test(args: argparse.Namespace) -> int:
     s3 = vault_client()
     bucket = env("BACKUP_DATABASE_BUCKET")
-    result = restore_test(s3, bucket, stack=args.stack, rto_minutes=args.rto_minutes, schemas=args.schema)
+    try:
+        bound = RestoreDropBound.model_validate({"percent": args.max_drop_percent, "minRows": args.min_drop_rows})
+    except ValidationError as error:
+        raise BadInputError(f"the drop bound: {error.errors()[0]['msg']}") from None
+    result = restore_test(s3, bucket, stack=args.stack, rto_minutes=args.rto_minutes, schemas=args.schema, bound=bound)
     text = "\n".join(result.lines())
     print(text)
     report.summary(result.markdown())
@@ -255,11 +263,15 @@ def restore_test(
     schemas: Sequence[str] = (),
     schedule: str = "daily",
     durable: bool = True,
+    bound: RestoreDropBound = DROP_BOUND,
 ) -> report.RestoreReport:
-    """The weekly restore test: the newest dump of `schedule`, verified, restored into a scratch server, checked."""
+    """The weekly restore test: the newest dump of `schedule`, verified, restored into a scratch server prepared
+    like the source (its roles; its extensions, or a finding for each it cannot have), checked against its
+    manifest, and compared with the dump before it."""
     start = time.monotonic()
     key, age, checks, failure = "", 0.0, [], ""
     findings: list[vault.Finding] = []
+    left_out: tuple[str, ...] = ()
     try:
         backup, findings = restore.newest(s3, bucket, schedule)
         key = backup.key
@@ -268,8 +280,12 @@ def restore_test(
             manifest, _ = restore.fetch_verified(s3, bucket, key, path)
             age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
             with postgres.scratch_cluster(durable=durable) as cluster:
-                restore.pg_restore(path, cluster.url, schemas)
-                checks = restore.check(cluster.url, manifest, schemas)
+                prepared = restore.prepare_scratch(cluster.url, path, manifest, workdir)
+                left_out = prepared.findings
+                restore.pg_restore(path, cluster.url, schemas, owners=True, toc=prepared.toc)
+                checks = restore.check(cluster.url, manifest, schemas, prepared=prepared)
+            previous = restore.previous_manifest(s3, bucket, schedule, key)
+            checks.append(integrity.compare_previous(previous, manifest, bound))
     except JobError as error:
         failure = str(error)
     except Exception as error:  # a full disk or an S3 outage fails the test, reported as one
@@ -283,8 +299,25 @@ def restore_test(
     warnings = tuple(finding.line() for finding in findings if finding.stamp < stamp)
     passed = not failure and not blocking and bool(checks) and all(check.ok for check in checks)
     return report.RestoreReport(
-        stack, key, passed, age, minutes, rto_minutes, tuple(checks), failure, findings=blocking, warnings=warnings
+        stack,
+        key,
+        passed,
+        age,
+        minutes,
+        rto_minutes,
+        tuple(checks),
+        failure,
+        findings=blocking,
+        warnings=warnings,
+        left_out=left_out,
     )
+
+
+def _rows(text: str) -> int:
+    """A whole number of rows, for argparse."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of rows")
+    return int(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -354,6 +387,22 @@ def parser() -> argparse.ArgumentParser:
         "--rto-minutes", type=int, default=240, help="the objective the restore time is reported against"
     )
     testing.add_argument("--schema", action="append", default=[], help="restore and check only this schema")
+    testing.add_argument(
+        "--max-drop-percent",
+        type=int,
+        choices=range(101),
+        metavar="0-100",
+        default=DROP_BOUND.percent,
+        help="fail when a table's rows or a schema's objects of one kind fell by more than this against the "
+        "previous dump (vibelog:backup.restoreTestMaxDrop)",
+    )
+    testing.add_argument(
+        "--min-drop-rows",
+        type=_rows,
+        metavar="ROWS",
+        default=DROP_BOUND.min_rows,
+        help="a table losing fewer rows than this is never flagged",
+    )
     restoring_uploads = environment.add_job(
         verbs,
         "restore-uploads",

@@ -55,14 +55,21 @@ class DumpResult:
     """The database dumped, as the manifest records it for the restore's production guard."""
 
 
-def _snapshot_and_counts(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[str, str, dict[str, int]]:
-    """Export the transaction's snapshot for pg_dump and count rows in it: the manifest matches the dump exactly."""
+def _snapshot_and_counts(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[str, str, dict[str, int], dict[str, Any]]:
+    """Export the transaction's snapshot for pg_dump and read what the manifest records in it, so the manifest
+    matches the dump exactly: row counts, the schema inventory, the extensions and the roles the dump names."""
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     snapshot_row = conn.execute("SELECT pg_export_snapshot()").fetchone()
     version_row = conn.execute("SHOW server_version").fetchone()
     if snapshot_row is None or version_row is None:
         raise JobError("the source database did not export a snapshot")
-    return str(snapshot_row[0]), str(version_row[0]), integrity.row_counts(conn)
+    counts = integrity.row_counts(conn)
+    recorded = {
+        "inventory": integrity.inventory(conn),
+        "extensions": integrity.extensions(conn),
+        "roles": integrity.roles(conn),
+    }
+    return str(snapshot_row[0]), str(version_row[0]), counts, recorded
 
 
 # What the manifest's missing system identifier means, said where the dump reports it.
@@ -113,7 +120,7 @@ def dump(
         try:
             try:
                 identity = postgres.identity(conn)
-                snapshot, server_version, counts = _snapshot_and_counts(conn)
+                snapshot, server_version, counts, recorded = _snapshot_and_counts(conn)
             except psycopg.Error as error:
                 raise JobError(
                     f"cannot read the source database: {postgres.last_line(str(error), database_url)}"
@@ -173,6 +180,7 @@ def dump(
                     "started": started.isoformat(),
                     "finished": finished.isoformat(),
                     "row_counts": counts,
+                    **recorded,
                 },
             )
     return DumpResult(tuple(keys), sha256, size, server_version, counts, identity)

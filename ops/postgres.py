@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import interrupt
@@ -259,6 +260,39 @@ def identity(conn: psycopg.Connection[tuple[Any, ...]]) -> Identity:
     if database is None:
         raise JobError("the database did not say what it is (no pg_database row for current_database())")
     return Identity(None if system is None else str(system[0]), int(database[0]), str(database[1]))
+
+
+# A role's attributes as the manifest records them (in this order: ops/integrity.py ROLES), and CREATE ROLE's words.
+ROLE_OPTIONS = {
+    "superuser": "SUPERUSER",
+    "inherit": "INHERIT",
+    "createrole": "CREATEROLE",
+    "createdb": "CREATEDB",
+    "login": "LOGIN",
+    "replication": "REPLICATION",
+    "bypassrls": "BYPASSRLS",
+}
+
+
+def create_roles(conn: psycopg.Connection[tuple[Any, ...]], roles: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Create the roles a server lacks, with their recorded attributes (no password: a scratch server's roles
+    log in nowhere), then their memberships; returns the names created. A role that exists is left as it is."""
+    existing = {str(name) for (name,) in conn.execute("SELECT rolname FROM pg_roles")}
+    created = []
+    for role in roles:
+        name = str(role["name"])
+        if name in existing:
+            continue
+        options = [word if role.get(key) else f"NO{word}" for key, word in ROLE_OPTIONS.items()]
+        conn.execute(sql.SQL("CREATE ROLE {} " + " ".join(options)).format(sql.Identifier(name)))
+        created.append(name)
+    for role in roles:
+        if str(role["name"]) in created:
+            for group in role.get("member_of", []):
+                conn.execute(
+                    sql.SQL("GRANT {} TO {}").format(sql.Identifier(str(group)), sql.Identifier(str(role["name"])))
+                )
+    return created
 
 
 def free_port() -> int:

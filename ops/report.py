@@ -37,6 +37,8 @@ class RestoreReport:
     """Findings on the dump restored or a newer one (a dump without a visible manifest, ...): they fail the test."""
     warnings: tuple[str, ...] = ()
     """Findings on older dumps: reported, not failing."""
+    left_out: tuple[str, ...] = ()
+    """What the restore left out by rule (an extension the runner does not have), one line each: not failing."""
 
     def lines(self) -> list[str]:
         """The report, one fact a line."""
@@ -58,6 +60,7 @@ class RestoreReport:
             lines.append(f"failure: {self.failure}")
         lines += [*self.findings, *(f"{line} (older than the dump restored)" for line in self.warnings)]
         lines += [f"{'ok' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in self.checks]
+        lines += [f"finding: {line}" for line in self.left_out]
         return lines
 
     def markdown(self) -> str:

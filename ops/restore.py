@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,19 +152,27 @@ def fetch_verified(s3: S3Client, bucket: str, key: str, target: Path) -> tuple[d
     return manifest, elapsed
 
 
-def pg_restore(dump: Path, target_url: str, schemas: Sequence[str] = ()) -> float:
-    """Load a dump into a database in one transaction (all or nothing); returns the seconds it took."""
+def pg_restore(
+    dump: Path, target_url: str, schemas: Sequence[str] = (), *, owners: bool = False, toc: Path | None = None
+) -> float:
+    """Load a dump into a database in one transaction (all or nothing), its grants and default privileges with it;
+    returns the seconds it took.
+
+    `owners` keeps the dump's owners (a scratch server prepared with the source's roles); without it the restoring
+    user owns everything, as on a Supabase project where `postgres` may not own as `supabase_admin`. `toc` is a
+    `pg_restore --use-list` of the entries to restore (leave_out).
+    """
     dbname, env = postgres.tool_connection(target_url)
     command = [
         postgres.tool("pg_restore"),
         "--clean",
         "--if-exists",
-        "--no-owner",
-        "--no-acl",
+        *(() if owners else ("--no-owner",)),
         "--single-transaction",
         "--exit-on-error",
         "--no-password",
         *(f"--schema={schema}" for schema in schemas),
+        *(() if toc is None else (f"--use-list={toc}",)),
         f"--dbname={dbname}",
         str(dump),
     ]
@@ -174,21 +184,172 @@ def pg_restore(dump: Path, target_url: str, schemas: Sequence[str] = ()) -> floa
     return elapsed
 
 
+@dataclass(frozen=True)
+class Preparation:
+    """A scratch server made ready for a dump: what the restore leaves out, and why."""
+
+    toc: Path | None
+    """The `--use-list` of the entries to restore; None when nothing is left out."""
+    left_out: tuple[str, ...] = ()
+    """Schemas left out whole (the own schemas of extensions this server does not have)."""
+    unavailable: tuple[str, ...] = ()
+    """Extensions of the source this server does not have."""
+    findings: tuple[str, ...] = ()
+    """What was left out, one line each, for the report."""
+
+
+# pg_dump 15's entry descriptions (pg_dump.c), longest first: `pg_restore --list` prints `<id>; <catalog> <oid>
+# <description> <schema> <name> <owner>`, and descriptions have spaces, so this is how its schema is found. An entry
+# of a description not here is restored: the rule never leaves out what it cannot read.
+DESCRIPTIONS = (
+    "ACCESS METHOD|ACL|AGGREGATE|BLOB|BLOBS|CAST|CHECK CONSTRAINT|COLLATION|COMMENT|CONSTRAINT|CONVERSION|"
+    "DATABASE|DATABASE PROPERTIES|DEFAULT|DEFAULT ACL|DOMAIN|ENCODING|EVENT TRIGGER|EXTENSION|FK CONSTRAINT|"
+    "FOREIGN DATA WRAPPER|FOREIGN SERVER|FOREIGN TABLE|FUNCTION|INDEX|INDEX ATTACH|LARGE OBJECT|"
+    "MATERIALIZED VIEW|MATERIALIZED VIEW DATA|OPERATOR|OPERATOR CLASS|OPERATOR FAMILY|POLICY|PROCEDURE|"
+    "PROCEDURAL LANGUAGE|PUBLICATION|PUBLICATION TABLE|PUBLICATION TABLES IN SCHEMA|ROW SECURITY|RULE|SCHEMA|"
+    "SEARCHPATH|SECURITY LABEL|SEQUENCE|SEQUENCE OWNED BY|SEQUENCE SET|SERVER|SHELL TYPE|STATISTICS|STDSTRINGS|"
+    "SUBSCRIPTION|TABLE|TABLE ATTACH|TABLE DATA|TEXT SEARCH CONFIGURATION|TEXT SEARCH DICTIONARY|"
+    "TEXT SEARCH PARSER|TEXT SEARCH TEMPLATE|TRANSFORM|TRIGGER|TYPE|USER MAPPING|VIEW"
+)
+TOC_DESCRIPTIONS = sorted(DESCRIPTIONS.split("|"), key=len, reverse=True)
+TOC_ENTRY = re.compile(r"^\d+; \d+ \d+ (?P<rest>.*)$")
+
+
+def _toc_entry(line: str) -> tuple[str, str, str] | None:
+    """(description, schema or `-`, name) of one `pg_restore --list` line; None for a comment or an unknown one."""
+    match = TOC_ENTRY.match(line)
+    if match is None:
+        return None
+    rest = match["rest"]
+    for description in TOC_DESCRIPTIONS:
+        if rest.startswith(description + " "):
+            schema, _, name_and_owner = rest[len(description) + 1 :].partition(" ")
+            return description, schema, name_and_owner.rpartition(" ")[0].replace('"', "")
+    return None
+
+
+def _left_out_for(description: str, schema: str, name: str, dropped: set[str], extensions: set[str]) -> str | None:
+    """The schema or extension an entry is left out for: an object in a dropped schema, the schema itself or its
+    ACL and comment, an unavailable extension or its comment; None to restore it."""
+    if schema in dropped:
+        return schema
+    if schema != "-":
+        return None
+    what, _, subject = name.partition(" ")  # `SCHEMA graphql` is the name of a schema's ACL or comment
+    if description == "SCHEMA" and name in dropped:
+        return name
+    if description == "EXTENSION" and name in extensions:
+        return name
+    if what == "SCHEMA" and subject in dropped:
+        return subject
+    if what == "EXTENSION" and subject in extensions:
+        return subject
+    return None
+
+
+def leave_out(dump: Path, manifest: Mapping[str, Any], available: Sequence[str], workdir: Path) -> Preparation:
+    """What of a dump a server without some of the source's extensions can restore, as a `--use-list`.
+
+    The rule (docs/backups.md): an extension the server does not have (Supabase's pg_graphql, pgsodium, vault,
+    pg_net...) is left out, and so is its schema with everything in it when that schema holds nothing else: no
+    other extension the server has, no table of the app's (tables the extension owns are its own). A schema that
+    does hold something else is restored whole, so whatever in it needs the missing extension fails the restore
+    loudly rather than being skipped. Every entry left out is counted in a finding.
+    """
+    extensions = list(manifest.get("extensions", []))
+    unavailable = [e for e in extensions if e["name"] not in available]
+    if not unavailable:
+        return Preparation(None)
+    owned = {table for e in extensions for table in e.get("tables", [])}
+    app_schemas = {name.split(".", 1)[0] for name in manifest.get("row_counts", {}) if name not in owned}
+    kept = {e["schema"] for e in extensions if e["name"] in available} | app_schemas | {"public"}
+    dropped = {e["schema"] for e in unavailable} - kept
+    names = {e["name"] for e in unavailable}
+    done = postgres.run([postgres.tool("pg_restore"), "--list", str(dump)], dict(os.environ))
+    if done.returncode != 0:
+        raise JobError(postgres.failure("pg_restore --list", done, ""))
+    lines, counts = [], dict.fromkeys(sorted(names | dropped), 0)
+    for line in done.stdout.decode().splitlines():
+        entry = _toc_entry(line)
+        why = None if entry is None else _left_out_for(*entry, dropped, names)
+        if why is not None:
+            counts[why] += 1
+        lines.append(line if why is None else f";{line}")
+    toc = workdir / "restore.list"
+    toc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    findings = []
+    for extension in unavailable:
+        schema = extension["schema"]
+        whole = (
+            f"schema {schema} left out with it ({counts[schema]} entries)"
+            if schema in dropped
+            else f"schema {schema} restored: it holds more than this extension"
+        )
+        findings.append(
+            f"extension {extension['name']} {extension['version']} is not available on this server: "
+            f"left out ({counts[extension['name']]} entries); {whole}"
+        )
+    return Preparation(toc, tuple(sorted(dropped)), tuple(sorted(names)), tuple(findings))
+
+
+def prepare_scratch(url: str, dump: Path, manifest: Mapping[str, Any], workdir: Path) -> Preparation:
+    """Make a new scratch server ready for a dump the way a Supabase project is: the source's roles (NOLOGIN
+    where the source's are, no passwords) and a `--use-list` leaving out the extensions the server does not have."""
+    with postgres.connect(url, "the scratch server") as conn:
+        try:
+            postgres.create_roles(conn, manifest.get("roles", []))
+            available = [str(name) for (name,) in conn.execute("SELECT name FROM pg_available_extensions")]
+        except psycopg.Error as error:
+            raise JobError(f"cannot prepare the scratch server: {postgres.last_line(str(error), url)}") from None
+    return leave_out(dump, manifest, available, workdir)
+
+
 def check(
-    target_url: str, manifest: dict[str, Any], schemas: Sequence[str] = (), app_query: str = integrity.APP_QUERY
+    target_url: str,
+    manifest: dict[str, Any],
+    schemas: Sequence[str] = (),
+    app_query: str = integrity.APP_QUERY,
+    prepared: Preparation | None = None,
 ) -> list[integrity.Check]:
-    """Row counts against the manifest, constraints, and the app's query, on the restored database."""
-    expected = {
-        name: int(count)
-        for name, count in dict(manifest.get("row_counts", {})).items()
-        if not schemas or name.split(".", 1)[0] in schemas
-    }
+    """The restored database against its manifest: row counts, the schema inventory (objects and grants),
+    sequences, extensions; then constraints and the app's query. `prepared` says what the restore left out."""
+    skipped = prepared or Preparation(None)
+
+    def kept(name: str) -> bool:
+        schema = name.split(".", 1)[0]
+        return (not schemas or schema in schemas) and schema not in skipped.left_out
+
+    recorded = dict(manifest.get("inventory", {}))
     with postgres.connect(target_url, "the restored database") as conn:
-        return [
-            integrity.compare_counts(expected, integrity.row_counts(conn, schemas)),
-            integrity.validate_constraints(conn),
-            integrity.app_query(conn, app_query),
+        restored_counts = integrity.row_counts(conn, schemas)
+        checks = [
+            integrity.compare_counts(
+                {name: int(count) for name, count in dict(manifest.get("row_counts", {})).items() if kept(name)},
+                restored_counts,
+            )
         ]
+        if recorded:
+            restored = integrity.inventory(conn, schemas)
+            checks += [
+                integrity.compare_objects(
+                    {name: kinds for name, kinds in recorded["objects"].items() if kept(name)}, restored["objects"]
+                ),
+                integrity.compare_sequences(
+                    {name: value for name, value in recorded["sequence_values"].items() if kept(name)},
+                    restored["sequence_values"],
+                ),
+                integrity.compare_extensions(
+                    [
+                        extension
+                        for extension in manifest.get("extensions", [])
+                        if extension["name"] not in skipped.unavailable and kept(extension["schema"])
+                    ],
+                    integrity.extensions(conn),
+                ),
+            ]
+        else:
+            checks.append(integrity.Check("schema objects", True, "not compared: the manifest records no inventory"))
+        return [*checks, integrity.validate_constraints(conn), integrity.app_query(conn, app_query)]
 
 
 def require_readable(s3: S3Client, bucket: str, key: str) -> None:
@@ -273,6 +434,17 @@ def restore_alongside(
         app_query=app_query,
     )
     return restored, name
+
+
+def previous_manifest(s3: S3Client, bucket: str, schedule: str, key: str) -> dict[str, Any] | None:
+    """The manifest (the version the dump job wrote) of the schedule's complete backup just before `key`; None if
+    there is none."""
+    stamp = vault.key_stamp(key)
+    earlier = [b for b in vault.inventory(s3, bucket, [schedule]).backups if vault.key_stamp(b.key) < stamp]
+    if not earlier:
+        return None
+    previous = max(earlier, key=lambda each: (vault.key_stamp(each.key), each.written))
+    return vault.get_json(s3, bucket, vault.manifest_key(previous.key), previous.manifest_version)
 
 
 def newest(s3: S3Client, bucket: str, schedule: str) -> tuple[vault.Backup, list[vault.Finding]]:

@@ -125,6 +125,26 @@ class RecoveryObjectives(ConfigModel):
     )
 
 
+class RestoreDropBound(ConfigModel):
+    """How far a backup may shrink against the one before it before the weekly restore test fails."""
+
+    percent: int = setting(
+        "Largest drop, in percent of the previous dump's count, of a table's rows or of a schema's objects of one "
+        "kind (indexes, policies, grants...).",
+        example=25,
+        default=25,
+        ge=0,
+        le=100,
+    )
+    min_rows: int = setting(
+        "A table losing fewer rows than this is never flagged (small tables churn).",
+        example=1000,
+        default=1000,
+        ge=0,
+        le=1_000_000_000,
+    )
+
+
 class BackupSettings(ConfigModel):
     """Database dumps and user-upload backups in a region separate from the primary, locked against deletion.
 
@@ -169,6 +189,10 @@ class BackupSettings(ConfigModel):
     object_lock: ObjectLockSettings = setting("Default Object Lock retention of the vault's buckets.")
     restore_test_schedule: str = setting(
         "UTC cron schedule of the restore-test workflow.", example="0 4 * * 1", default="0 4 * * 1"
+    )
+    restore_test_max_drop: RestoreDropBound = setting(
+        "The restore test fails when the tested dump lost more than this against the one before it.",
+        default_factory=RestoreDropBound,
     )
     writer_subject: str = setting(
         "OIDC subject of the backup jobs: this infra repository's `<stack>-backup` environment (the only writer).",

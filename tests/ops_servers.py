@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
 import psycopg
 import pytest
+from psycopg import sql
 
 from ops import postgres
 from ops.errors import JobError
@@ -50,6 +52,60 @@ def database(pg_cluster: postgres.Cluster) -> str:
     with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return pg_cluster.database_url(name)
+
+
+SUPABASE_SQL = Path(__file__).parent / "fixtures" / "supabase.sql"
+# Rows per table of the Supabase-shaped fixture, as its SQL writes them.
+SUPABASE_ROWS = {
+    "auth.users": 200,
+    "public.audit_logs": 2000,
+    "public.audit_logs_archive": 0,
+    "public.profiles": 200,
+    "public.sessions": 500,
+    "public.vibelogs": 3000,
+    "storage.buckets": 1,
+    "storage.objects": 200,
+}
+
+
+@pytest.fixture(scope="session")
+def supabase_template(pg_cluster: postgres.Cluster) -> str:
+    """A database shaped like a Supabase project's (tests/fixtures/supabase.sql), loaded once per session and
+    copied for each test: its roles, auth/extensions/storage schemas, RLS policies, grants and the app's tables."""
+    name = "supabase_template"
+    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(pg_cluster.database_url(name), autocommit=True) as conn:
+        conn.execute(SUPABASE_SQL.read_text(encoding="utf-8").encode())
+    return name
+
+
+@pytest.fixture
+def supabase(pg_cluster: postgres.Cluster, supabase_template: str) -> str:
+    """URL of a new copy of the Supabase-shaped database on the session's server."""
+    name = f"s_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{supabase_template}"')
+    return pg_cluster.database_url(name)
+
+
+ALL_ROWS = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname IN ('public', 'auth', 'storage') ORDER BY 1, 2
+"""
+
+
+def fingerprint(url: str) -> dict[str, str]:
+    """An MD5 of every row of every table of the app's schemas: "the same rows came back", not "as many"."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        prints = {}
+        for schema, table in conn.execute(ALL_ROWS).fetchall():
+            query = sql.SQL("SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {} t").format(
+                sql.Identifier(schema, table)
+            )
+            row = conn.execute(query).fetchone()
+            prints[f"{schema}.{table}"] = str(row[0]) if row else ""
+    return prints
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ def test_each_job_gets_only_what_it_reads_and_its_credentials_stay_secret(produc
     assert writer_vars["BACKUP_VAULT_REGION"] == "us-west-2"
     assert writer_vars["SUPABASE_STORAGE_ENDPOINT"] == "https://vibelog-production.supabase.co/storage/v1/s3"
     assert variables["reader"]["RTO_MINUTES"].inputs["value"] == "240"
+    # The restore test's drop bound (vibelog:backup.restoreTestMaxDrop), passed by the workflow as flags.
+    assert variables["reader"]["RESTORE_MAX_DROP_PERCENT"].inputs["value"] == "25"
+    assert variables["reader"]["RESTORE_MIN_DROP_ROWS"].inputs["value"] == "1000"
     # The reference's tables, index and ages, as the stack's settings default them.
     maintenance_vars = {name: reg.inputs["value"] for name, reg in variables["maintenance"].items()}
     assert maintenance_vars == {

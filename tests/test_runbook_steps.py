@@ -18,9 +18,9 @@ from ops.runbook import steps
 from ops.runbook.http import Client
 from ops.runbook.messages import TEMPLATES
 from ops.runbook.vercel import VercelApi
-from tests.ops_servers import S3Server
+from tests.ops_servers import S3Server, fingerprint
 from tests.runbook_servers import TOKEN, World, stand_in
-from tests.test_ops_backups import dump_daily, fingerprint, seed
+from tests.test_ops_backups import dump_daily, seed
 
 FAST = ["--interval", "0", "--attempts", "5"]
 
@@ -281,21 +281,22 @@ def test_failover_is_verified_with_the_health_checks_state(
 
 
 @pytest.mark.usefixtures("url")
-def test_the_database_runbook_restores_a_real_dump_under_maintenance(
-    world: World, database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_the_database_runbook_restores_a_real_supabase_dump_under_maintenance(
+    world: World, supabase: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = seed(database)
+    before = fingerprint(supabase)
     s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
-    (key,) = dump_daily(s3, bucket, database).keys
-    with psycopg.connect(database, autocommit=True) as conn:
+    (key,) = dump_daily(s3, bucket, supabase).keys
+    with psycopg.connect(supabase, autocommit=True) as conn:
+        conn.execute("DROP VIEW recent_vibelogs")
         conn.execute("DROP TABLE vibelogs")
     monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
-    monkeypatch.setenv("RESTORE_TARGET_URL", database)
+    monkeypatch.setenv("RESTORE_TARGET_URL", supabase)
 
     assert main(["runbook-database-restore", key, "--confirm-production", *FAST]) == 0
 
-    live = conninfo_to_dict(database)["dbname"]
-    with psycopg.connect(database, autocommit=True) as conn:
+    live = conninfo_to_dict(supabase)["dbname"]
+    with psycopg.connect(supabase, autocommit=True) as conn:
         assert conn.execute("SELECT to_regclass('public.vibelogs')").fetchone() == (None,), (
             "the live database was overwritten: the state the restore replaces is gone"
         )
@@ -304,11 +305,11 @@ def test_the_database_runbook_restores_a_real_dump_under_maintenance(
             for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{live}_restored_%"])
         ]
     assert len(names) == 1, f"one new database beside {live}: {names}"
-    assert fingerprint(make_conninfo(database, dbname=names[0])) == before, "the restored rows differ from the dump"
+    assert fingerprint(make_conninfo(supabase, dbname=names[0])) == before, "the restored rows differ from the dump"
     assert world.item_log == [("MAINTENANCE_MODE", True)], "maintenance stays on until a person switches over"
     out = capsys.readouterr()
     assert f"maintenance mode stays on until the switch-over: compare `{names[0]}`" in out.out, out.out
-    assert database not in out.out + out.err, "the database URL was printed"
+    assert supabase not in out.out + out.err, "the database URL was printed"
     assert TOKEN not in out.out + out.err
 
 

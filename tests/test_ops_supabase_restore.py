@@ -1,0 +1,290 @@
+"""The restore test on a Supabase-shaped database: what it restores, and the broken backups it must fail on."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from ops import cli, dump, postgres, report, restore, vault
+from settings.backup import RestoreDropBound
+from tests.ops_servers import SUPABASE_ROWS, S3Server, fingerprint
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
+# Checks of a restore test, in the order the report gives them.
+CHECKS = [
+    "row counts",
+    "schema objects",
+    "sequences",
+    "extensions",
+    "constraints",
+    "app query",
+    "drop since the previous dump",
+]
+
+
+def dump_daily(s3: S3Client, bucket: str, url: str, *flags: str, tmp_path: Path | None = None) -> str:
+    """One daily dump; `flags` are added to pg_dump's own (a dump taken the way a broken job would take it)."""
+    wrapper = None
+    if flags:
+        assert tmp_path is not None
+        wrapper = tmp_path / "pg_dump"
+        wrapper.write_text(f'#!/bin/sh\nexec {postgres.tool("pg_dump")} {" ".join(flags)} "$@"\n', encoding="utf-8")
+        wrapper.chmod(0o755)
+    result = dump.dump(
+        s3,
+        database_url=url,
+        bucket=bucket,
+        destinations=[dump.Destination("daily")],
+        pg_dump=None if wrapper is None else str(wrapper),
+    )
+    (key,) = result.keys
+    return key
+
+
+def restore_test(s3: S3Client, bucket: str, **kwargs: Any) -> report.RestoreReport:
+    return cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False, **kwargs)
+
+
+def failed(result: report.RestoreReport) -> dict[str, str]:
+    return {check.name: check.detail for check in result.checks if not check.ok}
+
+
+def test_the_dump_records_the_schema_its_extensions_and_roles(supabase: str, s3_server: S3Server) -> None:
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
+    key = dump_daily(s3, bucket, supabase)
+
+    manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
+
+    assert manifest["row_counts"] == SUPABASE_ROWS
+    extensions = {e["name"]: (e["schema"], e["version"]) for e in manifest["extensions"]}
+    assert extensions["pg_trgm"][0] == "extensions", extensions
+    roles = {role["name"]: role for role in manifest["roles"]}
+    assert not roles["anon"]["login"], "anon is NOLOGIN on Supabase, and must be recorded so"
+    assert roles["authenticator"]["member_of"] == ["anon", "authenticated", "service_role"], roles["authenticator"]
+    objects = manifest["inventory"]["objects"]
+    for schema, kinds in {
+        "public": ("tables", "views", "constraints", "indexes", "triggers", "policies", "functions", "types", "grants"),
+        "auth": ("tables", "constraints", "indexes", "functions", "grants"),
+        "storage": ("tables", "constraints", "policies", "grants"),
+    }.items():
+        for kind in kinds:
+            assert objects[schema][kind]["count"] > 0, f"{schema}: no {kind} recorded"
+    assert manifest["inventory"]["sequence_values"] == {
+        "public.audit_logs_id_seq": 2000,
+        "public.invite_codes": 1234,
+        "public.vibelogs_id_seq": 3000,
+    }
+
+
+def test_the_restore_test_restores_the_supabase_shaped_database_whole(supabase: str, aws_env: S3Server) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    dump_daily(s3, bucket, supabase)
+
+    result = restore_test(s3, bucket)
+
+    assert result.passed, result.lines()
+    assert [check.name for check in result.checks] == CHECKS
+    assert result.left_out == (), result.left_out
+
+
+def test_the_restore_test_fails_on_a_dump_without_post_data(supabase: str, aws_env: S3Server, tmp_path: Path) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    dump_daily(s3, bucket, supabase, "--section=pre-data", "--section=data", tmp_path=tmp_path)
+
+    result = restore_test(s3, bucket)
+
+    assert not result.passed, "a dump without keys, indexes, triggers or policies passed"
+    assert list(failed(result)) == ["schema objects"], result.lines()
+    assert "restored" in failed(result)["schema objects"], result.lines()
+
+
+def test_the_restore_test_fails_on_a_dump_missing_a_table(supabase: str, aws_env: S3Server, tmp_path: Path) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    dump_daily(s3, bucket, supabase, "--exclude-table=public.sessions", tmp_path=tmp_path)
+
+    result = restore_test(s3, bucket)
+
+    assert not result.passed, "a dump without public.sessions passed"
+    assert failed(result)["row counts"] == "1 table(s) missing, first public.sessions", result.lines()
+
+
+def test_the_restore_test_fails_on_lost_grants(supabase: str, aws_env: S3Server, tmp_path: Path) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    dump_daily(s3, bucket, supabase, "--no-acl", tmp_path=tmp_path)
+
+    result = restore_test(s3, bucket)
+
+    assert not result.passed, "a dump without its grants passed"
+    assert list(failed(result)) == ["schema objects"], result.lines()
+    assert " grants: " in failed(result)["schema objects"], result.lines()
+
+
+@pytest.mark.parametrize(
+    ("deleted", "passes"),
+    [("id <= 10", True), ("true", False)],
+    ids=["ten rows gone: within the bound", "every row gone: beyond it"],
+)
+def test_the_restore_test_fails_on_a_drop_beyond_the_bound_since_the_previous_dump(
+    supabase: str, aws_env: S3Server, deleted: str, passes: bool
+) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    earlier = dump_daily(s3, bucket, supabase)
+    with psycopg.connect(supabase, autocommit=True) as conn:
+        conn.execute(f"DELETE FROM vibelogs WHERE {deleted}")  # noqa: S608 - the test's own two cases
+    time.sleep(max(0.0, 1.05 - time.time() % 1))  # a dump's key is its second
+    later = dump_daily(s3, bucket, supabase)
+    assert later > earlier, (earlier, later)
+
+    result = restore_test(s3, bucket, bound=RestoreDropBound.model_validate({"percent": 10, "minRows": 100}))
+
+    assert result.key == later
+    assert result.passed is passes, result.lines()
+    if not passes:
+        detail = "1 drop(s) beyond 10%, first public.vibelogs: 0 rows, 3000 in the previous dump"
+        assert failed(result) == {"drop since the previous dump": detail}, result.lines()
+
+
+def test_the_drop_bound_reads_the_previous_manifest_the_dump_job_wrote(supabase: str, aws_env: S3Server) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    earlier = dump_daily(s3, bucket, supabase)
+    # A manifest written in front of the previous dump's locked one, claiming far more rows than were dumped.
+    forged = vault.manifest_of(s3, bucket, earlier)
+    forged["row_counts"] = {**forged["row_counts"], "public.vibelogs": 10**6}
+    s3.put_object(Bucket=bucket, Key=vault.manifest_key(earlier), Body=json.dumps(forged).encode())
+    time.sleep(max(0.0, 1.05 - time.time() % 1))  # a dump's key is its second
+    dump_daily(s3, bucket, supabase)
+
+    result = restore_test(s3, bucket)
+
+    assert "drop since the previous dump" not in failed(result), f"{earlier}: the forged manifest was read"
+    assert result.passed, result.lines()
+    assert any(earlier in line and "manifest has 2 versions" in line for line in result.warnings), result.lines()
+
+
+def test_the_workflows_flags_set_the_drop_bound(
+    supabase: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    dump_daily(s3, bucket, supabase)
+    with psycopg.connect(supabase, autocommit=True) as conn:
+        conn.execute("DELETE FROM vibelogs WHERE id <= 500")  # a sixth: within 25%, beyond 10%
+    time.sleep(max(0.0, 1.05 - time.time() % 1))
+    dump_daily(s3, bucket, supabase)
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+
+    assert cli.main(["restore-test"]) == 0, capsys.readouterr().out
+    assert cli.main(["restore-test", "--max-drop-percent", "10", "--min-drop-rows", "100"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL drop since the previous dump: 1 drop(s) beyond 10%, first public.vibelogs: 2500 rows" in out, out
+
+
+@pytest.mark.parametrize("flags", [["--min-drop-rows", "-1"], ["--max-drop-percent", "101"], ["--min-drop-rows", "x"]])
+def test_a_bad_drop_bound_is_a_usage_error(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["restore-test", *flags])
+    assert exited.value.code == 2, flags
+    assert capsys.readouterr().err.count("error:") == 1
+
+
+def test_a_drop_bound_beyond_the_settings_limit_is_bad_input(
+    aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=False))
+
+    assert cli.main(["restore-test", "--min-drop-rows", "99999999999"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: the drop bound: Input should be less than or equal to 1000000000\n", err
+
+
+# A stand-in for an extension Supabase has and a runner cannot install (pg_graphql, pgsodium, vault, pg_net): an
+# extension the catalogs record without a control file on this server, owning a function of its own schema, which
+# also holds a function of Supabase's that the extension does not own.
+FAKE_EXTENSION = """
+SET allow_system_table_mods = on;
+CREATE SCHEMA {schema_ddl};
+CREATE FUNCTION {schema}.{name}_resolve(query text) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{{}}'::jsonb $$;
+CREATE FUNCTION {schema}.{name}_helper() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+INSERT INTO pg_extension (oid, extname, extowner, extnamespace, extrelocatable, extversion)
+SELECT pg_nextoid('pg_extension', 'oid', 'pg_extension_oid_index'), '{name}', 10, '{schema}'::regnamespace, false,
+       '1.5.11';
+INSERT INTO pg_depend
+SELECT 'pg_proc'::regclass, '{schema}.{name}_resolve(text)'::regprocedure, 0, 'pg_extension'::regclass, e.oid, 0, 'e'
+FROM pg_extension e WHERE e.extname = '{name}'
+UNION ALL
+SELECT 'pg_extension'::regclass, e.oid, 0, 'pg_namespace'::regclass, '{schema}'::regnamespace, 0, 'n'
+FROM pg_extension e WHERE e.extname = '{name}';
+"""
+
+
+def fake_extension(url: str, name: str, schema: str) -> None:
+    schema_ddl = f"IF NOT EXISTS {schema}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(FAKE_EXTENSION.format(name=name, schema=schema, schema_ddl=schema_ddl).encode())
+
+
+def test_an_extension_the_runner_lacks_is_left_out_by_rule_and_reported(supabase: str, aws_env: S3Server) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    fake_extension(supabase, "pg_graphql", "graphql")  # in a schema of its own: left out with it
+    fake_extension(supabase, "pgjwt", "extensions")  # beside pg_trgm: the schema is restored
+    dump_daily(s3, bucket, supabase)
+
+    result = restore_test(s3, bucket)
+
+    assert result.passed, result.lines()
+    assert result.left_out == (
+        "extension pg_graphql 1.5.11 is not available on this server: left out (1 entries); "
+        "schema graphql left out with it (2 entries)",
+        "extension pgjwt 1.5.11 is not available on this server: left out (1 entries); "
+        "schema extensions restored: it holds more than this extension",
+    ), result.left_out
+    assert "finding: extension pg_graphql 1.5.11 is not available" in result.markdown()
+
+
+def test_a_table_beside_a_missing_extension_is_restored_or_fails_never_skipped(
+    supabase: str, aws_env: S3Server
+) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    fake_extension(supabase, "pg_graphql", "graphql")
+    with psycopg.connect(supabase, autocommit=True) as conn:
+        conn.execute("CREATE TABLE graphql.app_notes (id int PRIMARY KEY); INSERT INTO graphql.app_notes VALUES (1)")
+    dump_daily(s3, bucket, supabase)
+
+    result = restore_test(s3, bucket)
+
+    assert result.passed, result.lines()
+    assert result.left_out == (
+        "extension pg_graphql 1.5.11 is not available on this server: left out (1 entries); "
+        "schema graphql restored: it holds more than this extension",
+    ), result.left_out
+    assert "row counts" not in failed(result)
+
+
+def test_a_restore_over_a_database_whose_default_privileges_grant_more_says_so(
+    supabase: str, s3_server: S3Server
+) -> None:
+    """Supabase's default privileges grant ALL on public's new tables to anon and authenticated: restored over a
+    database that has them, the dump's deliberate REVOKE on audit_logs silently became a grant; the check says so.
+    Into a new database (the runbook's way) the privileges are the source's."""
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
+    key = dump_daily(s3, bucket, supabase)
+
+    over = restore.restore(s3, bucket=bucket, key=key, target_url=supabase, confirm_production=True)
+    beside, name = restore.restore_alongside(s3, bucket=bucket, key=key, target_url=supabase, confirm_production=True)
+
+    assert {check.name: check.ok for check in over.checks}["schema objects"] is False, over.checks
+    with psycopg.connect(supabase, autocommit=True) as conn:
+        leaked = conn.execute("SELECT has_table_privilege('anon', 'public.audit_logs', 'SELECT')").fetchone()
+    assert leaked == (True,), "the default privileges no longer grant more: this test no longer shows the hazard"
+    assert beside.ok, beside.checks
+    with psycopg.connect(make_conninfo(supabase, dbname=name), autocommit=True) as conn:
+        kept = conn.execute("SELECT has_table_privilege('anon', 'public.audit_logs', 'SELECT')").fetchone()
+    assert kept == (False,), "the REVOKE on audit_logs was not restored into the new database"
+    assert fingerprint(make_conninfo(supabase, dbname=name)) == fingerprint(supabase)
