@@ -187,8 +187,9 @@ def restore_test(
             path = workdir / "database.dump"
             manifest, _ = restore.fetch_verified(s3, bucket, key, path)
             age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
-            with postgres.scratch_cluster(durable=durable) as cluster:
-                restore.pg_restore(path, cluster.url, schemas)
+            with postgres.scratch_cluster(durable=durable, settings=restore.SCRATCH_SETTINGS) as cluster:
+                # In parallel, on every core: the scratch database is thrown away if the load fails half-way.
+                restore.pg_restore(path, cluster.url, schemas, jobs=restore.cores())
                 checks = restore.check(cluster.url, manifest, schemas)
     except JobError as error:
         failure = str(error)

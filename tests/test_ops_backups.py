@@ -81,13 +81,14 @@ def test_dump_writes_checksummed_dump_and_manifest_of_the_snapshot(database: str
     assert key.startswith("daily/"), key
     assert key.endswith(".dump"), key
     head = s3.head_object(Bucket=bucket, Key=key)
-    assert head["Metadata"]["sha256"] == result.sha256, f"{key}: metadata checksum"
-    assert head["Metadata"]["size-bytes"] == str(head["ContentLength"]), f"{key}: metadata size"
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert vault.sha256_bytes(body) == result.sha256, f"{key}: the bytes stored are not the dump's"
+    assert head["ContentLength"] == result.size, f"{key}: size"
     assert head["Metadata"]["server-version"].startswith("15"), f"{key}: source server version"
     assert head["ObjectLockMode"] == "COMPLIANCE", f"{key} is not locked"
     manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
     assert manifest["row_counts"] == {"public.users": 200, "public.vibelogs": 3000}
-    assert manifest["sha256"] == result.sha256
+    assert (manifest["sha256"], manifest["size_bytes"]) == (result.sha256, result.size), f"{key}: manifest"
 
 
 def test_restore_brings_back_the_same_rows_after_a_table_is_dropped_and_rows_corrupted(
@@ -233,23 +234,23 @@ def test_the_production_supabase_project_is_refused_in_any_case() -> None:
         assert why.startswith("production: the target is the production Supabase project"), why
 
 
-def failing_pg_dump(tmp_path: Path) -> str:
-    """A pg_dump that writes half a dump and then dies, as one killed mid-way would."""
+def failing_pg_dump(tmp_path: Path, size: int) -> str:
+    """A pg_dump that writes `size` bytes of a dump to its output and then dies, as one killed mid-way would."""
     script = tmp_path / "pg_dump"
-    script.write_text(
-        '#!/bin/sh\nfor a; do case "$a" in --file=*) f="${a#--file=}";; esac; done\n'
-        'head -c 300000 /dev/urandom > "$f"\necho "pg_dump: error: connection lost" >&2\nexit 1\n'
-    )
+    script.write_text(f'#!/bin/sh\nhead -c {size} /dev/urandom\necho "pg_dump: error: connection lost" >&2\nexit 1\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return str(script)
 
 
-def test_a_dump_failing_half_way_leaves_no_object(database: str, s3_server: S3Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("written", [300_000, 6 * 1024 * 1024], ids=["less than a part", "parts already sent"])
+def test_a_dump_failing_half_way_leaves_no_object(
+    database: str, s3_server: S3Server, tmp_path: Path, written: int
+) -> None:
     seed(database)
     s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
 
     with pytest.raises(JobError, match=r"^pg_dump failed \(exit 1\): pg_dump: error: connection lost$"):
-        dump_daily(s3, bucket, database, pg_dump=failing_pg_dump(tmp_path))
+        dump_daily(s3, bucket, database, pg_dump=failing_pg_dump(tmp_path, written), part_size=5 * 1024 * 1024)
 
     assert leftovers(s3, bucket) == ([], []), "a failed dump left an object or an upload behind"
 

@@ -179,7 +179,8 @@ def test_a_good_dump_is_kept_when_only_its_snapshots_commit_fails(database: str,
     (key,) = outcome[0].keys
     manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
     assert manifest["row_counts"] == {"public.users": 200, "public.vibelogs": 3000}, manifest
-    assert s3.head_object(Bucket=bucket, Key=key)["Metadata"]["sha256"] == outcome[0].sha256
+    kept = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert vault.sha256_bytes(kept) == manifest["sha256"] == outcome[0].sha256, f"{key}: not the dump pg_dump wrote"
 
 
 class S3Outage:
