@@ -185,9 +185,13 @@ def restore_test(
         key = backup.key
         with interrupt.temporary_directory("vibelog-restore-test-") as workdir:
             path = workdir / "database.dump"
-            manifest, _ = restore.fetch_verified(s3, bucket, key, path)
-            age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
-            with postgres.scratch_cluster(durable=durable, settings=restore.SCRATCH_SETTINGS) as cluster:
+            # The scratch server starts while the dump downloads.
+            with (
+                restore.fetching_verified(s3, bucket, key, path) as verified,
+                postgres.scratch_cluster(durable=durable, settings=restore.SCRATCH_SETTINGS) as cluster,
+            ):
+                manifest, _ = verified()
+                age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
                 # In parallel, on every core: the scratch database is thrown away if the load fails half-way.
                 restore.pg_restore(path, cluster.url, schemas, jobs=restore.cores())
                 checks = restore.check(cluster.url, manifest, schemas)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,21 +135,37 @@ class Restored:
         return all(check.ok for check in self.checks)
 
 
-def fetch_verified(s3: S3Client, bucket: str, key: str, target: Path) -> tuple[dict[str, Any], float]:
-    """Download a dump and its manifest; JobError unless its SHA-256, computed as it arrives, matches the manifest's
-    (and the object metadata's where an older dump has one: a dump streamed to S3 starts its upload, which fixes
-    the metadata, before its checksum is known)."""
+@contextmanager
+def fetching_verified(
+    s3: S3Client, bucket: str, key: str, target: Path
+) -> Iterator[Callable[[], tuple[dict[str, Any], float]]]:
+    """Download a dump in the background (`vault.fetching`); what it yields waits for it and returns its manifest
+    and the seconds since the fetch began, or raises JobError unless its SHA-256, computed as it arrived, matches
+    the manifest's (and the object metadata's where an older dump has one: a dump streamed to S3 starts its upload,
+    which fixes the metadata, before its checksum is known)."""
     start = time.monotonic()
     manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
-    fetched = vault.download(s3, bucket, key, target)
-    elapsed = time.monotonic() - start
-    recorded = [("manifest", manifest.get("sha256"))]
-    if "sha256" in fetched.metadata:
-        recorded.append(("object metadata", fetched.metadata["sha256"]))
-    for source, expected in recorded:
-        if fetched.sha256 != expected:
-            raise JobError(f"checksum mismatch for {key}: the {source} says {expected}, the object is {fetched.sha256}")
-    return manifest, elapsed
+    with vault.fetching(s3, bucket, key, target) as fetched:
+
+        def verified() -> tuple[dict[str, Any], float]:
+            result = fetched()
+            recorded = [("manifest", manifest.get("sha256"))]
+            if "sha256" in result.metadata:
+                recorded.append(("object metadata", result.metadata["sha256"]))
+            for source, expected in recorded:
+                if result.sha256 != expected:
+                    raise JobError(
+                        f"checksum mismatch for {key}: the {source} says {expected}, the object is {result.sha256}"
+                    )
+            return manifest, time.monotonic() - start
+
+        yield verified
+
+
+def fetch_verified(s3: S3Client, bucket: str, key: str, target: Path) -> tuple[dict[str, Any], float]:
+    """Download a dump and its manifest, verified (`fetching_verified`)."""
+    with fetching_verified(s3, bucket, key, target) as verified:
+        return verified()
 
 
 def cores() -> int:

@@ -7,12 +7,14 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from boto3.exceptions import Boto3Error, RetriesExceededError
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from s3transfer.exceptions import RetriesExceededError as TransferRetriesExceededError
@@ -378,12 +380,15 @@ class _HashingWriter:
         return False
 
 
-def download(
+@contextmanager
+def fetching(
     s3: S3Client, bucket: str, key: str, target: Path, *, restore_days: int = 1, poll_seconds: float = 60
-) -> Downloaded:
-    """Fetch an object to a file, hashing it on the way (one pass); an archived one is restored first.
+) -> Iterator[Callable[[], Downloaded]]:
+    """Fetch an object to a file in the background, hashing it on the way (one pass); what it yields waits for it.
 
-    A restore from DEEP_ARCHIVE takes up to 12 hours (Standard tier); the wait is the caller's time budget.
+    The `with` body runs meanwhile (the restore test starts its scratch server); leaving it early (an error, a
+    signal) cancels the transfer and waits for its threads. An archived object is restored (RestoreObject) before
+    the transfer starts: from DEEP_ARCHIVE up to 12 hours (Standard tier), the wait is the caller's time budget.
     """
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
@@ -396,12 +401,28 @@ def download(
                 )
             while 'ongoing-request="false"' not in s3.head_object(Bucket=bucket, Key=key).get("Restore", ""):
                 time.sleep(poll_seconds)
-        with target.open("wb") as file:
-            writer = _HashingWriter(file)
-            s3.download_fileobj(bucket, key, writer)  # type: ignore[arg-type]  # a file as s3transfer uses one
     except S3_ERRORS as error:
         raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
-    return Downloaded(dict(head.get("Metadata", {})), writer.digest.hexdigest())
+    with target.open("wb") as file, create_transfer_manager(s3, TransferConfig()) as manager:
+        writer = _HashingWriter(file)
+        future = manager.download(bucket, key, writer)  # type: ignore[arg-type]  # a file as s3transfer uses one
+
+        def wait() -> Downloaded:
+            try:
+                future.result()
+            except S3_ERRORS as error:
+                raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
+            return Downloaded(dict(head.get("Metadata", {})), writer.digest.hexdigest())
+
+        yield wait
+
+
+def download(
+    s3: S3Client, bucket: str, key: str, target: Path, *, restore_days: int = 1, poll_seconds: float = 60
+) -> Downloaded:
+    """Fetch an object to a file, hashing it on the way; an archived one is restored first (see `fetching`)."""
+    with fetching(s3, bucket, key, target, restore_days=restore_days, poll_seconds=poll_seconds) as fetched:
+        return fetched()
 
 
 def now() -> datetime:
