@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import cli, dump, postgres, restore, vault
 from ops.errors import JobError
+from settings.backup import RecoveryObjectives
 from tests.helpers.proxy import StallingProxy
 from tests.ops_servers import S3Server
 
@@ -589,3 +592,49 @@ def test_a_restore_through_a_network_that_stalls_fails_within_the_stall_limit(
     assert proxy.stalled == 1, "the proxy never stalled pg_restore's connection"
     assert elapsed < 15, f"the stall took {elapsed:.0f} s to be noticed"
     assert fingerprint(database) == before, "a stalled restore left part of its work behind"
+
+
+@pytest.fixture
+def recording_pg_restore() -> Iterator[tuple[Path, Path]]:
+    """A PG_BIN whose pg_restore writes its arguments to a log, then runs the real one; the other tools are real.
+
+    In a directory the postgres account (initdb's user when run as root) may enter.
+    """
+    real = postgres.bin_dir()
+    root = Path(tempfile.mkdtemp(prefix="pg-bin-"))
+    root.chmod(0o755)
+    wrapped, log = root / "bin", root / "pg_restore.log"
+    wrapped.mkdir()
+    for binary in real.iterdir():
+        (wrapped / binary.name).symlink_to(binary)
+    (wrapped / "pg_restore").unlink()
+    (wrapped / "pg_restore").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real / "pg_restore"} "$@"\n')
+    (wrapped / "pg_restore").chmod(0o755)
+    yield wrapped, log
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_restore_test_restores_in_parallel_and_a_restore_into_a_target_in_one_transaction(
+    database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, recording_pg_restore: tuple[Path, Path]
+) -> None:
+    seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    wrapped, log = recording_pg_restore
+    monkeypatch.setenv(postgres.PG_BIN.name, str(wrapped))
+
+    tested = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
+    restore.restore(s3, bucket=bucket, key=key, target_url=database, confirm_production=True)
+
+    assert tested.passed, tested.lines()
+    scratch, target = (line.split() for line in log.read_text().splitlines())
+    assert f"--jobs={restore.cores()}" in scratch, f"the restore test's pg_restore is not parallel: {scratch}"
+    assert "--single-transaction" not in scratch, scratch
+    assert "--single-transaction" in target, f"a restore into a real target is not all or nothing: {target}"
+    assert not any(flag.startswith("--jobs") for flag in target), target
+
+
+def test_the_restore_tests_default_objective_is_the_databases_rto_as_the_reference_states_it() -> None:
+    # deployment-and-infrastructure.md: rto.full_functionality '4 hours'; recoveryObjectives.database.rtoMinutes.
+    default = cli.parser().parse_args(["restore-test"]).rto_minutes
+    assert default == RecoveryObjectives().database.rto_minutes == 240, default
