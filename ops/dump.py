@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ops import integrity, postgres, vault
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -112,6 +112,8 @@ def dump(
     """
     if not destinations:
         raise JobError("no destination schedule given")
+    if len({destination.schedule for destination in destinations}) < len(destinations):
+        raise BadInputError("a schedule is given twice: one run writes one dump under each schedule")
     started = vault.now()
     dbname, env = postgres.tool_connection(database_url)
     tool_version = pg_dump_version() if pg_dump is None else "custom"

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import cli, dump, postgres, restore, vault
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 from settings.backup import RecoveryObjectives
 from tests.helpers.proxy import StallingProxy
 from tests.ops_servers import S3Server
@@ -638,3 +638,13 @@ def test_the_restore_tests_default_objective_is_the_databases_rto_as_the_referen
     # deployment-and-infrastructure.md: rto.full_functionality '4 hours'; recoveryObjectives.database.rtoMinutes.
     default = cli.parser().parse_args(["restore-test"]).rto_minutes
     assert default == RecoveryObjectives().database.rto_minutes == 240, default
+
+
+def test_a_schedule_given_twice_is_bad_input_and_writes_nothing(database: str, s3_server: S3Server) -> None:
+    seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+
+    with pytest.raises(BadInputError, match="a schedule is given twice"):
+        dump.dump(s3, database_url=database, bucket=bucket, destinations=[dump.Destination("daily")] * 2)
+
+    assert leftovers(s3, bucket) == ([], []), "a refused dump wrote something"
