@@ -10,6 +10,8 @@ server, and then measures, each as a fresh process:
   the same dump into S3): target <= 1.05x;
 - raw `pg_restore -j <cores>` of that file into a fresh scratch server, against the restore test (`python -m ops
   restore-test`: download and hash, a new scratch server, the parallel restore, the integrity checks): <= 1.15x;
+- the restore test's transfer alone: boto3's `download_file` of the dump from moto (what the test's first step
+  costs here);
 - each job's peak temporary disk (its $TMPDIR, sampled) against the database's size (<= 1.2x), and its peak RSS.
 
 The raw restore gets a scratch server with the restore test's own settings (durable, `restore.SCRATCH_SETTINGS`),
@@ -124,7 +126,17 @@ class Run:
     """Bytes: the largest resident set of the process or any child it waited for (wait4's ru_maxrss)."""
     peak_disk: int
     """Bytes in the watched directory at its fullest (sampled every 0.1 s)."""
+    cpu: float
+    """CPU seconds of the process and the children it waited for (pg_dump, pg_restore; not the server's)."""
+    moto_cpu: float
+    """CPU seconds moto's S3 server used meanwhile: S3's side of the transfer, paid by this machine here."""
     output: str
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a running process has used (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def disk_usage(root: Path) -> int:
@@ -139,7 +151,7 @@ def disk_usage(root: Path) -> int:
     return total
 
 
-def measure(command: list[str], env: Mapping[str, str], watched: Path) -> Run:
+def measure(command: list[str], env: Mapping[str, str], watched: Path, moto: int) -> Run:
     """Run `command` to its end: wall time, peak RSS, and the peak disk use of `watched`; exits if it fails."""
     peak = [0]
     done = threading.Event()
@@ -150,11 +162,11 @@ def measure(command: list[str], env: Mapping[str, str], watched: Path) -> Run:
 
     sampler = threading.Thread(target=sample, daemon=True)
     with tempfile.TemporaryFile() as output:
-        start = time.monotonic()
+        moto_before, start = cpu_seconds(moto), time.monotonic()
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
         sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.monotonic() - start
+        seconds, moto_cpu = time.monotonic() - start, cpu_seconds(moto) - moto_before
         process.returncode = os.waitstatus_to_exitcode(status)
         done.set()
         sampler.join()
@@ -162,7 +174,8 @@ def measure(command: list[str], env: Mapping[str, str], watched: Path) -> Run:
         text = output.read().decode(errors="replace")
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])} failed (exit {process.returncode}):\n{text}")
-    return Run(seconds, usage.ru_maxrss * 1024, peak[0], text)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss * 1024, peak[0], cpu, moto_cpu, text)
 
 
 def moto_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -215,14 +228,14 @@ def main() -> None:
                 filling = time.monotonic()
                 size = fill(source, args.megabytes)
                 print(f"database: {size / MB:.0f} MB, filled in {time.monotonic() - filling:.0f} s")
-                report(*run_all(root, source, endpoint, cores), size)
+                report(*run_all(root, source, endpoint, cores, moto.pid), size)
         finally:
             moto.terminate()
             moto.wait(timeout=30)
     print(f"load average after: {load_average()}")
 
 
-def run_all(root: Path, source: str, endpoint: str, cores: int) -> tuple[dict[str, Run], dict[str, int]]:
+def run_all(root: Path, source: str, endpoint: str, cores: int, moto: int) -> tuple[dict[str, Run], dict[str, int]]:
     """The four processes, raw tool then job for each step."""
     bucket = "bench-vault"
     boto3.client(
@@ -241,6 +254,7 @@ def run_all(root: Path, source: str, endpoint: str, cores: int) -> tuple[dict[st
         [postgres.tool("pg_dump"), "--format=custom", "--compress=6", f"--file={dump_file}", f"--dbname={dbname}"],
         tool_env,
         raw_dir,
+        moto,
     )
     sizes["dump bytes"] = dump_file.stat().st_size
     job_env = {
@@ -256,8 +270,32 @@ def run_all(root: Path, source: str, endpoint: str, cores: int) -> tuple[dict[st
     job_env.pop("GITHUB_STEP_SUMMARY", None)
     dump_dir = fresh_directory(root, "dump-job")
     results["dump job"] = measure(
-        [sys.executable, "-m", "ops", "dump", "--to", "daily"], {**job_env, "TMPDIR": str(dump_dir)}, dump_dir
+        [sys.executable, "-m", "ops", "dump", "--to", "daily"], {**job_env, "TMPDIR": str(dump_dir)}, dump_dir, moto
     )
+    # The transfer alone, as the restore test's first step makes it: boto3's download_file of the dump from moto.
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    (key,) = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"] if item["Key"].endswith(".dump")]
+    fetched = raw_dir / "fetched.dump"
+    results["raw download"] = measure(
+        [
+            sys.executable,
+            "-c",
+            "import sys, boto3; boto3.client('s3').download_file(*sys.argv[1:])",
+            bucket,
+            key,
+            str(fetched),
+        ],
+        {**job_env, "AWS_DEFAULT_REGION": REGION},
+        raw_dir,
+        moto,
+    )
+    fetched.unlink()
     restore_dir = fresh_directory(root, "raw-restore")
     with postgres.scratch_cluster(settings=restore.SCRATCH_SETTINGS) as target:
         _, target_env = postgres.tool_connection(target.url)
@@ -274,6 +312,7 @@ def run_all(root: Path, source: str, endpoint: str, cores: int) -> tuple[dict[st
             ],
             target_env,
             restore_dir,
+            moto,
         )
         sizes["raw restore disk"] = disk_usage(target.data_dir)
     dump_file.unlink()
@@ -283,6 +322,7 @@ def run_all(root: Path, source: str, endpoint: str, cores: int) -> tuple[dict[st
         [sys.executable, "-m", "ops", "restore-test", "--stack", "bench"],
         {**job_env, "TMPDIR": str(test_dir)},
         test_dir,
+        moto,
     )
     return results, sizes
 
@@ -295,12 +335,15 @@ def report(results: Mapping[str, Run], sizes: Mapping[str, int], size: int) -> N
 
     size_mb = size / MB
     print(f"dump file: {sizes['dump bytes'] / MB:.0f} MB")
-    print(f"{'step':<14} {'seconds':>8} {'MB/s':>7} {'peak temp disk MB':>18} {'peak RSS MB':>12}")
-    for name in ("raw dump", "dump job", "raw restore", "restore test"):
+    print(
+        f"{'step':<14} {'seconds':>8} {'MB/s':>7} {'CPU s':>7} {'moto CPU s':>10} "
+        f"{'peak temp disk MB':>18} {'peak RSS MB':>12}"
+    )
+    for name in ("raw dump", "dump job", "raw download", "raw restore", "restore test"):
         measured = run(name)
         print(
-            f"{name:<14} {measured.seconds:8.1f} {size_mb / measured.seconds:7.1f} "
-            f"{measured.peak_disk / MB:18.0f} {measured.peak_rss / MB:12.0f}"
+            f"{name:<14} {measured.seconds:8.1f} {size_mb / measured.seconds:7.1f} {measured.cpu:7.1f} "
+            f"{measured.moto_cpu:10.1f} {measured.peak_disk / MB:18.0f} {measured.peak_rss / MB:12.0f}"
         )
     ratios: list[tuple[str, float, float]] = [
         ("dump job / raw pg_dump -Fc", run("dump job").seconds / run("raw dump").seconds, TARGETS["dump"]),
