@@ -6,14 +6,17 @@ import pulumi
 
 from components.backup_jobs import BackupJobs, BackupJobsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
-from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs
+from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs, DeployBoundary, DeployBoundaryArgs
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
 from components.deploy_scope import DeployScope
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
-from components.incident_response import DISPATCH_EVENT_TYPE, IncidentResponse, IncidentResponseArgs
+from components.incident_response import DISPATCH_EVENT_TYPE, GLOBAL_REGION, IncidentResponse, IncidentResponseArgs
+from components.migration_environments import MigrationEnvironments, MigrationEnvironmentsArgs
+from components.monitoring_dashboard import MonitoringDashboard, MonitoringDashboardArgs
 from components.providers import Providers, ignore_tags_while_adopting
 from components.runbook_environment import RunbookEnvironment, RunbookEnvironmentArgs, RunbookRole, RunbookRoleArgs
+from components.scaling_signals import ScalingSignals, ScalingSignalsArgs
 from components.vercel_app import VercelApp, VercelAppArgs
 from settings.github_oidc import oidc_subject
 from settings.loader import load_settings
@@ -25,11 +28,26 @@ providers = Providers.for_stack(settings)
 pulumi.export("bootstrap_phase", settings.bootstrap_phase)
 declares_all = settings.bootstrap_phase != "zone"
 
+backup = settings.backup
+backup_args = (
+    BackupVaultArgs.from_settings(settings, backup, providers) if backup is not None and declares_all else None
+)
+# The boundary of every role the deploy role may create or change, before those roles (they carry its ARN).
+boundary_args = DeployBoundaryArgs.of(settings, backup_args) if declares_all else None
+boundary = (
+    DeployBoundary("deploy-boundary", boundary_args, opts=providers.opts(providers.aws()))
+    if boundary_args is not None
+    else None
+)
+boundary_arn = boundary.arn if boundary is not None else None
+
 # First, in every phase: the zone, whose name servers the registrar (or the parent zone) must delegate to before
 # anything validates against it (docs/deploying.md, "Your first `pulumi up`").
 # The incident classes' topics and the rollback alarms come first: the failover alarm notifies P0's topic.
 incident = (
-    IncidentResponse("incident", IncidentResponseArgs.from_settings(settings, settings.incident, providers))
+    IncidentResponse(
+        "incident", IncidentResponseArgs.from_settings(settings, settings.incident, providers, boundary_arn)
+    )
     if settings.incident is not None and declares_all
     else None
 )
@@ -60,13 +78,13 @@ if declares_all:
     pulumi.export("vercel_project_id", app.project_id)
     pulumi.export("edge_config_id", flags.store_id)
 
-    backup = settings.backup
-    backup_args = BackupVaultArgs.from_settings(settings, backup, providers) if backup is not None else None
     ci_access = None
     if settings.ci is not None:
         scope = DeployScope.of(settings, dns_args, backup_args, zone_arn=dns.zone.arn if dns is not None else None)
         ci_access = CiAwsAccess(
-            "ci-aws", CiAwsAccessArgs.from_settings(settings, settings.ci, scope), opts=providers.opts(providers.aws())
+            "ci-aws",
+            CiAwsAccessArgs.from_settings(settings, settings.ci, scope, boundary_arn),
+            opts=providers.opts(providers.aws()),
         )
         ci = CiEnvironment(
             "ci",
@@ -88,10 +106,18 @@ if declares_all:
         if dns.degraded_page_domain is not None:
             pulumi.export("degraded_page_domain", dns.degraded_page_domain)
 
-    if incident is not None:
+    alarms = [*(dns.alarms if dns is not None else [])]
+    if incident is not None and settings.incident is not None:
         pulumi.export("incident_topic_arns", incident.topic_arns)
         pulumi.export("incident_rollback_alarms", incident.rollback_alarm_names)
         pulumi.export("incident_dispatch_event_type", DISPATCH_EVENT_TYPE)
+        scaling = ScalingSignals(
+            "scaling",
+            ScalingSignalsArgs.from_settings(settings, settings.incident, incident.topics["P2"].arn),
+            opts=providers.opts(providers.aws(GLOBAL_REGION)),
+        )
+        pulumi.export("scaling_alarms", scaling.alarm_names)
+        alarms += [*incident.rollback_alarms, *scaling.alarms]
     if dns is not None and dns.https_health_check_id is not None:
         pulumi.export("dns_https_health_check_id", dns.https_health_check_id)
 
@@ -105,6 +131,7 @@ if declares_all:
         pulumi.export("backup_uploads_backup_bucket", vault.uploads_backup_bucket)
         pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
         pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)
+        pulumi.export("backup_operator_role_arn", vault.operator_role_arn)
         jobs = BackupJobs(
             "backup-jobs",
             BackupJobsArgs.from_settings(
@@ -148,6 +175,30 @@ if declares_all:
             opts=providers.opts(providers.github),
         )
         pulumi.export("runbook_environment", runbooks.environment)
+    if settings.monitored:
+        dashboard = MonitoringDashboard(
+            "monitoring",
+            MonitoringDashboardArgs.from_settings(
+                settings,
+                GLOBAL_REGION,
+                health_checks=[(label, check.id) for label, check in (dns.health_checks if dns is not None else [])],
+                alarms=[alarm.name for alarm in alarms],
+            ),
+            opts=providers.opts(providers.aws(GLOBAL_REGION)),
+        )
+        pulumi.export("monitoring_dashboard", dashboard.dashboard_name)
+    if settings.migrations is not None:
+        migrations = MigrationEnvironments(
+            "migrations",
+            MigrationEnvironmentsArgs.from_settings(
+                settings,
+                settings.migrations,
+                pre_migration_role_arn=vault.pre_migration_role_arn if backup_args is not None else None,
+                database_bucket=vault.database_bucket if backup_args is not None else None,
+            ),
+            opts=providers.opts(providers.github),
+        )
+        pulumi.export("migration_environments", migrations.environments)
 if settings.bootstrap_phase == "adopt":
     pulumi.export(
         "bootstrap_next_step",

@@ -17,6 +17,11 @@ Minimum, Maximum, Sum or SampleCount (no extended statistics, AWS Route 53 API R
 T holds exactly when more than 5% of requests take longer than T, so Average(SlowRequest) > 0.05 is that trigger."""
 P95_SHARE = 0.05
 """Share of requests above the 95th percentile."""
+CONNECTION_POOL_UTILIZATION = "ConnectionPoolUtilization"
+"""Percent (0-100) of the database connection pool's connections in use, one data point per invocation that used the
+pool (Unit Percent): its Average over a window is the pool's utilisation."""
+STORAGE_UTILIZATION = "StorageUtilization"
+"""Percent (0-100) of the Supabase plan's file storage in use, at least once an hour (Unit Percent)."""
 STACK_DIMENSION = "Stack"
 """Dimension naming the stack (its Vercel project) the data point comes from."""
 

@@ -31,6 +31,14 @@ def allow(sid: str, actions: Sequence[str], resources: Sequence[str], **extra: A
     return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources), **extra}
 
 
+def put_metric_data(sid: str, namespace: str) -> dict[str, Any]:
+    """Allow PutMetricData into one CloudWatch namespace: the action has no resource-level permission, so the
+    namespace condition is its only scope."""
+    return allow(
+        sid, ["cloudwatch:PutMetricData"], ["*"], Condition={"StringEquals": {"cloudwatch:namespace": namespace}}
+    )
+
+
 def web_identity_trust(provider_arn: Any, issuer: str, audience: str, subject: str | Sequence[str]) -> dict[str, Any]:
     """A trust that only tokens of `issuer` minted for `audience` with the subject (or one of them) satisfy.
 

@@ -1,4 +1,5 @@
-"""The GitHub environments the scheduled backup jobs run in: protected, declared, holding what the jobs read."""
+"""The GitHub environments the scheduled backup and maintenance jobs run in: protected, declared, holding what the
+jobs read."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pulumi_github as github
 
 from components.github_environment import environment_problems, environment_secrets, environment_variables
 from settings.backup import BackupSettings
+from settings.maintenance import MAINTENANCE_ENVIRONMENT_SUFFIX
 from settings.stack import StackSettings
 
 # Supabase Storage's S3-compatible API lives under the project's URL.
@@ -30,7 +32,7 @@ class JobEnvironment:
 
 @dataclass(frozen=True)
 class BackupJobsArgs:
-    """The two environments of the backup jobs: the writer's and the restore test's."""
+    """The environments of the scheduled jobs: the backup writer's, the restore test's and the maintenance's."""
 
     repository: str
     """This infrastructure repository (under the GitHub provider's owner), where the workflows live."""
@@ -38,13 +40,17 @@ class BackupJobsArgs:
     """`<stack>-backup`: the dump and upload jobs, trusted by the writer role."""
     reader: JobEnvironment
     """`<stack>-restore-test`: the weekly restore test, trusted by the read-only role."""
+    maintenance: JobEnvironment
+    """`<stack>-maintenance`: the weekly database maintenance. Apart from the writer's: it deletes rows, needs no AWS
+    role (no role trusts it, so its token cannot write the vault), and the dump's environment stays read-only on the
+    database."""
     admins_bypass: bool = False
     """Whether admins may skip the environments' rules: true only where the GitHub plan has no protection rules
     (GitHub then keeps its default, and declaring false would plan an update on every run)."""
 
     def __post_init__(self) -> None:
         problems: list[str] = []
-        for environment in (self.writer, self.reader):
+        for environment in (self.writer, self.reader, self.maintenance):
             problems += environment_problems(environment.variables, environment.secrets)
         if problems:
             raise ValueError("; ".join(problems))
@@ -72,6 +78,7 @@ class BackupJobsArgs:
             "POSTGRES_MAJOR": str(backup.postgres_major),
         }
         slack = settings.secret("slack_webhook").get_secret_value()
+        maintenance = backup.maintenance
         return cls(
             repository=settings.github_repository("infra").name,
             admins_bypass=settings.ci is not None and "protection_rules" not in settings.github_features("infra"),
@@ -105,15 +112,34 @@ class BackupJobsArgs:
                     **common,
                     "AWS_ROLE_ARN": reader_role_arn,
                     "BACKUP_UPLOADS_BACKUP_BUCKET": uploads_backup_bucket,
+                    # uploads-check restores its sample there, under its scratch prefix.
+                    "BACKUP_UPLOADS_BUCKET": uploads_bucket,
+                    "BACKUP_UPLOADS_REGION": settings.primary_region,
                     "RTO_MINUTES": str(backup.recovery_objectives.database.rto_minutes),
                 },
                 {"SLACK_WEBHOOK": slack},
+            ),
+            maintenance=JobEnvironment(
+                f"{settings.environment}{MAINTENANCE_ENVIRONMENT_SUFFIX}",
+                {
+                    "STACK": settings.environment,
+                    "MAINTENANCE_INDEX": maintenance.index,
+                    "MAINTENANCE_SESSIONS_TABLE": maintenance.sessions_table,
+                    "MAINTENANCE_SESSIONS_EXPIRED_DAYS": str(maintenance.sessions_expired_days),
+                    "MAINTENANCE_AUDIT_TABLE": maintenance.audit_table,
+                    "MAINTENANCE_AUDIT_ARCHIVE_TABLE": maintenance.audit_archive_table,
+                    "MAINTENANCE_AUDIT_DAYS": str(maintenance.audit_days),
+                },
+                # The direct URL: REINDEX CONCURRENTLY and the session's timeouts need one session throughout,
+                # which a transaction-mode pooler does not keep.
+                {"MAINTENANCE_DATABASE_URL": settings.secrets.direct_url.get_secret_value(), "SLACK_WEBHOOK": slack},
             ),
         )
 
 
 class BackupJobs(pulumi.ComponentResource):
-    """`<stack>-backup` and `<stack>-restore-test` in the infra repository, owned by the stack that owns the roles.
+    """`<stack>-backup`, `<stack>-restore-test` and `<stack>-maintenance` in the infra repository, owned by the stack
+    that owns the roles.
 
     A workflow naming an environment that does not exist makes GitHub create it, unprotected: any branch could
     then assume the roles that trust it. Declared here, each deploys only from protected branches.
@@ -123,16 +149,19 @@ class BackupJobs(pulumi.ComponentResource):
     """Name of the writer's environment."""
     reader_environment: pulumi.Output[str]
     """Name of the restore test's environment."""
+    maintenance_environment: pulumi.Output[str]
+    """Name of the maintenance's environment."""
 
     def __init__(self, name: str, args: BackupJobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:backup:BackupJobs", name, None, opts)
         self.environments: list[github.RepositoryEnvironment] = []
         self.variables: list[github.ActionsEnvironmentVariable] = []
         self.secrets: list[github.ActionsEnvironmentSecret] = []
-        for key, job in (("writer", args.writer), ("reader", args.reader)):
-            # No reviewers and no wait timer: a scheduled job cannot wait for an approval. prevent_self_review is
-            # left unset: the provider sends it on every create and update, and GitHub answers 422 when it is set
-            # on an environment without reviewers (integrations/terraform-provider-github,
+        for key, job in (("writer", args.writer), ("reader", args.reader), ("maintenance", args.maintenance)):
+            # No reviewers and no wait timer: a scheduled job cannot wait for an approval; the review that merged
+            # it into the protected branch is its approval. prevent_self_review is left unset: the provider sends
+            # it on every create and update, and GitHub answers 422 when it is set on an environment without
+            # reviewers (integrations/terraform-provider-github,
             # github/resource_github_repository_environment.go, createUpdateEnvironmentData).
             environment = github.RepositoryEnvironment(
                 f"{name}-{key}",
@@ -154,6 +183,11 @@ class BackupJobs(pulumi.ComponentResource):
             )
         self.writer_environment = self.environments[0].environment
         self.reader_environment = self.environments[1].environment
+        self.maintenance_environment = self.environments[2].environment
         self.register_outputs(
-            {"writer_environment": self.writer_environment, "reader_environment": self.reader_environment}
+            {
+                "writer_environment": self.writer_environment,
+                "reader_environment": self.reader_environment,
+                "maintenance_environment": self.maintenance_environment,
+            }
         )

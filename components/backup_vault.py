@@ -14,22 +14,38 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_iam import document, github_trust, oidc_provider_arn, statement
+from components.aws_iam import document, github_trust, oidc_provider_arn, put_metric_data, statement
 from components.private_bucket import INSECURE_TRANSPORT, block_public_access, enforce_bucket_owner
 from components.providers import Providers
+from settings import backup_metrics
 from settings.backup import BackupSettings
+from settings.github_oidc import oidc_subject
+from settings.migrations import BACKUP_SUFFIX
+from settings.retention import ARCHIVED_CLASSES
 from settings.stack import StackSettings
 
 # Lifecycle transitions skip objects under 128 KB unless told otherwise; tiny objects would cost more in Glacier
 # (its per-object minimum size and overhead) than in STANDARD, so the default is kept, and written out.
 TRANSITION_MINIMUM_SIZE = "all_storage_classes_128K"
 DATABASE_CLASSES = ("daily", "weekly", "yearly")
+# The dumps the app repository's migrate workflow takes before a migration: their own prefix, rule and writer.
+PRE_MIGRATION = "pre-migration"
 DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE, UPLOADS_PURPOSE = "db-backups", "upload-backups", "uploads"
 BACKUP_BUCKET_PURPOSES = (DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE)
-ROLE_KEYS = ("writer", "restore-test", "replication")
-# Each role's longest session, at least its job's timeout: backup-database.yml (120 minutes), restore-test.yml (240).
-SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600}
+ROLE_KEYS = ("writer", "restore-test", "replication", "operator", PRE_MIGRATION)
+# Each role's longest session, at least its job's timeout: backup-database.yml (120 minutes), restore-test.yml (240),
+# migrate.yml's dump (120); an operator's restore by hand gets the database's 4-hour RTO too.
+SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600, "operator": 14400, PRE_MIGRATION: 7200}
 
+
+# S3's conditional-write keys (2024): `s3:if-none-match` is absent from a write without If-None-Match, and
+# `s3:ObjectCreationOperation` is true for PutObject, CopyObject and CompleteMultipartUpload, false for the parts.
+REQUIRE_IF_NONE_MATCH = {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
+
+# What the uploads bucket replicates into the upload backups (ops/uploads.py OBJECTS_PREFIX and MANIFESTS_PREFIX),
+# by replication rule id; the weekly check's scratch prefix (CHECK_PREFIX) stays out.
+REPLICATED_PREFIXES = {"uploads-to-backup": "objects/", "manifests-to-backup": "manifests/"}
+UPLOADS_CHECK_PREFIX = "restore-check/"
 
 # Tag naming what a bucket of the vault is for: `backup`, or `replication-source` (the live uploads).
 BUCKET_ROLE_TAG = "vibelog-role"
@@ -67,6 +83,8 @@ class BackupVaultArgs:
     """Database dump classes by name (daily, weekly, yearly), all in the database bucket."""
     uploads_class: BackupClass
     """The incremental upload backups, the whole uploads backup bucket."""
+    pre_migration_class: BackupClass
+    """The dumps taken before a migration (pre-migration/), in the database bucket."""
     noncurrent_version_days: int
     """Days an overwritten or expired version is kept before it is removed."""
     abort_incomplete_upload_days: int
@@ -79,6 +97,10 @@ class BackupVaultArgs:
     """GitHub OIDC subject of the scheduled backup workflow."""
     reader_subject: str
     """GitHub OIDC subject of the restore-test workflow."""
+    operators: tuple[str, ...] = ()
+    """IAM users or roles (ARNs) whose people may assume the operator role, with MFA."""
+    pre_migration_subject: str | None = None
+    """GitHub OIDC subject of the app repository's pre-migration dump job, when the stack takes one."""
     oidc_provider: pulumi.Resource | None = None
     """The account's GitHub OIDC provider when this stack declares it: the roles that trust it wait for it."""
 
@@ -100,16 +122,23 @@ class BackupVaultArgs:
             vault_provider=providers.aws(backup.region),
             database_classes={key: backup_class(f"{key}/", key) for key in DATABASE_CLASSES},
             uploads_class=backup_class("", "uploads"),
+            pre_migration_class=BackupClass(f"{PRE_MIGRATION}/", backup.pre_migration_retention_days, ()),
             noncurrent_version_days=backup.noncurrent_version_days,
             abort_incomplete_upload_days=backup.abort_incomplete_upload_days,
             lock_mode=backup.object_lock.mode,
             lock_days=backup.object_lock.days,
             writer_subject=backup.writer_subject,
             reader_subject=backup.reader_subject,
+            operators=tuple(backup.operators),
+            pre_migration_subject=oidc_subject(
+                settings.github_repository("app"), environment=settings.migration_environment(BACKUP_SUFFIX)
+            )
+            if settings.migrations is not None and settings.migrations.pre_migration_backup
+            else None,
         )
 
     def role_name(self, key: str) -> str:
-        """A vault role's name: `writer`, `restore-test` or `replication` (see ROLE_KEYS)."""
+        """A vault role's name: `writer`, `restore-test`, `replication` or `pre-migration` (see ROLE_KEYS)."""
         return f"{self.bucket_prefix}-backup-{key}"
 
     def backup_bucket_names(self) -> tuple[str, ...]:
@@ -161,6 +190,10 @@ class BackupVault(pulumi.ComponentResource):
     """Role the scheduled backup workflow assumes to write backups."""
     reader_role_arn: pulumi.Output[str]
     """Role the restore-test workflow assumes to read backups."""
+    operator_role_arn: pulumi.Output[str]
+    """Role the named operators assume (with MFA) to list, thaw and restore backups by hand."""
+    pre_migration_role_arn: pulumi.Output[str] | None
+    """Role the app repository's pre-migration dump assumes, when the stack takes one."""
 
     def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:backup:BackupVault", name, None, opts)
@@ -197,7 +230,11 @@ class BackupVault(pulumi.ComponentResource):
         self.database_lock = self._lock("db", self.database, vault)
         self.uploads_backup_lock = self._lock("uploads-backup", self.uploads_backup, vault)
         self.database_lifecycle = self._lifecycle(
-            "db", self.database, list(args.database_classes.items()), vault, expire_current=True
+            "db",
+            self.database,
+            [*args.database_classes.items(), (PRE_MIGRATION, args.pre_migration_class)],
+            vault,
+            expire_current=True,
         )
         self.uploads_backup_lifecycle = self._lifecycle(
             "uploads-backup", self.uploads_backup, [("uploads", args.uploads_class)], vault, expire_current=True
@@ -212,11 +249,14 @@ class BackupVault(pulumi.ComponentResource):
             f"{name}-uploads-replication",
             bucket=self.uploads.bucket.bucket,
             role=self.replication_role.arn,
+            # The objects and the run manifests only: the weekly check's scratch copies (ops/uploads.py
+            # CHECK_PREFIX) are not backups.
             rules=[
                 {
-                    "id": "uploads-to-backup",
+                    "id": rule_id,
+                    "priority": priority,
                     "status": "Enabled",
-                    "filter": {"prefix": ""},
+                    "filter": {"prefix": prefix},
                     # A deletion in the app must never reach the backups.
                     "delete_marker_replication": {"status": "Disabled"},
                     "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
@@ -226,6 +266,7 @@ class BackupVault(pulumi.ComponentResource):
                         "encryption_configuration": {"replica_kms_key_id": self.key.arn},
                     },
                 }
+                for priority, (rule_id, prefix) in enumerate(REPLICATED_PREFIXES.items(), start=1)
             ],
             opts=pulumi.ResourceOptions.merge(
                 primary,
@@ -242,12 +283,19 @@ class BackupVault(pulumi.ComponentResource):
 
         self.writer_role, self.writer_policies = self._writer_role()
         self.reader_role, self.reader_policies = self._reader_role()
+        self.operator_role, self.operator_policies = self._operator_role()
+        self.pre_migration_role: aws.iam.Role | None = None
+        self.pre_migration_policies: list[aws.iam.RolePolicy] = []
+        if args.pre_migration_subject is not None:
+            self.pre_migration_role, self.pre_migration_policies = self._pre_migration_role(args.pre_migration_subject)
 
         self.database_bucket = self.database.bucket.bucket
         self.uploads_bucket = self.uploads.bucket.bucket
         self.uploads_backup_bucket = self.uploads_backup.bucket.bucket
         self.writer_role_arn = self.writer_role.arn
         self.reader_role_arn = self.reader_role.arn
+        self.operator_role_arn = self.operator_role.arn
+        self.pre_migration_role_arn = self.pre_migration_role.arn if self.pre_migration_role is not None else None
         self.register_outputs(
             {
                 "database_bucket": self.database_bucket,
@@ -255,6 +303,7 @@ class BackupVault(pulumi.ComponentResource):
                 "uploads_backup_bucket": self.uploads_backup_bucket,
                 "writer_role_arn": self.writer_role_arn,
                 "reader_role_arn": self.reader_role_arn,
+                "operator_role_arn": self.operator_role_arn,
             }
         )
 
@@ -293,21 +342,34 @@ class BackupVault(pulumi.ComponentResource):
         )
         public_access = block_public_access(name, bucket.bucket, opts)
         ownership = enforce_bucket_owner(name, bucket.bucket, opts)
+        statements = [
+            statement(
+                "Deny",
+                ["s3:*"],
+                [arn, pulumi.Output.concat(arn, "/*")],
+                Sid="DenyInsecureTransport",
+                Principal="*",
+                Condition=INSECURE_TRANSPORT,
+            )
+        ]
+        if locked:
+            # A backup is written once: a PutObject or CompleteMultipartUpload without If-None-Match (which could put
+            # a new version in front of a locked one) is refused by S3 itself, whoever holds s3:PutObject. The parts
+            # of a multipart upload carry no such header, so only the object-creating requests are held to it.
+            statements.append(
+                statement(
+                    "Deny",
+                    ["s3:PutObject"],
+                    [pulumi.Output.concat(arn, "/*")],
+                    Sid="DenyOverwrite",
+                    Principal="*",
+                    Condition=REQUIRE_IF_NONE_MATCH,
+                )
+            )
         policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.bucket,
-            policy=pulumi.Output.json_dumps(
-                document(
-                    statement(
-                        "Deny",
-                        ["s3:*"],
-                        [arn, pulumi.Output.concat(arn, "/*")],
-                        Sid="DenyInsecureTransport",
-                        Principal="*",
-                        Condition=INSECURE_TRANSPORT,
-                    )
-                )
-            ),
+            policy=pulumi.Output.json_dumps(document(*statements)),
             # S3 rejects a bucket policy while the public access block is being written.
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[public_access])),
         )
@@ -410,6 +472,17 @@ class BackupVault(pulumi.ComponentResource):
                 "put-backups": document(
                     # AbortMultipartUpload: a failed dump removes its own parts instead of leaving them for days.
                     statement("Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], objects, Sid="PutBackups"),
+                    # The dump job checks that its key is new before it uploads (ops/vault.py require_new): real S3
+                    # refuses a second writer of the same key only once its whole upload is done.
+                    statement(
+                        "Allow",
+                        ["s3:ListBucket"],
+                        [self.database.arn],
+                        Sid="CheckNewDumpKeys",
+                        Condition={
+                            "StringLike": {"s3:prefix": [b.prefix + "*" for b in args.database_classes.values()]}
+                        },
+                    ),
                     # The upload job compares Supabase Storage with its mirror under objects/ to copy only what is
                     # new or changed; it lists nothing else and reads no object.
                     statement(
@@ -436,34 +509,78 @@ class BackupVault(pulumi.ComponentResource):
                         Condition=self._via_s3(args.primary_region),
                     ),
                 ),
+                # The dump job reports each dump it wrote (ops/metrics.py) for the stack's dashboard.
+                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
             },
             "Scheduled backup jobs: write new backups, cannot delete or unlock any.",
         )
 
+    def _pre_migration_role(self, subject: str) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """What `python -m ops dump --to pre-migration` calls from the app repository: new dumps under one prefix.
+
+        A role of its own rather than the writer's: the app repository's environment is trusted here, and a job
+        there must not be able to write the scheduled classes the restore test and the runbooks pick from.
+        """
+        args = self._args
+        objects = [pulumi.Output.concat(self.database.arn, "/", args.pre_migration_class.prefix, "*")]
+        return self._role(
+            PRE_MIGRATION,
+            self._github_trust(subject),
+            {
+                "put-pre-migration-dumps": document(
+                    statement(
+                        "Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], objects, Sid="PutPreMigrationDumps"
+                    ),
+                    # As the writer: the dump job checks that its key is new before it uploads.
+                    statement(
+                        "Allow",
+                        ["s3:ListBucket"],
+                        [self.database.arn],
+                        Sid="CheckNewDumpKeys",
+                        Condition={"StringLike": {"s3:prefix": [args.pre_migration_class.prefix + "*"]}},
+                    ),
+                ),
+                "encrypt-backups": document(
+                    # As the writer: a data key per write, and Decrypt to assemble a multipart upload.
+                    statement(
+                        "Allow",
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        [self.key.arn],
+                        Sid="EncryptBackups",
+                        Condition=self._via_s3(args.vault_region),
+                    ),
+                ),
+                # The dump job reports every dump it writes (settings/backup_metrics.py), this one included.
+                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
+            },
+            "Pre-migration dumps from the app repository's migrate workflow: write new ones, delete nothing.",
+        )
+
     def _reader_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
-        """What the restore test and `python -m ops list` call (ops/restore.py, ops/vault.py); writes nothing."""
+        """What the restore test and `uploads-check` call (ops/restore.py, ops/vault.py, ops/uploads.py): the newest
+        daily dump and the upload backups, read by version; it writes nothing but the uploads check's scratch prefix."""
+        daily = pulumi.Output.concat(self.database.arn, "/", self._args.database_classes["daily"].prefix, "*")
         buckets = [self.database.arn, self.uploads_backup.arn]
+        reads = [
+            # Versions: every read names the version its manifest names, never what stands in front of it
+            # (ops/vault.py), so it lists versions and reads them (s3:GetObjectVersion), nothing unversioned.
+            statement("Allow", ["s3:ListBucketVersions"], buckets, Sid="ListBackups"),
+            statement(
+                "Allow",
+                ["s3:GetObjectVersion"],
+                [daily, pulumi.Output.concat(self.uploads_backup.arn, "/*")],
+                Sid="ReadBackups",
+            ),
+        ]
+        if any(move in ARCHIVED_CLASSES for move, _ in self._args.database_classes["daily"].transitions):
+            # An archived daily dump is readable only after a RestoreObject (a temporary copy; the archived version
+            # is untouched), which the restore test's download starts.
+            reads.append(statement("Allow", ["s3:RestoreObject"], [daily], Sid="RestoreArchivedDumps"))
         return self._role(
             "restore-test",
             self._github_trust(self._args.reader_subject),
             {
-                "read-backups": document(
-                    statement("Allow", ["s3:ListBucket"], buckets, Sid="ListBackups"),
-                    statement(
-                        "Allow",
-                        ["s3:GetObject"],
-                        [pulumi.Output.concat(arn, "/*") for arn in buckets],
-                        Sid="ReadBackups",
-                    ),
-                    # A dump in GLACIER or DEEP_ARCHIVE (the yearly copy) is readable only after a RestoreObject,
-                    # which makes a temporary copy; the archived version itself is untouched.
-                    statement(
-                        "Allow",
-                        ["s3:RestoreObject"],
-                        [pulumi.Output.concat(self.database.arn, "/*")],
-                        Sid="RestoreArchivedDumps",
-                    ),
-                ),
+                "read-backups": document(*reads),
                 "decrypt-backups": document(
                     statement(
                         "Allow",
@@ -473,8 +590,88 @@ class BackupVault(pulumi.ComponentResource):
                         Condition=self._via_s3(self._args.vault_region),
                     )
                 ),
+                # The restore test reports its verdict, the dump's age and the restore time (ops/metrics.py).
+                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
+                # ops/uploads.py check(): the weekly check restores a sample into the uploads bucket's scratch
+                # prefix and reads it back; each week's sample overwrites the last (no delete), and it is not
+                # replicated. Nothing else of the live bucket is reachable.
+                "check-uploads-restore": document(
+                    statement(
+                        "Allow",
+                        ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"],
+                        [pulumi.Output.concat(self.uploads.arn, "/", UPLOADS_CHECK_PREFIX, "*")],
+                        Sid="RestoreSampleUploads",
+                    ),
+                ),
+                "encrypt-uploads-check": document(
+                    statement(
+                        "Allow",
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        [self.uploads_key.arn],
+                        Sid="EncryptSampleUploads",
+                        Condition=self._via_s3(self._args.primary_region),
+                    ),
+                ),
             },
             "Weekly restore test: reads backups, cannot change or delete any.",
+        )
+
+    def _operator_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """The manual path (docs/backups.md): `python -m ops list`, `thaw`, `restore` and `restore-test`, by a named
+        person with MFA.
+
+        A person, not a workflow: a restore by hand goes into a database of the operator's choosing (its URL is theirs,
+        not an environment's), and thawing a yearly copy takes up to 12 hours, longer than any job. Reads and thaws
+        only; nothing that writes, deletes or unlocks a backup.
+        """
+        args = self._args
+        objects = pulumi.Output.concat(self.database.arn, "/*")
+        archived = [
+            pulumi.Output.concat(self.database.arn, "/", backup.prefix, "*")
+            for backup in args.database_classes.values()
+            if any(move in ARCHIVED_CLASSES for move, _ in backup.transitions)
+        ]
+        reads = [
+            # Versions, as the restore test: every read names the version its manifest names.
+            statement("Allow", ["s3:ListBucketVersions"], [self.database.arn], Sid="ListDumps"),
+            # `list` shows the upload backups' manifests too.
+            statement(
+                "Allow",
+                ["s3:ListBucket"],
+                [self.uploads_backup.arn],
+                Sid="ListUploadManifests",
+                Condition={"StringLike": {"s3:prefix": ["manifests/*"]}},
+            ),
+            statement("Allow", ["s3:GetObjectVersion"], [objects], Sid="ReadDumps"),
+        ]
+        if archived:
+            reads.append(statement("Allow", ["s3:RestoreObject"], archived, Sid="ThawArchivedDumps"))
+        trust = document(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": list(args.operators)},
+                "Action": "sts:AssumeRole",
+                "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+            }
+        )
+        return self._role(
+            "operator",
+            trust,
+            {
+                "read-backups": document(*reads),
+                "decrypt-backups": document(
+                    statement(
+                        "Allow",
+                        ["kms:Decrypt"],
+                        [self.key.arn],
+                        Sid="DecryptDumps",
+                        Condition=self._via_s3(args.vault_region),
+                    )
+                ),
+                # A restore test run by hand is a restore test: its verdict reaches the dashboard as the weekly one's.
+                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
+            },
+            "Operators by hand (named, with MFA): list, thaw and restore backups; cannot change or delete any.",
         )
 
     def _replication_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:

@@ -10,7 +10,18 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_iam import oidc_provider_arn, trust_policy
-from components.deploy_scope import PREVIEW_ROLE_NAME, READ_ONLY_POLICY_ARN, DeployScope, deploy_role_name
+from components.backup_vault import BackupVaultArgs
+from components.deploy_scope import (
+    PREVIEW_ROLE_NAME,
+    READ_ONLY_POLICY_ARN,
+    DeployScope,
+    boundary_policy,
+    bounded_role_names,
+    deploy_boundary_arn,
+    deploy_boundary_name,
+    deploy_role_name,
+    protected_role_names,
+)
 from components.dns_failover import (
     degraded_bucket_name,
 )
@@ -45,6 +56,14 @@ def preview_data_deny(account_id: str, public_zone: str | None) -> dict[str, Any
     return {"Version": "2012-10-17", "Statement": [deny]}
 
 
+# How long a deploy's credentials may last: a production `up` that creates or replaces a CloudFront distribution
+# waits for it to deploy (up to ~30 min) after ACM's DNS validation (the provider waits up to 75 min), so the deploy
+# jobs run up to 120 minutes and ask for this much (.github/workflows/deploy.yml); a preview only reads, and its
+# jobs stop after 30 minutes, inside STS's default hour.
+DEPLOY_SESSION_SECONDS = 7200
+PREVIEW_SESSION_SECONDS = 3600
+
+
 @dataclass(frozen=True)
 class CiAwsAccessArgs:
     """Who in GitHub Actions may act in the AWS account, and with which rights."""
@@ -65,11 +84,20 @@ class CiAwsAccessArgs:
     """The owning stack's zone: the preview role may read the degraded-mode pages of it and its subzones."""
     preview_branch: str = INFRA_MAIN_BRANCH
     """Branch whose scheduled drift check may assume the preview role, besides pull requests."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """ARN of the deploy boundary (DeployBoundary), which the preview role carries: the deploy role may change it."""
 
     @classmethod
-    def from_settings(cls, settings: StackSettings, ci: CiSettings, scope: DeployScope) -> CiAwsAccessArgs:
+    def from_settings(
+        cls,
+        settings: StackSettings,
+        ci: CiSettings,
+        scope: DeployScope,
+        permissions_boundary: pulumi.Input[str] | None = None,
+    ) -> CiAwsAccessArgs:
         """The args for the stack these settings describe, whose CI section is `ci`."""
         return cls(
+            permissions_boundary=permissions_boundary,
             account_id=settings.aws_account_id,
             infra_repository=settings.github_repository("infra"),
             environment=ci.environment_name,
@@ -141,7 +169,7 @@ class CiAwsAccess(pulumi.ComponentResource):
             name=deploy_role_name(args.environment),
             description=f"pulumi up of the {args.environment} stack, from {args.deploy_subject} only",
             assume_role_policy=provider_arn.apply(lambda arn: trust_policy(arn, [args.deploy_subject])),
-            max_session_duration=3600,
+            max_session_duration=DEPLOY_SESSION_SECONDS,
             opts=role_opts,
         )
         # The deploy role's rights, one document per source: names (known in a preview) and the zone's AWS id.
@@ -170,7 +198,8 @@ class CiAwsAccess(pulumi.ComponentResource):
                     f"read-only pulumi preview of {args.infra_repository.full_name} pull requests and drift checks"
                 ),
                 assume_role_policy=provider_arn.apply(lambda arn: trust_policy(arn, args.preview_subjects)),
-                max_session_duration=3600,
+                max_session_duration=PREVIEW_SESSION_SECONDS,
+                permissions_boundary=args.permissions_boundary,
                 opts=role_opts,
             )
             aws.iam.RolePolicyAttachment(
@@ -196,3 +225,54 @@ class CiAwsAccess(pulumi.ComponentResource):
                 "preview_role_arn": self.preview_role_arn,
             }
         )
+
+
+@dataclass(frozen=True)
+class DeployBoundaryArgs:
+    """The permissions boundary of the roles a stack's deploy role may create or change."""
+
+    account_id: str
+    """The stack's AWS account."""
+    environment: str
+    """The stack's environment (the policy's name says whose it is)."""
+    backup_buckets: tuple[str, ...]
+    """The buckets holding backups: no bounded role touches their objects or their rules."""
+    protected_roles: tuple[str, ...]
+    """The roles that read or write backups: no bounded role assumes them."""
+
+    @classmethod
+    def of(cls, settings: StackSettings, backup: BackupVaultArgs | None) -> DeployBoundaryArgs | None:
+        """The boundary of the stack these settings describe; None when its deploy role may create no role."""
+        if settings.ci is None or not bounded_role_names(settings):
+            return None
+        return cls(
+            account_id=settings.aws_account_id,
+            environment=settings.environment,
+            backup_buckets=backup.backup_bucket_names() if backup is not None else (),
+            protected_roles=protected_role_names(settings, backup),
+        )
+
+
+class DeployBoundary(pulumi.ComponentResource):
+    """The managed policy every role the deploy role may create or change carries as its permissions boundary.
+
+    Created before those roles (they take its ARN), and an administrator's alone: the deploy role reads it but may
+    not edit it nor take it off a role (DeployScope), so no `up` from CI can give a role more than it allows.
+    """
+
+    arn: pulumi.Output[str]
+    """ARN of the boundary policy."""
+
+    def __init__(self, name: str, args: DeployBoundaryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("vibelog:ci:DeployBoundary", name, None, opts)
+        self.policy = aws.iam.Policy(
+            name,
+            name=deploy_boundary_name(args.environment),
+            description=f"Permissions boundary of the roles the {args.environment} deploy role may create or change",
+            policy=json.dumps(boundary_policy(args.account_id, args.backup_buckets, args.protected_roles)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Its ARN follows from its name, and the deploy role's conditions name it so: known in a preview, and derived
+        # from the policy's URN so every role that carries it waits for the policy to exist.
+        self.arn = self.policy.urn.apply(lambda _: deploy_boundary_arn(args.account_id, args.environment))
+        self.register_outputs({"arn": self.arn})

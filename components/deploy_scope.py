@@ -23,6 +23,8 @@ from components.dns_failover import (
     oncall_topic_name,
 )
 from components.incident_response import vercel_oidc_issuer
+from components.monitoring_dashboard import dashboard_name
+from components.scaling_signals import scaling_alarm_name
 from settings.stack import StackSettings
 
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -45,7 +47,7 @@ SELF_WRITE_ACTIONS = (
 )
 
 
-# What only an administrator may do to the backup buckets, their objects and the vault's roles.
+# What only an administrator may do to the backup buckets, their objects and the roles that read or write backups.
 BACKUP_ADMIN_ACTIONS = (
     "s3:PutLifecycleConfiguration",
     "s3:PutBucketObjectLockConfiguration",
@@ -68,6 +70,16 @@ BACKUP_ADMIN_ACTIONS = (
     "s3:BypassGovernanceRetention",
     *SELF_WRITE_ACTIONS,
 )
+
+
+# IAM actions that write (create, change, attach, pass, delete), by verb: none is a bounded role's.
+IAM_WRITE_ACTIONS = tuple(
+    f"iam:{verb}*"
+    for verb in ("Add", "Attach", "Change", "Create", "Deactivate", "Delete", "Detach", "Enable", "Pass", "Put",
+                 "Remove", "Reset", "Resync", "Set", "Tag", "Untag", "Update", "Upload")
+)  # fmt: skip
+# Using a KMS key on data (S3's SSE-KMS calls these in the caller's name).
+KEY_USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:CreateGrant")
 
 
 # What managing an SNS topic (with its subscriptions) and a CloudWatch alarm takes: the failover's and the incidents'.
@@ -138,7 +150,13 @@ class DeployScope:
     backup_buckets: Sequence[str] = ()
     """The buckets that hold backups: their retention, lock, policy and objects are an administrator's alone."""
     backup_roles: Sequence[str] = ()
-    """The vault's roles: whoever could rewrite one could read or write backups through it."""
+    """The roles that read or write backups (the vault's, the runbooks'): whoever could rewrite one could reach the
+    backups through it, so only an administrator changes them."""
+    bounded_roles: Sequence[str] = ()
+    """Names (with `*`) of the other roles the stack declares: the deploy role creates and changes them only with the
+    permissions boundary (`deploy_boundary_arn`) attached, which it cannot alter."""
+    dashboard: str | None = None
+    """The stack's CloudWatch dashboard, if it is monitored."""
 
     @classmethod
     def of(
@@ -151,27 +169,20 @@ class DeployScope:
         """The scope of the stack these settings, and its components' args, describe."""
         account, environment = settings.aws_account_id, settings.environment
         buckets: list[str] = []
-        roles = [deploy_role_name(environment)]
         passable: list[str] = []
         backup_buckets: tuple[str, ...] = ()
-        backup_roles: tuple[str, ...] = ()
         if backup is not None:
             # Exact names, never a prefix with `*`: production's prefix (`vibelog-`) would also match staging's.
             buckets += backup.bucket_names()
             backup_buckets = backup.backup_bucket_names()
-            backup_roles = tuple(backup.role_name(key) for key in ROLE_KEYS)
-            roles += backup_roles
             passable.append(backup.role_name("replication"))
+        backup_roles = protected_role_names(settings, backup)
+        bounded = bounded_role_names(settings)
+        roles = [deploy_role_name(environment), *backup_roles, *bounded]
         failover = dns.failover if dns is not None else None
         if failover is not None:
             buckets.append(failover.bucket_name)
-        if settings.incident is not None:
-            roles.append(f"{settings.app.project_name}-incident-*")
-        if settings.runbooks is not None:
-            roles.append(runbook_role_name(environment))
         owns = settings.ci is not None and settings.ci.owns_oidc_provider
-        if owns:
-            roles.append(PREVIEW_ROLE_NAME)
         return cls(
             account_id=account,
             environment=environment,
@@ -196,6 +207,8 @@ class DeployScope:
             owns_provider=owns,
             backup_buckets=backup_buckets,
             backup_roles=backup_roles,
+            bounded_roles=bounded,
+            dashboard=dashboard_name(settings.app.project_name) if settings.monitored else None,
         )
 
     def static_policy(self) -> dict[str, Any]:
@@ -211,21 +224,13 @@ class DeployScope:
                 ["s3:CreateBucket", "s3:ListBucket", "s3:Get*", "s3:Put*", "s3:DeleteBucket*"],
                 s3_buckets,
             ),
+            # Reading every role it declares (a refresh); writing only the bounded ones (below).
             allow(
-                "ManageOwnRoles",
+                "ReadOwnRoles",
                 [
-                    "iam:CreateRole",
                     "iam:GetRole",
-                    "iam:UpdateRole",
-                    "iam:UpdateRoleDescription",
-                    "iam:UpdateAssumeRolePolicy",
-                    "iam:DeleteRole",
-                    "iam:TagRole",
-                    "iam:UntagRole",
                     "iam:ListRoleTags",
-                    "iam:PutRolePolicy",
                     "iam:GetRolePolicy",
-                    "iam:DeleteRolePolicy",
                     "iam:ListRolePolicies",
                     "iam:ListAttachedRolePolicies",
                     "iam:ListInstanceProfilesForRole",
@@ -243,17 +248,19 @@ class DeployScope:
                     [f"arn:aws:s3:::{name}/*" for name in self.object_buckets],
                 )
             )
-        if self.attachable_policy_arns:
-            statements.append(
-                allow(
-                    "AttachOnlyDeclaredPolicies",
-                    ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
-                    roles,
-                    Condition={"ArnEquals": {"iam:PolicyARN": list(self.attachable_policy_arns)}},
-                )
-            )
+        if self.bounded_roles:
+            statements += self._bounded_role_statements()
         if self.incident_prefix is not None:
             statements += self._incident_statements(self.incident_prefix)
+        if self.dashboard is not None:
+            # PutDashboard creates and updates; the provider reads with GetDashboard (cloudwatch/dashboard.go).
+            statements.append(
+                allow(
+                    "ManageOwnDashboard",
+                    ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"],
+                    [f"arn:aws:cloudwatch::{acct}:dashboard/{self.dashboard}"],
+                )
+            )
         if self.passable_roles:
             statements.append(
                 allow(
@@ -302,7 +309,7 @@ class DeployScope:
             )
         if self.failover:
             statements += self._failover_statements()
-        if self.backup_buckets:
+        if self.backup_roles:
             statements.append(self._backups_admin_only())
         # A role that could edit itself could grant itself anything: widening a deploy role takes an administrator.
         statements.append(
@@ -314,6 +321,71 @@ class DeployScope:
             }
         )
         return {"Version": "2012-10-17", "Statement": statements}
+
+    def _bounded_role_statements(self) -> list[dict[str, Any]]:
+        """Create and change the bounded roles, each only with the boundary attached; never remove or edit it.
+
+        IAM checks `iam:PermissionsBoundary` (the boundary the role has or gets) on the actions that create a role
+        or change its policies; the others (trust, tags, description) change nothing the boundary does not cap.
+        """
+        acct, boundary = self.account_id, deploy_boundary_arn(self.account_id, self.environment)
+        bounded = [f"arn:aws:iam::{acct}:role/{name}" for name in self.bounded_roles]
+        with_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+        statements = [
+            allow(
+                "CreateAndChangeBoundedRoles",
+                [
+                    "iam:CreateRole",
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:PutRolePermissionsBoundary",
+                ],
+                bounded,
+                Condition=with_boundary,
+            ),
+            allow(
+                "ManageBoundedRoles",
+                [
+                    "iam:UpdateRole",
+                    "iam:UpdateRoleDescription",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:DeleteRole",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                ],
+                bounded,
+            ),
+            allow(
+                "ReadTheBoundary",
+                ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListPolicyTags"],
+                [boundary],
+            ),
+            # The boundary is an administrator's: a deploy never edits it, nor takes it off a role.
+            {
+                "Sid": "KeepTheBoundary",
+                "Effect": "Deny",
+                "Action": [
+                    "iam:CreatePolicyVersion",
+                    "iam:DeletePolicyVersion",
+                    "iam:SetDefaultPolicyVersion",
+                    "iam:DeletePolicy",
+                    "iam:TagPolicy",
+                    "iam:UntagPolicy",
+                    "iam:DeleteRolePermissionsBoundary",
+                ],
+                "Resource": [boundary, f"arn:aws:iam::{acct}:role/*"],
+            },
+        ]
+        if self.attachable_policy_arns:
+            statements.append(
+                allow(
+                    "AttachOnlyDeclaredPolicies",
+                    ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                    bounded,
+                    Condition={"ArnEquals": {"iam:PolicyARN": list(self.attachable_policy_arns)}, **with_boundary},
+                )
+            )
+        return statements
 
     def _backups_admin_only(self) -> dict[str, Any]:
         """Nothing a compromised CI token holds can shorten, unlock, read or delete a backup.
@@ -416,7 +488,8 @@ class DeployScope:
         ]
 
     def _incident_statements(self, prefix: str) -> list[dict[str, Any]]:
-        """The incident topics, rollback alarms and the EventBridge bridge (components/incident_response.py)."""
+        """The incident topics, rollback and scaling alarms and the EventBridge bridge (components/incident_response.py,
+        components/scaling_signals.py)."""
         acct, region = self.account_id, "us-east-1"
         return [
             allow(
@@ -427,7 +500,10 @@ class DeployScope:
             allow(
                 "ManageRollbackAlarms",
                 ALARM_ACTIONS,
-                [f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*"],
+                [
+                    f"arn:aws:cloudwatch:{region}:{acct}:alarm:{prefix}-rollback-*",
+                    f"arn:aws:cloudwatch:{region}:{acct}:alarm:{scaling_alarm_name(prefix, '*')}",
+                ],
             ),
             allow(
                 "ManageDispatchBridge",
@@ -514,6 +590,64 @@ class DeployScope:
                 ],
             }
         )
+
+
+def boundary_policy(account_id: str, backup_buckets: Sequence[str], protected_roles: Sequence[str]) -> dict[str, Any]:
+    """The permissions boundary of the bounded roles: anything their own policies allow, except the backups, the
+    keys, IAM writes and the protected roles. Whatever a deploy writes into such a role stays inside it."""
+    buckets = [f"arn:aws:s3:::{name}" for name in backup_buckets]
+    statements: list[dict[str, Any]] = [
+        {"Sid": "WithinTheirOwnPolicies", "Effect": "Allow", "Action": "*", "Resource": "*"},
+        # A bounded role never creates or rewrites a role, policy or provider: it cannot step outside the boundary.
+        {"Sid": "NoIamWrites", "Effect": "Deny", "Action": list(IAM_WRITE_ACTIONS), "Resource": "*"},
+        # No bounded role uses a KMS key: none can decrypt a backup, or encrypt into the vault.
+        {"Sid": "NoKeyUse", "Effect": "Deny", "Action": list(KEY_USE_ACTIONS), "Resource": "*"},
+    ]
+    if protected_roles:
+        statements.append(
+            {
+                "Sid": "NoProtectedRoles",
+                "Effect": "Deny",
+                "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+                "Resource": [f"arn:aws:iam::{account_id}:role/{name}" for name in protected_roles],
+            }
+        )
+    if buckets:
+        statements += [
+            {"Sid": "NoBackupObjects", "Effect": "Deny", "Action": "s3:*",
+             "Resource": [f"{bucket}/*" for bucket in buckets]},
+            {"Sid": "NoBackupBucketChanges", "Effect": "Deny", "NotAction": ["s3:Get*", "s3:List*"],
+             "Resource": buckets},
+        ]  # fmt: skip
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def protected_role_names(settings: StackSettings, backup: BackupVaultArgs | None) -> tuple[str, ...]:
+    """The roles that read or write backups: the vault's and the runbooks' (the database restore reads the dumps)."""
+    roles = tuple(backup.role_name(key) for key in ROLE_KEYS) if backup is not None else ()
+    if settings.runbooks is not None:
+        roles += (runbook_role_name(settings.environment),)
+    return roles
+
+
+def bounded_role_names(settings: StackSettings) -> tuple[str, ...]:
+    """The other roles a stack declares, which its deploy role creates and changes within the boundary."""
+    roles: tuple[str, ...] = ()
+    if settings.incident is not None:
+        roles += (f"{settings.app.project_name}-incident-*",)
+    if settings.ci is not None and settings.ci.owns_oidc_provider:
+        roles += (PREVIEW_ROLE_NAME,)
+    return roles
+
+
+def deploy_boundary_name(environment: str) -> str:
+    """Name of the managed policy that bounds every role a stack's deploy role may create or change."""
+    return f"vibelog-{environment}-deploy-boundary"
+
+
+def deploy_boundary_arn(account_id: str, environment: str) -> str:
+    """Its ARN, known from its name (a customer managed policy at the root path)."""
+    return f"arn:aws:iam::{account_id}:policy/{deploy_boundary_name(environment)}"
 
 
 def runbook_role_name(environment: str) -> str:

@@ -286,6 +286,10 @@ class DnsFailover(pulumi.ComponentResource):
         ]
 
         self.records: list[aws.route53.Record] = []
+        self.alarms: list[aws.cloudwatch.MetricAlarm] = []
+        """Every CloudWatch alarm of the failover."""
+        self.health_checks: list[tuple[str, aws.route53.HealthCheck]] = []
+        """(label, check) of every Route 53 health check of the failover."""
         self.health_check_id = None
         self.https_health_check_id = None
         self.degraded_page_domain = None
@@ -353,8 +357,10 @@ class DnsFailover(pulumi.ComponentResource):
             opts=on_global,
         )
         self.routing_health_check = self.health_check
+        self.health_checks.append((f"{check.fqdn} HTTPS", self.health_check))
         if failover.triggers is not None:
             self.routing_health_check = self._metric_checks(name, check.fqdn, failover, failover.triggers, on_global)
+            self.health_checks.append((f"{check.fqdn} HTTPS and triggers", self.routing_health_check))
 
         # The on-call topic and the alarm: HealthCheckStatus exists only in us-east-1, so both live there.
         self.topic = aws.sns.Topic(f"{name}-oncall", name=oncall_topic_name(args.zone_name), opts=on_global)
@@ -383,6 +389,7 @@ class DnsFailover(pulumi.ComponentResource):
             ok_actions=[self.topic.arn, *failover.notify],
             opts=on_global,
         )
+        self.alarms.append(self.alarm)
 
         self.site = DegradedSite(
             name,
@@ -508,6 +515,7 @@ class DnsFailover(pulumi.ComponentResource):
             # of the alarm's configuration from when the check was told about it, so a changed threshold travels
             # through `triggers`.
             self.failover_alarms.append(alarm)
+            self.alarms.append(alarm)
             self.metric_health_checks.append(
                 aws.route53.HealthCheck(
                     f"{name}-failover-{trigger}-health",
@@ -520,6 +528,10 @@ class DnsFailover(pulumi.ComponentResource):
                     opts=on_global,
                 )
             )
+        self.health_checks += [
+            (f"{fqdn} failover trigger {trigger}", check)
+            for (trigger, *_), check in zip(conditions, self.metric_health_checks, strict=True)
+        ]
         children = [self.health_check, *self.metric_health_checks]
         # Healthy only while every child is; forceFailover asks for one more healthy child than there are, which
         # Route 53 answers with "always unhealthy" (API Reference, HealthCheckConfig.HealthThreshold): the records

@@ -14,6 +14,7 @@ import pulumi_pagerduty as pagerduty
 
 from components import app_metrics
 from components.aws_iam import web_identity_trust
+from components.on_call import OnCall, OnCallArgs
 from components.providers import Providers
 from components.sns import Subscriber, subscribe
 from settings.incident import IncidentSettings, PagerDutySettings, Severity
@@ -53,8 +54,8 @@ class PagerDutyArgs:
     """PagerDuty, with the stack's API token."""
     severities: Sequence[Severity]
     """The classes routed to pagerduty (the reference: P0)."""
-    targets: Sequence[tuple[str, str]]
-    """(type, id) of each escalation level's target, in order: user_reference or schedule_reference."""
+    on_call: OnCallArgs
+    """The rotation the escalation policy pages first, and its tech lead, paged next."""
     escalation_delay_minutes: int
     """Minutes before an unacknowledged incident pages the next level."""
     loops: int
@@ -62,13 +63,17 @@ class PagerDutyArgs:
 
     @classmethod
     def from_settings(
-        cls, settings: PagerDutySettings, severities: Sequence[Severity], provider: pagerduty.Provider
+        cls,
+        settings: PagerDutySettings,
+        severities: Sequence[Severity],
+        provider: pagerduty.Provider,
+        project_name: str,
     ) -> PagerDutyArgs:
         """The args for these settings."""
         return cls(
             provider=provider,
             severities=tuple(severities),
-            targets=tuple((target.type, target.id) for target in settings.targets),
+            on_call=OnCallArgs.from_settings(settings.on_call, project_name, provider),
             escalation_delay_minutes=settings.escalation_delay_minutes,
             loops=settings.loops,
         )
@@ -126,10 +131,16 @@ class IncidentResponseArgs:
     """The Vercel targets whose deployments may publish metrics (the `environment` of the token's subject)."""
     owns_vercel_oidc: bool = True
     """Whether this stack declares the account's provider for the team's issuer (else it looks it up)."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """ARN of the deploy boundary both roles carry (the deploy role may change them only within it)."""
 
     @classmethod
     def from_settings(
-        cls, settings: StackSettings, incident: IncidentSettings, providers: Providers
+        cls,
+        settings: StackSettings,
+        incident: IncidentSettings,
+        providers: Providers,
+        permissions_boundary: pulumi.Input[str] | None = None,
     ) -> IncidentResponseArgs:
         """The args for the stack these settings describe, whose incident section is `incident`."""
         token = settings.secret("github_dispatch_token")
@@ -153,6 +164,7 @@ class IncidentResponseArgs:
                 incident.pagerduty,
                 [severity for severity in SEVERITIES if "pagerduty" in incident.sns_channels(severity)],
                 providers.pagerduty,
+                settings.app.project_name,
             ),
             rollback_alarms=(
                 RollbackAlarm(
@@ -184,6 +196,7 @@ class IncidentResponseArgs:
             vercel_team=settings.vercel_team,
             vercel_environments=tuple(settings.app.targets),
             owns_vercel_oidc=incident.owns_vercel_oidc_provider,
+            permissions_boundary=permissions_boundary,
         )
 
 
@@ -265,6 +278,10 @@ class IncidentResponse(pulumi.ComponentResource):
         """The escalation policy, the service it pages for, and the service's Amazon CloudWatch integration; returns
         the integration's events URL (secret: whoever holds it can open incidents)."""
         on_pagerduty = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        # ---- On call: the schedule pages first, the tech lead when nobody acknowledges (components/on_call.py).
+        self.on_call = OnCall(f"{name}-oncall", args.on_call, opts=pulumi.ResourceOptions(parent=self))
+        levels = [("schedule_reference", self.on_call.schedule_id), ("user_reference", self.on_call.tech_lead_id)]
+        # ----
         # No input of the escalation policy or the service is ForceNew: they are updated in place
         # (PagerDuty/terraform-provider-pagerduty pagerduty/resource_pagerduty_escalation_policy.go,
         # pagerduty/resource_pagerduty_service.go).
@@ -278,7 +295,7 @@ class IncidentResponse(pulumi.ComponentResource):
                     escalation_delay_in_minutes=args.escalation_delay_minutes,
                     targets=[pagerduty.EscalationPolicyRuleTargetArgs(type=kind, id=target_id)],
                 )
-                for kind, target_id in args.targets
+                for kind, target_id in levels
             ],
             opts=on_pagerduty,
         )
@@ -350,6 +367,7 @@ class IncidentResponse(pulumi.ComponentResource):
                 lambda arn: _vercel_trust(arn, issuer, f"https://vercel.com/{args.vercel_team}", subjects)
             ),
             max_session_duration=3600,
+            permissions_boundary=args.permissions_boundary,
             opts=pulumi.ResourceOptions.merge(
                 on_global, pulumi.ResourceOptions(depends_on=[self.vercel_oidc] if self.vercel_oidc else [])
             ),
@@ -419,6 +437,7 @@ class IncidentResponse(pulumi.ComponentResource):
             name=f"{args.project_name}-incident-dispatch",
             description="EventBridge invokes the GitHub dispatch API destination when a rollback alarm fires",
             assume_role_policy=_events_trust(args.account_id),
+            permissions_boundary=args.permissions_boundary,
             opts=on_global,
         )
         self.dispatch_policy = aws.iam.RolePolicy(

@@ -181,10 +181,13 @@ class RunbookRole(pulumi.ComponentResource):
              "Resource": ["*"]},
         ]  # fmt: skip
         if args.database_bucket_arn is not None and args.vault_key_arn is not None and args.vault_region:
+            # No s3:ListBucket: the restore heads and gets the one key it is given (a missing key then reads as
+            # 403, not 404).
             statements += [
-                {"Sid": "ListBackups", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                # Versions: a restore reads the dump's version its manifest names (ops/vault.py manifest_of).
+                {"Sid": "ListBackups", "Effect": "Allow", "Action": ["s3:ListBucketVersions"],
                  "Resource": [args.database_bucket_arn]},
-                {"Sid": "ReadBackups", "Effect": "Allow", "Action": ["s3:GetObject"],
+                {"Sid": "ReadBackups", "Effect": "Allow", "Action": ["s3:GetObjectVersion"],
                  "Resource": [pulumi.Output.concat(args.database_bucket_arn, "/*")]},
                 {"Sid": "DecryptBackups", "Effect": "Allow", "Action": ["kms:Decrypt"],
                  "Resource": [args.vault_key_arn],

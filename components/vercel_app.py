@@ -11,6 +11,7 @@ import pulumiverse_vercel as vercel
 
 from settings.app import DeploymentTarget
 from settings.app_env import NEXTAUTH_SECRET_LENGTH, EnvVar, app_env
+from settings.scaling import FunctionSettings
 from settings.stack import StackSettings
 
 # Vercel refuses sensitive variables on the development target, so that `vercel env pull` can read them;
@@ -43,6 +44,8 @@ class VercelAppArgs:
     """The app's public URL."""
     env: Sequence[EnvVar]
     """The app env, already validated against the app's env schema."""
+    functions: FunctionSettings
+    """The functions' CPU type, timeout and regions."""
     runtime_env: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     """Secret variables whose values other resources produce (the Edge Config connection string)."""
     secret_rotation: int = 0
@@ -64,6 +67,7 @@ class VercelAppArgs:
             domains=tuple(domains),
             url=settings.app_url,
             env=tuple(app_env(settings)),
+            functions=settings.app.functions,
             runtime_env=dict(runtime_env or {}),
             secret_rotation=settings.operations.secret_rotation,
         )
@@ -97,6 +101,17 @@ class VercelApp(pulumi.ComponentResource):
             framework="nextjs",
             # A project whose env does not reach the preview target would build previews without one.
             preview_deployments_disabled="preview" not in args.targets,
+            # The reference's Scaling Strategy: resource_config is updated in place (PATCH of the project; nothing
+            # in it RequiresReplace, vercel/resource_project.go) and reaches functions from the next deployment on.
+            # Fluid compute is declared off: the provider refuses it with standard_legacy
+            # (vercel/resource_project_validators.go), the one CPU type within the reference's 1 GB, and a project
+            # created since Vercel made fluid the default would otherwise keep it.
+            resource_config=vercel.ProjectResourceConfigArgs(
+                function_default_cpu_type=args.functions.cpu_type,
+                function_default_timeout=args.functions.timeout_seconds,
+                function_default_regions=list(args.functions.regions),
+                fluid=False,
+            ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
         )
 

@@ -7,12 +7,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 
-from ops import dump, environment, interrupt, postgres, report, restore, uploads, vault
+from ops import dump, environment, interrupt, maintain, metrics, postgres, report, restore, uploads, vault
 from ops.environment import Variable
 from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
@@ -30,6 +31,7 @@ DUMP_ENV = (
     *VAULT,
     Variable("BACKUP_DATABASE_URL", "the database to dump (a direct or session URL)", secret=True),
     postgres.PG_BIN,
+    *vault.RUN_ENV,
 )
 UPLOADS_ENV = (
     Variable("SUPABASE_STORAGE_ENDPOINT", "Supabase Storage's S3 endpoint"),
@@ -39,6 +41,7 @@ UPLOADS_ENV = (
     Variable("BACKUP_UPLOADS_BUCKET", "the uploads bucket the objects are copied into"),
     Variable("BACKUP_UPLOADS_REGION", "that bucket's region"),
     Variable("BACKUP_UPLOADS_RETENTION_DAYS", "days the upload backups are kept (whole number)"),
+    *vault.RUN_ENV,
 )
 LIST_ENV = (
     *VAULT,
@@ -55,8 +58,14 @@ RESTORE_ENV = (
     postgres.PG_BIN,
 )
 RESTORE_TEST_ENV = (*VAULT, postgres.PG_BIN)
+UPLOADS_RESTORE_ENV = (
+    Variable("BACKUP_VAULT_REGION", "the backup vault's AWS region"),
+    Variable("BACKUP_UPLOADS_BACKUP_BUCKET", "the upload backups bucket restored from"),
+    Variable("BACKUP_UPLOADS_BUCKET", "the live uploads bucket: refused as a target unless confirmed"),
+    Variable("BACKUP_UPLOADS_REGION", "the region of the bucket restored into"),
+)
 # Every variable any job reads, for scrubbing an unexpected error whatever the job.
-ALL_ENV = (*DUMP_ENV, *UPLOADS_ENV, *LIST_ENV, *RESTORE_ENV)
+ALL_ENV = (*DUMP_ENV, *UPLOADS_ENV, *LIST_ENV, *RESTORE_ENV, *UPLOADS_RESTORE_ENV)
 env = environment.value
 
 
@@ -98,6 +107,7 @@ def run_dump(args: argparse.Namespace) -> int:
     ]
     print("\n".join(lines))
     report.summary("\n".join(["## Database dump", "", *(f"- {line}" for line in lines)]))
+    metrics.dump_written(destinations)
     return 0
 
 
@@ -120,8 +130,10 @@ def run_uploads(_: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     s3 = vault_client()
     moment = vault.now()
+    schedules = [s for s in args.schedule or vault.DATABASE_SCHEDULES if s in vault.DATABASE_SCHEDULES]
+    found = vault.inventory(s3, env("BACKUP_DATABASE_BUCKET"), schedules)
     print(f"{'schedule':8}  {'age':>9}  {'size':>12}  {'class':12}  key")
-    for backup in vault.backups(s3, env("BACKUP_DATABASE_BUCKET"), args.schedule or vault.DATABASE_SCHEDULES):
+    for backup in found.backups:
         print(
             f"{backup.schedule:8}  {backup.age_hours(moment):8.1f}h  {backup.size:12d}  "
             f"{backup.storage_class:12}  {backup.key}"
@@ -131,7 +143,10 @@ def run_list(args: argparse.Namespace) -> int:
         for item in vault.list_objects(s3, uploads_bucket, uploads.MANIFESTS_PREFIX):
             age = (moment - item.last_modified).total_seconds() / 3600
             print(f"{'uploads':8}  {age:8.1f}h  {item.size:12d}  {item.storage_class:12}  {item.key}")
-    return 0
+    # A backup that is not whole is said, and fails the listing: nobody reads a table for what is missing from it.
+    for finding in found.findings:
+        print(finding.line())
+    return 1 if found.findings else 0
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -151,9 +166,71 @@ def run_restore(args: argparse.Namespace) -> int:
 
 
 def run_thaw(args: argparse.Namespace) -> int:
-    state = vault.thaw(vault_client(), env("BACKUP_DATABASE_BUCKET"), args.key, days=args.days)
+    s3, bucket = vault_client(), env("BACKUP_DATABASE_BUCKET")
+    version = vault.dump_version(s3, bucket, args.key, vault.manifest_of(s3, bucket, args.key))
+    state = vault.thaw(s3, bucket, args.key, days=args.days, version_id=version)
     print(f"{args.key}: {state}")
     return 0
+
+
+def run_restore_uploads(args: argparse.Namespace) -> int:
+    into, moment = uploads.Location.parse(args.to), point_in_time(args.at) if args.at else None
+    source, bucket = vault_client(), env("BACKUP_UPLOADS_BACKUP_BUCKET")
+    uploads.refuse_live(
+        into, live_bucket=env("BACKUP_UPLOADS_BUCKET"), backup_bucket=bucket, confirm_production=args.confirm_production
+    )
+    if moment is None:
+        run, moment = uploads.run_moment(source, bucket, args.run)
+        print(f"run {run}: restoring the uploads as they were when it ended, {moment.isoformat()}")
+    restored = uploads.restore(
+        source, vault_client("BACKUP_UPLOADS_REGION"), bucket=bucket, moment=moment, into=into, only=args.only
+    )
+    line = f"restored {restored.objects} object(s), {restored.size} bytes, as of {moment.isoformat()} into {into}"
+    print(line)
+    report.summary(f"## Uploads restore\n\n- {line}")
+    return 0
+
+
+def point_in_time(text: str) -> datetime:
+    """`--at`: an ISO 8601 time with its zone (2026-11-27T02:00:00Z); BadInputError otherwise."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadInputError(f"--at must be an ISO 8601 time with its zone (2026-11-27T02:00:00Z), not {text!r}")
+    return moment
+
+
+def sample_size(text: str) -> int:
+    """`--sample`: a whole number from 1 to 1000."""
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000, not {text!r}")
+    return int(text)
+
+
+def run_uploads_check(args: argparse.Namespace) -> int:
+    source, bucket = vault_client(), env("BACKUP_UPLOADS_BACKUP_BUCKET")
+    scratch = uploads.Location(env("BACKUP_UPLOADS_BUCKET"), uploads.CHECK_PREFIX)
+    uploads.refuse_live(scratch, live_bucket=scratch.bucket, backup_bucket=bucket, confirm_production=False)
+    checked = uploads.check(
+        source,
+        vault_client("BACKUP_UPLOADS_REGION"),
+        bucket=bucket,
+        scratch=scratch,
+        count=args.sample,
+        moment=vault.now(),
+    )
+    passed = all(each.ok for each in checked)
+    lines = [
+        f"Uploads restore check {'PASSED' if passed else 'FAILED'} for {os.environ.get('STACK', 'unknown')}: "
+        f"{len(checked)} object(s) restored into {scratch} and compared",
+        *(f"{'ok' if each.ok else 'FAIL'} {each.key}: {each.detail}" for each in checked),
+    ]
+    print("\n".join(lines))
+    report.summary("\n".join([f"## {lines[0]}", "", *(f"- {line}" for line in lines[1:]), ""]))
+    report.slack("\n".join(lines))
+    return 0 if passed else 1
 
 
 def run_restore_test(args: argparse.Namespace) -> int:
@@ -164,6 +241,7 @@ def run_restore_test(args: argparse.Namespace) -> int:
     print(text)
     report.summary(result.markdown())
     report.slack(text)
+    metrics.restore_tested(result)
     return 0 if result.passed else 1
 
 
@@ -180,8 +258,9 @@ def restore_test(
     """The weekly restore test: the newest dump of `schedule`, verified, restored into a scratch server, checked."""
     start = time.monotonic()
     key, age, checks, failure = "", 0.0, [], ""
+    findings: list[vault.Finding] = []
     try:
-        backup = restore.newest(s3, bucket, schedule)
+        backup, findings = restore.newest(s3, bucket, schedule)
         key = backup.key
         with interrupt.temporary_directory("vibelog-restore-test-") as workdir:
             path = workdir / "database.dump"
@@ -200,8 +279,16 @@ def restore_test(
     except Exception as error:  # a full disk or an S3 outage fails the test, reported as one
         failure = unexpected(error)
     minutes = (time.monotonic() - start) / 60
-    passed = not failure and bool(checks) and all(check.ok for check in checks)
-    return report.RestoreReport(stack, key, passed, age, minutes, rto_minutes, tuple(checks), failure)
+    # A finding on the dump restored or a newer one fails the test: the newest backup is not what it should be (a
+    # dump without a manifest, a manifest behind a delete marker, a version in front of the locked one). An older
+    # finding is reported and does not fail it: a newer whole backup stands in front of it.
+    stamp = vault.key_stamp(key)
+    blocking = tuple(finding.line() for finding in findings if finding.stamp >= stamp)
+    warnings = tuple(finding.line() for finding in findings if finding.stamp < stamp)
+    passed = not failure and not blocking and bool(checks) and all(check.ok for check in checks)
+    return report.RestoreReport(
+        stack, key, passed, age, minutes, rto_minutes, tuple(checks), failure, findings=blocking, warnings=warnings
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -215,7 +302,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="SCHEDULE[=CLASS]",
-        help="daily, weekly, or yearly=DEEP_ARCHIVE; repeat to write one dump under several schedules",
+        help="daily, weekly, pre-migration, or yearly=DEEP_ARCHIVE; repeat to write one dump under several schedules",
     )
     dumping.add_argument("--compress", type=int, default=6, choices=range(10), help="pg_dump compression 0-9")
     environment.add_job(
@@ -228,7 +315,7 @@ def parser() -> argparse.ArgumentParser:
     listing = environment.add_job(
         verbs,
         "list",
-        summary="list the complete backups of each schedule with their age",
+        summary="list the complete backups of each schedule with their age, and every finding (exit 1 if any)",
         run=run_list,
         variables=LIST_ENV,
     )
@@ -240,7 +327,7 @@ def parser() -> argparse.ArgumentParser:
         run=run_restore,
         variables=RESTORE_ENV,
     )
-    restoring.add_argument("key", help="the dump's key, as `list` shows it (daily/20261127T020000Z.dump)")
+    restoring.add_argument("key", help="the dump's key, as `list` shows it (daily/20261127T020000Z-123-1.dump)")
     restoring.add_argument(
         "--target-url-env",
         default="RESTORE_TARGET_URL",
@@ -271,6 +358,35 @@ def parser() -> argparse.ArgumentParser:
         "--rto-minutes", type=int, default=240, help="the objective the restore time is reported against"
     )
     testing.add_argument("--schema", action="append", default=[], help="restore and check only this schema")
+    restoring_uploads = environment.add_job(
+        verbs,
+        "restore-uploads",
+        summary="restore the user uploads as a run left them, or at a point in time, into a bucket/prefix",
+        run=run_restore_uploads,
+        variables=UPLOADS_RESTORE_ENV,
+    )
+    when = restoring_uploads.add_mutually_exclusive_group(required=True)
+    when.add_argument("--run", help="a run's manifest key or timestamp, as `list --schedule uploads` shows it")
+    when.add_argument("--at", help="a point in time, ISO 8601 with its zone (2026-11-27T02:00:00Z)")
+    restoring_uploads.add_argument("--to", required=True, help="s3://BUCKET[/PREFIX] the objects are restored under")
+    restoring_uploads.add_argument(
+        "--only", default="", metavar="BUCKET/PREFIX", help="restore only the objects under this Storage bucket/prefix"
+    )
+    restoring_uploads.add_argument(
+        "--confirm-production", action="store_true", help="required to restore into the live uploads bucket"
+    )
+    checking_uploads = environment.add_job(
+        verbs,
+        "uploads-check",
+        summary=f"restore a sample of the upload backups into {uploads.CHECK_PREFIX} of the uploads bucket and "
+        "compare their checksums",
+        run=run_uploads_check,
+        variables=UPLOADS_RESTORE_ENV,
+    )
+    checking_uploads.add_argument(
+        "--sample", type=sample_size, default=20, metavar="N", help="objects restored, 1-1000 (and the largest)"
+    )
+    maintain.register(verbs)
     runbook_cli.register(verbs)
     return top
 

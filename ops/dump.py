@@ -22,14 +22,19 @@ class Destination:
     """Where one copy of a dump goes: the schedule's prefix and the storage class it is written in."""
 
     schedule: str
-    """daily, weekly or yearly: the key prefix, and so the lifecycle rule that keeps and expires it."""
+    """daily, weekly, yearly or pre-migration: the key prefix, and so the lifecycle rule that keeps and expires it."""
     storage_class: str = "STANDARD"
     """S3 storage class on arrival (the yearly copy goes straight to its cold class)."""
 
     @classmethod
     def parse(cls, text: str) -> Destination:
-        """`daily` or `yearly=DEEP_ARCHIVE`."""
+        """`daily`, `pre-migration` or `yearly=DEEP_ARCHIVE`; an unknown schedule is bad input.
+
+        A key outside the schedules' prefixes would match no lifecycle rule (kept forever) and no role may write it.
+        """
         schedule, _, storage_class = text.partition("=")
+        if schedule not in vault.DATABASE_SCHEDULES:
+            raise BadInputError(f"--to {schedule!r}: the schedule is one of {', '.join(vault.DATABASE_SCHEDULES)}")
         return cls(schedule, storage_class or "STANDARD")
 
 
@@ -115,7 +120,11 @@ def dump(
     if len({destination.schedule for destination in destinations}) < len(destinations):
         raise BadInputError("a schedule is given twice: one run writes one dump under each schedule")
     started = vault.now()
+    run = vault.run_id()
+    keys = [vault.dump_key(destination.schedule, started, run) for destination in destinations]
     dbname, env = postgres.tool_connection(database_url)
+    for key in keys:
+        vault.require_new(s3, bucket, key)
     tool_version = pg_dump_version() if pg_dump is None else "custom"
     conn = postgres.connect(database_url, "the source database")
     # Closed, not committed, at the end: the snapshot only had to stay open while pg_dump imported and read it, so a
@@ -136,9 +145,7 @@ def dump(
             "--no-password",
             f"--dbname={dbname}",
         ]
-        targets = {
-            vault.dump_key(destination.schedule, started): destination.storage_class for destination in destinations
-        }
+        targets = {key: destination.storage_class for key, destination in zip(keys, destinations, strict=True)}
         with postgres.streamed(command, env, database_url) as output:
             source = _Hashed(output)
 
@@ -183,4 +190,4 @@ def dump(
             )
     finally:
         conn.close()
-    return DumpResult(tuple(targets), source.digest.hexdigest(), source.size, server_version, counts, identity)
+    return DumpResult(tuple(keys), source.digest.hexdigest(), source.size, server_version, counts, identity)

@@ -33,6 +33,10 @@ class RestoreReport:
     """What was checked."""
     failure: str = ""
     """Why it failed before the checks, if it did."""
+    findings: tuple[str, ...] = ()
+    """Findings on the dump restored or a newer one (a dump without a visible manifest, ...): they fail the test."""
+    warnings: tuple[str, ...] = ()
+    """Findings on older dumps: reported, not failing."""
 
     def lines(self) -> list[str]:
         """The report, one fact a line."""
@@ -52,6 +56,7 @@ class RestoreReport:
             ]
         if self.failure:
             lines.append(f"failure: {self.failure}")
+        lines += [*self.findings, *(f"{line} (older than the dump restored)" for line in self.warnings)]
         lines += [f"{'ok' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in self.checks]
         return lines
 

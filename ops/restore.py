@@ -53,11 +53,11 @@ def recorded_production(s3: S3Client, bucket: str, manifest: Mapping[str, Any]) 
     The newest one matters when the chosen dump is older than a move of the database (a new Supabase project, a
     database re-created under another oid): production is what is dumped now.
     """
-    found = vault.backups(s3, bucket, vault.DATABASE_SCHEDULES)
-    newest = max(found, key=lambda backup: backup.key.split("/", 1)[1], default=None)
+    found = vault.inventory(s3, bucket, vault.DATABASE_SCHEDULES).backups
+    newest = max(found, key=lambda backup: (vault.key_stamp(backup.key), backup.written), default=None)
     recorded = {"the database this dump was taken from": source_identity(manifest)}
     if newest is not None and newest.key != manifest.get("key"):
-        newest_manifest = vault.get_json(s3, bucket, vault.manifest_key(newest.key))
+        newest_manifest = vault.get_json(s3, bucket, vault.manifest_key(newest.key), newest.manifest_version)
         recorded[f"the source of the vault's newest dump ({newest.key})"] = source_identity(newest_manifest)
     return recorded
 
@@ -142,10 +142,15 @@ def fetching_verified(
     """Download a dump in the background (`vault.fetching`); what it yields waits for it and returns its manifest
     and the seconds since the fetch began, or raises JobError unless its SHA-256, computed as it arrived, matches
     the manifest's (and the object metadata's where an older dump has one: a dump streamed to S3 starts its upload,
-    which fixes the metadata, before its checksum is known)."""
+    which fixes the metadata, before its checksum is known).
+
+    Both are the versions the dump job wrote (the manifest's first version, the dump's version it names): a version
+    written in front of a locked backup is never what a restore reads.
+    """
     start = time.monotonic()
-    manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
-    with vault.fetching(s3, bucket, key, target) as fetched:
+    manifest = vault.manifest_of(s3, bucket, key)
+    version = vault.dump_version(s3, bucket, key, manifest)
+    with vault.fetching(s3, bucket, key, target, version_id=version) as fetched:
 
         def verified() -> tuple[dict[str, Any], float]:
             result = fetched()
@@ -231,7 +236,9 @@ def require_readable(s3: S3Client, bucket: str, key: str) -> None:
 
     The runbook's role has no s3:RestoreObject and its job ends long before a DEEP_ARCHIVE retrieval (up to 12 h).
     """
-    state = vault.archived_state(s3, bucket, key)
+    state = vault.archived_state(
+        s3, bucket, key, vault.dump_version(s3, bucket, key, vault.manifest_of(s3, bucket, key))
+    )
     if state is not None:
         raise JobError(
             f"{key} is archived ({state}): thaw it with the restore-test role, `python -m ops thaw {key}` "
@@ -253,7 +260,7 @@ def restore(
     """The database_corruption runbook's restore: a chosen dump into `target_url`, refusing production unconfirmed."""
     with interrupt.temporary_directory("vibelog-restore-") as workdir:
         path = workdir / "database.dump"
-        manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
+        manifest = vault.manifest_of(s3, bucket, key)
         if not confirm_production:
             refuse_production(
                 s3, bucket=bucket, manifest=manifest, target_url=target_url, production_ref=production_ref
@@ -265,7 +272,7 @@ def restore(
 
 def guard_alongside(s3: S3Client, *, bucket: str, key: str, target_url: str, production_ref: str | None) -> None:
     """The runbook's production guard: JobError if the database a new one would be created beside is production."""
-    manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
+    manifest = vault.manifest_of(s3, bucket, key)
     refuse_production(
         s3, bucket=bucket, manifest=manifest, target_url=target_url, production_ref=production_ref, where="next to"
     )
@@ -308,9 +315,11 @@ def restore_alongside(
     return restored, name
 
 
-def newest(s3: S3Client, bucket: str, schedule: str) -> vault.Backup:
-    """The newest complete backup of a schedule; JobError if there is none."""
-    found = [backup for backup in vault.backups(s3, bucket, [schedule]) if backup.schedule == schedule]
-    if not found:
-        raise JobError(f"no complete {schedule} backup in s3://{bucket}")
-    return max(found, key=lambda backup: backup.key)
+def newest(s3: S3Client, bucket: str, schedule: str) -> tuple[vault.Backup, list[vault.Finding]]:
+    """The newest complete backup of a schedule, and every finding of the schedule; JobError if there is no
+    complete backup (naming the findings: a newest dump without a manifest is why, more often than not)."""
+    found = vault.inventory(s3, bucket, [schedule])
+    if not found.backups:
+        lines = "; ".join(finding.line() for finding in found.findings)
+        raise JobError(f"no complete {schedule} backup in s3://{bucket}" + (f" ({lines})" if lines else ""))
+    return max(found.backups, key=lambda each: (vault.key_stamp(each.key), each.written)), found.findings

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,13 +23,15 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from s3transfer.exceptions import RetriesExceededError as TransferRetriesExceededError
 
 from ops import postgres
-from ops.errors import JobError
+from ops.environment import Variable
+from ops.errors import BadInputError, JobError
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
-# The database dumps' schedules, each a key prefix of the database bucket.
-DATABASE_SCHEDULES = ("daily", "weekly", "yearly")
+# The database dumps' schedules, each a key prefix of the database bucket with its own lifecycle rule
+# (components/backup_vault.py); pre-migration is the dump the migrate workflow takes before a migration.
+DATABASE_SCHEDULES = ("daily", "weekly", "yearly", "pre-migration")
 DUMP_SUFFIX = ".dump"
 MANIFEST_SUFFIX = ".manifest.json"
 # S3's smallest multipart part (except the last); 16 MiB keeps a 10 GB dump far below the 10,000-part limit.
@@ -55,9 +60,52 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(STAMP)
 
 
-def dump_key(schedule: str, moment: datetime) -> str:
-    """Key of a dump: `<schedule>/<UTC timestamp>.dump` (the lifecycle rules match the schedule's prefix)."""
-    return f"{schedule}/{stamp(moment)}{DUMP_SUFFIX}"
+# The run a key names, so two runs started in the same second never share a key (docs/backups.md, key format).
+RUN_ENV = (
+    Variable(
+        "GITHUB_RUN_ID", "the workflow run, named in every key the job writes (else a random suffix)", required=False
+    ),
+    Variable(
+        "GITHUB_RUN_ATTEMPT", "the run's attempt, named in every key the job writes beside the run", required=False
+    ),
+)
+# `<schedule>/<stamp>-<run>.dump`; keys written before runs were named have no `-<run>` and are read all the same.
+DUMP_KEY = re.compile(r"(?P<schedule>[a-z]+)/(?P<stamp>[0-9]{8}T[0-9]{6}Z)(?:-(?P<run>[0-9a-z-]+))?\.dump")
+
+
+def run_id() -> str:
+    """`<run id>-<attempt>` of the GitHub Actions run, else 8 random hex digits (a job started by hand)."""
+    run, attempt = os.environ.get("GITHUB_RUN_ID", ""), os.environ.get("GITHUB_RUN_ATTEMPT", "") or "1"
+    if not run:
+        return secrets.token_hex(4)
+    if not (run.isascii() and run.isdigit() and attempt.isascii() and attempt.isdigit()):
+        raise BadInputError("$GITHUB_RUN_ID and $GITHUB_RUN_ATTEMPT must be whole numbers (GitHub Actions sets them)")
+    return f"{run}-{attempt}"
+
+
+def dump_key(schedule: str, moment: datetime, run: str) -> str:
+    """Key of a dump: `<schedule>/<UTC timestamp>-<run>.dump` (the lifecycle rules match the schedule's prefix)."""
+    return f"{schedule}/{stamp(moment)}-{run}{DUMP_SUFFIX}"
+
+
+def key_stamp(key: str) -> str:
+    """The UTC timestamp a dump's key starts with, or "" for a key no dump job wrote; it orders dumps by age."""
+    found = DUMP_KEY.fullmatch(key)
+    return found["stamp"] if found else ""
+
+
+def require_new(s3: S3Client, bucket: str, key: str) -> None:
+    """JobError if anything is stored under the dump's name already (dump or manifest), before a byte is uploaded.
+
+    If-None-Match would refuse the second writer too, but real S3 says so only when the whole upload completes.
+    """
+    stem = key.removesuffix(DUMP_SUFFIX)
+    try:
+        taken = s3.list_objects_v2(Bucket=bucket, Prefix=stem, MaxKeys=1).get("Contents", [])
+    except (ClientError, BotoCoreError) as error:
+        raise JobError(f"cannot check that s3://{bucket}/{key} is new: {reason(error)}") from None
+    if taken:
+        raise JobError(f"s3://{bucket}/{taken[0]['Key']} exists already: another run wrote under this name")
 
 
 def manifest_key(key: str) -> str:
@@ -263,10 +311,10 @@ def put_json(s3: S3Client, bucket: str, key: str, document: dict[str, Any]) -> N
         raise JobError(f"cannot write s3://{bucket}/{key}: {reason(error)}") from None
 
 
-def get_json(s3: S3Client, bucket: str, key: str) -> dict[str, Any]:
-    """Read a JSON object (a manifest)."""
+def get_json(s3: S3Client, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any]:
+    """Read a JSON object (a manifest): the version named, else the current one."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=key, **_version(version_id))["Body"].read()
     except (ClientError, BotoCoreError) as error:
         raise JobError(f"cannot read s3://{bucket}/{key}: {reason(error)}") from None
     document = json.loads(body)
@@ -296,6 +344,71 @@ def list_objects(s3: S3Client, bucket: str, prefix: str) -> Iterator[Listed]:
 
 
 @dataclass(frozen=True)
+class Version:
+    """One version of an object, or a delete marker, as ListObjectVersions gives it."""
+
+    key: str
+    version_id: str
+    size: int
+    last_modified: datetime
+    storage_class: str
+    deleted: bool
+    """A delete marker (what an expiry, or a DeleteObject without a version, adds in a versioned bucket)."""
+    latest: bool
+    """What a read without a version id gets (a delete marker here hides the object from listings)."""
+
+
+def list_versions(s3: S3Client, bucket: str, prefix: str) -> dict[str, list[Version]]:
+    """Every version and delete marker under a prefix, by key: its stored versions oldest first, then its markers.
+
+    S3 lists a key's versions newest first; that order is S3's own, not a comparison of timestamps (which may be
+    equal within a second).
+    """
+    found: dict[str, list[Version]] = {}
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Versions", []):
+                found.setdefault(item["Key"], []).append(
+                    Version(
+                        item["Key"],
+                        str(item.get("VersionId", "null")),
+                        int(item.get("Size", 0)),
+                        item["LastModified"],
+                        str(item.get("StorageClass", "STANDARD")),
+                        deleted=False,
+                        latest=bool(item.get("IsLatest")),
+                    )
+                )
+            for marker in page.get("DeleteMarkers", []):
+                found.setdefault(marker["Key"], []).append(
+                    Version(
+                        marker["Key"],
+                        str(marker.get("VersionId", "null")),
+                        0,
+                        marker["LastModified"],
+                        "",
+                        deleted=True,
+                        latest=bool(marker.get("IsLatest")),
+                    )
+                )
+    except (ClientError, BotoCoreError) as error:
+        raise JobError(f"cannot list the versions of s3://{bucket}/{prefix}: {reason(error)}") from None
+    for versions in found.values():
+        versions[:] = [*[v for v in versions if not v.deleted][::-1], *[v for v in versions if v.deleted][::-1]]
+    return found
+
+
+def first_written(versions: Sequence[Version]) -> Version | None:
+    """The oldest stored version: the one the job wrote under a new key (If-None-Match); later ones are not its."""
+    return next((version for version in versions if not version.deleted), None)
+
+
+def visible(versions: Sequence[Version]) -> bool:
+    """Whether a read without a version id finds the object (its latest version is not a delete marker)."""
+    return any(version.latest and not version.deleted for version in versions)
+
+
+@dataclass(frozen=True)
 class Backup:
     """A complete database backup: its dump and the manifest written after it."""
 
@@ -304,49 +417,137 @@ class Backup:
     size: int
     written: datetime
     storage_class: str
+    manifest_version: str
+    """The manifest's version the job wrote (its first): what every restore and check reads."""
 
     def age_hours(self, now: datetime) -> float:
         """Hours since the dump was written."""
         return (now - self.written).total_seconds() / 3600
 
 
-def backups(s3: S3Client, bucket: str, schedules: Sequence[str]) -> list[Backup]:
-    """The complete dumps of each schedule (a dump without its manifest was never finished), oldest first."""
+@dataclass(frozen=True)
+class Finding:
+    """Something in the vault a person must look at: a backup that is not whole, or not as it was written."""
+
+    schedule: str
+    key: str
+    """The dump's key (a manifest's finding names the dump it belongs to)."""
+    stamp: str
+    """The UTC timestamp of its key, to say whether it is newer than a backup."""
+    problem: str
+
+    def line(self) -> str:
+        """One line for `list`, the restore test's report and Slack."""
+        return f"FINDING {self.key}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The backups of some schedules, and everything found beside them that is not a whole backup."""
+
+    backups: list[Backup]
+    """Complete backups (a dump, and its manifest visible), oldest first per schedule."""
+    findings: list[Finding]
+    """A dump without a manifest, a manifest without its dump or hidden by a delete marker, an overwritten object."""
+
+
+def inventory(s3: S3Client, bucket: str, schedules: Sequence[str]) -> Inventory:
+    """The complete backups of each schedule, and a finding for every dump or manifest that is not one.
+
+    A dump whose manifest and dump are both behind delete markers expired on schedule (the lifecycle rule) and is
+    neither. A dump read later is the version its manifest names, so an overwrite is a finding, not a lost backup.
+    """
     found: list[Backup] = []
+    findings: list[Finding] = []
     for schedule in schedules:
-        objects = {item.key: item for item in list_objects(s3, bucket, f"{schedule}/")}
-        for key, item in objects.items():
-            if key.endswith(DUMP_SUFFIX) and manifest_key(key) in objects:
-                found.append(Backup(schedule, key, item.size, item.last_modified, item.storage_class))
-    return sorted(found, key=lambda backup: (backup.schedule, backup.key))
+        objects = list_versions(s3, bucket, f"{schedule}/")
+        stems = {key.removesuffix(DUMP_SUFFIX).removesuffix(MANIFEST_SUFFIX) for key in objects}
+        for stem in sorted(stems):
+            key = stem + DUMP_SUFFIX
+            dump_versions, manifest_versions = objects.get(key, []), objects.get(manifest_key(key), [])
+            problems = _problems(dump_versions, manifest_versions)
+            findings += [Finding(schedule, key, key_stamp(key), problem) for problem in problems]
+            dump, manifest = first_written(dump_versions), first_written(manifest_versions)
+            if dump is not None and manifest is not None and visible(dump_versions) and visible(manifest_versions):
+                found.append(
+                    Backup(schedule, key, dump.size, dump.last_modified, dump.storage_class, manifest.version_id)
+                )
+    return Inventory(sorted(found, key=lambda b: (b.schedule, key_stamp(b.key), b.written)), findings)
 
 
-def thaw(s3: S3Client, bucket: str, key: str, *, days: int = 2) -> str:
+def _problems(dump: Sequence[Version], manifest: Sequence[Version]) -> list[str]:
+    """What is wrong with one backup's objects; nothing for a whole backup or one expired on schedule."""
+    if not visible(dump) and not visible(manifest):
+        return []  # expired by the lifecycle rule (or never there): a delete marker on both
+    problems = []
+    if not any(not v.deleted for v in manifest):
+        problems.append("a dump without a manifest: unfinished, or its manifest was never written")
+    elif not visible(manifest):
+        problems.append("its manifest is hidden behind a delete marker: `list` and the restore test no longer see it")
+    if not any(not v.deleted for v in dump):
+        problems.append("a manifest without its dump")
+    elif not visible(dump):
+        problems.append("its dump is hidden behind a delete marker")
+    for what, versions in (("dump", dump), ("manifest", manifest)):
+        stored = [v for v in versions if not v.deleted]
+        if len(stored) > 1:
+            problems.append(
+                f"its {what} has {len(stored)} versions: one was written in front of the locked one "
+                "(restores read the version the manifest names)"
+            )
+    return problems
+
+
+def manifest_of(s3: S3Client, bucket: str, key: str) -> dict[str, Any]:
+    """The manifest the dump job wrote for a dump: the first version of its key, whatever stands in front of it."""
+    location = manifest_key(key)
+    manifest = first_written(list_versions(s3, bucket, location).get(location, []))
+    if manifest is None:
+        raise JobError(f"{key} has no manifest in s3://{bucket}: it is not a complete backup (`list` shows them)")
+    return get_json(s3, bucket, location, manifest.version_id)
+
+
+def dump_version(s3: S3Client, bucket: str, key: str, manifest: dict[str, Any]) -> str:
+    """The dump's version a manifest names; for a manifest that names none, the first version of the key."""
+    named = str(manifest.get("version_id") or "")
+    if named:
+        return named
+    dump = first_written(list_versions(s3, bucket, key).get(key, []))
+    if dump is None:
+        raise JobError(f"s3://{bucket}/{key} has no stored version")
+    return dump.version_id
+
+
+def thaw(s3: S3Client, bucket: str, key: str, *, days: int = 2, version_id: str | None = None) -> str:
     """Start the RestoreObject of an archived object unless under way: `ready`, `restoring` or `not archived`.
 
     A Standard-tier restore from DEEP_ARCHIVE takes up to 12 hours; the copy stays readable for `days`.
     """
+    version = _version(version_id)
     try:
-        head = s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=bucket, Key=key, **version)
         if head.get("StorageClass") not in ARCHIVED_CLASSES:
             return "not archived"
         if 'ongoing-request="false"' in head.get("Restore", ""):
             return "ready"
         if not head.get("Restore"):
             s3.restore_object(
-                Bucket=bucket, Key=key, RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": "Standard"}}
+                Bucket=bucket,
+                Key=key,
+                RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": "Standard"}},
+                **version,
             )
-            if 'ongoing-request="false"' in s3.head_object(Bucket=bucket, Key=key).get("Restore", ""):
+            if 'ongoing-request="false"' in s3.head_object(Bucket=bucket, Key=key, **version).get("Restore", ""):
                 return "ready"
     except (ClientError, BotoCoreError) as error:
         raise JobError(f"cannot thaw s3://{bucket}/{key}: {reason(error)}") from None
     return "restoring"
 
 
-def archived_state(s3: S3Client, bucket: str, key: str) -> str | None:
+def archived_state(s3: S3Client, bucket: str, key: str, version_id: str | None = None) -> str | None:
     """None when the object can be read now; else its archive class and whether a restore is under way."""
     try:
-        head = s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=bucket, Key=key, **_version(version_id))
     except (ClientError, BotoCoreError) as error:
         raise JobError(f"cannot read s3://{bucket}/{key}: {reason(error)}") from None
     restoring = head.get("Restore", "")
@@ -382,30 +583,41 @@ class _HashingWriter:
 
 @contextmanager
 def fetching(
-    s3: S3Client, bucket: str, key: str, target: Path, *, restore_days: int = 1, poll_seconds: float = 60
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    target: Path,
+    *,
+    restore_days: int = 1,
+    poll_seconds: float = 60,
+    version_id: str | None = None,
 ) -> Iterator[Callable[[], Downloaded]]:
-    """Fetch an object to a file in the background, hashing it on the way (one pass); what it yields waits for it.
+    """Fetch an object (the version named, else the current one) to a file in the background, hashing it on the way
+    (one pass); what it yields waits for it.
 
     The `with` body runs meanwhile (the restore test starts its scratch server); leaving it early (an error, a
     signal) cancels the transfer and waits for its threads. An archived object is restored (RestoreObject) before
     the transfer starts: from DEEP_ARCHIVE up to 12 hours (Standard tier), the wait is the caller's time budget.
     """
+    version = _version(version_id)
     try:
-        head = s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=bucket, Key=key, **version)
         if head.get("StorageClass") in ARCHIVED_CLASSES and 'ongoing-request="false"' not in head.get("Restore", ""):
             if not head.get("Restore"):
                 s3.restore_object(
                     Bucket=bucket,
                     Key=key,
                     RestoreRequest={"Days": restore_days, "GlacierJobParameters": {"Tier": "Standard"}},
+                    **version,
                 )
-            while 'ongoing-request="false"' not in s3.head_object(Bucket=bucket, Key=key).get("Restore", ""):
+            while 'ongoing-request="false"' not in s3.head_object(Bucket=bucket, Key=key, **version).get("Restore", ""):
                 time.sleep(poll_seconds)
     except S3_ERRORS as error:
         raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
     with target.open("wb") as file, create_transfer_manager(s3, TransferConfig()) as manager:
         writer = _HashingWriter(file)
-        future = manager.download(bucket, key, writer)  # type: ignore[arg-type]  # a file as s3transfer uses one
+        # The version goes to the HeadObject and to every ranged GetObject: all parts are of the one version.
+        future = manager.download(bucket, key, writer, extra_args=version)  # type: ignore[arg-type]  # a file
 
         def wait() -> Downloaded:
             try:
@@ -418,11 +630,27 @@ def fetching(
 
 
 def download(
-    s3: S3Client, bucket: str, key: str, target: Path, *, restore_days: int = 1, poll_seconds: float = 60
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    target: Path,
+    *,
+    restore_days: int = 1,
+    poll_seconds: float = 60,
+    version_id: str | None = None,
 ) -> Downloaded:
-    """Fetch an object to a file, hashing it on the way; an archived one is restored first (see `fetching`)."""
-    with fetching(s3, bucket, key, target, restore_days=restore_days, poll_seconds=poll_seconds) as fetched:
+    """Fetch an object (the version named, else the current one) to a file, hashing it on the way; an archived one
+    is restored first (see `fetching`)."""
+    with fetching(
+        s3, bucket, key, target, restore_days=restore_days, poll_seconds=poll_seconds, version_id=version_id
+    ) as fetched:
         return fetched()
+
+
+def _version(version_id: str | None) -> dict[str, Any]:
+    """The VersionId argument of a read of that version, or none for the current one (an unversioned object's
+    version is `null`, the only one there is)."""
+    return {"VersionId": version_id} if version_id and version_id != "null" else {}
 
 
 def now() -> datetime:

@@ -23,6 +23,9 @@ BRIDGE_SDKV2 = (
     "pulumi/pulumi-terraform-bridge@59de6c6 pkg/tfbridge/provider.go Diff, schema.go nameRequiresDeleteBeforeReplace"
 )
 PAGERDUTY = "PagerDuty/terraform-provider-pagerduty pagerduty/"
+# The on-call rows were read at v3.32.4; the user's contact methods and notification rules are plugin-framework
+# resources there (pagerdutyplugin/provider.go), the schedule and the user SDKv2 (pagerduty/provider.go).
+PAGERDUTY_ONCALL = "PagerDuty/terraform-provider-pagerduty@95cf9d8 "
 PULUMI_PAGERDUTY = "pulumi/pulumi-pagerduty@ea22c17 provider/resources.go SetAutonaming"
 BRIDGE_PF = "pulumi/pulumi-terraform-bridge@59de6c6 pkg/pf/tfbridge/provider_diff.go (no name rule: #823)"
 
@@ -123,7 +126,8 @@ RECORD: tuple[Lifecycle, ...] = (
         ("teamId", "name"),
         "fails",
         "",
-        f"{VERCEL}resource_project.go (team_id RequiresReplaceIfConfigured; name updated in place)",
+        f"{VERCEL}resource_project.go (team_id RequiresReplaceIfConfigured; name and resource_config updated in "
+        "place by the project's PATCH)",
         holds_data=True,
         import_id=ImportId(
             "{@projectId}",
@@ -500,6 +504,21 @@ RECORD: tuple[Lifecycle, ...] = (
         checked=False,
     ),
     Lifecycle(
+        "aws:cloudwatch/dashboard:Dashboard",
+        frozenset({"dashboardName"}),
+        ("dashboardName",),
+        "upsert",
+        "",
+        f"{AWS}cloudwatch/dashboard.go resourceDashboard (dashboard_name ForceNew; Create and Update are one "
+        "PutDashboard, which overwrites a dashboard of that name; dashboard_body stored as normalized JSON); "
+        f"{PULUMI_AWS} (dashboard_name is not auto-named)",
+        import_id=ImportId(
+            "{dashboardName}",
+            r"[A-Za-z0-9_-]{1,255}",
+            f"{AWS}cloudwatch/dashboard.go resourceDashboard (schema.ImportStatePassthroughContext: the name)",
+        ),
+    ),
+    Lifecycle(
         "aws:cloudwatch/eventConnection:EventConnection",
         frozenset({"name"}),
         ("name",),
@@ -591,6 +610,17 @@ RECORD: tuple[Lifecycle, ...] = (
         gap="the role does not exist for a moment: a job assuming it then is denied",
     ),
     Lifecycle(
+        "aws:iam/policy:Policy",
+        frozenset({"name", "namePrefix", "path", "description"}),
+        ("name",),
+        "fails",
+        "",
+        f"{AWS}iam/policy.go (name, name_prefix, path, description ForceNew; the document is a new default "
+        f"version in place; CreatePolicy refuses an existing name); {PULUMI_AWS}",
+        autonamed="name",
+        gap="IAM refuses to delete a policy roles still carry as their boundary: the replacement fails",
+    ),
+    Lifecycle(
         "aws:iam/rolePolicy:RolePolicy",
         frozenset({"name", "namePrefix", "role"}),
         ("role", "name"),
@@ -632,6 +662,73 @@ RECORD: tuple[Lifecycle, ...] = (
         autonamed="name",
         holds_data=True,
         gap="a new service has none of the old one's incidents, and its integrations have new keys",
+    ),
+    Lifecycle(
+        "pagerduty:index/schedule:Schedule",
+        frozenset(),
+        (),
+        "new-id",
+        "",
+        f"{PAGERDUTY_ONCALL}pagerduty/resource_pagerduty_schedule.go (no ForceNew: name, time_zone and layers are "
+        "updated in place, a layer dropped from the program is ended, never deleted; Create checks no name and "
+        "PagerDuty assigns the id; PagerDuty refuses to delete a schedule an escalation policy pages, so "
+        "resourcePagerDutyScheduleDelete rewrites each policy of several rules without it (removeScheduleFromEP) "
+        "and fails when it is a policy's only target or incidents are open: the policy must change first); "
+        f"{PULUMI_PAGERDUTY}; {BRIDGE_SDKV2}",
+        autonamed="name",
+        import_id=ImportId(
+            "{@scheduleId}",
+            r"P[A-Z0-9]{6}",
+            f"{PAGERDUTY_ONCALL}pagerduty/resource_pagerduty_schedule.go Importer (ImportStatePassthrough: the "
+            "schedule's id, in its URL /schedules#PABC123)",
+        ),
+    ),
+    Lifecycle(
+        "pagerduty:index/user:User",
+        frozenset(),
+        ("email",),
+        "upsert",
+        "",
+        f"{PAGERDUTY_ONCALL}pagerduty/resource_pagerduty_user.go (no ForceNew: every input updated in place; "
+        "resourcePagerDutyUserCreate adopts a user of the same email, name and role and then writes the declared "
+        "inputs (vendor/github.com/heimweh/go-pagerduty/pagerduty/user.go UserService.Create, findExistingUser, "
+        "isSameUser), else fails with Email has already been taken; Delete removes the person's account: the "
+        "program retains it); "
+        f"{PULUMI_PAGERDUTY}; {BRIDGE_SDKV2}",
+        autonamed="name",
+        import_id=ImportId(
+            "{@userId}",
+            r"P[A-Z0-9]{6}",
+            f"{PAGERDUTY_ONCALL}pagerduty/resource_pagerduty_user.go Importer (ImportStatePassthrough: the user's id)",
+        ),
+    ),
+    Lifecycle(
+        "pagerduty:index/userContactMethod:UserContactMethod",
+        frozenset(),
+        ("userId", "type", "address", "countryCode"),
+        "fails",
+        "",
+        f"{PAGERDUTY_ONCALL}pagerdutyplugin/resource_pagerduty_user_contact_method.go (no RequiresReplace: every "
+        "attribute updated in place; Create passes PagerDuty's User Contact method must be unique through, only "
+        "Update resolves it (processUpdateContactMethodResponse); Delete ignores a method already gone); "
+        f"{BRIDGE_PF}",
+        import_id=ImportId(
+            "{@userAndMethodId}",
+            r"P[A-Z0-9]{6}:P[A-Z0-9]{6}",
+            f"{PAGERDUTY_ONCALL}pagerdutyplugin/resource_pagerduty_user_contact_method.go ImportState "
+            '("<user_id>:<contact_method_id>")',
+        ),
+    ),
+    Lifecycle(
+        "pagerduty:index/userNotificationRule:UserNotificationRule",
+        frozenset(),
+        (),
+        "new-id",
+        "",
+        f"{PAGERDUTY_ONCALL}pagerdutyplugin/resource_pagerduty_user_notification_rule.go (no RequiresReplace: "
+        "user_id, start_delay_in_minutes, urgency and contact_method updated in place; Create checks for no "
+        "existing rule, PagerDuty assigns the id; Delete ignores a rule already gone); "
+        f"{BRIDGE_PF}",
     ),
     Lifecycle(
         "pagerduty:index/serviceIntegration:ServiceIntegration",

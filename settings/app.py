@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from settings.base import ConfigModel, config_path, setting
+from settings.scaling import FunctionSettings
 
 Environment = Literal["development", "staging", "production"]
 MonitoringLevel = Literal["disabled", "limited", "full"]
@@ -35,6 +36,10 @@ class AppSettings(ConfigModel):
     )
     www_redirect: bool = setting(
         "Serve www.<domain> as a 308 redirect to the apex domain.", example=False, default=False
+    )
+    functions: FunctionSettings = setting(
+        "The Vercel functions' CPU type, timeout and regions (the reference's Scaling Strategy).",
+        default_factory=FunctionSettings,
     )
 
     @model_validator(mode="after")

@@ -12,13 +12,15 @@ from settings.base import (
     AwsRegion,
     ConfigModel,
     CrossFieldError,
+    IamPrincipalArn,
     RecoveryMinutes,
     S3Days,
     config_path,
     setting,
 )
 from settings.github_oidc import OIDC_SUBJECT_PATTERN
-from settings.retention import MINUTES_PER_DAY, cron_interval_minutes, lifecycle_problems
+from settings.maintenance import MaintenanceSettings
+from settings.retention import MINUTES_PER_DAY, MINUTES_PER_WEEK, cron_interval_minutes, lifecycle_problems
 
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
@@ -148,6 +150,12 @@ class BackupSettings(ConfigModel):
         "Incremental user-upload backups, replicated from the uploads bucket, kept 90 days in Glacier.",
         default_factory=lambda: _backup_class("0 * * * *", 90, [("GLACIER_IR", 0)]),
     )
+    pre_migration_retention_days: S3Days = setting(
+        "Days a pre-migration dump (pre-migration/) is kept: the daily dumps' 30, since a bad migration found later "
+        "is recovered from the daily, weekly or yearly dumps taken since; Object Lock's days must fit within it.",
+        example=30,
+        default=30,
+    )
     noncurrent_version_days: S3Days = setting(
         "Days an overwritten or expired backup version is kept before it is removed.",
         example=7,
@@ -172,12 +180,23 @@ class BackupSettings(ConfigModel):
         example="repo:vibelog/vibelog-infra:environment:production-restore-test",
         pattern=OIDC_SUBJECT_PATTERN,
     )
+    operators: list[IamPrincipalArn] = setting(
+        "IAM users or roles of the stack's account whose people list, thaw and restore backups by hand "
+        "(docs/backups.md): only they may assume the backup operator role, and only with MFA.",
+        example=["arn:aws:iam::210987654321:user/alice"],
+        min_length=1,
+        max_length=20,
+    )
     recovery_objectives: RecoveryObjectives = setting(
         "The recovery objectives these backups must meet.", default_factory=RecoveryObjectives
     )
     supabase_region: AwsRegion = setting(
         "Region of the Supabase project; its Storage S3 API signs requests for it (the upload backup).",
         example="us-east-1",
+    )
+    maintenance: MaintenanceSettings = setting(
+        "The weekly database maintenance, run after the weekly dump (docs/maintenance.md).",
+        default_factory=MaintenanceSettings,
     )
     postgres_major: int = setting(
         "Major version of the Supabase PostgreSQL server; the jobs install this pg_dump/pg_restore (never older).",
@@ -203,7 +222,7 @@ class BackupSettings(ConfigModel):
 
     @model_validator(mode="after")
     def _meets_objectives(self) -> BackupSettings:
-        problems = self._lifecycle_problems() + self._objective_problems()
+        problems = self._lifecycle_problems() + self._objective_problems() + self._maintenance_problems()
         if problems:
             raise CrossFieldError(problems)
         return self
@@ -226,7 +245,9 @@ class BackupSettings(ConfigModel):
                         f"{config_path(BackupSettings, 'recovery_objectives', 'retention_days', key)}",
                     )
                 )
-        shortest = min(backup.retention_days for backup in self.classes().values())
+        shortest = min(
+            self.pre_migration_retention_days, *(backup.retention_days for backup in self.classes().values())
+        )
         if self.object_lock.days > shortest:
             problems.append(
                 (
@@ -277,6 +298,45 @@ class BackupSettings(ConfigModel):
                 )
             )
         return problems
+
+    def _maintenance_problems(self) -> list[tuple[str, str]]:
+        """Maintenance runs weekly, on the weekly dump's day after that day's dumps: the dump is taken of the data
+        before any of it is deleted or moved, and a dump never waits behind a REINDEX (the job also waits for a
+        running pg_dump, ops/maintain.py)."""
+        path = config_path(BackupSettings, "maintenance", "schedule")
+        cron = self.maintenance.schedule
+        errors = _schedule_errors(cron)
+        if errors:
+            return [(path, error) for error in errors]
+        if cron_interval_minutes(cron) != MINUTES_PER_WEEK:
+            return [(path, f"{cron!r} is not weekly (`M H * * D`): the reference's maintenance is weekly")]
+        weekly = self.weekly.schedule
+        if _schedule_errors(weekly) or cron_interval_minutes(weekly) != MINUTES_PER_WEEK:
+            return []  # reported at the weekly schedule, or a weekly class that is not weekly: no day to follow
+        day = cron.split()[4]
+        if day != weekly.split()[4]:
+            return [(path, f"runs on day {day}, not on the weekly dump's day ({weekly!r})")]
+        start = _minute_of_day(cron)
+        earlier = [
+            config_path(BackupSettings, key, "schedule")
+            for key in ("weekly", "daily")
+            if start is not None
+            and (dump := _minute_of_day(self.classes()[key].schedule)) is not None
+            and start <= dump
+        ]
+        if earlier:
+            return [(path, f"starts before or with the dump of {' and '.join(earlier)}: it must start after it")]
+        return []
+
+
+def _minute_of_day(cron: str) -> int | None:
+    """When a `M H * * *` or `M H * * D` schedule starts in its day; None for any other (or a malformed) one."""
+    if _schedule_errors(cron):
+        return None
+    minute, hour = cron.split()[:2]
+    if not (minute.isdigit() and hour.isdigit()):
+        return None
+    return int(hour) * 60 + int(minute)
 
 
 def _schedule_errors(cron: str) -> list[str]:

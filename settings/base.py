@@ -27,6 +27,10 @@ ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 # The constrained values several sections share, declared once.
 GithubId = Annotated[int, Field(ge=1, le=JSON_SAFE_INT_MAX)]
 AwsRegion = Annotated[str, Field(pattern=AWS_REGION_PATTERN)]
+# An IAM user or role by ARN (IAM's own name characters), as a trust policy's `AWS` principal names it.
+IamPrincipalArn = Annotated[
+    str, Field(pattern=r"^arn:aws:iam::[0-9]{12}:(user|role)/[A-Za-z0-9+=,.@_/-]+$", max_length=2048)
+]
 Hostname = Annotated[str, Field(pattern=HOSTNAME_PATTERN)]
 S3Days = Annotated[int, Field(ge=1, le=S3_DAYS_MAX)]
 """A retention or expiry in days: at least one, and what S3's 32-bit `Days` holds."""

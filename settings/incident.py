@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import model_validator
 
 from settings.base import ConfigModel, CrossFieldError, config_path, setting
+from settings.oncall import OnCallSettings
+from settings.scaling import ScalingSignals
 
 # The reference's incident classes and its communication plan (Incident Response): who hears of each class.
 Severity = Literal["P0", "P1", "P2"]
@@ -105,30 +107,11 @@ class IncidentSubscriber(ConfigModel):
         return self
 
 
-# PagerDuty object ids: a P and six upper-case letters or digits (PABC123).
-PAGERDUTY_ID_PATTERN = r"^P[A-Z0-9]{6}$"
-
-
-class PagerDutyTarget(ConfigModel):
-    """Whom the escalation policy pages: a PagerDuty user or an on-call schedule."""
-
-    type: Literal["user_reference", "schedule_reference"] = setting(
-        "user_reference (a person) or schedule_reference (an on-call schedule).", example="schedule_reference"
-    )
-    id: str = setting(
-        "The user's or schedule's PagerDuty id (in its URL: /schedules#PABC123).",
-        example="PABC123",
-        pattern=PAGERDUTY_ID_PATTERN,
-    )
-
-
 class PagerDutySettings(ConfigModel):
     """The P0 service in PagerDuty and its escalation policy (the provider's token: vibelog:secrets.pagerdutyToken)."""
 
-    targets: list[PagerDutyTarget] = setting(
-        "Who is paged, in order: one escalation level each (the on-call schedule, then the tech leads).",
-        min_length=1,
-        max_length=10,
+    on_call: OnCallSettings = setting(
+        "The on-call rotation the escalation policy pages first, then its tech lead (docs/incident-response.md)."
     )
     escalation_delay_minutes: int = setting(
         "Minutes before an unacknowledged incident pages the next level (PagerDuty's minimum: 1; at most a day).",
@@ -159,6 +142,10 @@ class IncidentSettings(ConfigModel):
         "Automatic failover triggers, combined with the HTTPS health check (needs vibelog:dns.failover).",
         default_factory=FailoverTriggers,
     )
+    scaling: ScalingSignals = setting(
+        "Scaling signals: P2 alarms on the functions' p95, the connection pool and storage (docs/monitoring.md).",
+        default_factory=ScalingSignals,
+    )
     owns_vercel_oidc_provider: bool = setting(
         "This stack owns the account's OIDC provider for the Vercel team's issuer, which the app's metrics role trusts "
         "(one stack per account and team; the others look it up).",
@@ -181,9 +168,24 @@ class IncidentSettings(ConfigModel):
     pagerduty: PagerDutySettings | None = setting(
         "The PagerDuty service, escalation policy and CloudWatch integration; required when a class routes to "
         "pagerduty (its token: vibelog:secrets.pagerdutyToken).",
-        example={"targets": [{"type": "schedule_reference", "id": "PABC123"}]},
         default=None,
     )
+
+    @model_validator(mode="after")
+    def _scaling_before_rollback(self) -> IncidentSettings:
+        # A scaling signal is the early warning: one that fires only after the staged rollback has started says
+        # nothing new.
+        scaling, rollback = self.scaling.functions.p95_seconds, self.rollback.response_time.p95_seconds
+        if scaling >= rollback:
+            raise CrossFieldError(
+                [
+                    (
+                        config_path(IncidentSettings, "scaling", "functions", "p95_seconds"),
+                        f"{scaling:g} s must be below the staged rollback's p95 ({rollback:g} s)",
+                    )
+                ]
+            )
+        return self
 
     def sns_channels(self, severity: Severity) -> list[SnsChannel]:
         """The channels of a class that an alarm reaches through its topic."""
@@ -216,7 +218,7 @@ class IncidentSettings(ConfigModel):
             problems.append(
                 (
                     config_path(IncidentSettings, "pagerduty"),
-                    "pagerduty is routed to: the PagerDuty escalation targets (user or schedule ids) are required",
+                    "pagerduty is routed to: the on-call rotation PagerDuty pages (pagerduty.onCall) is required",
                 )
             )
             subscribed.add("pagerduty")

@@ -156,6 +156,9 @@ RETIRED: dict[str, str] = {
     f"{SECRETS_KEY}.pagerdutyIntegrationUrl": "is no longer read: P0 reaches the CloudWatch integration "
     "vibelog:incident.pagerduty declares, whose URL is its output; a hand-copied one goes stale the day the "
     "integration is replaced",
+    "vibelog:incident.pagerduty.targets": "is no longer read: the escalation policy pages the on-call schedule "
+    "vibelog:incident.pagerduty.onCall declares, then its techLead (an existing schedule is adopted with "
+    "`python -m infra adopt`)",
 }
 """Keys earlier versions read, refused with why they went (a stale secret left in the stack file misleads)."""
 

@@ -27,6 +27,9 @@ WATERFALL: tuple[str, ...] = (
     "DEEP_ARCHIVE",
 )
 
+# Classes S3 serves only after a RestoreObject (GLACIER_IR is read directly).
+ARCHIVED_CLASSES: tuple[str, ...] = ("GLACIER", "DEEP_ARCHIVE")
+
 MINUTES_PER_HOUR = 60
 MINUTES_PER_DAY = 24 * MINUTES_PER_HOUR
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY

@@ -61,6 +61,13 @@ class SecretSettings(ConfigModel):
         placeholder="github_pat_runbook_placeholder",
         required=False,
     )
+    infra_read_token: SecretStr | None = secret_setting(
+        "Fine-grained GitHub token (Contents: read, this infra repository only) the app repository's pre-migration "
+        "dump checks this repository out with; required with vibelog:migrations.preMigrationBackup unless the "
+        "infra repository is public.",
+        placeholder="github_pat_infra_read_placeholder",
+        required=False,
+    )
     supabase_storage_access_key_id: SecretStr | None = secret_setting(
         "Access key id of Supabase Storage's S3 API, read-only use by the upload backup; required with backups.",
         placeholder="offline-plan-placeholder",

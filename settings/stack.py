@@ -20,6 +20,7 @@ from settings.dns import DnsSettings
 from settings.github_oidc import GithubRepository, oidc_subject
 from settings.github_plans import FEATURE_NAMES, Feature, features, plans_with
 from settings.incident import IncidentSettings
+from settings.migrations import MigrationSettings
 from settings.operations import AI_PROVIDER_SECRETS, FeatureFlagSettings, OperationsSettings
 from settings.runbooks import RUNBOOK_ENVIRONMENT_SUFFIX, RunbookSettings
 from settings.secrets import SecretSettings
@@ -76,6 +77,12 @@ class StackSettings(BaseModel):
         alias="vibelog:runbooks",
         default=None,
     )
+    migrations: MigrationSettings | None = setting(
+        'How the app\'s schema migrations reach this stack (docs/ci-cd.md, "Migrations"); unset for a stack whose '
+        "migrations run where the app runs (development).",
+        alias="vibelog:migrations",
+        default=None,
+    )
     vercel_team: str = setting(
         "Vercel team id the projects belong to.", example="team_0123456789abcdef", alias="vercel:team"
     )
@@ -129,7 +136,13 @@ class StackSettings(BaseModel):
     @property
     def declares_aws(self) -> bool:
         """True when this stack declares AWS resources (and so needs a region and a pinned account)."""
-        return self.backup is not None or self.ci is not None or self.dns is not None or self.incident is not None
+        sections = (self.backup, self.ci, self.dns, self.incident)
+        return self.monitored or any(section is not None for section in sections)
+
+    @property
+    def monitored(self) -> bool:
+        """True when the reference monitors this environment (limited or full): it has a CloudWatch dashboard."""
+        return self.monitoring.level != "disabled"
 
     @property
     def aws_account_id(self) -> str:
@@ -439,6 +452,16 @@ class StackSettings(BaseModel):
                 problems.append(
                     (key("backup", "reader_subject"), "the restore test needs an environment apart from the writer's")
                 )
+        if self.aws_allowed_account_ids is not None:
+            account = self.aws_allowed_account_ids[0]
+            problems += [
+                (
+                    f"{key('backup', 'operators')}[{index}]",
+                    f"names account {arn.split(':')[4]}, not the stack's {account}",
+                )
+                for index, arn in enumerate(backup.operators)
+                if arn.split(":")[4] != account
+            ]
         # With CI the webhook is already reported missing by the CI rules.
         needed: tuple[str, ...] = ("supabase_storage_access_key_id", "supabase_storage_secret_access_key")
         needed = needed if self.ci is not None else ("slack_webhook", *needed)
@@ -486,6 +509,59 @@ class StackSettings(BaseModel):
         if problems:
             raise CrossFieldError(problems, missing)
         return self
+
+    @model_validator(mode="after")
+    def _migration_rules(self) -> StackSettings:
+        """A reviewed migration or rollback needs reviewers GitHub enforces; a pre-migration dump needs the vault."""
+        migrations, section = self.migrations, key("migrations")
+        if migrations is None:
+            return self
+        problems: list[tuple[str, str]] = []
+        if self.ci is None:
+            problems.append((section, f"the migration environments are the app repository's: declare {key('ci')}"))
+        reviewers, named = key("migrations", "reviewers"), migrations.reviewers
+        if migrations.rollback == "two_person_approval" and not named.two_people:
+            problems.append(
+                (reviewers, "two_person_approval: name at least two users or teams, so nobody approves their own")
+            )
+        elif (migrations.apply_reviewed or migrations.rollback_reviewed) and not named.any:
+            problems.append((reviewers, "a reviewed migration or an approved rollback needs a reviewer"))
+        if len(named.users) + len(named.teams) > 6:
+            problems.append((reviewers, "GitHub allows at most 6 reviewers"))
+        if self.ci is not None and named.any and "protection_rules" not in self.github_features("app"):
+            problems.append(
+                (
+                    section,
+                    f"required reviewers are not available to the app repository on {key('ci', 'github_plan')} "
+                    f"{self.ci.github_plan}: an unreviewed migration could reach the database",
+                )
+            )
+        if migrations.pre_migration_backup and self.backup is None:
+            problems.append(
+                (key("migrations", "pre_migration_backup"), f"the dump goes into the vault: declare {key('backup')}")
+            )
+        missing = [key("secrets", "infra_read_token")] if self._needs_infra_read_token else []
+        problems += [
+            (path, f"a secret is required with {key('migrations', 'pre_migration_backup')}") for path in missing
+        ]
+        if problems:
+            raise CrossFieldError(problems, missing)
+        return self
+
+    @property
+    def _needs_infra_read_token(self) -> bool:
+        """The pre-migration dump runs in the app repository, whose own token cannot read a non-public repository."""
+        migrations, ci = self.migrations, self.ci
+        return (
+            migrations is not None
+            and migrations.pre_migration_backup
+            and (ci is None or ci.repositories.infra.visibility != "public")
+            and self.secrets.infra_read_token is None
+        )
+
+    def migration_environment(self, suffix: str) -> str:
+        """One of the app repository's migration environments of this stack (`<stack>-migrate`, ...)."""
+        return f"{self.environment}{suffix}"
 
 
 def key(*steps: str | int) -> str:

@@ -8,6 +8,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -88,10 +89,19 @@ class S3Server:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         return name
 
+    def unversioned_bucket(self) -> str:
+        """A new bucket without versioning: an overwrite replaces the object's bytes."""
+        name = f"plain-{uuid.uuid4().hex[:16]}"
+        self.client().create_bucket(
+            Bucket=name,
+            CreateBucketConfiguration={"LocationConstraint": REGION},  # type: ignore[typeddict-item]
+        )
+        return name
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """One moto server for the session, on 127.0.0.1 and a free port; stopped at the end."""
+
+@contextmanager
+def moto_server() -> Iterator[S3Server]:
+    """A moto server on 127.0.0.1 and a free port, with nothing in it; stopped on leaving."""
     port = postgres.free_port()
     process = subprocess.Popen(  # noqa: S603 - the pinned moto of this virtualenv
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -114,12 +124,22 @@ def s3_server() -> Iterator[S3Server]:
         process.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One moto server for the session."""
+    with moto_server() as server:
+        yield server
+
+
 @pytest.fixture
 def aws_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
-    """The environment a job runs with, its S3 calls sent to the moto server."""
+    """The environment a job runs with, its S3 and CloudWatch calls sent to the moto server."""
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint)
+    # The same server answers the jobs' PutMetricData (ops/metrics.py).
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", s3_server.endpoint)
+    monkeypatch.setenv("STACK", "staging")
     monkeypatch.setenv("BACKUP_VAULT_REGION", REGION)
     monkeypatch.delenv("SLACK_WEBHOOK", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)

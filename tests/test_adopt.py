@@ -112,6 +112,7 @@ def test_the_ids_are_the_importers_formats() -> None:
     project = inventory("production")["Project vibelog"]
     assert ids["ProjectDomain"].startswith(f"{project}/"), ids
     assert re.fullmatch(rf"{project}/[A-Za-z0-9]+", ids["ProjectEnvironmentVariable"]), ids
+    assert ids["Schedule"] == "PVIB0P1", f"the schedule that paged first is adopted by its id: {ids}"
 
 
 def test_secrets_are_listed_as_write_only_never_imported() -> None:

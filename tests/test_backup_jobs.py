@@ -34,15 +34,19 @@ def test_each_role_trusts_a_declared_environment_of_the_infra_repository_restric
 ) -> None:
     plan = all_plans[stack]
     environments = {reg.inputs["environment"]: reg for reg in of_jobs(plan, ENVIRONMENT)}
-    assert set(environments) == {f"{stack}-backup", f"{stack}-restore-test"}
+    assert set(environments) == {f"{stack}-backup", f"{stack}-restore-test", f"{stack}-maintenance"}
+    roles = [json.loads(reg.inputs["assumeRolePolicy"])["Statement"] for reg in plan.by_type(ROLE)]
+    assert f"environment:{stack}-maintenance" not in json.dumps(roles), "a role trusts the maintenance environment"
     for role_name, environment in (
         ("backup-writer", f"{stack}-backup"),
         ("backup-restore-test", f"{stack}-restore-test"),
+        (None, f"{stack}-maintenance"),
     ):
-        role = plan.one(ROLE, role_name)
-        [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-        subject = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-        assert subject == f"repo:vibelog/vibelog-infra:environment:{environment}", role.urn
+        if role_name is not None:
+            role = plan.one(ROLE, role_name)
+            [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+            subject = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+            assert subject == f"repo:vibelog/vibelog-infra:environment:{environment}", role.urn
         reg = environments[environment]
         assert reg.inputs["repository"] == "vibelog-infra", reg.urn
         assert reg.inputs["deploymentBranchPolicy"] == {"protectedBranches": True, "customBranchPolicies": False}
@@ -65,6 +69,9 @@ def test_each_job_gets_only_what_it_reads_and_its_credentials_stay_secret(produc
     }
     # The restore test never holds a credential of the live database or of Storage.
     assert set(secrets["reader"]) == {"SLACK_WEBHOOK"}
+    # The maintenance holds the database's direct URL and nothing of Storage or AWS.
+    assert set(secrets["maintenance"]) == {"MAINTENANCE_DATABASE_URL", "SLACK_WEBHOOK"}
+    assert "AWS_ROLE_ARN" not in variables["maintenance"]
     for environment in secrets.values():
         for reg in environment.values():
             assert isinstance(reg.inputs["value"], Secret), f"{reg.urn}: recorded in plaintext"
@@ -75,6 +82,17 @@ def test_each_job_gets_only_what_it_reads_and_its_credentials_stay_secret(produc
     assert writer_vars["BACKUP_VAULT_REGION"] == "us-west-2"
     assert writer_vars["SUPABASE_STORAGE_ENDPOINT"] == "https://vibelog-production.supabase.co/storage/v1/s3"
     assert variables["reader"]["RTO_MINUTES"].inputs["value"] == "240"
+    # The reference's tables, index and ages, as the stack's settings default them.
+    maintenance_vars = {name: reg.inputs["value"] for name, reg in variables["maintenance"].items()}
+    assert maintenance_vars == {
+        "STACK": "production",
+        "MAINTENANCE_INDEX": "idx_vibelogs_created_at",
+        "MAINTENANCE_SESSIONS_TABLE": "sessions",
+        "MAINTENANCE_SESSIONS_EXPIRED_DAYS": "30",
+        "MAINTENANCE_AUDIT_TABLE": "audit_logs",
+        "MAINTENANCE_AUDIT_ARCHIVE_TABLE": "audit_logs_archive",
+        "MAINTENANCE_AUDIT_DAYS": "365",
+    }
     assert not set(variables["writer"]) & set(secrets["writer"]), "a name is both a variable and a secret"
 
 
@@ -116,6 +134,7 @@ def test_a_job_environment_name_both_secret_and_variable_is_refused() -> None:
     from components.backup_jobs import BackupJobsArgs, JobEnvironment  # noqa: PLC0415 - the args alone, no plan
 
     reader = JobEnvironment("staging-restore-test", {"STACK": "staging"}, {"SLACK_WEBHOOK": "x"})
+    maintenance = JobEnvironment("staging-maintenance", {"STACK": "staging"}, {"SLACK_WEBHOOK": "x"})
     writer = JobEnvironment("staging-backup", {"SLACK_WEBHOOK": "x"}, {"slack_webhook": "y"})
     with pytest.raises(ValueError, match="'SLACK_WEBHOOK' is both a secret and a variable"):
-        BackupJobsArgs("vibelog-infra", writer, reader)
+        BackupJobsArgs("vibelog-infra", writer, reader, maintenance)

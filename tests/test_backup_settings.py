@@ -187,3 +187,21 @@ def test_lifecycle_minimums_at_their_exact_boundaries() -> None:
     assert lifecycle_problems(300, [("STANDARD_IA", 30), ("DEEP_ARCHIVE", 59)]) != []
     assert lifecycle_problems(30, [("DEEP_ARCHIVE", 30)]) != [], "expiration must follow the last move"
     assert lifecycle_problems(400, [("GLACIER", 0), ("GLACIER_IR", 90)]) != [], "S3 never moves objects back up"
+
+
+def test_backup_operators_are_named_iam_principals_of_the_stack_s_account() -> None:
+    assert settings_of("staging").backup is not None, "the compliant case"
+    problem = only_problem("staging", backup_edit(lambda b: b.__setitem__("operators", [])))
+    assert problem.path == "vibelog:backup.operators", problem
+    other = "arn:aws:iam::111122223333:user/alice"
+    problem = only_problem("staging", backup_edit(lambda b: b.__setitem__("operators", [other])))
+    assert problem.path == "vibelog:backup.operators[0]", problem
+    assert "not the stack's 210987654321" in problem.expected, problem.expected
+    # A wildcard or a whole account would let anyone there with MFA read every backup.
+    for loose in ("*", "arn:aws:iam::210987654321:root", "arn:aws:iam::210987654321:user/*"):
+        problem = only_problem("staging", backup_edit(operators_edit(loose)))
+        assert problem.path.startswith("vibelog:backup.operators"), (loose, problem)
+
+
+def operators_edit(arn: str) -> Callable[[dict[str, Any]], None]:
+    return lambda backup: backup.__setitem__("operators", [arn])

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from components.backup_vault import BackupVault, BackupVaultArgs
+from components.backup_vault import REPLICATED_PREFIXES, UPLOADS_CHECK_PREFIX, BackupVault, BackupVaultArgs
 from components.providers import Providers
 from infra.engine.mocks import VibelogMocks
 from infra.engine.runtime import Plan, Registration, run_program
 from infra.plans.render import plan_json
+from ops import uploads
 from policy.type_tokens import BUCKET, ROLE_POLICY
 from policy.type_tokens import BUCKET_ENCRYPTION as ENCRYPTION
 from policy.type_tokens import BUCKET_LIFECYCLE as LIFECYCLE
@@ -27,6 +28,7 @@ from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import KMS_KEY as KEY
 from policy.unknowns import UNKNOWN
 from settings.loader import load_settings
+from tests.helpers.iam_eval import allowed
 from tests.helpers.stacks import plan_of, stack_config
 
 SIDE_RESOURCES = {
@@ -131,10 +133,27 @@ def test_every_bucket_policy_denies_requests_without_tls() -> None:
     for bucket_name in (*VAULT_BUCKETS, "backup-uploads"):
         name = plan.one(BUCKET, bucket_name).inputs["bucket"]
         policy = plan.one(POLICY, f"{bucket_name}-policy")
-        [deny] = json.loads(policy.inputs["policy"])["Statement"]
+        [deny] = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "DenyInsecureTransport"]
         assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", ["s3:*"]), policy.urn
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, policy.urn
         assert set(deny["Resource"]) == {f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"}, policy.urn
+
+
+def test_the_backup_buckets_themselves_refuse_a_write_that_could_overwrite() -> None:
+    plan = vault_plan("production")
+    for bucket_name in VAULT_BUCKETS:
+        name = plan.one(BUCKET, bucket_name).inputs["bucket"]
+        policy = json.loads(plan.one(POLICY, f"{bucket_name}-policy").inputs["policy"])
+        anyone = {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, *policy["Statement"]]}
+        key, tls = f"arn:aws:s3:::{name}/daily/20261127T020000Z-1-1.dump", {"aws:SecureTransport": "true"}
+        # Compliance: the jobs' conditional PutObject / CompleteMultipartUpload, and the parts between them.
+        create = {**tls, "s3:ObjectCreationOperation": "true"}
+        assert allowed([anyone], "s3:PutObject", key, {**create, "s3:if-none-match": "*"}), bucket_name
+        assert allowed([anyone], "s3:PutObject", key, {**tls, "s3:ObjectCreationOperation": "false"}), bucket_name
+        # Noncompliance: the same write without If-None-Match, whoever holds s3:PutObject.
+        assert not allowed([anyone], "s3:PutObject", key, create), f"{bucket_name} accepts an unconditional write"
+    uploads = json.loads(plan.one(POLICY, "backup-uploads-policy").inputs["policy"])
+    assert [s["Sid"] for s in uploads["Statement"]] == ["DenyInsecureTransport"], "the mirror is overwritten hourly"
 
 
 @pytest.mark.parametrize(("stack", "mode", "days"), [("production", "COMPLIANCE", 30), ("staging", "GOVERNANCE", 7)])
@@ -166,6 +185,8 @@ def test_database_lifecycle_matches_the_reference() -> None:
         "daily": ("daily/", 30, []),
         "weekly": ("weekly/", 12 * 7, [{"storageClass": "STANDARD_IA", "days": 30}]),
         "yearly": ("yearly/", 365, [{"storageClass": "DEEP_ARCHIVE", "days": 0}]),
+        # The migrate workflow's dumps: their own prefix and retention (vibelog:backup.preMigrationRetentionDays).
+        "pre-migration": ("pre-migration/", 30, []),
     }
     actual = {
         rule_id: (rule["filter"]["prefix"], rule["expiration"]["days"], rule["transitions"])
@@ -211,11 +232,19 @@ def test_replication_needs_both_versionings_and_never_replicates_deletes() -> No
         assert plan.one(VERSIONING, versioning).urn in replication.dependencies, f"{replication.urn} vs {versioning}"
     assert provider_name(replication) == "aws", "replication is configured on the source bucket, in its region"
     assert plan.one(BUCKET, "backup-uploads").urn in replication.property_dependencies["bucket"]
-    [rule] = replication.inputs["rules"]
-    assert rule["deleteMarkerReplication"] == {"status": "Disabled"}, replication.urn
-    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}, replication.urn
+    rules = replication.inputs["rules"]
+    # What the jobs write and restore from is replicated; the weekly check's scratch copies are not.
+    assert sorted(rule["filter"]["prefix"] for rule in rules) == sorted(
+        [uploads.MANIFESTS_PREFIX, uploads.OBJECTS_PREFIX]
+    )
+    assert REPLICATED_PREFIXES["uploads-to-backup"] == uploads.OBJECTS_PREFIX
+    assert UPLOADS_CHECK_PREFIX == uploads.CHECK_PREFIX, "the check's scratch prefix is the one the reader may write"
+    assert sorted(rule["priority"] for rule in rules) == [1, 2], replication.urn
     target = plan.one(BUCKET, "backup-uploads-backup").inputs["bucket"]
-    assert rule["destination"]["bucket"] == f"arn:aws:s3:::{target}", replication.urn
+    for rule in rules:
+        assert rule["deleteMarkerReplication"] == {"status": "Disabled"}, f"{replication.urn} {rule['id']}"
+        assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}, rule["id"]
+        assert rule["destination"]["bucket"] == f"arn:aws:s3:::{target}", f"{replication.urn} {rule['id']}"
     assert plan.one(KEY, "backup-key").urn in replication.property_dependencies["rules"], "replica_kms_key_id"
     role = plan.one(ROLE, "backup-replication")
     trust = json.loads(role.inputs["assumeRolePolicy"])
@@ -278,26 +307,73 @@ def test_the_writer_can_make_exactly_the_calls_of_the_dump_and_upload_jobs() -> 
     assert allows(put, "s3:PutObject", f"{uploads}/manifests/20261127T020000Z.json")
     # Noncompliance: nothing outside the class prefixes, no listing or reading of the backups.
     assert not allows(put, "s3:PutObject", f"{db}/elsewhere.dump")
-    assert not allows(put, "s3:ListBucket", db, prefix="daily/")
+    # ops/vault.py require_new(): the dump's key is checked before its upload starts.
+    assert allows(put, "s3:ListBucket", db, prefix="daily/20261127T020000Z-1-1")
+    assert not allows(put, "s3:ListBucket", db, prefix="")
     assert not allows(put, "s3:ListBucket", uploads, prefix="")
     assert not allows(put, "s3:GetObject", f"{db}/daily/20261127T020000Z.dump")
     assert actions(put) == {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket"}
 
 
-def test_the_reader_can_make_exactly_the_calls_of_the_restore_test_and_list() -> None:
+def test_the_restore_test_role_reads_the_daily_dumps_and_nothing_else() -> None:
+    # Its exact calls are derived from the code in tests/test_job_grants.py; here, what it must never reach.
     plan = vault_plan("production")
     db = "arn:aws:s3:::" + plan.one(BUCKET, "backup-db").inputs["bucket"]
     uploads_backup = "arn:aws:s3:::" + plan.one(BUCKET, "backup-uploads-backup").inputs["bucket"]
     read = policy_of(plan, "backup-restore-test-read-backups")
-    # ops/vault.py backups() and list: ListObjectsV2 on both vault buckets.
-    assert allows(read, "s3:ListBucket", db, prefix="daily/")
-    assert allows(read, "s3:ListBucket", uploads_backup, prefix="manifests/")
-    # ops/restore.py fetch_verified(): the manifest and the dump (HeadObject and GetObject are s3:GetObject).
-    assert allows(read, "s3:GetObject", f"{db}/daily/20261127T020000Z.manifest.json")
-    # ops/vault.py download(): an archived yearly copy is restored first.
-    assert allows(read, "s3:RestoreObject", f"{db}/yearly/20261129T010000Z.dump")
+    # ops/vault.py inventory() and manifest_of(): ListObjectVersions; every read names its version (GetObjectVersion).
+    assert allows(read, "s3:ListBucketVersions", db, prefix="daily/")
+    assert allows(read, "s3:ListBucketVersions", uploads_backup, prefix="objects/")
+    assert allows(read, "s3:GetObjectVersion", f"{db}/daily/20261127T020000Z.manifest.json")
+    assert allows(read, "s3:GetObjectVersion", f"{uploads_backup}/objects/recordings/u1/a.webm")
+    assert not allows(read, "s3:GetObjectVersion", f"{db}/yearly/20261129T010000Z.dump"), (
+        "the restore test reads daily/"
+    )
+    # Nothing reads the newest version of a key: what stands in front of a locked backup is never what is restored.
+    assert not allows(read, "s3:GetObject", f"{db}/daily/20261127T020000Z.dump"), "an unversioned read"
+    assert not allows(read, "s3:ListBucket", db, prefix="daily/"), "a listing of current versions only"
+    # Thawing an archived copy is the operator's (components/backup_vault.py, docs/backups.md).
+    assert not allows(read, "s3:RestoreObject", f"{db}/yearly/20261129T010000Z.dump")
     for action in ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectRetention", "s3:BypassGovernanceRetention"):
         assert not allows(read, action, f"{db}/daily/20261127T020000Z.dump"), action
+
+
+def test_the_pre_migration_retention_is_the_setting() -> None:
+    config = stack_config("staging", lambda c: c["vibelog:backup"].__setitem__("preMigrationRetentionDays", 45))
+    plan = run_program("staging", config, program=vault_program, mocks=VibelogMocks(preview=True))
+    lifecycle = plan.one(LIFECYCLE, "backup-db-lifecycle")
+    assert rules_by_id(lifecycle)["pre-migration"]["expiration"] == {"days": 45}, lifecycle.urn
+
+
+def test_the_pre_migration_role_trusts_the_app_environment_and_writes_only_pre_migration_dumps() -> None:
+    plan = vault_plan("production")
+    reg = plan.one(ROLE, "backup-pre-migration")
+    [stmt] = json.loads(reg.inputs["assumeRolePolicy"])["Statement"]
+    assert stmt["Principal"] == {"Federated": OIDC_PROVIDER}, reg.urn
+    assert stmt["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == (
+        "repo:vibelog/vibelog:environment:production-pre-migration"
+    ), reg.urn
+    assert reg.inputs["maxSessionDuration"] == 7200, f"{reg.urn}: the dump job's 120 minutes"
+    db = "arn:aws:s3:::" + plan.one(BUCKET, "backup-db").inputs["bucket"]
+    put = policy_of(plan, "backup-pre-migration-put-pre-migration-dumps")
+    # `python -m ops dump --to pre-migration`: the dump (single or multipart, aborted on failure) and its manifest.
+    for key in ("pre-migration/20261207T180000Z.dump", "pre-migration/20261207T180000Z.manifest.json"):
+        assert allows(put, "s3:PutObject", f"{db}/{key}"), key
+        assert allows(put, "s3:AbortMultipartUpload", f"{db}/{key}"), key
+    # Noncompliance: the scheduled classes the restore test and runbooks pick from, listing them, reading.
+    for key in ("daily/20261127T020000Z.dump", "weekly/x.dump", "yearly/x.dump", "elsewhere.dump"):
+        assert not allows(put, "s3:PutObject", f"{db}/{key}"), key
+    assert allows(put, "s3:ListBucket", db, prefix="pre-migration/"), "its key is checked to be new"
+    assert not allows(put, "s3:ListBucket", db, prefix="daily/")
+    assert not allows(put, "s3:GetObject", f"{db}/pre-migration/20261207T180000Z.dump")
+    assert actions(put) == {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket"}
+    kms = policy_of(vault_plan("production", preview=False), "backup-pre-migration-encrypt-backups")
+    assert actions(kms) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert all(set(s["Condition"]["StringEquals"]) == {"kms:ViaService"} for s in kms["Statement"])
+
+
+def test_a_stack_without_pre_migration_dumps_has_no_pre_migration_role() -> None:
+    assert [reg.name for reg in vault_plan("staging").by_type(ROLE) if "pre-migration" in reg.name] == []
 
 
 def test_kms_statements_are_apart_so_bucket_statements_are_known_in_a_preview() -> None:
@@ -305,12 +381,14 @@ def test_kms_statements_are_apart_so_bucket_statements_are_known_in_a_preview() 
     for name in (
         "backup-writer-put-backups",
         "backup-restore-test-read-backups",
+        "backup-restore-test-check-uploads-restore",
         "backup-replication-replicate-buckets",
     ):
         assert plan.one(ROLE_POLICY, name).inputs["policy"] is not UNKNOWN, name
     for name in (
         "backup-writer-encrypt-backups",
         "backup-restore-test-decrypt-backups",
+        "backup-restore-test-encrypt-uploads-check",
         "backup-replication-replicate-keys",
     ):
         assert plan.one(ROLE_POLICY, name).inputs["policy"] is UNKNOWN, f"{name}: a KMS key ARN is cloud-assigned"
@@ -323,11 +401,33 @@ def test_role_key_permissions_once_the_keys_exist() -> None:
     for stmt in writer_kms["Statement"]:
         assert set(stmt["Condition"]["StringEquals"]) == {"kms:ViaService"}, "the key is used only through S3"
     assert actions(policy_of(plan, "backup-restore-test-decrypt-backups")) == {"kms:Decrypt"}
+    # The uploads check writes its sample into the uploads bucket (its own key, in the primary region).
+    check_kms = policy_of(plan, "backup-restore-test-encrypt-uploads-check")
+    assert actions(check_kms) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert [s["Condition"] for s in check_kms["Statement"]] == [
+        {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    ]
     assert actions(policy_of(plan, "backup-replication-replicate-keys")) == {
         "kms:Decrypt",
         "kms:Encrypt",
         "kms:GenerateDataKey",
     }
+
+
+def test_the_reader_may_write_the_uploads_checks_scratch_prefix_and_nothing_else() -> None:
+    plan = vault_plan("production")
+    live = "arn:aws:s3:::" + plan.one(BUCKET, "backup-uploads").inputs["bucket"]
+    check = policy_of(plan, "backup-restore-test-check-uploads-restore")
+    # ops/uploads.py check(): upload_fileobj (PutObject, multipart, abort) of each sample, then GetObject to re-hash.
+    for action in ("s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"):
+        assert allows(check, action, f"{live}/{uploads.CHECK_PREFIX}sample-000"), action
+    # Noncompliance: the live objects and manifests, and every backup.
+    for key in ("objects/recordings/u1/a.webm", "manifests/20261127T020000Z-1-1.json"):
+        assert not allows(check, "s3:PutObject", f"{live}/{key}"), key
+    for name in VAULT_BUCKETS:
+        bucket = plan.one(BUCKET, name).inputs["bucket"]
+        assert not allows(check, "s3:PutObject", f"arn:aws:s3:::{bucket}/{uploads.CHECK_PREFIX}x"), name
+    assert not any("Delete" in action for action in actions(check)), "each week's sample overwrites the last"
 
 
 def test_no_workflow_role_can_delete_unlock_or_reconfigure_backups() -> None:
@@ -345,7 +445,7 @@ def test_no_workflow_role_can_delete_unlock_or_reconfigure_backups() -> None:
         "kms:GenerateDataKey",
         "kms:Decrypt",
     }
-    assert reader == {"s3:ListBucket", "s3:GetObject", "s3:RestoreObject", "kms:Decrypt"}
+    assert reader == {"s3:ListBucketVersions", "s3:GetObjectVersion", "kms:Decrypt"}
     for granted in (writer, reader):
         for action in granted:
             assert "*" not in action, action

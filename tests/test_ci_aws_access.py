@@ -18,7 +18,7 @@ from policy.type_tokens import OIDC_PROVIDER as OIDC
 from policy.type_tokens import ROLE_POLICY as POLICY
 from settings.github_oidc import GITHUB_OIDC_HOST
 from tests.helpers.iam_eval import allowed, allows_on, documents, unscoped_actions, write_actions
-from tests.helpers.stacks import committed_document, only_problem, plan_of, stack_config
+from tests.helpers.stacks import committed_document, only_problem, plan_of, settings_of, stack_config
 
 
 def github_providers(plan: Plan) -> list[Registration]:
@@ -139,13 +139,22 @@ def owned_arns(plan: Plan) -> list[tuple[str, str, dict[str, str]]]:
         bucket = plan.by_urn()[page.property_dependencies["bucket"][0]].inputs["bucket"]
         found.append((f"arn:aws:s3:::{bucket}/{page.inputs['key']}", "s3:PutObject", {}))
     for role in plan.by_type(ROLE):
-        found.append((f"arn:aws:iam::{ACCOUNT}:role/{role.inputs['name']}", "iam:PutRolePolicy", {}))
+        # With the boundary the role carries, if any: the deploy role writes a role's policies only within it.
+        boundary = (
+            {"iam:PermissionsBoundary": role.inputs["permissionsBoundary"]}
+            if "permissionsBoundary" in role.inputs
+            else {}
+        )
+        found.append((f"arn:aws:iam::{ACCOUNT}:role/{role.inputs['name']}", "iam:PutRolePolicy", boundary))
     for topic in plan.by_type("aws:sns/topic:Topic"):
         found.append((f"arn:aws:sns:us-east-1:{ACCOUNT}:{topic.inputs['name']}", "sns:SetTopicAttributes", {}))
     for alarm in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
         found.append(
             (f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{alarm.inputs['name']}", "cloudwatch:PutMetricAlarm", {})
         )
+    for dashboard in plan.by_type("aws:cloudwatch/dashboard:Dashboard"):
+        name = dashboard.inputs["dashboardName"]
+        found.append((f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{name}", "cloudwatch:PutDashboard", {}))
     for key in plan.by_type("aws:kms/key:Key"):
         found.append((f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{key.name}-0000", "kms:TagResource", tags))
     for cert in plan.by_type("aws:acm/certificate:Certificate"):
@@ -203,8 +212,8 @@ def test_each_deploy_role_manages_what_its_stack_declares(stack: str, up_plans: 
     for arn, action, context in owned_arns(plan):
         if arn == itself:
             assert not allowed(policies, action, arn, context), f"{arn} may widen its own rights"
-        elif re.search(r":role/.*-backup-", arn):
-            assert not allowed(policies, action, arn, context), f"{arn}: a vault role is an administrator's alone"
+        elif re.search(r":role/.*(-backup-|-runbooks$)", arn):
+            assert not allowed(policies, action, arn, context), f"{arn} reads backups: an administrator's alone"
         else:
             assert allowed(policies, action, arn, context), f"{stack}'s deploy role cannot {action} on {arn}"
 
@@ -248,7 +257,11 @@ def test_no_deploy_role_shortens_unlocks_or_reopens_a_backup(stack: str, up_plan
         assert not allowed(policies, "kms:PutKeyPolicy", arn, tags_of(plan)), f"{key.urn}: a key policy grants Decrypt"
     vault_roles = [r.inputs["name"] for r in plan.by_type(ROLE) if "-backup-" in str(r.inputs["name"])]
     prefix = str(plan.one(ROLE, "backup-writer").inputs["name"]).removesuffix("writer")
-    expected = sorted(f"{prefix}{key}" for key in ("writer", "restore-test", "replication"))
+    # The pre-migration role exists where the stack takes pre-migration dumps (vibelog:migrations).
+    migrations = settings_of(stack).migrations
+    takes_dumps = migrations is not None and migrations.pre_migration_backup
+    keys = ["writer", "restore-test", "replication", "operator"] + (["pre-migration"] if takes_dumps else [])
+    expected = sorted(f"{prefix}{key}" for key in keys)
     assert sorted(vault_roles) == expected, vault_roles
     for name in vault_roles:
         arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"

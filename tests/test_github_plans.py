@@ -70,13 +70,21 @@ def test_production_on_team_with_public_repositories_keeps_its_approval() -> Non
 
 
 def test_staging_on_team_private_repositories_loads_and_declares_what_github_keeps() -> None:
-    plan: Plan = plan_of("staging", ci_edit(githubPlan="team"))
+    def team_plan(config: dict[str, Any]) -> None:
+        ci_edit(githubPlan="team")(config)
+        # Reviewers of a rollback are protection rules too: on this plan a rollback can only be manual.
+        config["vibelog:migrations"] = {"apply": "automatic_on_deploy", "rollback": "manual"}
+
+    plan: Plan = plan_of("staging", team_plan)
     environments = plan.by_type(ENVIRONMENT)
     assert sorted(reg.name for reg in environments) == [
+        "backup-jobs-maintenance",
         "backup-jobs-reader",
         "backup-jobs-writer",
         "ci-app",
         "ci-infra",
+        "migrations-staging-migrate",
+        "migrations-staging-migrate-rollback",
     ]
     for reg in environments:
         assert reg.inputs["canAdminsBypass"] is True, f"{reg.urn}: GitHub keeps its default on this plan"

@@ -94,6 +94,27 @@ def test_dump_writes_checksummed_dump_and_manifest_of_the_snapshot(database: str
     assert (manifest["sha256"], manifest["size_bytes"]) == (result.sha256, result.size), f"{key}: manifest"
 
 
+def test_a_pre_migration_dump_lands_under_its_prefix_and_is_offered_for_restore(
+    database: str, s3_server: S3Server
+) -> None:
+    seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    destinations = [dump.Destination.parse("pre-migration")]
+    (key,) = dump.dump(s3, database_url=database, bucket=bucket, destinations=destinations).keys
+    assert key.startswith("pre-migration/"), f"{key}: the vault's pre-migration lifecycle rule matches this prefix"
+    listed = vault.inventory(s3, bucket, vault.DATABASE_SCHEDULES)
+    assert [(backup.schedule, backup.key) for backup in listed.backups] == [("pre-migration", key)]
+    assert listed.findings == []
+    assert restore.newest(s3, bucket, "pre-migration")[0].key == key
+
+
+@pytest.mark.parametrize("text", ["dialy", "pre_migration", "", "=STANDARD", "../daily"])
+def test_a_dump_to_an_unknown_schedule_is_bad_input(text: str) -> None:
+    # Its key would match no lifecycle rule (kept for ever) and no role may write it.
+    with pytest.raises(BadInputError, match="the schedule is one of daily, weekly, yearly, pre-migration"):
+        dump.Destination.parse(text)
+
+
 def test_restore_brings_back_the_same_rows_after_a_table_is_dropped_and_rows_corrupted(
     database: str, aws_env: S3Server
 ) -> None:
@@ -325,9 +346,9 @@ def test_restore_test_passes_and_reports_rpo_and_rto(database: str, aws_env: S3S
 
 def test_a_checksum_mismatch_fails_the_restore_test(database: str, aws_env: S3Server) -> None:
     seed(database)
-    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    s3, bucket = aws_env.client(), aws_env.unversioned_bucket()
     (key,) = dump_daily(s3, bucket, database).keys
-    # A new version in front of the locked dump (someone with PutObject, or corruption): its bytes differ.
+    # Without versioning (a bucket that is not the vault's), an overwrite replaces the bytes the manifest describes.
     s3.put_object(Bucket=bucket, Key=key, Body=b"PGDMP not the dump that was written")
 
     result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
@@ -385,7 +406,7 @@ def test_cli_dump_and_list_never_print_the_connection_string(
     assert cli.main(["dump", "--to", "daily"]) == 0
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^daily +[0-9.]+h +[0-9]+ +STANDARD +daily/[0-9TZ]+\.dump$", out, re.MULTILINE), out
+    assert re.search(r"^daily +[0-9.]+h +[0-9]+ +STANDARD +daily/[0-9TZ]+-[0-9a-f]{8}\.dump$", out, re.MULTILINE), out
 
     secret_url = database.replace("postgres@", "postgres:s3cr3t-password@").replace("127.0.0.1:", "127.0.0.1:1")
     monkeypatch.setenv("BACKUP_DATABASE_URL", secret_url)
@@ -563,8 +584,8 @@ def test_a_dump_user_that_may_not_read_the_server_identity_is_said_and_its_resto
 
     out = capsys.readouterr().out
     assert "pg_control_system() is not permitted for this user" in out, out
-    (backup,) = vault.backups(s3, bucket, ["daily"])
-    manifest = vault.get_json(s3, bucket, vault.manifest_key(backup.key))
+    (backup,) = vault.inventory(s3, bucket, ["daily"]).backups
+    manifest = vault.manifest_of(s3, bucket, backup.key)
     assert manifest["source"]["system_identifier"] is None, manifest["source"]
     assert manifest["source"]["database"] == conninfo_to_dict(database)["dbname"]
     other = f"{database}_other"

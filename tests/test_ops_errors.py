@@ -74,6 +74,8 @@ ARGV = {
     "restore": ["restore", "daily/20261127T020000Z.dump"],
     "thaw": ["thaw", "yearly/20261129T010000Z.dump"],
     "restore-test": ["restore-test"],
+    "restore-uploads": ["restore-uploads", "--at", "2026-11-27T02:00:00Z", "--to", "s3://restored-uploads/"],
+    "uploads-check": ["uploads-check"],
     "runbook-rollback": ["runbook-rollback", "previous", "--reason", "bug"],
     "runbook-switch": ["runbook-switch", "MAINTENANCE_MODE=true"],
     "runbook-announce": ["runbook-announce", "investigating"],

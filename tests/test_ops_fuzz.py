@@ -50,6 +50,13 @@ ARGVS: dict[str, list[list[str]]] = {
     "restore": [["daily/20261127T020000Z.dump"], ["daily/x.dump", "--target-url-env", "OTHER_URL"], []],
     "thaw": [["yearly/20261129T010000Z.dump"], ["yearly/x.dump", "--days", "-1"]],
     "restore-test": [["--stack", "staging", "--rto-minutes", "240"], ["--rto-minutes", "soon"]],
+    "maintain": [["--dry-run"], [], ["--batch-rows", "0"]],
+    "restore-uploads": [
+        ["--at", "2026-11-27T02:00:00Z", "--to", "s3://restored-uploads/x/"],
+        ["--run", "20261127T020000Z", "--to", "s3://Live/", "--confirm-production"],
+        ["--at", "yesterday", "--to", "s3://restored-uploads"],
+    ],
+    "uploads-check": [[], ["--sample", "0"]],
     "runbook-rollback": [["previous", "--reason", "bug", *FAST], ["dpl_x", *FAST]],
     "runbook-switch": [["MAINTENANCE_MODE=true", *FAST], ["MAINTENANCE_MODE=maybe"]],
     "runbook-announce": [["investigating", "--detail", "d"], ["panicking"]],
@@ -72,7 +79,7 @@ def test_every_verb_is_fuzzed() -> None:
 def plausible(variable: Variable, servers: dict[str, str]) -> str:
     """A value of the right shape, pointing at the suite's servers; secrets carry the canary."""
     name = variable.name
-    if name in {"BACKUP_DATABASE_URL", "RESTORE_TARGET_URL"}:
+    if name in {"BACKUP_DATABASE_URL", "RESTORE_TARGET_URL", "MAINTENANCE_DATABASE_URL"}:
         return servers["database"].replace("postgres@", f"postgres:{CANARY}@")
     if name in {"SLACK_WEBHOOK", "STATUS_PAGE_WEBHOOK"}:
         return f"{servers['web']}/hooks/{CANARY}"
@@ -86,6 +93,8 @@ def plausible(variable: Variable, servers: dict[str, str]) -> str:
         return servers["bucket"]
     if name.endswith("_DAYS"):
         return "90"
+    if name.endswith(("_TABLE", "_INDEX")):
+        return name.lower()  # a well-formed name the seeded database does not hold: the job's refusal
     if name == "GITHUB_STEP_SUMMARY":
         return servers["summary"]
     return f"{CANARY}-{name.lower()}" if variable.secret else f"{name.lower()}-1"

@@ -92,10 +92,16 @@ def test_unknown_reviewer_ids_still_count() -> None:
 
 def test_the_committed_environments_prevent_self_review_only_with_reviewers(staging: Plan, production: Plan) -> None:
     environments = staging.by_type(REPOSITORY_ENVIRONMENT) + production.by_type(REPOSITORY_ENVIRONMENT)
-    # The deployment environments (reviewers in production only), the backup jobs' (never reviewers) and
-    # production's runbooks (always reviewers).
+    # The deployment environments (reviewers in production only), the scheduled jobs' (never reviewers),
+    # production's runbooks (always reviewers) and the migration environments (reviewers where the rule says so).
     assert sorted(reg.name for reg in environments) == sorted(
-        [*2 * ["backup-jobs-reader", "backup-jobs-writer", "ci-app", "ci-infra"], "runbooks"]
+        [
+            *2 * ["backup-jobs-maintenance", "backup-jobs-reader", "backup-jobs-writer", "ci-app", "ci-infra"],
+            "runbooks",
+            "migrations-staging-migrate",
+            "migrations-staging-migrate-rollback",
+            *(f"migrations-production-{name}" for name in ("migrate", "migrate-rollback", "pre-migration")),
+        ]
     )
     assert run_rule("self-review-needs-reviewers", environments) == []
 

@@ -122,7 +122,13 @@ def test_the_runbook_role_trusts_only_the_runbooks_environment_and_only_reads(de
     [policy] = [reg for reg in deployed.by_type(ROLE_POLICY) if reg.name == "runbooks-aws-read"]
     document = json.loads(policy.inputs["policy"])
     granted = {action for statement in document["Statement"] for action in statement["Action"]}
-    assert granted == {"cloudwatch:GetMetricStatistics", "s3:ListBucket", "s3:GetObject", "kms:Decrypt"}, policy.urn
+    # The versions: a restore reads the dump's version its manifest names (ops/vault.py manifest_of).
+    assert granted == {
+        "cloudwatch:GetMetricStatistics",
+        "s3:ListBucketVersions",
+        "s3:GetObjectVersion",
+        "kms:Decrypt",
+    }, policy.urn
     assert unscoped_actions([document]) == ["cloudwatch:GetMetricStatistics"], "only metrics are read everywhere"
     bucket = deployed.one("aws:s3/bucket:Bucket", "backup-db")
     assert allows_on([document], f"arn:aws:s3:::{bucket.inputs['bucket']}/daily/x.dump") == ["ReadBackups"]

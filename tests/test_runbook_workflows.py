@@ -19,8 +19,9 @@ from ops.runbook.contract import MANUAL_TRIGGERS, ROLLBACK_ACTIONS, ROLLBACK_EVE
 from policy.type_tokens import ENVIRONMENT_SECRET as SECRET
 from policy.type_tokens import ENVIRONMENT_VARIABLE as VARIABLE
 from policy.type_tokens import REPOSITORY_ENVIRONMENT as ENVIRONMENT
+from tests.helpers.jobs import WORKFLOWS, load
 from tests.helpers.stacks import settings_of
-from tests.test_workflows import WORKFLOWS, load, steps_of
+from tests.test_workflows import steps_of
 
 RUNBOOKS = sorted(WORKFLOWS.glob("runbook-*.yml"))
 # The reference: manual failover execution < 15 minutes; database corruption 2-4 hours (the database RTO).

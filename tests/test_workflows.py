@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-import functools
+import json
 import re
 import shutil
 import subprocess
@@ -14,13 +14,18 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.engine.runtime import Plan
+from components.aws_iam import oidc_provider_arn
+from infra.engine.runtime import Plan, Registration
+from ops.vault import DATABASE_SCHEDULES
 from policy.type_tokens import ENVIRONMENT_SECRET as ENV_SECRET
 from policy.type_tokens import ENVIRONMENT_VARIABLE as ENV_VARIABLE
 from settings.ci import INFRA_MAIN_BRANCH
+from settings.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE, oidc_subject
+from settings.migrations import BACKUP_SUFFIX, MIGRATE_SUFFIX, ROLLBACK_SUFFIX
+from tests.helpers.iam_eval import may_assume
+from tests.helpers.jobs import CONFIGURE_AWS, DEFAULT_MAX_SESSION, WORKFLOWS, AwsJob, aws_jobs, load, role_of
 from tests.helpers.stacks import settings_of
 
-WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 # The release commits the project pins (verified in each action's repository at the tag).
 PINS = {
     "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
@@ -48,20 +53,6 @@ SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repos
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 
 
-def load(path: Path) -> dict[str, Any]:
-    """A workflow, parsed (once per session): a fresh copy each time."""
-    return copy.deepcopy(_parsed(path))
-
-
-@functools.cache
-def _parsed(path: Path) -> dict[str, Any]:
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    assert isinstance(document, dict), path
-    # YAML 1.1 reads the key `on` as the boolean True.
-    document["on"] = document.pop(True, document.get("on"))
-    return document
-
-
 def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
     steps = job.get("steps", [])
     assert isinstance(steps, list)
@@ -76,11 +67,13 @@ def test_the_workflows_exist() -> None:
         "backup-database.yml",
         "backup-uploads.yml",
         "restore-test.yml",
+        "maintenance.yml",
         "runbook-rollback.yml",
         "runbook-failover.yml",
         "runbook-database-restore.yml",
         "runbook-security-lockdown.yml",
         "runbook-switch.yml",
+        "migrate.yml",
     }
 
 
@@ -311,31 +304,47 @@ def test_backup_schedules_are_the_stacks_settings_and_run_in_their_declared_envi
         assert read <= declared, f"{name}: {sorted(read - declared)} are not declared in {stack}'s {environment}"
 
 
-# Long jobs that hold AWS credentials, and how the role they assume is named in the plan.
-LONG_AWS_JOBS = {
-    "backup-database.yml": ("dump", "-backup-writer"),
-    "restore-test.yml": ("restore-test", "-backup-restore-test"),
-    "runbook-database-restore.yml": ("restore", "-production-runbooks"),
-}
+def credential_problems(job: AwsJob, role: Registration) -> list[str]:
+    """Why a job could lose its AWS credentials before GitHub stops it, or ask for more than its role grants."""
+    problems = []
+    timeout = job.timeout_seconds
+    if timeout is None:
+        problems.append("sets no timeout-minutes (GitHub's default is 360 minutes)")
+    elif job.duration < timeout:
+        problems.append(f"runs up to {timeout} s but its credentials last {job.duration} s")
+    allowed = role.inputs.get("maxSessionDuration", DEFAULT_MAX_SESSION)
+    if allowed < job.duration:
+        problems.append(f"asks for {job.duration} s but {role.urn} allows {allowed} s (maxSessionDuration)")
+    return problems
 
 
-@pytest.mark.parametrize("name", sorted(LONG_AWS_JOBS))
-def test_long_jobs_hold_credentials_as_long_as_their_timeout(name: str, production: Plan) -> None:
-    job_name, role_suffix = LONG_AWS_JOBS[name]
-    job = load(WORKFLOWS / name)["jobs"][job_name]
-    timeout = job["timeout-minutes"] * 60
-    configure = [s for s in steps_of(job) if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")]
-    assert configure, f"{name}: {job_name} assumes no AWS role"
-    for step in configure:
-        duration = step["with"].get("role-duration-seconds", 3600)
-        assert duration >= timeout, f"{name}: {job_name} runs {timeout} s but its credentials last {duration} s"
-        roles = [
-            r for r in production.by_type("aws:iam/role:Role") if str(r.inputs.get("name", "")).endswith(role_suffix)
-        ]
-        assert roles, f"no role named *{role_suffix} in production"
-        for role in roles:
-            allowed = role.inputs.get("maxSessionDuration", 3600)
-            assert allowed >= duration, f"{role.urn}: maxSessionDuration {allowed} < the {duration} s {name} asks for"
+@pytest.mark.parametrize("job", aws_jobs(), ids=lambda job: job.label)
+def test_every_job_holds_credentials_as_long_as_it_may_run(job: AwsJob, all_plans: dict[str, Plan]) -> None:
+    _, role = role_of(job, all_plans)
+    assert credential_problems(job, role) == [], job.label
+
+
+def test_the_credentials_check_covers_every_workflow_that_assumes_a_role() -> None:
+    assuming = {path.name for path in FILES if CONFIGURE_AWS in path.read_text(encoding="utf-8")}
+    assert {job.workflow for job in aws_jobs()} == assuming
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda job, _role: job.job.pop("timeout-minutes"), "sets no timeout-minutes"),
+        (lambda job, _role: job.job.__setitem__("timeout-minutes", 121), "but its credentials last 7200 s"),
+        (lambda _job, role: role.inputs.__setitem__("maxSessionDuration", 3600), "allows 3600 s"),
+    ],
+)
+def test_a_job_outliving_its_credentials_is_caught(change: Any, problem: str, production: Plan) -> None:
+    [job] = [job for job in aws_jobs() if (job.workflow, job.job_id) == ("deploy.yml", "production")]
+    _, role = role_of(job, {"production": production})
+    job, role = copy.deepcopy(job), copy.deepcopy(role)
+    assert credential_problems(job, role) == [], "the compliant case"
+    change(job, role)
+    found = credential_problems(job, role)
+    assert any(problem in text for text in found), found
 
 
 def test_the_weekly_dump_is_chosen_by_the_weekly_schedule_and_runs_in_the_stacks_group() -> None:
@@ -373,3 +382,183 @@ def test_every_policy_pack_run_has_the_virtualenv_the_pack_declares() -> None:
                     checked += 1
                     assert created, f"{path.name}: job {key} runs the policy pack before {venv} is created, pinned"
     assert checked, "no pulumi/actions step with policyPacks found: the check is vacuous"
+
+
+def job_environments() -> dict[str, set[str]]:
+    """Each GitHub environment of this repository that a job runs in, and every vars.X/secrets.X its jobs read."""
+    read: dict[str, set[str]] = {}
+    for path in FILES:
+        for job in load(path)["jobs"].values():
+            environment = job.get("environment")
+            if environment is None:
+                continue
+            names = set(re.findall(r"(?:vars|secrets)\.([A-Z0-9_]+)", yaml.safe_dump(job)))
+            matrix = job.get("strategy", {}).get("matrix", {})
+            values = matrix.get("stack", [None]) if "matrix.stack" in environment else [None]
+            for stack in values:
+                name = environment.replace("${{ matrix.stack }}", stack) if stack else environment
+                read.setdefault(name, set()).update(names)
+    return read
+
+
+def test_every_environment_declares_what_its_jobs_read_and_nothing_else(all_plans: dict[str, Plan]) -> None:
+    infra = settings_of("production").github_repository("infra").name
+    read = job_environments()
+    declared: dict[str, set[str]] = {}
+    for plan in all_plans.values():
+        for reg in plan.registrations:
+            if reg.type in (ENV_VARIABLE, ENV_SECRET) and reg.inputs["repository"] == infra:
+                name = reg.inputs.get("variableName") or reg.inputs.get("secretName")
+                declared.setdefault(reg.inputs["environment"], set()).add(str(name))
+    for environment, names in sorted(declared.items()):
+        used = read.get(environment, set())
+        assert names - used == set(), f"{environment} declares {sorted(names - used)}, which no job reads"
+        # What the repository sets once by hand (docs/ci-cd.md, "Set by hand once") is read but not declared.
+        by_hand = {"PULUMI_ACCESS_TOKEN", "INFRA_GITHUB_TOKEN", "VERCEL_API_TOKEN"}
+        assert used - names - by_hand == set(), (
+            f"{environment}'s jobs read {sorted(used - names - by_hand)}, undeclared"
+        )
+
+
+@pytest.mark.parametrize("job", aws_jobs(), ids=lambda job: job.label)
+def test_every_job_s_token_is_admitted_by_its_role_and_no_other_context_is(
+    job: AwsJob, all_plans: dict[str, Plan]
+) -> None:
+    plan, role = role_of(job, all_plans)
+    settings = settings_of(plan.stack)
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    provider = {"Federated": oidc_provider_arn(settings.aws_account_id)}
+    repository = settings.github_repository(job.repository)
+
+    def token(subject: str, audience: str = STS_AUDIENCE) -> dict[str, str]:
+        return {f"{GITHUB_OIDC_HOST}:sub": subject, f"{GITHUB_OIDC_HOST}:aud": audience}
+
+    subject = job.subject(settings, INFRA_MAIN_BRANCH)
+    assert may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(subject)), f"{role.urn} refuses {subject}"
+    assert not may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(subject, "other")), role.urn
+    strangers = [
+        oidc_subject(repository, branch="feature"),
+        oidc_subject(repository, environment="development"),
+        subject.replace(repository.full_name, f"{repository.owner}/fork"),
+    ]
+    if job.environment is not None:
+        strangers.append(oidc_subject(repository, pull_request=True))
+    for stranger in strangers:
+        assert not may_assume(trust, provider, "sts:AssumeRoleWithWebIdentity", token(stranger)), (
+            f"{role.urn} admits {stranger}"
+        )
+
+
+STACKS = ("development", "staging", "production")
+MIGRATE = WORKFLOWS / "migrate.yml"
+
+
+def migrate_condition(job: dict[str, Any], results: dict[str, str], outputs: dict[str, str]) -> bool:
+    """A job's `if:` of migrate.yml, evaluated for given needs results and the check job's outputs.
+
+    Only the forms the workflow uses: !cancelled(), needs.<job>.result, needs.check.outputs.<name>, ==, !=, &&, ||.
+    """
+    text = str(job["if"]).removeprefix("${{").removesuffix("}}")
+    text = re.sub(r"needs\.(\w+)\.result", lambda m: repr(results[m[1]]), text)
+    text = re.sub(r"needs\.check\.outputs\.(\w+)", lambda m: repr(outputs[m[1]]), text)
+    text = text.replace("!cancelled()", "True").replace("&&", " and ").replace("||", " or ").replace("!=", " != ")
+    assert re.fullmatch(r"[\s()'a-zA-Z=!_-]*", text), f"unexpected expression {text!r}"
+    return bool(eval(text, {"__builtins__": {}}, {}))  # noqa: S307 - only literals and operators remain
+
+
+def test_migrate_is_called_with_its_inputs_and_passes_no_secret() -> None:
+    workflow = load(MIGRATE)
+    assert set(workflow["on"]) == {"workflow_call"}, "only the app repository's workflows call it"
+    call = workflow["on"]["workflow_call"]
+    inputs = call["inputs"]
+    assert {name: (spec["type"], spec.get("required", False)) for name, spec in inputs.items()} == {
+        "stack": ("string", True),
+        "direction": ("string", False),
+        "command": ("string", True),
+        "app-ref": ("string", True),
+        "infra-ref": ("string", True),
+    }
+    assert inputs["direction"]["default"] == "apply", "a call that says nothing applies, never rolls back"
+    # Each job reads its environment's secrets, only once that environment lets it run.
+    assert "secrets" not in call, "migrate.yml takes no secret from its caller"
+    # An input reaches a shell only through env (zizmor's template-injection), never spliced into a script.
+    for name, job in workflow["jobs"].items():
+        for step in steps_of(job):
+            assert "inputs." not in str(step.get("run", "")), f"migrate.yml: job {name} splices an input into a run"
+
+
+def test_migrate_runs_check_dump_approval_migrate_record_in_order() -> None:
+    jobs = load(MIGRATE)["jobs"]
+    assert list(jobs) == ["check", "dump", "migrate", "record"]
+    assert jobs["dump"]["needs"] == "check"
+    assert jobs["migrate"]["needs"] == ["check", "dump"]
+    assert jobs["record"]["needs"] == ["check", "dump", "migrate"]
+    assert jobs["dump"]["environment"] == f"${{{{ inputs.stack }}}}{BACKUP_SUFFIX}"
+    # The approval is the environment the migrate job waits in: the one check chose for the direction.
+    assert jobs["migrate"]["environment"] == "${{ needs.check.outputs.environment }}"
+    for name in ("check", "record"):
+        assert "environment" not in jobs[name], f"migrate.yml job {name}: no approval there, so no secrets"
+    script = next(step["run"] for step in steps_of(jobs["check"]) if step.get("id") == "request")
+    chosen = dict(re.findall(r"(\w+)\) environment=\"\$\{STACK\}([\w-]+)\"", script))
+    assert chosen == {"apply": MIGRATE_SUFFIX, "rollback": ROLLBACK_SUFFIX}, chosen
+    dump_run = " ".join(str(step.get("run", "")) for step in steps_of(jobs["dump"]))
+    assert "python -m ops dump --to pre-migration" in dump_run
+    assert "pre-migration" in DATABASE_SCHEDULES, "ops dump must accept the schedule the workflow writes"
+    runs = [str(step.get("run", "")) for step in steps_of(jobs["migrate"])]
+    assert any('"${MIGRATION_COMMAND}"' in run for run in runs), "the migrate job runs the caller's command"
+
+
+@pytest.mark.parametrize(
+    ("backup", "dump", "runs"),
+    [
+        ("true", "success", True),
+        ("true", "failure", False),
+        ("true", "cancelled", False),
+        ("true", "skipped", False),  # a stack that takes a dump never migrates without one
+        ("false", "skipped", True),
+        ("false", "failure", False),
+    ],
+)
+def test_the_migration_runs_only_after_the_dump_its_stack_takes(backup: str, dump: str, runs: bool) -> None:
+    jobs = load(MIGRATE)["jobs"]
+    assert migrate_condition(jobs["dump"], {}, {"backup": backup}) == (backup == "true")
+    results = {"check": "success", "dump": dump}
+    assert migrate_condition(jobs["migrate"], results, {"backup": backup}) is runs, (backup, dump)
+    assert migrate_condition(jobs["migrate"], {**results, "check": "failure"}, {"backup": backup}) is False
+    # The record is written whatever the migration did, once the request was understood.
+    assert migrate_condition(jobs["record"], {**results, "migrate": "failure"}, {"backup": backup}) is True
+
+
+def test_migrate_knows_the_stacks_their_settings_declare() -> None:
+    check = load(MIGRATE)["jobs"]["check"]
+    migrating = [stack for stack in STACKS if settings_of(stack).migrations is not None]
+    backed_up = [
+        stack
+        for stack in migrating
+        if (migrations := settings_of(stack).migrations) is not None and migrations.pre_migration_backup
+    ]
+    assert check["env"]["MIGRATING_STACKS"].split() == migrating, "the stacks with vibelog:migrations"
+    assert check["env"]["PRE_MIGRATION_BACKUP_STACKS"].split() == backed_up, "vibelog:migrations.preMigrationBackup"
+    assert "production" in backed_up, "the reference: production takes a pre-migration backup"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_every_variable_and_secret_migrate_reads_is_declared_in_its_environment(
+    stack: str, all_plans: dict[str, Plan]
+) -> None:
+    jobs = load(MIGRATE)["jobs"]
+    declared: dict[str, set[str]] = {}
+    for reg in all_plans[stack].registrations:
+        if reg.type in (ENV_VARIABLE, ENV_SECRET):
+            name = str(reg.inputs.get("variableName") or reg.inputs.get("secretName"))
+            declared.setdefault(reg.inputs["environment"], set()).add(name)
+    migrations = settings_of(stack).migrations
+    assert migrations is not None, stack
+    wanted = {"migrate": [f"{stack}{MIGRATE_SUFFIX}", f"{stack}{ROLLBACK_SUFFIX}"]}
+    if migrations.pre_migration_backup:
+        wanted["dump"] = [f"{stack}{BACKUP_SUFFIX}"]
+    for job_name, environments in wanted.items():
+        read = set(re.findall(r"(?:vars|secrets)\.([A-Z0-9_]+)", yaml.safe_dump(jobs[job_name])))
+        for environment in environments:
+            missing = read - declared.get(environment, set())
+            assert not missing, f"migrate.yml job {job_name}: {sorted(missing)} are not declared in {environment}"

@@ -63,6 +63,9 @@ ASSIGNED: dict[str, Computed] = {
         "keyId": args.name,
     },
     "aws:iam/role:Role": lambda args: {"arn": f"arn:aws:iam::000000000000:role/{args.inputs.get('name', args.name)}"},
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": lambda args: {
+        "arn": f"arn:aws:events:us-east-1:000000000000:api-destination/{args.inputs.get('name', args.name)}/mock"
+    },
     # PagerDuty generates an integration's routing key on creation.
     "pagerduty:index/serviceIntegration:ServiceIntegration": lambda args: {"integrationKey": f"{args.name}-key"},
 }
