@@ -277,12 +277,17 @@ def restore_test(
         key = backup.key
         with interrupt.temporary_directory("vibelog-restore-test-") as workdir:
             path = workdir / "database.dump"
-            manifest, _ = restore.fetch_verified(s3, bucket, key, path)
-            age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
-            with postgres.scratch_cluster(durable=durable) as cluster:
+            # The scratch server starts while the dump downloads.
+            with (
+                restore.fetching_verified(s3, bucket, key, path) as verified,
+                postgres.scratch_cluster(durable=durable, settings=restore.SCRATCH_SETTINGS) as cluster,
+            ):
+                manifest, _ = verified()
+                age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
                 prepared = restore.prepare_scratch(cluster.url, path, manifest, workdir)
                 left_out = prepared.findings
-                restore.pg_restore(path, cluster.url, schemas, owners=True, toc=prepared.toc)
+                # In parallel, on every core: the scratch database is thrown away if the load fails half-way.
+                restore.pg_restore(path, cluster.url, schemas, owners=True, toc=prepared.toc, jobs=restore.cores())
                 checks = restore.check(cluster.url, manifest, schemas, prepared=prepared)
             previous = restore.previous_manifest(s3, bucket, schedule, key)
             checks.append(integrity.compare_previous(previous, manifest, bound))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from ops import integrity, interrupt, postgres, vault
+from ops import integrity, postgres, vault
 from ops.errors import BadInputError, JobError
 
 if TYPE_CHECKING:
@@ -87,6 +88,23 @@ def pg_dump_version() -> str:
     return done.stdout.strip()
 
 
+class _Hashed:
+    """pg_dump's output on its way to S3: hashed and counted as it is read, and refused if it is empty."""
+
+    def __init__(self, output: postgres.Output) -> None:
+        self._output = output
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int) -> bytes:
+        data = self._output.read(size)
+        if not data and not self.size:
+            raise JobError("pg_dump wrote nothing")
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+
 def dump(
     s3: S3Client,
     *,
@@ -97,90 +115,87 @@ def dump(
     pg_dump: str | None = None,
     part_size: int = vault.PART_SIZE,
 ) -> DumpResult:
-    """Dump the database to a local file, then upload it to each destination with its manifest.
+    """Stream pg_dump's output into a new object under each destination, then write each one's manifest.
 
-    S3 fixes an object's metadata when its upload starts, so the SHA-256 and size can be in it only once the dump
-    is complete: the dump is written to the runner's disk first. A failed pg_dump uploads nothing; a failed upload
-    is aborted. The manifest is written after its dump, so a listing never offers an unfinished backup.
+    No copy of the dump is kept on the runner: its parts go to S3 while pg_dump writes, hashed on the way. S3 fixes
+    an object's metadata when its upload starts, so the SHA-256 and size are in the manifest, written after its dump,
+    which is how a listing never offers an unfinished backup; S3 checks each part's SHA-256 on arrival. A failed,
+    killed or stalled pg_dump, a failed upload or a signal aborts every upload: nothing half-written remains.
     """
     if not destinations:
         raise JobError("no destination schedule given")
+    if len({destination.schedule for destination in destinations}) < len(destinations):
+        raise BadInputError("a schedule is given twice: one run writes one dump under each schedule")
     started = vault.now()
     run = vault.run_id()
     keys = [vault.dump_key(destination.schedule, started, run) for destination in destinations]
     dbname, env = postgres.tool_connection(database_url)
     for key in keys:
         vault.require_new(s3, bucket, key)
-    with interrupt.temporary_directory("vibelog-dump-") as workdir:
-        path = workdir / "database.dump"
-        conn = postgres.connect(database_url, "the source database")
-        # Closed, not committed, at the end: the snapshot only had to stay open while pg_dump imported and read it,
-        # so a connection that drops afterwards says nothing about a dump pg_dump finished, which is kept; and a
-        # network that stalled pg_dump would hold a COMMIT up as well.
+    tool_version = pg_dump_version() if pg_dump is None else "custom"
+    conn = postgres.connect(database_url, "the source database")
+    # Closed, not committed, at the end: the snapshot only had to stay open while pg_dump imported and read it, so a
+    # connection that drops meanwhile says nothing about a dump pg_dump finished, which is kept; and a network that
+    # stalled pg_dump would hold a COMMIT up as well.
+    try:
         try:
-            try:
-                identity = postgres.identity(conn)
-                snapshot, server_version, counts, recorded = _snapshot_and_counts(conn)
-            except psycopg.Error as error:
-                raise JobError(
-                    f"cannot read the source database: {postgres.last_line(str(error), database_url)}"
-                ) from None
-            command = [
-                pg_dump or postgres.tool("pg_dump"),
-                "--format=custom",
-                f"--compress={compress}",
-                f"--snapshot={snapshot}",
-                f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}",
-                "--no-password",
-                f"--file={path}",
-                f"--dbname={dbname}",
-            ]
-            done = postgres.run(command, env)
-        finally:
-            conn.close()
-        if done.returncode != 0:
-            raise JobError(postgres.failure("pg_dump", done, database_url))
-        size = path.stat().st_size
-        if size == 0:
-            raise JobError("pg_dump wrote nothing")
-        sha256 = vault.sha256_file(path)
-        finished = vault.now()
-        tool_version = pg_dump_version() if pg_dump is None else "custom"
-        for key, destination in zip(keys, destinations, strict=True):
-            metadata = {
-                "sha256": sha256,
-                "size-bytes": str(size),
-                "server-version": server_version,
-                "pg-dump-version": tool_version,
-                "schedule": destination.schedule,
-            }
-            with path.open("rb") as source:
-                version = vault.upload(
+            identity = postgres.identity(conn)
+            snapshot, server_version, counts, recorded = _snapshot_and_counts(conn)
+        except psycopg.Error as error:
+            raise JobError(f"cannot read the source database: {postgres.last_line(str(error), database_url)}") from None
+        command = [
+            pg_dump or postgres.tool("pg_dump"),
+            "--format=custom",
+            f"--compress={compress}",
+            f"--snapshot={snapshot}",
+            f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}",
+            "--no-password",
+            f"--dbname={dbname}",
+        ]
+        targets = {key: destination.storage_class for key, destination in zip(keys, destinations, strict=True)}
+        with postgres.streamed(command, env, database_url) as output:
+            source = _Hashed(output)
+
+            def write_manifest(target: vault.Target, version: str) -> None:
+                vault.put_json(
                     s3,
                     bucket,
-                    key,
-                    source,
-                    metadata=metadata,
-                    storage_class=destination.storage_class,
-                    part_size=part_size,
+                    vault.manifest_key(target.key),
+                    {
+                        "key": target.key,
+                        "version_id": version,
+                        "sha256": source.digest.hexdigest(),
+                        "size_bytes": source.size,
+                        "server_version": server_version,
+                        "pg_dump_version": tool_version,
+                        "storage_class": target.storage_class,
+                        "source": asdict(identity),
+                        "started": started.isoformat(),
+                        "finished": vault.now().isoformat(),
+                        "row_counts": counts,
+                        **recorded,
+                    },
                 )
-            vault.put_json(
+
+            vault.upload_each(
                 s3,
                 bucket,
-                vault.manifest_key(key),
-                {
-                    "key": key,
-                    "version_id": version,
-                    "sha256": sha256,
-                    "size_bytes": size,
-                    "server_version": server_version,
-                    "pg_dump_version": tool_version,
-                    "storage_class": destination.storage_class,
-                    "source": asdict(identity),
-                    "started": started.isoformat(),
-                    "finished": finished.isoformat(),
-                    "row_counts": counts,
-                    **recorded,
-                },
+                [
+                    vault.Target(
+                        key,
+                        {
+                            "server-version": server_version,
+                            "pg-dump-version": tool_version,
+                            "schedule": key.split("/", 1)[0],
+                        },
+                        storage_class,
+                    )
+                    for key, storage_class in targets.items()
+                ],
+                source,
+                part_size=part_size,
+                written=write_manifest,
             )
-    return DumpResult(tuple(keys), sha256, size, server_version, counts, identity)
+    finally:
+        conn.close()
+    return DumpResult(tuple(keys), source.digest.hexdigest(), source.size, server_version, counts, identity)

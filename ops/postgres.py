@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pwd
+import selectors
 import shutil
 import signal
 import socket
@@ -220,6 +222,79 @@ def run(command: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedP
         except BaseException:
             interrupt.stop(process)
             raise
+
+
+class Output:
+    """A running tool's stdout, read like a file: the dump job reads pg_dump's output straight into its upload.
+
+    `read` returns `size` bytes, fewer only at the end, and reaches the end only once the tool has exited well: a
+    tool that failed, was killed or stalled raises JobError from `read`, so its consumer (an upload) aborts instead of
+    completing a truncated object. Its stderr is drained alongside, so a talkative tool never blocks on it.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], command: Sequence[str], url: str) -> None:
+        self._process, self._command, self._url = process, list(command), url
+        self._limit = stall_seconds()
+        self._stderr = bytearray()
+        self._selector = selectors.DefaultSelector()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):  # a 1 MiB pipe: fewer wake-ups; the default 64 KiB works too
+                    fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, 1024 * 1024)
+                self._selector.register(stream.fileno(), selectors.EVENT_READ, stream)
+        self._done = False
+
+    def read(self, size: int) -> bytes:
+        """Up to `size` bytes of the tool's output; fewer (or none) only once it has exited with status 0."""
+        data = bytearray()
+        stdout = self._process.stdout
+        moved, since = _bytes_moved(self._process.pid), time.monotonic()
+        while len(data) < size and not self._done:
+            events = self._selector.select(timeout=POLL_SECONDS)
+            for key, _ in events:
+                chunk = os.read(key.fd, min(size - len(data), 1024 * 1024) if key.data is stdout else 65536)
+                if not chunk:
+                    self._selector.unregister(key.fd)
+                elif key.data is stdout:
+                    data += chunk
+                    since = time.monotonic()
+                else:
+                    self._stderr += chunk
+            if not self._selector.get_map():
+                self._finish()
+            elif not events:
+                # Progress is a byte on the pipe, or one read or written at all: pg_dump reads the catalogue for a
+                # while before it writes its first byte.
+                now = _bytes_moved(self._process.pid)
+                if now is None or now != moved:
+                    moved, since = now, time.monotonic()
+                elif time.monotonic() - since >= self._limit:
+                    raise JobError(
+                        f"{Path(self._command[0]).name} stalled: it moved no data for {self._limit:g} s (the network "
+                        f"or the server stopped answering; ${STALL_ENV} sets the limit)"
+                    )
+        return bytes(data)
+
+    def _finish(self) -> None:
+        """The tool closed its output: wait for its exit and raise JobError unless it succeeded."""
+        self._selector.close()
+        returncode = self._process.wait()
+        self._done = True
+        if returncode != 0:
+            done = subprocess.CompletedProcess(self._command, returncode, b"", bytes(self._stderr))
+            raise JobError(failure(Path(self._command[0]).name, done, self._url))
+
+
+@contextmanager
+def streamed(command: Sequence[str], env: Mapping[str, str], url: str) -> Iterator[Output]:
+    """Run a client tool whose stdout the caller reads (`Output.read`); whatever ends the `with` before the tool
+    has exited (an error, a failed upload, a signal) kills its process group: no tool outlives the job."""
+    with interrupt.start(command, env=env) as process:
+        try:
+            yield Output(process, command, url)
+        finally:
+            if process.poll() is None:
+                interrupt.stop(process)
 
 
 # pg_control_system() may be revoked from the user: asked first, so no error aborts the caller's transaction.

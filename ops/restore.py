@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,32 +136,72 @@ class Restored:
         return all(check.ok for check in self.checks)
 
 
-def fetch_verified(s3: S3Client, bucket: str, key: str, target: Path) -> tuple[dict[str, Any], float]:
-    """Download a dump and its manifest; JobError unless its SHA-256 matches both the manifest and its metadata.
+@contextmanager
+def fetching_verified(
+    s3: S3Client, bucket: str, key: str, target: Path
+) -> Iterator[Callable[[], tuple[dict[str, Any], float]]]:
+    """Download a dump in the background (`vault.fetching`); what it yields waits for it and returns its manifest
+    and the seconds since the fetch began, or raises JobError unless its SHA-256, computed as it arrived, matches
+    the manifest's (and the object metadata's where an older dump has one: a dump streamed to S3 starts its upload,
+    which fixes the metadata, before its checksum is known).
 
     Both are the versions the dump job wrote (the manifest's first version, the dump's version it names): a version
     written in front of a locked backup is never what a restore reads.
     """
     start = time.monotonic()
     manifest = vault.manifest_of(s3, bucket, key)
-    metadata = vault.download(s3, bucket, key, target, version_id=vault.dump_version(s3, bucket, key, manifest))
-    elapsed = time.monotonic() - start
-    actual = vault.sha256_file(target)
-    for source, expected in (("manifest", manifest.get("sha256")), ("object metadata", metadata.get("sha256"))):
-        if actual != expected:
-            raise JobError(f"checksum mismatch for {key}: the {source} says {expected}, the object is {actual}")
-    return manifest, elapsed
+    version = vault.dump_version(s3, bucket, key, manifest)
+    with vault.fetching(s3, bucket, key, target, version_id=version) as fetched:
+
+        def verified() -> tuple[dict[str, Any], float]:
+            result = fetched()
+            recorded = [("manifest", manifest.get("sha256"))]
+            if "sha256" in result.metadata:
+                recorded.append(("object metadata", result.metadata["sha256"]))
+            for source, expected in recorded:
+                if result.sha256 != expected:
+                    raise JobError(
+                        f"checksum mismatch for {key}: the {source} says {expected}, the object is {result.sha256}"
+                    )
+            return manifest, time.monotonic() - start
+
+        yield verified
+
+
+def fetch_verified(s3: S3Client, bucket: str, key: str, target: Path) -> tuple[dict[str, Any], float]:
+    """Download a dump and its manifest, verified (`fetching_verified`)."""
+    with fetching_verified(s3, bucket, key, target) as verified:
+        return verified()
+
+
+def cores() -> int:
+    """The CPUs this process may run on: the restore test's pg_restore workers."""
+    return len(os.sched_getaffinity(0))
+
+
+# The restore test's scratch server: with wal_level minimal, a parallel pg_restore's COPY into a table it created
+# (pg_restore puts a TRUNCATE before it in its transaction for this) and the index builds write no WAL, so the
+# server needs about the database's size on disk, not that plus the WAL of every row. It stays durable (fsync on).
+SCRATCH_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
 
 
 def pg_restore(
-    dump: Path, target_url: str, schemas: Sequence[str] = (), *, owners: bool = False, toc: Path | None = None
+    dump: Path,
+    target_url: str,
+    schemas: Sequence[str] = (),
+    *,
+    owners: bool = False,
+    toc: Path | None = None,
+    jobs: int | None = None,
 ) -> float:
-    """Load a dump into a database in one transaction (all or nothing), its grants and default privileges with it;
-    returns the seconds it took.
+    """Load a dump into a database, its grants and default privileges with it; returns the seconds it took.
 
-    `owners` keeps the dump's owners (a scratch server prepared with the source's roles); without it the restoring
-    user owns everything, as on a Supabase project where `postgres` may not own as `supabase_admin`. `toc` is a
-    `pg_restore --use-list` of the entries to restore (leave_out).
+    Without `jobs`, in one transaction: all or nothing, as a restore into a real target must be. With `jobs`, in
+    that many parallel sessions, which cannot share a transaction: only for a scratch database that is thrown
+    away if the load fails half-way (the restore test). Parallel restore reads the dump by offset: a file, never a
+    pipe. `owners` keeps the dump's owners (a scratch server prepared with the source's roles); without it the
+    restoring user owns everything, as on a Supabase project where `postgres` may not own as `supabase_admin`.
+    `toc` is a `pg_restore --use-list` of the entries to restore (leave_out).
     """
     dbname, env = postgres.tool_connection(target_url)
     command = [
@@ -168,7 +209,7 @@ def pg_restore(
         "--clean",
         "--if-exists",
         *(() if owners else ("--no-owner",)),
-        "--single-transaction",
+        "--single-transaction" if jobs is None else f"--jobs={jobs}",
         "--exit-on-error",
         "--no-password",
         *(f"--schema={schema}" for schema in schemas),

@@ -8,15 +8,19 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from boto3.exceptions import Boto3Error, RetriesExceededError
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from s3transfer.exceptions import RetriesExceededError as TransferRetriesExceededError
 
 from ops import postgres
 from ops.environment import Variable
@@ -118,14 +122,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-# What a failed S3 call raises: botocore's errors, and boto3's from its managed transfers (download_file,
-# upload_fileobj), which wrap a timeout that their own retries did not get past.
-S3_ERRORS = (ClientError, BotoCoreError, Boto3Error)
+# What a failed S3 call raises: botocore's errors, and those of the managed transfers, boto3's (download_file) or
+# s3transfer's own (download_fileobj), which wrap a timeout that their own retries did not get past.
+S3_ERRORS = (ClientError, BotoCoreError, Boto3Error, TransferRetriesExceededError)
 
 
 def reason(error: Exception) -> str:
     """One line saying why an S3 call failed."""
-    if isinstance(error, RetriesExceededError) and isinstance(
+    if isinstance(error, RetriesExceededError | TransferRetriesExceededError) and isinstance(
         last := getattr(error, "last_exception", None), Exception
     ):
         return reason(last)
@@ -137,86 +141,158 @@ def reason(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
+class Readable(Protocol):
+    """What an upload reads: a file, or a running pg_dump's output (`postgres.Output`)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """One object an upload writes."""
+
+    key: str
+    metadata: dict[str, str]
+    """Fixed when the upload starts: nothing learnt from the data (its checksum) can be in it."""
+    storage_class: str = "STANDARD"
+
+
 def upload(
     s3: S3Client,
     bucket: str,
     key: str,
-    source: IO[bytes],
+    source: Readable,
     *,
     metadata: dict[str, str],
     storage_class: str = "STANDARD",
     part_size: int = PART_SIZE,
 ) -> str:
-    """Upload `source` as one new object (by multipart upload when it exceeds a part); returns its version id.
+    """Upload `source` as one new object; returns its version id (see `upload_each`)."""
+    return upload_each(s3, bucket, [Target(key, metadata, storage_class)], source, part_size=part_size)[0]
 
-    Never overwrites: the upload completes only if the key does not exist yet (If-None-Match), so a retried job
-    cannot push a second version in front of a locked backup. Any failure aborts the upload, so no part is left
-    behind (the lifecycle's abort rule is only the backstop), and raises JobError with the reason.
-    """
-    first = source.read(part_size)
-    if len(first) < part_size:
-        # One request for a dump smaller than a part (S3 applies the bucket's default lock either way).
+
+def _put_each(
+    s3: S3Client, bucket: str, targets: Sequence[Target], body: bytes, written: Callable[[Target, str], None] | None
+) -> list[str]:
+    """A source smaller than a part: one PutObject per target (S3 applies the bucket's default lock either way)."""
+    versions: list[str] = []
+    for target in targets:
         try:
             put = s3.put_object(
                 Bucket=bucket,
-                Key=key,
-                Body=first,
-                Metadata=metadata,
-                StorageClass=storage_class,  # type: ignore[arg-type]  # S3's names, checked by the settings
+                Key=target.key,
+                Body=body,
+                Metadata=target.metadata,
+                StorageClass=target.storage_class,  # type: ignore[arg-type]  # S3's names, checked by the settings
                 ChecksumAlgorithm="SHA256",
                 IfNoneMatch="*",
             )
         except (ClientError, BotoCoreError) as error:
-            raise JobError(f"upload of s3://{bucket}/{key} failed: {reason(error)}") from None
-        return str(put.get("VersionId", ""))
-    try:
-        created = s3.create_multipart_upload(
-            Bucket=bucket,
-            Key=key,
-            Metadata=metadata,
-            StorageClass=storage_class,  # type: ignore[arg-type]  # S3's names, checked by the settings
-            ChecksumAlgorithm="SHA256",
-        )
-    except (ClientError, BotoCoreError) as error:
-        raise JobError(f"cannot start the upload of s3://{bucket}/{key}: {reason(error)}") from None
-    upload_id = created["UploadId"]
-    parts: list[dict[str, Any]] = []
-    try:
-        chunk = first
-        while chunk:
-            number = len(parts) + 1
-            # S3 verifies each part's SHA-256 on arrival: a part corrupted in transit is refused, not stored.
-            sent = s3.upload_part(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=chunk,
-                ChecksumAlgorithm="SHA256",
-            )
-            parts.append({"PartNumber": number, "ETag": sent["ETag"], "ChecksumSHA256": sent.get("ChecksumSHA256")})
-            chunk = source.read(part_size)
-        done = s3.complete_multipart_upload(
-            Bucket=bucket,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-            IfNoneMatch="*",
-        )
-    except BaseException as error:
+            raise JobError(f"upload of s3://{bucket}/{target.key} failed: {reason(error)}") from None
+        versions.append(str(put.get("VersionId", "")))
+        if written is not None:
+            written(target, versions[-1])
+    return versions
+
+
+def _abort_each(s3: S3Client, bucket: str, uploads: dict[str, str], parts: dict[str, list[Any]]) -> str:
+    """Abort every unfinished upload; says whether that worked, and what stays where it did not."""
+    outcomes = []
+    for key, upload_id in uploads.items():
         try:
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            aborted = "was aborted"
+            outcomes.append("was aborted")
         except (ClientError, BotoCoreError) as abort_error:
             # The parts stay until the lifecycle rule's abort of incomplete uploads removes them.
-            aborted = (
-                f"could not be aborted ({reason(abort_error)}): its {len(parts)} uploaded part(s) stay until the "
-                "bucket's abort-incomplete-uploads lifecycle rule removes them"
+            outcomes.append(
+                f"could not be aborted ({reason(abort_error)}): its {len(parts[key])} uploaded part(s) stay "
+                "until the bucket's abort-incomplete-uploads lifecycle rule removes them"
             )
-        if isinstance(error, Exception):  # an interruption goes on as one, its upload aborted all the same
-            raise JobError(f"upload of s3://{bucket}/{key} failed and {aborted}: {reason(error)}") from None
+    return " and ".join(dict.fromkeys(outcomes)) or "left nothing unfinished"
+
+
+def upload_each(
+    s3: S3Client,
+    bucket: str,
+    targets: Sequence[Target],
+    source: Readable,
+    *,
+    part_size: int = PART_SIZE,
+    written: Callable[[Target, str], None] | None = None,
+) -> list[str]:
+    """Read `source` once, a part at a time, into a new object under each target; returns their version ids.
+
+    Each part goes to every target's multipart upload while the next part is read, so a source that is a running
+    pg_dump keeps writing meanwhile, and at most two parts are in memory. A source smaller than a part is one
+    PutObject per target. Never overwrites: each object completes only if its key does not exist yet
+    (If-None-Match), so a retried job cannot push a second version in front of a locked backup. `written(target,
+    version)` runs as each object completes, before the next one does (the dump job writes its manifest there).
+    Any failure, or a signal, aborts every upload not yet complete, so no part is left behind (the lifecycle's abort
+    rule is only the backstop); the source's own JobError (pg_dump failed) goes on as it is, any other failure as a
+    JobError with the reason.
+    """
+    first = source.read(part_size)
+    if len(first) < part_size:
+        return _put_each(s3, bucket, targets, first, written)
+    versions: list[str] = []
+    uploads: dict[str, str] = {}  # key -> UploadId, while unfinished
+    parts: dict[str, list[dict[str, Any]]] = {target.key: [] for target in targets}
+
+    def send(number: int, chunk: bytes) -> None:
+        for key, upload_id in uploads.items():
+            # S3 verifies each part's SHA-256 on arrival: a part corrupted in transit is refused, not stored.
+            sent = s3.upload_part(
+                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk, ChecksumAlgorithm="SHA256"
+            )
+            parts[key].append(
+                {"PartNumber": number, "ETag": sent["ETag"], "ChecksumSHA256": sent.get("ChecksumSHA256")}
+            )
+
+    try:
+        for target in targets:
+            try:
+                created = s3.create_multipart_upload(
+                    Bucket=bucket,
+                    Key=target.key,
+                    Metadata=target.metadata,
+                    StorageClass=target.storage_class,  # type: ignore[arg-type]  # S3's names, checked by the settings
+                    ChecksumAlgorithm="SHA256",
+                )
+            except (ClientError, BotoCoreError) as error:
+                raise JobError(f"cannot start the upload of s3://{bucket}/{target.key}: {reason(error)}") from None
+            uploads[target.key] = created["UploadId"]
+        # One part on its way while the next is read; the pool's exit waits for it, so an abort comes after it.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload") as sender:
+            pending: Future[None] | None = None
+            chunk, number = first, 1
+            while chunk:
+                if pending is not None:
+                    pending.result()
+                pending = sender.submit(send, number, chunk)
+                chunk, number = source.read(part_size), number + 1
+            if pending is not None:
+                pending.result()
+        for target in targets:
+            done = s3.complete_multipart_upload(
+                Bucket=bucket,
+                Key=target.key,
+                UploadId=uploads[target.key],
+                MultipartUpload={"Parts": parts[target.key]},  # type: ignore[typeddict-item]
+                IfNoneMatch="*",
+            )
+            del uploads[target.key]
+            versions.append(str(done.get("VersionId", "")))
+            if written is not None:
+                written(target, versions[-1])
+    except BaseException as error:
+        aborted = _abort_each(s3, bucket, uploads, parts)
+        if isinstance(error, JobError):
+            raise
+        if isinstance(error, Exception):  # an interruption goes on as one, its uploads aborted all the same
+            names = " and ".join(f"s3://{bucket}/{key}" for key in uploads) or f"s3://{bucket}/{targets[0].key}"
+            raise JobError(f"upload of {names} failed and {aborted}: {reason(error)}") from None
         raise
-    return str(done.get("VersionId", ""))
+    return versions
 
 
 def put_json(s3: S3Client, bucket: str, key: str, document: dict[str, Any]) -> None:
@@ -480,7 +556,33 @@ def archived_state(s3: S3Client, bucket: str, key: str, version_id: str | None =
     return f"{head.get('StorageClass')}, {'restore under way' if restoring else 'not restored'}"
 
 
-def download(
+@dataclass(frozen=True)
+class Downloaded:
+    """What a download fetched."""
+
+    metadata: dict[str, str]
+    """The object's user metadata."""
+    sha256: str
+    """Hex SHA-256 of the bytes written, computed as they arrived."""
+
+
+class _HashingWriter:
+    """A file that hashes what is written to it. Not seekable, so s3transfer writes its parallel ranges in order."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self._target = target
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self._target.write(data)
+
+    def seekable(self) -> bool:
+        return False
+
+
+@contextmanager
+def fetching(
     s3: S3Client,
     bucket: str,
     key: str,
@@ -489,11 +591,13 @@ def download(
     restore_days: int = 1,
     poll_seconds: float = 60,
     version_id: str | None = None,
-) -> dict[str, str]:
-    """Fetch an object (the version named, else the current one) to a file and return its metadata; an archived
-    one is restored (RestoreObject) first.
+) -> Iterator[Callable[[], Downloaded]]:
+    """Fetch an object (the version named, else the current one) to a file in the background, hashing it on the way
+    (one pass); what it yields waits for it.
 
-    A restore from DEEP_ARCHIVE takes up to 12 hours (Standard tier); the wait is the caller's time budget.
+    The `with` body runs meanwhile (the restore test starts its scratch server); leaving it early (an error, a
+    signal) cancels the transfer and waits for its threads. An archived object is restored (RestoreObject) before
+    the transfer starts: from DEEP_ARCHIVE up to 12 hours (Standard tier), the wait is the caller's time budget.
     """
     version = _version(version_id)
     try:
@@ -508,10 +612,39 @@ def download(
                 )
             while 'ongoing-request="false"' not in s3.head_object(Bucket=bucket, Key=key, **version).get("Restore", ""):
                 time.sleep(poll_seconds)
-        s3.download_file(bucket, key, str(target), ExtraArgs=dict(version))
     except S3_ERRORS as error:
         raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
-    return dict(head.get("Metadata", {}))
+    with target.open("wb") as file, create_transfer_manager(s3, TransferConfig()) as manager:
+        writer = _HashingWriter(file)
+        # The version goes to the HeadObject and to every ranged GetObject: all parts are of the one version.
+        future = manager.download(bucket, key, writer, extra_args=version)  # type: ignore[arg-type]  # a file
+
+        def wait() -> Downloaded:
+            try:
+                future.result()
+            except S3_ERRORS as error:
+                raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
+            return Downloaded(dict(head.get("Metadata", {})), writer.digest.hexdigest())
+
+        yield wait
+
+
+def download(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    target: Path,
+    *,
+    restore_days: int = 1,
+    poll_seconds: float = 60,
+    version_id: str | None = None,
+) -> Downloaded:
+    """Fetch an object (the version named, else the current one) to a file, hashing it on the way; an archived one
+    is restored first (see `fetching`)."""
+    with fetching(
+        s3, bucket, key, target, restore_days=restore_days, poll_seconds=poll_seconds, version_id=version_id
+    ) as fetched:
+        return fetched()
 
 
 def _version(version_id: str | None) -> dict[str, Any]:

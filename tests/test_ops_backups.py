@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import cli, dump, postgres, restore, vault
 from ops.errors import BadInputError, JobError
+from settings.backup import RecoveryObjectives
 from tests.helpers.proxy import StallingProxy
 from tests.ops_servers import SUPABASE_ROWS, S3Server
 
@@ -80,13 +83,14 @@ def test_dump_writes_checksummed_dump_and_manifest_of_the_snapshot(supabase: str
     assert key.startswith("daily/"), key
     assert key.endswith(".dump"), key
     head = s3.head_object(Bucket=bucket, Key=key)
-    assert head["Metadata"]["sha256"] == result.sha256, f"{key}: metadata checksum"
-    assert head["Metadata"]["size-bytes"] == str(head["ContentLength"]), f"{key}: metadata size"
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert vault.sha256_bytes(body) == result.sha256, f"{key}: the bytes stored are not the dump's"
+    assert head["ContentLength"] == result.size, f"{key}: size"
     assert head["Metadata"]["server-version"].startswith("15"), f"{key}: source server version"
     assert head["ObjectLockMode"] == "COMPLIANCE", f"{key} is not locked"
     manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
     assert manifest["row_counts"] == SUPABASE_ROWS
-    assert manifest["sha256"] == result.sha256
+    assert (manifest["sha256"], manifest["size_bytes"]) == (result.sha256, result.size), f"{key}: manifest"
 
 
 def test_a_pre_migration_dump_lands_under_its_prefix_and_is_offered_for_restore(
@@ -253,23 +257,23 @@ def test_the_production_supabase_project_is_refused_in_any_case() -> None:
         assert why.startswith("production: the target is the production Supabase project"), why
 
 
-def failing_pg_dump(tmp_path: Path) -> str:
-    """A pg_dump that writes half a dump and then dies, as one killed mid-way would."""
+def failing_pg_dump(tmp_path: Path, size: int) -> str:
+    """A pg_dump that writes `size` bytes of a dump to its output and then dies, as one killed mid-way would."""
     script = tmp_path / "pg_dump"
-    script.write_text(
-        '#!/bin/sh\nfor a; do case "$a" in --file=*) f="${a#--file=}";; esac; done\n'
-        'head -c 300000 /dev/urandom > "$f"\necho "pg_dump: error: connection lost" >&2\nexit 1\n'
-    )
+    script.write_text(f'#!/bin/sh\nhead -c {size} /dev/urandom\necho "pg_dump: error: connection lost" >&2\nexit 1\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return str(script)
 
 
-def test_a_dump_failing_half_way_leaves_no_object(database: str, s3_server: S3Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("written", [300_000, 6 * 1024 * 1024], ids=["less than a part", "parts already sent"])
+def test_a_dump_failing_half_way_leaves_no_object(
+    database: str, s3_server: S3Server, tmp_path: Path, written: int
+) -> None:
     seed(database)
     s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
 
     with pytest.raises(JobError, match=r"^pg_dump failed \(exit 1\): pg_dump: error: connection lost$"):
-        dump_daily(s3, bucket, database, pg_dump=failing_pg_dump(tmp_path))
+        dump_daily(s3, bucket, database, pg_dump=failing_pg_dump(tmp_path, written), part_size=5 * 1024 * 1024)
 
     assert leftovers(s3, bucket) == ([], []), "a failed dump left an object or an upload behind"
 
@@ -615,3 +619,59 @@ def test_a_restore_through_a_network_that_stalls_fails_within_the_stall_limit(
     assert proxy.stalled == 1, "the proxy never stalled pg_restore's connection"
     assert elapsed < 15, f"the stall took {elapsed:.0f} s to be noticed"
     assert fingerprint(database) == before, "a stalled restore left part of its work behind"
+
+
+@pytest.fixture
+def recording_pg_restore() -> Iterator[tuple[Path, Path]]:
+    """A PG_BIN whose pg_restore writes its arguments to a log, then runs the real one; the other tools are real.
+
+    In a directory the postgres account (initdb's user when run as root) may enter.
+    """
+    real = postgres.bin_dir()
+    root = Path(tempfile.mkdtemp(prefix="pg-bin-"))
+    root.chmod(0o755)
+    wrapped, log = root / "bin", root / "pg_restore.log"
+    wrapped.mkdir()
+    for binary in real.iterdir():
+        (wrapped / binary.name).symlink_to(binary)
+    (wrapped / "pg_restore").unlink()
+    (wrapped / "pg_restore").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real / "pg_restore"} "$@"\n')
+    (wrapped / "pg_restore").chmod(0o755)
+    yield wrapped, log
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_restore_test_restores_in_parallel_and_a_restore_into_a_target_in_one_transaction(
+    database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, recording_pg_restore: tuple[Path, Path]
+) -> None:
+    seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    wrapped, log = recording_pg_restore
+    monkeypatch.setenv(postgres.PG_BIN.name, str(wrapped))
+
+    tested = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
+    restore.restore(s3, bucket=bucket, key=key, target_url=database, confirm_production=True)
+
+    assert tested.passed, tested.lines()
+    scratch, target = (line.split() for line in log.read_text().splitlines())
+    assert f"--jobs={restore.cores()}" in scratch, f"the restore test's pg_restore is not parallel: {scratch}"
+    assert "--single-transaction" not in scratch, scratch
+    assert "--single-transaction" in target, f"a restore into a real target is not all or nothing: {target}"
+    assert not any(flag.startswith("--jobs") for flag in target), target
+
+
+def test_the_restore_tests_default_objective_is_the_databases_rto_as_the_reference_states_it() -> None:
+    # deployment-and-infrastructure.md: rto.full_functionality '4 hours'; recoveryObjectives.database.rtoMinutes.
+    default = cli.parser().parse_args(["restore-test"]).rto_minutes
+    assert default == RecoveryObjectives().database.rto_minutes == 240, default
+
+
+def test_a_schedule_given_twice_is_bad_input_and_writes_nothing(database: str, s3_server: S3Server) -> None:
+    seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+
+    with pytest.raises(BadInputError, match="a schedule is given twice"):
+        dump.dump(s3, database_url=database, bucket=bucket, destinations=[dump.Destination("daily")] * 2)
+
+    assert leftovers(s3, bucket) == ([], []), "a refused dump wrote something"

@@ -27,10 +27,11 @@ from ops import cli, dump, postgres, restore, vault
 from ops.environment import COMMON
 from ops.errors import JobError
 from settings.stacks import PROJECT_DIR
+from tests.helpers.proxy import StallingProxy
 from tests.ops_processes import StalledDump, descendants, processes, still_running, wait_for
 from tests.ops_servers import CREDENTIALS, REGION, S3Server
 from tests.runbook_servers import World, stand_in
-from tests.test_ops_backups import dump_daily, leftovers, seed
+from tests.test_ops_backups import dump_daily, leftovers, seed, through
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -181,7 +182,8 @@ def test_a_good_dump_is_kept_when_only_its_snapshots_commit_fails(database: str,
     (key,) = outcome[0].keys
     manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
     assert manifest["row_counts"] == {"public.users": 200, "public.vibelogs": 3000}, manifest
-    assert s3.head_object(Bucket=bucket, Key=key)["Metadata"]["sha256"] == outcome[0].sha256
+    kept = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert vault.sha256_bytes(kept) == manifest["sha256"] == outcome[0].sha256, f"{key}: not the dump pg_dump wrote"
 
 
 class S3Outage:
@@ -317,6 +319,93 @@ def test_sigterm_during_pg_dump_stops_it_removes_the_dump_and_reports(
     assert out == ""
 
 
+def grow(url: str, megabytes: int) -> None:
+    """Add about `megabytes` of posts to a seeded database (a dump as large, with --compress 0)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO vibelogs SELECT n, 1, 'x', repeat(md5(n::text), 8), now() "
+            "FROM generate_series(100000, 100000 + %s) n",
+            [megabytes * 1024 * 1024 // 300],
+        )
+
+
+def test_the_dump_streams_to_s3_and_writes_no_copy_of_itself_on_the_runner(
+    database: str, s3_server: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
+) -> None:
+    seed(database)
+    grow(database, 24)
+    _, webhook = slack
+    bucket = s3_server.bucket(locked=True)
+    env = job_env(
+        scratch,
+        s3_server,
+        webhook,
+        tmp_path / "summary.md",
+        BACKUP_DATABASE_URL=database,
+        BACKUP_DATABASE_BUCKET=bucket,
+    )
+
+    def small_files() -> None:
+        # No file of the job or its children may grow past 64 KiB: a local copy of the dump cannot be written.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    job = start(["dump", "--to", "daily", "--compress", "0"], env, small_files)
+    out, err = job.communicate(timeout=120)
+
+    assert job.returncode == 0, f"exit {job.returncode}: {err}"
+    s3 = s3_server.client()
+    (key,) = [item for item in leftovers(s3, bucket)[0] if item.endswith(".dump")]
+    manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
+    assert manifest["size_bytes"] > vault.PART_SIZE, f"{key}: {manifest['size_bytes']} bytes, not multipart"
+    kept = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert vault.sha256_bytes(kept) == manifest["sha256"], f"{key}: the streamed bytes differ from the manifest's"
+    assert f"wrote s3://{bucket}/{key}" in out, out
+
+
+def test_sigterm_while_the_dump_streams_aborts_its_multipart_upload_and_leaves_nothing(
+    pg_cluster: postgres.Cluster,
+    *,
+    database: str,
+    s3_server: S3Server,
+    slack: tuple[World, str],
+    scratch: Path,
+    tmp_path: Path,
+) -> None:
+    seed(database)
+    grow(database, 30)
+    world, webhook = slack
+    bucket = s3_server.bucket(locked=True)
+    s3 = s3_server.client()
+    # pg_dump's connection (the second) stops after 20 MiB: one 16 MiB part is in S3, the dump not finished.
+    with StallingProxy(pg_cluster.port, budget=20 * 1024 * 1024, stall_from=2, lifetime=120) as proxy:
+        url = through(database, pg_cluster.port, proxy)
+        env = job_env(
+            scratch, s3_server, webhook, tmp_path / "summary.md", BACKUP_DATABASE_URL=url, BACKUP_DATABASE_BUCKET=bucket
+        )
+        job = start(["dump", "--to", "daily", "--compress", "0"], env)
+
+        def a_part_sent() -> bool:
+            uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+            return proxy.stalled == 1 and any(
+                s3.list_parts(Bucket=bucket, Key=item["Key"], UploadId=item["UploadId"]).get("Parts")
+                for item in uploads
+            )
+
+        wait_for("a part uploaded while pg_dump streams", a_part_sent)
+        watched = descendants(job.pid)
+        assert [process.name for process in watched] == ["pg_dump"], watched
+        job.send_signal(signal.SIGTERM)
+        out, err = job.communicate(timeout=60)
+
+    assert (job.returncode, err) == (130, "interrupted\n"), f"exit {job.returncode}: {err}"
+    assert still_running(watched) == [], "pg_dump (or its process group) outlived the job"
+    assert os.listdir(scratch) == [], "the job left a temporary file"
+    assert leftovers(s3, bucket) == ([], []), "the interrupted dump left an object or an unfinished upload"
+    posts, _ = told(world, tmp_path)
+    assert posts == ["staging: dump interrupted (SIGTERM)"], posts
+    assert out == ""
+
+
 def test_ctrl_c_during_the_restore_test_stops_its_scratch_server_removes_it_and_reports(
     database: str, aws_env: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
 ) -> None:
@@ -363,7 +452,8 @@ def test_a_temporary_file_that_cannot_be_written_fails_the_restore_test_with_its
     assert job.returncode == 1, f"exit {job.returncode}: {err}"
     assert "Traceback" not in out + err, err
     assert "Restore test FAILED for staging" in out, out
-    assert "failure: OSError: [Errno 27] File too large" in out, out
+    # The dump downloads while the scratch server is created: whichever write is refused first fails the test.
+    assert re.search(r"failure: (OSError: \[Errno 27\] File too large|.* initdb failed)", out), out
     assert os.listdir(scratch) == [], "the partial dump is left"
     posts, summary = told(world, tmp_path)
     assert len(posts) == 1, posts

@@ -4,8 +4,10 @@ backup that is not whole is a finding, and every run writes under a key of its o
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -155,3 +157,23 @@ def test_a_backup_under_the_old_key_shape_is_listed_and_restored(database: str, 
     assert restore.newest(s3, bucket, "daily")[0].key == new
     assert restored.ok, restored.checks
     assert fingerprint(database) == before
+
+
+def test_a_ranged_parallel_download_reads_every_range_of_the_named_version(aws_env: S3Server, tmp_path: Path) -> None:
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    key = "daily/20261207T020000Z-1-1.dump"
+    # Above s3transfer's 8 MiB threshold, so the download is several ranged GETs on parallel threads.
+    written, newer = os.urandom(20 * 1024 * 1024), os.urandom(20 * 1024 * 1024)
+    version = s3.put_object(Bucket=bucket, Key=key, Body=written)["VersionId"]
+    s3.put_object(Bucket=bucket, Key=key, Body=newer)
+    gets: list[dict[str, Any]] = []
+    s3.meta.events.register("before-call.s3.GetObject", lambda params, **_: gets.append(dict(params)))
+
+    fetched = vault.download(s3, bucket, key, tmp_path / "database.dump", version_id=version)
+
+    assert fetched.sha256 == vault.sha256_bytes(written), f"{key}: the download is not the version named"
+    assert (tmp_path / "database.dump").read_bytes() == written, f"{key}: the ranges were not written in order"
+    ranged = [get for get in gets if "Range" in get["headers"]]
+    assert len(ranged) > 1, f"{key}: expected parallel ranged GETs, got {len(gets)} GET(s)"
+    unnamed = [get["headers"].get("Range") for get in gets if get["query_string"].get("versionId") != version]
+    assert not unnamed, f"{key}: these GETs did not name the version {version}: {unnamed}"
