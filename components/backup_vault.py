@@ -36,6 +36,8 @@ ROLE_KEYS = ("writer", "restore-test", "replication", "operator", PRE_MIGRATION)
 # Each role's longest session, at least its job's timeout: backup-database.yml (120 minutes), restore-test.yml (240),
 # migrate.yml's dump (120); an operator's restore by hand gets the database's 4-hour RTO too.
 SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600, "operator": 14400, PRE_MIGRATION: 7200}
+# Every role whose job reports to the stack's dashboard (settings/backup_metrics.py) may do exactly that.
+JOB_METRICS_POLICY = document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE))
 
 
 # S3's conditional-write keys (2024): `s3:if-none-match` is absent from a write without If-None-Match, and
@@ -510,7 +512,7 @@ class BackupVault(pulumi.ComponentResource):
                     ),
                 ),
                 # The dump job reports each dump it wrote (ops/metrics.py) for the stack's dashboard.
-                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
+                "put-job-metrics": JOB_METRICS_POLICY,
             },
             "Scheduled backup jobs: write new backups, cannot delete or unlock any.",
         )
@@ -551,7 +553,7 @@ class BackupVault(pulumi.ComponentResource):
                     ),
                 ),
                 # The dump job reports every dump it writes (settings/backup_metrics.py), this one included.
-                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
+                "put-job-metrics": JOB_METRICS_POLICY,
             },
             "Pre-migration dumps from the app repository's migrate workflow: write new ones, delete nothing.",
         )
@@ -591,7 +593,7 @@ class BackupVault(pulumi.ComponentResource):
                     )
                 ),
                 # The restore test reports its verdict, the dump's age and the restore time (ops/metrics.py).
-                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
+                "put-job-metrics": JOB_METRICS_POLICY,
                 # ops/uploads.py check(): the weekly check restores a sample into the uploads bucket's scratch
                 # prefix and reads it back; each week's sample overwrites the last (no delete), and it is not
                 # replicated. Nothing else of the live bucket is reachable.
@@ -669,7 +671,7 @@ class BackupVault(pulumi.ComponentResource):
                     )
                 ),
                 # A restore test run by hand is a restore test: its verdict reaches the dashboard as the weekly one's.
-                "put-job-metrics": document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE)),
+                "put-job-metrics": JOB_METRICS_POLICY,
             },
             "Operators by hand (named, with MFA): list, thaw and restore backups; cannot change or delete any.",
         )
