@@ -17,9 +17,11 @@ from components.deploy_scope import (
     DeployScope,
     boundary_policy,
     bounded_role_names,
+    config_decrypt,
     deploy_boundary_arn,
     deploy_boundary_name,
     deploy_role_name,
+    no_decrypt_but_config,
     protected_role_names,
 )
 from components.dns_failover import (
@@ -28,6 +30,7 @@ from components.dns_failover import (
 from components.providers import IMPORT_IGNORES
 from settings.ci import INFRA_MAIN_BRANCH, CiSettings
 from settings.github_oidc import GITHUB_OIDC_URL, STS_AUDIENCE, GithubRepository, oidc_subject
+from settings.secrets_provider import ALIAS_PATTERN
 from settings.stack import StackSettings
 
 # ReadOnlyAccess also reads data (backup objects, secrets); a preview only needs the shape of the resources, and
@@ -40,12 +43,13 @@ DATA_READ_ACTIONS = (
     "ssm:GetParameter",
     "ssm:GetParameters",
     "ssm:GetParametersByPath",
-    "kms:Decrypt",
 )
 
 
 def preview_data_deny(account_id: str, public_zone: str | None) -> dict[str, Any]:
-    """The preview role reads no data, except the degraded-mode pages (public content its refresh reads)."""
+    """The preview role reads no data, except the degraded-mode pages (public content its refresh reads), and
+    decrypts with no key but the stacks' config keys (their secrets provider: a preview decrypts the stack's
+    config, as it did with the backend's own provider)."""
     deny: dict[str, Any] = {"Sid": "NoDataReads", "Effect": "Deny", "Action": list(DATA_READ_ACTIONS)}
     if public_zone is None:
         deny["Resource"] = "*"
@@ -53,7 +57,7 @@ def preview_data_deny(account_id: str, public_zone: str | None) -> dict[str, Any
         # The page buckets of the zone and of every zone below it (staging.vibelog.io's stack names its own so).
         page = degraded_bucket_name(public_zone, "*", account_id)
         deny["NotResource"] = [f"arn:aws:s3:::{page}/*", f"arn:aws:s3:::*-{page}/*"]
-    return {"Version": "2012-10-17", "Statement": [deny]}
+    return {"Version": "2012-10-17", "Statement": [deny, no_decrypt_but_config("NoOtherKeys")]}
 
 
 # How long a deploy's credentials may last: a production `up` that creates or replaces a CloudFront distribution
@@ -212,6 +216,16 @@ class CiAwsAccess(pulumi.ComponentResource):
                 f"{name}-preview-deny-data",
                 role=self.preview_role.name,
                 policy=json.dumps(preview_data_deny(args.account_id, args.public_zone)),
+                opts=child,
+            )
+            # Every stack's config key: the preview role previews them all (ReadOnlyAccess grants no Decrypt).
+            aws.iam.RolePolicy(
+                f"{name}-preview-config-secrets",
+                role=self.preview_role.name,
+                name="config-secrets",
+                policy=json.dumps(
+                    {"Version": "2012-10-17", "Statement": [config_decrypt(args.account_id, ALIAS_PATTERN)]}
+                ),
                 opts=child,
             )
 

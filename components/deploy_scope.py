@@ -25,6 +25,7 @@ from components.dns_failover import (
 from components.incident_response import vercel_oidc_issuer
 from components.monitoring_dashboard import dashboard_name
 from components.scaling_signals import scaling_alarm_name
+from settings.secrets_provider import ALIAS_PATTERN, config_key_alias
 from settings.stack import StackSettings
 
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -157,6 +158,8 @@ class DeployScope:
     permissions boundary (`deploy_boundary_arn`) attached, which it cannot alter."""
     dashboard: str | None = None
     """The stack's CloudWatch dashboard, if it is monitored."""
+    config_key_alias: str | None = None
+    """The alias of the stack's config key (its secrets provider), if it has one: `up` decrypts the stack's config."""
 
     @classmethod
     def of(
@@ -209,6 +212,7 @@ class DeployScope:
             backup_roles=backup_roles,
             bounded_roles=bounded,
             dashboard=dashboard_name(settings.app.project_name) if settings.monitored else None,
+            config_key_alias=config_key_alias(environment) if backup is not None else None,
         )
 
     def static_policy(self) -> dict[str, Any]:
@@ -289,7 +293,8 @@ class DeployScope:
         if self.keys:
             # Key ids are assigned by AWS; the stack's provider tags every key with the stack's environment. No
             # kms:ScheduleKeyDeletion, kms:Decrypt or kms:PutKeyPolicy: keys of backups are never deleted, used or
-            # re-granted by a deploy (a key policy could hand Decrypt to anyone).
+            # re-granted by a deploy (a key policy could hand Decrypt to anyone). The config key's Decrypt is
+            # DecryptStackConfig's, by its alias.
             statements.append(
                 allow(
                     "ManageOwnKeys",
@@ -307,6 +312,8 @@ class DeployScope:
                     Condition={"StringEquals": {"aws:ResourceTag/environment": self.environment}},
                 )
             )
+        if self.config_key_alias is not None:
+            statements.append(config_decrypt(acct, self.config_key_alias))
         if self.failover:
             statements += self._failover_statements()
         if self.backup_roles:
@@ -592,6 +599,30 @@ class DeployScope:
         )
 
 
+def no_decrypt_but_config(sid: str) -> dict[str, Any]:
+    """Deny kms:Decrypt with any key none of whose aliases is a stack's config key alias (a key without aliases, a
+    backup's, included: `ForAllValues` over no aliases holds)."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"ForAllValues:StringNotLike": {"kms:ResourceAliases": ALIAS_PATTERN}},
+    }
+
+
+def config_decrypt(account_id: str, alias_pattern: str) -> dict[str, Any]:
+    """Allow kms:Decrypt with the config keys whose alias matches: what `pulumi preview` and `up` need of an
+    `awskms://` secrets provider (the stack's data key is decrypted once; values are then decrypted locally)."""
+    return {
+        "Sid": "DecryptStackConfig",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": f"arn:aws:kms:*:{account_id}:key/*",
+        "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": alias_pattern}},
+    }
+
+
 def boundary_policy(account_id: str, backup_buckets: Sequence[str], protected_roles: Sequence[str]) -> dict[str, Any]:
     """The permissions boundary of the bounded roles: anything their own policies allow, except the backups, the
     keys, IAM writes and the protected roles. Whatever a deploy writes into such a role stays inside it."""
@@ -600,8 +631,22 @@ def boundary_policy(account_id: str, backup_buckets: Sequence[str], protected_ro
         {"Sid": "WithinTheirOwnPolicies", "Effect": "Allow", "Action": "*", "Resource": "*"},
         # A bounded role never creates or rewrites a role, policy or provider: it cannot step outside the boundary.
         {"Sid": "NoIamWrites", "Effect": "Deny", "Action": list(IAM_WRITE_ACTIONS), "Resource": "*"},
-        # No bounded role uses a KMS key: none can decrypt a backup, or encrypt into the vault.
-        {"Sid": "NoKeyUse", "Effect": "Deny", "Action": list(KEY_USE_ACTIONS), "Resource": "*"},
+        # No bounded role uses a KMS key: none can decrypt a backup, or encrypt into the vault. One exception: the
+        # preview role decrypts with the stacks' config keys, their secrets provider, as every preview must.
+        {
+            "Sid": "NoKeyUse",
+            "Effect": "Deny",
+            "Action": [a for a in KEY_USE_ACTIONS if a != "kms:Decrypt"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "NoDecryptButThePreview",
+            "Effect": "Deny",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{account_id}:role/{PREVIEW_ROLE_NAME}"}},
+        },
+        no_decrypt_but_config("NoDecryptButConfig"),
     ]
     if protected_roles:
         statements.append(

@@ -17,6 +17,8 @@ from policy.type_tokens import IAM_ROLE as ROLE
 from policy.type_tokens import OIDC_PROVIDER as OIDC
 from policy.type_tokens import ROLE_POLICY as POLICY
 from settings.github_oidc import GITHUB_OIDC_HOST
+from settings.secrets_provider import config_key_alias
+from tests.helpers.access import account_of, boundary_of, deployed, inline_policies, role_arn
 from tests.helpers.iam_eval import allowed, allows_on, documents, unscoped_actions, write_actions
 from tests.helpers.stacks import committed_document, only_problem, plan_of, settings_of, stack_config
 
@@ -75,9 +77,41 @@ def test_preview_role_trusts_pull_requests_and_main_only_and_cannot_read_data(pr
     preview_policies = {r.inputs["policyArn"] for r in attachments if r.inputs["role"] == "vibelog-infra-preview"}
     assert preview_policies == {"arn:aws:iam::aws:policy/ReadOnlyAccess"}
     deny = production.one("aws:iam/rolePolicy:RolePolicy", "ci-aws-preview-deny-data")
-    (statement,) = json.loads(deny.inputs["policy"])["Statement"]
+    statement, _ = json.loads(deny.inputs["policy"])["Statement"]
     assert statement["Effect"] == "Deny", deny.urn
-    assert set(statement["Action"]) == set(DATA_READ_ACTIONS) >= {"s3:GetObject", "kms:Decrypt"}, deny.urn
+    assert set(statement["Action"]) == set(DATA_READ_ACTIONS) >= {"s3:GetObject", "ssm:GetParameter"}, deny.urn
+
+
+def test_the_preview_role_decrypts_with_the_stacks_config_keys_only() -> None:
+    """Its secrets provider is the stack's config key: every stack's preview decrypts with it, and with no other."""
+    plan = deployed("production")
+    role = plan.one(ROLE, "ci-aws-preview")
+    policies = inline_policies(plan, role)
+    boundary = boundary_of(plan, role)
+    key = f"arn:aws:kms:us-east-1:{account_of(plan)}:key/mrk-1"
+    caller = {"aws:PrincipalArn": [role_arn(plan, role)]}
+    for stack in ("staging", "production"):
+        context = caller | {"kms:ResourceAliases": [config_key_alias(stack)]}
+        assert allowed(policies, "kms:Decrypt", key, context, boundary=boundary), f"{role.urn}: {stack}'s config key"
+    for aliases in ([], ["alias/vibelog-backups"], ["alias/other-production-config"]):
+        context = caller | {"kms:ResourceAliases": aliases}
+        assert not allowed(policies, "kms:Decrypt", key, context, boundary=boundary), f"{role.urn}: {aliases}"
+    for action in ("kms:Encrypt", "kms:GenerateDataKey"):
+        context = caller | {"kms:ResourceAliases": [config_key_alias("production")]}
+        assert not allowed(policies, action, key, context, boundary=boundary), f"{role.urn}: {action}"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_a_deploy_role_decrypts_with_its_own_stacks_config_key_only(stack: str) -> None:
+    plan = deployed(stack)
+    role = plan.one(ROLE, "ci-aws-deploy")
+    policies = inline_policies(plan, role)
+    key = f"arn:aws:kms:us-west-2:{account_of(plan)}:key/mrk-1"
+    own = {"kms:ResourceAliases": [config_key_alias(stack)]}
+    assert allowed(policies, "kms:Decrypt", key, own), f"{role.urn}: its own config key"
+    other = "production" if stack == "staging" else "staging"
+    assert not allowed(policies, "kms:Decrypt", key, {"kms:ResourceAliases": [config_key_alias(other)]}), role.urn
+    assert not allowed(policies, "kms:Decrypt", key, {"kms:ResourceAliases": []}), f"{role.urn}: a backup key"
 
 
 def test_roles_of_the_owning_stack_wait_for_the_provider(production: Plan) -> None:
@@ -296,7 +330,8 @@ def test_the_preview_role_refreshes_the_degraded_page_and_writes_nothing(product
     managed = {r.inputs["policyArn"] for r in attachments if r.inputs["role"] == "vibelog-infra-preview"}
     assert managed == {"arn:aws:iam::aws:policy/ReadOnlyAccess"}, "AWS's ReadOnlyAccess grants no write"
     inline = documents(r for r in production.by_type(POLICY) if r.inputs["role"] == "vibelog-infra-preview")
-    assert write_actions(inline) == [], "the preview role's own statements write nothing"
+    # Decrypt, with the stacks' config keys only, is the secrets provider's read of each stack's config.
+    assert write_actions(inline) == ["kms:Decrypt"], "the preview role's own statements write nothing"
     # ReadOnlyAccess allows s3:Get* on every object; the inline deny decides what stays readable.
     read_only = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}
     page = production.one(BUCKET_OBJECT, "dns-degraded-page")

@@ -177,16 +177,24 @@ def capped_problems(plan: Plan, boundary: list[dict[str, Any]]) -> list[str]:
     return [f"{a} on {arn}" for a, arn in requests if allowed(EVERYTHING, a, arn, boundary=boundary)]
 
 
-def own_grants(plan: Plan, role: Registration) -> list[tuple[str, str]]:
-    """(action, resource) of every Allow statement of the role's own policies."""
-    return [
-        (action, resource)
-        for document in inline_policies(plan, role)
-        for statement in document["Statement"]
-        if statement["Effect"] == "Allow"
-        for action in listed(statement["Action"])
-        for resource in listed(statement["Resource"])
-    ]
+def own_grants(plan: Plan, role: Registration) -> list[tuple[str, str, dict[str, list[str]]]]:
+    """(action, resource, request context) of every Allow statement of the role's own policies: the role calling,
+    with the key aliases a `kms:ResourceAliases` condition of the statement asks for."""
+    grants = []
+    for document in inline_policies(plan, role):
+        for statement in document["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            context = {"aws:PrincipalArn": [role_arn(plan, role)]}
+            for test in statement.get("Condition", {}).values():
+                if "kms:ResourceAliases" in test:
+                    context["kms:ResourceAliases"] = [p.replace("*", "x") for p in listed(test["kms:ResourceAliases"])]
+            grants += [
+                (action, resource, context)
+                for action in listed(statement["Action"])
+                for resource in listed(statement["Resource"])
+            ]
+    return grants
 
 
 def listed(value: str | list[str]) -> list[str]:
@@ -202,8 +210,8 @@ def test_the_boundary_keeps_bounded_roles_from_backups_keys_and_iam(stack: str) 
             continue
         assert capped_problems(plan, boundary) == [], f"{role.urn}: its boundary leaves these open"
         # And it still lets the role do its job: every action of its own statements.
-        for action, resource in own_grants(plan, role):
-            assert allowed(EVERYTHING, action, resource, boundary=boundary), (
+        for action, resource, context in own_grants(plan, role):
+            assert allowed(EVERYTHING, action, resource, context, boundary=boundary), (
                 f"{role.urn}: its boundary denies its own {action} on {resource}"
             )
 
