@@ -408,3 +408,17 @@ def test_only_creations_are_allowed_on_every_resource(stack: str, up_plans: dict
     unscoped = unscoped_actions(deploy_policies(up_plans[stack]))
     others = [a for a in unscoped if not a.split(":", 1)[1].startswith(("Create", "Request", "AddTagsTo"))]
     assert others == [], f"{stack}'s deploy role may {others} on every resource"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_no_deploy_role_can_point_a_config_alias_at_another_key(stack: str) -> None:
+    """Decrypt follows the alias (kms:ResourceAliases): whoever could create or move an alias could decrypt with any
+    key. The aliases are an administrator's, like the keys."""
+    plan = deployed(stack)
+    role = plan.one(ROLE, "ci-aws-deploy")
+    policies = inline_policies(plan, role)
+    account = account_of(plan)
+    for region in ("us-east-1", "us-west-2"):
+        alias = f"arn:aws:kms:{region}:{account}:{config_key_alias(stack)}"
+        for action in ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"):
+            assert not allowed(policies, action, alias), f"{role.urn} may {action} {alias}"
