@@ -307,6 +307,13 @@ class DeployScope:
                     Condition={"StringEquals": {"aws:ResourceTag/environment": self.environment}},
                 )
             )
+            # The configuration key's aliases (components/config_secrets.py) are read on a refresh through
+            # ListAliases, which IAM authorizes on `*` only. Like the keys, they are created by an administrator's
+            # first `up`, and only an administrator re-points or deletes one: an alias moved onto another key would
+            # hand the stack's secrets provider (awskms://alias/...) to whoever holds that key. No kms:CreateAlias,
+            # UpdateAlias or DeleteAlias, and no kms:ReplicateKey (the replica's tags and description are
+            # ManageOwnKeys', as the other keys').
+            statements.append(allow("ReadKeyAliases", ["kms:ListAliases"], ["*"]))
         if self.failover:
             statements += self._failover_statements()
         if self.backup_roles:
