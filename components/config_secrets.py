@@ -1,6 +1,6 @@
 """The stack's secrets provider: one multi-region KMS key, its replica in the vault's region, one alias in both.
 
-The stack file's `secretsprovider: awskms://alias/<project>-<stack>-config?region=<primary>` encrypts every
+The stack file's `secretsprovider: awskms://alias/vibelog-<stack>-config?region=<primary>` encrypts every
 `secure:` value with it; a multi-region key and its replica share key material and key id (`mrk-...`), so after the
 loss of the primary region the same ciphertext decrypts with `?region=<vault region>` (docs/deploying.md). The
 configuration backup (`python -m ops config-backup`) encrypts the Vercel project's variables with it too.
@@ -26,7 +26,7 @@ class ConfigSecretsArgs:
     """Where the stack's configuration key lives and what it is called."""
 
     project_name: str
-    """The stack's project name (`vibelog`): the alias starts with it."""
+    """The stack's project name (`vibelog`, `vibelog-staging`): the keys' descriptions name it."""
     environment: str
     """The stack's name: the alias names it, one key per stack."""
     primary_region: str
@@ -53,16 +53,18 @@ class ConfigSecretsArgs:
     @property
     def alias_name(self) -> str:
         """The alias in both regions (`alias/vibelog-production-config`)."""
-        return config_alias_name(self.project_name, self.environment)
+        return config_alias_name(self.environment)
 
     def secrets_provider(self, region: str) -> str:
         """The Pulumi secrets provider URL that reaches the key through its alias in `region`."""
         return f"awskms://{self.alias_name}?region={region}"
 
 
-def config_alias_name(project_name: str, environment: str) -> str:
-    """The alias of a stack's configuration key."""
-    return f"alias/{project_name}-{environment}-config"
+def config_alias_name(environment: str) -> str:
+    """The alias of a stack's configuration key: `vibelog-<stack>-...` as the account's other per-stack names (the
+    deploy role, its boundary, the runbooks' role: components/deploy_scope.py), not the project name, which already
+    ends with the stack's name outside production (`vibelog-staging`)."""
+    return f"alias/vibelog-{environment}-config"
 
 
 class ConfigSecrets(pulumi.ComponentResource):
