@@ -307,13 +307,13 @@ class DeployScope:
                     Condition={"StringEquals": {"aws:ResourceTag/environment": self.environment}},
                 )
             )
-            # The configuration key's aliases (components/config_secrets.py) are read on a refresh through
-            # ListAliases, which IAM authorizes on `*` only. Like the keys, they are created by an administrator's
-            # first `up`, and only an administrator re-points or deletes one: an alias moved onto another key would
-            # hand the stack's secrets provider (awskms://alias/...) to whoever holds that key. No kms:CreateAlias,
-            # UpdateAlias or DeleteAlias, and no kms:ReplicateKey (the replica's tags and description are
-            # ManageOwnKeys', as the other keys').
-            statements.append(allow("ReadKeyAliases", ["kms:ListAliases"], ["*"]))
+            # The configuration key (components/config_secrets.py) follows the same rule: an administrator's first
+            # `up` creates the key, its replica (kms:ReplicateKey) and both aliases; a later deploy only re-tags or
+            # re-describes the two keys (above: the replica carries the stack's tag too). Nothing for the aliases:
+            # an alias has no tags, a deploy never refreshes (deploy.yml; drift.yml refreshes with the preview role),
+            # so it never reads one (ListAliases, IAM's `*` only), and only an administrator re-points or deletes one
+            # (kms:UpdateAlias, DeleteAlias): an alias moved onto another key would hand the stack's secrets provider
+            # (awskms://alias/...) to whoever holds that key.
         if self.failover:
             statements += self._failover_statements()
         if self.backup_roles:
