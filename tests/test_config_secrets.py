@@ -35,7 +35,7 @@ def of_config(plan: Plan) -> list[Registration]:
 
 
 def db_arn(plan: Plan) -> str:
-    return "arn:aws:s3:::" + plan.one("aws:s3/bucket:Bucket", "backup-db").inputs["bucket"]
+    return "arn:aws:s3:::" + str(plan.one("aws:s3/bucket:Bucket", "backup-db").inputs["bucket"])
 
 
 # ------------------------------------------------------------------------------------------- the key
