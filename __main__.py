@@ -8,6 +8,7 @@ from components.backup_jobs import BackupJobs, BackupJobsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.ci_aws_access import CiAwsAccess, CiAwsAccessArgs, DeployBoundary, DeployBoundaryArgs
 from components.ci_environment import CiEnvironment, CiEnvironmentArgs
+from components.config_secrets import ConfigSecrets, ConfigSecretsArgs
 from components.deploy_scope import DeployScope
 from components.dns_failover import DnsFailover, DnsFailoverArgs
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
@@ -125,6 +126,17 @@ if declares_all:
         if ci_access is not None and ci_access.provider is not None:
             # The vault's roles trust the OIDC provider this stack declares: they wait for it.
             backup_args = dataclasses.replace(backup_args, oidc_provider=ci_access.provider)
+        # The stack's secrets provider and the configuration backups' key, before the vault whose roles use it.
+        config_secrets = ConfigSecrets("config-secrets", ConfigSecretsArgs.from_settings(settings, backup, providers))
+        pulumi.export("config_secrets_provider", config_secrets.secrets_provider)
+        pulumi.export("config_secrets_provider_replica", config_secrets.replica_secrets_provider)
+        pulumi.export("config_kms_key_arn", config_secrets.key_arn)
+        pulumi.export("config_kms_replica_key_arn", config_secrets.replica_key_arn)
+        backup_args = dataclasses.replace(
+            backup_args,
+            config_key_arn=config_secrets.key_arn,
+            config_replica_key_arn=config_secrets.replica_key_arn,
+        )
         vault = BackupVault("backup", backup_args)
         pulumi.export("backup_database_bucket", vault.database_bucket)
         pulumi.export("backup_uploads_bucket", vault.uploads_bucket)
@@ -132,6 +144,7 @@ if declares_all:
         pulumi.export("backup_writer_role_arn", vault.writer_role_arn)
         pulumi.export("backup_restore_test_role_arn", vault.reader_role_arn)
         pulumi.export("backup_operator_role_arn", vault.operator_role_arn)
+        pulumi.export("backup_config_role_arn", vault.config_role_arn)
         jobs = BackupJobs(
             "backup-jobs",
             BackupJobsArgs.from_settings(
@@ -142,10 +155,16 @@ if declares_all:
                 database_bucket=vault.database_bucket,
                 uploads_bucket=vault.uploads_bucket,
                 uploads_backup_bucket=vault.uploads_backup_bucket,
+                config_role_arn=vault.config_role_arn,
+                config_key_arn=config_secrets.key_arn,
+                vercel_project_id=app.project_id,
+                vercel_org_id=app.project.team_id,
             ),
             opts=providers.opts(providers.github),
         )
-        pulumi.export("backup_job_environments", [jobs.writer_environment, jobs.reader_environment])
+        pulumi.export(
+            "backup_job_environments", [jobs.writer_environment, jobs.reader_environment, jobs.config_environment]
+        )
     if settings.runbooks is not None and ci_access is not None:
         runbook_role = RunbookRole(
             "runbooks-aws",

@@ -44,13 +44,16 @@ class BackupJobsArgs:
     """`<stack>-maintenance`: the weekly database maintenance. Apart from the writer's: it deletes rows, needs no AWS
     role (no role trusts it, so its token cannot write the vault), and the dump's environment stays read-only on the
     database."""
+    config: JobEnvironment
+    """`<stack>-config-backup`: the daily configuration backup, trusted by the vault's config role; it alone holds a
+    Vercel token among the backup environments."""
     admins_bypass: bool = False
     """Whether admins may skip the environments' rules: true only where the GitHub plan has no protection rules
     (GitHub then keeps its default, and declaring false would plan an update on every run)."""
 
     def __post_init__(self) -> None:
         problems: list[str] = []
-        for environment in (self.writer, self.reader, self.maintenance):
+        for environment in (self.writer, self.reader, self.maintenance, self.config):
             problems += environment_problems(environment.variables, environment.secrets)
         if problems:
             raise ValueError("; ".join(problems))
@@ -66,6 +69,10 @@ class BackupJobsArgs:
         database_bucket: pulumi.Input[str],
         uploads_bucket: pulumi.Input[str],
         uploads_backup_bucket: pulumi.Input[str],
+        config_role_arn: pulumi.Input[str],
+        config_key_arn: pulumi.Input[str],
+        vercel_project_id: pulumi.Input[str],
+        vercel_org_id: pulumi.Input[str],
     ) -> BackupJobsArgs:
         """The environments for the stack these settings describe; ARNs and bucket names come from the vault."""
         yearly = backup.yearly.transitions
@@ -136,12 +143,29 @@ class BackupJobsArgs:
                 # which a transaction-mode pooler does not keep.
                 {"MAINTENANCE_DATABASE_URL": settings.secrets.direct_url.get_secret_value(), "SLACK_WEBHOOK": slack},
             ),
+            config=JobEnvironment(
+                settings.config_backup_environment,
+                {
+                    "STACK": settings.environment,
+                    "BACKUP_VAULT_REGION": backup.region,
+                    "BACKUP_DATABASE_BUCKET": database_bucket,
+                    "AWS_ROLE_ARN": config_role_arn,
+                    # The primary key, in the stack's region (components/config_secrets.py).
+                    "CONFIG_KMS_KEY_ARN": config_key_arn,
+                    "CONFIG_KMS_REGION": settings.primary_region,
+                    "VERCEL_ORG_ID": vercel_org_id,
+                    "VERCEL_PROJECT_ID": vercel_project_id,
+                },
+                # The deploy token the CI environment holds: the job lists the project's variables and reads the
+                # values the API returns (never written in plaintext: ops encrypts each with the key above).
+                {"VERCEL_TOKEN": settings.secret("vercel_deploy_token").get_secret_value(), "SLACK_WEBHOOK": slack},
+            ),
         )
 
 
 class BackupJobs(pulumi.ComponentResource):
-    """`<stack>-backup`, `<stack>-restore-test` and `<stack>-maintenance` in the infra repository, owned by the stack
-    that owns the roles.
+    """`<stack>-backup`, `<stack>-restore-test`, `<stack>-maintenance` and `<stack>-config-backup` in the infra
+    repository, owned by the stack that owns the roles.
 
     A workflow naming an environment that does not exist makes GitHub create it, unprotected: any branch could
     then assume the roles that trust it. Declared here, each deploys only from protected branches.
@@ -153,13 +177,21 @@ class BackupJobs(pulumi.ComponentResource):
     """Name of the restore test's environment."""
     maintenance_environment: pulumi.Output[str]
     """Name of the maintenance's environment."""
+    config_environment: pulumi.Output[str]
+    """Name of the configuration backup's environment."""
 
     def __init__(self, name: str, args: BackupJobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:backup:BackupJobs", name, None, opts)
         self.environments: list[github.RepositoryEnvironment] = []
         self.variables: list[github.ActionsEnvironmentVariable] = []
         self.secrets: list[github.ActionsEnvironmentSecret] = []
-        for key, job in (("writer", args.writer), ("reader", args.reader), ("maintenance", args.maintenance)):
+        jobs = (
+            ("writer", args.writer),
+            ("reader", args.reader),
+            ("maintenance", args.maintenance),
+            ("config", args.config),
+        )
+        for key, job in jobs:
             # No reviewers and no wait timer: a scheduled job cannot wait for an approval; the review that merged
             # it into the protected branch is its approval. prevent_self_review is left unset: the provider sends
             # it on every create and update, and GitHub answers 422 when it is set on an environment without
@@ -186,10 +218,12 @@ class BackupJobs(pulumi.ComponentResource):
         self.writer_environment = self.environments[0].environment
         self.reader_environment = self.environments[1].environment
         self.maintenance_environment = self.environments[2].environment
+        self.config_environment = self.environments[3].environment
         self.register_outputs(
             {
                 "writer_environment": self.writer_environment,
                 "reader_environment": self.reader_environment,
                 "maintenance_environment": self.maintenance_environment,
+                "config_environment": self.config_environment,
             }
         )

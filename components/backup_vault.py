@@ -30,12 +30,22 @@ TRANSITION_MINIMUM_SIZE = "all_storage_classes_128K"
 DATABASE_CLASSES = ("daily", "weekly", "yearly")
 # The dumps the app repository's migrate workflow takes before a migration: their own prefix, rule and writer.
 PRE_MIGRATION = "pre-migration"
+# The configuration backups (`python -m ops config-backup`): their own prefix, rule and role, in the database bucket.
+CONFIG = "config"
 DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE, UPLOADS_PURPOSE = "db-backups", "upload-backups", "uploads"
 BACKUP_BUCKET_PURPOSES = (DATABASE_PURPOSE, UPLOAD_BACKUPS_PURPOSE)
-ROLE_KEYS = ("writer", "restore-test", "replication", "operator", PRE_MIGRATION)
+ROLE_KEYS = ("writer", "restore-test", "replication", "operator", PRE_MIGRATION, CONFIG)
 # Each role's longest session, at least its job's timeout: backup-database.yml (120 minutes), restore-test.yml (240),
-# migrate.yml's dump (120); an operator's restore by hand gets the database's 4-hour RTO too.
-SESSION_SECONDS = {"writer": 7200, "restore-test": 14400, "replication": 3600, "operator": 14400, PRE_MIGRATION: 7200}
+# migrate.yml's dump (120), config-backup.yml (15, within configure-aws-credentials' default hour); an operator's
+# restore by hand gets the database's 4-hour RTO too.
+SESSION_SECONDS = {
+    "writer": 7200,
+    "restore-test": 14400,
+    "replication": 3600,
+    "operator": 14400,
+    PRE_MIGRATION: 7200,
+    CONFIG: 3600,
+}
 # Every role whose job reports to the stack's dashboard (settings/backup_metrics.py) may do exactly that.
 JOB_METRICS_POLICY = document(put_metric_data("PutJobMetrics", backup_metrics.NAMESPACE))
 
@@ -87,6 +97,8 @@ class BackupVaultArgs:
     """The incremental upload backups, the whole uploads backup bucket."""
     pre_migration_class: BackupClass
     """The dumps taken before a migration (pre-migration/), in the database bucket."""
+    config_class: BackupClass
+    """The configuration backups (config/), in the database bucket."""
     noncurrent_version_days: int
     """Days an overwritten or expired version is kept before it is removed."""
     abort_incomplete_upload_days: int
@@ -99,12 +111,21 @@ class BackupVaultArgs:
     """GitHub OIDC subject of the scheduled backup workflow."""
     reader_subject: str
     """GitHub OIDC subject of the restore-test workflow."""
+    stack: str
+    """The stack's name: the configuration job may encrypt only with it as the KMS encryption context's `stack`."""
+    config_subject: str
+    """GitHub OIDC subject of the configuration backup (this infra repository's `<stack>-config-backup`)."""
     operators: tuple[str, ...] = ()
     """IAM users or roles (ARNs) whose people may assume the operator role, with MFA."""
     pre_migration_subject: str | None = None
     """GitHub OIDC subject of the app repository's pre-migration dump job, when the stack takes one."""
     oidc_provider: pulumi.Resource | None = None
     """The account's GitHub OIDC provider when this stack declares it: the roles that trust it wait for it."""
+    config_key_arn: pulumi.Input[str] | None = None
+    """The stack's configuration key (components/config_secrets.py), primary region: required by the vault, whose
+    config role encrypts with it and whose operator decrypts with it."""
+    config_replica_key_arn: pulumi.Input[str] | None = None
+    """Its replica in the vault's region: the operator decrypts with it when the primary region is lost."""
 
     @classmethod
     def from_settings(cls, settings: StackSettings, backup: BackupSettings, providers: Providers) -> BackupVaultArgs:
@@ -125,12 +146,17 @@ class BackupVaultArgs:
             database_classes={key: backup_class(f"{key}/", key) for key in DATABASE_CLASSES},
             uploads_class=backup_class("", "uploads"),
             pre_migration_class=BackupClass(f"{PRE_MIGRATION}/", backup.pre_migration_retention_days, ()),
+            config_class=backup_class(f"{CONFIG}/", CONFIG),
             noncurrent_version_days=backup.noncurrent_version_days,
             abort_incomplete_upload_days=backup.abort_incomplete_upload_days,
             lock_mode=backup.object_lock.mode,
             lock_days=backup.object_lock.days,
             writer_subject=backup.writer_subject,
             reader_subject=backup.reader_subject,
+            stack=settings.environment,
+            config_subject=oidc_subject(
+                settings.github_repository("infra"), environment=settings.config_backup_environment
+            ),
             operators=tuple(backup.operators),
             pre_migration_subject=oidc_subject(
                 settings.github_repository("app"), environment=settings.migration_environment(BACKUP_SUFFIX)
@@ -140,7 +166,7 @@ class BackupVaultArgs:
         )
 
     def role_name(self, key: str) -> str:
-        """A vault role's name: `writer`, `restore-test`, `replication` or `pre-migration` (see ROLE_KEYS)."""
+        """A vault role's name: `writer`, `restore-test`, `replication`, `pre-migration`, ... (see ROLE_KEYS)."""
         return f"{self.bucket_prefix}-backup-{key}"
 
     def backup_bucket_names(self) -> tuple[str, ...]:
@@ -196,11 +222,18 @@ class BackupVault(pulumi.ComponentResource):
     """Role the named operators assume (with MFA) to list, thaw and restore backups by hand."""
     pre_migration_role_arn: pulumi.Output[str] | None
     """Role the app repository's pre-migration dump assumes, when the stack takes one."""
+    config_role_arn: pulumi.Output[str]
+    """Role the configuration backup workflow assumes to write its documents."""
 
     def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if args.config_key_arn is None or args.config_replica_key_arn is None:
+            raise ValueError(
+                "the vault's config role needs the stack's configuration key (components/config_secrets.py)"
+            )
         super().__init__("vibelog:backup:BackupVault", name, None, opts)
         self._name = name
         self._args = args
+        self._config_keys: list[pulumi.Input[str]] = [args.config_key_arn, args.config_replica_key_arn]
         vault = pulumi.ResourceOptions(parent=self, provider=args.vault_provider)
         primary = pulumi.ResourceOptions(parent=self, provider=args.primary_provider)
         # What holds backups survives `pulumi destroy` and refuses an accidental replace or delete.
@@ -234,7 +267,7 @@ class BackupVault(pulumi.ComponentResource):
         self.database_lifecycle = self._lifecycle(
             "db",
             self.database,
-            [*args.database_classes.items(), (PRE_MIGRATION, args.pre_migration_class)],
+            [*args.database_classes.items(), (PRE_MIGRATION, args.pre_migration_class), (CONFIG, args.config_class)],
             vault,
             expire_current=True,
         )
@@ -291,6 +324,8 @@ class BackupVault(pulumi.ComponentResource):
         if args.pre_migration_subject is not None:
             self.pre_migration_role, self.pre_migration_policies = self._pre_migration_role(args.pre_migration_subject)
 
+        self.config_role, self.config_policies = self._config_role(args.config_key_arn)
+
         self.database_bucket = self.database.bucket.bucket
         self.uploads_bucket = self.uploads.bucket.bucket
         self.uploads_backup_bucket = self.uploads_backup.bucket.bucket
@@ -298,6 +333,7 @@ class BackupVault(pulumi.ComponentResource):
         self.reader_role_arn = self.reader_role.arn
         self.operator_role_arn = self.operator_role.arn
         self.pre_migration_role_arn = self.pre_migration_role.arn if self.pre_migration_role is not None else None
+        self.config_role_arn = self.config_role.arn
         self.register_outputs(
             {
                 "database_bucket": self.database_bucket,
@@ -306,6 +342,7 @@ class BackupVault(pulumi.ComponentResource):
                 "writer_role_arn": self.writer_role_arn,
                 "reader_role_arn": self.reader_role_arn,
                 "operator_role_arn": self.operator_role_arn,
+                "config_role_arn": self.config_role_arn,
             }
         )
 
@@ -648,6 +685,8 @@ class BackupVault(pulumi.ComponentResource):
         ]
         if archived:
             reads.append(statement("Allow", ["s3:RestoreObject"], archived, Sid="ThawArchivedDumps"))
+        # `config-restore` lists config/ and reads its documents by version through ListDumps and ReadDumps (the
+        # whole database bucket); what it adds is the configuration key, to check that each value decrypts.
         trust = document(
             {
                 "Effect": "Allow",
@@ -672,8 +711,77 @@ class BackupVault(pulumi.ComponentResource):
                 ),
                 # A restore test run by hand is a restore test: its verdict reaches the dashboard as the weekly one's.
                 "put-job-metrics": JOB_METRICS_POLICY,
+                # In either region (the replica's after the loss of the primary's), and only what the configuration
+                # backup encrypted for this stack: not the stack file's own secrets, which carry no such context.
+                "decrypt-config-backups": document(
+                    statement(
+                        "Allow",
+                        ["kms:Decrypt"],
+                        self._config_keys,
+                        Sid="DecryptConfigValues",
+                        Condition=self._config_context(),
+                    )
+                ),
             },
             "Operators by hand (named, with MFA): list, thaw and restore backups; cannot change or delete any.",
+        )
+
+    def _config_context(self) -> dict[str, Any]:
+        """The configuration key is used only for this stack's values (ops/config: context {"stack": S, ...})."""
+        return {"StringEquals": {"kms:EncryptionContext:stack": self._args.stack}}
+
+    def _config_role(self, config_key_arn: pulumi.Input[str]) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """What `python -m ops config-backup` calls: a check that its key is new, one new document under config/, and
+        the configuration key's Encrypt of each Vercel value; it reads, deletes and decrypts nothing.
+
+        A role of its own, trusted by its own environment: the job holds the Vercel token, and the dump's writer
+        must not be reachable from it (nor it from the dump's environment, which holds the database's URL).
+        """
+        args = self._args
+        prefix = args.config_class.prefix
+        return self._role(
+            CONFIG,
+            self._github_trust(args.config_subject),
+            {
+                "put-config-backups": document(
+                    # One small document per run; AbortMultipartUpload as every writer of the vault, so a failed
+                    # upload removes its own parts (the bucket policy still refuses a write without If-None-Match).
+                    statement(
+                        "Allow",
+                        ["s3:PutObject", "s3:AbortMultipartUpload"],
+                        [pulumi.Output.concat(self.database.arn, "/", prefix, "*")],
+                        Sid="PutConfigBackups",
+                    ),
+                    # The job checks that its key is new before it writes (ListObjectsV2 under config/<stack>/).
+                    statement(
+                        "Allow",
+                        ["s3:ListBucket"],
+                        [self.database.arn],
+                        Sid="CheckNewConfigKeys",
+                        Condition={"StringLike": {"s3:prefix": [prefix + "*"]}},
+                    ),
+                ),
+                "encrypt-config-backups": document(
+                    # SSE-KMS of the document with the vault's key, through S3 only.
+                    statement(
+                        "Allow",
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        [self.key.arn],
+                        Sid="EncryptConfigBackups",
+                        Condition=self._via_s3(args.vault_region),
+                    ),
+                    # Each Vercel value, encrypted by the job itself with the stack's configuration key (primary
+                    # region), always with the stack in its encryption context; Decrypt stays the operator's.
+                    statement(
+                        "Allow",
+                        ["kms:Encrypt"],
+                        [config_key_arn],
+                        Sid="EncryptConfigValues",
+                        Condition=self._config_context(),
+                    ),
+                ),
+            },
+            "Configuration backups: write new documents under config/ and encrypt values; cannot read or delete any.",
         )
 
     def _replication_role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:

@@ -312,6 +312,13 @@ class DeployScope:
                     Condition={"StringEquals": {"aws:ResourceTag/environment": self.environment}},
                 )
             )
+            # The configuration key (components/config_secrets.py) follows the same rule: an administrator's first
+            # `up` creates the key, its replica (kms:ReplicateKey) and both aliases; a later deploy only re-tags or
+            # re-describes the two keys (above: the replica carries the stack's tag too). Nothing for the aliases:
+            # an alias has no tags, a deploy never refreshes (deploy.yml; drift.yml refreshes with the preview role),
+            # so it never reads one (ListAliases, IAM's `*` only), and only an administrator re-points or deletes one
+            # (kms:UpdateAlias, DeleteAlias): an alias moved onto another key would hand the stack's secrets provider
+            # (awskms://alias/...) to whoever holds that key. Its one use by a deploy is DecryptStackConfig (below).
         if self.config_key_alias is not None:
             statements.append(config_decrypt(acct, self.config_key_alias))
         if self.failover:

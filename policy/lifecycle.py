@@ -425,6 +425,38 @@ RECORD: tuple[Lifecycle, ...] = (
         holds_data=True,
     ),
     Lifecycle(
+        "aws:kms/replicaKey:ReplicaKey",
+        frozenset({"primaryKeyArn"}),
+        ("primaryKeyArn",),
+        "fails",
+        "",
+        f"{AWS}kms/replica_key.go@957dbb4 ResourceReplicaKey (primary_key_arn ForceNew, the only one; description, "
+        "policy, enabled, tags updated in place; resourceReplicaKeyCreate is ReplicateKey, called in the primary "
+        "key's region (NewSessionForRegion) with ReplicaRegion = the provider's region: KMS refuses a second replica "
+        "of the key in one region (AlreadyExistsException) and gives the replica the primary's key id (mrk-...); "
+        "resourceReplicaKeyDelete only schedules the deletion, deletion_window_in_days, and accepts a key already "
+        "pending deletion; the importer is ImportStatePassthrough, the key id)",
+        holds_data=True,
+        gap="the region has no replica for a moment: the vault region cannot decrypt the stack's secrets",
+    ),
+    Lifecycle(
+        "aws:kms/alias:Alias",
+        frozenset({"name", "namePrefix"}),
+        ("name",),
+        "fails",
+        "",
+        f"{AWS}kms/alias.go@4c72bcc ResourceAlias (name, name_prefix ForceNew; target_key_id updated in place by "
+        "resourceAliasUpdate's UpdateAlias; resourceAliasCreate is CreateAlias, which KMS refuses for a name "
+        "that exists in the region (AlreadyExistsException): an alias made by hand is adopted with `pulumi import "
+        "aws:kms/alias:Alias <name> alias/...` (ImportStatePassthrough: the alias name), or deleted first; "
+        f"resourceAliasDelete is DeleteAlias, which leaves the key); {PULUMI_AWS} (`name` auto-named); "
+        f"{BRIDGE_SDKV2}",
+        autonamed="name",
+        # Not key material, but the name the stack file's secrets provider (awskms://alias/...) resolves.
+        holds_data=True,
+        gap="the alias resolves to nothing for a moment: the stack's secrets provider cannot decrypt",
+    ),
+    Lifecycle(
         "aws:route53/zone:Zone",
         frozenset({"name", "delegationSetId"}),
         (),

@@ -27,6 +27,8 @@ ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 RecoveryPath = Literal["supabase_pitr", "backup_vault", "redis_persistence"]
 # The backup class each data class is restored from when the vault is its recovery path.
 VAULT_FEEDS = {"database": "daily", "user_uploads": "uploads"}
+# The GitHub environment (`<stack>-config-backup`) of this infra repository the configuration backup runs in.
+CONFIG_BACKUP_ENVIRONMENT_SUFFIX = "-config-backup"
 
 
 class StorageTransition(ConfigModel):
@@ -90,6 +92,9 @@ class RetentionFloor(ConfigModel):
     weekly: S3Days = setting("Weekly database archives (12 weeks).", example=84, default=84)
     yearly: S3Days = setting("Cold copies of the weekly archive (1 year).", example=365, default=365)
     uploads: S3Days = setting("Incremental user-upload backups.", example=90, default=90)
+    config: S3Days = setting(
+        "Configuration backups (stack files, Vercel environment variables).", example=90, default=90
+    )
 
 
 class RecoveryObjectives(ConfigModel):
@@ -170,6 +175,11 @@ class BackupSettings(ConfigModel):
         "Incremental user-upload backups, replicated from the uploads bucket, kept 90 days in Glacier.",
         default_factory=lambda: _backup_class("0 * * * *", 90, [("GLACIER_IR", 0)]),
     )
+    config: BackupClassSettings = setting(
+        "The stacks' configuration and the Vercel project's environment variables (config/), encrypted, daily at "
+        "03:30 UTC, kept 90 days (the reference's encrypted_backup_daily).",
+        default_factory=lambda: _backup_class("30 3 * * *", 90, []),
+    )
     pre_migration_retention_days: S3Days = setting(
         "Days a pre-migration dump (pre-migration/) is kept: the daily dumps' 30, since a bad migration found later "
         "is recovered from the daily, weekly or yearly dumps taken since; Object Lock's days must fit within it.",
@@ -242,7 +252,13 @@ class BackupSettings(ConfigModel):
 
     def classes(self) -> dict[str, BackupClassSettings]:
         """Every backup class by its key prefix (and config key)."""
-        return {"daily": self.daily, "weekly": self.weekly, "yearly": self.yearly, "uploads": self.uploads}
+        return {
+            "daily": self.daily,
+            "weekly": self.weekly,
+            "yearly": self.yearly,
+            "uploads": self.uploads,
+            "config": self.config,
+        }
 
     @model_validator(mode="after")
     def _meets_objectives(self) -> BackupSettings:
@@ -269,6 +285,14 @@ class BackupSettings(ConfigModel):
                         f"{config_path(BackupSettings, 'recovery_objectives', 'retention_days', key)}",
                     )
                 )
+        config = self.config.schedule
+        if not _schedule_errors(config) and (every := cron_interval_minutes(config)) > MINUTES_PER_DAY:
+            problems.append(
+                (
+                    config_path(BackupSettings, "config", "schedule"),
+                    f"runs every {every // MINUTES_PER_DAY} days: the reference's configuration backup is daily",
+                )
+            )
         shortest = min(
             self.pre_migration_retention_days, *(backup.retention_days for backup in self.classes().values())
         )

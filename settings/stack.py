@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from settings.app import AppSettings, DatabaseSettings, Environment, MonitoringSettings, SupabaseSettings
-from settings.backup import BackupSettings
+from settings.backup import CONFIG_BACKUP_ENVIRONMENT_SUFFIX, BackupSettings
 from settings.base import ACCOUNT_ID_PATTERN, LOCAL_HOSTS, AwsRegion, CrossFieldError, config_path, setting
 from settings.ci import CI_SECRET_FIELDS, DEFAULT_INFRA_REPOSITORY, CiRepositories, CiSettings, GithubRepositorySettings
 from settings.dns import DnsSettings
@@ -462,14 +462,20 @@ class StackSettings(BaseModel):
                 for index, arn in enumerate(backup.operators)
                 if arn.split(":")[4] != account
             ]
-        # With CI the webhook is already reported missing by the CI rules.
+        # With CI the webhook and the Vercel token (the configuration backup reads the project's variables with it)
+        # are already reported missing by the CI rules.
         needed: tuple[str, ...] = ("supabase_storage_access_key_id", "supabase_storage_secret_access_key")
-        needed = needed if self.ci is not None else ("slack_webhook", *needed)
+        needed = needed if self.ci is not None else ("slack_webhook", "vercel_deploy_token", *needed)
         missing = [key("secrets", name) for name in needed if getattr(self.secrets, name) is None]
         problems += [(path, f"a secret is required with {key('backup')}") for path in missing]
         if problems:
             raise CrossFieldError(problems, missing)
         return self
+
+    @property
+    def config_backup_environment(self) -> str:
+        """The configuration backup's environment of this stack in the infra repository (`<stack>-config-backup`)."""
+        return f"{self.environment}{CONFIG_BACKUP_ENVIRONMENT_SUFFIX}"
 
     @property
     def runbook_environment(self) -> str:

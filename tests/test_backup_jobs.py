@@ -34,12 +34,18 @@ def test_each_role_trusts_a_declared_environment_of_the_infra_repository_restric
 ) -> None:
     plan = all_plans[stack]
     environments = {reg.inputs["environment"]: reg for reg in of_jobs(plan, ENVIRONMENT)}
-    assert set(environments) == {f"{stack}-backup", f"{stack}-restore-test", f"{stack}-maintenance"}
+    assert set(environments) == {
+        f"{stack}-backup",
+        f"{stack}-restore-test",
+        f"{stack}-maintenance",
+        f"{stack}-config-backup",
+    }
     roles = [json.loads(reg.inputs["assumeRolePolicy"])["Statement"] for reg in plan.by_type(ROLE)]
     assert f"environment:{stack}-maintenance" not in json.dumps(roles), "a role trusts the maintenance environment"
     for role_name, environment in (
         ("backup-writer", f"{stack}-backup"),
         ("backup-restore-test", f"{stack}-restore-test"),
+        ("backup-config", f"{stack}-config-backup"),
         (None, f"{stack}-maintenance"),
     ):
         if role_name is not None:
@@ -101,7 +107,7 @@ def test_each_job_gets_only_what_it_reads_and_its_credentials_stay_secret(produc
 
 def test_the_role_arns_are_wired_from_the_roles(production: Plan) -> None:
     variables = by_environment(production, VARIABLE, "variableName")
-    for key, role_name in (("writer", "backup-writer"), ("reader", "backup-restore-test")):
+    for key, role_name in (("writer", "backup-writer"), ("reader", "backup-restore-test"), ("config", "backup-config")):
         reg = variables[key]["AWS_ROLE_ARN"]
         role = production.one(ROLE, role_name)
         assert role.urn in reg.property_dependencies["value"], f"{reg.urn} is not {role.urn}'s ARN"
@@ -138,6 +144,7 @@ def test_a_job_environment_name_both_secret_and_variable_is_refused() -> None:
 
     reader = JobEnvironment("staging-restore-test", {"STACK": "staging"}, {"SLACK_WEBHOOK": "x"})
     maintenance = JobEnvironment("staging-maintenance", {"STACK": "staging"}, {"SLACK_WEBHOOK": "x"})
+    config = JobEnvironment("staging-config-backup", {"STACK": "staging"}, {"SLACK_WEBHOOK": "x"})
     writer = JobEnvironment("staging-backup", {"SLACK_WEBHOOK": "x"}, {"slack_webhook": "y"})
     with pytest.raises(ValueError, match="'SLACK_WEBHOOK' is both a secret and a variable"):
-        BackupJobsArgs("vibelog-infra", writer, reader, maintenance)
+        BackupJobsArgs("vibelog-infra", writer, reader, maintenance, config)

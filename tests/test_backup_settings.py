@@ -31,6 +31,7 @@ def test_production_declares_the_reference_schedule_and_retention() -> None:
         "weekly": (84, [("STANDARD_IA", 30)]),  # 12 weeks
         "yearly": (365, [("DEEP_ARCHIVE", 0)]),  # 1 year, offline cold storage
         "uploads": (90, [("GLACIER_IR", 0)]),  # 90 days in Glacier
+        "config": (90, []),  # the stack files and Vercel's variables, encrypted, daily
     }
     assert (backup.daily.schedule, backup.weekly.schedule) == ("0 2 * * *", "0 1 * * 0")  # 02:00, Sunday 01:00 UTC
     assert (backup.object_lock.mode, backup.object_lock.days) == ("COMPLIANCE", 30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from fnmatch import fnmatchcase
 from functools import cache
@@ -10,12 +11,13 @@ from typing import Any
 import pytest
 
 from components.backup_vault import REPLICATED_PREFIXES, UPLOADS_CHECK_PREFIX, BackupVault, BackupVaultArgs
+from components.config_secrets import ConfigSecrets, ConfigSecretsArgs
 from components.providers import Providers
 from infra.engine.mocks import VibelogMocks
 from infra.engine.runtime import Plan, Registration, run_program
 from infra.plans.render import plan_json
 from ops import uploads
-from policy.type_tokens import BUCKET, ROLE_POLICY
+from policy.type_tokens import BUCKET, KMS_ALIAS, KMS_REPLICA_KEY, ROLE_POLICY
 from policy.type_tokens import BUCKET_ENCRYPTION as ENCRYPTION
 from policy.type_tokens import BUCKET_LIFECYCLE as LIFECYCLE
 from policy.type_tokens import BUCKET_OBJECT_LOCK as LOCK
@@ -47,9 +49,16 @@ OIDC_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubuserc
 
 
 def vault_program() -> None:
+    """The vault and the configuration key its config role and operator use, as __main__.py declares them."""
     settings = load_settings()
     assert settings.backup is not None, "the stack declares backups"
-    BackupVault("backup", BackupVaultArgs.from_settings(settings, settings.backup, Providers.for_stack(settings)))
+    providers = Providers.for_stack(settings)
+    config = ConfigSecrets("config-secrets", ConfigSecretsArgs.from_settings(settings, settings.backup, providers))
+    args = BackupVaultArgs.from_settings(settings, settings.backup, providers)
+    BackupVault(
+        "backup",
+        dataclasses.replace(args, config_key_arn=config.key_arn, config_replica_key_arn=config.replica_key_arn),
+    )
 
 
 @cache
@@ -169,8 +178,9 @@ def test_object_lock_mode_and_retention_per_stack(stack: str, mode: str, days: i
 
 def test_everything_that_holds_backups_is_protected_and_retained() -> None:
     plan = vault_plan("production")
-    holders = plan.by_type(BUCKET) + plan.by_type(KEY)
-    assert len(holders) == 5
+    holders = plan.by_type(BUCKET) + plan.by_type(KEY) + plan.by_type(KMS_REPLICA_KEY) + plan.by_type(KMS_ALIAS)
+    # The vault's three buckets and two keys; the configuration key, its replica and their two aliases.
+    assert len(holders) == 9, [reg.urn for reg in holders]
     for reg in holders:
         assert reg.protect, f"{reg.urn} must be protected"
         assert reg.retain_on_delete, f"{reg.urn} must survive `pulumi destroy`"
@@ -187,6 +197,8 @@ def test_database_lifecycle_matches_the_reference() -> None:
         "yearly": ("yearly/", 365, [{"storageClass": "DEEP_ARCHIVE", "days": 0}]),
         # The migrate workflow's dumps: their own prefix and retention (vibelog:backup.preMigrationRetentionDays).
         "pre-migration": ("pre-migration/", 30, []),
+        # The configuration backups (vibelog:backup.config): kept 90 days, no move (each is a small document).
+        "config": ("config/", 90, []),
     }
     actual = {
         rule_id: (rule["filter"]["prefix"], rule["expiration"]["days"], rule["transitions"])
@@ -383,6 +395,7 @@ def test_kms_statements_are_apart_so_bucket_statements_are_known_in_a_preview() 
         "backup-restore-test-read-backups",
         "backup-restore-test-check-uploads-restore",
         "backup-replication-replicate-buckets",
+        "backup-config-put-config-backups",
     ):
         assert plan.one(ROLE_POLICY, name).inputs["policy"] is not UNKNOWN, name
     for name in (
@@ -390,6 +403,8 @@ def test_kms_statements_are_apart_so_bucket_statements_are_known_in_a_preview() 
         "backup-restore-test-decrypt-backups",
         "backup-restore-test-encrypt-uploads-check",
         "backup-replication-replicate-keys",
+        "backup-config-encrypt-config-backups",
+        "backup-operator-decrypt-config-backups",
     ):
         assert plan.one(ROLE_POLICY, name).inputs["policy"] is UNKNOWN, f"{name}: a KMS key ARN is cloud-assigned"
 

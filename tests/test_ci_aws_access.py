@@ -294,7 +294,7 @@ def test_no_deploy_role_shortens_unlocks_or_reopens_a_backup(stack: str, up_plan
     # The pre-migration role exists where the stack takes pre-migration dumps (vibelog:migrations).
     migrations = settings_of(stack).migrations
     takes_dumps = migrations is not None and migrations.pre_migration_backup
-    keys = ["writer", "restore-test", "replication", "operator"] + (["pre-migration"] if takes_dumps else [])
+    keys = ["writer", "restore-test", "replication", "operator", "config"] + (["pre-migration"] if takes_dumps else [])
     expected = sorted(f"{prefix}{key}" for key in keys)
     assert sorted(vault_roles) == expected, vault_roles
     for name in vault_roles:

@@ -78,6 +78,7 @@ def test_staging_on_team_private_repositories_loads_and_declares_what_github_kee
     plan: Plan = plan_of("staging", team_plan)
     environments = plan.by_type(ENVIRONMENT)
     assert sorted(reg.name for reg in environments) == [
+        "backup-jobs-config",
         "backup-jobs-maintenance",
         "backup-jobs-reader",
         "backup-jobs-writer",

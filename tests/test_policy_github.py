@@ -96,7 +96,15 @@ def test_the_committed_environments_prevent_self_review_only_with_reviewers(stag
     # production's runbooks (always reviewers) and the migration environments (reviewers where the rule says so).
     assert sorted(reg.name for reg in environments) == sorted(
         [
-            *2 * ["backup-jobs-maintenance", "backup-jobs-reader", "backup-jobs-writer", "ci-app", "ci-infra"],
+            *2
+            * [
+                "backup-jobs-maintenance",
+                "backup-jobs-reader",
+                "backup-jobs-writer",
+                "backup-jobs-config",
+                "ci-app",
+                "ci-infra",
+            ],
             "runbooks",
             "migrations-staging-migrate",
             "migrations-staging-migrate-rollback",

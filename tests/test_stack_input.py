@@ -269,7 +269,7 @@ def test_a_key_without_its_namespace_is_the_projects_and_may_not_repeat_it() -> 
     text = stack_file("staging").read_text().replace("  vibelog:domain:", "  domain:")
     assert read_stack_config("staging", text=text).values["vibelog:domain"] == "staging.vibelog.io"
     with pytest.raises(StackFileError, match="'vibelog:domain' is given twice"):
-        read_stack_config("staging", text=text.replace("config:\n", "config:\n  vibelog:domain: x.vibelog.io\n"))
+        read_stack_config("staging", text=text.replace("\nconfig:\n", "\nconfig:\n  vibelog:domain: x.vibelog.io\n"))
 
 
 @pytest.mark.parametrize("stack", STACKS)

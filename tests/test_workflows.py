@@ -74,6 +74,7 @@ def test_the_workflows_exist() -> None:
         "runbook-security-lockdown.yml",
         "runbook-switch.yml",
         "migrate.yml",
+        "config-backup.yml",
     }
 
 
@@ -270,6 +271,7 @@ BACKUP_WORKFLOWS = {
     "backup-database.yml": ("dump", "backup", ("daily", "weekly")),
     "backup-uploads.yml": ("sync", "backup", ("uploads",)),
     "restore-test.yml": ("restore-test", "restore-test", ("restoreTest",)),
+    "config-backup.yml": ("config-backup", "config-backup", ("config",)),
 }
 
 
@@ -291,7 +293,11 @@ def test_backup_schedules_are_the_stacks_settings_and_run_in_their_declared_envi
             backup.restore_test_schedule if key == "restoreTest" else backup.classes()[key].schedule for key in classes
         }
         assert crons == wanted, f"{name}: crons {crons} are not {stack}'s vibelog:backup schedules {wanted}"
-        environment = backup.writer_environment if suffix == "backup" else backup.reader_environment
+        environment = {
+            "backup": backup.writer_environment,
+            "restore-test": backup.reader_environment,
+            "config-backup": settings_of(stack).config_backup_environment,
+        }[suffix]
         assert environment == f"{stack}-{suffix}", f"{stack}: the role trusts {environment}"
         # Every vars.X and secrets.X the job reads is declared by the stack in that environment.
         text = yaml.safe_dump(job)
@@ -562,3 +568,13 @@ def test_every_variable_and_secret_migrate_reads_is_declared_in_its_environment(
         for environment in environments:
             missing = read - declared.get(environment, set())
             assert not missing, f"migrate.yml job {job_name}: {sorted(missing)} are not declared in {environment}"
+
+
+def test_the_config_backup_runs_once_per_stack_at_a_time_and_names_its_stack() -> None:
+    workflow = load(WORKFLOWS / "config-backup.yml")
+    assert "workflow_dispatch" in workflow["on"], "an operator can take a configuration backup before a change"
+    job = workflow["jobs"]["config-backup"]
+    assert job["concurrency"] == {"group": "config-backup-${{ matrix.stack }}", "cancel-in-progress": False}
+    runs = [str(step.get("run", "")) for step in steps_of(job)]
+    assert 'python -m ops config-backup --stack "${STACK}"' in runs, runs
+    assert "python -m pip install --quiet -r requirements.txt -c constraints.txt" in runs, runs

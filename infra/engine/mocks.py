@@ -62,6 +62,11 @@ ASSIGNED: dict[str, Computed] = {
         "arn": f"arn:aws:kms:mock-region:000000000000:key/{args.name}",
         "keyId": args.name,
     },
+    # A replica keeps its primary's key id (`mrk-...`, the mock's stand-in: the primary's name) in its own region.
+    "aws:kms/replicaKey:ReplicaKey": lambda args: {
+        "arn": f"arn:aws:kms:mock-region:000000000000:key/{args.name}",
+        "keyId": args.name,
+    },
     "aws:iam/role:Role": lambda args: {"arn": f"arn:aws:iam::000000000000:role/{args.inputs.get('name', args.name)}"},
     "aws:cloudwatch/eventApiDestination:EventApiDestination": lambda args: {
         "arn": f"arn:aws:events:us-east-1:000000000000:api-destination/{args.inputs.get('name', args.name)}/mock"
