@@ -285,12 +285,12 @@ def key_in_region(arn: str, region: str) -> str:
 
 def check_values(kms: KMSClient, vercel: Mapping[str, Any], *, stack: str, region: str) -> tuple[int, int]:
     """Decrypt every kept value with the configuration key in `region`, keeping nothing: (decrypted, without)."""
-    key = key_in_region(str(vercel.get("kms_key_arn", "")), region)
     decrypted = without = 0
     for item in vercel.get("variables") or []:
         if item.get("value") is None:
             without += 1
             continue
+        key = key_in_region(str(vercel.get("kms_key_arn", "")), region)
         try:
             kms.decrypt(
                 CiphertextBlob=base64.b64decode(str(item["value"]), validate=True),
