@@ -47,7 +47,6 @@ DUMP_PREFIXES = tuple(f"{schedule}/" for schedule in vault.DATABASE_SCHEDULES)
 UPLOAD_PREFIXES = (uploads.OBJECTS_PREFIX, uploads.MANIFESTS_PREFIX)
 # CloudWatch calls keep their namespace where S3 calls keep a key prefix: PutMetricData is scoped by it.
 CONFIG_KEY_REGION = "us-east-1"
-STAND_IN_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 JOB_METRICS: Entry = ("cloudwatch", "PutMetricData", "", BACKUP_METRICS_NAMESPACE)
 
 # Every AWS call each verb makes (its Supabase Storage calls are Supabase's keys', not a role's).
@@ -188,7 +187,13 @@ def scenario(
 ) -> Iterator[Scenario]:
     seed(database)
     # The configuration key: a multi-region primary and its replica in the vault's region.
-    kms = boto3.client("kms", endpoint_url=kms_server.endpoint, region_name=CONFIG_KEY_REGION, **STAND_IN_KEYS)
+    kms = boto3.client(
+        "kms",
+        endpoint_url=kms_server.endpoint,
+        region_name=CONFIG_KEY_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     key = kms.create_key(MultiRegion=True)["KeyMetadata"]
     kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion=REGION)
     buckets = {
@@ -337,15 +342,22 @@ def bucket_keys(plan: Plan) -> dict[str, tuple[str, str]]:
 
 
 def requests_of(
-    entries: frozenset[Entry], variables: Mapping[str, str], keys: Mapping[str, tuple[str, str]]
+    entries: frozenset[Entry], variables: Mapping[str, str], keys: Mapping[str, tuple[str, str]], stack: str
 ) -> list[Request]:
     """What IAM authorizes for these calls, with the job's buckets (an entry whose bucket variable the job's
-    environment does not declare is a call the verb skips)."""
+    environment does not declare is a call the verb skips) and keys (a KMS call is never skipped: a key whose ARN
+    variable is not declared is named as missing)."""
     found = []
     for service, operation, variable, prefix in sorted(entries):
         if service == "cloudwatch":
             context = {"cloudwatch:namespace": prefix} if operation == "PutMetricData" else {}
             found += [Request(action, "*", context) for action in ACTIONS[operation]]
+            continue
+        if service == "kms":
+            found += [
+                Request(f"kms:{operation}", arn, {"kms:EncryptionContext:stack": stack})
+                for arn in key_arns(operation, prefix, variables)
+            ]
             continue
         if variable not in variables:
             continue
@@ -362,6 +374,19 @@ def requests_of(
             via = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
             found += [Request(action, key, via) for action in KEY_ACTIONS.get(operation, ())]
     return found
+
+
+def key_arns(operation: str, variable: str, variables: Mapping[str, str]) -> list[str]:
+    """The ARNs a KMS call names: the key's (`$<variable>_ARN`, the multi-region primary); a Decrypt also its
+    replica in the vault's region (the database bucket's name ends with it), what a restore uses after a region
+    loss."""
+    primary = variables.get(f"{variable}_ARN", f"<${variable}_ARN not declared>")
+    arns = [primary]
+    parts = primary.split(":")
+    if operation == "Decrypt" and DB in variables and len(parts) > 3:
+        vault_region = "-".join(variables[DB].split("-")[-3:])
+        arns.append(":".join([*parts[:3], vault_region, *parts[4:]]))
+    return sorted(set(arns))
 
 
 def job_calls(job: AwsJob, verb: str) -> frozenset[Entry]:
@@ -404,7 +429,12 @@ def job_requests() -> dict[str, tuple[Plan, Registration, list[tuple[str, list[R
         plan, role = role_of(job, plans)
         variables = environment_variables(plan, job.environment)
         keys = bucket_keys(plan)
-        needed = [r for verb in verbs if verb in VERB_CALLS for r in requests_of(job_calls(job, verb), variables, keys)]
+        needed = [
+            r
+            for verb in verbs
+            if verb in VERB_CALLS
+            for r in requests_of(job_calls(job, verb), variables, keys, plan.stack)
+        ]
         found.setdefault(role.urn, (plan, role, []))[2].append((job.label, needed))
     return found
 
@@ -510,7 +540,8 @@ def test_every_verb_the_docs_tell_a_person_to_run_has_a_principal_that_can_run_i
         UPLOAD_BACKUPS: plan.outputs["backup_uploads_backup_bucket"],
     }
     jobs = [
-        (f"python -m ops {verb}", requests_of(VERB_CALLS[verb], variables, bucket_keys(plan))) for verb in sorted(verbs)
+        (f"python -m ops {verb}", requests_of(VERB_CALLS[verb], variables, bucket_keys(plan), stack))
+        for verb in sorted(verbs)
     ]
     assert grant_problems(inline_policies(plan, operator), jobs) == [], operator.urn
     # Only the people the settings name, and only with MFA.
