@@ -102,6 +102,10 @@ def plausible(variable: Variable, servers: dict[str, str]) -> str:
         return "90"
     if name.endswith(("_TABLE", "_INDEX")):
         return name.lower()  # a well-formed name the seeded database does not hold: the job's refusal
+    if name == "OPS_STALL_SECONDS":
+        return "300"
+    if name in {"GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT"}:
+        return "12345" if name == "GITHUB_RUN_ID" else "1"
     if name == "GITHUB_STEP_SUMMARY":
         return servers["summary"]
     return f"{CANARY}-{name.lower()}" if variable.secret else f"{name.lower()}-1"
