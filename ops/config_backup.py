@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -83,9 +84,9 @@ def stack_prefix(stack: str) -> str:
     return f"{PREFIX}{stack}/"
 
 
-def backup_key(stack: str, run: str) -> str:
+def backup_key(stack: str, moment: datetime, run: str) -> str:
     """`config/<stack>/<UTC timestamp>-<run>.json`."""
-    return f"{stack_prefix(stack)}{vault.stamp(vault.now())}-{run}.json"
+    return f"{stack_prefix(stack)}{vault.stamp(moment)}-{run}.json"
 
 
 def canonical(document: Mapping[str, Any]) -> bytes:
@@ -219,7 +220,8 @@ def backup(
     """Validate the checkout's stack files, check the run's key is new, read and encrypt the Vercel variables, and
     write the one document (If-None-Match: never over another)."""
     files = read_stack_files(stack, directory)
-    key = backup_key(stack, vault.run_id())
+    moment = vault.now()
+    key = backup_key(stack, moment, vault.run_id())
     vault.require_new(s3, bucket, key)
     section = vercel_section(api, kms, project_id=project_id, key_arn=key_arn, stack=stack)
     document = seal(
@@ -228,7 +230,7 @@ def backup(
             "format": FORMAT,
             "secrets_provider": files.secrets_provider,
             "stack": stack,
-            "taken_at": vault.now().isoformat().replace("+00:00", "Z"),
+            "taken_at": moment.isoformat().replace("+00:00", "Z"),
             "vercel": section,
         }
     )

@@ -149,6 +149,7 @@ def test_a_restore_drill_brings_the_files_back_byte_for_byte(
     assert key.endswith(".json"), key
     assert (document["stack"], document["format"]) == (stack, 1), key
     assert document["secrets_provider"] == config_backup.DEFAULT_PROVIDER, key
+    assert vault.stamp(vault.parse_time(document["taken_at"])) in key, f"{key} is not named for {document['taken_at']}"
     assert sorted(document["files"]) == sorted(originals), key
     for path in setup.checkout.iterdir():
         path.unlink()
@@ -188,6 +189,12 @@ def test_after_a_region_loss_the_values_decrypt_with_the_replica_alone(
     setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     key, document = backup(setup, capsys)
+    # A region holding no copy of the key: nothing decrypts, and nothing is written.
+    setup.monkeypatch.setenv("CONFIG_KMS_REGION", "eu-west-1")
+    code, out, err = run(capsys, "config-restore", "--stack", "staging", "--to", str(tmp_path / "nowhere"))
+    assert code == 1, f"{key} restored with no key in eu-west-1: {out}"
+    assert "does not decrypt with the configuration key in eu-west-1" in err, err
+    assert not (tmp_path / "nowhere").exists(), "a restore whose values do not decrypt wrote files"
     # The primary region is gone: the restore is pointed at the vault's region, and every KMS call goes there.
     setup.monkeypatch.setenv("CONFIG_KMS_REGION", REGION)
     regions: list[str] = []
