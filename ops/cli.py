@@ -14,7 +14,20 @@ import boto3
 from botocore.config import Config
 from pydantic import ValidationError
 
-from ops import dump, environment, integrity, interrupt, maintain, metrics, postgres, report, restore, uploads, vault
+from ops import (
+    config_backup,
+    dump,
+    environment,
+    integrity,
+    interrupt,
+    maintain,
+    metrics,
+    postgres,
+    report,
+    restore,
+    uploads,
+    vault,
+)
 from ops.environment import Variable
 from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
@@ -437,6 +450,7 @@ def parser() -> argparse.ArgumentParser:
         "--sample", type=sample_size, default=20, metavar="N", help="objects restored, 1-1000 (and the largest)"
     )
     maintain.register(verbs)
+    config_backup.register(verbs)
     runbook_cli.register(verbs)
     return top
 

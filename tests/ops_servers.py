@@ -156,13 +156,15 @@ class S3Server:
 
 
 @contextmanager
-def moto_server() -> Iterator[S3Server]:
-    """A moto server on 127.0.0.1 and a free port, with nothing in it; stopped on leaving."""
+def moto_server(module: str = "moto.server") -> Iterator[S3Server]:
+    """A moto server on 127.0.0.1 and a free port, with nothing in it; stopped on leaving. `module` runs it (a
+    wrapper fixing a bug of moto's: tests/helpers/moto_kms.py)."""
     port = postgres.free_port()
     process = subprocess.Popen(  # noqa: S603 - the pinned moto of this virtualenv
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parent.parent,  # where `tests` is importable
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
@@ -184,6 +186,13 @@ def moto_server() -> Iterator[S3Server]:
 def s3_server() -> Iterator[S3Server]:
     """One moto server for the session."""
     with moto_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def kms_server() -> Iterator[S3Server]:
+    """One moto server for the session's KMS calls, whose ciphertext names multi-region keys whole."""
+    with moto_server("tests.helpers.moto_kms") as server:
         yield server
 
 

@@ -31,6 +31,10 @@ class World:
     """The project's lastAliasRequest: Vercel's record of the last rollback or promotion."""
     healthy: bool = True
     unauthorised: int = 0
+    envs: list[dict[str, Any]] = field(default_factory=list)
+    """The project's environment variables, each with its value (a `sensitive` one's is never returned)."""
+    value_reads: list[str] = field(default_factory=list)
+    """The ids whose decrypted value was asked for."""
 
 
 def _handler(world: World) -> type[BaseHTTPRequestHandler]:
@@ -97,6 +101,8 @@ def _handler(world: World) -> type[BaseHTTPRequestHandler]:
                             world.last_alias["jobStatus"] = "succeeded"
                 project = {"id": parts[2], "targets": {"production": {"id": world.production}}}
                 self._send(200, {**project, "lastAliasRequest": world.last_alias})
+            elif parts[:2] in (["v10", "projects"], ["v1", "projects"]) and parts[3:4] == ["env"]:
+                self._env_get(parts)
             elif parts[:2] == ["v1", "edge-config"] and parts[3] == "item":
                 key = parts[4]
                 if key in world.items:
@@ -105,6 +111,21 @@ def _handler(world: World) -> type[BaseHTTPRequestHandler]:
                     self._send(404, {"error": {"code": "not_found"}})
             else:
                 self._send(404, {})
+
+        def _env_get(self, parts: list[str]) -> None:
+            """The project's variables (v10, values left out), or one variable's value (v1, decrypted)."""
+            if parts[0] == "v10":
+                listed = [{k: v for k, v in e.items() if k != "value"} for e in world.envs]
+                self._send(200, {"envs": listed, "pagination": {"count": len(listed), "next": None, "prev": None}})
+                return
+            world.value_reads.append(parts[4])
+            found = next((e for e in world.envs if e["id"] == parts[4]), None)
+            if found is None:
+                self._send(404, {"error": {"code": "not_found"}})
+            elif found["type"] == "sensitive":
+                self._send(200, {k: v for k, v in found.items() if k != "value"})
+            else:
+                self._send(200, {**found, "decrypted": True})
 
         def do_POST(self) -> None:
             path = urlsplit(self.path).path

@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from components.aws_iam import oidc_provider_arn
 from infra.engine.runtime import Plan, Registration
-from ops import cli, uploads, vault
+from ops import cli, config_backup, uploads, vault
 from ops.cli import parser
 from policy.type_tokens import ENVIRONMENT_VARIABLE
 from settings.backup_metrics import NAMESPACE as BACKUP_METRICS_NAMESPACE
+from settings.stacks import PROJECT_DIR
 from tests.helpers.access import deployed, inline_policies, trust_of
 from tests.helpers.aws_calls import Call, recorded_calls
 from tests.helpers.iam_eval import allowed, may_assume, statement_applies
@@ -38,9 +40,13 @@ BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServer
 # A call, as the table keeps it: service, operation, the variable that names its bucket ("" if none), key prefix.
 Entry = tuple[str, str, str, str]
 DB, UPLOADS, UPLOAD_BACKUPS = "BACKUP_DATABASE_BUCKET", "BACKUP_UPLOADS_BUCKET", "BACKUP_UPLOADS_BACKUP_BUCKET"
+# KMS calls keep the key they name where S3 calls keep a key prefix: the stack's configuration key (either region's).
+CONFIG_KEY = "CONFIG_KMS_KEY"
+CONFIG = config_backup.PREFIX
 DUMP_PREFIXES = tuple(f"{schedule}/" for schedule in vault.DATABASE_SCHEDULES)
 UPLOAD_PREFIXES = (uploads.OBJECTS_PREFIX, uploads.MANIFESTS_PREFIX)
 # CloudWatch calls keep their namespace where S3 calls keep a key prefix: PutMetricData is scoped by it.
+CONFIG_KEY_REGION = "us-east-1"
 JOB_METRICS: Entry = ("cloudwatch", "PutMetricData", "", BACKUP_METRICS_NAMESPACE)
 
 # Every AWS call each verb makes (its Supabase Storage calls are Supabase's keys', not a role's).
@@ -108,12 +114,27 @@ VERB_CALLS: dict[str, frozenset[Entry]] = {
         }
     ),
     "runbook-failover-verify": frozenset({("cloudwatch", "GetMetricStatistics", "", "AWS/Route53")}),
+    # The run's key is checked to be new, then written once; each readable Vercel value is encrypted on the way.
+    "config-backup": frozenset(
+        {("s3", "ListObjectsV2", DB, CONFIG), ("s3", "PutObject", DB, CONFIG), ("kms", "Encrypt", "", CONFIG_KEY)}
+    ),
+    # The backup is read by the version its run wrote, and every value decrypted (then dropped) to prove it can be.
+    "config-restore": frozenset(
+        {
+            ("s3", "ListObjectVersions", DB, CONFIG),
+            ("s3", "GetObjectVersion", DB, CONFIG),
+            ("kms", "Decrypt", "", CONFIG_KEY),
+        }
+    ),
 }
 
 
 def entry(call: Call) -> Entry:
     """A recorded call as the table keeps it."""
     bucket_variable = call.params.get("Bucket", "")
+    if call.service == "kms":
+        # A key by ARN, in whichever region: its id (a multi-region key's replicas share it).
+        return (call.service, call.operation, "", str(call.params.get("KeyId", "")).rsplit("/", 1)[-1])
     if "Namespace" in call.params:
         return (call.service, call.operation, bucket_variable, str(call.params["Namespace"]))
     versioned = "VersionId" in call.params and call.operation in ("GetObject", "HeadObject")
@@ -129,6 +150,8 @@ class Scenario:
     s3: S3Server
     monkeypatch: pytest.MonkeyPatch
     buckets: dict[str, str]
+    keys: dict[str, str]
+    """A KMS key's id -> the variable naming it."""
 
     def replicate_uploads(self) -> None:
         """What S3 replication does between the uploads sync and the check: the synced objects and manifests, copied
@@ -152,19 +175,36 @@ class Scenario:
             if call.host != "127.0.0.1":
                 continue  # Supabase Storage (the stand-in answers on localhost)
             service, operation, bucket, prefix = entry(call)
+            if service == "kms":
+                prefix = self.keys.get(prefix, f"<unknown key {prefix}>")
             entries.add((service, operation, by_name.get(bucket, bucket and f"<unknown bucket {bucket}>"), prefix))
         return entries
 
 
 @pytest.fixture
-def scenario(database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
+def scenario(
+    database: str, aws_env: S3Server, kms_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Scenario]:
     seed(database)
+    # The configuration key: a multi-region primary and its replica in the vault's region.
+    kms = boto3.client(
+        "kms",
+        endpoint_url=kms_server.endpoint,
+        region_name=CONFIG_KEY_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    key = kms.create_key(MultiRegion=True)["KeyMetadata"]
+    kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion=REGION)
     buckets = {
         DB: aws_env.bucket(locked=True),
         UPLOAD_BACKUPS: aws_env.bucket(locked=True),
         UPLOADS: aws_env.bucket(locked=False),
     }
-    world = World(items={"MAINTENANCE_MODE": False, "DEGRADED_MODE": False})
+    world = World(
+        items={"MAINTENANCE_MODE": False, "DEGRADED_MODE": False},
+        envs=[{"id": "env_1", "key": "DATABASE_URL", "type": "encrypted", "target": ["production"], "value": "x"}],
+    )
     # Supabase Storage: a server of its own (the job copies every bucket it lists), reached as `localhost`.
     with moto_server() as storage, stand_in(world) as base:
         storage_bucket = storage.bucket(locked=False)
@@ -190,12 +230,17 @@ def scenario(database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch) 
             "APP_URL": base,
             "STATUS_PAGE_WEBHOOK": f"{base}/hooks/status",
             "SLACK_WEBHOOK": f"{base}/hooks/slack",
+            "AWS_ENDPOINT_URL_KMS": kms_server.endpoint,
+            "CONFIG_KMS_KEY_ARN": key["Arn"],
+            "CONFIG_KMS_REGION": CONFIG_KEY_REGION,
         }.items():
             monkeypatch.setenv(name, value)
-        yield Scenario(aws_env, monkeypatch, buckets)
+        yield Scenario(aws_env, monkeypatch, buckets, {key["KeyId"]: CONFIG_KEY})
 
 
-def test_the_verb_table_is_what_the_verbs_call(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_verb_table_is_what_the_verbs_call(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     recorded: dict[str, set[Entry]] = {}
     recorded["dump"] = (
         scenario.run("dump", "--to", "daily")
@@ -216,6 +261,12 @@ def test_the_verb_table_is_what_the_verbs_call(scenario: Scenario, capsys: pytes
         "runbook-database-restore", keys["daily"], "--confirm-production", *fast
     )
     recorded["runbook-failover-verify"] = scenario.run("runbook-failover-verify", "failed-over", *fast)
+    recorded["config-backup"] = scenario.run("config-backup", "--stack", "production", "--dir", str(PROJECT_DIR))
+    # After a loss of the primary region: the replica decrypts.
+    scenario.monkeypatch.setenv("CONFIG_KMS_REGION", REGION)
+    recorded["config-restore"] = scenario.run(
+        "config-restore", "--stack", "production", "--to", str(tmp_path / "restored")
+    )
     differences = {
         verb: {
             "made, not in the table": sorted(recorded[verb] - calls),
@@ -291,15 +342,22 @@ def bucket_keys(plan: Plan) -> dict[str, tuple[str, str]]:
 
 
 def requests_of(
-    entries: frozenset[Entry], variables: Mapping[str, str], keys: Mapping[str, tuple[str, str]]
+    entries: frozenset[Entry], variables: Mapping[str, str], keys: Mapping[str, tuple[str, str]], stack: str
 ) -> list[Request]:
     """What IAM authorizes for these calls, with the job's buckets (an entry whose bucket variable the job's
-    environment does not declare is a call the verb skips)."""
+    environment does not declare is a call the verb skips) and keys (a KMS call is never skipped: a key whose ARN
+    variable is not declared is named as missing)."""
     found = []
     for service, operation, variable, prefix in sorted(entries):
         if service == "cloudwatch":
             context = {"cloudwatch:namespace": prefix} if operation == "PutMetricData" else {}
             found += [Request(action, "*", context) for action in ACTIONS[operation]]
+            continue
+        if service == "kms":
+            found += [
+                Request(f"kms:{operation}", arn, {"kms:EncryptionContext:stack": stack})
+                for arn in key_arns(operation, prefix, variables)
+            ]
             continue
         if variable not in variables:
             continue
@@ -316,6 +374,19 @@ def requests_of(
             via = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
             found += [Request(action, key, via) for action in KEY_ACTIONS.get(operation, ())]
     return found
+
+
+def key_arns(operation: str, variable: str, variables: Mapping[str, str]) -> list[str]:
+    """The ARNs a KMS call names: the key's (`$<variable>_ARN`, the multi-region primary); a Decrypt also its
+    replica in the vault's region (the database bucket's name ends with it), what a restore uses after a region
+    loss."""
+    primary = variables.get(f"{variable}_ARN", f"<${variable}_ARN not declared>")
+    arns = [primary]
+    parts = primary.split(":")
+    if operation == "Decrypt" and DB in variables and len(parts) > 3:
+        vault_region = "-".join(variables[DB].split("-")[-3:])
+        arns.append(":".join([*parts[:3], vault_region, *parts[4:]]))
+    return sorted(set(arns))
 
 
 def job_calls(job: AwsJob, verb: str) -> frozenset[Entry]:
@@ -358,7 +429,12 @@ def job_requests() -> dict[str, tuple[Plan, Registration, list[tuple[str, list[R
         plan, role = role_of(job, plans)
         variables = environment_variables(plan, job.environment)
         keys = bucket_keys(plan)
-        needed = [r for verb in verbs if verb in VERB_CALLS for r in requests_of(job_calls(job, verb), variables, keys)]
+        needed = [
+            r
+            for verb in verbs
+            if verb in VERB_CALLS
+            for r in requests_of(job_calls(job, verb), variables, keys, plan.stack)
+        ]
         found.setdefault(role.urn, (plan, role, []))[2].append((job.label, needed))
     return found
 
@@ -464,7 +540,8 @@ def test_every_verb_the_docs_tell_a_person_to_run_has_a_principal_that_can_run_i
         UPLOAD_BACKUPS: plan.outputs["backup_uploads_backup_bucket"],
     }
     jobs = [
-        (f"python -m ops {verb}", requests_of(VERB_CALLS[verb], variables, bucket_keys(plan))) for verb in sorted(verbs)
+        (f"python -m ops {verb}", requests_of(VERB_CALLS[verb], variables, bucket_keys(plan), stack))
+        for verb in sorted(verbs)
     ]
     assert grant_problems(inline_policies(plan, operator), jobs) == [], operator.urn
     # Only the people the settings name, and only with MFA.

@@ -171,8 +171,9 @@ def refusal(path: Path, error: ConfigError, what: str) -> str:
 
 
 def write_whole(path: Path, text: str) -> None:
-    """Replace the file's content at once: a crash or a full disk leaves the old file or the new one, never a mix."""
-    mode = stat.S_IMODE(path.stat().st_mode)
+    """Replace the file's content at once (or create it): a crash or a full disk leaves the old file or the new one,
+    never a mix."""
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:

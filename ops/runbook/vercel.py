@@ -1,4 +1,5 @@
-"""The Vercel REST API calls the runbooks make: a deployment, the project's production target, rollback, Edge Config."""
+"""The Vercel REST API calls the jobs make: a deployment, the project's production target, rollback, Edge Config, and
+the project's environment variables (the configuration backup)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from ops.errors import JobError
 from ops.runbook.http import Client
 
 API_URL = "https://api.vercel.com"
+# A listing paged further than this is not a project's environment.
+MAX_PAGES = 100
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,30 @@ class VercelApi:
             "GET", f"/v1/edge-config/{_segment(edge_config_id)}/item/{_segment(key)}"
         ).json()
         return data.get("value")
+
+    def environment_variables(self, project_id: str) -> list[dict[str, Any]]:
+        """The project's environment variables (GET /v10/projects/{id}/env), each with its id, key, target, type,
+        gitBranch and updatedAt; pages followed through `pagination.next` (passed back as `until`)."""
+        found: list[dict[str, Any]] = []
+        query: dict[str, str] = {}
+        for _ in range(MAX_PAGES):
+            data: Any = self.client.request("GET", f"/v10/projects/{_segment(project_id)}/env", query=query).json()
+            envs = data.get("envs") if isinstance(data, dict) else None
+            if not isinstance(envs, list):
+                raise JobError(f"the Vercel API listed no `envs` for project {project_id}")
+            found += [item for item in envs if isinstance(item, dict)]
+            following = (data.get("pagination") or {}).get("next")
+            if following is None:
+                return found
+            query = {"until": str(following)}
+        raise JobError(f"project {project_id} lists more than {MAX_PAGES} pages of environment variables")
+
+    def environment_value(self, project_id: str, env_id: str) -> str | None:
+        """One variable's value, decrypted (GET /v1/projects/{id}/env/{envId}); None when the API returns none (a
+        `sensitive` variable's value is never returned). The caller keeps it out of every output."""
+        data: Any = self.client.request("GET", f"/v1/projects/{_segment(project_id)}/env/{_segment(env_id)}").json()
+        value = data.get("value") if isinstance(data, dict) else None
+        return value if isinstance(value, str) else None
 
 
 def _segment(value: str) -> str:
