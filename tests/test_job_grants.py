@@ -378,14 +378,10 @@ def requests_of(
 
 def key_arns(operation: str, variable: str, variables: Mapping[str, str]) -> list[str]:
     """The ARNs a KMS call names: the key's (`$<variable>_ARN`, the multi-region primary); a Decrypt also its
-    replica in the vault's region (the database bucket's name ends with it), what a restore uses after a region
-    loss."""
-    primary = variables.get(f"{variable}_ARN", f"<${variable}_ARN not declared>")
-    arns = [primary]
-    parts = primary.split(":")
-    if operation == "Decrypt" and DB in variables and len(parts) > 3:
-        vault_region = "-".join(variables[DB].split("-")[-3:])
-        arns.append(":".join([*parts[:3], vault_region, *parts[4:]]))
+    replica's (`$<variable>_REPLICA_ARN`), what a restore names after a region loss."""
+    arns = [variables.get(f"{variable}_ARN", f"<${variable}_ARN not declared>")]
+    if operation == "Decrypt":
+        arns.append(variables.get(f"{variable}_REPLICA_ARN", f"<${variable}_REPLICA_ARN not declared>"))
     return sorted(set(arns))
 
 
@@ -538,6 +534,8 @@ def test_every_verb_the_docs_tell_a_person_to_run_has_a_principal_that_can_run_i
     variables = {
         DB: plan.outputs["backup_database_bucket"],
         UPLOAD_BACKUPS: plan.outputs["backup_uploads_backup_bucket"],
+        "CONFIG_KMS_KEY_ARN": plan.outputs["config_kms_key_arn"],
+        "CONFIG_KMS_KEY_REPLICA_ARN": plan.outputs["config_kms_replica_key_arn"],
     }
     jobs = [
         (f"python -m ops {verb}", requests_of(VERB_CALLS[verb], variables, bucket_keys(plan), stack))

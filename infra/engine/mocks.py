@@ -62,7 +62,8 @@ ASSIGNED: dict[str, Computed] = {
         "arn": f"arn:aws:kms:mock-region:000000000000:key/{args.name}",
         "keyId": args.name,
     },
-    # A replica keeps its primary's key id (`mrk-...`, the mock's stand-in: the primary's name) in its own region.
+    # In AWS a replica's ARN is its primary's key id (`mrk-...`) in its own region; the mock's ARNs carry no region,
+    # so the replica keeps its own name and the two ARNs stay apart.
     "aws:kms/replicaKey:ReplicaKey": lambda args: {
         "arn": f"arn:aws:kms:mock-region:000000000000:key/{args.name}",
         "keyId": args.name,
