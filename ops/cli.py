@@ -286,13 +286,15 @@ def restore_test(
     findings: list[vault.Finding] = []
     left_out: tuple[str, ...] = ()
     try:
-        backup, findings = restore.newest(s3, bucket, schedule)
+        # One listing of the schedule's versions: the newest backup, the manifest version to read, the previous one.
+        found = vault.inventory(s3, bucket, [schedule])
+        backup, findings = restore.newest(s3, bucket, schedule, found)
         key = backup.key
         with interrupt.temporary_directory("vibelog-restore-test-") as workdir:
             path = workdir / "database.dump"
             # The scratch server starts while the dump downloads.
             with (
-                restore.fetching_verified(s3, bucket, key, path) as verified,
+                restore.fetching_verified(s3, bucket, key, path, manifest_version=backup.manifest_version) as verified,
                 postgres.scratch_cluster(durable=durable, settings=restore.SCRATCH_SETTINGS) as cluster,
             ):
                 manifest, _ = verified()
@@ -302,7 +304,7 @@ def restore_test(
                 # In parallel, on every core: the scratch database is thrown away if the load fails half-way.
                 restore.pg_restore(path, cluster.url, schemas, owners=True, toc=prepared.toc, jobs=restore.cores())
                 checks = restore.check(cluster.url, manifest, schemas, prepared=prepared)
-            previous = restore.previous_manifest(s3, bucket, schedule, key)
+            previous = restore.previous_manifest(s3, bucket, schedule, key, found)
             checks.append(integrity.compare_previous(previous, manifest, bound))
     except JobError as error:
         failure = str(error)

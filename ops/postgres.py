@@ -47,6 +47,10 @@ STALL_ENV = "OPS_STALL_SECONDS"
 DEFAULT_STALL_SECONDS = 300.0
 # How often a running tool's progress is sampled.
 POLL_SECONDS = 0.2
+# The pipe a streamed tool writes into (Linux's default is 64 KiB), and the longest its reader naps between reads
+# while the tool fills it (`Output.read`).
+PIPE_SIZE = 1024 * 1024
+NAP_SECONDS = 0.02
 
 
 def bin_dir() -> Path:
@@ -237,43 +241,69 @@ class Output:
         self._limit = stall_seconds()
         self._stderr = bytearray()
         self._selector = selectors.DefaultSelector()
+        self._pipe = 65536  # Linux's default pipe size, unless it grows below
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 with contextlib.suppress(OSError):  # a 1 MiB pipe: fewer wake-ups; the default 64 KiB works too
-                    fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, 1024 * 1024)
+                    fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
                 self._selector.register(stream.fileno(), selectors.EVENT_READ, stream)
+        if process.stdout is not None:
+            with contextlib.suppress(OSError):
+                self._pipe = fcntl.fcntl(process.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+        self._buffer = bytearray()
         self._done = False
 
     def read(self, size: int) -> bytes:
-        """Up to `size` bytes of the tool's output; fewer (or none) only once it has exited with status 0."""
-        data = bytearray()
+        """Up to `size` bytes of the tool's output; fewer (or none) only once it has exited with status 0.
+
+        The bytes go straight from the pipe into one buffer, kept from read to read. pg_dump writes 4 KiB at a time,
+        so a reader that woke for every write would spend more CPU waking than reading: after a read that found the
+        pipe less than half full, it naps until about a quarter of the pipe has filled at the rate just seen (at most
+        NAP_SECONDS), so the tool never finds the pipe full and never waits for the reader.
+        """
+        if len(self._buffer) != size:
+            self._buffer = bytearray(size)
+        view = memoryview(self._buffer)
+        filled = 0
         stdout = self._process.stdout
         moved, since = _bytes_moved(self._process.pid), time.monotonic()
-        while len(data) < size and not self._done:
+        while filled < size and not self._done:
             events = self._selector.select(timeout=POLL_SECONDS)
             for key, _ in events:
-                chunk = os.read(key.fd, min(size - len(data), 1024 * 1024) if key.data is stdout else 65536)
-                if not chunk:
-                    self._selector.unregister(key.fd)
-                elif key.data is stdout:
-                    data += chunk
-                    since = time.monotonic()
+                if key.data is stdout:
+                    count = os.readv(key.fd, [view[filled:]])
+                    if not count:
+                        self._selector.unregister(key.fd)
+                        continue
+                    filled += count
+                    now = time.monotonic()
+                    if filled < size and count < self._pipe // 2:
+                        time.sleep(min(NAP_SECONDS, (self._pipe // 4) * (now - since) / count))
+                    since = now  # the pipe was empty then: what the next read finds came after
                 else:
-                    self._stderr += chunk
+                    self._drain(key.fd)
             if not self._selector.get_map():
                 self._finish()
             elif not events:
                 # Progress is a byte on the pipe, or one read or written at all: pg_dump reads the catalogue for a
                 # while before it writes its first byte.
-                now = _bytes_moved(self._process.pid)
-                if now is None or now != moved:
-                    moved, since = now, time.monotonic()
+                now_moved = _bytes_moved(self._process.pid)
+                if now_moved is None or now_moved != moved:
+                    moved, since = now_moved, time.monotonic()
                 elif time.monotonic() - since >= self._limit:
                     raise JobError(
                         f"{Path(self._command[0]).name} stalled: it moved no data for {self._limit:g} s (the network "
                         f"or the server stopped answering; ${STALL_ENV} sets the limit)"
                     )
-        return bytes(data)
+        return bytes(view[:filled])
+
+    def _drain(self, fd: int) -> None:
+        """Keep what the tool writes on stderr (its error line), so a talkative tool never blocks on it."""
+        chunk = os.read(fd, 65536)
+        if chunk:
+            self._stderr += chunk
+        else:
+            self._selector.unregister(fd)
 
     def _finish(self) -> None:
         """The tool closed its output: wait for its exit and raise JobError unless it succeeded."""

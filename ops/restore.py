@@ -138,7 +138,7 @@ class Restored:
 
 @contextmanager
 def fetching_verified(
-    s3: S3Client, bucket: str, key: str, target: Path
+    s3: S3Client, bucket: str, key: str, target: Path, *, manifest_version: str | None = None
 ) -> Iterator[Callable[[], tuple[dict[str, Any], float]]]:
     """Download a dump in the background (`vault.fetching`); what it yields waits for it and returns its manifest
     and the seconds since the fetch began, or raises JobError unless its SHA-256, computed as it arrived, matches
@@ -146,10 +146,16 @@ def fetching_verified(
     which fixes the metadata, before its checksum is known).
 
     Both are the versions the dump job wrote (the manifest's first version, the dump's version it names): a version
-    written in front of a locked backup is never what a restore reads.
+    written in front of a locked backup is never what a restore reads. `manifest_version` is that first version when
+    the caller's inventory has found it already (`vault.Backup.manifest_version`); else the manifest's versions are
+    listed.
     """
     start = time.monotonic()
-    manifest = vault.manifest_of(s3, bucket, key)
+    manifest = (
+        vault.manifest_of(s3, bucket, key)
+        if manifest_version is None
+        else vault.get_json(s3, bucket, vault.manifest_key(key), manifest_version)
+    )
     version = vault.dump_version(s3, bucket, key, manifest)
     with vault.fetching(s3, bucket, key, target, version_id=version) as fetched:
 
@@ -477,21 +483,27 @@ def restore_alongside(
     return restored, name
 
 
-def previous_manifest(s3: S3Client, bucket: str, schedule: str, key: str) -> dict[str, Any] | None:
+def previous_manifest(
+    s3: S3Client, bucket: str, schedule: str, key: str, found: vault.Inventory | None = None
+) -> dict[str, Any] | None:
     """The manifest (the version the dump job wrote) of the schedule's complete backup just before `key`; None if
-    there is none."""
+    there is none. `found` is the schedule's inventory when the caller has listed it already."""
     stamp = vault.key_stamp(key)
-    earlier = [b for b in vault.inventory(s3, bucket, [schedule]).backups if vault.key_stamp(b.key) < stamp]
+    backups = (found or vault.inventory(s3, bucket, [schedule])).backups
+    earlier = [b for b in backups if b.schedule == schedule and vault.key_stamp(b.key) < stamp]
     if not earlier:
         return None
     previous = max(earlier, key=lambda each: (vault.key_stamp(each.key), each.written))
     return vault.get_json(s3, bucket, vault.manifest_key(previous.key), previous.manifest_version)
 
 
-def newest(s3: S3Client, bucket: str, schedule: str) -> tuple[vault.Backup, list[vault.Finding]]:
+def newest(
+    s3: S3Client, bucket: str, schedule: str, found: vault.Inventory | None = None
+) -> tuple[vault.Backup, list[vault.Finding]]:
     """The newest complete backup of a schedule, and every finding of the schedule; JobError if there is no
-    complete backup (naming the findings: a newest dump without a manifest is why, more often than not)."""
-    found = vault.inventory(s3, bucket, [schedule])
+    complete backup (naming the findings: a newest dump without a manifest is why, more often than not). `found` is
+    the schedule's inventory when the caller has listed it already."""
+    found = found or vault.inventory(s3, bucket, [schedule])
     if not found.backups:
         lines = "; ".join(finding.line() for finding in found.findings)
         raise JobError(f"no complete {schedule} backup in s3://{bucket}" + (f" ({lines})" if lines else ""))

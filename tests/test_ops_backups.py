@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -276,6 +277,35 @@ def test_a_dump_failing_half_way_leaves_no_object(
         dump_daily(s3, bucket, database, pg_dump=failing_pg_dump(tmp_path, written), part_size=5 * 1024 * 1024)
 
     assert leftovers(s3, bucket) == ([], []), "a failed dump left an object or an upload behind"
+
+
+# A tool writing like pg_dump's custom format: 4 KiB writes (here about 10 MB/s), then its exit.
+TRICKLE = """
+import os, time
+for n in range(2048):
+    os.write(1, n.to_bytes(4, "big") * 1024)
+    time.sleep(0.0002)
+"""
+
+
+def read_syscalls() -> int:
+    """Read system calls this process has made so far (/proc/self/io's syscr)."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(fields["syscr"])
+
+
+def test_a_streamed_tools_output_is_read_whole_in_a_few_large_reads() -> None:
+    expected = b"".join(n.to_bytes(4, "big") * 1024 for n in range(2048))
+
+    with postgres.streamed([sys.executable, "-c", TRICKLE], dict(os.environ), "") as output:
+        before = read_syscalls()
+        parts = [output.read(3 * 1024 * 1024) for _ in range(4)]
+        reads = read_syscalls() - before
+
+    assert [len(part) for part in parts] == [3 * 1024 * 1024, 3 * 1024 * 1024, 2 * 1024 * 1024, 0], "parts cut wrong"
+    assert b"".join(parts) == expected, "the streamed output differs from what the tool wrote"
+    # A reader woken for each write makes about one read per 4 KiB written; this one lets the pipe fill first.
+    assert reads < 2048 // 8, f"{reads} reads for 2,048 writes of 4 KiB: the reader wakes for every write"
 
 
 class FailsOnSecondPart:
