@@ -81,6 +81,26 @@ IAM_WRITE_ACTIONS = tuple(
 )  # fmt: skip
 # Using a KMS key on data (S3's SSE-KMS calls these in the caller's name).
 KEY_USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:CreateGrant")
+# What decides who may use a key, or whether it exists: its policy, grants, state, and its aliases (Decrypt of the
+# stacks' config keys follows the alias: kms:ResourceAliases). An administrator's alone.
+KEY_ADMIN_ACTIONS = (
+    "kms:CreateKey",
+    "kms:PutKeyPolicy",
+    "kms:ReplicateKey",
+    "kms:UpdatePrimaryRegion",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:DisableKeyRotation",
+    "kms:RetireGrant",
+    "kms:RevokeGrant",
+    "kms:ImportKeyMaterial",
+    "kms:DeleteImportedKeyMaterial",
+    "kms:CreateAlias",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
+)
 
 
 # What managing an SNS topic (with its subscriptions) and a CloudWatch alarm takes: the failover's and the incidents'.
@@ -318,7 +338,8 @@ class DeployScope:
             # an alias has no tags, a deploy never refreshes (deploy.yml; drift.yml refreshes with the preview role),
             # so it never reads one (ListAliases, IAM's `*` only), and only an administrator re-points or deletes one
             # (kms:UpdateAlias, DeleteAlias): an alias moved onto another key would hand the stack's secrets provider
-            # (awskms://alias/...) to whoever holds that key. Its one use by a deploy is DecryptStackConfig (below).
+            # (awskms://alias/...) to whoever holds that key; the boundary's NoKeyAdmin keeps every role a deploy
+            # may write from it too. Its one use by a deploy is DecryptStackConfig (below).
         if self.config_key_alias is not None:
             statements.append(config_decrypt(acct, self.config_key_alias))
         if self.failover:
@@ -620,13 +641,20 @@ def no_decrypt_but_config(sid: str) -> dict[str, Any]:
 
 def config_decrypt(account_id: str, alias_pattern: str) -> dict[str, Any]:
     """Allow kms:Decrypt with the config keys whose alias matches: what `pulumi preview` and `up` need of an
-    `awskms://` secrets provider (the stack's data key is decrypted once; values are then decrypted locally)."""
+    `awskms://` secrets provider (the stack's data key is decrypted once; values are then decrypted locally).
+
+    Only without an encryption context, which is how the provider asks (google/go-cloud secrets/awskms/kms.go
+    keeper.Decrypt sends the ciphertext alone): the configuration backup's values, sealed with a context, stay the
+    operator's."""
     return {
         "Sid": "DecryptStackConfig",
         "Effect": "Allow",
         "Action": "kms:Decrypt",
         "Resource": f"arn:aws:kms:*:{account_id}:key/*",
-        "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": alias_pattern}},
+        "Condition": {
+            "ForAnyValue:StringLike": {"kms:ResourceAliases": alias_pattern},
+            "Null": {"kms:EncryptionContextKeys": "true"},
+        },
     }
 
 
@@ -654,6 +682,9 @@ def boundary_policy(account_id: str, backup_buckets: Sequence[str], protected_ro
             "Condition": {"ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{account_id}:role/{PREVIEW_ROLE_NAME}"}},
         },
         no_decrypt_but_config("NoDecryptButConfig"),
+        # Nor administers one: a key policy, an alias moved onto another key, a deletion would each hand out or
+        # destroy what the keys protect (the stacks' secrets, the backups).
+        {"Sid": "NoKeyAdmin", "Effect": "Deny", "Action": list(KEY_ADMIN_ACTIONS), "Resource": "*"},
     ]
     if protected_roles:
         statements.append(

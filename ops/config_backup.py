@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,6 +182,8 @@ def vercel_section(api: VercelApi, kms: KMSClient, *, project_id: str, key_arn: 
             why = "sensitive: Vercel's API never returns its value; set it again from where it came from"
         elif value is None:
             why = "the API returned no value for it"
+        elif not value:
+            value, why = None, "its value is empty: nothing to keep (KMS encrypts no empty plaintext)"
         elif len(value.encode("utf-8")) > MAX_VALUE_BYTES:
             value, why = None, f"its value is over {MAX_VALUE_BYTES} bytes, more than one KMS Encrypt takes"
         else:
@@ -204,6 +207,8 @@ class Written:
     variables: int
     without_value: tuple[tuple[str, str, str], ...]
     """(key, id, why) of each variable kept without its value."""
+    secrets_provider: str
+    """The stack file's secrets provider, as the document records it."""
 
 
 def backup(
@@ -236,7 +241,7 @@ def backup(
     )
     vault.put_json(s3, bucket, key, document)
     without = tuple((v["key"], v["id"], v["why"]) for v in section["variables"] if v["value"] is None)
-    return Written(key, tuple(sorted(files.texts)), len(section["variables"]), without)
+    return Written(key, tuple(sorted(files.texts)), len(section["variables"]), without, files.secrets_provider)
 
 
 def chosen(s3: S3Client, bucket: str, stack: str, wanted: str) -> tuple[str, str]:
@@ -394,6 +399,14 @@ def run_backup(args: argparse.Namespace) -> int:
         *(f"{key} ({env_id}) kept without its value: {why}" for key, env_id, why in written.without_value),
     ]
     print("\n".join(lines))
+    if written.secrets_provider == DEFAULT_PROVIDER:
+        # Backed up all the same: the settings survive; the secrets' ciphertext only with the backend that made it.
+        lines.append(
+            f"warning: Pulumi.{args.stack}.yaml's secrets are encrypted by the backend's own provider, so they do not "
+            "outlive the backend; move them onto the stack's configuration key once (docs/deploying.md, "
+            '"Moving a stack\'s secrets to the multi-region key")'
+        )
+        print(lines[-1], file=sys.stderr)
     report.summary("\n".join([f"## Configuration backup of {args.stack}", "", *(f"- {line}" for line in lines), ""]))
     return 0
 

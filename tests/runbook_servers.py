@@ -33,6 +33,8 @@ class World:
     unauthorised: int = 0
     envs: list[dict[str, Any]] = field(default_factory=list)
     """The project's environment variables, each with its value (a `sensitive` one's is never returned)."""
+    env_next_page: int | None = None
+    """`pagination.next` of the variables' list (None: one page, as the endpoint answers today)."""
     value_reads: list[str] = field(default_factory=list)
     """The ids whose decrypted value was asked for."""
 
@@ -116,7 +118,8 @@ def _handler(world: World) -> type[BaseHTTPRequestHandler]:
             """The project's variables (v10, values left out), or one variable's value (v1, decrypted)."""
             if parts[0] == "v10":
                 listed = [{k: v for k, v in e.items() if k != "value"} for e in world.envs]
-                self._send(200, {"envs": listed, "pagination": {"count": len(listed), "next": None, "prev": None}})
+                pagination = {"count": len(listed), "next": world.env_next_page, "prev": None}
+                self._send(200, {"envs": listed, "pagination": pagination})
                 return
             world.value_reads.append(parts[4])
             found = next((e for e in world.envs if e["id"] == parts[4]), None)

@@ -96,6 +96,8 @@ def test_the_preview_role_decrypts_with_the_stacks_config_keys_only() -> None:
     for aliases in ([], ["alias/vibelog-backups"], ["alias/other-production-config"]):
         context = caller | {"kms:ResourceAliases": aliases}
         assert not allowed(policies, "kms:Decrypt", key, context, boundary=boundary), f"{role.urn}: {aliases}"
+    sealed = caller | {"kms:ResourceAliases": [config_key_alias("production")], "kms:EncryptionContextKeys": ["stack"]}
+    assert not allowed(policies, "kms:Decrypt", key, sealed, boundary=boundary), f"{role.urn}: a backup's value"
     for action in ("kms:Encrypt", "kms:GenerateDataKey"):
         context = caller | {"kms:ResourceAliases": [config_key_alias("production")]}
         assert not allowed(policies, action, key, context, boundary=boundary), f"{role.urn}: {action}"
@@ -112,6 +114,9 @@ def test_a_deploy_role_decrypts_with_its_own_stacks_config_key_only(stack: str) 
     other = "production" if stack == "staging" else "staging"
     assert not allowed(policies, "kms:Decrypt", key, {"kms:ResourceAliases": [config_key_alias(other)]}), role.urn
     assert not allowed(policies, "kms:Decrypt", key, {"kms:ResourceAliases": []}), f"{role.urn}: a backup key"
+    # A value of the configuration backup is sealed with an encryption context: the operator's, not the deploy's.
+    sealed = own | {"kms:EncryptionContextKeys": ["id", "key", "stack"]}
+    assert not allowed(policies, "kms:Decrypt", key, sealed), f"{role.urn}: a configuration backup's value"
 
 
 def test_roles_of_the_owning_stack_wait_for_the_provider(production: Plan) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from components.deploy_scope import READ_ONLY_POLICY_ARN
+from components.deploy_scope import KEY_ADMIN_ACTIONS, READ_ONLY_POLICY_ARN
 from infra.engine.runtime import Plan, Registration
+from settings.secrets_provider import config_key_alias
 from tests.helpers.access import (
     account_of,
     boundary_of,
@@ -172,6 +173,10 @@ def capped_problems(plan: Plan, boundary: list[dict[str, Any]]) -> list[str]:
         for a in ("s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucket")
     ]
     requests += [(a, key) for key in vault_keys(plan) for a in BACKUP_KEY_ACTIONS]
+    # The keys' administration, and the config keys' aliases (Decrypt follows them).
+    requests += [(a, key) for key in vault_keys(plan) for a in KEY_ADMIN_ACTIONS if "Alias" not in a]
+    aliases = [f"arn:aws:kms:us-east-1:{account_of(plan)}:{config_key_alias(s)}" for s in ("staging", "production")]
+    requests += [(a, alias) for alias in aliases for a in KEY_ADMIN_ACTIONS if "Alias" in a]
     requests += [(a, f"arn:aws:iam::{account_of(plan)}:role/anything") for a in ROLE_WRITE_ACTIONS]
     requests += [("sts:AssumeRole", role_arn(plan, r)) for r in roles(plan) if reaches_backups(plan, r)]
     return [f"{a} on {arn}" for a, arn in requests if allowed(EVERYTHING, a, arn, boundary=boundary)]

@@ -29,16 +29,18 @@ SECRETS = {
     "env_key": "sk-live-CANARY-openai",
     "env_big": "big-CANARY-" + "x" * 5000,
     "env_sensitive": "sensitive-CANARY-never-returned",
+    "env_empty": "",
 }
 
 
 def envs() -> list[dict[str, Any]]:
-    """The Vercel project's variables: two readable, one too large for KMS, one sensitive."""
+    """The Vercel project's variables: two readable, one too large for KMS, one sensitive, one empty."""
     return [
         {"id": "env_db", "key": "DATABASE_URL", "type": "encrypted", "target": ["production", "preview"]},
         {"id": "env_key", "key": "OPENAI_API_KEY", "type": "encrypted", "target": ["production"], "gitBranch": None},
         {"id": "env_big", "key": "BIG_BLOB", "type": "encrypted", "target": ["preview"]},
         {"id": "env_sensitive", "key": "SUPABASE_SERVICE_ROLE_KEY", "type": "sensitive", "target": ["production"]},
+        {"id": "env_empty", "key": "EMPTY_NOTE", "type": "plain", "target": ["development"]},
     ]
 
 
@@ -53,6 +55,8 @@ class Setup:
     world: World
     checkout: Path
     monkeypatch: pytest.MonkeyPatch
+    last_err: str = ""
+    """What the last `backup` printed on stderr."""
 
     def kms(self, region: str) -> Any:
         """A KMS client of moto's server in `region`."""
@@ -124,7 +128,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def assert_no_secret(where: str, text: str | bytes) -> None:
     shown = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     for env_id, secret in SECRETS.items():
-        assert secret[:30] not in shown, f"the value of {env_id} appears in {where}"
+        assert not secret or secret[:30] not in shown, f"the value of {env_id} appears in {where}"
     assert TOKEN not in shown, f"the Vercel token appears in {where}"
 
 
@@ -132,6 +136,7 @@ def backup(setup: Setup, capsys: pytest.CaptureFixture[str], stack: str = "stagi
     code, out, err = run(capsys, "config-backup", "--stack", stack, "--dir", str(setup.checkout))
     assert code == 0, f"config-backup of {stack}: exit {code}: {err}"
     assert_no_secret("config-backup's output", out + err)
+    setup.last_err = err
     [(key, body)] = setup.stored().items()
     assert_no_secret(f"s3://{setup.bucket}/{key}", body)
     assert key in out, f"config-backup does not name {key}: {out}"
@@ -149,6 +154,9 @@ def test_a_restore_drill_brings_the_files_back_byte_for_byte(
     assert key.endswith(".json"), key
     assert (document["stack"], document["format"]) == (stack, 1), key
     assert document["secrets_provider"] == config_backup.DEFAULT_PROVIDER, key
+    assert f"warning: Pulumi.{stack}.yaml's secrets are encrypted by the backend's own provider" in setup.last_err, (
+        f"{key}: no warning that the secrets die with the backend"
+    )
     assert vault.stamp(vault.parse_time(document["taken_at"])) in key, f"{key} is not named for {document['taken_at']}"
     assert sorted(document["files"]) == sorted(originals), key
     for path in setup.checkout.iterdir():
@@ -223,7 +231,9 @@ def test_after_a_region_loss_the_values_decrypt_with_the_replica_alone(
         assert plain["Plaintext"].decode() == SECRETS[env_id], f"{env_id} does not decrypt in {REGION}"
         assert plain["KeyId"].split(":")[3] == REGION, plain["KeyId"]
         with pytest.raises(replica.exceptions.InvalidCiphertextException):
-            replica.decrypt(CiphertextBlob=blob, EncryptionContext={"stack": "production", "key": item["key"]})
+            replica.decrypt(
+                CiphertextBlob=blob, EncryptionContext={"stack": "production", "key": item["key"], "id": env_id}
+            )
     assert_no_secret(f"vercel-env.staging.json in {target}", (target / "vercel-env.staging.json").read_bytes())
 
 
@@ -237,6 +247,9 @@ def test_a_value_the_api_does_not_return_or_kms_cannot_take_is_kept_as_null_with
     assert "sensitive" in sensitive["why"], f"{key}: {sensitive}"
     assert big["value"] is None, f"{key}: {big}"
     assert "4096 bytes" in big["why"], f"{key}: {big}"
+    # KMS refuses an empty plaintext (its Plaintext has a minimum length of 1): kept as null, never a failed run.
+    assert kept["EMPTY_NOTE"]["value"] is None, f"{key}: {kept['EMPTY_NOTE']}"
+    assert "empty" in kept["EMPTY_NOTE"]["why"], f"{key}: {kept['EMPTY_NOTE']}"
     assert "env_sensitive" not in setup.world.value_reads, "the value of a sensitive variable was asked for"
     assert kept["DATABASE_URL"]["target"] == ["preview", "production"], "targets are sorted"
     assert kept["DATABASE_URL"]["why"] is None, key
@@ -313,3 +326,32 @@ def test_a_run_whose_key_exists_is_refused_before_anything_is_read_or_written(
     assert made == ["ListObjectsV2"], f"calls made by a refused run: {made}"
     assert setup.world.value_reads == [], "the Vercel values were read by a run that could not write"
     assert setup.stored() == {key: b"{}"}, f"{key} was changed"
+
+
+def test_a_paged_or_repeating_variables_list_is_refused_rather_than_kept_in_part(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.world.env_next_page = 1700000000000
+    code, _, err = run(capsys, "config-backup", "--stack", "staging", "--dir", str(setup.checkout))
+    assert code == 1, err
+    assert "in pages" in err, err
+    assert "no partial inventory" in err, err
+    assert setup.stored() == {}, "a partial inventory was written"
+    setup.world.env_next_page = None
+    setup.world.envs.append(dict(setup.world.envs[0]))
+    code, _, err = run(capsys, "config-backup", "--stack", "staging", "--dir", str(setup.checkout))
+    assert code == 1, err
+    assert "twice" in err, err
+    assert setup.stored() == {}, "an inventory listing one variable twice was written"
+
+
+def test_a_stack_on_its_configuration_key_is_recorded_so_and_not_warned_about(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack_file = setup.checkout / "Pulumi.staging.yaml"
+    provider = "awskms://alias/vibelog-staging-config?region=us-east-1"
+    stack_file.write_text(f"secretsprovider: {provider}\nencryptedkey: AQICAHh0ZXN0\n" + stack_file.read_text())
+    key, document = backup(setup, capsys)
+    assert document["secrets_provider"] == provider, key
+    assert "warning" not in setup.last_err, setup.last_err
+    assert document["files"]["Pulumi.staging.yaml"]["text"] == stack_file.read_text(), key

@@ -13,7 +13,6 @@ from ops.runbook.http import Client
 
 API_URL = "https://api.vercel.com"
 # A listing paged further than this is not a project's environment.
-MAX_PAGES = 100
 
 
 @dataclass(frozen=True)
@@ -116,20 +115,24 @@ class VercelApi:
 
     def environment_variables(self, project_id: str) -> list[dict[str, Any]]:
         """The project's environment variables (GET /v10/projects/{id}/env), each with its id, key, target, type,
-        gitBranch and updatedAt; pages followed through `pagination.next` (passed back as `until`)."""
-        found: list[dict[str, Any]] = []
-        query: dict[str, str] = {}
-        for _ in range(MAX_PAGES):
-            data: Any = self.client.request("GET", f"/v10/projects/{_segment(project_id)}/env", query=query).json()
-            envs = data.get("envs") if isinstance(data, dict) else None
-            if not isinstance(envs, list):
-                raise JobError(f"the Vercel API listed no `envs` for project {project_id}")
-            found += [item for item in envs if isinstance(item, dict)]
-            following = (data.get("pagination") or {}).get("next")
-            if following is None:
-                return found
-            query = {"until": str(following)}
-        raise JobError(f"project {project_id} lists more than {MAX_PAGES} pages of environment variables")
+        gitBranch and updatedAt, in one request as the Vercel provider reads them (vercel/terraform-provider-vercel
+        client/environment_variables_get.go getEnvironmentVariables). The endpoint documents no paging; a response
+        that names a next page, or lists one id twice, is refused rather than kept as a partial inventory."""
+        data: Any = self.client.request("GET", f"/v10/projects/{_segment(project_id)}/env").json()
+        envs = data.get("envs") if isinstance(data, dict) else None
+        if not isinstance(envs, list):
+            raise JobError(f"the Vercel API listed no `envs` for project {project_id}")
+        pagination = data.get("pagination")
+        if isinstance(pagination, dict) and pagination.get("next") is not None:
+            raise JobError(
+                f"the Vercel API listed the variables of project {project_id} in pages, which its list endpoint "
+                "does not document; this job reads one page and keeps no partial inventory"
+            )
+        found = [item for item in envs if isinstance(item, dict)]
+        ids = [item.get("id") for item in found]
+        if len(ids) != len(set(map(str, ids))):
+            raise JobError(f"the Vercel API listed one variable of project {project_id} twice")
+        return found
 
     def environment_value(self, project_id: str, env_id: str) -> str | None:
         """One variable's value, decrypted (GET /v1/projects/{id}/env/{envId}); None when the API returns none (a
