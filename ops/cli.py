@@ -291,19 +291,30 @@ def restore_test(
         backup, findings = restore.newest(s3, bucket, schedule, found)
         key = backup.key
         with interrupt.temporary_directory("vibelog-restore-test-") as workdir:
-            path = workdir / "database.dump"
-            # The scratch server starts while the dump downloads.
-            with (
-                restore.fetching_verified(s3, bucket, key, path, manifest_version=backup.manifest_version) as verified,
-                postgres.scratch_cluster(durable=durable, settings=restore.SCRATCH_SETTINGS) as cluster,
-            ):
-                manifest, _ = verified()
+            # The dump streams from S3 into the scratch server: only its head (header and table of contents) is
+            # written to disk, and its data loads as it arrives (docs/backups.md).
+            with restore.streaming_verified(s3, bucket, key, manifest_version=backup.manifest_version) as stream:
+                manifest = stream.manifest
                 age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
-                prepared = restore.prepare_scratch(cluster.url, path, manifest, workdir)
-                left_out = prepared.findings
-                # In parallel, on every core: the scratch database is thrown away if the load fails half-way.
-                restore.pg_restore(path, cluster.url, schemas, owners=True, toc=prepared.toc, jobs=restore.cores())
-                checks = restore.check(cluster.url, manifest, schemas, prepared=prepared)
+                head = restore.read_head(stream, workdir / "head.dump")
+                with postgres.scratch_cluster(durable=durable, settings=restore.SCRATCH_SETTINGS) as cluster:
+                    prepared = restore.prepare_scratch(cluster.url, head, manifest, workdir)
+                    left_out = prepared.findings
+                    restore.load_streamed(stream, head, cluster.url, schemas, toc=prepared.toc)
+                    stream.verified()
+                    # Indexes, constraints, triggers: no data, so the head suffices; in parallel, on every core (the
+                    # scratch database is thrown away if the load fails half-way).
+                    restore.pg_restore(
+                        head,
+                        cluster.url,
+                        schemas,
+                        owners=True,
+                        toc=prepared.toc,
+                        jobs=restore.cores(),
+                        sections=("post-data",),
+                        clean=False,
+                    )
+                    checks = restore.check(cluster.url, manifest, schemas, prepared=prepared)
             previous = restore.previous_manifest(s3, bucket, schedule, key, found)
             checks.append(integrity.compare_previous(previous, manifest, bound))
     except JobError as error:

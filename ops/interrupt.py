@@ -63,10 +63,13 @@ def run(command: Sequence[str], *, env: Mapping[str, str] | None = None) -> subp
     return subprocess.CompletedProcess(list(command), process.returncode, out, err)
 
 
-def start(command: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """A child with its output piped, in a process group of its own (for `stop`)."""
+def start(
+    command: Sequence[str], *, env: Mapping[str, str] | None = None, stdin: int | None = None
+) -> subprocess.Popen[bytes]:
+    """A child with its output piped, in a process group of its own (for `stop`); `stdin` is a file descriptor it
+    reads (the read end of a pipe the caller feeds), else it inherits the job's."""
     return subprocess.Popen(  # noqa: S603 - the callers build the arguments from fixed binaries
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        command, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
 
 

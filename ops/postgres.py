@@ -191,7 +191,7 @@ def stall_seconds() -> float:
     return seconds
 
 
-def _bytes_moved(pid: int) -> int | None:
+def bytes_moved(pid: int) -> int | None:
     """Bytes a process has read and written so far (its socket, its files); None where /proc does not say."""
     try:
         fields = dict(line.split(": ", 1) for line in Path(f"/proc/{pid}/io").read_text().splitlines())
@@ -209,13 +209,13 @@ def run(command: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedP
     limit = stall_seconds()
     with interrupt.start(command, env=env) as process:
         try:
-            moved, since = _bytes_moved(process.pid), time.monotonic()
+            moved, since = bytes_moved(process.pid), time.monotonic()
             while True:
                 try:
                     stdout, stderr = process.communicate(timeout=POLL_SECONDS)
                     return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr)
                 except subprocess.TimeoutExpired:
-                    now = _bytes_moved(process.pid)
+                    now = bytes_moved(process.pid)
                     if now is None or now != moved:
                         moved, since = now, time.monotonic()
                     elif time.monotonic() - since >= limit:
@@ -266,7 +266,7 @@ class Output:
         view = memoryview(self._buffer)
         filled = 0
         stdout = self._process.stdout
-        moved, since = _bytes_moved(self._process.pid), time.monotonic()
+        moved, since = bytes_moved(self._process.pid), time.monotonic()
         while filled < size and not self._done:
             events = self._selector.select(timeout=POLL_SECONDS)
             for key, _ in events:
@@ -287,7 +287,7 @@ class Output:
             elif not events:
                 # Progress is a byte on the pipe, or one read or written at all: pg_dump reads the catalogue for a
                 # while before it writes its first byte.
-                now_moved = _bytes_moved(self._process.pid)
+                now_moved = bytes_moved(self._process.pid)
                 if now_moved is None or now_moved != moved:
                     moved, since = now_moved, time.monotonic()
                 elif time.monotonic() - since >= self._limit:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
+import selectors
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -136,6 +140,26 @@ class Restored:
         return all(check.ok for check in self.checks)
 
 
+def _written(s3: S3Client, bucket: str, key: str, manifest_version: str | None) -> tuple[dict[str, Any], str]:
+    """A dump's manifest (its first version: `manifest_version`, else listed) and the dump's version it names."""
+    manifest = (
+        vault.manifest_of(s3, bucket, key)
+        if manifest_version is None
+        else vault.get_json(s3, bucket, vault.manifest_key(key), manifest_version)
+    )
+    return manifest, vault.dump_version(s3, bucket, key, manifest)
+
+
+def _verify(key: str, manifest: Mapping[str, Any], result: vault.Downloaded) -> None:
+    """JobError unless a download's SHA-256 matches the manifest's (and the object metadata's where it has one)."""
+    recorded = [("manifest", manifest.get("sha256"))]
+    if "sha256" in result.metadata:
+        recorded.append(("object metadata", result.metadata["sha256"]))
+    for source, expected in recorded:
+        if result.sha256 != expected:
+            raise JobError(f"checksum mismatch for {key}: the {source} says {expected}, the object is {result.sha256}")
+
+
 @contextmanager
 def fetching_verified(
     s3: S3Client, bucket: str, key: str, target: Path, *, manifest_version: str | None = None
@@ -151,24 +175,11 @@ def fetching_verified(
     listed.
     """
     start = time.monotonic()
-    manifest = (
-        vault.manifest_of(s3, bucket, key)
-        if manifest_version is None
-        else vault.get_json(s3, bucket, vault.manifest_key(key), manifest_version)
-    )
-    version = vault.dump_version(s3, bucket, key, manifest)
+    manifest, version = _written(s3, bucket, key, manifest_version)
     with vault.fetching(s3, bucket, key, target, version_id=version) as fetched:
 
         def verified() -> tuple[dict[str, Any], float]:
-            result = fetched()
-            recorded = [("manifest", manifest.get("sha256"))]
-            if "sha256" in result.metadata:
-                recorded.append(("object metadata", result.metadata["sha256"]))
-            for source, expected in recorded:
-                if result.sha256 != expected:
-                    raise JobError(
-                        f"checksum mismatch for {key}: the {source} says {expected}, the object is {result.sha256}"
-                    )
+            _verify(key, manifest, fetched())
             return manifest, time.monotonic() - start
 
         yield verified
@@ -178,6 +189,67 @@ def fetch_verified(s3: S3Client, bucket: str, key: str, target: Path) -> tuple[d
     """Download a dump and its manifest, verified (`fetching_verified`)."""
     with fetching_verified(s3, bucket, key, target) as verified:
         return verified()
+
+
+# The restore test reads a dump's head (its header and table of contents) into a file of this size, then twice
+# that, and so on, until `pg_restore --list` can read it; the rest of the dump streams into pg_restore.
+HEAD_STEP = 256 * 1024
+CHUNK = 1024 * 1024
+
+
+class Stream:
+    """A dump arriving in order from S3 (`vault.streaming`), hashed as it arrives: read it, then `verified`."""
+
+    def __init__(self, key: str, manifest: dict[str, Any], fd: int, fetched: Callable[[], vault.Downloaded]) -> None:
+        self.key, self.manifest = key, manifest
+        """The dump, and its manifest as the dump job wrote it."""
+        self._fd, self._fetched = fd, fetched
+        self._start = time.monotonic()
+
+    def read(self, size: int) -> bytes:
+        """Up to `size` bytes of the dump, as they arrive; none at its end (or once its transfer has failed: see
+        `verified`). The wait is bounded by the S3 client's own stall limit (`vault.client_config`)."""
+        return os.read(self._fd, size)
+
+    def verified(self) -> float:
+        """Read what is left (hashing it), wait for the transfer and raise JobError unless its SHA-256 matches the
+        manifest's (`fetching_verified`); the seconds since the fetch began."""
+        while self.read(CHUNK):
+            pass
+        _verify(self.key, self.manifest, self._fetched())
+        return time.monotonic() - self._start
+
+
+@contextmanager
+def streaming_verified(s3: S3Client, bucket: str, key: str, *, manifest_version: str | None = None) -> Iterator[Stream]:
+    """Stream a dump from S3 in the background (`vault.streaming`): the version the dump job wrote, as
+    `fetching_verified` reads it, its checksum known once it has all been read (`Stream.verified`)."""
+    manifest, version = _written(s3, bucket, key, manifest_version)
+    with vault.streaming(s3, bucket, key, version_id=version) as (fd, fetched):
+        yield Stream(key, manifest, fd, fetched)
+
+
+def read_head(stream: Stream, path: Path) -> Path:
+    """Write the head of a streamed dump (its header and table of contents) to `path`, and no more than twice it.
+
+    pg_dump writes a custom-format archive to a pipe with its table of contents first and no data offsets in it:
+    once `pg_restore --list` reads the file, the head is whole. The file grows in steps (HEAD_STEP, doubled each
+    time). A dump that ends first is not an archive: its checksum failure is said first, else pg_restore's.
+    """
+    size, target = 0, HEAD_STEP
+    with path.open("wb") as file:
+        while True:
+            while size < target and (chunk := stream.read(min(CHUNK, target - size))):
+                file.write(chunk)
+                size += len(chunk)
+            file.flush()
+            done = postgres.run([postgres.tool("pg_restore"), "--list", str(path)], dict(os.environ))
+            if done.returncode == 0:
+                return path
+            if size < target:
+                stream.verified()
+                raise JobError(postgres.failure("pg_restore --list", done, ""))
+            target *= 2
 
 
 def cores() -> int:
@@ -191,6 +263,32 @@ def cores() -> int:
 SCRATCH_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
 
 
+def _restore_command(
+    target_url: str,
+    schemas: Sequence[str],
+    *,
+    owners: bool,
+    toc: Path | None,
+    jobs: int | None,
+    sections: Sequence[str],
+    clean: bool,
+) -> tuple[list[str], dict[str, str]]:
+    """pg_restore's arguments but the archive, and its environment (`pg_restore`)."""
+    dbname, env = postgres.tool_connection(target_url)
+    return [
+        postgres.tool("pg_restore"),
+        *(("--clean", "--if-exists") if clean else ()),
+        *(() if owners else ("--no-owner",)),
+        "--single-transaction" if jobs is None else f"--jobs={jobs}",
+        "--exit-on-error",
+        "--no-password",
+        *(f"--section={section}" for section in sections),
+        *(f"--schema={schema}" for schema in schemas),
+        *(() if toc is None else (f"--use-list={toc}",)),
+        f"--dbname={dbname}",
+    ], env
+
+
 def pg_restore(
     dump: Path,
     target_url: str,
@@ -199,6 +297,8 @@ def pg_restore(
     owners: bool = False,
     toc: Path | None = None,
     jobs: int | None = None,
+    sections: Sequence[str] = (),
+    clean: bool = True,
 ) -> float:
     """Load a dump into a database, its grants and default privileges with it; returns the seconds it took.
 
@@ -207,28 +307,142 @@ def pg_restore(
     away if the load fails half-way (the restore test). Parallel restore reads the dump by offset: a file, never a
     pipe. `owners` keeps the dump's owners (a scratch server prepared with the source's roles); without it the
     restoring user owns everything, as on a Supabase project where `postgres` may not own as `supabase_admin`.
-    `toc` is a `pg_restore --use-list` of the entries to restore (leave_out).
+    `toc` is a `pg_restore --use-list` of the entries to restore (leave_out); `sections` those restored (all
+    without); `clean` drops each object first.
     """
-    dbname, env = postgres.tool_connection(target_url)
-    command = [
-        postgres.tool("pg_restore"),
-        "--clean",
-        "--if-exists",
-        *(() if owners else ("--no-owner",)),
-        "--single-transaction" if jobs is None else f"--jobs={jobs}",
-        "--exit-on-error",
-        "--no-password",
-        *(f"--schema={schema}" for schema in schemas),
-        *(() if toc is None else (f"--use-list={toc}",)),
-        f"--dbname={dbname}",
-        str(dump),
-    ]
+    command, env = _restore_command(
+        target_url, schemas, owners=owners, toc=toc, jobs=jobs, sections=sections, clean=clean
+    )
     start = time.monotonic()
-    done = postgres.run(command, env)
+    done = postgres.run([*command, str(dump)], env)
     elapsed = time.monotonic() - start
     if done.returncode != 0:
         raise JobError(postgres.failure("pg_restore", done, target_url))
     return elapsed
+
+
+def _chunks(head: Path, stream: Stream) -> Iterator[bytes]:
+    """A streamed dump's bytes: its head from the file `read_head` wrote, then the rest as it arrives."""
+    with head.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            yield chunk
+    while chunk := stream.read(CHUNK):
+        yield chunk
+
+
+class _Feed:
+    """The write end of a pipe a tool reads as its stdin, fed from chunks without blocking (`load_streamed`)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        read_end, self.fd = os.pipe()
+        self.stdin = read_end
+        """The read end, the tool's stdin: the caller closes it once the tool has it."""
+        with contextlib.suppress(OSError):  # a 1 MiB pipe: fewer wake-ups; the default 64 KiB works too
+            fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, postgres.PIPE_SIZE)
+        os.set_blocking(self.fd, False)
+        self._chunks, self._pending = chunks, memoryview(b"")
+
+    def write(self) -> bool:
+        """Write what the pipe takes now; True once it is all written, or the tool has stopped reading (it ended,
+        or failed): the caller closes it then."""
+        try:
+            while True:
+                if not self._pending:
+                    self._pending = memoryview(next(self._chunks, b""))
+                    if not self._pending:
+                        break
+                written = os.write(self.fd, self._pending)
+                self._pending = self._pending[written:]
+                if self._pending:
+                    return False
+        except BlockingIOError:
+            return False
+        except BrokenPipeError:  # what is left of the stream is read by `Stream.verified`
+            pass
+        return True
+
+    def close(self) -> None:
+        """Close the write end (the tool reads its end); again is a no-op."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def load_streamed(
+    stream: Stream, head: Path, target_url: str, schemas: Sequence[str] = (), *, toc: Path | None = None
+) -> float:
+    """The restore test's pre-data and data sections, from the dump as it arrives: ONE pg_restore reading its stdin
+    (the head `read_head` wrote, then the rest of the stream), in one transaction, the dump's owners kept; the
+    seconds it took. Then the stream has been read to its end, or pg_restore has stopped reading it:
+    `stream.verified()` says whether it was the dump.
+
+    In one transaction, a COPY into a table created in it writes no WAL on the scratch server (wal_level minimal,
+    SCRATCH_SETTINGS): the server needs about the data's size, not that plus the WAL of every row. pg_restore that
+    fails or stalls (it moves no byte for the stall limit) fails the test; its failure is said after the checksum's
+    (the stream read to its end first), so a dump damaged in transit fails on its checksum, as a downloaded one does.
+    """
+    command, env = _restore_command(
+        target_url, schemas, owners=True, toc=toc, jobs=None, sections=("pre-data", "data"), clean=True
+    )
+    limit = postgres.stall_seconds()
+    feed = _Feed(_chunks(head, stream))
+    start = time.monotonic()
+    try:
+        try:
+            process = interrupt.start(command, env=env, stdin=feed.stdin)
+        finally:
+            os.close(feed.stdin)  # pg_restore has it
+        with process:
+            try:
+                output = _pump(process, feed, limit)
+            except BaseException:
+                interrupt.stop(process)
+                raise
+    finally:
+        feed.close()
+    elapsed = time.monotonic() - start
+    if process.returncode != 0:
+        stream.verified()
+        done = subprocess.CompletedProcess(command, process.returncode, b"", bytes(output))
+        raise JobError(postgres.failure("pg_restore", done, target_url))
+    return elapsed
+
+
+def _pump(process: subprocess.Popen[bytes], feed: _Feed, limit: float) -> bytes:
+    """Feed a tool's stdin and read its output until it exits; its stderr's last 64 KiB. JobError once it has read
+    and written nothing for `limit` seconds."""
+    output = bytearray()
+    with selectors.DefaultSelector() as selector:
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                selector.register(pipe.fileno(), selectors.EVENT_READ)
+        selector.register(feed.fd, selectors.EVENT_WRITE)
+        moved, since = postgres.bytes_moved(process.pid), time.monotonic()
+        while selector.get_map():
+            events = selector.select(timeout=postgres.POLL_SECONDS)
+            for key, _ in events:
+                if key.fd == feed.fd:
+                    moved, since = None, time.monotonic()
+                    if feed.write():
+                        selector.unregister(feed.fd)
+                        feed.close()  # the tool reads the end of its input
+                    continue
+                chunk = os.read(key.fd, 65536)
+                output += chunk
+                del output[:-65536]  # its last lines say why it failed
+                if not chunk:
+                    selector.unregister(key.fd)
+            if not events:
+                now = postgres.bytes_moved(process.pid)
+                if now is None or now != moved:
+                    moved, since = now, time.monotonic()
+                elif time.monotonic() - since >= limit:
+                    raise JobError(
+                        f"pg_restore stalled: it moved no data for {limit:g} s (the network or the server stopped "
+                        f"answering; ${postgres.STALL_ENV} sets the limit)"
+                    )
+    process.wait()
+    return bytes(output)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +23,7 @@ from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from s3transfer.exceptions import RetriesExceededError as TransferRetriesExceededError
+from s3transfer.subscribers import BaseSubscriber
 
 from ops import postgres
 from ops.environment import Variable
@@ -581,6 +584,28 @@ class _HashingWriter:
         return False
 
 
+def _readable_head(
+    s3: S3Client, bucket: str, key: str, version: dict[str, Any], *, restore_days: int, poll_seconds: float
+) -> dict[str, Any]:
+    """The object's HeadObject once it can be read: an archived one is restored (RestoreObject) first, from
+    DEEP_ARCHIVE up to 12 hours (Standard tier), the wait the caller's time budget."""
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, **version)
+        if head.get("StorageClass") in ARCHIVED_CLASSES and 'ongoing-request="false"' not in head.get("Restore", ""):
+            if not head.get("Restore"):
+                s3.restore_object(
+                    Bucket=bucket,
+                    Key=key,
+                    RestoreRequest={"Days": restore_days, "GlacierJobParameters": {"Tier": "Standard"}},
+                    **version,
+                )
+            while 'ongoing-request="false"' not in s3.head_object(Bucket=bucket, Key=key, **version).get("Restore", ""):
+                time.sleep(poll_seconds)
+    except S3_ERRORS as error:
+        raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
+    return dict(head)
+
+
 @contextmanager
 def fetching(
     s3: S3Client,
@@ -600,20 +625,7 @@ def fetching(
     the transfer starts: from DEEP_ARCHIVE up to 12 hours (Standard tier), the wait is the caller's time budget.
     """
     version = _version(version_id)
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key, **version)
-        if head.get("StorageClass") in ARCHIVED_CLASSES and 'ongoing-request="false"' not in head.get("Restore", ""):
-            if not head.get("Restore"):
-                s3.restore_object(
-                    Bucket=bucket,
-                    Key=key,
-                    RestoreRequest={"Days": restore_days, "GlacierJobParameters": {"Tier": "Standard"}},
-                    **version,
-                )
-            while 'ongoing-request="false"' not in s3.head_object(Bucket=bucket, Key=key, **version).get("Restore", ""):
-                time.sleep(poll_seconds)
-    except S3_ERRORS as error:
-        raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
+    head = _readable_head(s3, bucket, key, version, restore_days=restore_days, poll_seconds=poll_seconds)
     with target.open("wb") as file, create_transfer_manager(s3, TransferConfig()) as manager:
         writer = _HashingWriter(file)
         # The version goes to the HeadObject and to every ranged GetObject: all parts are of the one version.
@@ -627,6 +639,75 @@ def fetching(
             return Downloaded(dict(head.get("Metadata", {})), writer.digest.hexdigest())
 
         yield wait
+
+
+class _Closing(BaseSubscriber):
+    """Closes a stream's write end once its transfer is done (finished, failed or cancelled): the reader sees the
+    end."""
+
+    def __init__(self, close: Callable[[], None]) -> None:
+        super().__init__()
+        self._close = close
+
+    def on_done(self, future: object, **kwargs: object) -> None:  # noqa: ARG002 - s3transfer's signature
+        self._close()
+
+
+@contextmanager
+def streaming(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    *,
+    restore_days: int = 1,
+    poll_seconds: float = 60,
+    version_id: str | None = None,
+) -> Iterator[tuple[int, Callable[[], Downloaded]]]:
+    """Fetch an object (the version named, else the current one) in the background into a pipe, in order, hashing
+    it on the way; yields the pipe's read end and what waits for the transfer and returns what `fetching`'s does.
+
+    The parallel ranges reach the pipe in order (the writer is not seekable) and memory stays bounded, as
+    s3transfer's queues are (about its concurrency times its part size): a reader that falls behind holds the
+    download back. The pipe ends (its write end is closed) once the transfer is done, finished or failed; leaving
+    the `with` early closes the read end, so a write blocked on it fails and the transfer ends. An archived object
+    is restored first (as `fetching`).
+    """
+    version = _version(version_id)
+    head = _readable_head(s3, bucket, key, version, restore_days=restore_days, poll_seconds=poll_seconds)
+    read_end, write_end = os.pipe()
+    with contextlib.suppress(OSError):  # a 1 MiB pipe: fewer wake-ups; the default 64 KiB works too
+        fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, postgres.PIPE_SIZE)
+    sink = os.fdopen(write_end, "wb")
+
+    def close_sink() -> None:
+        with contextlib.suppress(OSError):  # the reader gone: what is buffered has nowhere to go
+            sink.close()
+
+    try:
+        with create_transfer_manager(s3, TransferConfig()) as manager:
+            writer = _HashingWriter(sink)
+            # As `fetching`: the version goes to the HeadObject and to every ranged GetObject.
+            future = manager.download(
+                bucket,
+                key,
+                writer,  # type: ignore[arg-type]  # a file
+                extra_args=version,
+                subscribers=[_Closing(close_sink)],
+            )
+
+            def wait() -> Downloaded:
+                try:
+                    future.result()
+                except S3_ERRORS as error:
+                    raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
+                return Downloaded(dict(head.get("Metadata", {})), writer.digest.hexdigest())
+
+            try:
+                yield read_end, wait
+            finally:
+                os.close(read_end)  # a write blocked on the pipe fails (EPIPE): the transfer ends
+    finally:
+        close_sink()
 
 
 def download(

@@ -671,7 +671,7 @@ def recording_pg_restore() -> Iterator[tuple[Path, Path]]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def test_the_restore_test_restores_in_parallel_and_a_restore_into_a_target_in_one_transaction(
+def test_the_restore_test_streams_its_data_builds_in_parallel_and_a_restore_into_a_target_is_one_transaction(
     database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, recording_pg_restore: tuple[Path, Path]
 ) -> None:
     seed(database)
@@ -684,9 +684,14 @@ def test_the_restore_test_restores_in_parallel_and_a_restore_into_a_target_in_on
     restore.restore(s3, bucket=bucket, key=key, target_url=database, confirm_production=True)
 
     assert tested.passed, tested.lines()
-    scratch, target = (line.split() for line in log.read_text().splitlines())
-    assert f"--jobs={restore.cores()}" in scratch, f"the restore test's pg_restore is not parallel: {scratch}"
-    assert "--single-transaction" not in scratch, scratch
+    *heads, streamed, post_data, target = (line.split() for line in log.read_text().splitlines())
+    assert heads, "the restore test never read the dump's table of contents"
+    assert all(head[0] == "--list" for head in heads), heads
+    assert not any(arg.endswith(".dump") for arg in streamed), f"the restore test's data is not streamed: {streamed}"
+    assert {"--section=pre-data", "--section=data", "--single-transaction"} <= set(streamed), streamed
+    assert f"--jobs={restore.cores()}" in post_data, f"the restore test's post-data is not parallel: {post_data}"
+    assert "--section=post-data" in post_data, post_data
+    assert "--single-transaction" not in post_data, post_data
     assert "--single-transaction" in target, f"a restore into a real target is not all or nothing: {target}"
     assert not any(flag.startswith("--jobs") for flag in target), target
 
