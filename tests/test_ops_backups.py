@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ops import cli, dump, postgres, restore, vault
+from ops import cli, dump, interrupt, postgres, restore, vault
 from ops.errors import BadInputError, JobError
 from settings.backup import RecoveryObjectives
 from tests.helpers.proxy import StallingProxy
@@ -710,3 +712,73 @@ def test_a_schedule_given_twice_is_bad_input_and_writes_nothing(database: str, s
         dump.dump(s3, database_url=database, bucket=bucket, destinations=[dump.Destination("daily")] * 2)
 
     assert leftovers(s3, bucket) == ([], []), "a refused dump wrote something"
+
+
+# About 8 MiB of random bytes: data pg_dump cannot compress, so the dump is far bigger than its head.
+NOISE = """
+CREATE TABLE noise (id bigint PRIMARY KEY, bytes bytea NOT NULL);
+INSERT INTO noise SELECT n, decode(md5(random()::text) || md5(random()::text), 'hex')
+FROM generate_series(1, 250000) n;
+"""
+
+
+def seed_noise(url: str) -> None:
+    seed(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(NOISE)
+
+
+def test_the_restore_test_keeps_only_the_dumps_head_on_disk(
+    database: str, aws_env: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_noise(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    workdirs: list[Path] = []
+    real = interrupt.temporary_directory
+
+    @contextlib.contextmanager
+    def recorded(prefix: str) -> Iterator[Path]:
+        with real(prefix) as path:
+            workdirs.append(path)
+            yield path
+
+    monkeypatch.setattr(interrupt, "temporary_directory", recorded)
+    peak, done = [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            for workdir in workdirs:
+                with contextlib.suppress(OSError):
+                    peak[0] = max(peak[0], sum(f.stat().st_size for f in workdir.iterdir()))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
+    finally:
+        done.set()
+        sampler.join()
+
+    assert result.passed, result.lines()
+    assert workdirs, "the restore test made no temporary directory"
+    assert 0 < peak[0] <= restore.HEAD_STEP * 2, f"the restore test's temporary files reached {peak[0]} bytes"
+    assert peak[0] < size / 10, f"the restore test kept {peak[0]} bytes of a {size}-byte dump on disk"
+
+
+def test_a_byte_changed_in_the_middle_of_the_dump_fails_the_restore_test_on_its_checksum(
+    database: str, aws_env: S3Server
+) -> None:
+    seed_noise(database)
+    s3, bucket = aws_env.client(), aws_env.unversioned_bucket()
+    (key,) = dump_daily(s3, bucket, database).keys
+    body = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0xFF
+    # Without versioning (a bucket that is not the vault's), an overwrite replaces the bytes the manifest describes.
+    s3.put_object(Bucket=bucket, Key=key, Body=bytes(body))
+
+    result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
+
+    assert not result.passed
+    assert result.failure.startswith(f"checksum mismatch for {key}"), result.failure
