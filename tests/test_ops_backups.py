@@ -653,6 +653,29 @@ def test_a_restore_through_a_network_that_stalls_fails_within_the_stall_limit(
     assert fingerprint(database) == before, "a stalled restore left part of its work behind"
 
 
+def test_the_restore_tests_streamed_load_through_a_network_that_stalls_fails_within_the_stall_limit(
+    pg_cluster: postgres.Cluster, database: str, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    monkeypatch.setenv(postgres.STALL_ENV, "1")
+    with (
+        restore.streaming_verified(s3, bucket, key) as stream,
+        StallingProxy(pg_cluster.port, budget=800) as proxy,
+    ):
+        head = restore.read_head(stream, tmp_path / "head.dump")
+        start = time.monotonic()
+        with pytest.raises(JobError) as failed:
+            restore.load_streamed(stream, head, through(database, pg_cluster.port, proxy))
+        elapsed = time.monotonic() - start
+
+    assert str(failed.value).startswith("pg_restore stalled: it moved no data for 1 s"), failed.value
+    assert proxy.stalled == 1, "the proxy never stalled the streamed pg_restore's connection"
+    assert elapsed < 15, f"the stall took {elapsed:.0f} s to be noticed"
+    assert fingerprint(database) == before, "a stalled streamed load left part of its work behind"
+
+
 @pytest.fixture
 def recording_pg_restore() -> Iterator[tuple[Path, Path]]:
     """A PG_BIN whose pg_restore writes its arguments to a log, then runs the real one; the other tools are real.
