@@ -620,9 +620,9 @@ def fetching(
     """Fetch an object (the version named, else the current one) to a file in the background, hashing it on the way
     (one pass); what it yields waits for it.
 
-    The `with` body runs meanwhile (the restore test starts its scratch server); leaving it early (an error, a
-    signal) cancels the transfer and waits for its threads. An archived object is restored (RestoreObject) before
-    the transfer starts: from DEEP_ARCHIVE up to 12 hours (Standard tier), the wait is the caller's time budget.
+    The `with` body runs meanwhile; leaving it early (an error, a signal) cancels the transfer and waits for its
+    threads. An archived object is restored (RestoreObject) before the transfer starts: from DEEP_ARCHIVE up to 12
+    hours (Standard tier), the wait is the caller's time budget.
     """
     version = _version(version_id)
     head = _readable_head(s3, bucket, key, version, restore_days=restore_days, poll_seconds=poll_seconds)
