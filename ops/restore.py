@@ -260,8 +260,12 @@ def cores() -> int:
 # The restore test's scratch server: with wal_level minimal, a COPY into a table created in the same transaction
 # (the streamed load runs in one, `load_streamed`) and the index builds write no WAL, so the server needs about the
 # database's size on disk, not that plus the WAL of every row (measured: a load of pre-data and data that commits
-# each statement wrote WAL of 0.4x the database; in one transaction, none). It stays durable (fsync on).
-SCRATCH_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
+# each statement wrote WAL of 0.4x the database; in one transaction, none). It stays durable (fsync on). That one
+# transaction locks every table, sequence and index it creates until it commits: the lock table holds
+# max_locks_per_transaction x max_connections of them (6,400 by default: 6,000 tables with serial keys exhaust it,
+# "out of shared memory", in pg_dump's transaction and in this one alike). A source tuned to let pg_dump lock its
+# schema must not leave a dump its scratch server cannot load; 1,024 per connection costs about 25 MB.
+SCRATCH_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0", "max_locks_per_transaction": "1024"}
 
 
 def _restore_command(
