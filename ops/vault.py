@@ -10,7 +10,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from s3transfer.exceptions import RetriesExceededError as TransferRetriesExceededError
+from s3transfer.futures import TransferFuture
 from s3transfer.subscribers import BaseSubscriber
 
 from ops import postgres
@@ -630,15 +631,22 @@ def fetching(
         writer = _HashingWriter(file)
         # The version goes to the HeadObject and to every ranged GetObject: all parts are of the one version.
         future = manager.download(bucket, key, writer, extra_args=version)  # type: ignore[arg-type]  # a file
+        yield _waiting(future, head, writer, f"s3://{bucket}/{key}")
 
-        def wait() -> Downloaded:
-            try:
-                future.result()
-            except S3_ERRORS as error:
-                raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
-            return Downloaded(dict(head.get("Metadata", {})), writer.digest.hexdigest())
 
-        yield wait
+def _waiting(
+    future: TransferFuture, head: Mapping[str, Any], writer: _HashingWriter, where: str
+) -> Callable[[], Downloaded]:
+    """What waits for a download (`fetching`, `streaming`): its metadata and SHA-256, or JobError."""
+
+    def wait() -> Downloaded:
+        try:
+            future.result()
+        except S3_ERRORS as error:
+            raise JobError(f"cannot fetch {where}: {reason(error)}") from None
+        return Downloaded(dict(head.get("Metadata", {})), writer.digest.hexdigest())
+
+    return wait
 
 
 class _Closing(BaseSubscriber):
@@ -694,16 +702,8 @@ def streaming(
                 extra_args=version,
                 subscribers=[_Closing(close_sink)],
             )
-
-            def wait() -> Downloaded:
-                try:
-                    future.result()
-                except S3_ERRORS as error:
-                    raise JobError(f"cannot fetch s3://{bucket}/{key}: {reason(error)}") from None
-                return Downloaded(dict(head.get("Metadata", {})), writer.digest.hexdigest())
-
             try:
-                yield read_end, wait
+                yield read_end, _waiting(future, head, writer, f"s3://{bucket}/{key}")
             finally:
                 os.close(read_end)  # a write blocked on the pipe fails (EPIPE): the transfer ends
     finally:
