@@ -3,15 +3,19 @@ stopped with their process groups, and cleanups that a second signal cannot cut 
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 
 # GitHub cancels a run with SIGINT, then SIGTERM; a person presses Ctrl-C. Both end a job the same way.
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -28,27 +32,85 @@ class Interrupted(KeyboardInterrupt):
         """SIGINT or SIGTERM."""
 
 
+class _State:
+    """Where the job stands with signals. Python runs the handler in the main thread between two bytecodes,
+    wherever the signal landed at the OS level (a transfer thread, say), so plain attributes are enough."""
+
+    raised = False
+    """The one interruption has been raised: a second Ctrl-C, or GitHub's SIGTERM after its SIGINT, must not cut
+    the cleanup short."""
+    held = 0
+    """How many `deferred()` blocks are open."""
+    pending: int | None = None
+    """A signal that arrived while they were, raised when the last one closes."""
+
+
 def install() -> None:
     """Make SIGINT and SIGTERM raise Interrupted in the job (Python's default for SIGTERM kills it in place)."""
     for signum in SIGNALS:
         signal.signal(signum, _on_signal)
+    sys.unraisablehook = _on_unraisable
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    # One interruption: a second Ctrl-C, or GitHub's SIGTERM after its SIGINT, must not cut the cleanup short.
-    for each in SIGNALS:
-        signal.signal(each, signal.SIG_IGN)
+    if _State.raised:
+        return
+    if _State.held:
+        _State.pending = _State.pending or signum
+        return
+    _State.raised = True
     raise Interrupted(signum)
+
+
+def ended() -> None:
+    """The job has ended and said how: a signal from now on changes nothing, one raised again included."""
+    _State.raised = True
+
+
+_default_unraisablehook = sys.unraisablehook
+
+
+def _on_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+    """A signal that lands in a finalizer or a weakref callback (an import releasing its module lock, say) raises
+    Interrupted where Python prints the exception and carries on: the interruption would be lost, with a
+    traceback. Deliver it again once the main thread has left here, into whatever the job was doing."""
+    if not isinstance(unraisable.exc_value, Interrupted):
+        _default_unraisablehook(unraisable)
+        return
+    _State.raised = False
+    signum = signal.Signals[unraisable.exc_value.signal_name]
+    threading.Thread(target=_deliver_again, args=(signum, _on_unraisable.__code__), daemon=True).start()
+
+
+def _deliver_again(signum: signal.Signals, hook: CodeType) -> None:
+    main = threading.main_thread()
+    while main.is_alive() and _runs(main, hook):
+        time.sleep(0.001)
+    _thread.interrupt_main(signum)  # runs the handler in the main thread, as the signal did
+
+
+def _runs(thread: threading.Thread, code: CodeType) -> bool:
+    """Whether `code` is on the thread's stack."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while a cleanup runs; one that arrives meanwhile is delivered after it."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    """Hold SIGINT and SIGTERM back while a cleanup runs; one that arrives meanwhile is raised after it."""
+    _State.held += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _State.held -= 1
+        if not _State.held and _State.pending is not None and not _State.raised:
+            signum, _State.pending = _State.pending, None
+            _State.raised = True
+            raise Interrupted(signum)
 
 
 def run(command: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
