@@ -48,11 +48,10 @@ TARGETS = {"dump": 1.05, "restore": 1.15, "disk": 1.2}
 REGION = "us-west-2"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
 
-# What a Supabase project has around the app's tables, as far as a plain PostgreSQL server restores it: its roles
-# (granted to, the grants dropped by the restore's --no-acl), the auth and extensions schemas, auth.uid(), pg_trgm
-# in extensions with a gin_trgm_ops index, an enum, RLS with a policy, a trigger, a function, a view, sequences.
-# The policy is TO PUBLIC: one TO authenticated needs the scratch server prepared with Supabase's roles (issue #20's
-# fidelity part); this schema then moves to the shared fixture.
+# What a Supabase project has around the app's tables: its roles, the auth and extensions schemas, auth.uid(),
+# pg_trgm in extensions with a gin_trgm_ops index, an enum, RLS with a policy, a trigger, a function, a view,
+# sequences, grants. The policy is TO PUBLIC so that the raw pg_restore, into a server without Supabase's roles
+# (--no-owner --no-acl), restores it too; the restore test prepares its scratch server with the roles and grants.
 SCHEMA = """
 CREATE ROLE anon NOLOGIN; CREATE ROLE authenticated NOLOGIN; CREATE ROLE service_role NOLOGIN BYPASSRLS;
 CREATE SCHEMA auth; CREATE SCHEMA extensions;
@@ -272,7 +271,8 @@ def run_all(root: Path, source: str, endpoint: str, cores: int, moto: int) -> tu
     results["dump job"] = measure(
         [sys.executable, "-m", "ops", "dump", "--to", "daily"], {**job_env, "TMPDIR": str(dump_dir)}, dump_dir, moto
     )
-    # The transfer alone, as the restore test's first step makes it: boto3's download_file of the dump from moto.
+    # The transfer alone, as the restore test's first step makes it: boto3's download_file of the dump from moto, in
+    # the job's ranges.
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -286,7 +286,8 @@ def run_all(root: Path, source: str, endpoint: str, cores: int, moto: int) -> tu
         [
             sys.executable,
             "-c",
-            "import sys, boto3; boto3.client('s3').download_file(*sys.argv[1:])",
+            "import sys, boto3; from ops import vault; "
+            "boto3.client('s3').download_file(*sys.argv[1:], Config=vault.DOWNLOAD)",
             bucket,
             key,
             str(fetched),

@@ -40,6 +40,12 @@ DUMP_SUFFIX = ".dump"
 MANIFEST_SUFFIX = ".manifest.json"
 # S3's smallest multipart part (except the last); 16 MiB keeps a 10 GB dump far below the 10,000-part limit.
 PART_SIZE = 16 * 1024 * 1024
+# How a dump is fetched: in 64 MiB ranges, four at a time. A restore reads it in order (into pg_restore's pipe, or a
+# file hashed on the way), so more ranges in flight would only buffer more: four keep a network with per-connection
+# limits busy and hold about 256 MiB at most. A 10 GB dump is 160 GETs, not boto3's default 1,280 of 8 MiB; moto
+# reads the whole object for each ranged GET, so in the benchmark this is what makes its fetch of a 550 MB dump take
+# seconds rather than most of a raw restore (docs/backups.md, "Measured RPO and RTO").
+DOWNLOAD = TransferConfig(multipart_chunksize=64 * 1024 * 1024, max_concurrency=4)
 STAMP = "%Y%m%dT%H%M%SZ"
 # Classes S3 serves only after a RestoreObject (GLACIER_IR is read directly).
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
@@ -627,7 +633,7 @@ def fetching(
     """
     version = _version(version_id)
     head = _readable_head(s3, bucket, key, version, restore_days=restore_days, poll_seconds=poll_seconds)
-    with target.open("wb") as file, create_transfer_manager(s3, TransferConfig()) as manager:
+    with target.open("wb") as file, create_transfer_manager(s3, DOWNLOAD) as manager:
         writer = _HashingWriter(file)
         # The version goes to the HeadObject and to every ranged GetObject: all parts are of the one version.
         future = manager.download(bucket, key, writer, extra_args=version)  # type: ignore[arg-type]  # a file
@@ -692,7 +698,7 @@ def streaming(
             sink.close()
 
     try:
-        with create_transfer_manager(s3, TransferConfig()) as manager:
+        with create_transfer_manager(s3, DOWNLOAD) as manager:
             writer = _HashingWriter(sink)
             # As `fetching`: the version goes to the HeadObject and to every ranged GetObject.
             future = manager.download(

@@ -578,6 +578,14 @@ def test_a_connect_that_stalls_fails_within_the_connect_timeout(
     assert late_row_is_there(database) is False, "nothing was restored"
 
 
+def drained(s3: S3Client, bucket: str, key: str) -> vault.Downloaded:
+    """Read an object through `vault.streaming` to its end, as the restore test's load does."""
+    with vault.streaming(s3, bucket, key) as (fd, fetched):
+        while os.read(fd, 1024 * 1024):
+            pass
+        return fetched()
+
+
 def test_an_s3_transfer_that_stalls_fails_within_the_stall_limit(
     aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -587,6 +595,7 @@ def test_an_s3_transfer_that_stalls_fails_within_the_stall_limit(
     port = int(aws_env.endpoint.rsplit(":", 1)[1])
     transfers: list[tuple[str, int, Callable[[S3Client], object]]] = [
         ("download", 100_000, lambda s3: vault.download(s3, bucket, "daily/big.dump", tmp_path / "big.dump")),
+        ("stream", 100_000, lambda s3: drained(s3, bucket, "daily/big.dump")),
         ("upload", 0, lambda s3: vault.put_json(s3, bucket, "daily/x.manifest.json", {"key": "x"})),
     ]
     for case, budget, transfer in transfers:
