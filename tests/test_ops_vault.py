@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from ops import cli, restore, vault
 from ops.errors import BadInputError, JobError
@@ -159,10 +160,13 @@ def test_a_backup_under_the_old_key_shape_is_listed_and_restored(database: str, 
     assert fingerprint(database) == before
 
 
-def test_a_ranged_parallel_download_reads_every_range_of_the_named_version(aws_env: S3Server, tmp_path: Path) -> None:
+def test_a_ranged_parallel_download_reads_every_range_of_the_named_version(
+    aws_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
     key = "daily/20261207T020000Z-1-1.dump"
-    # Above s3transfer's 8 MiB threshold, so the download is several ranged GETs on parallel threads.
+    # The job's ranges are 64 MiB: 8 MiB ones make a 20 MiB object several ranged GETs on parallel threads.
+    monkeypatch.setattr(vault, "DOWNLOAD", TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4))
     written, newer = os.urandom(20 * 1024 * 1024), os.urandom(20 * 1024 * 1024)
     version = s3.put_object(Bucket=bucket, Key=key, Body=written)["VersionId"]
     s3.put_object(Bucket=bucket, Key=key, Body=newer)
