@@ -39,6 +39,8 @@ class RestoreReport:
     """Findings on older dumps: reported, not failing."""
     left_out: tuple[str, ...] = ()
     """What the restore left out by rule (an extension the runner does not have), one line each: not failing."""
+    steps: tuple[tuple[str, float], ...] = ()
+    """The seconds each step took, in order, as far as the test got: where the restore time went."""
 
     def lines(self) -> list[str]:
         """The report, one fact a line."""
@@ -56,6 +58,8 @@ class RestoreReport:
                 f"RPO and RTO not achieved: the test failed after {self.restore_minutes:.1f} min "
                 f"(objective {self.rto_minutes} min)",
             ]
+        if self.steps:
+            lines.append("time: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in self.steps))
         if self.failure:
             lines.append(f"failure: {self.failure}")
         lines += [*self.findings, *(f"{line} (older than the dump restored)" for line in self.warnings)]

@@ -380,6 +380,13 @@ def test_restore_test_passes_and_reports_rpo_and_rto(supabase: str, aws_env: S3S
     assert result.dump_age_hours < 1
     assert "RTO achieved: fetched, verified and restored in" in result.markdown()
     assert "RPO achieved: the dump was 0.0 h old" in result.markdown()
+    # Where the restore time went, step by step, adding up to it.
+    steps = ["listing", "head", "scratch server", "pre-data and data", "post-data", "checks", "stop and comparison"]
+    assert [step for step, _ in result.steps] == steps, result.steps
+    total = sum(seconds for _, seconds in result.steps)
+    assert all(seconds >= 0 for _, seconds in result.steps), result.steps
+    assert abs(total - result.restore_minutes * 60) < 0.5, f"{result.steps} do not add up to the restore time"
+    assert "- time: listing " in result.markdown()
 
 
 def test_a_checksum_mismatch_fails_the_restore_test(database: str, aws_env: S3Server) -> None:
@@ -393,6 +400,7 @@ def test_a_checksum_mismatch_fails_the_restore_test(database: str, aws_env: S3Se
 
     assert not result.passed
     assert result.failure.startswith(f"checksum mismatch for {key}"), result.failure
+    assert [step for step, _ in result.steps] == ["listing"], "a step the test did not finish is timed"
 
 
 def test_restore_test_fails_when_rows_differ_from_the_manifest(database: str, aws_env: S3Server) -> None:
