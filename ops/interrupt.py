@@ -3,7 +3,6 @@ stopped with their process groups, and cleanups that a second signal cannot cut 
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import os
 import shutil
@@ -86,7 +85,9 @@ def _deliver_again(signum: signal.Signals, hook: CodeType) -> None:
     main = threading.main_thread()
     while main.is_alive() and _runs(main, hook):
         time.sleep(0.001)
-    _thread.interrupt_main(signum)  # runs the handler in the main thread, as the signal did
+    if main.is_alive() and main.ident is not None:
+        # A signal, not `_thread.interrupt_main`: it also ends the system call the job waits in (a sleep, a read).
+        signal.pthread_kill(main.ident, signum)
 
 
 def _runs(thread: threading.Thread, code: CodeType) -> bool:
