@@ -42,7 +42,7 @@ import psycopg
 PROJECT_DIR = Path(__file__).resolve().parent.parent  # a script: it puts the project on sys.path itself
 sys.path.insert(0, str(PROJECT_DIR))
 
-from ops import postgres, restore  # noqa: E402 - after the path is set
+from ops import postgres, restore, vault  # noqa: E402 - after the path is set
 
 MB = 1024 * 1024
 # The reference's recovery time objectives (deployment-and-infrastructure.md, `rto`), in minutes.
@@ -294,11 +294,17 @@ def run_all(root: Path, source: str, endpoint: str, cores: int, moto: int) -> tu
         [
             sys.executable,
             "-c",
-            "import sys, boto3; from ops import vault; "
-            "boto3.client('s3').download_file(*sys.argv[1:], Config=vault.DOWNLOAD)",
+            # boto3 alone, as a raw tool: the job's ranges are passed as arguments, not imported with the job.
+            "import sys, boto3; from boto3.s3.transfer import TransferConfig; "
+            "c = TransferConfig(multipart_chunksize=int(sys.argv[4]), max_concurrency=int(sys.argv[5])); "
+            "c.max_in_memory_download_chunks = int(sys.argv[6]); "
+            "boto3.client('s3').download_file(*sys.argv[1:4], Config=c)",
             bucket,
             key,
             str(fetched),
+            str(vault.DOWNLOAD.multipart_chunksize),
+            str(vault.DOWNLOAD.max_request_concurrency),
+            str(vault.DOWNLOAD.max_in_memory_download_chunks),
         ],
         {**job_env, "AWS_DEFAULT_REGION": REGION},
         raw_dir,

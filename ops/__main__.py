@@ -15,8 +15,9 @@ try:
 except interrupt.Interrupted:  # outside a job (its imports, argument parsing): nothing started, nothing to report
     print("interrupted", file=sys.stderr)
     code = EXIT_INTERRUPTED
-interrupt.ended()
-# The job has ended and said how: Python's shutdown restores the default handlers, under which a signal arriving
-# now would kill the process and replace that exit status with -15 or a traceback.
-signal.pthread_sigmask(signal.SIG_BLOCK, interrupt.SIGNALS)
+finally:  # argparse's exit (usage, --help) too
+    interrupt.ended()
+    # The job has ended and said how: Python's shutdown restores the default handlers, under which a signal arriving
+    # now would kill the process and replace that exit status with -15 or a traceback.
+    signal.pthread_sigmask(signal.SIG_BLOCK, interrupt.SIGNALS)
 sys.exit(code)

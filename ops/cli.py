@@ -333,6 +333,8 @@ def restore_test(
         failure = str(error)
     except Exception as error:  # a full disk or an S3 outage fails the test, reported as one
         failure = unexpected(error)
+    if failure:
+        took("until the failure")
     minutes = (time.monotonic() - start) / 60
     # A finding on the dump restored or a newer one fails the test: the newest backup is not what it should be (a
     # dump without a manifest, a manifest behind a delete marker, a version in front of the locked one). An older

@@ -38,6 +38,8 @@ class _State:
     raised = False
     """The one interruption has been raised: a second Ctrl-C, or GitHub's SIGTERM after its SIGINT, must not cut
     the cleanup short."""
+    over = False
+    """The job has ended (`ended`): nothing is raised any more, not even an interruption delivered again."""
     held = 0
     """How many `deferred()` blocks are open."""
     pending: int | None = None
@@ -52,7 +54,7 @@ def install() -> None:
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    if _State.raised:
+    if _State.raised or _State.over:
         return
     if _State.held:
         _State.pending = _State.pending or signum
@@ -62,8 +64,8 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
 
 
 def ended() -> None:
-    """The job has ended and said how: a signal from now on changes nothing, one raised again included."""
-    _State.raised = True
+    """The job has ended and said how: a signal from now on changes nothing, one delivered again included."""
+    _State.over = True
 
 
 _default_unraisablehook = sys.unraisablehook
@@ -76,7 +78,8 @@ def _on_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
     if not isinstance(unraisable.exc_value, Interrupted):
         _default_unraisablehook(unraisable)
         return
-    _State.raised = False
+    # Still raised while the main thread is in here (starting the thread below waits): a second signal arriving
+    # meanwhile is ignored, as during any cleanup, instead of raising where it would be dropped too.
     signum = signal.Signals[unraisable.exc_value.signal_name]
     threading.Thread(target=_deliver_again, args=(signum, _on_unraisable.__code__), daemon=True).start()
 
@@ -85,7 +88,8 @@ def _deliver_again(signum: signal.Signals, hook: CodeType) -> None:
     main = threading.main_thread()
     while main.is_alive() and _runs(main, hook):
         time.sleep(0.001)
-    if main.is_alive() and main.ident is not None:
+    if main.is_alive() and main.ident is not None and not _State.over:
+        _State.raised = False
         # A signal, not `_thread.interrupt_main`: it also ends the system call the job waits in (a sleep, a read).
         signal.pthread_kill(main.ident, signum)
 
@@ -102,7 +106,12 @@ def _runs(thread: threading.Thread, code: CodeType) -> bool:
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while a cleanup runs; one that arrives meanwhile is raised after it."""
+    """Hold SIGINT and SIGTERM back while a cleanup runs; one that arrives meanwhile is raised after it. Signals are
+    the main thread's: on another thread this holds nothing back (and raises nothing there, where it would be
+    lost)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _State.held += 1
     try:
         yield

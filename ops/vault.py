@@ -42,10 +42,13 @@ MANIFEST_SUFFIX = ".manifest.json"
 PART_SIZE = 16 * 1024 * 1024
 # How a dump is fetched: in 64 MiB ranges, four at a time. A restore reads it in order (into pg_restore's pipe, or a
 # file hashed on the way), so more ranges in flight would only buffer more: four keep a network with per-connection
-# limits busy and hold about 256 MiB at most. A 10 GB dump is 160 GETs, not boto3's default 1,280 of 8 MiB; moto
-# reads the whole object for each ranged GET, so in the benchmark this is what makes its fetch of a 550 MB dump take
-# seconds rather than most of a raw restore (docs/backups.md, "Measured RPO and RTO").
+# limits busy. The writer is not seekable, so s3transfer holds ranges that arrive ahead of their turn in memory, up
+# to `max_in_memory_download_chunks` of them (10 by default; boto3's constructor does not take it): four ranges,
+# 256 MiB, at most. A 10 GB dump is 160 GETs, not boto3's default 1,280 of 8 MiB; moto reads the whole object for
+# each ranged GET, so in the benchmark this is what makes its fetch of a 550 MB dump take seconds rather than most
+# of a raw restore (docs/backups.md, "Measured RPO and RTO").
 DOWNLOAD = TransferConfig(multipart_chunksize=64 * 1024 * 1024, max_concurrency=4)
+DOWNLOAD.max_in_memory_download_chunks = 4
 STAMP = "%Y%m%dT%H%M%SZ"
 # Classes S3 serves only after a RestoreObject (GLACIER_IR is read directly).
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
@@ -680,11 +683,11 @@ def streaming(
     """Fetch an object (the version named, else the current one) in the background into a pipe, in order, hashing
     it on the way; yields the pipe's read end and what waits for the transfer and returns what `fetching`'s does.
 
-    The parallel ranges reach the pipe in order (the writer is not seekable) and memory stays bounded, as
-    s3transfer's queues are (about its concurrency times its part size): a reader that falls behind holds the
-    download back. The pipe ends (its write end is closed) once the transfer is done, finished or failed; leaving
-    the `with` early closes the read end, so a write blocked on it fails and the transfer ends. An archived object
-    is restored first (as `fetching`).
+    The parallel ranges reach the pipe in order (the writer is not seekable) and memory stays bounded by the ranges
+    s3transfer may hold ahead of their turn (`DOWNLOAD`): a reader that falls behind holds the download back. The
+    pipe ends (its write end is closed) once the transfer is done, finished or failed; leaving the `with` early
+    closes the read end, so a write blocked on it fails and the transfer ends. An archived object is restored first
+    (as `fetching`).
     """
     version = _version(version_id)
     head = _readable_head(s3, bucket, key, version, restore_days=restore_days, poll_seconds=poll_seconds)

@@ -45,6 +45,33 @@ def test_a_signal_landing_in_a_finalizer_still_interrupts_the_job_without_a_trac
     assert done.stderr == "", "the swallowed interruption was printed"
 
 
+def test_a_second_signal_while_a_swallowed_one_is_delivered_again_loses_neither_the_job_nor_the_first() -> None:
+    done = run_script("""
+        start = threading.Thread.start
+
+        def started_late(thread):
+            os.kill(os.getpid(), signal.SIGINT)  # GitHub's second signal, while the hook starts its thread
+            sum(range(1000))
+            start(thread)
+
+        threading.Thread.start = started_late
+
+        class Finalized:
+            def __del__(self):
+                os.kill(os.getpid(), signal.SIGTERM)
+                sum(range(1000))
+
+        try:
+            Finalized()
+            time.sleep(600)
+            print("the job ran on")
+        except interrupt.Interrupted as interrupted:
+            print("interrupted by", interrupted.signal_name)
+    """)
+    assert done.stdout == "interrupted by SIGTERM\n", f"two signals, the first in a finalizer:\n{done.stderr}"
+    assert done.stderr == "", "an interruption was printed"
+
+
 def test_a_signal_on_another_thread_waits_for_the_cleanup_it_interrupts() -> None:
     done = run_script("""
         worker = threading.Thread(target=time.sleep, args=(5,), daemon=True)
@@ -75,3 +102,24 @@ def test_a_second_signal_does_not_interrupt_the_unwinding() -> None:
             print("interrupted by", interrupted.signal_name)
     """)
     assert done.stdout == "cleanup finished\ninterrupted by SIGINT\n", f"the unwinding:\n{done.stderr}"
+
+
+def test_a_cleanup_on_a_worker_thread_does_not_hold_back_the_jobs_signal() -> None:
+    done = run_script("""
+        ready = threading.Event()
+
+        def cleanup():
+            with interrupt.deferred():
+                ready.set()
+                time.sleep(5)
+
+        threading.Thread(target=cleanup, daemon=True).start()
+        ready.wait()
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(600)
+            print("the job ran on")
+        except interrupt.Interrupted as interrupted:
+            print("interrupted by", interrupted.signal_name)
+    """)
+    assert done.stdout == "interrupted by SIGTERM\n", f"a worker's cleanup held the job's signal:\n{done.stderr}"
