@@ -12,7 +12,10 @@ try:
     from ops.cli import main
 
     code = main()
-except interrupt.Interrupted:  # outside a job (its imports, argument parsing): nothing started, nothing to report
+except (interrupt.Interrupted, Exception) as error:  # outside a job (its imports, argument parsing): nothing to report
+    # An import may turn the interruption into an error of its own (pydantic-core building a validator).
+    if not isinstance(error, interrupt.Interrupted) and interrupt.interruption() is None:
+        raise
     print("interrupted", file=sys.stderr)
     code = EXIT_INTERRUPTED
 finally:  # argparse's exit (usage, --help) too

@@ -498,21 +498,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         postgres.stall_seconds()  # a malformed limit is bad input before the job starts, not halfway through it
         code: int = args.run(args)
     except interrupt.Interrupted as interruption:
-        _report(args.verb, f"interrupted ({interruption.signal_name})")
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except JobError as error:
-        # A job's own message is written to be safe; scrubbing it again costs nothing and catches a slip.
-        reason = environment.scrub(str(error), [*ALL_ENV, *args.variables])
-        print(f"error: {reason}", file=sys.stderr)
-        _report(args.verb, f"failed: {reason}")
-        return EXIT_BAD_INPUT if isinstance(error, BadInputError) else EXIT_FAILED
-    except Exception as error:  # the one place an unanticipated error becomes one line
+        return _interrupted(args.verb, interruption.signal_name)
+    except Exception as error:
+        if (signal_name := interrupt.interruption()) is not None:  # the interruption, under another library's name
+            return _interrupted(args.verb, signal_name)
+        if isinstance(error, JobError):
+            # A job's own message is written to be safe; scrubbing it again costs nothing and catches a slip.
+            reason = environment.scrub(str(error), [*ALL_ENV, *args.variables])
+            print(f"error: {reason}", file=sys.stderr)
+            _report(args.verb, f"failed: {reason}")
+            return EXIT_BAD_INPUT if isinstance(error, BadInputError) else EXIT_FAILED
+        # The one place an unanticipated error becomes one line.
         reason = unexpected(error, args.variables)
         print(f"error: {reason}", file=sys.stderr)
         _report(args.verb, f"failed: {reason}")
         return EXIT_FAILED
     return code
+
+
+def _interrupted(verb: str, signal_name: str) -> int:
+    _report(verb, f"interrupted ({signal_name})")
+    print("interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _report(verb: str, outcome: str) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from ops import integrity, postgres, vault
+from ops import integrity, interrupt, postgres, vault
 from ops.errors import BadInputError, JobError
 
 if TYPE_CHECKING:
@@ -84,8 +83,11 @@ LOCK_WAIT_TIMEOUT = "60s"
 
 def pg_dump_version() -> str:
     """`pg_dump (PostgreSQL) 15.x` as the binary reports it."""
-    done = subprocess.run([postgres.tool("pg_dump"), "--version"], capture_output=True, text=True, check=True)  # noqa: S603
-    return done.stdout.strip()
+    # In a process group of its own, as every tool the jobs run: a signal meanwhile stops it with the job.
+    done = interrupt.run([postgres.tool("pg_dump"), "--version"])
+    if done.returncode != 0:
+        raise JobError(postgres.failure("pg_dump --version", done, ""))
+    return done.stdout.decode(errors="replace").strip()
 
 
 class _Hashed:

@@ -38,6 +38,8 @@ class _State:
     raised = False
     """The one interruption has been raised: a second Ctrl-C, or GitHub's SIGTERM after its SIGINT, must not cut
     the cleanup short."""
+    signal_name = ""
+    """The signal it was raised for."""
     over = False
     """The job has ended (`ended`): nothing is raised any more, not even an interruption delivered again."""
     held = 0
@@ -59,8 +61,19 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     if _State.held:
         _State.pending = _State.pending or signum
         return
-    _State.raised = True
+    _raise(signum)
+
+
+def _raise(signum: int) -> None:
+    _State.raised, _State.signal_name = True, signal.Signals(signum).name
     raise Interrupted(signum)
+
+
+def interruption() -> str | None:
+    """The signal the job's interruption was raised for, or None. A library may turn the KeyboardInterrupt into an
+    error of its own (pydantic-core building a validator when the signal lands in its callback, say): the job was
+    interrupted all the same, and says so instead of reporting that error."""
+    return _State.signal_name if _State.raised else None
 
 
 def ended() -> None:
@@ -119,8 +132,7 @@ def deferred() -> Iterator[None]:
         _State.held -= 1
         if not _State.held and _State.pending is not None and not _State.raised:
             signum, _State.pending = _State.pending, None
-            _State.raised = True
-            raise Interrupted(signum)
+            _raise(signum)
 
 
 def run(command: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -269,6 +269,8 @@ def job_env(scratch: Path, s3_server: S3Server, webhook: str, summary: Path, **v
 
 
 def start(argv: list[str], env: dict[str, str], preexec: Callable[[], None] | None = None) -> subprocess.Popen[str]:
+    """The job in a session of its own, as a runner's step: a process group `still_running` can look into that is
+    the job's, not this test's."""
     return subprocess.Popen(  # noqa: S603 - this interpreter, the job's fixed argv
         [sys.executable, "-m", "ops", *argv],
         env=env,
@@ -276,6 +278,7 @@ def start(argv: list[str], env: dict[str, str], preexec: Callable[[], None] | No
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=preexec,  # noqa: PLW1509 - one setrlimit before exec
+        start_new_session=True,
     )
 
 

@@ -247,12 +247,14 @@ def test_a_signal_at_any_moment_of_a_job_ends_it_cleanly(
         "STATUS_PAGE_WEBHOOK": f"{servers['web']}/hooks/status",
         "SLACK_WEBHOOK": f"{servers['web']}/hooks/slack",
     }
+    # In a session of its own, as a runner's step: its process group is the job's, not this test's.
     job = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed argv
         [sys.executable, "-m", "ops", *SIGNALLED[verb]],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         wait_for("the job's signal handler", lambda: handler_installed(job.pid))

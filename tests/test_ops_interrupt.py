@@ -123,3 +123,21 @@ def test_a_cleanup_on_a_worker_thread_does_not_hold_back_the_jobs_signal() -> No
             print("interrupted by", interrupted.signal_name)
     """)
     assert done.stdout == "interrupted by SIGTERM\n", f"a worker's cleanup held the job's signal:\n{done.stderr}"
+
+
+def test_an_interruption_a_library_turned_into_its_own_error_is_reported_as_the_interruption() -> None:
+    done = run_script("""
+        from ops import cli, vault
+
+        def converting(args):  # as pydantic-core does when the signal lands in a callback it runs
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(600)
+            except KeyboardInterrupt as interrupted:
+                raise ValueError("Error building validator: Interrupted: SIGTERM") from interrupted
+
+        os.environ.update({variable.name: "set" for variable in cli.LIST_ENV})
+        cli.run_list = converting
+        print("exit", cli.main(["list"]))
+    """)
+    assert (done.stdout, done.stderr) == ("exit 130\n", "interrupted\n"), "the interruption was reported otherwise"
