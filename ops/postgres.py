@@ -200,6 +200,30 @@ def bytes_moved(pid: int) -> int | None:
     return int(fields.get("rchar", 0)) + int(fields.get("wchar", 0))
 
 
+class Stall:
+    """Watches a running tool for the stall limit: progress is a byte it read or wrote at all (`bytes_moved`: pg_dump
+    reads the catalogue for a while before it writes its first byte), or one its caller saw move (`progressed`)."""
+
+    def __init__(self, pid: int, name: str, limit: float) -> None:
+        self._pid, self._name, self._limit = pid, name, limit
+        self._moved, self._since = bytes_moved(pid), time.monotonic()
+
+    def progressed(self) -> None:
+        """The caller moved data to or from the tool."""
+        self._moved, self._since = None, time.monotonic()
+
+    def check(self) -> None:
+        """JobError once the tool has moved nothing for the limit."""
+        now = bytes_moved(self._pid)
+        if now is None or now != self._moved:
+            self._moved, self._since = now, time.monotonic()
+        elif time.monotonic() - self._since >= self._limit:
+            raise JobError(
+                f"{self._name} stalled: it moved no data for {self._limit:g} s (the network or the server stopped "
+                f"answering; ${STALL_ENV} sets the limit)"
+            )
+
+
 def run(command: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[bytes]:
     """Run a client tool to its end; JobError once it has read and written nothing for the stall limit.
 
@@ -209,20 +233,13 @@ def run(command: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedP
     limit = stall_seconds()
     with interrupt.start(command, env=env) as process:
         try:
-            moved, since = bytes_moved(process.pid), time.monotonic()
+            stall = Stall(process.pid, Path(command[0]).name, limit)
             while True:
                 try:
                     stdout, stderr = process.communicate(timeout=POLL_SECONDS)
                     return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr)
                 except subprocess.TimeoutExpired:
-                    now = bytes_moved(process.pid)
-                    if now is None or now != moved:
-                        moved, since = now, time.monotonic()
-                    elif time.monotonic() - since >= limit:
-                        raise JobError(
-                            f"{Path(command[0]).name} stalled: it moved no data for {limit:g} s (the network or "
-                            f"the server stopped answering; ${STALL_ENV} sets the limit)"
-                        ) from None
+                    stall.check()
         except BaseException:
             interrupt.stop(process)
             raise
@@ -266,7 +283,8 @@ class Output:
         view = memoryview(self._buffer)
         filled = 0
         stdout = self._process.stdout
-        moved, since = bytes_moved(self._process.pid), time.monotonic()
+        stall = Stall(self._process.pid, Path(self._command[0]).name, self._limit)
+        since = time.monotonic()
         while filled < size and not self._done:
             events = self._selector.select(timeout=POLL_SECONDS)
             for key, _ in events:
@@ -280,21 +298,14 @@ class Output:
                     if filled < size and count < self._pipe // 2:
                         time.sleep(min(NAP_SECONDS, (self._pipe // 4) * (now - since) / count))
                     since = now  # the pipe was empty then: what the next read finds came after
+                    stall.progressed()
                 else:
                     self._drain(key.fd)
             if not self._selector.get_map():
                 self._finish()
             elif not events:
-                # Progress is a byte on the pipe, or one read or written at all: pg_dump reads the catalogue for a
-                # while before it writes its first byte.
-                now_moved = bytes_moved(self._process.pid)
-                if now_moved is None or now_moved != moved:
-                    moved, since = now_moved, time.monotonic()
-                elif time.monotonic() - since >= self._limit:
-                    raise JobError(
-                        f"{Path(self._command[0]).name} stalled: it moved no data for {self._limit:g} s (the network "
-                        f"or the server stopped answering; ${STALL_ENV} sets the limit)"
-                    )
+                since = time.monotonic()  # the pipe was empty then too
+                stall.check()
         return bytes(view[:filled])
 
     def _drain(self, fd: int) -> None:

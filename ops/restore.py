@@ -422,12 +422,12 @@ def _pump(process: subprocess.Popen[bytes], feed: _Feed, limit: float) -> bytes:
             if pipe is not None:
                 selector.register(pipe.fileno(), selectors.EVENT_READ)
         selector.register(feed.fd, selectors.EVENT_WRITE)
-        moved, since = postgres.bytes_moved(process.pid), time.monotonic()
+        stall = postgres.Stall(process.pid, "pg_restore", limit)
         while selector.get_map():
             events = selector.select(timeout=postgres.POLL_SECONDS)
             for key, _ in events:
                 if key.fd == feed.fd:
-                    moved, since = None, time.monotonic()
+                    stall.progressed()
                     if feed.write():
                         selector.unregister(feed.fd)
                         feed.close()  # the tool reads the end of its input
@@ -438,14 +438,7 @@ def _pump(process: subprocess.Popen[bytes], feed: _Feed, limit: float) -> bytes:
                 if not chunk:
                     selector.unregister(key.fd)
             if not events:
-                now = postgres.bytes_moved(process.pid)
-                if now is None or now != moved:
-                    moved, since = now, time.monotonic()
-                elif time.monotonic() - since >= limit:
-                    raise JobError(
-                        f"pg_restore stalled: it moved no data for {limit:g} s (the network or the server stopped "
-                        f"answering; ${postgres.STALL_ENV} sets the limit)"
-                    )
+                stall.check()
     process.wait()
     return bytes(output)
 

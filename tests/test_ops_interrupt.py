@@ -1,5 +1,6 @@
 """`ops.interrupt` where a signal lands awkwardly: inside a finalizer, where Python swallows what a handler raises,
-and on a thread other than the main one while a cleanup holds signals back."""
+on a thread other than the main one while a cleanup holds signals back, and inside a library that reports it as an
+error of its own."""
 
 from __future__ import annotations
 
@@ -9,11 +10,31 @@ import textwrap
 
 import pytest
 
-PROLOGUE = """
+PROLOGUE = '''
 import os, signal, sys, threading, time
 from ops import interrupt
 interrupt.install()
-"""
+
+
+class Finalized:
+    """Sends a signal from its finalizer: the handler runs there, where Python ignores what it raises."""
+
+    def __init__(self, signum):
+        self.signum = signum
+
+    def __del__(self):
+        os.kill(os.getpid(), self.signum)
+        sum(range(1000))
+
+
+def job(body):
+    """Run a job's body and say how it ended."""
+    try:
+        body()
+        print("the job ran on")
+    except interrupt.Interrupted as interrupted:
+        print("interrupted by", interrupted.signal_name)
+'''
 
 
 def run_script(body: str) -> subprocess.CompletedProcess[str]:
@@ -29,17 +50,11 @@ def run_script(body: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
 def test_a_signal_landing_in_a_finalizer_still_interrupts_the_job_without_a_traceback(signum: str) -> None:
     done = run_script(f"""
-        class Finalized:
-            def __del__(self):
-                os.kill(os.getpid(), signal.{signum})
-                sum(range(1000))  # the handler runs here, where Python ignores what it raises
-
-        try:
-            Finalized()
+        def body():
+            Finalized(signal.{signum})
             time.sleep(600)  # past the run's timeout: only the signal, delivered again, ends it
-            print("the job ran on")
-        except interrupt.Interrupted as interrupted:
-            print("interrupted by", interrupted.signal_name)
+
+        job(body)
     """)
     assert done.stdout == f"interrupted by {signum}\n", f"the job after a signal in a finalizer:\n{done.stderr}"
     assert done.stderr == "", "the swallowed interruption was printed"
@@ -56,17 +71,11 @@ def test_a_second_signal_while_a_swallowed_one_is_delivered_again_loses_neither_
 
         threading.Thread.start = started_late
 
-        class Finalized:
-            def __del__(self):
-                os.kill(os.getpid(), signal.SIGTERM)
-                sum(range(1000))
-
-        try:
-            Finalized()
+        def body():
+            Finalized(signal.SIGTERM)
             time.sleep(600)
-            print("the job ran on")
-        except interrupt.Interrupted as interrupted:
-            print("interrupted by", interrupted.signal_name)
+
+        job(body)
     """)
     assert done.stdout == "interrupted by SIGTERM\n", f"two signals, the first in a finalizer:\n{done.stderr}"
     assert done.stderr == "", "an interruption was printed"
@@ -76,30 +85,30 @@ def test_a_signal_on_another_thread_waits_for_the_cleanup_it_interrupts() -> Non
     done = run_script("""
         worker = threading.Thread(target=time.sleep, args=(5,), daemon=True)
         worker.start()
-        try:
+
+        def body():
             with interrupt.deferred():
                 signal.pthread_kill(worker.ident, signal.SIGTERM)  # the OS hands it to a transfer thread, say
                 time.sleep(0.2)
                 print("cleanup finished")
-            print("the job ran on")
-        except interrupt.Interrupted as interrupted:
-            print("interrupted by", interrupted.signal_name)
+
+        job(body)
     """)
     assert done.stdout == "cleanup finished\ninterrupted by SIGTERM\n", f"a deferred cleanup:\n{done.stderr}"
 
 
 def test_a_second_signal_does_not_interrupt_the_unwinding() -> None:
     done = run_script("""
-        try:
+        def body():
             try:
                 os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(20)
+                time.sleep(600)
             finally:
                 os.kill(os.getpid(), signal.SIGTERM)  # GitHub's SIGTERM after its SIGINT
                 time.sleep(0.2)
                 print("cleanup finished")
-        except interrupt.Interrupted as interrupted:
-            print("interrupted by", interrupted.signal_name)
+
+        job(body)
     """)
     assert done.stdout == "cleanup finished\ninterrupted by SIGINT\n", f"the unwinding:\n{done.stderr}"
 
@@ -115,19 +124,19 @@ def test_a_cleanup_on_a_worker_thread_does_not_hold_back_the_jobs_signal() -> No
 
         threading.Thread(target=cleanup, daemon=True).start()
         ready.wait()
-        try:
+
+        def body():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(600)
-            print("the job ran on")
-        except interrupt.Interrupted as interrupted:
-            print("interrupted by", interrupted.signal_name)
+
+        job(body)
     """)
     assert done.stdout == "interrupted by SIGTERM\n", f"a worker's cleanup held the job's signal:\n{done.stderr}"
 
 
 def test_an_interruption_a_library_turned_into_its_own_error_is_reported_as_the_interruption() -> None:
     done = run_script("""
-        from ops import cli, vault
+        from ops import cli
 
         def converting(args):  # as pydantic-core does when the signal lands in a callback it runs
             try:
