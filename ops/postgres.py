@@ -53,6 +53,12 @@ PIPE_SIZE = 1024 * 1024
 NAP_SECONDS = 0.02
 
 
+def widen_pipe(fd: int) -> None:
+    """Make a pipe PIPE_SIZE (fewer wake-ups for a reader of big streams); the default 64 KiB works too."""
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+
+
 def bin_dir() -> Path:
     """Where pg_dump, pg_restore, initdb and pg_ctl are: $PG_BIN, else Debian's newest, else the PATH's."""
     if configured := os.environ.get(PG_BIN.name):
@@ -261,8 +267,7 @@ class Output:
         self._pipe = 65536  # Linux's default pipe size, unless it grows below
         for stream in (process.stdout, process.stderr):
             if stream is not None:
-                with contextlib.suppress(OSError):  # a 1 MiB pipe: fewer wake-ups; the default 64 KiB works too
-                    fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+                widen_pipe(stream.fileno())
                 self._selector.register(stream.fileno(), selectors.EVENT_READ, stream)
         if process.stdout is not None:
             with contextlib.suppress(OSError):

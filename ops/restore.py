@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import re
 import selectors
@@ -204,20 +202,18 @@ class Stream:
         self.key, self.manifest = key, manifest
         """The dump, and its manifest as the dump job wrote it."""
         self._fd, self._fetched = fd, fetched
-        self._start = time.monotonic()
 
     def read(self, size: int) -> bytes:
         """Up to `size` bytes of the dump, as they arrive; none at its end (or once its transfer has failed: see
         `verified`). The wait is bounded by the S3 client's own stall limit (`vault.client_config`)."""
         return os.read(self._fd, size)
 
-    def verified(self) -> float:
+    def verified(self) -> None:
         """Read what is left (hashing it), wait for the transfer and raise JobError unless its SHA-256 matches the
-        manifest's (`fetching_verified`); the seconds since the fetch began."""
+        manifest's (`fetching_verified`)."""
         while self.read(CHUNK):
             pass
         _verify(self.key, self.manifest, self._fetched())
-        return time.monotonic() - self._start
 
 
 @contextmanager
@@ -342,8 +338,7 @@ class _Feed:
         read_end, self.fd = os.pipe()
         self.stdin = read_end
         """The read end, the tool's stdin: the caller closes it once the tool has it."""
-        with contextlib.suppress(OSError):  # a 1 MiB pipe: fewer wake-ups; the default 64 KiB works too
-            fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, postgres.PIPE_SIZE)
+        postgres.widen_pipe(self.fd)
         os.set_blocking(self.fd, False)
         self._chunks, self._pending = chunks, memoryview(b"")
 
@@ -375,11 +370,11 @@ class _Feed:
 
 def load_streamed(
     stream: Stream, head: Path, target_url: str, schemas: Sequence[str] = (), *, toc: Path | None = None
-) -> float:
+) -> None:
     """The restore test's pre-data and data sections, from the dump as it arrives: ONE pg_restore reading its stdin
-    (the head `read_head` wrote, then the rest of the stream), in one transaction, the dump's owners kept; the
-    seconds it took. Then the stream has been read to its end, or pg_restore has stopped reading it:
-    `stream.verified()` says whether it was the dump.
+    (the head `read_head` wrote, then the rest of the stream), in one transaction, the dump's owners kept. Then the
+    stream has been read to its end, or pg_restore has stopped reading it: `stream.verified()` says whether it was
+    the dump.
 
     In one transaction, a COPY into a table created in it writes no WAL on the scratch server (wal_level minimal,
     SCRATCH_SETTINGS): the server needs about the data's size, not that plus the WAL of every row. pg_restore that
@@ -391,7 +386,6 @@ def load_streamed(
     )
     limit = postgres.stall_seconds()
     feed = _Feed(_chunks(head, stream))
-    start = time.monotonic()
     try:
         try:
             process = interrupt.start(command, env=env, stdin=feed.stdin)
@@ -405,12 +399,10 @@ def load_streamed(
                 raise
     finally:
         feed.close()
-    elapsed = time.monotonic() - start
     if process.returncode != 0:
         stream.verified()
         done = subprocess.CompletedProcess(command, process.returncode, b"", bytes(output))
         raise JobError(postgres.failure("pg_restore", done, target_url))
-    return elapsed
 
 
 def _pump(process: subprocess.Popen[bytes], feed: _Feed, limit: float) -> bytes:

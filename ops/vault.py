@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -692,8 +691,7 @@ def streaming(
     version = _version(version_id)
     head = _readable_head(s3, bucket, key, version, restore_days=restore_days, poll_seconds=poll_seconds)
     read_end, write_end = os.pipe()
-    with contextlib.suppress(OSError):  # a 1 MiB pipe: fewer wake-ups; the default 64 KiB works too
-        fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, postgres.PIPE_SIZE)
+    postgres.widen_pipe(read_end)
     sink = os.fdopen(write_end, "wb")
 
     def close_sink() -> None:
