@@ -332,6 +332,8 @@ def restore_test(
     except JobError as error:
         failure = str(error)
     except Exception as error:  # a full disk or an S3 outage fails the test, reported as one
+        if interrupt.interruption() is not None:  # the interruption, under another library's name: `main` says so
+            raise
         failure = unexpected(error)
     if failure:
         took("until the failure")

@@ -134,19 +134,31 @@ def test_a_cleanup_on_a_worker_thread_does_not_hold_back_the_jobs_signal() -> No
     assert done.stdout == "interrupted by SIGTERM\n", f"a worker's cleanup held the job's signal:\n{done.stderr}"
 
 
-def test_an_interruption_a_library_turned_into_its_own_error_is_reported_as_the_interruption() -> None:
-    done = run_script("""
-        from ops import cli
+@pytest.mark.parametrize(
+    ("argv", "variables", "patched"),
+    [
+        (["list"], "LIST_ENV", "cli.run_list"),
+        # The restore test reports its own failures: not this one.
+        (["restore-test", "--stack", "staging"], "RESTORE_TEST_ENV", "vault.inventory"),
+    ],
+)
+def test_an_interruption_a_library_turned_into_its_own_error_is_reported_as_the_interruption(
+    argv: list[str], variables: str, patched: str
+) -> None:
+    done = run_script(f"""
+        from ops import cli, vault
 
-        def converting(args):  # as pydantic-core does when the signal lands in a callback it runs
+        def converting(*args):  # as pydantic-core does when the signal lands in a callback it runs
             try:
                 os.kill(os.getpid(), signal.SIGTERM)
                 time.sleep(600)
             except KeyboardInterrupt as interrupted:
                 raise ValueError("Error building validator: Interrupted: SIGTERM") from interrupted
 
-        os.environ.update({variable.name: "set" for variable in cli.LIST_ENV})
-        cli.run_list = converting
-        print("exit", cli.main(["list"]))
+        os.environ.update({{variable.name: "set" for variable in cli.{variables}}})
+        {patched} = converting
+        print("exit", cli.main({argv!r}))
     """)
-    assert (done.stdout, done.stderr) == ("exit 130\n", "interrupted\n"), "the interruption was reported otherwise"
+    assert (done.stdout, done.stderr) == ("exit 130\n", "interrupted\n"), (
+        f"{argv}: the interruption was reported otherwise"
+    )
