@@ -86,12 +86,7 @@ ALL_ENV = (*DUMP_ENV, *UPLOADS_ENV, *LIST_ENV, *RESTORE_ENV, *UPLOADS_RESTORE_EN
 env = environment.value
 
 
-def vault_client(region_variable: str = "BACKUP_VAULT_REGION") -> S3Client:
-    """S3 in the vault's region with the job's own credentials (the role assumed through OIDC).
-
-    AWS_ENDPOINT_URL_S3, which boto3 reads itself, points it at a stand-in S3 in tests.
-    """
-    return boto3.client("s3", region_name=env(region_variable), config=vault.client_config())
+vault_client = vault.client
 
 
 def storage_client() -> S3Client:

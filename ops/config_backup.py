@@ -75,11 +75,6 @@ def kms_client() -> KMSClient:
     return cast("KMSClient", boto3.client("kms", region_name=env("CONFIG_KMS_REGION"), config=vault.client_config()))
 
 
-def vault_client() -> S3Client:
-    """S3 in the vault's region with the job's own credentials."""
-    return boto3.client("s3", region_name=env("BACKUP_VAULT_REGION"), config=vault.client_config())
-
-
 def stack_prefix(stack: str) -> str:
     """Where a stack's configuration backups are kept."""
     return f"{PREFIX}{stack}/"
@@ -383,7 +378,7 @@ def _state(path: Path, text: str) -> str:
 
 def run_backup(args: argparse.Namespace) -> int:
     written = backup(
-        vault_client(),
+        vault.client(),
         kms_client(),
         runbook_cli.vercel(),
         bucket=env("BACKUP_DATABASE_BUCKET"),
@@ -413,7 +408,7 @@ def run_backup(args: argparse.Namespace) -> int:
 
 def run_restore(args: argparse.Namespace) -> int:
     restored = restore(
-        vault_client(),
+        vault.client(),
         kms_client(),
         bucket=env("BACKUP_DATABASE_BUCKET"),
         stack=args.stack,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+import boto3
 from boto3.exceptions import Boto3Error, RetriesExceededError
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
@@ -25,7 +26,7 @@ from s3transfer.exceptions import RetriesExceededError as TransferRetriesExceede
 from s3transfer.futures import TransferFuture
 from s3transfer.subscribers import BaseSubscriber
 
-from ops import postgres
+from ops import environment, postgres
 from ops.environment import Variable
 from ops.errors import BadInputError, JobError
 
@@ -65,6 +66,12 @@ def client_config() -> Config:
         read_timeout=postgres.stall_seconds(),
         retries={"max_attempts": 3, "mode": "standard"},
     )
+
+
+def client(region_variable: str = "BACKUP_VAULT_REGION") -> S3Client:
+    """S3 in the vault's region (or the region the variable named holds) with the job's own credentials (the role
+    assumed through OIDC). AWS_ENDPOINT_URL_S3, which boto3 reads itself, points it at a stand-in S3 in tests."""
+    return boto3.client("s3", region_name=environment.value(region_variable), config=client_config())
 
 
 def stamp(moment: datetime) -> str:
