@@ -444,9 +444,56 @@ def _as_owner(command: list[str], owner: str | None) -> list[str]:
     return command if owner is None else ["runuser", "-u", owner, "--", *command]
 
 
+class StartingCluster:
+    """A scratch server whose initdb runs in the background (`starting_cluster`) while the job does something else
+    (the restore test lists the vault and reads the dump's head meanwhile); `ready` waits for it."""
+
+    def __init__(
+        self, root: Path, owner: str | None, options: Mapping[str, str], initdb: subprocess.Popen[bytes]
+    ) -> None:
+        self._root, self._owner, self._options, self._initdb = root, owner, options, initdb
+        self._cluster: Cluster | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        """Its data directory, which initdb is filling."""
+        return self._root / "data"
+
+    def ready(self) -> Cluster:
+        """The running server: initdb's end waited for, then the server started (once; again returns it)."""
+        if self._cluster is None:
+            out, err = self._initdb.communicate()
+            if self._initdb.returncode != 0:
+                done = subprocess.CompletedProcess(self._initdb.args, self._initdb.returncode, out, err)
+                raise JobError(f"the scratch PostgreSQL server did not start: {failure('initdb', done, '')}")
+            # The port is chosen now, not with initdb: the shorter the time between, the less another process can
+            # take it meanwhile.
+            port = free_port()
+            options = {"listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(self._root)}
+            options.update(self._options)
+            flags = " ".join(f"-c {key}={value}" for key, value in options.items())
+            start = [
+                tool("pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-o",
+                flags,
+                "-l",
+                str(self._root / "log"),
+                "-w",
+                "start",
+            ]
+            done = interrupt.run(_as_owner(start, self._owner))
+            if done.returncode != 0:
+                raise JobError(f"the scratch PostgreSQL server did not start: {failure('pg_ctl', done, '')}")
+            self._cluster = Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", port, self.data_dir)
+        return self._cluster
+
+
 @contextmanager
-def scratch_cluster(*, durable: bool = True, settings: Mapping[str, str] | None = None) -> Iterator[Cluster]:
-    """A new PostgreSQL server in a temporary directory on a port of its own, stopped and removed afterwards.
+def starting_cluster(*, durable: bool = True, settings: Mapping[str, str] | None = None) -> Iterator[StartingCluster]:
+    """A new PostgreSQL server in a temporary directory, its initdb started at once and its server once `ready` is
+    called, on a port of its own; stopped and removed afterwards, an initdb still running included.
 
     initdb refuses to run as root (CI's user), so as root the server runs as the `postgres` account Debian's
     package creates. `durable=False` turns fsync off: for tests, never for a restore time that is reported.
@@ -460,28 +507,32 @@ def scratch_cluster(*, durable: bool = True, settings: Mapping[str, str] | None 
         owner = "postgres"
     root = Path(tempfile.mkdtemp(prefix="vibelog-pg-"))
     data = root / "data"
+    initdb: subprocess.Popen[bytes] | None = None
     try:
         if owner is not None:
             shutil.chown(root, user=owner)
-        port = free_port()
-        options = {"listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(root)}
-        if not durable:
-            options.update({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+        options = {} if durable else {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
         options.update(settings or {})
-        flags = " ".join(f"-c {key}={value}" for key, value in options.items())
-        for command in (
-            [tool("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
-            [tool("pg_ctl"), "-D", str(data), "-o", flags, "-l", str(root / "log"), "-w", "start"],
-        ):
-            done = interrupt.run(_as_owner(command, owner))
-            if done.returncode != 0:
-                why = failure(Path(command[0]).name, done, "")
-                raise JobError(f"the scratch PostgreSQL server did not start: {why}")
-        yield Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", port, data)
+        initdb = interrupt.start(
+            _as_owner(
+                [tool("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
+                owner,
+            )
+        )
+        yield StartingCluster(root, owner, options, initdb)
     finally:
         with interrupt.deferred():
+            if initdb is not None and initdb.returncode is None:
+                interrupt.stop(initdb)
             _stop(data)
             shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def scratch_cluster(*, durable: bool = True, settings: Mapping[str, str] | None = None) -> Iterator[Cluster]:
+    """A new PostgreSQL server, running (`starting_cluster`, waited for), stopped and removed afterwards."""
+    with starting_cluster(durable=durable, settings=settings) as starting:
+        yield starting.ready()
 
 
 def _stop(data: Path, wait_seconds: float = 30) -> None:

@@ -435,6 +435,22 @@ def test_ctrl_c_during_the_restore_test_stops_its_scratch_server_removes_it_and_
     assert "## restore-test interrupted (SIGINT)" in summary, summary
 
 
+def test_a_scratch_server_left_while_its_initdb_runs_stops_it_and_removes_its_directory() -> None:
+    # The restore test starts initdb before it lists the vault: a listing that fails ends the test with initdb
+    # still running.
+    with postgres.starting_cluster(durable=False) as starting:
+        root = starting.data_dir.parent
+
+        def initdb() -> list[Any]:
+            return [p for p in processes().values() if p.name == "initdb" and str(root) in p.command]
+
+        (running,) = wait_for("initdb", initdb)
+        watched = [running, *descendants(running.pid)]
+
+    assert still_running(watched) == [], f"initdb outlived the scratch server it was creating in {root}"
+    assert not root.exists(), f"the scratch server's directory {root} is left"
+
+
 def test_a_temporary_file_that_cannot_be_written_fails_the_restore_test_with_its_report(
     database: str, aws_env: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
 ) -> None:

@@ -155,7 +155,7 @@ def test_an_interruption_a_library_turned_into_its_own_error_is_reported_as_the_
             except KeyboardInterrupt as interrupted:
                 raise ValueError("Error building validator: Interrupted: SIGTERM") from interrupted
 
-        os.environ.update({{variable.name: "set" for variable in cli.{variables}}})
+        os.environ.update({{variable.name: "set" for variable in cli.{variables} if variable.required}})
         {patched} = converting
         print("exit", cli.main({argv!r}))
     """)
