@@ -286,45 +286,45 @@ def restore_test(
         steps.append((step, time.monotonic() - start - sum(seconds for _, seconds in steps)))
 
     try:
-        # The scratch server's initdb runs while the vault is listed and the dump's head arrives.
+        # One listing of the schedule's versions: the newest backup, the manifest version to read, the previous one.
+        found = vault.inventory(s3, bucket, [schedule])
+        backup, findings = restore.newest(s3, bucket, schedule, found)
+        key = backup.key
+        took("listing")
+        # The scratch server's initdb runs while the dump's manifest and head arrive. The dump streams from S3 into
+        # the scratch server: only its head (header and table of contents) is written to disk, and its data loads as
+        # it arrives (docs/backups.md).
         with (
             postgres.starting_cluster(durable=durable, settings=restore.SCRATCH_SETTINGS) as scratch,
             interrupt.temporary_directory("vibelog-restore-test-") as workdir,
+            restore.streaming_verified(s3, bucket, key, manifest_version=backup.manifest_version) as stream,
         ):
-            # One listing of the schedule's versions: the newest backup, the manifest version to read, the previous.
-            found = vault.inventory(s3, bucket, [schedule])
-            backup, findings = restore.newest(s3, bucket, schedule, found)
-            key = backup.key
-            took("listing")
-            # The dump streams from S3 into the scratch server: only its head (header and table of contents) is
-            # written to disk, and its data loads as it arrives (docs/backups.md).
-            with restore.streaming_verified(s3, bucket, key, manifest_version=backup.manifest_version) as stream:
-                manifest = stream.manifest
-                age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
-                head = restore.read_head(stream, workdir / "head.dump")
-                took("head")
-                cluster = scratch.ready()
-                prepared = restore.prepare_scratch(cluster.url, head, manifest, workdir)
-                left_out = prepared.findings
-                took("scratch server")
-                restore.load_streamed(stream, head, cluster.url, schemas, toc=prepared.toc)
-                stream.verified()
-                took("pre-data and data")
-                # Indexes, constraints, triggers: no data, so the head suffices; in parallel, on every core (the
-                # scratch database is thrown away if the load fails half-way).
-                restore.pg_restore(
-                    head,
-                    cluster.url,
-                    schemas,
-                    owners=True,
-                    toc=prepared.toc,
-                    jobs=restore.cores(),
-                    sections=("post-data",),
-                    clean=False,
-                )
-                took("post-data")
-                checks = restore.check(cluster.url, manifest, schemas, prepared=prepared)
-                took("checks")
+            manifest = stream.manifest
+            age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
+            head = restore.read_head(stream, workdir / "head.dump")
+            took("head")
+            cluster = scratch.ready()
+            prepared = restore.prepare_scratch(cluster.url, head, manifest, workdir)
+            left_out = prepared.findings
+            took("scratch server")
+            restore.load_streamed(stream, head, cluster.url, schemas, toc=prepared.toc)
+            stream.verified()
+            took("pre-data and data")
+            # Indexes, constraints, triggers: no data, so the head suffices; in parallel, on every core (the
+            # scratch database is thrown away if the load fails half-way).
+            restore.pg_restore(
+                head,
+                cluster.url,
+                schemas,
+                owners=True,
+                toc=prepared.toc,
+                jobs=restore.cores(),
+                sections=("post-data",),
+                clean=False,
+            )
+            took("post-data")
+            checks = restore.check(cluster.url, manifest, schemas, prepared=prepared)
+            took("checks")
         previous = restore.previous_manifest(s3, bucket, schedule, key, found)
         checks.append(integrity.compare_previous(previous, manifest, bound))
         took("stop and comparison")

@@ -436,8 +436,8 @@ def test_ctrl_c_during_the_restore_test_stops_its_scratch_server_removes_it_and_
 
 
 def test_a_scratch_server_left_while_its_initdb_runs_stops_it_and_removes_its_directory() -> None:
-    # The restore test starts initdb before it lists the vault: a listing that fails ends the test with initdb
-    # still running.
+    # The restore test starts initdb as the dump starts to arrive: a dump that cannot be read ends the test with
+    # initdb still running.
     with postgres.starting_cluster(durable=False) as starting:
         root = starting.data_dir.parent
 
