@@ -90,7 +90,7 @@ def slack(text: str, webhook: str | None = None) -> bool:
     """
     url = webhook or os.environ.get("SLACK_WEBHOOK", "")
     try:
-        Client(url).request("POST", "", body={"text": text})
+        Client(url, variable="SLACK_WEBHOOK").request("POST", "", body={"text": text})
     except JobError:
         return False
     return True

@@ -527,6 +527,41 @@ def test_a_url_with_credentials_in_an_error_is_never_shown(
     assert len(posts) == 1, posts
 
 
+@pytest.mark.parametrize(
+    "webhook", ["https://hook:s3cr3t-pw@hooks.slack.example/T/B", "https://[s3cr3t-pw/T/B", "https://x:s3cr3t-pw/T"]
+)
+def test_a_slack_webhook_that_cannot_be_used_leaves_the_jobs_own_error_line(
+    webhook: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("BACKUP_VAULT_REGION", "BACKUP_DATABASE_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+
+    code, out, err = run_in_process(["list"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
+
+    missing = "error: not set: $BACKUP_VAULT_REGION, $BACKUP_DATABASE_BUCKET"
+    assert (code, out) == (2, ""), f"SLACK_WEBHOOK={webhook}: exit {code}, not the missing variables' 2: {err}"
+    assert err.startswith(missing), f"SLACK_WEBHOOK={webhook}: not the job's own error: {err}"
+    assert err.count("\n") == 1, f"SLACK_WEBHOOK={webhook}: not one line: {err}"
+    assert "s3cr3t-pw" not in err, f"SLACK_WEBHOOK={webhook}: its secret shown: {err}"
+
+
+def test_a_runbook_webhook_with_a_password_is_bad_input_never_shown(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STATUS_PAGE_WEBHOOK", "https://hook:s3cr3t-pw@status.example.com/incidents")
+    monkeypatch.setenv("SLACK_WEBHOOK", "http://127.0.0.1:9/hooks/slack")  # nothing listens: the report is skipped
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+    code = cli.main(["runbook-announce", "investigating"])
+
+    err = capsys.readouterr().err
+    expected = "error: refusing $STATUS_PAGE_WEBHOOK: it holds a user or password (for status.example.com; send a "
+    assert code == 2, f"a webhook with a password is bad input (exit 2), got {code}: {err}"
+    assert err.startswith(expected), err
+    assert err.count("\n") == 1, f"not one line: {err}"
+    assert "s3cr3t-pw" not in err, f"the webhook's password is shown: {err}"
+
+
 def ops_steps() -> list[tuple[str, str, set[str]]]:
     """(workflow and step, verb, the variables its environment sets) of every step running `python -m ops`."""
     found = []

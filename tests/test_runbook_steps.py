@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import dump
 from ops.cli import main
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 from ops.runbook import steps
 from ops.runbook.http import Client
 from ops.runbook.messages import TEMPLATES
@@ -244,6 +244,23 @@ def test_waiting_is_bounded() -> None:
 def test_plain_http_is_refused_beyond_loopback() -> None:
     with pytest.raises(JobError, match="only https"):
         Client("http://api.vercel.com")
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://hook:s3cr3t-pw@status.example.com/incidents", "it holds a user or password"),
+        ("http://hook:s3cr3t-pw@127.0.0.1:9/incidents", "it holds a user or password"),
+        ("https://status.example.com:s3cr3t-pw/incidents", "malformed"),
+        ("https://[s3cr3t-pw/incidents", "malformed"),
+    ],
+)
+def test_a_url_with_a_password_or_malformed_is_bad_input_that_never_shows_it(url: str, why: str) -> None:
+    with pytest.raises(BadInputError) as refused:
+        Client(url, variable="STATUS_PAGE_WEBHOOK")
+    message = str(refused.value)
+    assert message.startswith(f"refusing $STATUS_PAGE_WEBHOOK: {why}"), message
+    assert "s3cr3t-pw" not in message, f"the refusal shows the URL's secret: {message}"
 
 
 @pytest.mark.parametrize(("status", "failed_over"), [(0.0, True), (1.0, False)])

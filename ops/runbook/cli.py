@@ -56,12 +56,16 @@ DATABASE_RESTORE_ENV = (
 def vercel() -> VercelApi:
     """The Vercel API with the environment's token and team; VERCEL_API_URL points it at a stand-in in tests."""
     base = os.environ.get("VERCEL_API_URL") or API_URL
-    return VercelApi(Client(base, env("VERCEL_TOKEN"), {"teamId": env("VERCEL_ORG_ID")}))
+    return VercelApi(Client(base, env("VERCEL_TOKEN"), {"teamId": env("VERCEL_ORG_ID")}, "VERCEL_API_URL"))
 
 
 def channels(service: str) -> steps.Channels:
     """The status page and Slack webhooks of the environment."""
-    return steps.Channels(Client(env("STATUS_PAGE_WEBHOOK")), Client(env("SLACK_WEBHOOK")), service)
+    return steps.Channels(
+        Client(env("STATUS_PAGE_WEBHOOK"), variable="STATUS_PAGE_WEBHOOK"),
+        Client(env("SLACK_WEBHOOK"), variable="SLACK_WEBHOOK"),
+        service,
+    )
 
 
 def switch_value(text: str) -> tuple[str, Any]:
@@ -90,7 +94,7 @@ def run_rollback(args: argparse.Namespace) -> int:
         project_id=project_id,
         deployment_id=deployment,
         reason=args.reason,
-        app=Client(env("APP_URL")),
+        app=Client(env("APP_URL"), variable="APP_URL"),
         channels=channels(args.service),
         waiting=steps.Waiting(attempts=args.attempts, interval=args.interval),
     )
