@@ -562,6 +562,24 @@ def test_a_runbook_webhook_with_a_password_is_bad_input_never_shown(
     assert "s3cr3t-pw" not in err, f"the webhook's password is shown: {err}"
 
 
+def test_an_error_quoting_text_that_is_not_utf8_is_one_line_in_the_summary_too(
+    s3_server: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
+) -> None:
+    world, webhook = slack
+    # A byte the environment held that is not UTF-8, on a runner whose locale is C.UTF-8.
+    env = job_env(scratch, s3_server, webhook, tmp_path / "summary.md", BACKUP_DATABASE_BUCKET=os.fsdecode(b"v\xff"))
+    job = start(["list"], {**env, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
+    out, err = job.communicate(timeout=60)
+
+    expected = "cannot list the versions of s3://v\\udcff/daily/"
+    assert (job.returncode, out) == (1, ""), err
+    assert err.startswith(f"error: {expected}"), err
+    assert err.count("\n") == 1, f"not one line: {err}"
+    posts, summary = told(world, tmp_path)
+    assert summary.startswith(f"## list failed: {expected}"), f"the job summary lost the failure: {summary!r}"
+    assert len(posts) == 1, posts
+
+
 def ops_steps() -> list[tuple[str, str, set[str]]]:
     """(workflow and step, verb, the variables its environment sets) of every step running `python -m ops`."""
     found = []
