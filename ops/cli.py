@@ -417,7 +417,7 @@ def parser() -> argparse.ArgumentParser:
         variables=VAULT,
     )
     thawing.add_argument("key", help="the dump's key, as `list` shows it (yearly/20261129T010000Z.dump)")
-    thawing.add_argument("--days", type=int, default=2, help="days the retrieved copy stays readable")
+    thawing.add_argument("--days", type=environment.whole, default=2, help="days the retrieved copy stays readable")
     testing = environment.add_job(
         verbs,
         "restore-test",
@@ -427,7 +427,7 @@ def parser() -> argparse.ArgumentParser:
     )
     testing.add_argument("--stack", default=os.environ.get("STACK", "unknown"))
     testing.add_argument(
-        "--rto-minutes", type=int, default=240, help="the objective the restore time is reported against"
+        "--rto-minutes", type=environment.whole, default=240, help="the objective the restore time is reported against"
     )
     testing.add_argument("--schema", action="append", default=[], help="restore and check only this schema")
     testing.add_argument(

@@ -617,6 +617,25 @@ def test_a_malformed_number_of_days_is_bad_input_in_one_line(
     assert capsys.readouterr().err == "error: $BACKUP_UPLOADS_RETENTION_DAYS must be a whole number of at least 1\n"
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["thaw", "yearly/20261129T010000Z.dump", "--days", "0"],
+        ["thaw", "yearly/20261129T010000Z.dump", "--days", "-1"],
+        ["restore-test", "--rto-minutes", "0"],
+        ["restore-test", "--rto-minutes", "-240"],
+    ],
+)
+def test_a_number_of_days_or_minutes_below_1_is_bad_usage_before_the_job_starts(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, f"{argv}: bad usage (exit 2), got {exited.value.code}: {err}"
+    assert "is not a whole number of at least 1" in err, f"{argv}: {err}"
+
+
 def variables_read() -> dict[str, str]:
     """Every environment variable ops/ reads by name (`env("X")`, `os.environ.get("X")`, ...), with where."""
     readers = {"env", "value", "whole_number", "vault_client", "get"}

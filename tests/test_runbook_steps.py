@@ -185,6 +185,18 @@ def test_an_unknown_switch_or_value_is_refused_before_any_call(world: World, swi
     assert world.items == {"MAINTENANCE_MODE": False, "DEGRADED_MODE": False}
 
 
+@pytest.mark.parametrize(
+    "waiting",
+    [["--attempts", "0"], ["--attempts", "-3"], ["--interval", "-1"], ["--interval", "nan"], ["--interval", "inf"]],
+)
+@pytest.mark.usefixtures("url")
+def test_a_wait_that_cannot_be_kept_is_refused_before_any_call(world: World, waiting: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["runbook-switch", "MAINTENANCE_MODE=true", *waiting])
+    assert exited.value.code == 2, f"{waiting} is bad usage (exit 2), got {exited.value.code}"
+    assert world.items["MAINTENANCE_MODE"] is False, f"{waiting}: the switch was set before the wait was refused"
+
+
 @pytest.mark.usefixtures("url")
 def test_announce_posts_each_template(world: World) -> None:
     for phase in ("identified", "resolved"):

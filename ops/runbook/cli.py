@@ -265,8 +265,10 @@ def register(verbs: Any) -> None:
     """Add the runbook verbs to `python -m ops`."""
 
     def waiting(command: argparse.ArgumentParser, attempts: int, interval: float) -> None:
-        command.add_argument("--attempts", type=int, default=attempts, help="polls before giving up")
-        command.add_argument("--interval", type=float, default=interval, help="seconds between polls")
+        command.add_argument("--attempts", type=environment.whole, default=attempts, help="polls before giving up")
+        command.add_argument(
+            "--interval", type=environment.not_negative, default=interval, help="seconds between polls"
+        )
 
     rolling = environment.add_job(
         verbs,
