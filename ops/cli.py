@@ -140,6 +140,9 @@ def run_uploads(_: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    uploads_bucket = os.environ.get("BACKUP_UPLOADS_BACKUP_BUCKET")
+    if "uploads" in (args.schedule or ()) and not uploads_bucket:  # asked for: an empty table would say there are none
+        raise BadInputError("--schedule uploads lists $BACKUP_UPLOADS_BACKUP_BUCKET, which is not set")
     s3 = vault_client()
     moment = vault.now()
     schedules = [s for s in args.schedule or vault.DATABASE_SCHEDULES if s in vault.DATABASE_SCHEDULES]
@@ -151,7 +154,6 @@ def run_list(args: argparse.Namespace) -> int:
             f"{backup.schedule:{width}}  {backup.age_hours(moment):8.1f}h  {backup.size:12d}  "
             f"{backup.storage_class:12}  {backup.key}"
         )
-    uploads_bucket = os.environ.get("BACKUP_UPLOADS_BACKUP_BUCKET")
     if uploads_bucket and (not args.schedule or "uploads" in args.schedule):
         for item in vault.list_objects(s3, uploads_bucket, uploads.MANIFESTS_PREFIX):
             age = (moment - item.last_modified).total_seconds() / 3600

@@ -463,6 +463,19 @@ def test_cli_dump_and_list_never_print_the_connection_string(
     assert captured.err.count("\n") == 1, "the reason is one line"
 
 
+def test_listing_the_upload_backups_without_their_bucket_is_bad_input_not_an_empty_list(
+    aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=True))
+    monkeypatch.delenv("BACKUP_UPLOADS_BACKUP_BUCKET", raising=False)
+
+    code = cli.main(["list", "--schedule", "daily", "--schedule", "uploads"])
+
+    out, err = capsys.readouterr()
+    assert code == 2, f"--schedule uploads without its bucket listed nothing and exited {code}: {out}{err}"
+    assert (out, err) == ("", "error: --schedule uploads lists $BACKUP_UPLOADS_BACKUP_BUCKET, which is not set\n")
+
+
 def test_the_runbooks_restore_goes_beside_the_live_database_and_leaves_it_as_it_was(
     database: str, s3_server: S3Server
 ) -> None:
