@@ -52,4 +52,7 @@ def main(argv: list[str]) -> int:
 
 
 def _holds(path: Path, text: str) -> bool:
-    return path.is_file() and path.read_text(encoding="utf-8") == text
+    try:
+        return path.is_file() and path.read_text(encoding="utf-8") == text
+    except UnicodeDecodeError:  # a byte that is not UTF-8: not what `--write` writes, so stale
+        return False
