@@ -38,8 +38,13 @@ def main(argv: list[str]) -> int:
     }
     if args.write:
         for path, text in generated.items():
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            try:
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            except OSError as error:  # a read-only checkout, a directory in the way
+                reason = error.strerror or type(error).__name__
+                print(f"error: {path.relative_to(PROJECT_DIR)} cannot be written ({reason})", file=sys.stderr)
+                return EXIT_USAGE
         return EXIT_OK
     if args.check:
         stale = [str(p.relative_to(PROJECT_DIR)) for p, text in generated.items() if not _holds(p, text)]
