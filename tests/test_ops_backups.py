@@ -117,6 +117,26 @@ def test_a_dump_to_an_unknown_schedule_is_bad_input(text: str) -> None:
         dump.Destination.parse(text)
 
 
+@pytest.mark.parametrize("text", ["yearly=deep_archive", "yearly=BOGUS", "daily=REDUCED_REDUNDANCY", "weekly=="])
+def test_a_dump_in_a_storage_class_the_settings_do_not_name_is_bad_input_before_the_dump(
+    text: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in {
+        "BACKUP_VAULT_REGION": "us-west-2",
+        "BACKUP_DATABASE_BUCKET": "vault",
+        "BACKUP_DATABASE_URL": f"postgresql://u:p@127.0.0.1:{postgres.free_port()}/db",  # nothing listens
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLACK_WEBHOOK", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+    code = cli.main(["dump", "--to", text])
+
+    err = capsys.readouterr().err
+    assert code == 2, f"--to {text}: bad input before the database is read (exit 2), got {code}: {err}"
+    assert err.startswith(f"error: --to {text!r}: the storage class is one of STANDARD, "), err
+
+
 def test_restore_brings_back_the_same_rows_after_a_table_is_dropped_and_rows_corrupted(
     database: str, aws_env: S3Server
 ) -> None:
