@@ -195,7 +195,7 @@ def run_restore_uploads(args: argparse.Namespace) -> int:
         into, live_bucket=env("BACKUP_UPLOADS_BUCKET"), backup_bucket=bucket, confirm_production=args.confirm_production
     )
     if moment is None:
-        run, moment = uploads.run_moment(source, bucket, args.run)
+        run, moment = uploads.run_moment(source, bucket, args.run_name)
         print(f"run {run}: restoring the uploads as they were when it ended, {moment.isoformat()}")
     restored = uploads.restore(
         source, vault_client("BACKUP_UPLOADS_REGION"), bucket=bucket, moment=moment, into=into, only=args.only
@@ -456,7 +456,12 @@ def parser() -> argparse.ArgumentParser:
         variables=UPLOADS_RESTORE_ENV,
     )
     when = restoring_uploads.add_mutually_exclusive_group(required=True)
-    when.add_argument("--run", help="a run's manifest key or timestamp, as `list --schedule uploads` shows it")
+    when.add_argument(  # not `dest="run"`: that is the job's function (environment.add_job)
+        "--run",
+        dest="run_name",
+        metavar="RUN",
+        help="a run's manifest key or timestamp, as `list --schedule uploads` shows it",
+    )
     when.add_argument("--at", help="a point in time, ISO 8601 with its zone (2026-11-27T02:00:00Z)")
     restoring_uploads.add_argument("--to", required=True, help="s3://BUCKET[/PREFIX] the objects are restored under")
     restoring_uploads.add_argument(

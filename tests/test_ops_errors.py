@@ -59,6 +59,17 @@ def test_a_jobs_help_lists_the_environment_it_reads_with_its_secrets_marked(verb
     assert "130 interrupted" in text
 
 
+def test_no_option_takes_the_name_of_what_a_job_is_run_with() -> None:
+    taken = {"run", "variables"}  # environment.add_job's defaults: an option of that name would replace them
+    clashes = {
+        verb: action.option_strings
+        for verb, command in job_parsers().items()
+        for action in command._actions
+        if action.dest in taken
+    }
+    assert not clashes, f"options whose value would replace the job or its variables: {clashes}"
+
+
 SECRET_NAMES = {"BACKUP_DATABASE_URL", "RESTORE_TARGET_URL", "VERCEL_TOKEN", "SUPABASE_STORAGE_SECRET_ACCESS_KEY"}
 
 
