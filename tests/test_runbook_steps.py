@@ -198,6 +198,15 @@ def test_a_wait_that_cannot_be_kept_is_refused_before_any_call(world: World, wai
 
 
 @pytest.mark.usefixtures("url")
+def test_a_switch_given_twice_is_bad_input_before_any_call(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["runbook-switch", "MAINTENANCE_MODE=true", "MAINTENANCE_MODE=false", *FAST])
+    err = capsys.readouterr().err
+    assert code == 2, f"MAINTENANCE_MODE given twice, with two values, was not refused: exit {code}: {err}"
+    assert err == "error: MAINTENANCE_MODE is given twice\n", err
+    assert world.items["MAINTENANCE_MODE"] is False, "a switch given twice was set"
+
+
+@pytest.mark.usefixtures("url")
 def test_announce_posts_each_template(world: World) -> None:
     for phase in ("identified", "resolved"):
         assert main(["runbook-announce", phase, "--service", "recording", "--detail", "restored daily dump"]) == 0

@@ -13,7 +13,7 @@ import boto3
 
 from ops import environment, postgres, report, restore, vault
 from ops.environment import Variable
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 from ops.runbook import stackfile, steps
 from ops.runbook.http import Client
 from ops.runbook.messages import PHASES, Announcement, announce, public_message
@@ -107,6 +107,9 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 def run_switch(args: argparse.Namespace) -> int:
     switches = dict(args.switch)
+    if len(switches) != len(args.switch):  # which value was meant is for the person to say, not the last one
+        twice = next(key for key, _ in args.switch if sum(k == key for k, _ in args.switch) > 1)
+        raise BadInputError(f"{twice} is given twice")
     steps.set_switches(
         vercel(), env("EDGE_CONFIG_ID"), switches, waiting=steps.Waiting(attempts=args.attempts, interval=args.interval)
     )
