@@ -145,7 +145,7 @@ def run_list(args: argparse.Namespace) -> int:
         raise BadInputError("--schedule uploads lists $BACKUP_UPLOADS_BACKUP_BUCKET, which is not set")
     s3 = vault_client()
     moment = vault.now()
-    schedules = [s for s in args.schedule or vault.DATABASE_SCHEDULES if s in vault.DATABASE_SCHEDULES]
+    schedules = [s for s in dict.fromkeys(args.schedule or vault.DATABASE_SCHEDULES) if s in vault.DATABASE_SCHEDULES]
     found = vault.inventory(s3, env("BACKUP_DATABASE_BUCKET"), schedules)
     width = max(len(name) for name in (*vault.DATABASE_SCHEDULES, "uploads"))  # the column fits `pre-migration`
     print(f"{'schedule':{width}}  {'age':>9}  {'size':>12}  {'class':12}  key")

@@ -483,6 +483,19 @@ def test_cli_dump_and_list_never_print_the_connection_string(
     assert captured.err.count("\n") == 1, "the reason is one line"
 
 
+def test_a_schedule_named_twice_is_listed_once(
+    aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket, key = aws_env.bucket(locked=True), "daily/20261127T020000Z-7-1.dump"
+    for written in (key, vault.manifest_key(key)):
+        aws_env.client().put_object(Bucket=bucket, Key=written, Body=b"x")
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+
+    assert cli.main(["list", "--schedule", "daily", "--schedule", "daily"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(key) == 1, f"{key} is listed {out.count(key)} times:\n{out}"
+
+
 def test_listing_the_upload_backups_without_their_bucket_is_bad_input_not_an_empty_list(
     aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
