@@ -32,6 +32,7 @@ from ops.environment import Variable
 from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
 from settings.backup import RestoreDropBound
+from settings.stacks import STACKS
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -358,6 +359,13 @@ def restore_test(
     )
 
 
+def stack_name(text: str) -> str:
+    """`--stack`: one of the project's stacks."""
+    if text not in STACKS:
+        raise argparse.ArgumentTypeError(f"{text!r} (or $STACK): expected {', '.join(STACKS[:-1])} or {STACKS[-1]}")
+    return text
+
+
 def _rows(text: str) -> int:
     """A whole number of rows, for argparse."""
     if not text.isdigit():
@@ -427,7 +435,12 @@ def parser() -> argparse.ArgumentParser:
         run=run_restore_test,
         variables=RESTORE_TEST_ENV,
     )
-    testing.add_argument("--stack", default=os.environ.get("STACK", "unknown"))
+    testing.add_argument(
+        "--stack",
+        type=stack_name,
+        default=os.environ.get("STACK", ""),  # a string default goes through `type` too: $STACK is checked as well
+        help="the stack tested, named in its report and metrics (default $STACK)",
+    )
     testing.add_argument(
         "--rto-minutes", type=environment.whole, default=240, help="the objective the restore time is reported against"
     )

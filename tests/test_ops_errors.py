@@ -84,7 +84,7 @@ ARGV = {
     "list": ["list"],
     "restore": ["restore", "daily/20261127T020000Z.dump"],
     "thaw": ["thaw", "yearly/20261129T010000Z.dump"],
-    "restore-test": ["restore-test"],
+    "restore-test": ["restore-test", "--stack", "staging"],
     "restore-uploads": ["restore-uploads", "--at", "2026-11-27T02:00:00Z", "--to", "s3://restored-uploads/"],
     "uploads-check": ["uploads-check"],
     "runbook-rollback": ["runbook-rollback", "previous", "--reason", "bug"],
@@ -645,6 +645,23 @@ def test_a_number_of_days_or_minutes_below_1_is_bad_usage_before_the_job_starts(
     err = capsys.readouterr().err
     assert exited.value.code == 2, f"{argv}: bad usage (exit 2), got {exited.value.code}: {err}"
     assert "is not a whole number of at least 1" in err, f"{argv}: {err}"
+
+
+@pytest.mark.parametrize(("argv", "stack"), [(["--stack", "prod"], "staging"), ([], "prod"), ([], None)])
+def test_the_restore_test_of_a_stack_that_does_not_exist_is_bad_usage(
+    argv: list[str], stack: str | None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its report and its metrics carry the name: the real stack's dashboard would show no restore test.
+    if stack is None:
+        monkeypatch.delenv("STACK", raising=False)
+    else:
+        monkeypatch.setenv("STACK", stack)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["restore-test", *argv])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, f"restore-test {argv} with STACK={stack}: exit {exited.value.code}: {err}"
+    assert "argument --stack: " in err, err
+    assert "expected development, staging or production" in err, err
 
 
 def variables_read() -> dict[str, str]:
