@@ -786,7 +786,7 @@ def test_the_restore_test_streams_its_data_builds_in_parallel_and_a_restore_into
 
 def test_the_restore_tests_default_objective_is_the_databases_rto_as_the_reference_states_it() -> None:
     # deployment-and-infrastructure.md: rto.full_functionality '4 hours'; recoveryObjectives.database.rtoMinutes.
-    default = cli.parser().parse_args(["restore-test"]).rto_minutes
+    default = cli.parser().parse_args(["restore-test", "--stack", "production"]).rto_minutes
     assert default == RecoveryObjectives().database.rto_minutes == 240, default
 
 
