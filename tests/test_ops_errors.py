@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import os
 import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -554,6 +556,39 @@ def test_a_slack_webhook_that_cannot_be_used_leaves_the_jobs_own_error_line(
     assert err.startswith(missing), f"SLACK_WEBHOOK={webhook}: not the job's own error: {err}"
     assert err.count("\n") == 1, f"SLACK_WEBHOOK={webhook}: not one line: {err}"
     assert "s3cr3t-pw" not in err, f"SLACK_WEBHOOK={webhook}: its secret shown: {err}"
+
+
+@pytest.fixture
+def garbled() -> Iterator[str]:
+    """A loopback server that answers every request with a line that is not HTTP: its URL."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = server.accept()
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(b"not HTTP at all\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/hooks/slack"
+    finally:
+        server.close()
+
+
+def test_a_webhook_answering_what_is_not_http_leaves_the_jobs_own_error_line(
+    garbled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("BACKUP_VAULT_REGION", "BACKUP_DATABASE_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+
+    code, out, err = run_in_process(["list"], monkeypatch, capsys, garbled, tmp_path / "summary.md")
+
+    assert (code, out) == (2, ""), f"exit {code}, not the missing variables' 2: {err}"
+    assert err.startswith("error: not set: $BACKUP_VAULT_REGION, $BACKUP_DATABASE_BUCKET"), err
+    assert err.count("\n") == 1, f"not one line: {err}"
 
 
 def test_a_runbook_webhook_with_a_password_is_bad_input_never_shown(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -94,7 +95,9 @@ class Client:
                 response = Response(int(answer.status), answer.read())
         except urllib.error.HTTPError as error:
             response = Response(int(error.code), error.read())
-        except (OSError, ValueError) as error:  # ValueError: http.client's InvalidURL, whose text quotes the URL
+        # ValueError: http.client's InvalidURL, whose text quotes the URL; HTTPException: an answer that is not HTTP,
+        # or cut short (BadStatusLine, IncompleteRead), which is no OSError.
+        except (OSError, ValueError, http.client.HTTPException) as error:
             raise JobError(f"{method} {self.describe(path)}: {type(error).__name__}") from None
         if not ok(response.status):
             raise JobError(f"{method} {self.describe(path)} answered {response.status}")
