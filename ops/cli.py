@@ -32,6 +32,7 @@ from ops.environment import Variable
 from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
 from settings.backup import RestoreDropBound
+from settings.stacks import STACKS
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -140,9 +141,12 @@ def run_uploads(_: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    uploads_bucket = os.environ.get("BACKUP_UPLOADS_BACKUP_BUCKET")
+    if "uploads" in (args.schedule or ()) and not uploads_bucket:  # asked for: an empty table would say there are none
+        raise BadInputError("--schedule uploads lists $BACKUP_UPLOADS_BACKUP_BUCKET, which is not set")
     s3 = vault_client()
     moment = vault.now()
-    schedules = [s for s in args.schedule or vault.DATABASE_SCHEDULES if s in vault.DATABASE_SCHEDULES]
+    schedules = [s for s in dict.fromkeys(args.schedule or vault.DATABASE_SCHEDULES) if s in vault.DATABASE_SCHEDULES]
     found = vault.inventory(s3, env("BACKUP_DATABASE_BUCKET"), schedules)
     width = max(len(name) for name in (*vault.DATABASE_SCHEDULES, "uploads"))  # the column fits `pre-migration`
     print(f"{'schedule':{width}}  {'age':>9}  {'size':>12}  {'class':12}  key")
@@ -151,7 +155,6 @@ def run_list(args: argparse.Namespace) -> int:
             f"{backup.schedule:{width}}  {backup.age_hours(moment):8.1f}h  {backup.size:12d}  "
             f"{backup.storage_class:12}  {backup.key}"
         )
-    uploads_bucket = os.environ.get("BACKUP_UPLOADS_BACKUP_BUCKET")
     if uploads_bucket and (not args.schedule or "uploads" in args.schedule):
         for item in vault.list_objects(s3, uploads_bucket, uploads.MANIFESTS_PREFIX):
             age = (moment - item.last_modified).total_seconds() / 3600
@@ -193,7 +196,7 @@ def run_restore_uploads(args: argparse.Namespace) -> int:
         into, live_bucket=env("BACKUP_UPLOADS_BUCKET"), backup_bucket=bucket, confirm_production=args.confirm_production
     )
     if moment is None:
-        run, moment = uploads.run_moment(source, bucket, args.run)
+        run, moment = uploads.run_moment(source, bucket, args.run_name)
         print(f"run {run}: restoring the uploads as they were when it ended, {moment.isoformat()}")
     restored = uploads.restore(
         source, vault_client("BACKUP_UPLOADS_REGION"), bucket=bucket, moment=moment, into=into, only=args.only
@@ -360,6 +363,13 @@ def restore_test(
     )
 
 
+def stack_name(text: str) -> str:
+    """`--stack`: one of the project's stacks."""
+    if text not in STACKS:
+        raise argparse.ArgumentTypeError(f"{text!r} (or $STACK): expected {', '.join(STACKS[:-1])} or {STACKS[-1]}")
+    return text
+
+
 def _rows(text: str) -> int:
     """A whole number of rows, for argparse."""
     if not text.isdigit():
@@ -421,7 +431,7 @@ def parser() -> argparse.ArgumentParser:
         variables=VAULT,
     )
     thawing.add_argument("key", help="the dump's key, as `list` shows it (yearly/20261129T010000Z.dump)")
-    thawing.add_argument("--days", type=int, default=2, help="days the retrieved copy stays readable")
+    thawing.add_argument("--days", type=environment.whole, default=2, help="days the retrieved copy stays readable")
     testing = environment.add_job(
         verbs,
         "restore-test",
@@ -429,9 +439,14 @@ def parser() -> argparse.ArgumentParser:
         run=run_restore_test,
         variables=RESTORE_TEST_ENV,
     )
-    testing.add_argument("--stack", default=os.environ.get("STACK", "unknown"))
     testing.add_argument(
-        "--rto-minutes", type=int, default=240, help="the objective the restore time is reported against"
+        "--stack",
+        type=stack_name,
+        default=os.environ.get("STACK", ""),  # a string default goes through `type` too: $STACK is checked as well
+        help="the stack tested, named in its report and metrics (default $STACK)",
+    )
+    testing.add_argument(
+        "--rto-minutes", type=environment.whole, default=240, help="the objective the restore time is reported against"
     )
     testing.add_argument("--schema", action="append", default=[], help="restore and check only this schema")
     testing.add_argument(
@@ -458,7 +473,12 @@ def parser() -> argparse.ArgumentParser:
         variables=UPLOADS_RESTORE_ENV,
     )
     when = restoring_uploads.add_mutually_exclusive_group(required=True)
-    when.add_argument("--run", help="a run's manifest key or timestamp, as `list --schedule uploads` shows it")
+    when.add_argument(  # not `dest="run"`: that is the job's function (environment.add_job)
+        "--run",
+        dest="run_name",
+        metavar="RUN",
+        help="a run's manifest key or timestamp, as `list --schedule uploads` shows it",
+    )
     when.add_argument("--at", help="a point in time, ISO 8601 with its zone (2026-11-27T02:00:00Z)")
     restoring_uploads.add_argument("--to", required=True, help="s3://BUCKET[/PREFIX] the objects are restored under")
     restoring_uploads.add_argument(

@@ -324,6 +324,10 @@ def restore(
 ) -> Restored:
     """Read the chosen backup by version, verify it, validate its stack file as `plan` does, check every value
     decrypts in `region`, then write the files (each whole); nothing is written unless every check passed."""
+    # Before anything is read: a target the files cannot land in is the caller's to fix (a file, a read-only place).
+    nearest = next(path for path in (directory.absolute(), *directory.absolute().parents) if path.exists())
+    if not nearest.is_dir() or not os.access(nearest, os.W_OK | os.X_OK):
+        raise BadInputError(f"--to {directory} cannot be written in ({nearest} is not a writable directory)")
     key, version = chosen(s3, bucket, stack, wanted)
     where = f"s3://{bucket}/{key}"
     document = vault.get_json(s3, bucket, key, version)

@@ -5,15 +5,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import psycopg
 
 from ops import integrity, interrupt, postgres, vault
 from ops.errors import BadInputError, JobError
+from settings.backup import StorageClass
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
+
+# What a dump may be written in: S3's default, or a class the settings let a schedule move to (S3 would refuse
+# anything else only once the dump had been read, at its upload).
+STORAGE_CLASSES = ("STANDARD", *get_args(StorageClass))
 
 
 @dataclass(frozen=True)
@@ -27,13 +32,15 @@ class Destination:
 
     @classmethod
     def parse(cls, text: str) -> Destination:
-        """`daily`, `pre-migration` or `yearly=DEEP_ARCHIVE`; an unknown schedule is bad input.
+        """`daily`, `pre-migration` or `yearly=DEEP_ARCHIVE`; an unknown schedule or storage class is bad input.
 
         A key outside the schedules' prefixes would match no lifecycle rule (kept forever) and no role may write it.
         """
-        schedule, _, storage_class = text.partition("=")
+        schedule, sep, storage_class = text.partition("=")
         if schedule not in vault.DATABASE_SCHEDULES:
             raise BadInputError(f"--to {schedule!r}: the schedule is one of {', '.join(vault.DATABASE_SCHEDULES)}")
+        if sep and storage_class not in STORAGE_CLASSES:
+            raise BadInputError(f"--to {text!r}: the storage class is one of {', '.join(STORAGE_CLASSES)}")
         return cls(schedule, storage_class or "STANDARD")
 
 

@@ -4,6 +4,7 @@ starts, and scrubbed from anything it prints."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -121,3 +122,33 @@ def add_job(
     )
     command.set_defaults(run=run, variables=tuple(variables))
     return command
+
+
+# Types of the jobs' numeric options: a value a job could not keep (a negative wait, 0 polls, nan) is bad usage, exit 2,
+# before the job does anything, not an error half-way through it.
+def _number(text: str, *, zero: bool = False) -> float:
+    """A finite number above 0 (or at least 0 where `zero`); argparse's bad usage (exit 2) otherwise."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0 or (number == 0 and not zero):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number {'of at least 0' if zero else 'above 0'}")
+    return number
+
+
+def positive(text: str) -> float:
+    """An option's finite number above 0."""
+    return _number(text)
+
+
+def not_negative(text: str) -> float:
+    """An option's finite number of at least 0."""
+    return _number(text, zero=True)
+
+
+def whole(text: str) -> int:
+    """An option's whole number of at least 1."""
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)

@@ -4,7 +4,6 @@ idempotent, so a run stopped anywhere is finished by the next one (docs/maintena
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import time
@@ -434,31 +433,6 @@ def _analyze(conn: Connection, limits: Limits, *, dry_run: bool, say: Say) -> No
     say(f"analyzed the database in {time.monotonic() - start:.1f} s")
 
 
-def _number(text: str, *, zero: bool = False) -> float:
-    """A finite number above 0 (or at least 0 where `zero`); argparse's bad usage (exit 2) otherwise."""
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or number < 0 or (number == 0 and not zero):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number {'of at least 0' if zero else 'above 0'}")
-    return number
-
-
-def _positive(text: str) -> float:
-    return _number(text)
-
-
-def _not_negative(text: str) -> float:
-    return _number(text, zero=True)
-
-
-def _whole(text: str) -> int:
-    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
-
-
 def register(verbs: Any) -> None:
     """Add `maintain` to `python -m ops`."""
     command = environment.add_job(
@@ -471,25 +445,30 @@ def register(verbs: Any) -> None:
     )
     defaults = Limits()
     command.add_argument("--dry-run", action="store_true", help="change nothing; say what a run would change")
-    command.add_argument("--batch-rows", type=_whole, default=defaults.batch_rows, help="rows per transaction")
     command.add_argument(
-        "--lock-timeout", type=_positive, default=defaults.lock_timeout_seconds, help="seconds a lock may be waited for"
+        "--batch-rows", type=environment.whole, default=defaults.batch_rows, help="rows per transaction"
+    )
+    command.add_argument(
+        "--lock-timeout",
+        type=environment.positive,
+        default=defaults.lock_timeout_seconds,
+        help="seconds a lock may be waited for",
     )
     command.add_argument(
         "--statement-timeout",
-        type=_positive,
+        type=environment.positive,
         default=defaults.statement_timeout_seconds,
         help="seconds one batch may run",
     )
     command.add_argument(
         "--rebuild-timeout",
-        type=_positive,
+        type=environment.positive,
         default=defaults.rebuild_timeout_minutes,
         help="minutes the REINDEX or the ANALYZE may run",
     )
     command.add_argument(
         "--backup-wait",
-        type=_not_negative,
+        type=environment.not_negative,
         default=defaults.backup_wait_minutes,
         help="minutes to wait for a running pg_dump of the database (0: refuse at once)",
     )

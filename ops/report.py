@@ -77,8 +77,9 @@ def summary(markdown: str) -> None:
     """Append to the GitHub Actions job summary, when running there."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:
-        # Telling people never fails a job, nor hides why it failed: an unwritable summary is skipped.
-        with contextlib.suppress(OSError), Path(path).open("a", encoding="utf-8") as out:
+        # Telling people never fails a job, nor hides why it failed: an unwritable summary is skipped, and text that
+        # is not UTF-8 (a byte from the environment or argv) is escaped as stderr escapes it.
+        with contextlib.suppress(OSError), Path(path).open("a", encoding="utf-8", errors="backslashreplace") as out:
             out.write(markdown + "\n")
 
 
@@ -90,7 +91,7 @@ def slack(text: str, webhook: str | None = None) -> bool:
     """
     url = webhook or os.environ.get("SLACK_WEBHOOK", "")
     try:
-        Client(url).request("POST", "", body={"text": text})
+        Client(url, variable="SLACK_WEBHOOK").request("POST", "", body={"text": text})
     except JobError:
         return False
     return True

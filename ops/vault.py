@@ -157,7 +157,11 @@ def reason(error: Exception) -> str:
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         return f"{info.get('Code', 'error')}: {info.get('Message', '')}".strip()
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+    # A message whose first line only announces the next (botocore's "Parameter validation failed:") gives both.
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 class Readable(Protocol):

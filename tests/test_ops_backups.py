@@ -117,6 +117,26 @@ def test_a_dump_to_an_unknown_schedule_is_bad_input(text: str) -> None:
         dump.Destination.parse(text)
 
 
+@pytest.mark.parametrize("text", ["yearly=deep_archive", "yearly=BOGUS", "daily=REDUCED_REDUNDANCY", "weekly=="])
+def test_a_dump_in_a_storage_class_the_settings_do_not_name_is_bad_input_before_the_dump(
+    text: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in {
+        "BACKUP_VAULT_REGION": "us-west-2",
+        "BACKUP_DATABASE_BUCKET": "vault",
+        "BACKUP_DATABASE_URL": f"postgresql://u:p@127.0.0.1:{postgres.free_port()}/db",  # nothing listens
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLACK_WEBHOOK", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+    code = cli.main(["dump", "--to", text])
+
+    err = capsys.readouterr().err
+    assert code == 2, f"--to {text}: bad input before the database is read (exit 2), got {code}: {err}"
+    assert err.startswith(f"error: --to {text!r}: the storage class is one of STANDARD, "), err
+
+
 def test_restore_brings_back_the_same_rows_after_a_table_is_dropped_and_rows_corrupted(
     database: str, aws_env: S3Server
 ) -> None:
@@ -463,6 +483,32 @@ def test_cli_dump_and_list_never_print_the_connection_string(
     assert captured.err.count("\n") == 1, "the reason is one line"
 
 
+def test_a_schedule_named_twice_is_listed_once(
+    aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket, key = aws_env.bucket(locked=True), "daily/20261127T020000Z-7-1.dump"
+    for written in (key, vault.manifest_key(key)):
+        aws_env.client().put_object(Bucket=bucket, Key=written, Body=b"x")
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+
+    assert cli.main(["list", "--schedule", "daily", "--schedule", "daily"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(key) == 1, f"{key} is listed {out.count(key)} times:\n{out}"
+
+
+def test_listing_the_upload_backups_without_their_bucket_is_bad_input_not_an_empty_list(
+    aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=True))
+    monkeypatch.delenv("BACKUP_UPLOADS_BACKUP_BUCKET", raising=False)
+
+    code = cli.main(["list", "--schedule", "daily", "--schedule", "uploads"])
+
+    out, err = capsys.readouterr()
+    assert code == 2, f"--schedule uploads without its bucket listed nothing and exited {code}: {out}{err}"
+    assert (out, err) == ("", "error: --schedule uploads lists $BACKUP_UPLOADS_BACKUP_BUCKET, which is not set\n")
+
+
 def test_the_runbooks_restore_goes_beside_the_live_database_and_leaves_it_as_it_was(
     database: str, s3_server: S3Server
 ) -> None:
@@ -740,7 +786,7 @@ def test_the_restore_test_streams_its_data_builds_in_parallel_and_a_restore_into
 
 def test_the_restore_tests_default_objective_is_the_databases_rto_as_the_reference_states_it() -> None:
     # deployment-and-infrastructure.md: rto.full_functionality '4 hours'; recoveryObjectives.database.rtoMinutes.
-    default = cli.parser().parse_args(["restore-test"]).rto_minutes
+    default = cli.parser().parse_args(["restore-test", "--stack", "production"]).rto_minutes
     assert default == RecoveryObjectives().database.rto_minutes == 240, default
 
 

@@ -286,6 +286,23 @@ def test_an_unknown_stack_or_a_stack_without_backups_is_refused(
     assert not (tmp_path / "x").exists(), "a failed restore created its directory"
 
 
+@pytest.mark.parametrize("under", [False, True])
+def test_a_target_that_is_a_file_is_bad_input_in_one_line(
+    under: bool, setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup(setup, capsys)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("kept\n", encoding="utf-8")
+    target = a_file / "config" if under else a_file
+
+    code, out, err = run(capsys, "config-restore", "--stack", "staging", "--to", str(target))
+
+    assert code == 2, f"--to {target} (a file{' above it' if under else ''}) is bad input, got exit {code}: {err}"
+    assert err == f"error: --to {target} cannot be written in ({a_file} is not a writable directory)\n", err
+    assert out == "", f"a refused restore printed: {out}"
+    assert a_file.read_text(encoding="utf-8") == "kept\n", f"{a_file} was touched"
+
+
 def test_a_tampered_backup_is_refused_and_nothing_is_written(
     setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

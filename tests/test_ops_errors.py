@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import os
 import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -59,6 +61,17 @@ def test_a_jobs_help_lists_the_environment_it_reads_with_its_secrets_marked(verb
     assert "130 interrupted" in text
 
 
+def test_no_option_takes_the_name_of_what_a_job_is_run_with() -> None:
+    taken = {"run", "variables"}  # environment.add_job's defaults: an option of that name would replace them
+    clashes = {
+        verb: action.option_strings
+        for verb, command in job_parsers().items()
+        for action in command._actions
+        if action.dest in taken
+    }
+    assert not clashes, f"options whose value would replace the job or its variables: {clashes}"
+
+
 SECRET_NAMES = {"BACKUP_DATABASE_URL", "RESTORE_TARGET_URL", "VERCEL_TOKEN", "SUPABASE_STORAGE_SECRET_ACCESS_KEY"}
 
 
@@ -73,7 +86,7 @@ ARGV = {
     "list": ["list"],
     "restore": ["restore", "daily/20261127T020000Z.dump"],
     "thaw": ["thaw", "yearly/20261129T010000Z.dump"],
-    "restore-test": ["restore-test"],
+    "restore-test": ["restore-test", "--stack", "staging"],
     "restore-uploads": ["restore-uploads", "--at", "2026-11-27T02:00:00Z", "--to", "s3://restored-uploads/"],
     "uploads-check": ["uploads-check"],
     "runbook-rollback": ["runbook-rollback", "previous", "--reason", "bug"],
@@ -543,6 +556,92 @@ def test_a_url_with_credentials_in_an_error_is_never_shown(
     assert len(posts) == 1, posts
 
 
+@pytest.mark.parametrize(
+    "webhook", ["https://hook:s3cr3t-pw@hooks.slack.example/T/B", "https://[s3cr3t-pw/T/B", "https://x:s3cr3t-pw/T"]
+)
+def test_a_slack_webhook_that_cannot_be_used_leaves_the_jobs_own_error_line(
+    webhook: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("BACKUP_VAULT_REGION", "BACKUP_DATABASE_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+
+    code, out, err = run_in_process(["list"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
+
+    missing = "error: not set: $BACKUP_VAULT_REGION, $BACKUP_DATABASE_BUCKET"
+    assert (code, out) == (2, ""), f"SLACK_WEBHOOK={webhook}: exit {code}, not the missing variables' 2: {err}"
+    assert err.startswith(missing), f"SLACK_WEBHOOK={webhook}: not the job's own error: {err}"
+    assert err.count("\n") == 1, f"SLACK_WEBHOOK={webhook}: not one line: {err}"
+    assert "s3cr3t-pw" not in err, f"SLACK_WEBHOOK={webhook}: its secret shown: {err}"
+
+
+@pytest.fixture
+def garbled() -> Iterator[str]:
+    """A loopback server that answers every request with a line that is not HTTP: its URL."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = server.accept()
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(b"not HTTP at all\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/hooks/slack"
+    finally:
+        server.close()
+
+
+def test_a_webhook_answering_what_is_not_http_leaves_the_jobs_own_error_line(
+    garbled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("BACKUP_VAULT_REGION", "BACKUP_DATABASE_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+
+    code, out, err = run_in_process(["list"], monkeypatch, capsys, garbled, tmp_path / "summary.md")
+
+    assert (code, out) == (2, ""), f"exit {code}, not the missing variables' 2: {err}"
+    assert err.startswith("error: not set: $BACKUP_VAULT_REGION, $BACKUP_DATABASE_BUCKET"), err
+    assert err.count("\n") == 1, f"not one line: {err}"
+
+
+def test_a_runbook_webhook_with_a_password_is_bad_input_never_shown(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STATUS_PAGE_WEBHOOK", "https://hook:s3cr3t-pw@status.example.com/incidents")
+    monkeypatch.setenv("SLACK_WEBHOOK", "http://127.0.0.1:9/hooks/slack")  # nothing listens: the report is skipped
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+    code = cli.main(["runbook-announce", "investigating"])
+
+    err = capsys.readouterr().err
+    expected = "error: refusing $STATUS_PAGE_WEBHOOK: it holds a user or password (for status.example.com; send a "
+    assert code == 2, f"a webhook with a password is bad input (exit 2), got {code}: {err}"
+    assert err.startswith(expected), err
+    assert err.count("\n") == 1, f"not one line: {err}"
+    assert "s3cr3t-pw" not in err, f"the webhook's password is shown: {err}"
+
+
+def test_an_error_quoting_text_that_is_not_utf8_is_one_line_in_the_summary_too(
+    s3_server: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
+) -> None:
+    world, webhook = slack
+    # A byte the environment held that is not UTF-8, on a runner whose locale is C.UTF-8.
+    env = job_env(scratch, s3_server, webhook, tmp_path / "summary.md", BACKUP_DATABASE_BUCKET=os.fsdecode(b"v\xff"))
+    job = start(["list"], {**env, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
+    out, err = job.communicate(timeout=60)
+
+    expected = "cannot list the versions of s3://v\\udcff/daily/"
+    assert (job.returncode, out) == (1, ""), err
+    assert err.startswith(f"error: {expected}"), err
+    assert err.count("\n") == 1, f"not one line: {err}"
+    posts, summary = told(world, tmp_path)
+    assert summary.startswith(f"## list failed: {expected}"), f"the job summary lost the failure: {summary!r}"
+    assert len(posts) == 1, posts
+
+
 def ops_steps() -> list[tuple[str, str, set[str]]]:
     """(workflow and step, verb, the variables its environment sets) of every step running `python -m ops`."""
     found = []
@@ -578,6 +677,42 @@ def test_a_malformed_number_of_days_is_bad_input_in_one_line(
 
     assert cli.main(["uploads"]) == 2, f"{days!r} is bad input"
     assert capsys.readouterr().err == "error: $BACKUP_UPLOADS_RETENTION_DAYS must be a whole number of at least 1\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["thaw", "yearly/20261129T010000Z.dump", "--days", "0"],
+        ["thaw", "yearly/20261129T010000Z.dump", "--days", "-1"],
+        ["restore-test", "--rto-minutes", "0"],
+        ["restore-test", "--rto-minutes", "-240"],
+    ],
+)
+def test_a_number_of_days_or_minutes_below_1_is_bad_usage_before_the_job_starts(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, f"{argv}: bad usage (exit 2), got {exited.value.code}: {err}"
+    assert "is not a whole number of at least 1" in err, f"{argv}: {err}"
+
+
+@pytest.mark.parametrize(("argv", "stack"), [(["--stack", "prod"], "staging"), ([], "prod"), ([], None)])
+def test_the_restore_test_of_a_stack_that_does_not_exist_is_bad_usage(
+    argv: list[str], stack: str | None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its report and its metrics carry the name: the real stack's dashboard would show no restore test.
+    if stack is None:
+        monkeypatch.delenv("STACK", raising=False)
+    else:
+        monkeypatch.setenv("STACK", stack)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["restore-test", *argv])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, f"restore-test {argv} with STACK={stack}: exit {exited.value.code}: {err}"
+    assert "argument --stack: " in err, err
+    assert "expected development, staging or production" in err, err
 
 
 def variables_read() -> dict[str, str]:

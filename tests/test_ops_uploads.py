@@ -251,3 +251,26 @@ def test_restore_uploads_into_the_live_bucket_is_refused_before_anything_is_writ
     )
     assert cli.main(["restore-uploads", *at, "--to", f"s3://{live}/objects/", "--confirm-production"]) == 0
     assert [item.key for item in vault.list_objects(s3, live, "")] == [f"objects/{storage}/user-1/a.webm"]
+
+
+def test_restore_uploads_of_a_run_named_on_the_command_line_restores_what_it_left(
+    aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = aws_env.client()
+    storage, backups, target = (aws_env.bucket(locked=False) for _ in range(3))
+    s3.put_object(Bucket=storage, Key="user-1/a.webm", Body=b"a")
+    run = uploads.sync(s3, s3, bucket=backups, retention_days=90, storage_buckets=[storage]).manifest_key
+    monkeypatch.setenv("BACKUP_UPLOADS_BACKUP_BUCKET", backups)
+    monkeypatch.setenv("BACKUP_UPLOADS_BUCKET", storage)
+    monkeypatch.setenv("BACKUP_UPLOADS_REGION", "us-west-2")
+    stamp = run.removeprefix(uploads.MANIFESTS_PREFIX)[:16]
+
+    code = cli.main(["restore-uploads", "--run", stamp, "--to", f"s3://{target}/restored/"])
+
+    out, err = capsys.readouterr()
+    assert code == 0, f"restore-uploads --run {stamp}: exit {code}: {err}"
+    assert out.startswith(f"run {run}: restoring the uploads as they were when it ended"), out
+    restored = [item.key for item in vault.list_objects(s3, target, "")]
+    assert restored == [f"restored/{storage}/user-1/a.webm"], f"--run {stamp} restored {restored}"
+    assert cli.main(["restore-uploads", "--run", "20200101T000000Z", "--to", f"s3://{target}/x/"]) == 2
+    assert capsys.readouterr().err.startswith("error: no run under "), "an unknown run is bad input"

@@ -205,3 +205,17 @@ def test_a_ranged_parallel_download_reads_every_range_of_the_named_version(
     assert len(ranged) > 1, f"{key}: expected parallel ranged GETs, got {len(gets)} GET(s)"
     unnamed = [get["headers"].get("Range") for get in gets if get["query_string"].get("versionId") != version]
     assert not unnamed, f"{key}: these GETs did not name the version {version}: {unnamed}"
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_a_bucket_name_s3_cannot_take_says_why_in_its_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", "my bucket")
+
+    assert cli.main(["list"]) == 1
+
+    err = capsys.readouterr().err
+    reason = 'Parameter validation failed: Invalid bucket name "my bucket"'
+    assert err.startswith(f"error: cannot list the versions of s3://my bucket/daily/: {reason}"), f"no reason: {err}"
+    assert err.count("\n") == 1, f"not one line: {err}"

@@ -90,6 +90,16 @@ def test_encrypted_secrets_count_as_present() -> None:
     assert config.not_ciphertext == ()
 
 
+@pytest.mark.parametrize("key", ["zz", "abc", "0x00"])
+def test_a_malformed_fingerprint_key_is_bad_input_in_one_line(
+    key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VIBELOG_PLAN_FINGERPRINT_KEY", key)
+    assert plan_cli.main(["--json", "--stack", "development"]) == 2, f"VIBELOG_PLAN_FINGERPRINT_KEY={key} was taken"
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "error: $VIBELOG_PLAN_FINGERPRINT_KEY must be hex digits (`infra diff` sets it)\n")
+
+
 def test_plan_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan_cli.main(["--stack", "nope"]) == 2
     assert "unknown stack 'nope'" in capsys.readouterr().err

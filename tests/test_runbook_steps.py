@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import dump
 from ops.cli import main
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 from ops.runbook import steps
 from ops.runbook.http import Client
 from ops.runbook.messages import TEMPLATES
@@ -185,6 +185,27 @@ def test_an_unknown_switch_or_value_is_refused_before_any_call(world: World, swi
     assert world.items == {"MAINTENANCE_MODE": False, "DEGRADED_MODE": False}
 
 
+@pytest.mark.parametrize(
+    "waiting",
+    [["--attempts", "0"], ["--attempts", "-3"], ["--interval", "-1"], ["--interval", "nan"], ["--interval", "inf"]],
+)
+@pytest.mark.usefixtures("url")
+def test_a_wait_that_cannot_be_kept_is_refused_before_any_call(world: World, waiting: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["runbook-switch", "MAINTENANCE_MODE=true", *waiting])
+    assert exited.value.code == 2, f"{waiting} is bad usage (exit 2), got {exited.value.code}"
+    assert world.items["MAINTENANCE_MODE"] is False, f"{waiting}: the switch was set before the wait was refused"
+
+
+@pytest.mark.usefixtures("url")
+def test_a_switch_given_twice_is_bad_input_before_any_call(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["runbook-switch", "MAINTENANCE_MODE=true", "MAINTENANCE_MODE=false", *FAST])
+    err = capsys.readouterr().err
+    assert code == 2, f"MAINTENANCE_MODE given twice, with two values, was not refused: exit {code}: {err}"
+    assert err == "error: MAINTENANCE_MODE is given twice\n", err
+    assert world.items["MAINTENANCE_MODE"] is False, "a switch given twice was set"
+
+
 @pytest.mark.usefixtures("url")
 def test_announce_posts_each_template(world: World) -> None:
     for phase in ("identified", "resolved"):
@@ -244,6 +265,23 @@ def test_waiting_is_bounded() -> None:
 def test_plain_http_is_refused_beyond_loopback() -> None:
     with pytest.raises(JobError, match="only https"):
         Client("http://api.vercel.com")
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://hook:s3cr3t-pw@status.example.com/incidents", "it holds a user or password"),
+        ("http://hook:s3cr3t-pw@127.0.0.1:9/incidents", "it holds a user or password"),
+        ("https://status.example.com:s3cr3t-pw/incidents", "malformed"),
+        ("https://[s3cr3t-pw/incidents", "malformed"),
+    ],
+)
+def test_a_url_with_a_password_or_malformed_is_bad_input_that_never_shows_it(url: str, why: str) -> None:
+    with pytest.raises(BadInputError) as refused:
+        Client(url, variable="STATUS_PAGE_WEBHOOK")
+    message = str(refused.value)
+    assert message.startswith(f"refusing $STATUS_PAGE_WEBHOOK: {why}"), message
+    assert "s3cr3t-pw" not in message, f"the refusal shows the URL's secret: {message}"
 
 
 @pytest.mark.parametrize(("status", "failed_over"), [(0.0, True), (1.0, False)])

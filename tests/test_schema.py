@@ -37,6 +37,32 @@ def test_the_check_sees_an_edited_row(
     assert f"run `{schema_verb.FIX}`" in capsys.readouterr().err, "the check must name the command that fixes it"
 
 
+def test_a_generated_file_that_is_not_utf8_is_out_of_date_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = tmp_path / "stack-config.schema.json"
+    damaged.write_bytes(schema.SCHEMA_PATH.read_bytes() + b"\xff")
+    monkeypatch.setattr(schema_verb, "SCHEMA_PATH", damaged)
+    monkeypatch.setattr(schema_verb, "PROJECT_DIR", tmp_path)
+    assert schema_verb.main(["--check"]) == 1, f"{damaged} (a byte that is not UTF-8 added) passed the check"
+    err = capsys.readouterr().err
+    assert err == f"out of date: stack-config.schema.json; run `{schema_verb.FIX}`\n", err
+
+
+def test_a_generated_file_that_cannot_be_written_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "stack-config.schema.json"
+    taken.mkdir()  # a directory where the file goes
+    monkeypatch.setattr(schema_verb, "SCHEMA_PATH", taken)
+    monkeypatch.setattr(schema_verb, "REFERENCE_PATH", tmp_path / "configuration.md")
+    monkeypatch.setattr(schema_verb, "PROJECT_DIR", tmp_path)
+    (tmp_path / "configuration.md").write_bytes(schema.REFERENCE_PATH.read_bytes())
+    assert schema_verb.main(["--write"]) == 2, f"writing over the directory {taken} did not fail as bad input"
+    err = capsys.readouterr().err
+    assert err == "error: stack-config.schema.json cannot be written (Is a directory)\n", err
+
+
 def test_the_reference_is_byte_stable() -> None:
     assert schema.config_reference() == schema.config_reference(), "two renders of the same models must be equal"
 

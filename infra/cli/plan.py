@@ -24,13 +24,13 @@ def main(argv: list[str]) -> int:
     try:
         stacks = stacks_named(args.stack)
         policy_config = read_policy_config(Path(args.policy_config)) if args.policy_config else {}
+        key = fingerprint_key_from_env() if args.json else None
     except (UsageError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
 
     code = EXIT_OK
     documents = {}
-    key = fingerprint_key_from_env() if args.json else None
     for index, stack in enumerate(stacks):
         # One stack that cannot be read or is misconfigured fails alone; the others are still planned.
         plan = plan_or_exit(stack)

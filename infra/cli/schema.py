@@ -38,8 +38,13 @@ def main(argv: list[str]) -> int:
     }
     if args.write:
         for path, text in generated.items():
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            try:
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            except OSError as error:  # a read-only checkout, a directory in the way
+                reason = error.strerror or type(error).__name__
+                print(f"error: {path.relative_to(PROJECT_DIR)} cannot be written ({reason})", file=sys.stderr)
+                return EXIT_USAGE
         return EXIT_OK
     if args.check:
         stale = [str(p.relative_to(PROJECT_DIR)) for p, text in generated.items() if not _holds(p, text)]
@@ -52,4 +57,7 @@ def main(argv: list[str]) -> int:
 
 
 def _holds(path: Path, text: str) -> bool:
-    return path.is_file() and path.read_text(encoding="utf-8") == text
+    try:
+        return path.is_file() and path.read_text(encoding="utf-8") == text
+    except UnicodeDecodeError:  # a byte that is not UTF-8: not what `--write` writes, so stale
+        return False

@@ -23,9 +23,13 @@ def to_json_value(value: Any) -> Any:
 
 
 def fingerprint_key_from_env() -> bytes | None:
-    """The per-run fingerprint key `infra diff` passed in the environment, if any."""
+    """The per-run fingerprint key `infra diff` passed in the environment, if any; ValueError (never the value, a
+    key) if it is not hex."""
     text = os.environ.get(FINGERPRINT_KEY_ENV, "")
-    return bytes.fromhex(text) if text else None
+    try:
+        return bytes.fromhex(text) if text else None
+    except ValueError:
+        raise ValueError(f"${FINGERPRINT_KEY_ENV} must be hex digits (`infra diff` sets it)") from None
 
 
 def fingerprint(key: bytes, value: Any) -> str:

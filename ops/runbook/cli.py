@@ -13,7 +13,7 @@ import boto3
 
 from ops import environment, postgres, report, restore, vault
 from ops.environment import Variable
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 from ops.runbook import stackfile, steps
 from ops.runbook.http import Client
 from ops.runbook.messages import PHASES, Announcement, announce, public_message
@@ -56,12 +56,16 @@ DATABASE_RESTORE_ENV = (
 def vercel() -> VercelApi:
     """The Vercel API with the environment's token and team; VERCEL_API_URL points it at a stand-in in tests."""
     base = os.environ.get("VERCEL_API_URL") or API_URL
-    return VercelApi(Client(base, env("VERCEL_TOKEN"), {"teamId": env("VERCEL_ORG_ID")}))
+    return VercelApi(Client(base, env("VERCEL_TOKEN"), {"teamId": env("VERCEL_ORG_ID")}, "VERCEL_API_URL"))
 
 
 def channels(service: str) -> steps.Channels:
     """The status page and Slack webhooks of the environment."""
-    return steps.Channels(Client(env("STATUS_PAGE_WEBHOOK")), Client(env("SLACK_WEBHOOK")), service)
+    return steps.Channels(
+        Client(env("STATUS_PAGE_WEBHOOK"), variable="STATUS_PAGE_WEBHOOK"),
+        Client(env("SLACK_WEBHOOK"), variable="SLACK_WEBHOOK"),
+        service,
+    )
 
 
 def switch_value(text: str) -> tuple[str, Any]:
@@ -90,7 +94,7 @@ def run_rollback(args: argparse.Namespace) -> int:
         project_id=project_id,
         deployment_id=deployment,
         reason=args.reason,
-        app=Client(env("APP_URL")),
+        app=Client(env("APP_URL"), variable="APP_URL"),
         channels=channels(args.service),
         waiting=steps.Waiting(attempts=args.attempts, interval=args.interval),
     )
@@ -103,6 +107,9 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 def run_switch(args: argparse.Namespace) -> int:
     switches = dict(args.switch)
+    if len(switches) != len(args.switch):  # which value was meant is for the person to say, not the last one
+        twice = next(key for key, _ in args.switch if sum(k == key for k, _ in args.switch) > 1)
+        raise BadInputError(f"{twice} is given twice")
     steps.set_switches(
         vercel(), env("EDGE_CONFIG_ID"), switches, waiting=steps.Waiting(attempts=args.attempts, interval=args.interval)
     )
@@ -261,8 +268,10 @@ def register(verbs: Any) -> None:
     """Add the runbook verbs to `python -m ops`."""
 
     def waiting(command: argparse.ArgumentParser, attempts: int, interval: float) -> None:
-        command.add_argument("--attempts", type=int, default=attempts, help="polls before giving up")
-        command.add_argument("--interval", type=float, default=interval, help="seconds between polls")
+        command.add_argument("--attempts", type=environment.whole, default=attempts, help="polls before giving up")
+        command.add_argument(
+            "--interval", type=environment.not_negative, default=interval, help="seconds between polls"
+        )
 
     rolling = environment.add_job(
         verbs,

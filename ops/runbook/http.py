@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -10,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 
 TIMEOUT_SECONDS = 10.0
 
@@ -44,13 +45,26 @@ class Client:
     """Bearer token; kept out of repr, errors and logs."""
     query: Mapping[str, str] = field(default_factory=dict)
     """Query parameters every request carries (Vercel's teamId)."""
+    variable: str = ""
+    """The environment variable the URL comes from, named when the URL is refused (its value never is)."""
 
     def __post_init__(self) -> None:
-        scheme = urllib.parse.urlsplit(self.base_url).scheme
-        host = urllib.parse.urlsplit(self.base_url).hostname or ""
+        # The URL comes from a variable, often a secret one: refusing it never shows it, nor the parser's words on it.
+        url = f"${self.variable}" if self.variable else "the URL"
+        try:
+            parts = urllib.parse.urlsplit(self.base_url)
+            _ = parts.port  # a port that is not a number from 0 to 65535 is refused here, not mid-runbook
+        except ValueError:
+            raise BadInputError(
+                f"refusing {url}: malformed (a bracketed host or a port that is not a number)"
+            ) from None
+        scheme, host = parts.scheme, parts.hostname or ""
         # Only https leaves the machine; plain http is allowed to the loopback stand-ins of the tests.
         if scheme != "https" and not (scheme == "http" and host in ("127.0.0.1", "localhost", "::1")):
-            raise JobError(f"refusing {scheme or 'a relative'} URL: only https (or http on loopback)")
+            raise BadInputError(f"refusing {url}: only https (or http on loopback), not {scheme or 'a relative URL'}")
+        # urllib sends no user-info (it would take the password for the host), and every error line names the host.
+        if "@" in parts.netloc:
+            raise BadInputError(f"refusing {url}: it holds a user or password (for {host}; send a token instead)")
 
     def url(self, path: str, query: Mapping[str, str] | None = None) -> str:
         """The full URL of `path` with the client's and the call's query parameters."""
@@ -81,7 +95,9 @@ class Client:
                 response = Response(int(answer.status), answer.read())
         except urllib.error.HTTPError as error:
             response = Response(int(error.code), error.read())
-        except OSError as error:
+        # ValueError: http.client's InvalidURL, whose text quotes the URL; HTTPException: an answer that is not HTTP,
+        # or cut short (BadStatusLine, IncompleteRead), which is no OSError.
+        except (OSError, ValueError, http.client.HTTPException) as error:
             raise JobError(f"{method} {self.describe(path)}: {type(error).__name__}") from None
         if not ok(response.status):
             raise JobError(f"{method} {self.describe(path)} answered {response.status}")
@@ -89,5 +105,6 @@ class Client:
 
     def describe(self, path: str) -> str:
         """Host and path only: webhook URLs carry their secret in the path, so theirs is never shown."""
-        host = urllib.parse.urlsplit(self.base_url).netloc
-        return f"{host}{path}" if urllib.parse.urlsplit(self.base_url).path in ("", "/") else f"{host}/..."
+        parts = urllib.parse.urlsplit(self.base_url)
+        host = parts.netloc.rpartition("@")[2]  # never the user-info, whatever __post_init__ let through
+        return f"{host}{path}" if parts.path in ("", "/") else f"{host}/..."
