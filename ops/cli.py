@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import InvalidRegionError
 from pydantic import ValidationError
 
 from ops import (
@@ -92,14 +93,22 @@ vault_client = vault.client
 
 def storage_client() -> S3Client:
     """Supabase Storage's S3-compatible API, with the project's S3 access keys (path-style, as Supabase wants)."""
-    return boto3.client(
-        "s3",
-        endpoint_url=env("SUPABASE_STORAGE_ENDPOINT"),
-        region_name=env("SUPABASE_STORAGE_REGION"),
-        aws_access_key_id=env("SUPABASE_STORAGE_ACCESS_KEY_ID"),
-        aws_secret_access_key=env("SUPABASE_STORAGE_SECRET_ACCESS_KEY"),
-        config=vault.client_config().merge(Config(s3={"addressing_style": "path"})),
-    )
+    with vault.region("SUPABASE_STORAGE_REGION") as region:
+        try:
+            return boto3.client(
+                "s3",
+                endpoint_url=env("SUPABASE_STORAGE_ENDPOINT"),
+                region_name=region,
+                aws_access_key_id=env("SUPABASE_STORAGE_ACCESS_KEY_ID"),
+                aws_secret_access_key=env("SUPABASE_STORAGE_SECRET_ACCESS_KEY"),
+                config=vault.client_config().merge(Config(s3={"addressing_style": "path"})),
+            )
+        except InvalidRegionError:  # a ValueError too: `vault.region` names it
+            raise
+        except ValueError:  # botocore's "Invalid endpoint: <the URL>": the URL may hold a key, and is not shown
+            raise BadInputError(
+                "$SUPABASE_STORAGE_ENDPOINT is not a URL (https://<project ref>.supabase.co/storage/v1/s3)"
+            ) from None
 
 
 def run_dump(args: argparse.Namespace) -> int:

@@ -72,7 +72,8 @@ class KMSClient(Protocol):
 
 def kms_client() -> KMSClient:
     """KMS in $CONFIG_KMS_REGION (AWS_ENDPOINT_URL_KMS points it at a stand-in in tests)."""
-    return cast("KMSClient", boto3.client("kms", region_name=env("CONFIG_KMS_REGION"), config=vault.client_config()))
+    with vault.region("CONFIG_KMS_REGION") as region:
+        return cast("KMSClient", boto3.client("kms", region_name=region, config=vault.client_config()))
 
 
 def stack_prefix(stack: str) -> str:

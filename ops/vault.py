@@ -21,7 +21,7 @@ import boto3
 from boto3.exceptions import Boto3Error, RetriesExceededError
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, InvalidRegionError, ReadTimeoutError
 from s3transfer.exceptions import RetriesExceededError as TransferRetriesExceededError
 from s3transfer.futures import TransferFuture
 from s3transfer.subscribers import BaseSubscriber
@@ -68,10 +68,22 @@ def client_config() -> Config:
     )
 
 
+@contextmanager
+def region(variable: str) -> Iterator[str]:
+    """The AWS region a variable holds, for the client made in the `with`: a value botocore refuses as a region
+    name is bad input naming the variable (exit 2), like a missing one."""
+    name = environment.value(variable)
+    try:
+        yield name
+    except InvalidRegionError:
+        raise BadInputError(f"${variable}: {name!r} is not an AWS region name (like us-east-1)") from None
+
+
 def client(region_variable: str = "BACKUP_VAULT_REGION") -> S3Client:
     """S3 in the vault's region (or the region the variable named holds) with the job's own credentials (the role
     assumed through OIDC). AWS_ENDPOINT_URL_S3, which boto3 reads itself, points it at a stand-in S3 in tests."""
-    return boto3.client("s3", region_name=environment.value(region_variable), config=client_config())
+    with region(region_variable) as name:
+        return boto3.client("s3", region_name=name, config=client_config())
 
 
 def stamp(moment: datetime) -> str:

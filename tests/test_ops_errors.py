@@ -514,15 +514,64 @@ def test_an_error_no_job_anticipated_is_one_line_told_to_slack_and_the_summary(
 ) -> None:
     world, webhook = slack
     monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=False))
-    monkeypatch.setenv("BACKUP_VAULT_REGION", "us west 2")  # botocore refuses it when the client is made
 
+    def unanticipated(*_: object) -> None:
+        raise LookupError("nothing the job expected")
+
+    monkeypatch.setattr(vault, "inventory", unanticipated)
     code, out, err = run_in_process(["list"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
 
-    expected = "InvalidRegionError: Provided region_name 'us west 2' doesn't match a supported format."
+    expected = "LookupError: nothing the job expected"
     assert (code, out, err) == (1, "", f"error: {expected}\n"), err
     posts, summary = told(world, tmp_path)
     assert posts == [f"staging: list failed: {expected}"], posts
     assert summary == f"## list failed: {expected}\n", summary
+
+
+@pytest.mark.parametrize(
+    ("argv", "variable", "value", "expected"),
+    [
+        (["list"], "BACKUP_VAULT_REGION", "us west 2", "$BACKUP_VAULT_REGION: 'us west 2' is not an AWS region name"),
+        (
+            ["uploads"],
+            "SUPABASE_STORAGE_ENDPOINT",
+            "storage-key:s3cr3t@not a url",
+            "$SUPABASE_STORAGE_ENDPOINT is not a URL (https://<project ref>.supabase.co/storage/v1/s3)",
+        ),
+        (["uploads"], "SUPABASE_STORAGE_REGION", "eu_central!", "$SUPABASE_STORAGE_REGION: 'eu_central!' is not an"),
+    ],
+)
+def test_a_malformed_region_or_endpoint_is_bad_input_naming_its_variable(
+    *,
+    argv: list[str],
+    variable: str,
+    value: str,
+    expected: str,
+    aws_env: S3Server,
+    slack: tuple[World, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, webhook = slack
+    for name, good in {
+        "BACKUP_DATABASE_BUCKET": aws_env.bucket(locked=False),
+        "SUPABASE_STORAGE_ENDPOINT": aws_env.endpoint,
+        "SUPABASE_STORAGE_REGION": REGION,
+        "SUPABASE_STORAGE_ACCESS_KEY_ID": "storage-key-id",
+        "SUPABASE_STORAGE_SECRET_ACCESS_KEY": "storage-secret-key",
+        "BACKUP_UPLOADS_BUCKET": aws_env.bucket(locked=False),
+        "BACKUP_UPLOADS_REGION": REGION,
+        "BACKUP_UPLOADS_RETENTION_DAYS": "90",
+    }.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv(variable, value)
+
+    code, out, err = run_in_process(argv, monkeypatch, capsys, webhook, tmp_path / "summary.md")
+
+    assert (code, out) == (2, ""), f"${variable} {value!r}: exit {code}, {err}"
+    assert err.startswith(f"error: {expected}"), f"${variable} {value!r}: {err}"
+    assert "s3cr3t" not in err, f"${variable}'s value was shown: {err}"
 
 
 def test_a_url_with_credentials_in_an_error_is_never_shown(

@@ -138,7 +138,7 @@ def run_failover_verify(args: argparse.Namespace) -> int:
 
 
 def run_database_restore(args: argparse.Namespace) -> int:
-    s3 = boto3.client("s3", region_name=env("BACKUP_VAULT_REGION"), config=vault.client_config())
+    s3 = vault.client()
     bucket, target_url, production_ref = (
         env("BACKUP_DATABASE_BUCKET"),
         env("RESTORE_TARGET_URL"),
