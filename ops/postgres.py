@@ -99,14 +99,15 @@ def _parse_problem(error: psycopg.Error, url: str) -> str:
 
 
 def parse(url: str) -> dict[str, str]:
-    """The parameters of a connection URL or key=value string; JobError, never quoting the URL, if it is malformed.
+    """The parameters of a connection URL or key=value string; bad input (exit 2), never quoting the URL, if it is
+    malformed.
 
     libpq's parse errors quote the text they stopped at, which holds the password: only their wording is kept.
     """
     try:
         params = conninfo_to_dict(url)
     except psycopg.Error as error:
-        raise JobError(
+        raise BadInputError(
             f"the database URL is not a valid PostgreSQL connection URL{_parse_problem(error, url)}"
         ) from None
     return {key: str(value) for key, value in params.items() if value is not None}

@@ -556,7 +556,7 @@ def test_a_malformed_target_url_is_one_line_without_the_password(
     monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
     monkeypatch.setenv("RESTORE_TARGET_URL", url)
 
-    assert cli.main(["restore", key, *confirm]) == 1
+    assert cli.main(["restore", key, *confirm]) == 2, "a malformed URL is bad input"
 
     err = capsys.readouterr().err
     assert err.startswith("error: the database URL is not a valid PostgreSQL connection URL"), err

@@ -399,7 +399,8 @@ def test_the_database_runbook_refuses_the_live_database_however_it_is_spelled_be
     for case, target in spellings.items():
         monkeypatch.setenv("RESTORE_TARGET_URL", target)
 
-        assert main(["runbook-database-restore", key, *FAST]) == 1, case
+        # A malformed URL is bad input; a URL of the production database, a refusal.
+        assert main(["runbook-database-restore", key, *FAST]) == (2 if case == "a malformed URL" else 1), case
 
         err = capsys.readouterr().err
         expected = "not a valid PostgreSQL" if case == "a malformed URL" else "refusing to restore next to production: "
