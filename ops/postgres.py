@@ -77,9 +77,12 @@ def bin_dir() -> Path:
 
 
 def tool(name: str) -> str:
-    """The path of one PostgreSQL binary; JobError if it is not installed."""
+    """The path of one PostgreSQL binary; JobError if it is not installed, bad input if $PG_BIN names a directory
+    without it."""
     path = bin_dir() / name
     if not path.exists():
+        if os.environ.get(PG_BIN.name):
+            raise BadInputError(f"${PG_BIN.name}: {name} is not in {path.parent}")
         raise JobError(f"{name} is not in {path.parent}: install PostgreSQL's binaries or set PG_BIN")
     return str(path)
 

@@ -574,6 +574,23 @@ def test_a_malformed_region_or_endpoint_is_bad_input_naming_its_variable(
     assert "s3cr3t" not in err, f"${variable}'s value was shown: {err}"
 
 
+def test_a_pg_bin_without_the_tools_is_bad_input_before_the_database_is_read(
+    aws_env: S3Server,
+    slack: tuple[World, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, webhook = slack
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=False))
+    monkeypatch.setenv("BACKUP_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{postgres.free_port()}/vibelog")
+    monkeypatch.setenv("PG_BIN", str(tmp_path))
+
+    code, out, err = run_in_process(["dump", "--to", "daily"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
+
+    assert (code, out, err) == (2, "", f"error: $PG_BIN: pg_dump is not in {tmp_path}\n"), f"exit {code}: {err}"
+
+
 def test_a_url_with_credentials_in_an_error_is_never_shown(
     aws_env: S3Server,
     slack: tuple[World, str],
