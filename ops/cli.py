@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import time
@@ -522,6 +523,10 @@ def unexpected(error: Exception, variables: Sequence[Variable] = ()) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one job: exit 0 done, 1 failed, 2 bad usage or input, 130 interrupted (SIGINT or SIGTERM); every failure
     is one line on stderr, posted to Slack (when configured) and kept in the job summary, never a traceback."""
+    # A path that is not UTF-8 (argv holds its bytes as surrogates) is printed escaped, as stderr prints it, not a
+    # UnicodeEncodeError once the job has done its work.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
     args = parser().parse_args(argv)
     try:
         environment.require(args.variables, args)

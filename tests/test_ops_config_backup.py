@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -301,6 +302,19 @@ def test_a_target_that_is_a_file_is_bad_input_in_one_line(
     assert err == f"error: --to {target} cannot be written in ({a_file} is not a writable directory)\n", err
     assert out == "", f"a refused restore printed: {out}"
     assert a_file.read_text(encoding="utf-8") == "kept\n", f"{a_file} was touched"
+
+
+def test_a_target_whose_name_is_not_utf8_is_restored_and_named_escaped(
+    setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup(setup, capsys)
+    target = tmp_path / os.fsdecode(b"config-\xff")  # a byte no UTF-8 text has, as argv carries it
+
+    code, out, err = run(capsys, "config-restore", "--stack", "staging", "--to", str(target))
+
+    assert code == 0, f"config-restore into {target!r}: exit {code}: {err}"
+    assert (target / "Pulumi.staging.yaml").is_file(), f"nothing restored into {target!r}"
+    assert "config-\\udcff" in out, f"the target is not named, escaped: {out}"
 
 
 def test_a_tampered_backup_is_refused_and_nothing_is_written(
