@@ -1,10 +1,11 @@
 """Entry point of `python -m ops`."""
 
+import os
 import signal
 import sys
 
 from ops import interrupt
-from ops.errors import EXIT_INTERRUPTED
+from ops.errors import EXIT_INTERRUPTED, EXIT_OUTPUT_GONE
 
 # Before the jobs' imports (boto3, psycopg: most of a start-up), so a signal during them ends the process as well.
 interrupt.install()
@@ -23,4 +24,10 @@ finally:  # argparse's exit (usage, --help) too
     # The job has ended and said how: Python's shutdown restores the default handlers, under which a signal arriving
     # now would kill the process and replace that exit status with -15 or a traceback.
     signal.pthread_sigmask(signal.SIG_BLOCK, interrupt.SIGNALS)
+try:
+    sys.stdout.flush()  # what is still buffered; a reader that left early is not a failure (`list | head`)
+except BrokenPipeError:
+    code = EXIT_OUTPUT_GONE
+if code == EXIT_OUTPUT_GONE:  # the interpreter's own flush at exit would fail again, with a message
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 sys.exit(code)

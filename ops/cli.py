@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import select
 import sys
 import time
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from ops import (
     vault,
 )
 from ops.environment import Variable
-from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, BadInputError, JobError
+from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OUTPUT_GONE, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
 from settings.backup import RestoreDropBound
 from settings.stacks import STACKS
@@ -521,8 +522,9 @@ def unexpected(error: Exception, variables: Sequence[Variable] = ()) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one job: exit 0 done, 1 failed, 2 bad usage or input, 130 interrupted (SIGINT or SIGTERM); every failure
-    is one line on stderr, posted to Slack (when configured) and kept in the job summary, never a traceback."""
+    """Run one job: exit 0 done, 1 failed, 2 bad usage or input, 130 interrupted (SIGINT or SIGTERM), 141 its output's
+    reader gone; every failure is one line on stderr, posted to Slack (when configured) and kept in the job summary,
+    never a traceback."""
     # A path that is not UTF-8 (argv holds its bytes as surrogates) is printed escaped, as stderr prints it, not a
     # UnicodeEncodeError once the job has done its work.
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -537,6 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if (signal_name := interrupt.interruption()) is not None:  # the interruption, under another library's name
             return _interrupted(args.verb, signal_name)
+        if isinstance(error, BrokenPipeError) and output_gone():
+            return EXIT_OUTPUT_GONE  # whoever read the output stopped reading (`list | head`): nothing failed
         if isinstance(error, JobError):
             # A job's own message is written to be safe; scrubbing it again costs nothing and catches a slip.
             reason = environment.scrub(str(error), [*ALL_ENV, *args.variables])
@@ -549,6 +553,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(args.verb, f"failed: {reason}")
         return EXIT_FAILED
     return code
+
+
+def output_gone() -> bool:
+    """Whether stdout is a pipe nobody reads any more: its reader closed it (`list | head`), as opposed to a
+    connection of the job's own breaking."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+    except (OSError, ValueError):  # not a file (a test's capture)
+        return False
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 def _interrupted(verb: str, signal_name: str) -> int:

@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2  # argparse's own code for bad usage; a missing or malformed variable is bad input too
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C; SIGTERM ends a job the same way
+EXIT_OUTPUT_GONE = 141  # 128 + SIGPIPE, what a shell reports when a reader left early (`list | head`)
 
 
 class JobError(Exception):

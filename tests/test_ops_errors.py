@@ -591,6 +591,38 @@ def test_a_pg_bin_without_the_tools_is_bad_input_before_the_database_is_read(
     assert (code, out, err) == (2, "", f"error: $PG_BIN: pg_dump is not in {tmp_path}\n"), f"exit {code}: {err}"
 
 
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["raised in the job", "raised by the last flush"])
+def test_a_reader_that_leaves_early_is_not_a_failure(
+    unbuffered: str, aws_env: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
+) -> None:
+    world, webhook = slack
+    env = job_env(
+        scratch,
+        aws_env,
+        webhook,
+        tmp_path / "summary.md",
+        BACKUP_DATABASE_BUCKET=aws_env.bucket(locked=False),
+        PYTHONUNBUFFERED=unbuffered,
+    )
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `python -m ops list | head -0`: the reader is gone before the first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", "list"],
+            check=False,
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+
+    assert (done.returncode, done.stderr) == (141, ""), f"exit {done.returncode}: {done.stderr}"
+    assert told(world, tmp_path) == ([], ""), "a listing its reader cut short was reported as a failure"
+
+
 def test_a_url_with_credentials_in_an_error_is_never_shown(
     aws_env: S3Server,
     slack: tuple[World, str],
