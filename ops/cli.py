@@ -427,6 +427,7 @@ def parser() -> argparse.ArgumentParser:
     restoring.add_argument("key", help="the dump's key, as `list` shows it (daily/20261127T020000Z-123-1.dump)")
     restoring.add_argument(
         "--target-url-env",
+        type=environment.variable_name,
         default="RESTORE_TARGET_URL",
         help="name of the variable holding the target URL (a URL in argv would show in ps and shell history)",
     )
@@ -543,12 +544,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OUTPUT_GONE  # whoever read the output stopped reading (`list | head`): nothing failed
         if isinstance(error, JobError):
             # A job's own message is written to be safe; scrubbing it again costs nothing and catches a slip.
-            reason = environment.scrub(str(error), [*ALL_ENV, *args.variables])
+            reason = environment.scrub(str(error), [*ALL_ENV, *environment.read_by(args.variables, args)])
             print(f"error: {reason}", file=sys.stderr)
             _report(args.verb, f"failed: {reason}")
             return EXIT_BAD_INPUT if isinstance(error, BadInputError) else EXIT_FAILED
         # The one place an unanticipated error becomes one line.
-        reason = unexpected(error, args.variables)
+        reason = unexpected(error, environment.read_by(args.variables, args))
         print(f"error: {reason}", file=sys.stderr)
         _report(args.verb, f"failed: {reason}")
         return EXIT_FAILED

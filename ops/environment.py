@@ -8,7 +8,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ops.errors import BadInputError
@@ -73,6 +73,24 @@ def require(variables: Iterable[Variable], args: argparse.Namespace) -> None:
 
 def _name(variable: Variable, args: argparse.Namespace) -> str:
     return str(getattr(args, variable.renamed_by, None) or variable.name) if variable.renamed_by else variable.name
+
+
+def read_by(variables: Iterable[Variable], args: argparse.Namespace) -> list[Variable]:
+    """A job's variables under the names it reads them by: a renamed one (`--target-url-env`) under its new name as
+    well, so its value is scrubbed from what is printed like the original's."""
+    named = []
+    for variable in variables:
+        named.append(variable)
+        if (name := _name(variable, args)) != variable.name:
+            named.append(replace(variable, name=name))
+    return named
+
+
+def variable_name(text: str) -> str:
+    """An option naming an environment variable (`--target-url-env`)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a variable's name (like RESTORE_TARGET_URL)")
+    return text
 
 
 def scrub(text: str, variables: Iterable[Variable] = ()) -> str:

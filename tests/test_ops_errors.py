@@ -25,7 +25,7 @@ import pytest
 import yaml
 from botocore.exceptions import EndpointConnectionError
 
-from ops import cli, dump, postgres, restore, vault
+from ops import cli, dump, environment, postgres, restore, vault
 from ops.environment import COMMON
 from ops.errors import JobError
 from settings.stacks import PROJECT_DIR
@@ -621,6 +621,23 @@ def test_a_reader_that_leaves_early_is_not_a_failure(
 
     assert (done.returncode, done.stderr) == (141, ""), f"exit {done.returncode}: {done.stderr}"
     assert told(world, tmp_path) == ([], ""), "a listing its reader cut short was reported as a failure"
+
+
+def test_the_variable_a_target_url_is_read_from_is_scrubbed_under_its_new_name_and_must_be_a_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = cli.parser().parse_args(["restore", "daily/20261127T020000Z-1-1.dump", "--target-url-env", "DRILL_URL"])
+    monkeypatch.setenv("DRILL_URL", "host=db.example password=drill-s3cr3t dbname=vibelog")  # not a URL: no pattern
+    line = f"could not reach {os.environ['DRILL_URL']}"
+
+    scrubbed = environment.scrub(line, environment.read_by(args.variables, args))
+
+    assert "drill-s3cr3t" not in scrubbed, f"$DRILL_URL's value was left in: {scrubbed}"
+    assert scrubbed == "could not reach $DRILL_URL", scrubbed
+    with pytest.raises(SystemExit) as usage:
+        cli.parser().parse_args(["restore", "daily/20261127T020000Z-1-1.dump", "--target-url-env", ""])
+    assert usage.value.code == 2, "an empty --target-url-env was accepted"
+    assert "'' is not a variable's name" in capsys.readouterr().err
 
 
 def test_a_url_with_credentials_in_an_error_is_never_shown(
