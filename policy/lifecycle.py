@@ -462,8 +462,11 @@ RECORD: tuple[Lifecycle, ...] = (
         (),
         "new-id",
         "",
-        f"{AWS}route53/zone.go (name, delegation_set_id ForceNew; CreateHostedZone takes a unique caller "
-        f"reference, so zones of the same name coexist); {PULUMI_AWS} auto-names `name`",
+        f"{AWS}route53/zone.go@036631a ResourceZone (name, delegation_set_id ForceNew; CreateHostedZone takes a "
+        "unique caller reference, so zones of the same name coexist; comment, default Managed by Terraform, which "
+        "pulumi-aws makes Managed by Pulumi, is read from the zone by resourceZoneRead and changed in place by "
+        "resourceZoneUpdate's UpdateHostedZoneComment: an import compares it, and an adopted zone ignores it); "
+        f"{PULUMI_AWS} auto-names `name`",
         autonamed="name",
         holds_data=True,
         import_id=ImportId(

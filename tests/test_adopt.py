@@ -252,6 +252,30 @@ def test_an_existing_zone_is_adopted_by_id_without_a_tag_change() -> None:
     assert {"tags", "tagsAll"} <= set(zone.ignore_changes), f"{zone.urn}: pulumi/pulumi-aws#5284"
 
 
+def test_an_adopted_zone_imports_whatever_its_comment() -> None:
+    """The engine's import step fails the `up` when a declared input differs from what the provider reads, and
+    resourceZoneRead reads the zone's own comment (terraform-provider-aws route53/zone.go): a registrar-made zone's
+    comment must not stop the import (the mocks, which import nothing, never compare it)."""
+
+    def adopt_zone(config: dict[str, Any]) -> None:
+        config["vibelog:dns"].pop("createZone")
+        config["vibelog:dns"]["zoneId"] = "Z0123456789ABCDEFGHIJ"
+
+    plan = run_program("production", stack_config("production", adopt_zone))
+    zone = plan.one(HOSTED_ZONE, "dns-zone")
+    document = plan_json(plan, KEY)
+    steps = []
+    for step in document["steps"]:
+        state = step["newState"]
+        if state["urn"] == zone.urn:
+            read = {**state["inputs"], "comment": "HostedZone created by Route53 Registrar", "tags": CLOUD_TAGS}
+            state = {**state, "inputs": read}
+        steps.append({**step, "newState": state})
+    diff = diff_plans({**document, "steps": steps}, document)
+    changed = [f"{c.op}: {[p.path for p in c.properties]}" for c in diff.resources if c.urn == zone.urn]
+    assert not changed, f"{zone.urn}: its import step would fail on {changed}"
+
+
 def test_both_zone_choices_at_once_are_refused() -> None:
     problem = only_problem("staging", lambda c: c["vibelog:dns"].update(zoneId="Z0123456789ABCDEFGHIJ"))
     assert problem.path == "vibelog:dns.zoneId", problem
