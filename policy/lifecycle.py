@@ -165,7 +165,8 @@ RECORD: tuple[Lifecycle, ...] = (
             "{$projectId}/{@envId}",
             r"prj_[A-Za-z0-9]+/[A-Za-z0-9]+",
             f"{VERCEL}resource_project_environment_variable.go projectEnvironmentVariableResource.ImportState "
-            '("project_id/env_id"; a sensitive value is not read back: the next `up` writes the stack\'s value)',
+            '("project_id/env_id"; a sensitive value is not read back: the next `up` writes the stack\'s value; '
+            "sensitive is read from the variable's type, so a secret stored as encrypted is replaced by that `up`)",
         ),
     ),
     Lifecycle(
