@@ -34,6 +34,9 @@ VALIDATION_TTL = 60
 # instead of being silently taken over; import it or delete it (docs/dns-failover.md).
 ALLOW_OVERWRITE = False
 PRIMARY_SET_ID = "primary-vercel"
+ZONE_IMPORT_IGNORES = ("comment",)
+"""What an adopted zone's declaration leaves as it is, besides tags: hashicorp/terraform-provider-aws
+internal/service/route53/zone.go resourceZoneRead sets `comment` from the zone, so the import step compares it."""
 SECONDARY_SET_ID = "secondary-degraded-page"
 
 RecordType = Literal["A", "CNAME"]
@@ -259,15 +262,19 @@ class DnsFailover(pulumi.ComponentResource):
             f"{name}-zone",
             name=args.zone_name,
             comment=f"{args.zone_name}, owned by vibelog-infra stack {pulumi.get_stack()}",
-            # Adopted by id when it exists: the import step leaves tags alone, since the provider's default tags
-            # make the import's inputs differ from the zone's (pulumi/pulumi-aws#5284); the `up` after the import
-            # (without zoneId) tags it.
+            # Adopted by id when it exists. The engine's import step fails the `up` ("inputs to import do not match
+            # the existing resource", pulumi/pulumi pkg/resource/deploy/step.go ImportStep.Apply) when a declared
+            # input differs from what the provider reads, and ignoreChanges is the only way past it: the tags,
+            # since the provider's default tags make the import's inputs differ (pulumi/pulumi-aws#5284), and the
+            # comment, which resourceZoneRead reads from the zone (a registrar's "HostedZone created by Route53
+            # Registrar", the console's empty one) and which this declaration, or pulumi-aws's default "Managed by
+            # Pulumi" without it, never matches. An adopted zone keeps the comment it has.
             opts=pulumi.ResourceOptions.merge(
                 on_global,
                 pulumi.ResourceOptions(
                     protect=True,
                     import_=args.zone_id,
-                    ignore_changes=list(IMPORT_IGNORES) if args.zone_id else None,
+                    ignore_changes=[*IMPORT_IGNORES, *ZONE_IMPORT_IGNORES] if args.zone_id else None,
                 ),
             ),
         )

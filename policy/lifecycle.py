@@ -61,7 +61,8 @@ class ImportId:
     template: str
     """The id: `{input}` is an input of the resource (an https URL without its scheme; GitHub escapes `:` as `??`),
     `{@part}` what only the account knows, given by the resource's inventory entry (a Vercel project or variable
-    id, a hosted zone id), `{$part}` a stack-wide part (the Vercel project's id, the stack's AWS account)."""
+    id, a hosted zone id), `{$part}` a stack-wide part (the Vercel project's id, the stack's AWS account, the
+    adopted zone's id)."""
     pattern: str
     """The shape every id must have (a regular expression over the whole id)."""
     source: str
@@ -164,7 +165,8 @@ RECORD: tuple[Lifecycle, ...] = (
             "{$projectId}/{@envId}",
             r"prj_[A-Za-z0-9]+/[A-Za-z0-9]+",
             f"{VERCEL}resource_project_environment_variable.go projectEnvironmentVariableResource.ImportState "
-            '("project_id/env_id"; a sensitive value is not read back: the next `up` writes the stack\'s value)',
+            '("project_id/env_id"; a sensitive value is not read back: the next `up` writes the stack\'s value; '
+            "sensitive is read from the variable's type, so a secret stored as encrypted is replaced by that `up`)",
         ),
     ),
     Lifecycle(
@@ -462,8 +464,11 @@ RECORD: tuple[Lifecycle, ...] = (
         (),
         "new-id",
         "",
-        f"{AWS}route53/zone.go (name, delegation_set_id ForceNew; CreateHostedZone takes a unique caller "
-        f"reference, so zones of the same name coexist); {PULUMI_AWS} auto-names `name`",
+        f"{AWS}route53/zone.go@036631a ResourceZone (name, delegation_set_id ForceNew; CreateHostedZone takes a "
+        "unique caller reference, so zones of the same name coexist; comment, default Managed by Terraform, which "
+        "pulumi-aws makes Managed by Pulumi, is read from the zone by resourceZoneRead and changed in place by "
+        "resourceZoneUpdate's UpdateHostedZoneComment: an import compares it, and an adopted zone ignores it); "
+        f"{PULUMI_AWS} auto-names `name`",
         autonamed="name",
         holds_data=True,
         import_id=ImportId(
@@ -481,6 +486,16 @@ RECORD: tuple[Lifecycle, ...] = (
         f"{AWS}route53/record.go (name, zone_id ForceNew; type and set_identifier updated in place; Create is "
         "a CREATE change refused for an existing record unless allow_overwrite)",
         gap="the name does not resolve for a moment (resolvers cache the NXDOMAIN for the zone's SOA TTL)",
+        # An adopted zone already answers for the app's names: the records are adopted with it, or the `up` fails
+        # on its CREATE. What exists is a simple record (no set identifier): adopted as the failover primary, the
+        # `up` turns it into the primary in place.
+        import_id=ImportId(
+            "{$zoneId}_{name}_{type}",
+            r"Z[A-Z0-9]{1,32}_[a-z0-9*][a-z0-9.*-]*_[A-Z]+",
+            f"{AWS}route53/record.go@00655c1 recordImportID.Parse (ZONEID_RECORDNAME_TYPE_SET-IDENTIFIER, the set "
+            "identifier optional: left out, the simple record of that name and type; createRecordImportID lowercases "
+            "the name)",
+        ),
     ),
     Lifecycle(
         "aws:route53/healthCheck:HealthCheck",

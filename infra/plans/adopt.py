@@ -16,8 +16,12 @@ from typing import Any
 
 from infra.engine.runtime import Plan, Registration
 from policy.lifecycle import ImportId, lifecycle
-from policy.type_tokens import VERCEL_PROJECT
+from policy.type_tokens import HOSTED_ZONE, RECORD, VERCEL_PROJECT
+from policy.unknowns import Unknown
 from settings.stackfile import did_you_mean
+
+STACK_PARTS = {"projectId": "list the Vercel project too", "zoneId": "list the Zone too", "accountId": "no account"}
+"""What gives each `{$part}` of an import id, as the error for a missing one says."""
 
 
 class InventoryError(Exception):
@@ -51,7 +55,7 @@ class Candidate:
             elif name.startswith("$"):
                 parts[name] = context.get(name[1:], "")
                 if not parts[name]:
-                    raise InventoryError(f"{self.label}: its id needs the {name[1:]} (list the Vercel project too)")
+                    raise InventoryError(f"{self.label}: its id needs the {name[1:]} ({STACK_PARTS[name[1:]]})")
             else:
                 parts[name] = _id_part(self.registration.inputs.get(name))
         text = self.import_id.template
@@ -72,7 +76,9 @@ def _id_part(value: Any) -> str:
     return text.removeprefix("https://").replace(":", "??")
 
 
-def _label(reg: Registration) -> str:
+def _label(reg: Registration) -> str | None:
+    """How the inventory names the resource; None when another resource's output names it (an ACM validation
+    record's name): nothing made before the stack can be that object."""
     row = lifecycle(reg.type)
     fields = (row.natural_key if row else ()) or ("name",)
     shown = []
@@ -80,8 +86,21 @@ def _label(reg: Registration) -> str:
         value = reg.inputs.get(field)
         if value is None or (field.endswith("Id") and reg.property_dependencies.get(field)):
             continue  # an id another resource assigns: the same for every candidate, it names nothing
+        if isinstance(value, Unknown):
+            return None
         shown.append("+".join(map(str, value)) if isinstance(value, list) else str(value).removeprefix("https://"))
     return " ".join([reg.type.rsplit(":", 1)[-1], *shown])
+
+
+def _secondary(reg: Registration) -> bool:
+    """A failover secondary: what exists before the stack is a simple record, which only the primary of its name
+    takes over (the `up` turns it into the primary in place); the secondary is created after it."""
+    policies = reg.inputs.get("failoverRoutingPolicies")
+    return (
+        reg.type == RECORD
+        and isinstance(policies, list)
+        and any(isinstance(policy, dict) and policy.get("type") == "SECONDARY" for policy in policies)
+    )
 
 
 def candidates(plan: Plan) -> list[Candidate]:
@@ -89,8 +108,10 @@ def candidates(plan: Plan) -> list[Candidate]:
     found = []
     for reg in plan.registrations:
         row = lifecycle(reg.type)
-        if reg.custom and row is not None and row.import_id is not None:
-            found.append(Candidate(_label(reg), reg, row.import_id))
+        adoptable = reg.custom and row is not None and row.import_id is not None and not _secondary(reg)
+        label = _label(reg) if adoptable else None
+        if row is not None and row.import_id is not None and label is not None:
+            found.append(Candidate(label, reg, row.import_id))
     labels = [c.label for c in found]
     twice = sorted({label for label in labels if labels.count(label) > 1})
     if twice:
@@ -146,11 +167,19 @@ def adoption(plan: Plan, inventory: Mapping[str, Any], account_id: str = "") -> 
             what = f"its {candidate.own_part} (a string; quote an id YAML would read as a number)"
             raise InventoryError(f"{label}: the value must be {what if candidate.own_part else 'true'}")
     projects = [label for label, c in by_label.items() if c.registration.type == VERCEL_PROJECT and label in inventory]
-    context = {"accountId": account_id, "projectId": str(inventory[projects[0]]) if projects else ""}
+    context = {
+        "accountId": account_id,
+        "projectId": str(inventory[projects[0]]) if projects else "",
+        "zoneId": _zone_id(plan, by_label, inventory),
+    }
     adopted, ids = [], {}
+    labels: dict[tuple[str, str], str] = {}  # the first label of each object: its type and import id
     for label, candidate in by_label.items():
         if label in inventory:
             ids[candidate.registration.urn] = candidate.import_id_for(inventory[label], context)
+            twice = labels.setdefault((candidate.registration.type, ids[candidate.registration.urn]), label)
+            if twice != label:
+                raise InventoryError(f"{label}: the same object as {twice}; list it once")
             adopted.append(candidate)
     return Adoption(
         import_file(plan, ids),
@@ -158,6 +187,17 @@ def adoption(plan: Plan, inventory: Mapping[str, Any], account_id: str = "") -> 
         [c for c in by_label.values() if c.import_id.write_only],
         [c for c in by_label.values() if c.label not in inventory and not c.import_id.write_only],
     )
+
+
+def _zone_id(plan: Plan, by_label: Mapping[str, Candidate], inventory: Mapping[str, Any]) -> str:
+    """The adopted zone's id: its inventory entry, else the stack's vibelog:dns.zoneId (the zone's `import_`)."""
+    listed = [
+        str(inventory[label])
+        for label, c in by_label.items()
+        if c.registration.type == HOSTED_ZONE and label in inventory
+    ]
+    adopted = [reg.import_id for reg in plan.registrations if reg.type == HOSTED_ZONE and reg.import_id]
+    return (listed or adopted or [""])[0]
 
 
 def import_file(plan: Plan, ids: Mapping[str, str]) -> dict[str, Any]:
