@@ -664,7 +664,7 @@ RECORD: tuple[Lifecycle, ...] = (
             "arn:aws:iam::{$accountId}:oidc-provider/{url}",
             r"arn:aws:iam::[0-9]{12}:oidc-provider/[a-z0-9.-]+(/[A-Za-z0-9._-]+)*",
             f"{AWS}iam/openid_connect_provider.go resourceOpenIDConnectProvider "
-            "(schema.ImportStatePassthroughContext: the provider's ARN)",
+            "(no Importer of its own: the @ArnIdentity annotation imports it by the provider's ARN)",
         ),
     ),
     Lifecycle(
