@@ -155,11 +155,14 @@ class Scenario:
 
     def replicate_uploads(self) -> None:
         """What S3 replication does between the uploads sync and the check: the synced objects and manifests, copied
-        into the upload backups (moto replicates nothing)."""
+        into the upload backups (moto replicates nothing). Objects first, then manifests, as the sync wrote them:
+        replication keeps each version's creation time, and the check reads the manifest written after an object (a
+        manifest copied first, in the same millisecond or not, would be older than the objects it lists)."""
         client = self.s3.client()
         source, target = self.buckets[UPLOADS], self.buckets[UPLOAD_BACKUPS]
-        for item in client.list_objects_v2(Bucket=source).get("Contents", []):
-            if item["Key"].startswith((uploads.OBJECTS_PREFIX, uploads.MANIFESTS_PREFIX)):
+        items = client.list_objects_v2(Bucket=source).get("Contents", [])
+        for prefix in (uploads.OBJECTS_PREFIX, uploads.MANIFESTS_PREFIX):
+            for item in (item for item in items if item["Key"].startswith(prefix)):
                 body = client.get_object(Bucket=source, Key=item["Key"])
                 client.put_object(
                     Bucket=target, Key=item["Key"], Body=body["Body"].read(), Metadata=body.get("Metadata", {})
