@@ -157,13 +157,26 @@ def start(
     )
 
 
+# How long `stop` waits for the rest of a killed group to be gone (it is exiting: SIGKILL cannot be refused).
+GROUP_EXIT_SECONDS = 5.0
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """Kill a child's whole process group and reap it, a signal arriving meanwhile waiting until it is done."""
+    """Kill a child's whole process group and reap it, a signal arriving meanwhile waiting until it is done; then
+    wait (a few seconds at most) until the rest of the group has exited too: a grandchild the kill reached may still
+    be tearing down (initdb's bootstrap backend, say) when the child itself is reaped."""
     with deferred():
         # Before the wait reaps it, the child's pid still names its group: the kill cannot hit another one.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
+        deadline = time.monotonic() + GROUP_EXIT_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)  # what is left of the group, killed above, until it has all exited
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)
 
 
 @contextlib.contextmanager
