@@ -493,33 +493,52 @@ def test_a_temporary_file_that_cannot_be_written_fails_the_restore_test_with_its
     assert "## Restore test FAILED for staging" in summary, summary
 
 
-def run_in_process(
-    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], webhook: str, summary: Path
-) -> tuple[int, str, str]:
-    """`python -m ops ARGV` in this process, with Slack and the job summary pointed at the test's stand-ins."""
-    monkeypatch.setenv("SLACK_WEBHOOK", webhook)
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    monkeypatch.setenv("STACK", "staging")
-    code = cli.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+InProcess = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def in_process(
+    slack: tuple[World, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> InProcess:
+    """`run(argv, webhook=...)`: `python -m ops ARGV` in this process, its exit code, stdout and stderr; Slack is the
+    stand-in (or the webhook given) and the job summary is `told`'s."""
+
+    def run(argv: list[str], webhook: str = slack[1]) -> tuple[int, str, str]:
+        monkeypatch.setenv("SLACK_WEBHOOK", webhook)
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+        monkeypatch.setenv("STACK", "staging")
+        code = cli.main(argv)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def supabase_storage(monkeypatch: pytest.MonkeyPatch, aws_env: S3Server, endpoint: str) -> None:
+    """The uploads job's variables: Supabase Storage at `endpoint`, the uploads bucket in the stand-in S3."""
+    for name, value in {
+        "SUPABASE_STORAGE_ENDPOINT": endpoint,
+        "SUPABASE_STORAGE_REGION": REGION,
+        "SUPABASE_STORAGE_ACCESS_KEY_ID": "storage-key-id",
+        "SUPABASE_STORAGE_SECRET_ACCESS_KEY": "storage-secret-key",
+        "BACKUP_UPLOADS_BUCKET": aws_env.bucket(locked=False),
+        "BACKUP_UPLOADS_REGION": REGION,
+        "BACKUP_UPLOADS_RETENTION_DAYS": "90",
+    }.items():
+        monkeypatch.setenv(name, value)
 
 
 def test_an_error_no_job_anticipated_is_one_line_told_to_slack_and_the_summary(
-    aws_env: S3Server,
-    slack: tuple[World, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    aws_env: S3Server, slack: tuple[World, str], in_process: InProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world, webhook = slack
+    world, _ = slack
     monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=False))
 
     def unanticipated(*_: object) -> None:
         raise LookupError("nothing the job expected")
 
     monkeypatch.setattr(vault, "inventory", unanticipated)
-    code, out, err = run_in_process(["list"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
+    code, out, err = in_process(["list"])
 
     expected = "LookupError: nothing the job expected"
     assert (code, out, err) == (1, "", f"error: {expected}\n"), err
@@ -548,26 +567,14 @@ def test_a_malformed_region_or_endpoint_is_bad_input_naming_its_variable(
     value: str,
     expected: str,
     aws_env: S3Server,
-    slack: tuple[World, str],
-    tmp_path: Path,
+    in_process: InProcess,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _, webhook = slack
-    for name, good in {
-        "BACKUP_DATABASE_BUCKET": aws_env.bucket(locked=False),
-        "SUPABASE_STORAGE_ENDPOINT": aws_env.endpoint,
-        "SUPABASE_STORAGE_REGION": REGION,
-        "SUPABASE_STORAGE_ACCESS_KEY_ID": "storage-key-id",
-        "SUPABASE_STORAGE_SECRET_ACCESS_KEY": "storage-secret-key",
-        "BACKUP_UPLOADS_BUCKET": aws_env.bucket(locked=False),
-        "BACKUP_UPLOADS_REGION": REGION,
-        "BACKUP_UPLOADS_RETENTION_DAYS": "90",
-    }.items():
-        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=False))
+    supabase_storage(monkeypatch, aws_env, aws_env.endpoint)
     monkeypatch.setenv(variable, value)
 
-    code, out, err = run_in_process(argv, monkeypatch, capsys, webhook, tmp_path / "summary.md")
+    code, out, err = in_process(argv)
 
     assert (code, out) == (2, ""), f"${variable} {value!r}: exit {code}, {err}"
     assert err.startswith(f"error: {expected}"), f"${variable} {value!r}: {err}"
@@ -575,18 +582,13 @@ def test_a_malformed_region_or_endpoint_is_bad_input_naming_its_variable(
 
 
 def test_a_pg_bin_without_the_tools_is_bad_input_before_the_database_is_read(
-    aws_env: S3Server,
-    slack: tuple[World, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    aws_env: S3Server, in_process: InProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, webhook = slack
     monkeypatch.setenv("BACKUP_DATABASE_BUCKET", aws_env.bucket(locked=False))
     monkeypatch.setenv("BACKUP_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{postgres.free_port()}/vibelog")
     monkeypatch.setenv("PG_BIN", str(tmp_path))
 
-    code, out, err = run_in_process(["dump", "--to", "daily"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
+    code, out, err = in_process(["dump", "--to", "daily"])
 
     assert (code, out, err) == (2, "", f"error: $PG_BIN: pg_dump is not in {tmp_path}\n"), f"exit {code}: {err}"
 
@@ -641,26 +643,13 @@ def test_the_variable_a_target_url_is_read_from_is_scrubbed_under_its_new_name_a
 
 
 def test_a_url_with_credentials_in_an_error_is_never_shown(
-    aws_env: S3Server,
-    slack: tuple[World, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    aws_env: S3Server, slack: tuple[World, str], in_process: InProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world, webhook = slack
+    world, _ = slack
     closed = f"http://storage-key:s3cr3t-in-the-url@127.0.0.1:{postgres.free_port()}"  # nothing listens there
-    for name, value in {
-        "SUPABASE_STORAGE_ENDPOINT": closed,
-        "SUPABASE_STORAGE_REGION": REGION,
-        "SUPABASE_STORAGE_ACCESS_KEY_ID": "storage-key-id",
-        "SUPABASE_STORAGE_SECRET_ACCESS_KEY": "storage-secret-key",
-        "BACKUP_UPLOADS_BUCKET": aws_env.bucket(locked=False),
-        "BACKUP_UPLOADS_REGION": REGION,
-        "BACKUP_UPLOADS_RETENTION_DAYS": "90",
-    }.items():
-        monkeypatch.setenv(name, value)
+    supabase_storage(monkeypatch, aws_env, closed)
 
-    code, out, err = run_in_process(["uploads"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
+    code, out, err = in_process(["uploads"])
 
     posts, summary = told(world, tmp_path)
     assert (code, out) == (1, ""), err
@@ -675,12 +664,12 @@ def test_a_url_with_credentials_in_an_error_is_never_shown(
     "webhook", ["https://hook:s3cr3t-pw@hooks.slack.example/T/B", "https://[s3cr3t-pw/T/B", "https://x:s3cr3t-pw/T"]
 )
 def test_a_slack_webhook_that_cannot_be_used_leaves_the_jobs_own_error_line(
-    webhook: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    webhook: str, in_process: InProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("BACKUP_VAULT_REGION", "BACKUP_DATABASE_BUCKET"):
         monkeypatch.delenv(name, raising=False)
 
-    code, out, err = run_in_process(["list"], monkeypatch, capsys, webhook, tmp_path / "summary.md")
+    code, out, err = in_process(["list"], webhook)
 
     missing = "error: not set: $BACKUP_VAULT_REGION, $BACKUP_DATABASE_BUCKET"
     assert (code, out) == (2, ""), f"SLACK_WEBHOOK={webhook}: exit {code}, not the missing variables' 2: {err}"
@@ -710,12 +699,12 @@ def garbled() -> Iterator[str]:
 
 
 def test_a_webhook_answering_what_is_not_http_leaves_the_jobs_own_error_line(
-    garbled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    garbled: str, in_process: InProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("BACKUP_VAULT_REGION", "BACKUP_DATABASE_BUCKET"):
         monkeypatch.delenv(name, raising=False)
 
-    code, out, err = run_in_process(["list"], monkeypatch, capsys, garbled, tmp_path / "summary.md")
+    code, out, err = in_process(["list"], garbled)
 
     assert (code, out) == (2, ""), f"exit {code}, not the missing variables' 2: {err}"
     assert err.startswith("error: not set: $BACKUP_VAULT_REGION, $BACKUP_DATABASE_BUCKET"), err
