@@ -450,7 +450,7 @@ def _as_owner(command: list[str], owner: str | None) -> list[str]:
 
 class StartingCluster:
     """A scratch server whose initdb runs in the background (`starting_cluster`) while the job does something else
-    (the restore test lists the vault and reads the dump's head meanwhile); `ready` waits for it."""
+    (the restore test reads the dump's manifest and head meanwhile); `ready` waits for it."""
 
     def __init__(
         self, root: Path, owner: str | None, options: Mapping[str, str], initdb: subprocess.Popen[bytes]
@@ -467,9 +467,7 @@ class StartingCluster:
         """The running server: initdb's end waited for, then the server started (once; again returns it)."""
         if self._cluster is None:
             out, err = self._initdb.communicate()
-            if self._initdb.returncode != 0:
-                done = subprocess.CompletedProcess(self._initdb.args, self._initdb.returncode, out, err)
-                raise JobError(f"the scratch PostgreSQL server did not start: {failure('initdb', done, '')}")
+            _started("initdb", subprocess.CompletedProcess(self._initdb.args, self._initdb.returncode, out, err))
             # The port is chosen now, not with initdb: the shorter the time between, the less another process can
             # take it meanwhile.
             port = free_port()
@@ -487,11 +485,15 @@ class StartingCluster:
                 "-w",
                 "start",
             ]
-            done = interrupt.run(_as_owner(start, self._owner))
-            if done.returncode != 0:
-                raise JobError(f"the scratch PostgreSQL server did not start: {failure('pg_ctl', done, '')}")
+            _started("pg_ctl", interrupt.run(_as_owner(start, self._owner)))
             self._cluster = Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", port, self.data_dir)
         return self._cluster
+
+
+def _started(name: str, done: subprocess.CompletedProcess[bytes]) -> None:
+    """JobError with the tool's own error if a step of a scratch server's start failed."""
+    if done.returncode != 0:
+        raise JobError(f"the scratch PostgreSQL server did not start: {failure(name, done, '')}")
 
 
 @contextmanager
