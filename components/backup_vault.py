@@ -271,8 +271,16 @@ class BackupVault(pulumi.ComponentResource):
             vault,
             expire_current=True,
         )
+        # Replication puts each new version of a live object (a changed upload, a refresh, or a compromised writer
+        # rewriting them all) in front of the backed-up one: a superseded upload backup is kept for the class's
+        # retention, so a restore `--at` any time within it still finds the version then current.
         self.uploads_backup_lifecycle = self._lifecycle(
-            "uploads-backup", self.uploads_backup, [("uploads", args.uploads_class)], vault, expire_current=True
+            "uploads-backup",
+            self.uploads_backup,
+            [("uploads", args.uploads_class)],
+            vault,
+            expire_current=True,
+            noncurrent_days=max(args.noncurrent_version_days, args.uploads_class.retention_days),
         )
         # The uploads bucket mirrors Supabase Storage: current objects stay; only superseded versions go.
         self.uploads_lifecycle = self._lifecycle(
@@ -431,8 +439,10 @@ class BackupVault(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
         *,
         expire_current: bool,
+        noncurrent_days: int | None = None,
     ) -> aws.s3.BucketLifecycleConfiguration:
-        """One rule per class: its moves, its expiry, then removal of the versions the expiry leaves behind."""
+        """One rule per class: its moves, its expiry, then removal of the versions the expiry leaves behind (after
+        `noncurrent_days`, by default the setting's noncurrent_version_days)."""
         rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = []
         for rule_id, backup in classes:
             rule: aws.s3.BucketLifecycleConfigurationRuleArgsDict = {
@@ -441,7 +451,11 @@ class BackupVault(pulumi.ComponentResource):
                 "filter": {"prefix": backup.prefix},
                 "transitions": [{"storage_class": cls, "days": day} for cls, day in backup.transitions],
                 # In a versioned bucket an expiry only adds a delete marker; the version itself goes later.
-                "noncurrent_version_expiration": {"noncurrent_days": self._args.noncurrent_version_days},
+                "noncurrent_version_expiration": {
+                    "noncurrent_days": self._args.noncurrent_version_days
+                    if noncurrent_days is None
+                    else noncurrent_days
+                },
                 "abort_incomplete_multipart_upload": {"days_after_initiation": self._args.abort_incomplete_upload_days},
             }
             if expire_current:
