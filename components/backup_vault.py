@@ -175,7 +175,12 @@ class BackupVaultArgs:
 
     def bucket_names(self) -> tuple[str, ...]:
         """Every bucket of the vault: the backups, and the primary region's uploads bucket they replicate."""
-        return (*self.backup_bucket_names(), self.bucket_name(UPLOADS_PURPOSE, self.primary_region))
+        return (*self.backup_bucket_names(), self.uploads_bucket_name())
+
+    def uploads_bucket_name(self) -> str:
+        """The primary region's uploads bucket: its replication (and the versioning it needs) feeds the upload
+        backups, so nothing but an administrator changes those two."""
+        return self.bucket_name(UPLOADS_PURPOSE, self.primary_region)
 
     def bucket_name(self, purpose: str, region: str) -> str:
         """A bucket's global name: the same every run, so its ARN is known before it exists."""
