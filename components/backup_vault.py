@@ -239,24 +239,28 @@ class BackupVault(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._config_keys: list[pulumi.Input[str]] = [args.config_key_arn, args.config_replica_key_arn]
-        vault = pulumi.ResourceOptions(parent=self, provider=args.vault_provider)
-        primary = pulumi.ResourceOptions(parent=self, provider=args.primary_provider)
-        # What holds backups survives `pulumi destroy` and refuses an accidental replace or delete.
+        # What holds backups survives `pulumi destroy` and refuses an accidental replace or delete; so does what keeps
+        # them (a side resource's Delete undoes it in AWS: the lock configuration's leaves new backups unlocked, the
+        # bucket policy's drops DenyOverwrite, the replication's stops the upload backups) and the roles.
         keep = pulumi.ResourceOptions(protect=True, retain_on_delete=True)
+        vault = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, provider=args.vault_provider), keep)
+        primary = pulumi.ResourceOptions.merge(
+            pulumi.ResourceOptions(parent=self, provider=args.primary_provider), keep
+        )
 
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"Backups of {args.bucket_prefix} ({args.vault_region})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            opts=pulumi.ResourceOptions.merge(vault, keep),
+            opts=vault,
         )
         self.uploads_key = aws.kms.Key(
             f"{name}-uploads-key",
             description=f"Uploads of {args.bucket_prefix} ({args.primary_region}), replicated to the backups",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            opts=pulumi.ResourceOptions.merge(primary, keep),
+            opts=primary,
         )
 
         self.database = self._bucket("db", args.bucket_name(DATABASE_PURPOSE, args.vault_region), self.key, vault, True)
@@ -479,7 +483,9 @@ class BackupVault(pulumi.ComponentResource):
     ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
         """A role and its inline policies; each policy document is its own resource, readable in a preview."""
         name = f"{self._name}-{key}"
-        global_opts = pulumi.ResourceOptions(parent=self, provider=self._args.vault_provider)
+        global_opts = pulumi.ResourceOptions(
+            parent=self, provider=self._args.vault_provider, protect=True, retain_on_delete=True
+        )
         federated = any("Federated" in s.get("Principal", {}) for s in trust["Statement"])
         provider = self._args.oidc_provider
         # IAM refuses a trust naming a federated principal that does not exist yet.

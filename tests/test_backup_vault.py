@@ -188,6 +188,20 @@ def test_everything_that_holds_backups_is_protected_and_retained() -> None:
         assert reg.inputs["forceDestroy"] is False, reg.urn
 
 
+def test_a_removed_or_renamed_vault_resource_leaves_its_rules_in_place() -> None:
+    # A delete of a side resource undoes it in AWS: the Object Lock configuration's Delete puts one without a rule
+    # (new backups unlocked), the bucket policy's drops DenyOverwrite, the replication's stops the upload backups, a
+    # role's breaks its job. A rename, a resource dropped from the code, or `pulumi destroy` must leave them be.
+    plan = vault_plan("production")
+    [vault] = plan.by_type("vibelog:backup:BackupVault")
+    inside = [reg for reg in plan.registrations if reg.custom and reg.parent == vault.urn]
+    kinds = {reg.type for reg in inside}
+    assert {LOCK, LIFECYCLE, POLICY, VERSIONING, REPLICATION, ROLE, ROLE_POLICY} <= kinds, kinds
+    for reg in inside:
+        assert reg.protect, f"{reg.urn} must be protected: its replacement or delete changes what keeps the backups"
+        assert reg.retain_on_delete, f"{reg.urn} must survive a delete (rename, removal, `pulumi destroy`)"
+
+
 def test_database_lifecycle_matches_the_reference() -> None:
     lifecycle = vault_plan("production").one(LIFECYCLE, "backup-db-lifecycle")
     rules = rules_by_id(lifecycle)
