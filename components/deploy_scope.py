@@ -729,14 +729,22 @@ def boundary_policy(
              "Resource": buckets},
         ]  # fmt: skip
     if replication_sources:
-        statements.append(
+        # The upload backups' feed: its replication and versioning, and its objects (a version written there, even
+        # under S3's own key, replicates in front of the backed-up one; the jobs' own roles write it).
+        statements += [
             {
                 "Sid": "NoUploadBackupsFeedChanges",
                 "Effect": "Deny",
                 "Action": list(REPLICATION_SOURCE_ADMIN_ACTIONS),
                 "Resource": [f"arn:aws:s3:::{name}" for name in replication_sources],
-            }
-        )
+            },
+            {
+                "Sid": "NoUploadBackupsFeedObjects",
+                "Effect": "Deny",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{name}/*" for name in replication_sources],
+            },
+        ]
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -174,12 +174,14 @@ def capped_problems(plan: Plan, boundary: list[dict[str, Any]]) -> list[str]:
         for b in vault_buckets(plan)
         for a in ("s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucket")
     ]
-    # The live bucket the upload backups replicate from: its replication and the versioning it needs.
+    # The live bucket the upload backups replicate from: its replication and the versioning it needs, and its
+    # objects (a version written there, even with S3's own key, replicates in front of the backed-up one).
     requests += [
         (a, f"arn:aws:s3:::{b}")
         for b in replication_sources(plan)
         for a in ("s3:PutReplicationConfiguration", "s3:PutBucketVersioning")
     ]
+    requests += [(a, f"arn:aws:s3:::{b}/objects/x") for b in replication_sources(plan) for a in BACKUP_OBJECT_ACTIONS]
     requests += [(a, key) for key in vault_keys(plan) for a in BACKUP_KEY_ACTIONS]
     # The keys' administration, and the config keys' aliases (Decrypt follows them).
     requests += [(a, key) for key in vault_keys(plan) for a in KEY_ADMIN_ACTIONS if "Alias" not in a]
