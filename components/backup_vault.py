@@ -241,7 +241,7 @@ class BackupVault(pulumi.ComponentResource):
         self._config_keys: list[pulumi.Input[str]] = [args.config_key_arn, args.config_replica_key_arn]
         # What holds backups survives `pulumi destroy` and refuses an accidental replace or delete; so does what keeps
         # them (a side resource's Delete undoes it in AWS: the lock configuration's leaves new backups unlocked, the
-        # bucket policy's drops DenyOverwrite, the replication's stops the upload backups) and the roles.
+        # bucket policy's drops DenyOverwrite, the replication's stops the upload backups). The roles: see _role.
         keep = pulumi.ResourceOptions(protect=True, retain_on_delete=True)
         vault = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, provider=args.vault_provider), keep)
         primary = pulumi.ResourceOptions.merge(
@@ -483,9 +483,9 @@ class BackupVault(pulumi.ComponentResource):
     ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
         """A role and its inline policies; each policy document is its own resource, readable in a preview."""
         name = f"{self._name}-{key}"
-        global_opts = pulumi.ResourceOptions(
-            parent=self, provider=self._args.vault_provider, protect=True, retain_on_delete=True
-        )
+        # Protected, so no rename or removal rewrites a role by accident; not retained: a role dropped on purpose (after
+        # `pulumi state unprotect`) is deleted, never left behind trusting a workflow nobody reviews any more.
+        global_opts = pulumi.ResourceOptions(parent=self, provider=self._args.vault_provider, protect=True)
         federated = any("Federated" in s.get("Principal", {}) for s in trust["Statement"])
         provider = self._args.oidc_provider
         # IAM refuses a trust naming a federated principal that does not exist yet.
