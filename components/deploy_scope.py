@@ -74,8 +74,17 @@ BACKUP_ADMIN_ACTIONS = (
 
 
 # What only an administrator may do to the live bucket the upload backups replicate from: DeleteBucketReplication is
-# s3:PutReplicationConfiguration too, and S3 replicates nothing from a bucket whose versioning is suspended.
-REPLICATION_SOURCE_ADMIN_ACTIONS = ("s3:PutReplicationConfiguration", "s3:PutBucketVersioning")
+# s3:PutReplicationConfiguration too, and S3 replicates nothing from a bucket whose versioning is suspended; its
+# policy could grant object writes in the same account (each replicated in front of a backed-up version), and its
+# lifecycle could expire the whole mirror.
+REPLICATION_SOURCE_ADMIN_ACTIONS = (
+    "s3:PutReplicationConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutLifecycleConfiguration",
+    "s3:DeleteBucket",
+)
 
 
 # IAM actions that write (create, change, attach, pass, delete), by verb: none is a bounded role's.
@@ -358,7 +367,7 @@ class DeployScope:
             statements.append(self._backups_admin_only())
         if self.replication_sources:
             # The upload backups' feed: removing or rewriting the replication, or suspending its versioning, would
-            # stop every upload backup without touching one.
+            # stop every upload backup without touching one (REPLICATION_SOURCE_ADMIN_ACTIONS).
             statements.append(
                 {
                     "Sid": "UploadBackupsFeedAdminOnly",
