@@ -175,7 +175,12 @@ class BackupVaultArgs:
 
     def bucket_names(self) -> tuple[str, ...]:
         """Every bucket of the vault: the backups, and the primary region's uploads bucket they replicate."""
-        return (*self.backup_bucket_names(), self.bucket_name(UPLOADS_PURPOSE, self.primary_region))
+        return (*self.backup_bucket_names(), self.uploads_bucket_name())
+
+    def uploads_bucket_name(self) -> str:
+        """The primary region's uploads bucket: its replication (and the versioning it needs) feeds the upload
+        backups, so nothing but an administrator changes those two."""
+        return self.bucket_name(UPLOADS_PURPOSE, self.primary_region)
 
     def bucket_name(self, purpose: str, region: str) -> str:
         """A bucket's global name: the same every run, so its ARN is known before it exists."""
@@ -234,24 +239,28 @@ class BackupVault(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._config_keys: list[pulumi.Input[str]] = [args.config_key_arn, args.config_replica_key_arn]
-        vault = pulumi.ResourceOptions(parent=self, provider=args.vault_provider)
-        primary = pulumi.ResourceOptions(parent=self, provider=args.primary_provider)
-        # What holds backups survives `pulumi destroy` and refuses an accidental replace or delete.
+        # What holds backups survives `pulumi destroy` and refuses an accidental replace or delete; so does what keeps
+        # them (a side resource's Delete undoes it in AWS: the lock configuration's leaves new backups unlocked, the
+        # bucket policy's drops DenyOverwrite, the replication's stops the upload backups). The roles: see _role.
         keep = pulumi.ResourceOptions(protect=True, retain_on_delete=True)
+        vault = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self, provider=args.vault_provider), keep)
+        primary = pulumi.ResourceOptions.merge(
+            pulumi.ResourceOptions(parent=self, provider=args.primary_provider), keep
+        )
 
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"Backups of {args.bucket_prefix} ({args.vault_region})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            opts=pulumi.ResourceOptions.merge(vault, keep),
+            opts=vault,
         )
         self.uploads_key = aws.kms.Key(
             f"{name}-uploads-key",
             description=f"Uploads of {args.bucket_prefix} ({args.primary_region}), replicated to the backups",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            opts=pulumi.ResourceOptions.merge(primary, keep),
+            opts=primary,
         )
 
         self.database = self._bucket("db", args.bucket_name(DATABASE_PURPOSE, args.vault_region), self.key, vault, True)
@@ -271,8 +280,16 @@ class BackupVault(pulumi.ComponentResource):
             vault,
             expire_current=True,
         )
+        # Replication puts each new version of a live object (a changed upload, a refresh, or a compromised writer
+        # rewriting them all) in front of the backed-up one: a superseded upload backup is kept for the class's
+        # retention, so a restore `--at` any time within it still finds the version then current.
         self.uploads_backup_lifecycle = self._lifecycle(
-            "uploads-backup", self.uploads_backup, [("uploads", args.uploads_class)], vault, expire_current=True
+            "uploads-backup",
+            self.uploads_backup,
+            [("uploads", args.uploads_class)],
+            vault,
+            expire_current=True,
+            noncurrent_days=max(args.noncurrent_version_days, args.uploads_class.retention_days),
         )
         # The uploads bucket mirrors Supabase Storage: current objects stay; only superseded versions go.
         self.uploads_lifecycle = self._lifecycle(
@@ -431,8 +448,10 @@ class BackupVault(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
         *,
         expire_current: bool,
+        noncurrent_days: int | None = None,
     ) -> aws.s3.BucketLifecycleConfiguration:
-        """One rule per class: its moves, its expiry, then removal of the versions the expiry leaves behind."""
+        """One rule per class: its moves, its expiry, then removal of the versions the expiry leaves behind (after
+        `noncurrent_days`, by default the setting's noncurrent_version_days)."""
         rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = []
         for rule_id, backup in classes:
             rule: aws.s3.BucketLifecycleConfigurationRuleArgsDict = {
@@ -441,7 +460,11 @@ class BackupVault(pulumi.ComponentResource):
                 "filter": {"prefix": backup.prefix},
                 "transitions": [{"storage_class": cls, "days": day} for cls, day in backup.transitions],
                 # In a versioned bucket an expiry only adds a delete marker; the version itself goes later.
-                "noncurrent_version_expiration": {"noncurrent_days": self._args.noncurrent_version_days},
+                "noncurrent_version_expiration": {
+                    "noncurrent_days": self._args.noncurrent_version_days
+                    if noncurrent_days is None
+                    else noncurrent_days
+                },
                 "abort_incomplete_multipart_upload": {"days_after_initiation": self._args.abort_incomplete_upload_days},
             }
             if expire_current:
@@ -460,7 +483,9 @@ class BackupVault(pulumi.ComponentResource):
     ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicy]]:
         """A role and its inline policies; each policy document is its own resource, readable in a preview."""
         name = f"{self._name}-{key}"
-        global_opts = pulumi.ResourceOptions(parent=self, provider=self._args.vault_provider)
+        # Protected, so no rename or removal rewrites a role by accident; not retained: a role dropped on purpose (after
+        # `pulumi state unprotect`) is deleted, never left behind trusting a workflow nobody reviews any more.
+        global_opts = pulumi.ResourceOptions(parent=self, provider=self._args.vault_provider, protect=True)
         federated = any("Federated" in s.get("Principal", {}) for s in trust["Statement"])
         provider = self._args.oidc_provider
         # IAM refuses a trust naming a federated principal that does not exist yet.

@@ -253,6 +253,8 @@ class DeployBoundaryArgs:
     """The buckets holding backups: no bounded role touches their objects or their rules."""
     protected_roles: tuple[str, ...]
     """The roles that read or write backups: no bounded role assumes them."""
+    replication_sources: tuple[str, ...] = ()
+    """The live buckets the upload backups replicate from: no bounded role changes their replication or versioning."""
 
     @classmethod
     def of(cls, settings: StackSettings, backup: BackupVaultArgs | None) -> DeployBoundaryArgs | None:
@@ -264,6 +266,7 @@ class DeployBoundaryArgs:
             environment=settings.environment,
             backup_buckets=backup.backup_bucket_names() if backup is not None else (),
             protected_roles=protected_role_names(settings, backup),
+            replication_sources=(backup.uploads_bucket_name(),) if backup is not None else (),
         )
 
 
@@ -283,7 +286,9 @@ class DeployBoundary(pulumi.ComponentResource):
             name,
             name=deploy_boundary_name(args.environment),
             description=f"Permissions boundary of the roles the {args.environment} deploy role may create or change",
-            policy=json.dumps(boundary_policy(args.account_id, args.backup_buckets, args.protected_roles)),
+            policy=json.dumps(
+                boundary_policy(args.account_id, args.backup_buckets, args.protected_roles, args.replication_sources)
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Its ARN follows from its name, and the deploy role's conditions name it so: known in a preview, and derived

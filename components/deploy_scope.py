@@ -73,6 +73,20 @@ BACKUP_ADMIN_ACTIONS = (
 )
 
 
+# What only an administrator may do to the live bucket the upload backups replicate from: DeleteBucketReplication is
+# s3:PutReplicationConfiguration too, and S3 replicates nothing from a bucket whose versioning is suspended; its
+# policy could grant object writes in the same account (each replicated in front of a backed-up version), and its
+# lifecycle could expire the whole mirror.
+REPLICATION_SOURCE_ADMIN_ACTIONS = (
+    "s3:PutReplicationConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutLifecycleConfiguration",
+    "s3:DeleteBucket",
+)
+
+
 # IAM actions that write (create, change, attach, pass, delete), by verb: none is a bounded role's.
 IAM_WRITE_ACTIONS = tuple(
     f"iam:{verb}*"
@@ -170,6 +184,8 @@ class DeployScope:
     """Whether the stack owns (and so may update) the account's GitHub OIDC provider."""
     backup_buckets: Sequence[str] = ()
     """The buckets that hold backups: their retention, lock, policy and objects are an administrator's alone."""
+    replication_sources: Sequence[str] = ()
+    """The live buckets the upload backups replicate from: their replication and versioning are an administrator's."""
     backup_roles: Sequence[str] = ()
     """The roles that read or write backups (the vault's, the runbooks'): whoever could rewrite one could reach the
     backups through it, so only an administrator changes them."""
@@ -194,10 +210,12 @@ class DeployScope:
         buckets: list[str] = []
         passable: list[str] = []
         backup_buckets: tuple[str, ...] = ()
+        replication_sources: tuple[str, ...] = ()
         if backup is not None:
             # Exact names, never a prefix with `*`: production's prefix (`vibelog-`) would also match staging's.
             buckets += backup.bucket_names()
             backup_buckets = backup.backup_bucket_names()
+            replication_sources = (backup.uploads_bucket_name(),)
             passable.append(backup.role_name("replication"))
         backup_roles = protected_role_names(settings, backup)
         bounded = bounded_role_names(settings)
@@ -229,6 +247,7 @@ class DeployScope:
             keys=backup is not None,
             owns_provider=owns,
             backup_buckets=backup_buckets,
+            replication_sources=replication_sources,
             backup_roles=backup_roles,
             bounded_roles=bounded,
             dashboard=dashboard_name(settings.app.project_name) if settings.monitored else None,
@@ -346,6 +365,17 @@ class DeployScope:
             statements += self._failover_statements()
         if self.backup_roles:
             statements.append(self._backups_admin_only())
+        if self.replication_sources:
+            # The upload backups' feed: removing or rewriting the replication, or suspending its versioning, would
+            # stop every upload backup without touching one (REPLICATION_SOURCE_ADMIN_ACTIONS).
+            statements.append(
+                {
+                    "Sid": "UploadBackupsFeedAdminOnly",
+                    "Effect": "Deny",
+                    "Action": list(REPLICATION_SOURCE_ADMIN_ACTIONS),
+                    "Resource": [f"arn:aws:s3:::{name}" for name in self.replication_sources],
+                }
+            )
         # A role that could edit itself could grant itself anything: widening a deploy role takes an administrator.
         statements.append(
             {
@@ -658,7 +688,12 @@ def config_decrypt(account_id: str, alias_pattern: str) -> dict[str, Any]:
     }
 
 
-def boundary_policy(account_id: str, backup_buckets: Sequence[str], protected_roles: Sequence[str]) -> dict[str, Any]:
+def boundary_policy(
+    account_id: str,
+    backup_buckets: Sequence[str],
+    protected_roles: Sequence[str],
+    replication_sources: Sequence[str] = (),
+) -> dict[str, Any]:
     """The permissions boundary of the bounded roles: anything their own policies allow, except the backups, the
     keys, IAM writes and the protected roles. Whatever a deploy writes into such a role stays inside it."""
     buckets = [f"arn:aws:s3:::{name}" for name in backup_buckets]
@@ -702,6 +737,23 @@ def boundary_policy(account_id: str, backup_buckets: Sequence[str], protected_ro
             {"Sid": "NoBackupBucketChanges", "Effect": "Deny", "NotAction": ["s3:Get*", "s3:List*"],
              "Resource": buckets},
         ]  # fmt: skip
+    if replication_sources:
+        # The upload backups' feed: its replication and versioning, and its objects (a version written there, even
+        # under S3's own key, replicates in front of the backed-up one; the jobs' own roles write it).
+        statements += [
+            {
+                "Sid": "NoUploadBackupsFeedChanges",
+                "Effect": "Deny",
+                "Action": list(REPLICATION_SOURCE_ADMIN_ACTIONS),
+                "Resource": [f"arn:aws:s3:::{name}" for name in replication_sources],
+            },
+            {
+                "Sid": "NoUploadBackupsFeedObjects",
+                "Effect": "Deny",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{name}/*" for name in replication_sources],
+            },
+        ]
     return {"Version": "2012-10-17", "Statement": statements}
 
 

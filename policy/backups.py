@@ -26,13 +26,23 @@ from settings.retention import EARLIEST_TRANSITION_DAY, MINIMUM_DAYS
 RULES = Rules()
 
 
-# The reference's daily retention (30 days) binds production; staging keeps backups briefly by design.
+# The reference's retention binds production, class by class (lifecycle rule id): daily dumps 30 days, weekly
+# archives 12 weeks, the yearly copy 1 year, upload backups and configuration backups 90 days, anything else 30.
+# Configured with the pack, apart from the stack file, so no edit of a stack file shortens them. Staging keeps
+# backups briefly by design.
 MINIMUM_RETENTION_DAYS = Setting(
     "minimumRetentionDays",
-    {"production": 30, "default": 7},
-    {"type": ["integer", "object"], "additionalProperties": {"type": "integer"}},
+    {
+        "production": {"daily": 30, "weekly": 84, "yearly": 365, "uploads": 90, "config": 90, "default": 30},
+        "default": 7,
+    },
+    {
+        "type": ["integer", "object"],
+        "additionalProperties": {"type": ["integer", "object"], "additionalProperties": {"type": "integer"}},
+    },
 )
-"""The reference's shortest backup retention: daily database dumps kept 30 days (a number, or days per stack)."""
+"""The reference's shortest backup retentions: a number; or per stack (its name, or `default`) a number or days per
+lifecycle rule id (or `default`)."""
 
 
 def is_backup_bucket(urn: str) -> bool:
@@ -212,14 +222,17 @@ def lifecycle_problems(rule: Mapping[str, Any], minimum_days: int) -> list[str]:
     return problems
 
 
-def _retention_floor(args: StackValidationArgs) -> int:
-    """The shortest retention a backup may have in this stack: a number, or a map of stack name (or default) -> days."""
+def _retention_floor(args: StackValidationArgs) -> Callable[[str], int]:
+    """The shortest retention a backup may have in this stack, by lifecycle rule id."""
     configured = MINIMUM_RETENTION_DAYS.read(args)
-    if not isinstance(configured, dict):
-        return int(configured)
-    stack = args.resources[0].urn.split("::")[0].rsplit(":", 1)[-1] if args.resources else ""
-    floor = configured.get(stack, configured.get("default", 0))
-    return int(floor) if floor is not None else 0
+    if isinstance(configured, dict):
+        stack = args.resources[0].urn.split("::")[0].rsplit(":", 1)[-1] if args.resources else ""
+        configured = configured.get(stack, configured.get("default", 0))
+    if isinstance(configured, dict):
+        per_rule: dict[str, Any] = configured
+        return lambda rule_id: int(per_rule.get(rule_id, per_rule.get("default", 0)) or 0)
+    floor = int(configured) if configured is not None else 0
+    return lambda _rule_id: floor
 
 
 @RULES.stack(
@@ -229,10 +242,11 @@ def _retention_floor(args: StackValidationArgs) -> int:
 )
 def backup_lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
     """Lifecycle rules meet the retention objectives and the storage classes' minimum durations."""
-    configured = _retention_floor(args)
+    floor = _retention_floor(args)
     for bucket in _backup_buckets(args.resources):
         locks = [_retention_days(props_of(lock)) for lock in _attached(args.resources, bucket, BUCKET_OBJECT_LOCK)]
-        minimum = max([configured, *(days for days in locks if days is not None)])
+        locked = max((days for days in locks if days is not None), default=0)
+        minimum = max(floor(""), locked)
         lifecycles = _attached(args.resources, bucket, BUCKET_LIFECYCLE)
         if not lifecycles:
             report(
@@ -248,5 +262,5 @@ def backup_lifecycle(args: StackValidationArgs, report: ReportViolation) -> None
             if not enabled:
                 report(f"{lifecycle.name}: no enabled rule; fix: status='Enabled'", lifecycle.urn)
             for rule in enabled:
-                for problem in lifecycle_problems(rule, minimum):
+                for problem in lifecycle_problems(rule, max(floor(str(rule.get("id", ""))), locked)):
                     report(f"{lifecycle.name}, rule {rule.get('id')}: {problem}", lifecycle.urn)

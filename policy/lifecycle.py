@@ -365,7 +365,9 @@ RECORD: tuple[Lifecycle, ...] = (
         ("bucket",),
         "upsert",
         "",
-        f"{AWS}s3/bucket_object_lock_configuration.go (bucket, expected_bucket_owner, object_lock_enabled ForceNew)",
+        f"{AWS}s3/bucket_object_lock_configuration.go@01c0800 (bucket, expected_bucket_owner, object_lock_enabled "
+        "ForceNew; resourceBucketObjectLockConfigurationDelete is PutObjectLockConfiguration without a rule: the "
+        "bucket's default retention is removed, so the vault retains it)",
         gap=_BUCKET_SIDE_GAP,
     ),
     Lifecycle(

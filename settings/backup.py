@@ -187,7 +187,7 @@ class BackupSettings(ConfigModel):
         default=30,
     )
     noncurrent_version_days: S3Days = setting(
-        "Days an overwritten or expired backup version is kept before it is removed.",
+        "Days an expired backup version is kept before it is removed (superseded upload backups: their retention).",
         example=7,
         default=7,
     )

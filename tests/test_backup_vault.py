@@ -31,7 +31,7 @@ from policy.type_tokens import KMS_KEY as KEY
 from policy.unknowns import UNKNOWN
 from settings.loader import load_settings
 from tests.helpers.iam_eval import allowed
-from tests.helpers.stacks import plan_of, stack_config
+from tests.helpers.stacks import plan_of, settings_of, stack_config
 
 SIDE_RESOURCES = {
     VERSIONING: "versioning",
@@ -188,6 +188,24 @@ def test_everything_that_holds_backups_is_protected_and_retained() -> None:
         assert reg.inputs["forceDestroy"] is False, reg.urn
 
 
+def test_a_removed_or_renamed_vault_resource_leaves_its_rules_in_place() -> None:
+    # A delete of a side resource undoes it in AWS: the Object Lock configuration's Delete puts one without a rule
+    # (new backups unlocked), the bucket policy's drops DenyOverwrite, the replication's stops the upload backups, a
+    # role's breaks its job. A rename, a resource dropped from the code, or `pulumi destroy` must leave them be.
+    plan = vault_plan("production")
+    [vault] = plan.by_type("vibelog:backup:BackupVault")
+    inside = [reg for reg in plan.registrations if reg.custom and reg.parent == vault.urn]
+    kinds = {reg.type for reg in inside}
+    assert {LOCK, LIFECYCLE, POLICY, VERSIONING, REPLICATION, ROLE, ROLE_POLICY} <= kinds, kinds
+    for reg in inside:
+        assert reg.protect, f"{reg.urn} must be protected: its replacement or delete changes what keeps the backups"
+        if reg.type in (ROLE, ROLE_POLICY):
+            # A role dropped on purpose (unprotected first) goes, rather than trusting a workflow nobody reviews.
+            assert not reg.retain_on_delete, f"{reg.urn} would outlive its removal from the program"
+        else:
+            assert reg.retain_on_delete, f"{reg.urn} must survive a delete (rename, removal, `pulumi destroy`)"
+
+
 def test_database_lifecycle_matches_the_reference() -> None:
     lifecycle = vault_plan("production").one(LIFECYCLE, "backup-db-lifecycle")
     rules = rules_by_id(lifecycle)
@@ -216,6 +234,29 @@ def test_upload_backups_are_kept_90_days_in_glacier() -> None:
     [source_rule] = plan.one(LIFECYCLE, "backup-uploads-lifecycle").inputs["rules"]
     assert "expiration" not in source_rule
     assert source_rule["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_a_superseded_upload_backup_is_kept_for_the_uploads_retention(stack: str) -> None:
+    # The writer overwrites the live mirror's objects (a changed upload, a refresh), and replication puts each new
+    # version in front of the backed-up one, which becomes noncurrent: a compromised writer token that rewrites every
+    # object would otherwise have the upload backups' history removed after noncurrentVersionDays, not 90 days.
+    plan = vault_plan(stack, preview=False)
+    live = "arn:aws:s3:::" + plan.one(BUCKET, "backup-uploads").inputs["bucket"]
+    writer = [policy_of(plan, "backup-writer-put-backups")]
+    assert allowed(writer, "s3:PutObject", f"{live}/objects/recordings/u1/a.webm"), "the premise: it overwrites"
+    backup = settings_of(stack).backup
+    assert backup is not None, f"{stack} declares backups"
+    lifecycle = plan.one(LIFECYCLE, "backup-uploads-backup-lifecycle")
+    rule = rules_by_id(lifecycle)["uploads"]
+    kept = rule["noncurrentVersionExpiration"]["noncurrentDays"]
+    assert kept >= backup.uploads.retention_days, (
+        f"{lifecycle.urn}: a superseded upload backup is removed after {kept} days, before the "
+        f"{backup.uploads.retention_days}-day retention a restore `--at` that time relies on"
+    )
+    # The dumps are never overwritten (the bucket policy's DenyOverwrite): their noncurrent rule stays the setting.
+    for dumps in rules_by_id(plan.one(LIFECYCLE, "backup-db-lifecycle")).values():
+        assert dumps["noncurrentVersionExpiration"]["noncurrentDays"] == backup.noncurrent_version_days, dumps["id"]
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])

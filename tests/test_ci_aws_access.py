@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from components.aws_iam import trust_policy
+from components.backup_vault import BUCKET_ROLE_TAG
 from components.ci_aws_access import DATA_READ_ACTIONS
 from infra.engine.mocks import VibelogMocks
 from infra.engine.runtime import Plan, Registration, run_program
@@ -308,6 +309,35 @@ def test_no_deploy_role_shortens_unlocks_or_reopens_a_backup(stack: str, up_plan
             assert not allowed(policies, action, arn), (
                 f"{stack}'s deploy role may {action} {arn}: it could read backups"
             )
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_no_deploy_role_stops_or_redirects_the_upload_backups(stack: str, up_plans: dict[str, Plan]) -> None:
+    # The replication that feeds the upload backups is configured on the live uploads bucket, not on a backup
+    # bucket: removing it (DeleteBucketReplication is s3:PutReplicationConfiguration) or rewriting it, or suspending
+    # the versioning it needs, would stop every upload backup with no backup touched and nothing failing. Its bucket
+    # policy could grant the deploy role itself object writes (a same-account grant needs no identity Allow), each
+    # replicated in front of a backed-up version; its lifecycle could expire the whole mirror.
+    plan = up_plans[stack]
+    policies = deploy_policies(plan)
+    sources = [
+        b.inputs["bucket"]
+        for b in plan.by_type("aws:s3/bucket:Bucket")
+        if b.inputs.get("tags", {}).get(BUCKET_ROLE_TAG) == "replication-source"
+    ]
+    assert sources, f"{stack} declares the uploads bucket"
+    for bucket in sources:
+        arn = f"arn:aws:s3:::{bucket}"
+        assert allowed(policies, "s3:PutBucketTagging", arn), f"{stack}'s deploy role still manages {arn}"
+        for action in (
+            "s3:PutReplicationConfiguration",
+            "s3:PutBucketVersioning",
+            "s3:PutBucketPolicy",
+            "s3:DeleteBucketPolicy",
+            "s3:PutLifecycleConfiguration",
+            "s3:DeleteBucket",
+        ):
+            assert not allowed(policies, action, arn), f"{stack}'s deploy role may {action} {arn}"
 
 
 def test_no_deploy_role_keeps_administrator_access(up_plans: dict[str, Plan]) -> None:

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from components.backup_vault import BUCKET_ROLE_TAG
 from components.deploy_scope import KEY_ADMIN_ACTIONS, READ_ONLY_POLICY_ARN
 from infra.engine.runtime import Plan, Registration
+from policy.type_tokens import BUCKET
 from settings.secrets_provider import config_key_alias
 from tests.helpers.access import (
     account_of,
@@ -172,6 +174,14 @@ def capped_problems(plan: Plan, boundary: list[dict[str, Any]]) -> list[str]:
         for b in vault_buckets(plan)
         for a in ("s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucket")
     ]
+    # The live bucket the upload backups replicate from: its replication and the versioning it needs, and its
+    # objects (a version written there, even with S3's own key, replicates in front of the backed-up one).
+    requests += [
+        (a, f"arn:aws:s3:::{b}")
+        for b in replication_sources(plan)
+        for a in ("s3:PutReplicationConfiguration", "s3:PutBucketVersioning")
+    ]
+    requests += [(a, f"arn:aws:s3:::{b}/objects/x") for b in replication_sources(plan) for a in BACKUP_OBJECT_ACTIONS]
     requests += [(a, key) for key in vault_keys(plan) for a in BACKUP_KEY_ACTIONS]
     # The keys' administration, and the config keys' aliases (Decrypt follows them).
     requests += [(a, key) for key in vault_keys(plan) for a in KEY_ADMIN_ACTIONS if "Alias" not in a]
@@ -180,6 +190,17 @@ def capped_problems(plan: Plan, boundary: list[dict[str, Any]]) -> list[str]:
     requests += [(a, f"arn:aws:iam::{account_of(plan)}:role/anything") for a in ROLE_WRITE_ACTIONS]
     requests += [("sts:AssumeRole", role_arn(plan, r)) for r in roles(plan) if reaches_backups(plan, r)]
     return [f"{a} on {arn}" for a, arn in requests if allowed(EVERYTHING, a, arn, boundary=boundary)]
+
+
+def replication_sources(plan: Plan) -> list[str]:
+    """Names of the live buckets the upload backups replicate from (tagged so by the vault)."""
+    sources = [
+        str(reg.inputs["bucket"])
+        for reg in plan.by_type(BUCKET)
+        if reg.inputs.get("tags", {}).get(BUCKET_ROLE_TAG) == "replication-source"
+    ]
+    assert sources, f"{plan.stack} declares the uploads bucket"
+    return sources
 
 
 def own_grants(plan: Plan, role: Registration) -> list[tuple[str, str, dict[str, list[str]]]]:

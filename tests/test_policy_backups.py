@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.engine.runtime import Registration
+from infra.engine.runtime import Registration, run_program
 from policy.type_tokens import (
     BUCKET,
     BUCKET_ENCRYPTION,
@@ -21,6 +21,7 @@ from policy.type_tokens import (
 )
 from policy.unknowns import UNKNOWN
 from tests.helpers.policy import found, reg, run_rule, swap, with_inputs
+from tests.helpers.stacks import stack_config
 
 VAULT = ("vibelog:backup:BackupVault",)
 KEY = reg(KMS_KEY, "backups-key", {"enableKeyRotation": True}, parents=VAULT, protect=True)
@@ -215,6 +216,33 @@ def test_lifecycle_must_outlast_object_lock_and_configured_retention() -> None:
     assert "before the 730-day retention" in violations[0].message
     config = {"backup-lifecycle": {"minimumRetentionDays": 400}}
     assert "before the 400-day retention" in run_rule("backup-lifecycle", regs, config)[0].message
+
+
+def shortened(stack: str, key: str, days: int) -> Any:
+    """The stack's program after a stack-file edit that keeps a class `days` (in STANDARD) and promises no more."""
+
+    def edit(config: dict[str, Any]) -> None:
+        backup = config["vibelog:backup"]
+        backup[key].update(retentionDays=days, transitions=[])
+        backup.setdefault("recoveryObjectives", {}).setdefault("retentionDays", {})[key] = days
+
+    return run_program(stack, stack_config(stack, edit))
+
+
+@pytest.mark.parametrize(("key", "reference"), [("weekly", 84), ("yearly", 365), ("uploads", 90), ("config", 90)])
+def test_production_cannot_keep_a_class_shorter_than_the_reference_by_editing_its_stack_file(
+    key: str, reference: int
+) -> None:
+    # The settings hold each class to the floor the same stack file promises; the pack, configured apart from the
+    # stack, holds production to the reference's own numbers per class (12 weeks, 1 year, 90 days, 90 days).
+    plan = shortened("production", key, 30)
+    lifecycles = [r for r in plan.by_type(BUCKET_LIFECYCLE) if r.name.startswith("backup-")]
+    violations = run_rule("backup-lifecycle", plan.registrations)
+    messages = [v.message for v in violations if v.urn in {r.urn for r in lifecycles}]
+    assert any(f"rule {key}:" in m and f"before the {reference}-day retention" in m for m in messages), violations
+    # Unedited, production passes; staging keeps less by design (the pack's default for other stacks).
+    assert run_rule("backup-lifecycle", run_program("production", stack_config("production")).registrations) == []
+    assert run_rule("backup-lifecycle", run_program("staging", stack_config("staging")).registrations) == []
 
 
 def test_unprotected_backup_bucket_and_key() -> None:

@@ -269,7 +269,8 @@ def test_enforcement_level_comes_from_the_pack_config(
         ('{"failover-ttl": {"maximumTtl": true}}', "failover-ttl.maximumTtl: expected an integer"),
         (
             '{"backup-lifecycle": {"minimumRetentionDays": {"production": [30]}}}',
-            "backup-lifecycle.minimumRetentionDays: expected an integer or an object (each an integer)",
+            "backup-lifecycle.minimumRetentionDays: expected an integer or an object (each an integer or an object "
+            "(each an integer))",
         ),
         ('{"env-schema": ', "is not valid JSON: Expecting value at line 1, column 16"),
         ('["env-schema"]', "must hold a JSON object"),
