@@ -44,6 +44,24 @@ MINIMUM_RETENTION_DAYS = Setting(
 """The reference's shortest backup retentions: a number; or per stack (its name, or `default`) a number or days per
 lifecycle rule id (or `default`)."""
 
+# Production's lock is COMPLIANCE for the daily dumps' 30 days: no one, root included, shortens or lifts it. Configured
+# with the pack, so a stack-file edit to GOVERNANCE (which s3:BypassGovernanceRetention lifts) or to fewer days is
+# refused before an administrator's `up` applies it.
+MINIMUM_OBJECT_LOCK = Setting(
+    "minimumObjectLock",
+    {"production": {"mode": "COMPLIANCE", "days": 30}},
+    {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {"mode": {"enum": ["GOVERNANCE", "COMPLIANCE"]}, "days": {"type": "integer"}},
+            "additionalProperties": False,
+        },
+    },
+)
+"""The weakest default retention a stack's backup buckets may have, per stack name (or `default`): a mode (COMPLIANCE
+is stronger than GOVERNANCE) and days; a stack not named has no floor beyond backup-object-lock's own."""
+
 
 def is_backup_bucket(urn: str) -> bool:
     """A bucket declared by a backup component (its URN's type chain passes through `vibelog:backup:`)."""
@@ -165,9 +183,10 @@ RULES.add_stack(
 @RULES.stack(
     "backup-object-lock",
     "Backup buckets have Object Lock with a default retention, so no one can delete backups early.",
+    settings=[MINIMUM_OBJECT_LOCK],
 )
 def backup_object_lock(args: StackValidationArgs, report: ReportViolation) -> None:
-    """Backup buckets are created with Object Lock on, and a default retention."""
+    """Backup buckets are created with Object Lock on, and a default retention at least the stack's floor."""
     for bucket in _backup_buckets(args.resources):
         enabled = props_of(bucket).get("objectLockEnabled")
         if enabled is not True and enabled is not UNKNOWN:
@@ -177,6 +196,28 @@ def backup_object_lock(args: StackValidationArgs, report: ReportViolation) -> No
                 bucket.urn,
             )
     _bucket_rule(BUCKET_OBJECT_LOCK, "GOVERNANCE or COMPLIANCE default retention", _object_lock)(args, report)
+    floor = _for_stack(MINIMUM_OBJECT_LOCK.read(args), args)
+    if not isinstance(floor, dict):
+        return
+    mode, days = floor.get("mode"), floor.get("days")
+    for bucket in _backup_buckets(args.resources):
+        for lock in _attached(args.resources, bucket, BUCKET_OBJECT_LOCK):
+            retention = dig(props_of(lock), "rule", "defaultRetention")
+            if not known(retention) or not known(dig(retention, "mode")) or _object_lock(props_of(lock)) is not None:
+                continue  # unknown in a preview, or without a default retention (said above)
+            if mode == "COMPLIANCE" and dig(retention, "mode") != "COMPLIANCE":
+                report(
+                    f"{lock.name}: default retention {dig(retention, 'mode')}, which s3:BypassGovernanceRetention "
+                    "lifts; this stack's backups are locked in COMPLIANCE mode; fix: objectLock.mode COMPLIANCE",
+                    lock.urn,
+                )
+            held = _retention_days(props_of(lock))
+            if isinstance(days, int) and held is not None and held < days:
+                report(
+                    f"{lock.name}: default retention of {held} days, under this stack's {days}; fix: objectLock.days "
+                    f">= {days}",
+                    lock.urn,
+                )
 
 
 def _retention_days(config: Mapping[str, Any]) -> int | None:
@@ -222,12 +263,19 @@ def lifecycle_problems(rule: Mapping[str, Any], minimum_days: int) -> list[str]:
     return problems
 
 
+def _for_stack(configured: Any, args: StackValidationArgs, fallback: Any = None) -> Any:
+    """A pack setting's value for the stack being checked: a map's entry for its name, else its `default`."""
+    if not isinstance(configured, dict):
+        return configured
+    stack = args.resources[0].urn.split("::")[0].rsplit(":", 1)[-1] if args.resources else ""
+    return configured.get(stack, configured.get("default", fallback))
+
+
 def _retention_floor(args: StackValidationArgs) -> Callable[[str], int]:
     """The shortest retention a backup may have in this stack, by lifecycle rule id."""
     configured = MINIMUM_RETENTION_DAYS.read(args)
     if isinstance(configured, dict):
-        stack = args.resources[0].urn.split("::")[0].rsplit(":", 1)[-1] if args.resources else ""
-        configured = configured.get(stack, configured.get("default", 0))
+        configured = _for_stack(configured, args, 0)
     if isinstance(configured, dict):
         per_rule: dict[str, Any] = configured
         return lambda rule_id: int(per_rule.get(rule_id, per_rule.get("default", 0)) or 0)

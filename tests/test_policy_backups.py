@@ -87,7 +87,7 @@ def compliant() -> list[Registration]:
         side(
             BUCKET_OBJECT_LOCK,
             "lock",
-            {"objectLockEnabled": "Enabled", "rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 30}}},
+            {"objectLockEnabled": "Enabled", "rule": {"defaultRetention": {"mode": "COMPLIANCE", "days": 30}}},
         ),
         side(BUCKET_LIFECYCLE, "lifecycle", {"rules": [DAILY_RULE]}),
     ]
@@ -256,3 +256,25 @@ def test_a_bucket_outside_a_backup_component_is_not_a_backup() -> None:
     site = reg(BUCKET, "failover-page", {"bucket": "vibelog-degraded"}, parents=("vibelog:dns:DnsFailover",))
     for rule in RULES:
         assert run_rule(rule, [site]) == [], rule
+
+
+@pytest.mark.parametrize(
+    ("lock", "expected"),
+    [({"mode": "GOVERNANCE", "days": 30}, "GOVERNANCE, which s3:BypassGovernanceRetention"), ({"days": 7}, "7 days")],
+)
+def test_production_cannot_weaken_its_object_lock_by_editing_its_stack_file(
+    lock: dict[str, Any], expected: str
+) -> None:
+    # The settings accept either mode and any days; the pack, configured apart from the stack file, holds production's
+    # backups to COMPLIANCE for 30 days, before an administrator's `up` could apply the edit.
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:backup"]["objectLock"].update(lock)
+
+    plan = run_program("production", stack_config("production", edit))
+    locks = {r.urn: r.name for r in plan.by_type(BUCKET_OBJECT_LOCK)}
+    assert locks, "production declares no Object Lock configuration"
+    flagged = {v.urn for v in run_rule("backup-object-lock", plan.registrations) if expected in v.message}
+    assert flagged == set(locks), f"not refused for {sorted(set(locks.values()) - {locks[u] for u in flagged})}"
+    # Unedited, production passes; staging's GOVERNANCE lock for 7 days is its own by design.
+    assert run_rule("backup-object-lock", run_program("production", stack_config("production")).registrations) == []
+    assert run_rule("backup-object-lock", run_program("staging", stack_config("staging")).registrations) == []
