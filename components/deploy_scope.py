@@ -48,8 +48,23 @@ SELF_WRITE_ACTIONS = (
 )
 
 
+# Bucket settings the program never declares that would send what a bucket holds elsewhere (an inventory or analytics
+# export, event notifications, access logs: every key name, to any account) or slow a restore (an Intelligent-Tiering
+# archive tier needs a restore before a read; requester pays fails every job that does not say it pays). The deploy
+# role's `s3:Put*` on the vault's buckets would grant them: on the backups and the live uploads, only an administrator.
+BUCKET_EXPORT_ACTIONS = (
+    "s3:PutInventoryConfiguration",
+    "s3:PutAnalyticsConfiguration",
+    "s3:PutBucketNotification",
+    "s3:PutBucketLogging",
+    "s3:PutIntelligentTieringConfiguration",
+    "s3:PutBucketRequestPayment",
+)
+
+
 # What only an administrator may do to the backup buckets, their objects and the roles that read or write backups.
 BACKUP_ADMIN_ACTIONS = (
+    *BUCKET_EXPORT_ACTIONS,
     "s3:PutLifecycleConfiguration",
     "s3:PutBucketObjectLockConfiguration",
     "s3:PutBucketVersioning",
@@ -78,6 +93,7 @@ BACKUP_ADMIN_ACTIONS = (
 # policy could grant object writes in the same account (each replicated in front of a backed-up version), and its
 # lifecycle could expire the whole mirror.
 REPLICATION_SOURCE_ADMIN_ACTIONS = (
+    *BUCKET_EXPORT_ACTIONS,
     "s3:PutReplicationConfiguration",
     "s3:PutBucketVersioning",
     "s3:PutBucketPolicy",

@@ -340,6 +340,39 @@ def test_no_deploy_role_stops_or_redirects_the_upload_backups(stack: str, up_pla
             assert not allowed(policies, action, arn), f"{stack}'s deploy role may {action} {arn}"
 
 
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_no_deploy_role_sends_the_vault_elsewhere_or_slows_its_restores(stack: str, up_plans: dict[str, Plan]) -> None:
+    # The program declares none of these on the vault's buckets, and the deploy role's `s3:Put*` on them would grant
+    # every one: an inventory, analytics export, notification or access log sends each key name to any account; an
+    # Intelligent-Tiering archive tier or requester pays stands between a restore and its backup.
+    plan = up_plans[stack]
+    policies = deploy_policies(plan)
+    declared = {r.type for r in plan.registrations}
+    vault = [
+        b.inputs["bucket"] for b in plan.by_type("aws:s3/bucket:Bucket") if BUCKET_ROLE_TAG in b.inputs.get("tags", {})
+    ]
+    assert len(vault) >= 3, f"{stack} declares the vault's buckets: {vault}"
+    for bucket in vault:
+        arn = f"arn:aws:s3:::{bucket}"
+        assert allowed(policies, "s3:PutBucketTagging", arn), f"{stack}'s deploy role still manages {arn}"
+        for action, resource_type in (
+            ("s3:PutInventoryConfiguration", "aws:s3/inventory:Inventory"),
+            ("s3:PutAnalyticsConfiguration", "aws:s3/analyticsConfiguration:AnalyticsConfiguration"),
+            ("s3:PutBucketNotification", "aws:s3/bucketNotification:BucketNotification"),
+            ("s3:PutBucketLogging", "aws:s3/bucketLogging:BucketLogging"),
+            (
+                "s3:PutIntelligentTieringConfiguration",
+                "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration",
+            ),
+            (
+                "s3:PutBucketRequestPayment",
+                "aws:s3/bucketRequestPaymentConfiguration:BucketRequestPaymentConfiguration",
+            ),
+        ):
+            assert resource_type not in declared, f"{stack} declares {resource_type}: its deploy needs {action}"
+            assert not allowed(policies, action, arn), f"{stack}'s deploy role may {action} {arn}"
+
+
 def test_no_deploy_role_keeps_administrator_access(up_plans: dict[str, Plan]) -> None:
     for plan in up_plans.values():
         attached = {
