@@ -348,7 +348,12 @@ def test_a_credential_shaped_ci_variable_is_never_shown(tmp_path: Path) -> None:
     with diff_in_process(head_dir, base_dir):
         runs["diff"] = run_verb(["diff", "--base", "HEAD", "--stack", "staging"], head_dir)
         runs["diff --json"] = run_verb(["diff", "--base", "HEAD", "--stack", "staging", "--json"], head_dir)
+    # Each verb ran to its end (a verb that stopped before its output would show nothing): plan fails on the rule,
+    # diff exits 1 for "changes".
+    codes = {"plan": 1, "plan --json": 1, "graph": 0, "compare": 0, "diff": 1, "diff --json": 1}
+    assert {verb: run.code for verb, run in runs.items()} == codes, {verb: run.err for verb, run in runs.items()}
     for verb, run in runs.items():
         assert canary not in run.both, f"{verb} shows the credential-shaped CI variable RELEASE_NOTE"
+        assert "release-note" in run.both.lower(), f"{verb} does not show the CI variable RELEASE_NOTE at all"
     assert "ci-variables-not-credentials" in runs["plan"].out, "the plan names the variable"
     assert 'variableName: "RELEASE_NOTE"\n        value: [secret]' in runs["diff"].out, "the diff shows it, masked"
