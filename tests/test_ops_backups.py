@@ -381,6 +381,18 @@ def test_a_locked_backup_cannot_be_deleted_or_overwritten(database: str, s3_serv
     assert vault.sha256_bytes(kept) == result.sha256, f"{key}: the locked version changed"
 
 
+# What the restore test checks on the restored copy, in order.
+RESTORE_TEST_CHECKS = [
+    "row counts",
+    "schema objects",
+    "sequences",
+    "extensions",
+    "constraints",
+    "app query",
+    "drop since the previous dump",
+]
+
+
 def test_restore_test_passes_and_reports_rpo_and_rto(supabase: str, aws_env: S3Server) -> None:
     s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
     dump_daily(s3, bucket, supabase)
@@ -388,15 +400,7 @@ def test_restore_test_passes_and_reports_rpo_and_rto(supabase: str, aws_env: S3S
     result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
 
     assert result.passed, result.lines()
-    assert [check.name for check in result.checks] == [
-        "row counts",
-        "schema objects",
-        "sequences",
-        "extensions",
-        "constraints",
-        "app query",
-        "drop since the previous dump",
-    ]
+    assert [check.name for check in result.checks] == RESTORE_TEST_CHECKS
     assert result.dump_age_hours < 1
     assert "RTO achieved: fetched, verified and restored in" in result.markdown()
     assert "RPO achieved: the dump was 0.0 h old" in result.markdown()
