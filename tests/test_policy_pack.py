@@ -3,6 +3,7 @@ enforcement levels are configurable, and a broken stack fails `python -m infra p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import runpy
@@ -20,13 +21,15 @@ from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from infra.cli import plan as plan_verb
+from infra.engine import policies as engine_policies
 from infra.engine import runtime as engine
 from infra.engine.policies import check_plan, mandatory, policy_props
 from infra.engine.runtime import Secret, plan_stack, run_program
+from policy import secrecy
 from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, policy_names
 from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER, STACK
 from policy.unknowns import UNKNOWN
-from settings.stackfile import read_stack_config
+from settings.stackfile import StackConfig, read_stack_config
 from settings.stacks import STACKS
 from tests.helpers.cli import copy_stacks, diff_in_process, fifo_without_writer, run_verb
 from tests.helpers.policy import found, reg, run_rule
@@ -187,6 +190,29 @@ def test_stack_file_with_a_plaintext_secret_fails_the_plan(
     assert "pulumi config set --stack production --secret --path 'vibelog:secrets.stripeSecretKey'" in out
     assert "sk_live_plaintext" not in out
     assert "1 mandatory violation(s): the preview fails." in out
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_under_the_engine_the_stack_rules_read_the_file_of_the_stack_the_resources_name(
+    monkeypatch: pytest.MonkeyPatch, stack: str
+) -> None:
+    # `pulumi preview` runs the pack without the offline plan's config: the rule reads the previewed stack's file,
+    # the one its resources' URNs name.
+    read: list[str] = []
+
+    def read_with_a_plaintext_secret(name: str) -> StackConfig:
+        read.append(name)
+        return read_stack_config(name, text=(ROOT / f"Pulumi.{name}.yaml").read_text() + PLAINTEXT_SECRET)
+
+    monkeypatch.setattr(engine_policies, "stack_config", lambda _config: contextlib.nullcontext())
+    monkeypatch.setattr(secrecy, "read_stack_config", read_with_a_plaintext_secret)
+    root = reg(STACK, f"vibelog-{stack}", {}, stack=stack)
+
+    violations = run_rule("stack-config-secrets-encrypted", [root])
+
+    assert read == [stack], f"the rule read the stack files {read} for resources of {stack}"
+    assert found(violations) == [("stack-config-secrets-encrypted", root.urn)], violations
+    assert f"stripeSecretKey is a secret stored in plaintext in Pulumi.{stack}.yaml" in violations[0].message
 
 
 def _ci_variable(value: str) -> list[tuple[str, str]]:
