@@ -284,6 +284,22 @@ def test_enforcement_level_comes_from_the_pack_config(
 
 
 @pytest.mark.parametrize(
+    ("setting", "code"),
+    [(30, 0), ({"production": 400, "default": 7}, 1)],
+    ids=["number", "per-stack"],
+)
+def test_a_pack_config_setting_reaches_its_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: object, code: int
+) -> None:
+    # The settings the rules' schemas allow are accepted from the file and change what the rule reports.
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"backup-lifecycle": {"minimumRetentionDays": setting}}))
+    assert plan_verb.main(["--stack", "production", "--policy-config", str(config)]) == code, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert ("before the 400-day retention" in out) is bool(code), f"minimumRetentionDays={setting}: {out[-2000:]}"
+
+
+@pytest.mark.parametrize(
     ("content", "reason"),
     [
         ('{"no-such-rule": "advisory"}', "'no-such-rule' is not a rule of vibelog-guardrails"),
