@@ -55,7 +55,9 @@ def test_each_role_trusts_a_declared_environment_of_the_infra_repository_restric
             assert subject == f"repo:vibelog/vibelog-infra:environment:{environment}", role.urn
         reg = environments[environment]
         assert reg.inputs["repository"] == "vibelog-infra", reg.urn
-        assert reg.inputs["deploymentBranchPolicy"] == {"protectedBranches": True, "customBranchPolicies": False}
+        assert reg.inputs["deploymentBranchPolicy"] == {"protectedBranches": True, "customBranchPolicies": False}, (
+            reg.urn
+        )
         assert reg.inputs["canAdminsBypass"] is False, reg.urn
         # A scheduled job cannot wait for an approval; and GitHub answers 422 to prevent_self_review without
         # reviewers, so it is not set at all.
@@ -87,10 +89,11 @@ def test_each_job_gets_only_what_it_reads_and_its_credentials_stay_secret(produc
     assert writer_vars["BACKUP_UPLOADS_RETENTION_DAYS"] == "90"
     assert writer_vars["BACKUP_VAULT_REGION"] == "us-west-2"
     assert writer_vars["SUPABASE_STORAGE_ENDPOINT"] == "https://vibelog-production.supabase.co/storage/v1/s3"
-    assert variables["reader"]["RTO_MINUTES"].inputs["value"] == "240"
+    reader_vars = {name: reg.inputs["value"] for name, reg in variables["reader"].items()}
+    assert reader_vars["RTO_MINUTES"] == "240", variables["reader"]["RTO_MINUTES"].urn
     # The restore test's drop bound (vibelog:backup.restoreTestMaxDrop), passed by the workflow as flags.
-    assert variables["reader"]["RESTORE_MAX_DROP_PERCENT"].inputs["value"] == "25"
-    assert variables["reader"]["RESTORE_MIN_DROP_ROWS"].inputs["value"] == "1000"
+    drop_bound = (reader_vars["RESTORE_MAX_DROP_PERCENT"], reader_vars["RESTORE_MIN_DROP_ROWS"])
+    assert drop_bound == ("25", "1000"), "the reader environment's RESTORE_MAX_DROP_PERCENT, RESTORE_MIN_DROP_ROWS"
     # The reference's tables, index and ages, as the stack's settings default them.
     maintenance_vars = {name: reg.inputs["value"] for name, reg in variables["maintenance"].items()}
     assert maintenance_vars == {

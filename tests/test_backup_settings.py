@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -173,10 +174,21 @@ def test_schedule_intervals(cron: str, minutes: int) -> None:
     assert cron_interval_minutes(cron) == minutes
 
 
-@pytest.mark.parametrize("cron", ["0 2 1 * *", "*/7 * * * *", "0 2 * * 1-5", "0 25 * * *", "daily"])
-def test_schedules_the_check_cannot_reason_about_are_refused(cron: str) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - every refusal is a ValueError naming the schedule
+@pytest.mark.parametrize(
+    ("cron", "refusal"),
+    [
+        ("0 2 1 * *", "only schedules that run every day or every week"),
+        ("*/7 * * * *", "a minute step must divide 60"),
+        ("0 2 * * 1-5", "'1-5' is not a number from 0 to 6"),
+        ("0 25 * * *", "'25' is not a number from 0 to 23"),
+        ("daily", "is not a five-field cron expression"),
+    ],
+)
+def test_schedules_the_check_cannot_reason_about_are_refused(cron: str, refusal: str) -> None:
+    # The refusal names the schedule and says why: not any ValueError (int("1-5") would raise one too).
+    with pytest.raises(ValueError, match=re.escape(f"{cron!r}")) as refused:
         cron_interval_minutes(cron)
+    assert refusal in str(refused.value), f"{cron}: {refused.value}"
 
 
 def test_lifecycle_minimums_at_their_exact_boundaries() -> None:

@@ -227,13 +227,15 @@ def test_database_lifecycle_matches_the_reference() -> None:
 
 def test_upload_backups_are_kept_90_days_in_glacier() -> None:
     plan = vault_plan("production")
-    rules = rules_by_id(plan.one(LIFECYCLE, "backup-uploads-backup-lifecycle"))
-    assert rules["uploads"]["expiration"] == {"days": 90}
-    assert rules["uploads"]["transitions"] == [{"storageClass": "GLACIER_IR", "days": 0}]
+    backups = plan.one(LIFECYCLE, "backup-uploads-backup-lifecycle")
+    rules = rules_by_id(backups)
+    assert rules["uploads"]["expiration"] == {"days": 90}, f"{backups.urn} rule uploads"
+    assert rules["uploads"]["transitions"] == [{"storageClass": "GLACIER_IR", "days": 0}], f"{backups.urn} rule uploads"
     # The source mirrors Supabase Storage: nothing current expires there, superseded versions do.
-    [source_rule] = plan.one(LIFECYCLE, "backup-uploads-lifecycle").inputs["rules"]
-    assert "expiration" not in source_rule
-    assert source_rule["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
+    source = plan.one(LIFECYCLE, "backup-uploads-lifecycle")
+    [source_rule] = source.inputs["rules"]
+    assert "expiration" not in source_rule, f"{source.urn}: current objects of the mirror expire"
+    assert source_rule["noncurrentVersionExpiration"] == {"noncurrentDays": 7}, source.urn
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])

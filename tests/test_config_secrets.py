@@ -99,13 +99,12 @@ def test_the_program_exports_both_secrets_provider_urls_and_the_key_arns(all_pla
 
 
 def test_the_config_class_has_its_own_lifecycle_rule_with_the_settings_retention() -> None:
-    rules = rules_by_id(
-        vault_plan("production").one(
-            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "backup-db-lifecycle"
-        )
+    lifecycle = vault_plan("production").one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "backup-db-lifecycle"
     )
-    assert rules["config"]["filter"] == {"prefix": "config/"}
-    assert rules["config"]["expiration"] == {"days": 90}
+    rules = rules_by_id(lifecycle)
+    assert rules["config"]["filter"] == {"prefix": "config/"}, f"{lifecycle.urn} rule config"
+    assert rules["config"]["expiration"] == {"days": 90}, f"{lifecycle.urn} rule config"
     config = stack_config("staging", lambda c: c["vibelog:backup"]["config"].__setitem__("retentionDays", 45))
     plan = run_program("staging", config, program=vault_program, mocks=VibelogMocks(preview=True))
     lifecycle = plan.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "backup-db-lifecycle")

@@ -227,13 +227,12 @@ def listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_the_boundary_keeps_bounded_roles_from_backups_keys_and_iam(stack: str) -> None:
-    plan = deployed(stack)
-    for role in roles(plan):
-        boundary = boundary_of(plan, role)
-        if boundary is None:
-            continue
+def test_the_boundary_keeps_bounded_roles_from_backups_keys_and_iam() -> None:
+    # Production's alone: no staging role carries a boundary (the test above: its deploy role may create none).
+    plan = deployed("production")
+    bounded = [(role, boundary) for role in roles(plan) if (boundary := boundary_of(plan, role)) is not None]
+    assert bounded, "no production role carries a boundary: nothing to check"
+    for role, boundary in bounded:
         assert capped_problems(plan, boundary) == [], f"{role.urn}: its boundary leaves these open"
         # And it still lets the role do its job: every action of its own statements.
         for action, resource, context in own_grants(plan, role):

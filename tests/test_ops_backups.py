@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ops import cli, dump, interrupt, postgres, restore, vault
+from ops import cli, dump, integrity, interrupt, postgres, restore, vault
 from ops.errors import BadInputError, JobError
 from settings.backup import RecoveryObjectives
 from tests.helpers.proxy import StallingProxy
@@ -381,6 +381,18 @@ def test_a_locked_backup_cannot_be_deleted_or_overwritten(database: str, s3_serv
     assert vault.sha256_bytes(kept) == result.sha256, f"{key}: the locked version changed"
 
 
+# What the restore test checks on the restored copy, in order.
+RESTORE_TEST_CHECKS = [
+    "row counts",
+    "schema objects",
+    "sequences",
+    "extensions",
+    "constraints",
+    "app query",
+    "drop since the previous dump",
+]
+
+
 def test_restore_test_passes_and_reports_rpo_and_rto(supabase: str, aws_env: S3Server) -> None:
     s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
     dump_daily(s3, bucket, supabase)
@@ -388,15 +400,7 @@ def test_restore_test_passes_and_reports_rpo_and_rto(supabase: str, aws_env: S3S
     result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
 
     assert result.passed, result.lines()
-    assert [check.name for check in result.checks] == [
-        "row counts",
-        "schema objects",
-        "sequences",
-        "extensions",
-        "constraints",
-        "app query",
-        "drop since the previous dump",
-    ]
+    assert [check.name for check in result.checks] == RESTORE_TEST_CHECKS
     assert result.dump_age_hours < 1
     assert "RTO achieved: fetched, verified and restored in" in result.markdown()
     assert "RPO achieved: the dump was 0.0 h old" in result.markdown()
@@ -434,6 +438,29 @@ def test_restore_test_fails_when_rows_differ_from_the_manifest(database: str, aw
     checks = restore.check(database, manifest)
 
     assert [check.name for check in checks if not check.ok] == ["row counts"]
+
+
+def test_restore_test_fails_when_a_sequence_is_behind_its_value_at_dump_time(database: str, aws_env: S3Server) -> None:
+    seed(database)
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE vibelogs_id_seq")
+        conn.execute("SELECT setval('vibelogs_id_seq', 3000)")
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    manifest = vault.get_json(s3, bucket, vault.manifest_key(key))
+
+    def sequences_check(value: int) -> integrity.Check:
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute("SELECT setval('vibelogs_id_seq', %s)", [value])
+        (found,) = [check for check in restore.check(database, manifest) if check.name == "sequences"]
+        return found
+
+    # Further on is what a sequence in use during the dump looks like; behind, new rows would reuse ids.
+    for value in (3000, 3100):
+        assert sequences_check(value).ok, f"{key}: public.vibelogs_id_seq at {value}, 3000 at dump time, was refused"
+    behind = sequences_check(10)
+    assert not behind.ok, f"{key}: public.vibelogs_id_seq restored at 10, 3000 at dump time, passed"
+    assert "vibelogs_id_seq at 10, 3000 at dump time" in behind.detail, behind.detail
 
 
 def test_a_yearly_copy_in_deep_archive_is_restored_from_the_archive_first(database: str, s3_server: S3Server) -> None:

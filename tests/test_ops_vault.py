@@ -16,7 +16,7 @@ from boto3.s3.transfer import TransferConfig
 from ops import cli, restore, vault
 from ops.errors import BadInputError, JobError
 from tests.ops_servers import S3Server
-from tests.test_ops_backups import dump_daily, fingerprint, leftovers, seed
+from tests.test_ops_backups import RESTORE_TEST_CHECKS, dump_daily, fingerprint, leftovers, seed
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -42,7 +42,10 @@ def test_a_version_written_in_front_of_a_locked_backup_is_not_what_a_restore_rea
     assert restored.ok, [check for check in restored.checks if not check.ok]
     assert fingerprint(database) == before, f"{key}: the restore read the version in front of the locked one"
     result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
-    assert all(check.ok for check in result.checks), "the restore test read the locked version"
+    # It restored and checked the locked version: reading the impostor, it would stop at the checksum, with no check.
+    checked = (result.failure, [check.name for check in result.checks])
+    assert checked == ("", RESTORE_TEST_CHECKS), f"{key}: the restore test did not restore the locked version"
+    assert all(check.ok for check in result.checks), f"{key}: the restore test read a version not the locked one"
     assert not result.passed, "an overwritten newest backup must fail the restore test"
     assert any("dump has 2 versions" in line for line in result.findings), result.findings
     assert any("manifest has 2 versions" in line for line in result.findings), result.findings
@@ -74,6 +77,8 @@ def test_a_manifest_hidden_behind_a_delete_marker_is_a_finding_for_list_and_the_
     assert older in out, out
     result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, durable=False)
     assert result.key == older, "the newest complete backup is the older one"
+    checked = (result.failure, [check.name for check in result.checks])
+    assert checked == ("", RESTORE_TEST_CHECKS), f"{older}: not restored and checked: {result.lines()}"
     assert all(check.ok for check in result.checks), result.lines()
     assert not result.passed, "the newest dump hidden from view must fail the restore test, not pass on an older one"
     assert "Restore test FAILED" in result.lines()[0]

@@ -188,12 +188,97 @@ def test_unknown_policy_document_is_skipped() -> None:
 
 
 @pytest.mark.parametrize(
+    ("rule", "suffix", "changes"),
+    [
+        ("backup-versioning", "versioning", {"versioningConfiguration": {"status": UNKNOWN}}),
+        ("backup-encryption", "encryption", {"rules": UNKNOWN}),
+        ("backup-public-access-blocked", "public-access", {"restrictPublicBuckets": UNKNOWN}),
+        ("backup-object-lock", "lock", {"rule": {"defaultRetention": UNKNOWN}}),
+        ("backup-lifecycle", "lifecycle", {"rules": UNKNOWN}),
+    ],
+)
+def test_a_value_unknown_in_a_preview_is_not_reported(rule: str, suffix: str, changes: dict[str, object]) -> None:
+    # A preview of a first `up` has outputs of other resources unknown: the rule cannot judge them yet.
+    regs = compliant()
+    unknown = with_inputs(named(regs, suffix), **changes)
+    assert run_rule(rule, swap(regs, unknown)) == [], f"{unknown.urn}: an unknown {changes} was reported"
+
+
+def test_a_bucket_whose_object_lock_is_unknown_is_not_reported() -> None:
+    regs = compliant()
+    unknown = with_inputs(BUCKET_REG, objectLockEnabled=UNKNOWN)
+    assert run_rule("backup-object-lock", swap(regs, unknown)) == [], f"{unknown.urn}: unknown objectLockEnabled"
+
+
+def test_side_resources_naming_the_bucket_by_its_name_configure_it() -> None:
+    # A side resource may name the bucket by a literal name instead of its output: it still configures the bucket.
+    by_name = [
+        replace(r, inputs={**r.inputs, "bucket": "vibelog-backups-db"}, dependencies=(), property_dependencies={})
+        if r.name.startswith("backups-db-")
+        else r
+        for r in compliant()
+    ]
+    for rule in RULES:
+        assert run_rule(rule, by_name) == [], f"{rule}: the side resources naming vibelog-backups-db were not seen"
+    elsewhere = [with_inputs(r, bucket="another-bucket") if r.name.startswith("backups-db-") else r for r in by_name]
+    for rule in RULES[:-1]:
+        assert found(run_rule(rule, elsewhere)) == [(rule, BUCKET_REG.urn)], f"{rule}: another bucket's side resource"
+
+
+@pytest.mark.parametrize(
+    ("rule", "suffix", "changes"),
+    [
+        (
+            "backup-encryption",
+            "encryption",
+            {
+                "rules": [
+                    {
+                        "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms:dsse", "kmsMasterKeyId": "k"},
+                        "bucketKeyEnabled": True,
+                    }
+                ]
+            },
+        ),
+        (
+            "backup-tls-only",
+            "tls-only",
+            {
+                "policy": json.dumps(
+                    {
+                        "Statement": [
+                            {**TLS_POLICY["Statement"][0], "Condition": {"Bool": {"aws:SecureTransport": ["false"]}}}
+                        ]
+                    }
+                )
+            },
+        ),
+        ("backup-object-lock", "lock", {"rule": {"defaultRetention": {"mode": "COMPLIANCE", "years": 1}}}),
+    ],
+)
+def test_other_compliant_forms_are_accepted(rule: str, suffix: str, changes: dict[str, object]) -> None:
+    regs = compliant()
+    other = with_inputs(named(regs, suffix), **changes)
+    assert run_rule(rule, swap(regs, other)) == [], f"{other.urn}: {changes} is compliant"
+
+
+def test_the_aws_managed_key_is_not_a_customer_key() -> None:
+    regs = compliant()
+    default = {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}, "bucketKeyEnabled": True}
+    bad = with_inputs(named(regs, "encryption"), rules=[default])
+    violations = run_rule("backup-encryption", swap(regs, bad))
+    assert found(violations) == [("backup-encryption", bad.urn)], violations
+    assert "kms_master_key_id" in violations[0].message, violations[0].message
+
+
+@pytest.mark.parametrize(
     ("rule_changes", "fix"),
     [
         ({"transitions": [{"days": 10, "storageClass": "STANDARD_IA"}]}, "S3 requires 30 days"),
         ({"transitions": [{"days": 300, "storageClass": "GLACIER"}]}, "90-day minimum"),
         ({"transitions": [{"days": 30, "storageClass": "DEEP_ARCHIVE"}], "expiration": {"days": 120}}, "180-day"),
         ({"transitions": [{"days": 400, "storageClass": "GLACIER_IR"}]}, "is not after the transition"),
+        ({"transitions": [{"days": 365, "storageClass": "GLACIER_IR"}]}, "is not after the transition"),
         ({"transitions": [], "expiration": {"days": 7}}, "before the 30-day retention"),
         ({"noncurrentVersionExpiration": None}, "noncurrent_version_expiration"),
         ({"status": "Disabled"}, "no enabled rule"),
@@ -243,6 +328,32 @@ def test_production_cannot_keep_a_class_shorter_than_the_reference_by_editing_it
     # Unedited, production passes; staging keeps less by design (the pack's default for other stacks).
     assert run_rule("backup-lifecycle", run_program("production", stack_config("production")).registrations) == []
     assert run_rule("backup-lifecycle", run_program("staging", stack_config("staging")).registrations) == []
+
+
+@pytest.mark.parametrize(("stack", "reported"), [("production", True), ("staging", False)])
+def test_the_retention_floor_is_the_stacks_own(stack: str, reported: bool) -> None:
+    # A one-day lock and a 7-day expiration: production's floor (30 days) is broken, staging's (7) is met.
+    def moved(urn: str) -> str:
+        return urn.replace("urn:pulumi:production::", f"urn:pulumi:{stack}::")
+
+    vault = [
+        replace(
+            r,
+            urn=moved(r.urn),
+            dependencies=tuple(map(moved, r.dependencies)),
+            property_dependencies={k: tuple(map(moved, v)) for k, v in r.property_dependencies.items()},
+        )
+        for r in compliant()
+    ]
+    lock = with_inputs(named(vault, "lock"), rule={"defaultRetention": {"mode": "GOVERNANCE", "days": 1}})
+    short = {**DAILY_RULE, "transitions": [], "expiration": {"days": 7}}
+    lifecycle = with_inputs(named(vault, "lifecycle"), rules=[short])
+    violations = run_rule("backup-lifecycle", swap(swap(vault, lock), lifecycle))
+    if reported:
+        assert found(violations) == [("backup-lifecycle", lifecycle.urn)], violations
+        assert "before the 30-day retention" in violations[0].message, violations[0].message
+    else:
+        assert violations == [], f"{lifecycle.urn}: 7 days meets {stack}'s floor"
 
 
 def test_unprotected_backup_bucket_and_key() -> None:

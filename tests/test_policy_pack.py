@@ -3,6 +3,7 @@ enforcement levels are configurable, and a broken stack fails `python -m infra p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import runpy
@@ -20,13 +21,15 @@ from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
 from infra.cli import plan as plan_verb
+from infra.engine import policies as engine_policies
 from infra.engine import runtime as engine
 from infra.engine.policies import check_plan, mandatory, policy_props
 from infra.engine.runtime import Secret, plan_stack, run_program
+from policy import secrecy
 from policy.pack import PACK_ENFORCEMENT_LEVEL, PACK_NAME, policy_names
 from policy.type_tokens import HOSTED_ZONE, OIDC_PROVIDER, STACK
 from policy.unknowns import UNKNOWN
-from settings.stackfile import read_stack_config
+from settings.stackfile import StackConfig, read_stack_config
 from settings.stacks import STACKS
 from tests.helpers.cli import copy_stacks, diff_in_process, fifo_without_writer, run_verb
 from tests.helpers.policy import found, reg, run_rule
@@ -189,6 +192,29 @@ def test_stack_file_with_a_plaintext_secret_fails_the_plan(
     assert "1 mandatory violation(s): the preview fails." in out
 
 
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_under_the_engine_the_stack_rules_read_the_file_of_the_stack_the_resources_name(
+    monkeypatch: pytest.MonkeyPatch, stack: str
+) -> None:
+    # `pulumi preview` runs the pack without the offline plan's config: the rule reads the previewed stack's file,
+    # the one its resources' URNs name.
+    read: list[str] = []
+
+    def read_with_a_plaintext_secret(name: str) -> StackConfig:
+        read.append(name)
+        return read_stack_config(name, text=(ROOT / f"Pulumi.{name}.yaml").read_text() + PLAINTEXT_SECRET)
+
+    monkeypatch.setattr(engine_policies, "stack_config", lambda _config: contextlib.nullcontext())
+    monkeypatch.setattr(secrecy, "read_stack_config", read_with_a_plaintext_secret)
+    root = reg(STACK, f"vibelog-{stack}", {}, stack=stack)
+
+    violations = run_rule("stack-config-secrets-encrypted", [root])
+
+    assert read == [stack], f"the rule read the stack files {read} for resources of {stack}"
+    assert found(violations) == [("stack-config-secrets-encrypted", root.urn)], violations
+    assert f"stripeSecretKey is a secret stored in plaintext in Pulumi.{stack}.yaml" in violations[0].message
+
+
 def _ci_variable(value: str) -> list[tuple[str, str]]:
     """The credential rule's (policy, message) on production with one more CI variable, RELEASE_NOTE = value."""
 
@@ -255,6 +281,22 @@ def test_enforcement_level_comes_from_the_pack_config(
     assert _plan_with_stack_text(monkeypatch, text, "--policy-config", str(config)) == 0
     out = capsys.readouterr().out
     assert (f"[{level}] stack-config-secrets-encrypted" in out) is shown
+
+
+@pytest.mark.parametrize(
+    ("setting", "code"),
+    [(30, 0), ({"production": 400, "default": 7}, 1)],
+    ids=["number", "per-stack"],
+)
+def test_a_pack_config_setting_reaches_its_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: object, code: int
+) -> None:
+    # The settings the rules' schemas allow are accepted from the file and change what the rule reports.
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"backup-lifecycle": {"minimumRetentionDays": setting}}))
+    assert plan_verb.main(["--stack", "production", "--policy-config", str(config)]) == code, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert ("before the 400-day retention" in out) is bool(code), f"minimumRetentionDays={setting}: {out[-2000:]}"
 
 
 @pytest.mark.parametrize(
@@ -349,7 +391,12 @@ def test_a_credential_shaped_ci_variable_is_never_shown(tmp_path: Path) -> None:
     with diff_in_process(head_dir, base_dir):
         runs["diff"] = run_verb(["diff", "--base", "HEAD", "--stack", "staging"], head_dir)
         runs["diff --json"] = run_verb(["diff", "--base", "HEAD", "--stack", "staging", "--json"], head_dir)
+    # Each verb ran to its end (a verb that stopped before its output would show nothing): plan fails on the rule,
+    # diff exits 1 for "changes".
+    codes = {"plan": 1, "plan --json": 1, "graph": 0, "compare": 0, "diff": 1, "diff --json": 1}
+    assert {verb: run.code for verb, run in runs.items()} == codes, {verb: run.err for verb, run in runs.items()}
     for verb, run in runs.items():
         assert canary not in run.both, f"{verb} shows the credential-shaped CI variable RELEASE_NOTE"
+        assert "release-note" in run.both.lower(), f"{verb} does not show the CI variable RELEASE_NOTE at all"
     assert "ci-variables-not-credentials" in runs["plan"].out, "the plan names the variable"
     assert 'variableName: "RELEASE_NOTE"\n        value: [secret]' in runs["diff"].out, "the diff shows it, masked"
