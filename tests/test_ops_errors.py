@@ -455,7 +455,10 @@ def test_a_scratch_server_left_while_its_initdb_runs_stops_it_and_removes_its_di
         root = starting.data_dir.parent
 
         def initdb() -> list[Any]:
-            return [p for p in processes().values() if p.name == "initdb" and str(root) in p.command]
+            # initdb forks the processes it runs: a child caught between fork and exec still has its name and
+            # command line. The one whose parent is no initdb is initdb itself.
+            found = [p for p in processes().values() if p.name == "initdb" and str(root) in p.command]
+            return [p for p in found if p.ppid not in {other.pid for other in found}]
 
         (running,) = wait_for("initdb", initdb)
         watched = [running, *descendants(running.pid)]
