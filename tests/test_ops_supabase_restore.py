@@ -14,20 +14,10 @@ from psycopg.conninfo import make_conninfo
 from ops import cli, dump, postgres, report, restore, vault
 from settings.backup import RestoreDropBound
 from tests.ops_servers import SUPABASE_ROWS, S3Server, fingerprint
+from tests.test_ops_backups import RESTORE_TEST_CHECKS
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
-
-# Checks of a restore test, in the order the report gives them.
-CHECKS = [
-    "row counts",
-    "schema objects",
-    "sequences",
-    "extensions",
-    "constraints",
-    "app query",
-    "drop since the previous dump",
-]
 
 
 def dump_daily(s3: S3Client, bucket: str, url: str, *flags: str, tmp_path: Path | None = None) -> str:
@@ -91,7 +81,7 @@ def test_the_restore_test_restores_the_supabase_shaped_database_whole(supabase: 
     result = restore_test(s3, bucket)
 
     assert result.passed, result.lines()
-    assert [check.name for check in result.checks] == CHECKS
+    assert [check.name for check in result.checks] == RESTORE_TEST_CHECKS
     assert result.left_out == (), result.left_out
 
 
