@@ -16,6 +16,7 @@ from policy.type_tokens import (
     BUCKET_OBJECT_LOCK,
     BUCKET_POLICY,
     BUCKET_PUBLIC_ACCESS_BLOCK,
+    BUCKET_REPLICATION,
     BUCKET_VERSIONING,
 )
 from policy.unknowns import UNKNOWN
@@ -218,6 +219,39 @@ def backup_object_lock(args: StackValidationArgs, report: ReportViolation) -> No
                     f">= {days}",
                     lock.urn,
                 )
+
+
+# What keeps a vault's backups, beside its buckets: each one's Delete undoes it in AWS (the lock configuration's takes
+# the default retention off new backups, the policy's drops its DenyOverwrite, the replication's stops the upload
+# backups; policy/lifecycle.py).
+KEEPING_TYPES = (
+    BUCKET_VERSIONING,
+    BUCKET_ENCRYPTION,
+    BUCKET_PUBLIC_ACCESS_BLOCK,
+    BUCKET_POLICY,
+    BUCKET_OBJECT_LOCK,
+    BUCKET_LIFECYCLE,
+    BUCKET_REPLICATION,
+)
+
+
+@RULES.stack(
+    "backup-rules-protected",
+    "What keeps backups (their buckets' lock, lifecycle, policy, versioning, encryption, public access block, and the "
+    "replication that feeds them) is protected like the buckets: a rename or removal would delete it in AWS.",
+)
+def backup_rules_protected(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Every side resource of a backup component's buckets (the live one it replicates from included) is protected."""
+    buckets = [resource for resource in args.resources if is_backup_bucket(resource.urn)]
+    for type_ in KEEPING_TYPES:
+        for side in of_type(args.resources, type_):
+            if side.opts.protect or not any(side in _attached(args.resources, bucket, type_) for bucket in buckets):
+                continue
+            report(
+                f"{side.name} keeps backups and is not protected: a rename or removal in the program deletes it in "
+                "AWS; fix: opts=pulumi.ResourceOptions(protect=True, retain_on_delete=True)",
+                side.urn,
+            )
 
 
 def _retention_days(config: Mapping[str, Any]) -> int | None:

@@ -16,6 +16,7 @@ from policy.type_tokens import (
     BUCKET_OBJECT_LOCK,
     BUCKET_POLICY,
     BUCKET_PUBLIC_ACCESS_BLOCK,
+    BUCKET_REPLICATION,
     BUCKET_VERSIONING,
     KMS_KEY,
 )
@@ -389,3 +390,22 @@ def test_production_cannot_weaken_its_object_lock_by_editing_its_stack_file(
     # Unedited, production passes; staging's GOVERNANCE lock for 7 days is its own by design.
     assert run_rule("backup-object-lock", run_program("production", stack_config("production")).registrations) == []
     assert run_rule("backup-object-lock", run_program("staging", stack_config("staging")).registrations) == []
+
+
+def test_what_keeps_the_backups_is_protected_like_the_buckets() -> None:
+    # A side resource's Delete undoes it in AWS (the lock configuration's takes the default retention off new
+    # backups): renamed or removed in the program, an unprotected one would be deleted by the next `up`.
+    for stack in ("staging", "production"):
+        plan = run_program(stack, stack_config(stack))
+        assert run_rule("backup-rules-protected", plan.registrations) == [], f"{stack}'s vault"
+    plan = run_program("production", stack_config("production"))
+    for type_, name in ((BUCKET_OBJECT_LOCK, "backup-db-lock"), (BUCKET_REPLICATION, "backup-uploads-replication")):
+        side = plan.one(type_, name)
+        violations = run_rule("backup-rules-protected", swap(plan.registrations, replace(side, protect=False)))
+        assert found(violations) == [("backup-rules-protected", side.urn)], f"{side.urn}: {violations}"
+    # What configures a bucket outside a backup component is not the rule's.
+    site = reg(BUCKET, "failover-page", {"bucket": "vibelog-degraded"}, parents=("vibelog:dns:DnsFailover",))
+    policy = reg(
+        BUCKET_POLICY, "failover-page-policy", {"bucket": "vibelog-degraded"}, parents=("vibelog:dns:DnsFailover",)
+    )
+    assert run_rule("backup-rules-protected", [site, policy]) == []
