@@ -115,7 +115,8 @@ def load_settings(
     try:
         settings = StackSettings.model_validate(data, by_alias=True)
     except ValidationError as error:
-        for detail in error.errors(include_input=False):
+        # The input is read only to match an enum member, never at a secret path.
+        for detail in error.errors():
             problems.extend(_problems(stack, detail))
         raise ConfigError(stack, _unique(problems)) from None
     by_key = {var.key: var for var in app_env(settings)}
@@ -194,6 +195,14 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
         message = str(error) if error is not None else detail["msg"]
     elif kind == "missing":
         message = "a secret is required" if secret else "a value is required"
+    elif kind == "literal_error" and not secret and not is_secret_path(path):
+        # The member the value meant ("governance" is GOVERNANCE) before the example: COMPLIANCE, a lock nobody
+        # lifts, is no fix for it.
+        choices = {str(choice).lower(): str(choice) for choice in _literal_choices(path)}
+        given = detail.get("input")
+        meant = closest(given.lower(), choices) if isinstance(given, str) and choices else None
+        example = choices[meant] if meant is not None else _example(path, stack)
+        return [ConfigProblem(path, detail["msg"], _set_command(stack, path, example, secret=False))]
     elif kind == "string_pattern_mismatch":
         # pydantic's message is the raw regex; the field's own description says what it wants in words.
         field = field_at(path)
@@ -205,10 +214,19 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
         ConfigProblem(
             path,
             message,
-            _set_command(stack, path, _example(path, stack), secret=secret),
+            _set_command(stack, path, _example(path, stack), secret=secret, replace=kind != "missing"),
             missing_secret=secret and kind == "missing",
         )
     ]
+
+
+def _literal_choices(path: str) -> tuple[Any, ...]:
+    """The values a Literal field (optionally None) at a config key path allows; () for any other field."""
+    field = field_at(path)
+    annotation = field.annotation if field is not None else None
+    if get_origin(annotation) in (Union, UnionType):
+        annotation = next((arg for arg in get_args(annotation) if arg is not type(None)), None)
+    return get_args(annotation) if get_origin(annotation) is Literal else ()
 
 
 def _join(loc: list[int | str], relative: str) -> str:
@@ -248,16 +266,63 @@ def _path(loc: list[int | str]) -> str:
     return path
 
 
-def _set_command(stack: str, path: str, example: Any, *, secret: bool) -> str:
+def _set_command(
+    stack: str, path: str, example: Any, *, secret: bool, replace: bool = False, leaf: bool = False
+) -> str:
+    nested = "." in path.split(":", 1)[-1] or "[" in path
     flags = " --secret" if secret else ""
-    flags += " --path" if "." in path.split(":", 1)[-1] or "[" in path else ""
+    flags += " --path" if nested else ""
     command = f"pulumi config set --stack {stack}{flags} {shlex.quote(path)}"
     if secret:
         # Without a value argument the CLI prompts for it, which keeps a secret out of the shell's history.
         return command
+    if nested and example is None and not leaf:
+        example = _shape(path)
+    if nested and isinstance(example, (list, dict)) and example and not leaf:
+        # With --path the CLI stores a JSON text as a string ("[...]" is not a list): each item is set at its own
+        # path, after removing the value of the wrong type that would be in the way.
+        leaves = [_set_command(stack, at, value, secret=False, leaf=True) for at, value in _leaves(path, example)]
+        if replace:
+            leaves.insert(0, f"pulumi config rm --stack {stack} --path {shlex.quote(path)}")
+        return ", then ".join(leaves)
     if example is None:
         return f"{command} <value>"
+    if isinstance(example, str) and nested and re.fullmatch(r"-?[0-9]+|true|false", example):
+        command += " --type string"  # with --path, the CLI would store it as a number or a boolean
     return f"{command} {shlex.quote(example if isinstance(example, str) else json.dumps(example))}"
+
+
+def _shape(path: str) -> Any:
+    """A value of the field's shape when it has no example: a list of one item, an object of its required keys."""
+    field = field_at(path)
+    if field is None:
+        return None
+    annotation = field.annotation
+    if get_origin(annotation) in (Union, UnionType):
+        annotation = next((arg for arg in get_args(annotation) if arg is not type(None)), None)
+    if get_origin(annotation) is list:
+        return [None]
+    model = model_of(annotation)
+    if model is None:
+        return None
+    shape: dict[str, Any] = {}
+    for name, sub in model.model_fields.items():
+        if not sub.is_required():
+            continue
+        step = f"{path}.{sub.alias or name}"
+        choices = _literal_choices(step)
+        extra = sub.json_schema_extra if isinstance(sub.json_schema_extra, dict) else {}
+        shape[str(sub.alias or name)] = "<" + "|".join(map(str, choices)) + ">" if choices else extra.get("example")
+    return shape
+
+
+def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
+    """Every scalar in a list or object with its config key path."""
+    if isinstance(value, dict) and value:
+        return [leaf for key, item in value.items() for leaf in _leaves(f"{path}.{key}", item)]
+    if isinstance(value, list) and value:
+        return [leaf for index, item in enumerate(value) for leaf in _leaves(f"{path}[{index}]", item)]
+    return [(path, value)]
 
 
 def _example(path: str, stack: str) -> Any:

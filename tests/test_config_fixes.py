@@ -1,0 +1,58 @@
+"""A problem's fix is a command the Pulumi CLI runs as written and that leaves the key valid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers.stacks import only_problem
+
+
+def test_a_nested_list_of_the_wrong_type_is_fixed_item_by_item() -> None:
+    # `pulumi config set --path K '[...]'` stores the text "[...]" (with --path, only true, false and integers are
+    # parsed), so the fix sets each item by index, after removing the string in the way.
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:backup"]["operators"] = "arn:aws:iam::210987654321:user/alice"
+
+    problem = only_problem("staging", edit)
+    assert problem.path == "vibelog:backup.operators", problem
+    assert problem.fix == (
+        "pulumi config rm --stack staging --path vibelog:backup.operators, then "
+        "pulumi config set --stack staging --path 'vibelog:backup.operators[0]' "
+        "arn:aws:iam::210987654321:user/alice"
+    ), problem
+    assert "'[" not in problem.fix, problem
+
+
+def test_a_nested_object_of_the_wrong_type_is_fixed_key_by_key() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:backup"]["objectLock"] = ["GOVERNANCE", 7]
+
+    problem = only_problem("staging", edit)
+    assert problem.path == "vibelog:backup.objectLock", problem
+    assert "<value>" not in problem.fix, problem
+    assert "pulumi config rm --stack staging --path vibelog:backup.objectLock, then " in problem.fix, problem
+    assert "pulumi config set --stack staging --path vibelog:backup.objectLock.days " in problem.fix, problem
+    assert "pulumi config set --stack staging --path vibelog:backup.objectLock.mode " in problem.fix, problem
+
+
+def test_a_list_without_an_example_is_fixed_by_index() -> None:
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:app"]["targets"] = {"production": True}
+
+    problem = only_problem("staging", edit)
+    assert problem.path == "vibelog:app.targets", problem
+    assert "'vibelog:app.targets[0]'" in problem.fix, problem
+
+
+def test_an_enum_value_in_the_wrong_case_is_fixed_to_the_member_it_meant() -> None:
+    # Suggesting the example (COMPLIANCE, a lock nobody can lift) to a stack that wrote "governance" is a trap.
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:backup"]["objectLock"]["mode"] = "governance"
+
+    problem = only_problem("staging", edit)
+    assert problem.fix == "pulumi config set --stack staging --path vibelog:backup.objectLock.mode GOVERNANCE", problem
+
+
+def test_a_misspelt_enum_value_is_fixed_to_the_member_it_meant() -> None:
+    problem = only_problem("production", lambda c: c["vibelog:monitoring"].__setitem__("level", "Limted"))
+    assert problem.fix == "pulumi config set --stack production --path vibelog:monitoring.level limited", problem
