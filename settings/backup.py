@@ -20,7 +20,13 @@ from settings.base import (
 )
 from settings.github_oidc import OIDC_SUBJECT_PATTERN
 from settings.maintenance import MaintenanceSettings
-from settings.retention import MINUTES_PER_DAY, MINUTES_PER_WEEK, cron_interval_minutes, lifecycle_problems
+from settings.retention import (
+    MINUTES_PER_DAY,
+    MINUTES_PER_WEEK,
+    CronSchedule,
+    cron_interval_minutes,
+    lifecycle_problems,
+)
 
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
@@ -41,7 +47,7 @@ class StorageTransition(ConfigModel):
 class BackupClassSettings(ConfigModel):
     """One class of backups (a key prefix): when the workflow writes it, how long it is kept, where it moves."""
 
-    schedule: str = setting("UTC cron schedule of the workflow that writes this class.", example="0 2 * * *")
+    schedule: CronSchedule = setting("UTC cron schedule of the workflow that writes this class.", example="0 2 * * *")
     retention_days: S3Days = setting("Days a backup of this class is kept before it expires.", example=30)
     transitions: list[StorageTransition] = setting(
         "Storage-class moves, in order; each class's minimum duration is paid before the next move or expiry.",
@@ -197,7 +203,7 @@ class BackupSettings(ConfigModel):
         default=7,
     )
     object_lock: ObjectLockSettings = setting("Default Object Lock retention of the vault's buckets.")
-    restore_test_schedule: str = setting(
+    restore_test_schedule: CronSchedule = setting(
         "UTC cron schedule of the restore-test workflow.", example="0 4 * * 1", default="0 4 * * 1"
     )
     restore_test_max_drop: RestoreDropBound = setting(
@@ -273,7 +279,6 @@ class BackupSettings(ConfigModel):
         floors = self.recovery_objectives.retention_days
         for key, backup in self.classes().items():
             path = config_path(BackupSettings, key)
-            problems += [(f"{path}.schedule", error) for error in _schedule_errors(backup.schedule)]
             moves = [(move.storage_class, move.days) for move in backup.transitions]
             problems += [(f"{path}.transitions", error) for error in lifecycle_problems(backup.retention_days, moves)]
             floor: int = getattr(floors, key)

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from settings.base import ConfigModel, setting
+from settings.retention import CronSchedule
 
 # A table or index as `name` or `schema.name`, in the unquoted lowercase form PostgreSQL folds names to: the job
 # resolves it with to_regclass(), which would fold or reject anything else differently from how it reads here.
@@ -20,7 +21,7 @@ class MaintenanceSettings(ConfigModel):
     """`python -m ops maintain`, weekly after the weekly dump: ANALYZE, REINDEX CONCURRENTLY, expired sessions
     deleted and old audit logs archived, in bounded batches (docs/maintenance.md)."""
 
-    schedule: str = setting(
+    schedule: CronSchedule = setting(
         "UTC cron schedule of the maintenance workflow: weekly, on the weekly dump's day, after that day's dumps.",
         example="0 4 * * 0",
         default="0 4 * * 0",

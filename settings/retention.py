@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 # Days an object is billed for in a class even if it leaves earlier (AWS: "minimum storage duration").
 MINIMUM_DAYS: dict[str, int] = {
@@ -101,3 +104,13 @@ def _number(text: str, low: int, high: int, cron: str) -> int:
     if not text.isdigit() or not low <= int(text) <= high:
         raise ValueError(f"{cron!r}: {text!r} is not a number from {low} to {high}")
     return int(text)
+
+
+def _understood_schedule(cron: str) -> str:
+    cron_interval_minutes(cron)  # ValueError (a config problem at this field) for a schedule it cannot reason about
+    return cron
+
+
+CronSchedule = Annotated[str, AfterValidator(_understood_schedule)]
+"""A UTC cron schedule `cron_interval_minutes` understands, checked at its own field: a typo is reported in the
+same run as any other error of its section, not only once the section's own rules can run."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers.stacks import only_problem
+from tests.helpers.stacks import only_problem, problems_of
 
 
 def test_a_nested_list_of_the_wrong_type_is_fixed_item_by_item() -> None:
@@ -56,3 +56,26 @@ def test_an_enum_value_in_the_wrong_case_is_fixed_to_the_member_it_meant() -> No
 def test_a_misspelt_enum_value_is_fixed_to_the_member_it_meant() -> None:
     problem = only_problem("production", lambda c: c["vibelog:monitoring"].__setitem__("level", "Limted"))
     assert problem.fix == "pulumi config set --stack production --path vibelog:monitoring.level limited", problem
+
+
+def test_a_cron_typo_is_reported_alongside_a_sibling_settings_error() -> None:
+    # The schedules were checked by the backup section's own rule, which pydantic runs only once every field of
+    # the section is valid: the typos surfaced one run later, after the other error was fixed.
+    def edit(config: dict[str, Any]) -> None:
+        backup = config["vibelog:backup"]
+        backup["daily"]["retentionDays"] = "seven"
+        backup["daily"]["schedule"] = "0 2 * *"
+        backup["weekly"]["schedule"] = "0 1 * * 8"
+        backup["restoreTestSchedule"] = "0 4 * 1"
+        backup["maintenance"] = {**backup.get("maintenance", {}), "schedule": "0 25 * * 0"}
+
+    problems = {p.path: p for p in problems_of("staging", edit)}
+    assert sorted(problems) == [
+        "vibelog:backup.daily.retentionDays",
+        "vibelog:backup.daily.schedule",
+        "vibelog:backup.maintenance.schedule",
+        "vibelog:backup.restoreTestSchedule",
+        "vibelog:backup.weekly.schedule",
+    ], problems
+    assert "five-field" in problems["vibelog:backup.daily.schedule"].expected, problems
+    assert problems["vibelog:backup.daily.schedule"].fix.endswith("'0 2 * * *'"), problems
