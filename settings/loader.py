@@ -276,14 +276,15 @@ def _set_command(
     if secret:
         # Without a value argument the CLI prompts for it, which keeps a secret out of the shell's history.
         return command
-    if nested and example is None and not leaf:
-        example = _shape(path)
-    if nested and isinstance(example, (list, dict)) and example and not leaf:
+    shaped = example is None and not leaf
+    if shaped:
+        example = _shape(path, stack)
+    if (nested or shaped) and isinstance(example, (list, dict)) and example and not leaf:
         # With --path the CLI stores a JSON text as a string ("[...]" is not a list): each item is set at its own
         # path, after removing the value of the wrong type that would be in the way.
         leaves = [_set_command(stack, at, value, secret=False, leaf=True) for at, value in _leaves(path, example)]
         if replace:
-            leaves.insert(0, f"pulumi config rm --stack {stack} --path {shlex.quote(path)}")
+            leaves.insert(0, f"pulumi config rm --stack {stack}{' --path' if nested else ''} {shlex.quote(path)}")
         return ", then ".join(leaves)
     if example is None:
         return f"{command} <value>"
@@ -292,7 +293,7 @@ def _set_command(
     return f"{command} {shlex.quote(example if isinstance(example, str) else json.dumps(example))}"
 
 
-def _shape(path: str) -> Any:
+def _shape(path: str, stack: str) -> Any:
     """A value of the field's shape when it has no example: a list of one item, an object of its required keys."""
     field = field_at(path)
     if field is None:
@@ -311,8 +312,7 @@ def _shape(path: str) -> Any:
             continue
         step = f"{path}.{sub.alias or name}"
         choices = _literal_choices(step)
-        extra = sub.json_schema_extra if isinstance(sub.json_schema_extra, dict) else {}
-        shape[str(sub.alias or name)] = "<" + "|".join(map(str, choices)) + ">" if choices else extra.get("example")
+        shape[str(sub.alias or name)] = "<" + "|".join(map(str, choices)) + ">" if choices else _example(step, stack)
     return shape
 
 

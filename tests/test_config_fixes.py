@@ -79,3 +79,11 @@ def test_a_cron_typo_is_reported_alongside_a_sibling_settings_error() -> None:
     ], problems
     assert "five-field" in problems["vibelog:backup.daily.schedule"].expected, problems
     assert problems["vibelog:backup.daily.schedule"].fix.endswith("'0 2 * * *'"), problems
+
+
+def test_a_section_given_as_text_is_fixed_key_by_key() -> None:
+    problem = only_problem("staging", lambda c: c.__setitem__("vibelog:dns", "staging.vibelog.io"))
+    assert problem.path == "vibelog:dns", problem
+    assert problem.fix.startswith("pulumi config rm --stack staging vibelog:dns, then "), problem
+    assert "pulumi config set --stack staging --path vibelog:dns.zone " in problem.fix, problem
+    assert "<value>" not in problem.fix.partition(" vibelog:dns.zone ")[2].split(",")[0], problem
