@@ -312,7 +312,8 @@ def _shape(path: str, stack: str) -> Any:
             continue
         step = f"{path}.{sub.alias or name}"
         choices = _literal_choices(step)
-        shape[str(sub.alias or name)] = "<" + "|".join(map(str, choices)) + ">" if choices else _example(step, stack)
+        example = "<" + "|".join(map(str, choices)) + ">" if choices else _example(step, stack)
+        shape[str(sub.alias or name)] = _shape(step, stack) if example is None else example
     return shape
 
 

@@ -87,3 +87,10 @@ def test_a_section_given_as_text_is_fixed_key_by_key() -> None:
     assert problem.fix.startswith("pulumi config rm --stack staging vibelog:dns, then "), problem
     assert "pulumi config set --stack staging --path vibelog:dns.zone " in problem.fix, problem
     assert "<value>" not in problem.fix.partition(" vibelog:dns.zone ")[2].split(",")[0], problem
+
+
+def test_a_missing_section_is_fixed_with_every_key_it_requires_in_its_shape() -> None:
+    problem = only_problem("staging", lambda c: c.pop("vibelog:app"))
+    assert problem.path == "vibelog:app", problem
+    assert "pulumi config set --stack staging --path 'vibelog:app.targets[0]' <value>" in problem.fix, problem
+    assert "pulumi config rm" not in problem.fix, problem
