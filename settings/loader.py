@@ -174,6 +174,16 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
         if path in RETIRED:
             return [ConfigProblem(path, RETIRED[path], fix)]
         hint = closest(str(loc[-1]), _sibling_names(loc[:-1])) if loc else None
+        secret_home = f"{SECRETS_KEY}.{loc[-1]}" if len(loc) > 1 and not secret else None
+        if hint is None and secret_home is not None and field_at(secret_home) is not None:
+            # A secret set (with --secret, as it should be) at a path nothing reads: the program would say it lacks it.
+            return [
+                ConfigProblem(
+                    path,
+                    f"is not a setting this program knows; the secret of this name is {secret_home}",
+                    f"{fix}, then {_set_command(stack, secret_home, None, secret=True)}",
+                )
+            ]
         return [
             ConfigProblem(
                 path, "is not a setting this program knows" + (f" (did you mean {hint}?)" if hint else ""), fix

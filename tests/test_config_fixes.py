@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers.stacks import only_problem, problems_of
+from tests.helpers.stacks import ciphertext, only_problem, problems_of
 
 
 def test_a_nested_list_of_the_wrong_type_is_fixed_item_by_item() -> None:
@@ -94,3 +94,17 @@ def test_a_missing_section_is_fixed_with_every_key_it_requires_in_its_shape() ->
     assert problem.path == "vibelog:app", problem
     assert "pulumi config set --stack staging --path 'vibelog:app.targets[0]' <value>" in problem.fix, problem
     assert "pulumi config rm" not in problem.fix, problem
+
+
+def test_a_secret_set_at_the_wrong_path_is_moved_under_the_secrets_object() -> None:
+    # `pulumi config set --secret --path vibelog:ci.vercelDeployToken`: encrypted, but where nothing reads it.
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:ci"]["vercelDeployToken"] = {"secure": ciphertext("vercel-token-" + "x" * 24)}
+
+    problem = only_problem("staging", edit)
+    assert problem.path == "vibelog:ci.vercelDeployToken", problem
+    assert "vibelog:secrets.vercelDeployToken" in problem.expected, problem
+    assert problem.fix == (
+        "pulumi config rm --stack staging --path vibelog:ci.vercelDeployToken, then "
+        "pulumi config set --stack staging --secret --path vibelog:secrets.vercelDeployToken"
+    ), problem
