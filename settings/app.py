@@ -60,7 +60,12 @@ class DatabaseSettings(ConfigModel):
 class SupabaseSettings(ConfigModel):
     """The Supabase project (auth, storage, Postgres) of this stack."""
 
-    url: str = setting("Supabase API URL (SUPABASE_URL).", example="https://abcdefghijklmnop.supabase.co")
+    # zod's .url() takes any scheme, supabase-js's createClient only http(s) (validateSupabaseUrl, src/lib/helpers.ts).
+    url: str = setting(
+        "Supabase API URL (SUPABASE_URL), starting with https:// (http:// for a local Supabase).",
+        example="https://abcdefghijklmnop.supabase.co",
+        pattern=r"^https?://",
+    )
 
 
 class MonitoringSettings(ConfigModel):

@@ -108,3 +108,12 @@ def test_a_secret_set_at_the_wrong_path_is_moved_under_the_secrets_object() -> N
         "pulumi config rm --stack staging --path vibelog:ci.vercelDeployToken, then "
         "pulumi config set --stack staging --secret --path vibelog:secrets.vercelDeployToken"
     ), problem
+
+
+def test_a_supabase_url_without_an_http_scheme_is_refused() -> None:
+    # zod's .url() takes any scheme; supabase-js's createClient (validateSupabaseUrl) throws on all but http(s),
+    # so "htps://" would deploy an app that fails on its first request.
+    problem = only_problem("staging", lambda c: c["vibelog:supabase"].__setitem__("url", "htps://x.supabase.co"))
+    assert problem.path == "vibelog:supabase.url", problem
+    assert "https://" in problem.expected, problem
+    assert problem.fix.startswith("pulumi config set --stack staging --path vibelog:supabase.url https://"), problem
