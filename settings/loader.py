@@ -224,7 +224,9 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
         ConfigProblem(
             path,
             message,
-            _set_command(stack, path, _example(path, stack), secret=secret, replace=kind != "missing"),
+            _set_command(
+                stack, path, _example(path, stack), secret=secret, replace=kind != "missing", text=kind == "string_type"
+            ),
             missing_secret=secret and kind == "missing",
         )
     ]
@@ -277,7 +279,14 @@ def _path(loc: list[int | str]) -> str:
 
 
 def _set_command(
-    stack: str, path: str, example: Any, *, secret: bool, replace: bool = False, leaf: bool = False
+    stack: str,
+    path: str,
+    example: Any,
+    *,
+    secret: bool,
+    replace: bool = False,
+    leaf: bool = False,
+    text: bool = False,
 ) -> str:
     nested = "." in path.split(":", 1)[-1] or "[" in path
     flags = " --secret" if secret else ""
@@ -286,9 +295,13 @@ def _set_command(
     if secret:
         # Without a value argument the CLI prompts for it, which keeps a secret out of the shell's history.
         return command
-    shaped = example is None and not leaf
+    shaped = (example is None or not isinstance(example, (list, dict))) and not leaf
     if shaped:
-        example = _shape(path, stack)
+        shape = _shape(path, stack)
+        if example is None:
+            example = shape
+        elif isinstance(shape, list):
+            example = [example]  # an item's example, on a list field (aws:allowedAccountIds)
     if (nested or shaped) and isinstance(example, (list, dict)) and example and not leaf:
         # With --path the CLI stores a JSON text as a string ("[...]" is not a list): each item is set at its own
         # path, after removing the value of the wrong type that would be in the way.
@@ -296,10 +309,11 @@ def _set_command(
         if replace:
             leaves.insert(0, f"pulumi config rm --stack {stack}{' --path' if nested else ''} {shlex.quote(path)}")
         return ", then ".join(leaves)
+    if nested and (text or (isinstance(example, str) and re.fullmatch(r"-?[0-9]+|true|false", example))):
+        # With --path, the CLI would store 120 or true as a number or a boolean.
+        command = f"pulumi config set --stack {stack}{flags} --type string {shlex.quote(path)}"
     if example is None:
         return f"{command} <value>"
-    if isinstance(example, str) and nested and re.fullmatch(r"-?[0-9]+|true|false", example):
-        command += " --type string"  # with --path, the CLI would store it as a number or a boolean
     return f"{command} {shlex.quote(example if isinstance(example, str) else json.dumps(example))}"
 
 

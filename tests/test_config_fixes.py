@@ -117,3 +117,21 @@ def test_a_supabase_url_without_an_http_scheme_is_refused() -> None:
     assert problem.path == "vibelog:supabase.url", problem
     assert "https://" in problem.expected, problem
     assert problem.fix.startswith("pulumi config set --stack staging --path vibelog:supabase.url https://"), problem
+
+
+def test_a_number_where_text_is_expected_is_fixed_with_type_string() -> None:
+    # With --path the CLI stores 120 as a number again; --type string stores the text.
+    problem = only_problem(
+        "staging", lambda c: c["vibelog:ci"]["variables"].__setitem__("SMOKE_TEST_TIMEOUT_SECONDS", 120)
+    )
+    assert problem.fix == (
+        "pulumi config set --stack staging --path --type string vibelog:ci.variables.SMOKE_TEST_TIMEOUT_SECONDS <value>"
+    ), problem
+
+
+def test_a_list_given_as_one_value_at_the_top_level_is_fixed_as_a_list() -> None:
+    problem = only_problem("staging", lambda c: c.__setitem__("aws:allowedAccountIds", "210987654321"))
+    assert problem.fix == (
+        "pulumi config rm --stack staging aws:allowedAccountIds, then "
+        "pulumi config set --stack staging --path --type string 'aws:allowedAccountIds[0]' 123456789012"
+    ), problem
