@@ -43,7 +43,8 @@ class StackSettings(BaseModel):
         alias="vibelog:environment",
     )
     domain: str = setting(
-        "The domain the app is served on (localhost:3000 for development).",
+        "The domain the app is served on: a lowercase host name, optionally with a port, without a scheme or path "
+        "(localhost:3000 for development).",
         example="staging.vibelog.io",
         alias="vibelog:domain",
         pattern=r"^(localhost|127\.0\.0\.1|\[::1\]|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})(:[0-9]{1,5})?$",

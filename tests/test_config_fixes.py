@@ -135,3 +135,10 @@ def test_a_list_given_as_one_value_at_the_top_level_is_fixed_as_a_list() -> None
         "pulumi config rm --stack staging aws:allowedAccountIds, then "
         "pulumi config set --stack staging --path --type string 'aws:allowedAccountIds[0]' 123456789012"
     ), problem
+
+
+def test_a_domain_typo_says_what_form_a_domain_takes() -> None:
+    problem = only_problem("staging", lambda c: c.__setitem__("vibelog:domain", "https://staging.vibelog.io/"))
+    assert problem.path == "vibelog:domain", problem
+    assert "without a scheme or path" in problem.expected, problem
+    assert problem.fix == "pulumi config set --stack staging vibelog:domain staging.vibelog.io", problem
