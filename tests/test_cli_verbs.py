@@ -53,6 +53,13 @@ def test_a_misconfigured_stack_is_exit_1_in_every_verb_that_plans_it(tmp_path: P
         run = run_verb(argv, directory)
         assert run.code == 1, f"{argv}: {run.both}"
         assert "  - vibelog:environment: Input should be 'development', 'staging' or 'production'" in run.err
+    # --json prints only the stacks it planned: nothing at all for the broken one alone (an empty document reads as
+    # a stack without changes), and every other stack beside it.
+    alone = run_verb(["plan", "--json", "--stack", "staging"], directory)
+    assert (alone.code, alone.out) == (1, ""), f"plan --json --stack staging: {alone.both}"
+    every = run_verb(["plan", "--json", "--stack", "all"], directory)
+    assert every.code == 1, every.both
+    assert sorted(json.loads(every.out)["stacks"]) == sorted(set(STACKS) - {"staging"}), every.out
 
 
 def test_compare_reports_every_broken_stack_before_planning_either(tmp_path: Path) -> None:

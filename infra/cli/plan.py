@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
             documents[stack] = {**plan_json(plan, key), "policyViolations": [v.to_json() for v in violations]}
         else:
             print(("\n" if index else "") + plan_text(plan) + "\n\n" + violations_text(violations))
-    if args.json:
-        out = documents[stacks[0]] if len(stacks) == 1 and documents else {"stacks": documents}
+    if args.json and documents:  # a stack that failed has no document: never an empty one, read as no changes
+        out = documents[stacks[0]] if len(stacks) == 1 else {"stacks": documents}
         print(json.dumps(out, indent=2))
     return code
