@@ -71,7 +71,7 @@ class ObjectLockSettings(ConfigModel):
 
     mode: ObjectLockMode = setting(
         "GOVERNANCE (s3:BypassGovernanceRetention can lift it) or COMPLIANCE (nobody can, not even root).",
-        example="COMPLIANCE",
+        example="GOVERNANCE",
     )
     days: int = setting("Days each new backup version is locked.", example=30, ge=1, le=OBJECT_LOCK_DAYS_MAX)
 

@@ -53,6 +53,19 @@ def test_an_enum_value_in_the_wrong_case_is_fixed_to_the_member_it_meant() -> No
     assert problem.fix == "pulumi config set --stack staging --path vibelog:backup.objectLock.mode GOVERNANCE", problem
 
 
+def test_a_lock_mode_that_means_no_member_is_never_fixed_to_the_one_nobody_can_lift() -> None:
+    # A fix followed as written must be undoable: GOVERNANCE can be lifted, COMPLIANCE locks every new backup
+    # version for its days, root included. Production's pack then asks for COMPLIANCE by its own rule.
+    def edit(config: dict[str, Any]) -> None:
+        config["vibelog:backup"]["objectLock"]["mode"] = "LEGAL_HOLD"
+
+    for stack in ("staging", "production"):
+        problem = only_problem(stack, edit)
+        assert problem.fix == f"pulumi config set --stack {stack} --path vibelog:backup.objectLock.mode GOVERNANCE", (
+            problem
+        )
+
+
 def test_a_misspelt_enum_value_is_fixed_to_the_member_it_meant() -> None:
     problem = only_problem("production", lambda c: c["vibelog:monitoring"].__setitem__("level", "Limted"))
     assert problem.fix == "pulumi config set --stack production --path vibelog:monitoring.level limited", problem
