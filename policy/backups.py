@@ -307,9 +307,7 @@ def _for_stack(configured: Any, args: StackValidationArgs, fallback: Any = None)
 
 def _retention_floor(args: StackValidationArgs) -> Callable[[str], int]:
     """The shortest retention a backup may have in this stack, by lifecycle rule id."""
-    configured = MINIMUM_RETENTION_DAYS.read(args)
-    if isinstance(configured, dict):
-        configured = _for_stack(configured, args, 0)
+    configured = _for_stack(MINIMUM_RETENTION_DAYS.read(args), args, 0)
     if isinstance(configured, dict):
         per_rule: dict[str, Any] = configured
         return lambda rule_id: int(per_rule.get(rule_id, per_rule.get("default", 0)) or 0)

@@ -291,7 +291,7 @@ class BackupSettings(ConfigModel):
                     )
                 )
         config = self.config.schedule
-        if not _schedule_errors(config) and (every := cron_interval_minutes(config)) > MINUTES_PER_DAY:
+        if (every := cron_interval_minutes(config)) > MINUTES_PER_DAY:
             problems.append(
                 (
                     config_path(BackupSettings, "config", "schedule"),
@@ -328,7 +328,7 @@ class BackupSettings(ConfigModel):
                 problems.append((f"{objective_key}.recoveryPath", f"the backup vault holds no {data_class} backups"))
                 continue
             schedule = self.classes()[source].schedule
-            if not _schedule_errors(schedule) and (every := cron_interval_minutes(schedule)) > objective.rpo_minutes:
+            if (every := cron_interval_minutes(schedule)) > objective.rpo_minutes:
                 problems.append(
                     (
                         config_path(BackupSettings, source, "schedule"),
@@ -336,16 +336,14 @@ class BackupSettings(ConfigModel):
                         f"at most {objective.rpo_minutes} minutes of {data_class}",
                     )
                 )
-        errors = _schedule_errors(self.restore_test_schedule)
+        # Every schedule is a CronSchedule, checked at its own field before these rules run.
         restore_key = config_path(BackupSettings, "restore_test_schedule")
-        problems += [(restore_key, error) for error in errors]
-        if not errors and cron_interval_minutes(self.restore_test_schedule) > (
-            objectives.restore_test_every_days * MINUTES_PER_DAY
-        ):
+        restore_every = cron_interval_minutes(self.restore_test_schedule)
+        if restore_every > objectives.restore_test_every_days * MINUTES_PER_DAY:
             problems.append(
                 (
                     restore_key,
-                    f"restore tests {cron_interval_minutes(self.restore_test_schedule) // MINUTES_PER_DAY} days apart "
+                    f"restore tests {restore_every // MINUTES_PER_DAY} days apart "
                     f"exceed {config_path(BackupSettings, 'recovery_objectives', 'restore_test_every_days')} "
                     f"({objectives.restore_test_every_days})",
                 )
@@ -358,14 +356,11 @@ class BackupSettings(ConfigModel):
         running pg_dump, ops/maintain.py)."""
         path = config_path(BackupSettings, "maintenance", "schedule")
         cron = self.maintenance.schedule
-        errors = _schedule_errors(cron)
-        if errors:
-            return [(path, error) for error in errors]
         if cron_interval_minutes(cron) != MINUTES_PER_WEEK:
             return [(path, f"{cron!r} is not weekly (`M H * * D`): the reference's maintenance is weekly")]
         weekly = self.weekly.schedule
-        if _schedule_errors(weekly) or cron_interval_minutes(weekly) != MINUTES_PER_WEEK:
-            return []  # reported at the weekly schedule, or a weekly class that is not weekly: no day to follow
+        if cron_interval_minutes(weekly) != MINUTES_PER_WEEK:
+            return []  # a weekly class that is not weekly: no day to follow
         day = cron.split()[4]
         if day != weekly.split()[4]:
             return [(path, f"runs on day {day}, not on the weekly dump's day ({weekly!r})")]
@@ -383,18 +378,8 @@ class BackupSettings(ConfigModel):
 
 
 def _minute_of_day(cron: str) -> int | None:
-    """When a `M H * * *` or `M H * * D` schedule starts in its day; None for any other (or a malformed) one."""
-    if _schedule_errors(cron):
-        return None
+    """When a `M H * * *` or `M H * * D` schedule starts in its day; None for any other one."""
     minute, hour = cron.split()[:2]
     if not (minute.isdigit() and hour.isdigit()):
         return None
     return int(hour) * 60 + int(minute)
-
-
-def _schedule_errors(cron: str) -> list[str]:
-    try:
-        cron_interval_minutes(cron)
-    except ValueError as error:
-        return [str(error)]
-    return []

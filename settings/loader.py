@@ -235,10 +235,15 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
 def _literal_choices(path: str) -> tuple[Any, ...]:
     """The values a Literal field (optionally None) at a config key path allows; () for any other field."""
     field = field_at(path)
-    annotation = field.annotation if field is not None else None
-    if get_origin(annotation) in (Union, UnionType):
-        annotation = next((arg for arg in get_args(annotation) if arg is not type(None)), None)
+    annotation = _without_none(field.annotation) if field is not None else None
     return get_args(annotation) if get_origin(annotation) is Literal else ()
+
+
+def _without_none(annotation: Any) -> Any:
+    """An Optional field's annotation without its None (`X | None` is X); any other as it is."""
+    if get_origin(annotation) in (Union, UnionType):
+        return next((arg for arg in get_args(annotation) if arg is not type(None)), None)
+    return annotation
 
 
 def _join(loc: list[int | str], relative: str) -> str:
@@ -322,9 +327,7 @@ def _shape(path: str, stack: str) -> Any:
     field = field_at(path)
     if field is None:
         return None
-    annotation = field.annotation
-    if get_origin(annotation) in (Union, UnionType):
-        annotation = next((arg for arg in get_args(annotation) if arg is not type(None)), None)
+    annotation = _without_none(field.annotation)
     if get_origin(annotation) is list:
         return [None]
     model = model_of(annotation)

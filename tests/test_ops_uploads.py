@@ -229,6 +229,13 @@ def test_a_target_not_named_by_its_own_bucket_name_is_bad_input(to: str) -> None
         uploads.Location.parse(to)
 
 
+def restore_uploads_env(monkeypatch: pytest.MonkeyPatch, backups: str, live: str) -> None:
+    """The environment `restore-uploads` reads: the upload backups, the live bucket it refuses, their region."""
+    monkeypatch.setenv("BACKUP_UPLOADS_BACKUP_BUCKET", backups)
+    monkeypatch.setenv("BACKUP_UPLOADS_BUCKET", live)
+    monkeypatch.setenv("BACKUP_UPLOADS_REGION", "us-west-2")
+
+
 def test_restore_uploads_into_the_live_bucket_is_refused_before_anything_is_written(
     aws_env: S3Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -236,9 +243,7 @@ def test_restore_uploads_into_the_live_bucket_is_refused_before_anything_is_writ
     storage, backups, live = (aws_env.bucket(locked=False) for _ in range(3))
     s3.put_object(Bucket=storage, Key="user-1/a.webm", Body=b"a")
     uploads.sync(s3, s3, bucket=backups, retention_days=90, storage_buckets=[storage])
-    monkeypatch.setenv("BACKUP_UPLOADS_BACKUP_BUCKET", backups)
-    monkeypatch.setenv("BACKUP_UPLOADS_BUCKET", live)
-    monkeypatch.setenv("BACKUP_UPLOADS_REGION", "us-west-2")
+    restore_uploads_env(monkeypatch, backups, live)
     at = ["--at", vault.now().isoformat()]
 
     assert cli.main(["restore-uploads", *at, "--to", f"s3://{live}/objects/"]) == 1
@@ -260,9 +265,7 @@ def test_restore_uploads_of_a_run_named_on_the_command_line_restores_what_it_lef
     storage, backups, target = (aws_env.bucket(locked=False) for _ in range(3))
     s3.put_object(Bucket=storage, Key="user-1/a.webm", Body=b"a")
     run = uploads.sync(s3, s3, bucket=backups, retention_days=90, storage_buckets=[storage]).manifest_key
-    monkeypatch.setenv("BACKUP_UPLOADS_BACKUP_BUCKET", backups)
-    monkeypatch.setenv("BACKUP_UPLOADS_BUCKET", storage)
-    monkeypatch.setenv("BACKUP_UPLOADS_REGION", "us-west-2")
+    restore_uploads_env(monkeypatch, backups, storage)
     stamp = run.removeprefix(uploads.MANIFESTS_PREFIX)[:16]
 
     code = cli.main(["restore-uploads", "--run", stamp, "--to", f"s3://{target}/restored/"])
