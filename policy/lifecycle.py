@@ -251,8 +251,10 @@ RECORD: tuple[Lifecycle, ...] = (
         "upsert",
         "",
         f"{GITHUB}resource_github_repository_environment.go (environment ForceNew; repository via "
-        "diffRepository when another repository; Create is CreateUpdateEnvironment, a PUT)",
-        gap="the environment is absent for a moment: a deployment job waiting on it fails",
+        "diffRepository when another repository; Create is CreateUpdateEnvironment, a PUT; Delete is "
+        "DeleteEnvironment, and GitHub deletes the environment's secrets and variables with it)",
+        gap="the environment is absent for a moment, with its secrets and variables: a deployment job waiting on it "
+        "fails",
         import_id=ImportId(
             "{repository}:{environment}",
             r"[A-Za-z0-9._-]+:[^:]+",
