@@ -241,9 +241,9 @@ RECORD: tuple[Lifecycle, ...] = (
     # ------------------------------------------------------------------------------------------ GitHub
     # diffRepository (github/util_diff.go) runs only when `repository` changes: it forces replacement when the
     # new name is another repository, and keeps a rename of the same repository in place (a name no repository
-    # has forces nothing: the update then fails on the missing repository). Either way the
-    # key changes with it, so it never replaces under the same key; a repository deleted and re-created under the
-    # same name changes no input at all (the next refresh finds the objects gone).
+    # has forces nothing: the update then fails on the missing repository). Either way the key changes with it, so
+    # it never replaces under the same key; a repository deleted and re-created under the same name changes no
+    # input at all (the next refresh finds the objects gone).
     Lifecycle(
         "github:index/repositoryEnvironment:RepositoryEnvironment",
         frozenset({"environment", "repository"}),
