@@ -126,7 +126,6 @@ class CiEnvironment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CiEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vibelog:ci:CiEnvironment", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         reviewers: list[github.RepositoryEnvironmentReviewerArgsDict] = []
         if args.reviewer_users or args.reviewer_teams:
             reviewers.append({"users": list(args.reviewer_users), "teams": list(args.reviewer_teams)})
@@ -181,8 +180,16 @@ class CiEnvironment(pulumi.ComponentResource):
             # Merges only through a reviewed pull request whose checks passed on the up-to-date branch; nobody,
             # admins included, pushes, force-pushes or deletes. The environments' deployment branch policy
             # (protected branches only) needs this rule: without it, no branch of the repository could deploy.
+            # A live repository's main is usually protected already, and createBranchProtectionRule refuses its
+            # pattern ("Name already protected"), so the rule is adopted (docs/adopting.md). The importer stores
+            # the repository's node id in repository_id (terraform-provider-github resource_github_branch_protection.go
+            # resourceGithubBranchProtectionImport, getRepositoryID) where the program gives its name, and
+            # repository_id is ForceNew: the `up` after the import would replace the rule create-first, and the
+            # create fails on the pattern the old rule still holds. So repositoryId is ignored, and the repository
+            # is in the resource's name instead: another repository is a new rule (created, then the old one
+            # deleted: different keys), never an ignored change. The alias keeps a rule declared before this name.
             return github.BranchProtection(
-                resource_name,
+                f"{resource_name}-{slug(repository)}",
                 repository_id=repository,
                 pattern=rules.branch,
                 enforce_admins=True,
@@ -190,7 +197,9 @@ class CiEnvironment(pulumi.ComponentResource):
                 allows_force_pushes=False,
                 required_status_checks=[{"strict": True, "contexts": list(rules.required_checks)}],
                 required_pull_request_reviews=[{"required_approving_review_count": 1, "dismiss_stale_reviews": True}],
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, ignore_changes=["repositoryId"], aliases=[pulumi.Alias(name=resource_name)]
+                ),
             )
 
         self.branch_protection: github.BranchProtection | None = None

@@ -15,7 +15,9 @@ from policy.urns import type_chain
 
 # Where the verdicts were read (commits of the upstream mirrors this record was last checked against).
 VERCEL = "vercel/terraform-provider-vercel@c8a6711 vercel/"
-GITHUB = "integrations/terraform-provider-github@b6ce8c0 github/"
+# The pinned pulumi-github (6.15.0, pulumi/pulumi-github@e46c2bb) builds its `upstream` submodule at 20728bb, the
+# provider's v6.13.0: the GitHub rows are read there, not at the provider's later main.
+GITHUB = "integrations/terraform-provider-github@20728bb github/"
 # The AWS files were read one at a time: a row names the commit of the file version it was read at (`file.go@commit`).
 AWS = "hashicorp/terraform-provider-aws internal/service/"
 PULUMI_GITHUB = "pulumi/pulumi-github@e46c2bb provider/resources.go"
@@ -69,6 +71,9 @@ class ImportId:
     """The upstream importer that parses it."""
     write_only: str = ""
     """Set when the object's value cannot be read back: what `up` does to the existing one instead of an import."""
+    read_differently: tuple[str, ...] = ()
+    """Inputs the importer stores in another form than the program declares (a repository's node id for its name):
+    the program ignores their changes, or the `up` after the import would replace the object it adopted."""
 
 
 @dataclass(frozen=True)
@@ -235,9 +240,10 @@ RECORD: tuple[Lifecycle, ...] = (
     ),
     # ------------------------------------------------------------------------------------------ GitHub
     # diffRepository (github/util_diff.go) runs only when `repository` changes: it forces replacement when the
-    # new name is another repository (or none), and keeps a rename of the same repository in place. Either way the
-    # key changes with it, so it never replaces under the same key; a repository deleted and re-created under the
-    # same name changes no input at all (the next refresh finds the objects gone).
+    # new name is another repository, and keeps a rename of the same repository in place (a name no repository
+    # has forces nothing: the update then fails on the missing repository). Either way the key changes with it, so
+    # it never replaces under the same key; a repository deleted and re-created under the same name changes no
+    # input at all (the next refresh finds the objects gone).
     Lifecycle(
         "github:index/repositoryEnvironment:RepositoryEnvironment",
         frozenset({"environment", "repository"}),
@@ -245,8 +251,10 @@ RECORD: tuple[Lifecycle, ...] = (
         "upsert",
         "",
         f"{GITHUB}resource_github_repository_environment.go (environment ForceNew; repository via "
-        "diffRepository when another repository; Create is CreateUpdateEnvironment, a PUT)",
-        gap="the environment is absent for a moment: a deployment job waiting on it fails",
+        "diffRepository when another repository; Create is CreateUpdateEnvironment, a PUT; Delete is "
+        "DeleteEnvironment, and GitHub deletes the environment's secrets and variables with it)",
+        gap="the environment is absent for a moment, with its secrets and variables: a deployment job waiting on it "
+        "fails",
         import_id=ImportId(
             "{repository}:{environment}",
             r"[A-Za-z0-9._-]+:[^:]+",
@@ -310,8 +318,19 @@ RECORD: tuple[Lifecycle, ...] = (
         ("repositoryId", "pattern"),
         "fails",
         "",
-        f"{GITHUB}resource_github_branch_protection.go (repository_id ForceNew; pattern updated in place)",
+        f"{GITHUB}resource_github_branch_protection.go (repository_id ForceNew; pattern updated in place; "
+        "resourceGithubBranchProtectionCreate is the createBranchProtectionRule mutation, which GitHub refuses for "
+        "a pattern the repository already protects (Name already protected: integrations/terraform-provider-github"
+        "#1699); Delete is deleteBranchProtectionRule)",
         gap="the branch is unprotected for a moment",
+        import_id=ImportId(
+            "{repositoryId}:{pattern}",
+            r"[A-Za-z0-9._-]+:[^:]+",
+            f"{GITHUB}resource_github_branch_protection.go resourceGithubBranchProtectionImport (<repository>:"
+            "<pattern>, parseID2; it stores the repository's node id in repository_id (getRepositoryID), which the "
+            "program ignores: the name it declares would replace the rule)",
+            read_differently=("repositoryId",),
+        ),
     ),
     # --------------------------------------------------------------------------------------------- AWS
     # pulumi-aws auto-names every input `name` (provider/autonaming.go) and `bucket` (resources.go,

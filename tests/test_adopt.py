@@ -16,7 +16,14 @@ from infra.engine.runtime import Plan, Registration, plan_stack, run_program
 from infra.plans.adopt import InventoryError, adoption, candidates
 from infra.plans.render import plan_json
 from policy.lifecycle import lifecycle
-from policy.type_tokens import ENVIRONMENT_SECRET, HOSTED_ZONE, OIDC_PROVIDER, PROVIDER_PREFIX, RECORD
+from policy.type_tokens import (
+    BRANCH_PROTECTION,
+    ENVIRONMENT_SECRET,
+    HOSTED_ZONE,
+    OIDC_PROVIDER,
+    PROVIDER_PREFIX,
+    RECORD,
+)
 from settings.stacks import STACKS
 from tests.helpers.cli import run_verb
 from tests.helpers.stacks import only_problem, settings_of, stack_config
@@ -25,6 +32,8 @@ SAMPLES = Path(__file__).parent / "adopt"
 KEY = b"a" * 32
 CLOUD_TAGS = {"owner": "set-by-hand"}
 """Tags the existing objects carry: what an import reads back, which the program never declared."""
+NODE_ID = "R_kgDOLq3vVw"
+"""What an importer reads back in place of a name the program declares (a repository's GraphQL node id)."""
 
 
 def sample(stack: str) -> Path:
@@ -131,6 +140,47 @@ def test_the_records_of_an_adopted_zone_are_adopted_with_it() -> None:
     assert ids == {"dns-apex-primary": f"{zone}_vibelog.io_A", "dns-www-primary": f"{zone}_www.vibelog.io_CNAME"}, ids
 
 
+def test_the_protection_of_main_is_adopted_by_repository_and_pattern() -> None:
+    """A live repository's main is protected already, and createBranchProtectionRule refuses a protected pattern
+    (integrations/terraform-provider-github#1699: Name already protected): left out of the inventory, the `up`
+    stops there. The importer parses <repository>:<pattern> (resource_github_branch_protection.go parseID2)."""
+    plan = plan_stack("production")
+    labels = {c.label for c in candidates(plan) if c.registration.type == BRANCH_PROTECTION}
+    assert labels == {"BranchProtection vibelog main", "BranchProtection vibelog-infra main"}, sorted(labels)
+    document = adoption(plan, inventory("production"), _account("production")).document
+    ids = sorted(entry["id"] for entry in document["resources"] if entry["type"] == BRANCH_PROTECTION)
+    assert ids == ["vibelog-infra:main", "vibelog:main"], ids
+
+
+def test_an_adopted_protection_is_not_replaced_for_its_repositorys_node_id() -> None:
+    """The importer stores the repository's node id in repository_id, a ForceNew input the program gives by name:
+    compared, the `up` after the import would replace the rule create-first, and the create fails on the pattern
+    the old rule still holds (or, delete-first, leave main unprotected). The program ignores it; another
+    repository is another resource name, so it is created beside the old one and never an ignored change."""
+    plan = plan_stack("production")
+    adopted = {reg.urn for reg in plan.by_type(BRANCH_PROTECTION)}
+    assert len(adopted) == 2, "production protects both repositories' main"
+    diff = diff_plans(_imported_state(plan, adopted), plan_json(plan, KEY))
+    touched = [f"{c.op} {c.urn}: {[p.path for p in c.properties]}" for c in diff.resources if c.urn in adopted]
+    assert not touched, f"the imported rules' node ids change them: {touched}"
+
+    def move_app(config: dict[str, Any]) -> None:
+        config["vibelog:app"]["repository"] = "vibelog/vibelog-web"
+
+    moved = run_program("production", stack_config("production", move_app))
+    diff = diff_plans(plan_json(plan, KEY), plan_json(moved, KEY))
+    ops = sorted((c.op, c.name) for c in diff.resources if c.type == BRANCH_PROTECTION)
+    assert ops == [("create", "ci-branch-protection-vibelog-web"), ("delete", "ci-branch-protection-vibelog")], ops
+
+
+def test_every_input_an_importer_reads_differently_is_ignored() -> None:
+    for stack in STACKS:
+        for candidate in candidates(plan_stack(stack)):
+            reg = candidate.registration
+            missing = set(candidate.import_id.read_differently) - set(reg.ignore_changes)
+            assert not missing, f"{reg.urn}: the `up` after its import would change {sorted(missing)}"
+
+
 def test_a_record_needs_its_zone_id() -> None:
     with pytest.raises(InventoryError, match="needs the zoneId"):
         adoption(plan_stack("staging"), {"Record staging.vibelog.io A": True}, _account("staging"))
@@ -227,6 +277,9 @@ def _imported_state(plan: Plan, adopted: set[str]) -> dict[str, Any]:
             inputs = {**state.get("inputs", {})}
             if state["type"].startswith("aws:"):
                 inputs["tags"] = CLOUD_TAGS
+            row = lifecycle(state["type"])
+            for name in row.import_id.read_differently if row is not None and row.import_id is not None else ():
+                inputs[name] = NODE_ID
             steps.append({**step, "newState": {**state, "inputs": inputs}})
         elif not state.get("custom", True) or state["type"].startswith(PROVIDER_PREFIX):
             steps.append(step)

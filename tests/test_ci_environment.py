@@ -135,7 +135,7 @@ def test_app_url_variable_comes_from_the_stacks_domain(staging: Plan) -> None:
 def test_only_production_protects_main_with_the_reference_checks(production: Plan, staging: Plan) -> None:
     assert staging.by_type(PROTECTION) == []
     assert production.by_type("github:index/repositoryRuleset:RepositoryRuleset") == []
-    reg = production.one(PROTECTION, "ci-branch-protection")
+    reg = production.one(PROTECTION, "ci-branch-protection-vibelog")
     assert reg.inputs["repositoryId"] == "vibelog", reg.urn
     assert reg.inputs["pattern"] == "main", reg.urn
     assert reg.inputs["enforceAdmins"] is True, reg.urn
@@ -150,7 +150,7 @@ def test_only_production_protects_main_with_the_reference_checks(production: Pla
 def test_production_protects_this_repositorys_main_too(production: Plan) -> None:
     # The infra environments deploy from protected branches only: without this rule nothing could deploy.
     (app, infra) = sorted(production.by_type(PROTECTION), key=lambda reg: reg.name)
-    assert (app.name, infra.name) == ("ci-branch-protection", "ci-infra-branch-protection")
+    assert (app.name, infra.name) == ("ci-branch-protection-vibelog", "ci-infra-branch-protection-vibelog-infra")
     assert infra.inputs["repositoryId"] == "vibelog-infra", infra.urn
     assert infra.inputs["pattern"] == "main", infra.urn
     assert infra.inputs["enforceAdmins"] is True, infra.urn

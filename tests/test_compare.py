@@ -16,7 +16,9 @@ def test_staging_to_production_shows_flags_config_and_resources_in_one_only() ->
     assert ("vibelog:domain", "staging.vibelog.io", "vibelog.io") in [(c.path, c.old, c.new) for c in result.config]
     only_production = {c.name for c in result.resources if c.op == "create"}
     assert {"web-domain-vibelog-io", "web-domain-www-vibelog-io", "web-env-posthog-key"} <= only_production
-    assert {"dns-primary-health", "dns-apex-secondary", "ci-branch-protection"} <= only_production, "failover, rules"
+    assert {"dns-primary-health", "dns-apex-secondary", "ci-branch-protection-vibelog"} <= only_production, (
+        "failover, rules"
+    )
     only_staging = {c.name for c in result.resources if c.op == "delete"}
     assert "web-domain-staging-vibelog-io" in only_staging
     assert not {name for name in only_staging if name.startswith(("flags-", "web-env-"))}, only_staging

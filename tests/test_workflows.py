@@ -256,7 +256,9 @@ def check_names(job: dict[str, Any], job_id: str) -> list[str]:
 def test_this_repositorys_main_requires_every_gate_job(production: Plan) -> None:
     workflow = load(WORKFLOWS / "pull-request.yml")
     gate = [check for job_id, job in workflow["jobs"].items() for check in check_names(job, job_id)]
-    protection = production.one("github:index/branchProtection:BranchProtection", "ci-infra-branch-protection")
+    protection = production.one(
+        "github:index/branchProtection:BranchProtection", "ci-infra-branch-protection-vibelog-infra"
+    )
     assert protection.inputs["pattern"] == INFRA_MAIN_BRANCH, protection.urn
     assert protection.inputs["requiredStatusChecks"] == [{"strict": True, "contexts": gate}], protection.urn
 
