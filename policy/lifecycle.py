@@ -104,6 +104,10 @@ class Lifecycle:
     """Read in the provider source for this record; False: carried from an earlier record, not re-read."""
     import_id: ImportId | None = None
     """How an existing object is adopted (`python -m infra adopt`); None: the program always creates it."""
+    computed: frozenset[str] = frozenset()
+    """Optional inputs the provider fills in when the program leaves them out (Optional and Computed: a Vercel
+    object's team_id, from the provider's team). Left out, the state keeps its value: one the state holds and the
+    program does not declare (an importer reads it) neither changes nor replaces the object."""
 
     def key_triggers(self, inputs: Iterable[str]) -> list[str]:
         """The declared inputs whose change replaces the resource and keeps its natural key."""
@@ -121,12 +125,14 @@ class Lifecycle:
         return ""
 
 
+_VERCEL_TEAM = frozenset({"teamId"})
 _BUCKET_SIDE_GAP = "the bucket has none of this configuration for a moment (S3 defaults apply)"
 
 RECORD: tuple[Lifecycle, ...] = (
     # ------------------------------------------------------------------------------------------ Vercel
     # Plugin-framework resources: the bridge's PF Diff only honours ResourceInfo.DeleteBeforeReplace, and
-    # pulumiverse/pulumi-vercel provider/resources.go sets it for none (it only calls SetAutonaming).
+    # pulumiverse/pulumi-vercel provider/resources.go sets it for none (it only calls SetAutonaming). Each one's
+    # team_id is Optional and Computed (the provider's team when left out; the program names it on the provider only).
     Lifecycle(
         "vercel:index/project:Project",
         frozenset({"teamId"}),
@@ -142,6 +148,7 @@ RECORD: tuple[Lifecycle, ...] = (
             f'{VERCEL}resource_project.go projectResource.ImportState ("team_id/project_id" or "project_id": the '
             "provider's team when the team is left out)",
         ),
+        computed=_VERCEL_TEAM,
     ),
     Lifecycle(
         "vercel:index/projectDomain:ProjectDomain",
@@ -156,6 +163,7 @@ RECORD: tuple[Lifecycle, ...] = (
             r"prj_[A-Za-z0-9]+/[a-z0-9.-]+",
             f'{VERCEL}resource_project_domain.go projectDomainResource.ImportState ("project_id/domain")',
         ),
+        computed=_VERCEL_TEAM,
     ),
     Lifecycle(
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
@@ -173,6 +181,7 @@ RECORD: tuple[Lifecycle, ...] = (
             '("project_id/env_id"; a sensitive value is not read back: the next `up` writes the stack\'s value; '
             "sensitive is read from the variable's type, so a secret stored as encrypted is replaced by that `up`)",
         ),
+        computed=_VERCEL_TEAM,
     ),
     Lifecycle(
         "vercel:index/edgeConfig:EdgeConfig",
@@ -180,9 +189,19 @@ RECORD: tuple[Lifecycle, ...] = (
         ("teamId", "name"),
         "fails",
         "",
-        f"{VERCEL}resource_edge_config.go (team_id RequiresReplaceIfConfigured; name updated in place)",
-        # Not data: every item in the store is declared by the program from the stack config (flags and runbook
-        # switches), so the `up` that replaces the store fills the new one; the policy never required protection.
+        f"{VERCEL}resource_edge_config.go (team_id RequiresReplaceIfConfigured; name updated in place by Update, "
+        "client/edge_config.go UpdateEdgeConfig: a PUT of the slug; Create is CreateEdgeConfig, a POST)",
+        # Not data the program cannot write again: it declares every flag and runbook switch the app reads, from the
+        # stack config, so the `up` that replaces the store fills the new one; the policy never required protection.
+        # An adopted store may also hold keys set by hand that nothing declares: they stay while the store does.
+        computed=_VERCEL_TEAM,
+        import_id=ImportId(
+            "{@edgeConfigId}",
+            r"ecfg_[A-Za-z0-9]+",
+            f'{VERCEL}resource_edge_config.go edgeConfigResource.ImportState ("team_id/edge_config_id" or '
+            '"edge_config_id", splitInto1Or2: the provider\'s team when the team is left out; responseToEdgeConfig '
+            "reads the slug into name, which the `up` renames in place, and the owner into team_id)",
+        ),
     ),
     Lifecycle(
         "vercel:index/edgeConfigItem:EdgeConfigItem",
@@ -201,6 +220,7 @@ RECORD: tuple[Lifecycle, ...] = (
                 f"{VERCEL}resource_edge_config_item.go parseRawToState (a JSON string is read into value)",
             ),
         ),
+        computed=_VERCEL_TEAM,
     ),
     Lifecycle(
         "vercel:index/edgeConfigToken:EdgeConfigToken",
@@ -209,6 +229,7 @@ RECORD: tuple[Lifecycle, ...] = (
         "new-id",
         "",
         f"{VERCEL}resource_edge_config_token.go (label, edge_config_id RequiresReplace; a new token each time)",
+        computed=_VERCEL_TEAM,
     ),
     # ------------------------------------------------------------------------------------------ random
     # pulumi/pulumi-random provider/resources.go: random_password's ResourceInfo sets only its token (no
@@ -865,6 +886,12 @@ def forces_replacement(type_: str, path: str, replace_on_changes: tuple[str, ...
     package = type_.split(":", 1)[0]
     rules = (row.replace_on if row else frozenset()) | REPLACE_ON_PACKAGE.get(package, frozenset())
     return any(rule == "*" or _covers(rule, path) or _covers(path, rule) for rule in (*rules, *replace_on_changes))
+
+
+def kept_when_left_out(type_: str, path: str) -> bool:
+    """Whether the input at `path`, held by the state and left out by the program, keeps its value (no change)."""
+    row = LIFECYCLE.get(type_)
+    return row is not None and any(_covers(name, path) for name in row.computed)
 
 
 def holds_data(type_: str, urn: str = "", protect: bool = False, retain_on_delete: bool = False) -> bool:

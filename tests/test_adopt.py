@@ -18,6 +18,9 @@ from infra.plans.render import plan_json
 from policy.lifecycle import lifecycle
 from policy.type_tokens import (
     BRANCH_PROTECTION,
+    EDGE_CONFIG,
+    EDGE_CONFIG_ITEM,
+    EDGE_CONFIG_TOKEN,
     ENVIRONMENT_SECRET,
     HOSTED_ZONE,
     OIDC_PROVIDER,
@@ -34,6 +37,8 @@ CLOUD_TAGS = {"owner": "set-by-hand"}
 """Tags the existing objects carry: what an import reads back, which the program never declared."""
 NODE_ID = "R_kgDOLq3vVw"
 """What an importer reads back in place of a name the program declares (a repository's GraphQL node id)."""
+TEAM_ID = "team_k2Vd8xQp4LmN7rTs0wYb3cHj"
+"""What an importer reads into an input the program leaves to the provider (a Vercel object's team_id: its owner)."""
 
 
 def sample(stack: str) -> Path:
@@ -122,6 +127,8 @@ def test_the_ids_are_the_importers_formats() -> None:
     assert ids["ProjectDomain"].startswith(f"{project}/"), ids
     assert re.fullmatch(rf"{project}/[A-Za-z0-9]+", ids["ProjectEnvironmentVariable"]), ids
     assert ids["Schedule"] == "PVIB0P1", f"the schedule that paged first is adopted by its id: {ids}"
+    store = inventory("production")["EdgeConfig vibelog-flags"]
+    assert ids["EdgeConfig"] == store, f"the store is imported by its id alone, in the provider's team: {ids}"
 
 
 def test_the_records_of_an_adopted_zone_are_adopted_with_it() -> None:
@@ -181,6 +188,39 @@ def test_every_input_an_importer_reads_differently_is_ignored() -> None:
             assert not missing, f"{reg.urn}: the `up` after its import would change {sorted(missing)}"
 
 
+def test_the_edge_config_store_the_app_reads_is_adopted_not_created_again() -> None:
+    """The app reads its flags from a store that exists (EDGE_CONFIG is its connection string). Not adopted, the
+    first `up` creates a second store, moves EDGE_CONFIG to it and leaves the flags set by hand behind. Adopted, the
+    import reads the store's slug into `name` and its owner into `team_id` (resource_edge_config.go
+    responseToEdgeConfig): a slug set by hand is renamed in place, and team_id, RequiresReplaceIfConfigured and
+    never configured (the program names the team on the provider), keeps the state's value."""
+    plan = plan_stack("production")
+    (candidate,) = [c for c in candidates(plan) if c.registration.type == EDGE_CONFIG]
+    assert candidate.label == "EdgeConfig vibelog-flags", candidate.label
+    store = candidate.registration.urn
+    result = adoption(plan, inventory("production"), _account("production"))
+    (entry,) = [entry for entry in result.document["resources"] if entry["type"] == EDGE_CONFIG]
+    assert entry["id"] == "ecfg_4sxk0n2p7qv9w3mdy8ha1tjc6bre", f"{store}: {entry}"
+    assert {"type": "vibelog:flags:FeatureFlags", "name": "flags", "component": True} in result.document["resources"], (
+        f"{store}: its component is in the import file"
+    )
+
+    imported = _imported_state(plan, {c.registration.urn for c in result.adopted})
+    for step in imported["steps"]:
+        if step["newState"]["urn"] == store:
+            step["newState"]["inputs"]["name"] = "flags"  # the slug it was given by hand
+    diff = diff_plans(imported, plan_json(plan, KEY))
+    (change,) = [c for c in diff.resources if c.urn == store]
+    assert (change.op, [p.path for p in change.properties]) == ("update", ["name"]), (
+        f"{store}: the `up` after the import renames it in place, nothing else: {change}"
+    )
+    assert not [c.urn for c in diff.resources if c.type == EDGE_CONFIG and c.op in {"create", "replace"}], (
+        f"{store}: no second store"
+    )
+    created = {c.type for c in diff.resources if c.op == "create"}
+    assert {EDGE_CONFIG_ITEM, EDGE_CONFIG_TOKEN} <= created, "the declared items are upserted, a read token is made"
+
+
 def test_a_record_needs_its_zone_id() -> None:
     with pytest.raises(InventoryError, match="needs the zoneId"):
         adoption(plan_stack("staging"), {"Record staging.vibelog.io A": True}, _account("staging"))
@@ -237,6 +277,8 @@ def test_without_an_inventory_the_verb_prints_one_to_fill_in() -> None:
         ("Zone staging.vibelog.io: true\n", "its zoneId"),
         ("ProjectDomain staging.vibelog.io: true\n", "needs the projectId"),
         ("Project vibelog-staging: prj_1/../../x\n", "is not an id of this type"),
+        ("EdgeConfig vibelog-staging-flags: prj_1\n", "is not an id of this type"),
+        ("EdgeConfig vibelog-staging-flags: true\n", "its edgeConfigId"),
         ("- a list\n", "must map each resource's label"),
         ("Project vibelog-staging: [unclosed\n", "not valid YAML"),
     ],
@@ -280,6 +322,8 @@ def _imported_state(plan: Plan, adopted: set[str]) -> dict[str, Any]:
             row = lifecycle(state["type"])
             for name in row.import_id.read_differently if row is not None and row.import_id is not None else ():
                 inputs[name] = NODE_ID
+            for name in row.computed if row is not None else ():
+                inputs.setdefault(name, TEAM_ID)
             steps.append({**step, "newState": {**state, "inputs": inputs}})
         elif not state.get("custom", True) or state["type"].startswith(PROVIDER_PREFIX):
             steps.append(step)

@@ -165,3 +165,20 @@ def _step(inputs: dict[str, object]) -> dict[str, Any]:
         "urn": urn,
         "newState": {"urn": urn, "type": "vercel:index/edgeConfigToken:EdgeConfigToken", "inputs": inputs},
     }
+
+
+def test_a_team_the_program_leaves_to_the_provider_changes_nothing() -> None:
+    """vercel/resource_edge_config.go: team_id is Optional and Computed (RequiresReplaceIfConfigured,
+    UseNonNullStateForUnknown). The program names the team on the provider only, so a team_id the state holds (an
+    import reads it) is kept by the plan; a team_id given and changed replaces the store."""
+    urn = "urn:pulumi:s::vibelog::vercel:index/edgeConfig:EdgeConfig::flags-store"
+
+    def document(inputs: dict[str, object]) -> dict[str, Any]:
+        state = {"urn": urn, "type": "vercel:index/edgeConfig:EdgeConfig", "inputs": inputs}
+        return {"stack": "s", "steps": [{"urn": urn, "newState": state}]}
+
+    imported = document({"name": "vibelog-flags", "teamId": "team_a"})
+    kept = diff_plans(imported, document({"name": "vibelog-flags"}))
+    assert not kept.resources, f"{urn}: {kept.resources}"
+    (moved,) = diff_plans(imported, document({"name": "vibelog-flags", "teamId": "team_b"})).resources
+    assert (moved.op, moved.replace_reasons) == ("replace", ["teamId"]), f"{urn}: {moved}"

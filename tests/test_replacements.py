@@ -116,7 +116,8 @@ def _sdk_inputs(type_: str) -> dict[str, bool]:
 @pytest.mark.parametrize("row", RECORD, ids=lambda row: row.type.rsplit(":", 1)[-1])
 def test_every_row_names_inputs_of_the_installed_sdk(row: Any) -> None:
     inputs = _sdk_inputs(row.type)
-    named = {*row.replace_on, *row.natural_key, *(rule.sent for rule in row.read_back)} | ({row.autonamed} - {""})
+    named = {*row.replace_on, *row.natural_key, *row.computed, *(rule.sent for rule in row.read_back)}
+    named |= {row.autonamed} - {""}
     unknown = sorted(name for name in named if re.split(r"[.\[]", name)[0] not in inputs)
     assert not unknown, f"{row.type}: {unknown} are no inputs of the installed SDK (inputs: {sorted(inputs)})"
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from infra.plans.plan_format import SECRET_TEXT, UNKNOWN_TEXT
 from policy.collisions import collisions
-from policy.lifecycle import Order, forces_replacement, holds_data, replacement_order
+from policy.lifecycle import Order, forces_replacement, holds_data, kept_when_left_out, replacement_order
 from policy.type_tokens import STACK
 
 OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "provider")
@@ -362,6 +362,7 @@ def _resource_change(old: Step, new: Step, counter: _Counter, replacements: bool
             new_prints=new.get("secretFingerprints", {}),
         )
         if not any(change.path == rule or change.path.startswith((f"{rule}.", f"{rule}[")) for rule in ignored)
+        and not (change.new is MISSING and kept_when_left_out(type_, change.path))
     ]
     options = [
         PropertyChange(option, old.get(option, MISSING), new.get(option, MISSING))
