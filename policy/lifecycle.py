@@ -132,7 +132,9 @@ RECORD: tuple[Lifecycle, ...] = (
     # ------------------------------------------------------------------------------------------ Vercel
     # Plugin-framework resources: the bridge's PF Diff only honours ResourceInfo.DeleteBeforeReplace, and
     # pulumiverse/pulumi-vercel provider/resources.go sets it for none (it only calls SetAutonaming). Each one's
-    # team_id is Optional and Computed (the provider's team when left out; the program names it on the provider only).
+    # team_id is Optional and Computed (the provider's team when left out; the program names it on the provider only),
+    # and the PF Diff plans from the prior state, not the old inputs (pulumi/pulumi-terraform-bridge@012ed3f
+    # pkg/pf/tfbridge/provider_diff.go DiffWithContext): a team_id an import reads is kept, never a replacement.
     Lifecycle(
         "vercel:index/project:Project",
         frozenset({"teamId"}),
