@@ -70,7 +70,14 @@ class FeatureFlags(pulumi.ComponentResource):
         super().__init__("vibelog:flags:FeatureFlags", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.store = vercel.EdgeConfig(f"{name}-store", name=args.store_name, opts=child)
+        # Protected: every running deployment reads this store by id (EDGE_CONFIG), and reads throw once it is
+        # deleted, until a redeploy with a new one; an adopted store also holds keys set by hand that nothing here
+        # declares (docs/adopting.md). A rename in code or a `destroy` must not delete it on the way.
+        self.store = vercel.EdgeConfig(
+            f"{name}-store",
+            name=args.store_name,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
         items: dict[str, Any] = {key: {"rolloutPercent": percent} for key, percent in args.flags.items()}
         items.update(args.switches)
         # vercel/terraform-provider-vercel vercel/resource_edge_config_item.go: an item has no Update (every input is

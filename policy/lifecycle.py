@@ -195,7 +195,8 @@ RECORD: tuple[Lifecycle, ...] = (
         "client/edge_config.go UpdateEdgeConfig: a PUT of the slug; Create is CreateEdgeConfig, a POST)",
         # Not data the program cannot write again: it declares every flag and runbook switch the app reads, from the
         # stack config, so the `up` that replaces the store fills the new one; the policy never required protection.
-        # An adopted store may also hold keys set by hand that nothing declares: they stay while the store does.
+        # An adopted store may also hold keys set by hand that nothing declares: they stay while the store does,
+        # and the program protects it (components/feature_flags.py): running deployments read it by id.
         computed=_VERCEL_TEAM,
         import_id=ImportId(
             "{@edgeConfigId}",

@@ -37,6 +37,14 @@ def test_each_flag_is_an_item_of_the_stacks_own_store() -> None:
         assert reg.property_dependencies["edgeConfigId"] == (store.urn,), f"{reg.urn} is not in {store.urn}"
 
 
+def test_the_store_running_deployments_read_is_protected() -> None:
+    """Every running deployment reads the store by id, and an adopted one holds keys nothing declares: a rename in
+    code or a destroy must stop at it, not delete it."""
+    for stack in ("development", "staging", "production"):
+        store = flags_plan(stack).one(STORE, "flags-store")
+        assert store.protect, f"{stack}: {store.urn} is not protected"
+
+
 def test_the_reference_flags_per_stack() -> None:
     assert items(flags_plan("staging")) == {
         "NEW_EDITOR": {"rolloutPercent": 100},
