@@ -249,6 +249,8 @@ class DeployScope:
             passable_roles=tuple(passable),
             attachable_policy_arns=(READ_ONLY_POLICY_ARN,) if owns else (),
             zone_arn=zone_arn,
+            # Also with no on-call topic (a stack with vibelog:incident): the `up` that stops declaring one deletes
+            # it, after this role's policy has been updated.
             topic_names=(oncall_topic_name(dns.zone_name),) if dns is not None and failover is not None else (),
             alarm_names=(
                 alarm_name(failover.health_check.fqdn),

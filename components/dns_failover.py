@@ -369,12 +369,17 @@ class DnsFailover(pulumi.ComponentResource):
             self.routing_health_check = self._metric_checks(name, check.fqdn, failover, failover.triggers, on_global)
             self.health_checks.append((f"{check.fqdn} HTTPS and triggers", self.routing_health_check))
 
-        # The on-call topic and the alarm: HealthCheckStatus exists only in us-east-1, so both live there.
-        self.topic = aws.sns.Topic(f"{name}-oncall", name=oncall_topic_name(args.zone_name), opts=on_global)
-        self.subscriptions = [
-            subscribe(f"{name}-oncall", self.topic.arn, index, subscriber, on_global)
-            for index, subscriber in enumerate(failover.subscribers)
-        ]
+        # The on-call topic and the alarm: HealthCheckStatus exists only in us-east-1, so both live there. A stack
+        # whose alarm notifies the incident P0 topic has no subscriber of its own (settings/stack.py): no topic.
+        actions: list[pulumi.Input[str]] = list(failover.notify)
+        self.subscriptions: list[aws.sns.TopicSubscription] = []
+        if failover.subscribers:
+            self.topic = aws.sns.Topic(f"{name}-oncall", name=oncall_topic_name(args.zone_name), opts=on_global)
+            self.subscriptions = [
+                subscribe(f"{name}-oncall", self.topic.arn, index, subscriber, on_global)
+                for index, subscriber in enumerate(failover.subscribers)
+            ]
+            actions.insert(0, self.topic.arn)
         self.alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-primary-unhealthy",
             name=alarm_name(check.fqdn),
@@ -392,8 +397,8 @@ class DnsFailover(pulumi.ComponentResource):
             threshold=1,
             # No data means Route 53 stopped reporting: treat it as the outage it most likely is.
             treat_missing_data="breaching",
-            alarm_actions=[self.topic.arn, *failover.notify],
-            ok_actions=[self.topic.arn, *failover.notify],
+            alarm_actions=actions,
+            ok_actions=actions,
             opts=on_global,
         )
         self.alarms.append(self.alarm)

@@ -101,7 +101,7 @@ RUN_ENV = (
     ),
 )
 # `<schedule>/<stamp>-<run>.dump`; keys written before runs were named have no `-<run>` and are read all the same.
-DUMP_KEY = re.compile(r"(?P<schedule>[a-z]+)/(?P<stamp>[0-9]{8}T[0-9]{6}Z)(?:-(?P<run>[0-9a-z-]+))?\.dump")
+DUMP_KEY = re.compile(r"(?P<schedule>[a-z]+(?:-[a-z]+)*)/(?P<stamp>[0-9]{8}T[0-9]{6}Z)(?:-(?P<run>[0-9a-z-]+))?\.dump")
 
 
 def run_id() -> str:

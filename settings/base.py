@@ -88,11 +88,18 @@ class CrossFieldError(ValueError):
     rules name its keys without knowing where the stack file holds the section.
     """
 
-    def __init__(self, problems: list[tuple[str, str]], missing_secrets: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[tuple[str, str]],
+        missing_secrets: list[str] | None = None,
+        removals: list[str] | None = None,
+    ) -> None:
         super().__init__("; ".join(message for _, message in problems))
         self.problems = problems
         self.missing_secrets = frozenset(missing_secrets or ())
         """Paths among the problems that are only a required secret not set yet (the offline plan stands in)."""
+        self.removals = frozenset(removals or ())
+        """Paths among the problems whose fix is removing the value there, not setting another."""
 
 
 def model_of(annotation: Any) -> type[BaseModel] | None:

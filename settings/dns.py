@@ -183,7 +183,10 @@ class DnsSettings(ConfigModel):
     )
     health_check: HealthCheckSettings = setting("The origin's health check.", default_factory=HealthCheckSettings)
     alerts: list[AlertSubscriber] = setting(
-        "Who the health-check alarm notifies: the reference's P0 channels.", default_factory=list
+        "Who the health-check alarm notifies: the reference's P0 channels, on a stack without vibelog:incident. With "
+        "it, the alarm notifies the incident P0 topic, which reaches them already: no channel of P0 may be repeated "
+        "here (PagerDuty would be paged twice, once outside its escalation policy).",
+        default_factory=list,
     )
     force_failover: bool = setting(
         "Runbook switch: send traffic to the degraded-mode page now (inverts the health check); false to undo.",
@@ -213,15 +216,6 @@ class DnsSettings(ConfigModel):
             problems.append(
                 (config_path(DnsSettings, "degraded_region"), "failover needs the region of the degraded-mode page")
             )
-        if self.failover:
-            missing = [channel for channel in P0_CHANNELS if channel not in {a.channel for a in self.alerts}]
-            if missing:
-                problems.append(
-                    (
-                        config_path(DnsSettings, "alerts"),
-                        f"failover is a P0 event; the reference notifies {', '.join(missing)} too",
-                    )
-                )
         seen: set[str] = set()
         for index, delegation in enumerate(self.delegations):
             if not delegation.name.endswith(f".{self.zone}"):

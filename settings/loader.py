@@ -196,7 +196,9 @@ def _problems(stack: str, detail: ErrorDetails) -> list[ConfigProblem]:
                 ConfigProblem(
                     source,
                     message,
-                    _set_command(stack, source, _example(source, stack), secret=source.startswith(SECRETS_KEY)),
+                    f"pulumi config rm --stack {stack} --path {shlex.quote(source)}"
+                    if relative in error.removals
+                    else _set_command(stack, source, _example(source, stack), secret=source.startswith(SECRETS_KEY)),
                     missing_secret=relative in error.missing_secrets,
                 )
                 for relative, message in error.problems

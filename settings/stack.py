@@ -16,7 +16,7 @@ from settings.app import AppSettings, DatabaseSettings, Environment, MonitoringS
 from settings.backup import CONFIG_BACKUP_ENVIRONMENT_SUFFIX, BackupSettings
 from settings.base import ACCOUNT_ID_PATTERN, LOCAL_HOSTS, AwsRegion, CrossFieldError, config_path, setting
 from settings.ci import CI_SECRET_FIELDS, DEFAULT_INFRA_REPOSITORY, CiRepositories, CiSettings, GithubRepositorySettings
-from settings.dns import DnsSettings
+from settings.dns import P0_CHANNELS, DnsSettings
 from settings.github_oidc import GithubRepository, oidc_subject
 from settings.github_plans import FEATURE_NAMES, Feature, features, plans_with
 from settings.incident import IncidentSettings
@@ -360,9 +360,32 @@ class StackSettings(BaseModel):
                     f"the degraded-mode page must live in another region than {key('aws_region')}",
                 )
             )
-        if problems:
-            raise CrossFieldError(problems)
+        repeated = self._failover_alert_problems(self.dns) if self.dns.failover else []
+        if problems or repeated:
+            raise CrossFieldError(problems + repeated, removals=[path for path, _ in repeated if "[" in path])
         return self
+
+    def _failover_alert_problems(self, dns: DnsSettings) -> list[tuple[str, str]]:
+        """A failover is a P0 event, heard once on each of the reference's P0 channels: through the on-call topic
+        of vibelog:dns.alerts, or, on a stack with vibelog:incident, through the P0 topic the alarm also notifies."""
+        if self.incident is None:
+            heard = {alert.channel for alert in dns.alerts}
+            missing = [channel for channel in P0_CHANNELS if channel not in heard]
+            if not missing:
+                return []
+            return [(key("dns", "alerts"), f"failover is a P0 event; the reference notifies {', '.join(missing)} too")]
+        # PagerDuty's e-mail integration here would page outside the declared service's escalation policy, and twice.
+        # Last entry first, so the fixes, run in the order printed, each remove the entry they name.
+        reached = self.incident.sns_channels("P0")
+        return [
+            (
+                key("dns", "alerts", index),
+                f"the failover alarm notifies {key('incident')}'s P0 topic, which reaches {alert.channel} already: "
+                "remove this entry (it would hear of every failover twice)",
+            )
+            for index, alert in reversed(list(enumerate(dns.alerts)))
+            if alert.channel in reached
+        ]
 
     @model_validator(mode="after")
     def _incident_rules(self) -> StackSettings:

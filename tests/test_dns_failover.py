@@ -136,10 +136,9 @@ def test_primaries_point_at_vercel_and_secondaries_at_the_degraded_page(producti
     assert 0 < www_secondary.inputs["ttl"] <= 60, www_secondary.urn
 
 
-def test_the_alarm_watches_the_primary_check_in_us_east_1_and_notifies_the_p0_channels(production: Plan) -> None:
+def test_the_alarm_watches_the_primary_check_in_us_east_1(production: Plan) -> None:
     check = production.one(HEALTH_CHECK, "dns-primary-calculated-health")
     alarm = production.one(ALARM, "dns-primary-unhealthy")
-    topic = production.one(TOPIC, "dns-oncall")
     inputs = alarm.inputs
     assert (inputs["namespace"], inputs["metricName"]) == ("AWS/Route53", "HealthCheckStatus"), alarm.urn
     assert set(inputs["dimensions"]) == {"HealthCheckId"}, alarm.urn
@@ -149,15 +148,48 @@ def test_the_alarm_watches_the_primary_check_in_us_east_1_and_notifies_the_p0_ch
         1,
         "Minimum",
     ), alarm.urn
-    assert alarm.property_dependencies["alarmActions"] == (topic.urn,), alarm.urn
     assert region_of(production, alarm) == "us-east-1", f"{alarm.urn}: Route 53 metrics exist only in us-east-1"
-    assert region_of(production, topic) == "us-east-1", topic.urn
     assert region_of(production, check) == "us-east-1", check.urn
-    subscriptions = production.by_type(SUBSCRIPTION)
+    # Production's alarm reaches the P0 channels through vibelog:incident's P0 topic (tests/test_incident_response.py).
+    assert production.by_type(TOPIC) == [], "production's P0 topic reaches the P0 channels: no on-call topic"
+
+
+# A stack with failover and without vibelog:incident: its on-call topic reaches the reference's P0 channels.
+P0_ALERTS = [
+    {"channel": "pagerduty", "protocol": "email", "endpoint": "vibelog-p0@vibelog.pagerduty.com"},
+    {"channel": "slack_alert", "protocol": "email", "endpoint": "incidents@vibelog.io"},
+    {"channel": "email_leadership", "protocol": "email", "endpoint": "leadership@vibelog.io"},
+]
+
+
+def staging_failover(alerts: list[dict[str, str]] | None = None) -> Any:
+    return set_dns(failover=True, degradedRegion="us-west-2", alerts=P0_ALERTS if alerts is None else alerts)
+
+
+def test_without_incident_the_alarm_notifies_an_on_call_topic_reaching_the_p0_channels() -> None:
+    plan = dns_plan("staging", staging_failover())
+    alarm = plan.one(ALARM, "dns-primary-unhealthy")
+    topic = plan.one(TOPIC, "dns-oncall")
+    assert alarm.property_dependencies["alarmActions"] == (topic.urn,), alarm.urn
+    assert region_of(plan, topic) == "us-east-1", topic.urn
+    subscriptions = plan.by_type(SUBSCRIPTION)
     channels = {s.name.removeprefix("dns-oncall-").rsplit("-", 1)[0] for s in subscriptions}
     assert channels == {"pagerduty", "slack-alert", "email-leadership"}, "the reference's P0 internal channels"
     for subscription in subscriptions:
         assert subscription.property_dependencies["topic"] == (topic.urn,), subscription.urn
+
+
+def test_with_incident_a_p0_channel_in_the_alerts_is_refused() -> None:
+    # The failover alarm notifies the incident P0 topic too: this entry would page PagerDuty a second time, by
+    # e-mail, outside the declared service's escalation policy.
+    extra = {"channel": "email_team", "protocol": "email", "endpoint": "engineering@vibelog.io"}
+    problems = problems_of("production", set_dns(alerts=[P0_ALERTS[0], extra, P0_ALERTS[1]]))
+    # Last entry first: each fix, run in the order printed, removes the entry it names.
+    assert [(p.path, p.fix) for p in problems] == [
+        ("vibelog:dns.alerts[2]", "pulumi config rm --stack production --path 'vibelog:dns.alerts[2]'"),
+        ("vibelog:dns.alerts[0]", "pulumi config rm --stack production --path 'vibelog:dns.alerts[0]'"),
+    ], problems
+    assert all("P0 topic" in p.expected for p in problems), problems
 
 
 def test_the_degraded_page_is_a_private_bucket_in_a_second_region_behind_cloudfront(production: Plan) -> None:
@@ -256,7 +288,9 @@ def test_force_failover_makes_the_calculated_check_unhealthy_and_changes_nothing
 
 
 def without_incident(config: dict[str, Any]) -> None:
+    """Production without vibelog:incident: its failover alarm's on-call topic then reaches the P0 channels."""
     config.pop("vibelog:incident")
+    config["vibelog:dns"]["alerts"] = P0_ALERTS
 
 
 def test_without_metric_triggers_the_records_follow_the_https_check() -> None:
@@ -382,10 +416,8 @@ def test_after_up_the_bucket_reads_only_through_the_distribution_and_the_certifi
 def test_https_subscriber_endpoints_are_secret() -> None:
     url = "https://events.pagerduty.com/integration/0123456789abcdef0123456789abcdef/enqueue"
 
-    def edit(config: dict[str, Any]) -> None:
-        config["vibelog:dns"]["alerts"][0] = {"channel": "pagerduty", "protocol": "https", "endpoint": url}
-
-    plan = dns_plan("production", edit)
+    alerts = [{"channel": "pagerduty", "protocol": "https", "endpoint": url}, *P0_ALERTS[1:]]
+    plan = dns_plan("staging", staging_failover(alerts))
     subscription = plan.one(SUBSCRIPTION, "dns-oncall-pagerduty-0")
     assert isinstance(subscription.inputs["endpoint"], Secret), f"{subscription.urn}: the URL carries a key"
     assert subscription.inputs["endpoint"].value == url
@@ -458,19 +490,14 @@ def test_a_value_route_53_or_the_reference_rejects_is_reported_at_its_key(edit: 
 
 
 def test_failover_without_a_p0_channel_is_refused() -> None:
-    def edit(config: dict[str, Any]) -> None:
-        config["vibelog:dns"]["alerts"] = [a for a in config["vibelog:dns"]["alerts"] if a["channel"] != "pagerduty"]
-
-    [problem] = problems_of("production", edit)
+    [problem] = problems_of("staging", staging_failover(P0_ALERTS[1:]))
     assert problem.path == "vibelog:dns.alerts", problem
     assert "pagerduty" in problem.expected, problem
 
 
 def test_an_email_subscriber_needs_an_address() -> None:
-    def edit(config: dict[str, Any]) -> None:
-        config["vibelog:dns"]["alerts"][2]["endpoint"] = "leadership"
-
-    [problem] = problems_of("production", edit)
+    alerts = [*P0_ALERTS[:2], {**P0_ALERTS[2], "endpoint": "leadership"}]
+    [problem] = problems_of("staging", staging_failover(alerts))
     assert problem.path == "vibelog:dns.alerts[2]", problem
 
 

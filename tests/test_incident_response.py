@@ -165,6 +165,24 @@ def test_the_rollback_alarms_notify_p1_and_the_failover_alarm_p0(production: Pla
     assert p0.urn in failover.property_dependencies["alarmActions"], f"{failover.urn} must reach P0's channels"
 
 
+def test_every_alarm_reaches_each_channel_once_and_pagerduty_only_through_its_service(production: Plan) -> None:
+    topics = {topic.urn: topic.name for topic in production.by_type(TOPIC)}
+    subscriptions = production.by_type(SUBSCRIPTION)
+    for alarm in production.by_type(ALARM):
+        notified = alarm.property_dependencies.get("alarmActions", ())
+        reached = [
+            (s.name, s.name.removeprefix(f"{topics[topic]}-").rsplit("-", 1)[0])
+            for s in subscriptions
+            for topic in s.property_dependencies["topic"]
+            if topic in notified
+        ]
+        channels = [channel for _, channel in reached]
+        twice = sorted({channel for channel in channels if channels.count(channel) > 1})
+        assert not twice, f"{alarm.urn} reaches {twice} twice: {sorted(name for name, _ in reached)}"
+        pages = [name for name, channel in reached if channel == "pagerduty"]
+        assert pages in ([], ["incident-p0-pagerduty-2"]), f"{alarm.urn} pages PagerDuty outside its service: {pages}"
+
+
 def test_each_class_topic_reaches_exactly_its_sns_channels(production: Plan) -> None:
     for severity, channels in REFERENCE_ROUTING.items():
         topic = production.one(TOPIC, f"incident-{severity.lower()}")

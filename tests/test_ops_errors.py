@@ -90,7 +90,7 @@ ARGV = {
     "restore-uploads": ["restore-uploads", "--at", "2026-11-27T02:00:00Z", "--to", "s3://restored-uploads/"],
     "uploads-check": ["uploads-check"],
     "runbook-rollback": ["runbook-rollback", "previous", "--reason", "bug"],
-    "runbook-switch": ["runbook-switch", "MAINTENANCE_MODE=true"],
+    "runbook-switch": ["runbook-switch", "--stack", "production", "MAINTENANCE_MODE=true"],
     "runbook-announce": ["runbook-announce", "investigating"],
     "runbook-failover-verify": ["runbook-failover-verify", "failed-over"],
     "runbook-database-restore": ["runbook-database-restore", "daily/20261127T020000Z.dump"],

@@ -59,7 +59,10 @@ ARGVS: dict[str, list[list[str]]] = {
     ],
     "uploads-check": [[], ["--sample", "0"]],
     "runbook-rollback": [["previous", "--reason", "bug", *FAST], ["dpl_x", *FAST]],
-    "runbook-switch": [["MAINTENANCE_MODE=true", *FAST], ["MAINTENANCE_MODE=maybe"]],
+    "runbook-switch": [
+        ["--stack", "production", "MAINTENANCE_MODE=true", *FAST],
+        ["--stack", "production", "MAINTENANCE_MODE=maybe"],
+    ],
     "runbook-announce": [["investigating", "--detail", "d"], ["panicking"]],
     "runbook-failover-verify": [["failed-over", *FAST], ["sideways"]],
     "runbook-database-restore": [["daily/20261127T020000Z.dump", *FAST], ["daily/x.dump", "--confirm-production"]],

@@ -139,6 +139,16 @@ def test_each_run_writes_under_a_key_of_its_own_checked_before_pg_dump_starts(
         vault.run_id()
 
 
+@pytest.mark.parametrize("schedule", vault.DATABASE_SCHEDULES)
+def test_every_schedule_s_dump_key_carries_its_stamp(schedule: str) -> None:
+    # The stamp orders a schedule's dumps (the previous dump the restore test compares with, the vault's newest
+    # dump the production guard reads): a key whose stamp is not found sorts before every other.
+    moment = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+    for run in ("9876543210-1", "0a1b2c3d"):
+        key = vault.dump_key(schedule, moment, run)
+        assert vault.key_stamp(key) == "20261127T020000Z", f"{key}: no stamp read"
+
+
 def test_a_backup_under_the_old_key_shape_is_listed_and_restored(database: str, aws_env: S3Server) -> None:
     before = seed(database)
     s3, bucket = aws_env.client(), aws_env.bucket(locked=True)

@@ -14,7 +14,7 @@ import yaml
 from components.feature_flags import token_generations
 from ops.cli import main
 from ops.errors import JobError
-from ops.runbook import stackfile
+from ops.runbook import stackfile, steps
 from settings.loader import load_settings
 from settings.operations import OperationsSettings
 from settings.stackfile import load_yaml, read_stack_config, stack_file
@@ -287,3 +287,11 @@ def test_every_switch_a_runbook_writes_is_a_setting_the_program_reads(switch: st
     section, key = switch.split(".")
     read_back = getattr(getattr(settings, section), re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower())
     assert read_back == SWITCH_VALUES[switch], f"{switch}: the runbook writes a key the settings do not read"
+
+
+def test_every_edge_config_switch_is_checked_as_the_stack_setting_that_declares_it() -> None:
+    assert set(stackfile.EDGE_SWITCHES) == set(steps.SWITCHES), "an Edge Config switch flipped without its setting"
+    for item, switch in stackfile.EDGE_SWITCHES.items():
+        assert switch in stackfile.STACK_SWITCHES, f"{item}: {switch} is not a stack switch"
+        declared = re.sub(r"(?<!^)(?=[A-Z])", "_", switch.split(".")[1]).upper()
+        assert item == declared, f"{item} is checked as {switch}, which declares the item {declared}"

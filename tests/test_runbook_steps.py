@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import psycopg
@@ -18,6 +19,7 @@ from ops.runbook import steps
 from ops.runbook.http import Client
 from ops.runbook.messages import TEMPLATES
 from ops.runbook.vercel import VercelApi
+from settings.stackfile import stack_file
 from tests.ops_servers import S3Server, fingerprint
 from tests.runbook_servers import TOKEN, World, stand_in
 from tests.test_ops_backups import dump_daily, seed
@@ -168,19 +170,45 @@ def test_a_wrong_token_is_refused_and_never_shown(url: str) -> None:
     assert "wrong-token" not in repr(api)
 
 
-@pytest.mark.usefixtures("url")
+SWITCH = ["runbook-switch", "--stack", "production"]
+
+
+@pytest.fixture
+def production_with_fallback_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The committed production stack file with the AI fallback's key set (encrypted), in the verbs' directory."""
+    path = tmp_path / "Pulumi.production.yaml"
+    text = stack_file("production").read_text(encoding="utf-8")
+    path.write_text(f"{text}  vibelog:secrets:\n    anthropicApiKey:\n      secure: v1:encrypted\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+@pytest.mark.usefixtures("url", "production_with_fallback_key")
 def test_switches_are_upserted_and_read_back(world: World) -> None:
-    assert main(["runbook-switch", "DEGRADED_MODE=true", "AI_PROVIDER=anthropic", *FAST]) == 0
+    assert main([*SWITCH, "DEGRADED_MODE=true", "AI_PROVIDER=anthropic", *FAST]) == 0
     assert world.items["DEGRADED_MODE"] is True
     assert world.items["AI_PROVIDER"] == "anthropic"
     assert world.items["MAINTENANCE_MODE"] is False, "a switch not named is left alone"
+
+
+@pytest.mark.usefixtures("url")
+def test_the_ai_fallback_without_its_key_in_the_app_s_env_is_refused_before_any_call(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Production's stack file sets no vibelog:secrets.anthropicApiKey: the app would call Anthropic without a key.
+    code = main([*SWITCH, "DEGRADED_MODE=true", "AI_PROVIDER=anthropic", *FAST])
+    err = capsys.readouterr().err
+    assert code == 1, f"the fallback without its key was switched on: exit {code}: {err}"
+    assert err.startswith("error: Pulumi.production.yaml: refused, nothing was switched: "), err
+    assert "vibelog:operations.aiProvider" in err, err
+    assert world.items == {"MAINTENANCE_MODE": False, "DEGRADED_MODE": False}, "a switch was set before the refusal"
 
 
 @pytest.mark.parametrize("switch", ["MAINTENANCE_MODE=yes", "DEBUG_MODE=true", "SECURITY_MODE"])
 @pytest.mark.usefixtures("url")
 def test_an_unknown_switch_or_value_is_refused_before_any_call(world: World, switch: str) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["runbook-switch", switch])
+        main([*SWITCH, switch])
     assert exited.value.code == 2
     assert world.items == {"MAINTENANCE_MODE": False, "DEGRADED_MODE": False}
 
@@ -192,14 +220,14 @@ def test_an_unknown_switch_or_value_is_refused_before_any_call(world: World, swi
 @pytest.mark.usefixtures("url")
 def test_a_wait_that_cannot_be_kept_is_refused_before_any_call(world: World, waiting: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["runbook-switch", "MAINTENANCE_MODE=true", *waiting])
+        main([*SWITCH, "MAINTENANCE_MODE=true", *waiting])
     assert exited.value.code == 2, f"{waiting} is bad usage (exit 2), got {exited.value.code}"
     assert world.items["MAINTENANCE_MODE"] is False, f"{waiting}: the switch was set before the wait was refused"
 
 
 @pytest.mark.usefixtures("url")
 def test_a_switch_given_twice_is_bad_input_before_any_call(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["runbook-switch", "MAINTENANCE_MODE=true", "MAINTENANCE_MODE=false", *FAST])
+    code = main([*SWITCH, "MAINTENANCE_MODE=true", "MAINTENANCE_MODE=false", *FAST])
     err = capsys.readouterr().err
     assert code == 2, f"MAINTENANCE_MODE given twice, with two values, was not refused: exit {code}: {err}"
     assert err == "error: MAINTENANCE_MODE is given twice\n", err

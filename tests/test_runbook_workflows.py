@@ -9,12 +9,14 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.engine.runtime import Plan
+from ops import vault
 from ops.runbook.contract import MANUAL_TRIGGERS, ROLLBACK_ACTIONS, ROLLBACK_EVENT_TYPE, SEVERITIES
 from policy.type_tokens import ENVIRONMENT_SECRET as SECRET
 from policy.type_tokens import ENVIRONMENT_VARIABLE as VARIABLE
@@ -214,3 +216,41 @@ def test_a_run_that_changes_nothing_opens_no_pull_request_and_announces_none(nam
     assert announcing, f"{name}: no step announces the pull request"
     for step in announcing:
         assert "steps.pr.outputs.url != ''" in str(step.get("if")), f"{name}: {step['name']} announces no pull request"
+
+
+def request_check_exit(name: str, tmp_path: Path, env: dict[str, str]) -> int:
+    """Exit status of a runbook's first request step (input validation), run as GitHub runs it."""
+    [step] = [step for step in steps_of(load(WORKFLOWS / name)["jobs"]["request"]) if step.get("id") == "check"]
+    bash = shutil.which("bash")
+    assert bash is not None, "bash is the runner's shell"
+    output = tmp_path / "output"
+    output.touch()
+    done = subprocess.run(  # noqa: S603 - the workflow's own step, in a scratch directory
+        [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return done.returncode
+
+
+@pytest.mark.parametrize("schedule", vault.DATABASE_SCHEDULES)
+@pytest.mark.parametrize("run", ["9876543210-1", "0a1b2c3d"])
+def test_the_database_restore_takes_every_key_a_dump_job_writes(schedule: str, run: str, tmp_path: Path) -> None:
+    # A scheduled dump names its run (`-<run id>-<attempt>`), a dump by hand a random suffix, and the migrate
+    # workflow's dump lives under pre-migration/: the runbook restores each of them.
+    key = vault.dump_key(schedule, datetime(2026, 11, 27, 2, 0, tzinfo=UTC), run)
+    env = {"KEY": key, "CONFIRM": "restore production", "REASON": "data_corruption_detected"}
+    status = request_check_exit("runbook-database-restore.yml", tmp_path, env)
+    assert status == 0, f"runbook-database-restore.yml refuses {key}, a key `python -m ops list` shows"
+
+
+@pytest.mark.parametrize(
+    "key", ["uploads/20261127T020000Z.dump", "daily/20261127T020000Z.dump.json", "daily/../x.dump", "daily/x.dump"]
+)
+def test_the_database_restore_refuses_a_key_no_dump_job_writes(key: str, tmp_path: Path) -> None:
+    env = {"KEY": key, "CONFIRM": "restore production", "REASON": "data_corruption_detected"}
+    assert request_check_exit("runbook-database-restore.yml", tmp_path, env) == 1, key

@@ -110,6 +110,9 @@ def run_switch(args: argparse.Namespace) -> int:
     if len(switches) != len(args.switch):  # which value was meant is for the person to say, not the last one
         twice = next(key for key, _ in args.switch if sum(k == key for k, _ in args.switch) > 1)
         raise BadInputError(f"{twice} is given twice")
+    # Refused where the stack file would refuse the same values (the AI fallback without its key), before any call.
+    declared = [(stackfile.EDGE_SWITCHES[key], value) for key, value in switches.items()]
+    stackfile.check(stack_path(args.stack), args.stack, declared)
     steps.set_switches(
         vercel(), env("EDGE_CONFIG_ID"), switches, waiting=steps.Waiting(attempts=args.attempts, interval=args.interval)
     )
@@ -290,6 +293,9 @@ def register(verbs: Any) -> None:
         summary="set Edge Config runbook switches (KEY=VALUE ...)",
         run=run_switch,
         variables=SWITCH_ENV,
+    )
+    switching.add_argument(
+        "--stack", required=True, choices=("staging", "production"), help="whose stack file the values must pass"
     )
     switching.add_argument("switch", nargs="+", type=switch_value, help="e.g. MAINTENANCE_MODE=true")
     waiting(switching, 12, 5.0)

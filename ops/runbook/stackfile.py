@@ -31,6 +31,15 @@ STACK_SWITCHES: dict[str, tuple[str, str]] = {
     "operations.secretRotation": ("vibelog:operations", "secretRotation"),
     "operations.keepPreviousSecrets": ("vibelog:operations", "keepPreviousSecrets"),
 }
+# The Edge Config switches a runbook flips at once (ops/runbook/steps.py SWITCHES), each with the stack setting that
+# declares its item: a flip is checked as that setting's value, so it is refused where the stack file would be (the
+# AI fallback without its key in the app's env).
+EDGE_SWITCHES: dict[str, str] = {
+    "MAINTENANCE_MODE": "operations.maintenanceMode",
+    "DEGRADED_MODE": "operations.degradedMode",
+    "AI_PROVIDER": "operations.aiProvider",
+    "SECURITY_MODE": "operations.securityMode",
+}
 # securityMode while a security lockdown lasts (the security-lockdown runbook).
 LOCKDOWN_MODE = "enhanced"
 # A word YAML reads back as the same string: anything else is written quoted.
@@ -120,6 +129,26 @@ def apply(path: Path, stack: str, changes: Sequence[tuple[str, Any]]) -> Edit:
     """Set the switches in the stack file at `path`, if the edited stack passes the settings models as `plan` runs
     them. The file is replaced whole (a temporary file beside it, synced, then renamed) or left byte for byte as it
     was; a switch that already holds its value is not rewritten, so a second run changes nothing."""
+    edit, edited = _edited(path, stack, changes, "refused, the file is unchanged")
+    if not edit.after:
+        return edit
+    try:
+        write_whole(path, edited)
+    except OSError as error:
+        raise JobError(
+            f"{path} cannot be written ({error.strerror or type(error).__name__}); it is unchanged"
+        ) from None
+    return edit
+
+
+def check(path: Path, stack: str, changes: Sequence[tuple[str, Any]]) -> None:
+    """JobError unless the stack at `path`, with the switches set, passes the settings models as `plan` runs them;
+    nothing is written (a switch flipped in Edge Config now, declared in the stack file afterwards)."""
+    _edited(path, stack, changes, "refused, nothing was switched")
+
+
+def _edited(path: Path, stack: str, changes: Sequence[tuple[str, Any]], refused: str) -> tuple[Edit, str]:
+    """What setting the switches does to the stack file, and its edited text, once the edited stack is valid."""
     wanted = dict(changes)
     if len(wanted) != len(changes):
         raise JobError("a switch is given twice")
@@ -129,7 +158,7 @@ def apply(path: Path, stack: str, changes: Sequence[tuple[str, Any]]) -> Edit:
         before = {switch: _held(document, switch) for switch in wanted}
         after = {switch: value for switch, value in wanted.items() if not _same(before[switch], value)}
         if not after:
-            return Edit(path, before, {})
+            return Edit(path, before, {}), text
         edited = text
         for switch, value in after.items():
             edited = set_switch(edited, switch, value)
@@ -143,14 +172,8 @@ def apply(path: Path, stack: str, changes: Sequence[tuple[str, Any]]) -> Edit:
     except StackFileError as error:
         raise JobError(str(error)) from None
     except ConfigError as error:
-        raise JobError(refusal(path, error, "refused, the file is unchanged")) from None
-    try:
-        write_whole(path, edited)
-    except OSError as error:
-        raise JobError(
-            f"{path} cannot be written ({error.strerror or type(error).__name__}); it is unchanged"
-        ) from None
-    return Edit(path, before, after)
+        raise JobError(refusal(path, error, refused)) from None
+    return Edit(path, before, after), edited
 
 
 def _held(document: Mapping[str, Any], switch: str) -> Any:
