@@ -495,6 +495,43 @@ def test_migrate_is_called_with_its_inputs_and_passes_no_secret() -> None:
             assert "inputs." not in str(step.get("run", "")), f"migrate.yml: job {name} splices an input into a run"
 
 
+# A token permission's levels, lowest first: a called workflow's job may hold at most what its calling job grants.
+LEVELS = ("none", "read", "write")
+
+
+def documented_migrate_caller() -> dict[str, Any]:
+    """The calling job docs/ci-cd.md gives the app repository: the one YAML block that uses migrate.yml."""
+    text = (ROOT / "docs" / "ci-cd.md").read_text(encoding="utf-8")
+    blocks = [block for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) if "/migrate.yml@" in block]
+    assert len(blocks) == 1, f"docs/ci-cd.md shows {len(blocks)} calls of migrate.yml, not one"
+    [caller] = yaml.safe_load(blocks[0])["jobs"].values()
+    assert isinstance(caller, dict)
+    return caller
+
+
+def ungranted(caller: dict[str, Any], called: dict[str, Any]) -> list[str]:
+    """Each permission a job of the called workflow asks for beyond what the calling job grants. A scope the caller
+    does not name is judged as none: its default is the app repository's setting, which never includes id-token."""
+    granted = caller.get("permissions") or {}
+    assert isinstance(granted, dict), "the caller grants scopes one by one, not read-all or write-all"
+    problems = []
+    for name, job in called["jobs"].items():
+        for scope, level in (job.get("permissions") or {}).items():
+            if LEVELS.index(level) > LEVELS.index(granted.get(scope, "none")):
+                problems.append(f"job {name} asks for {scope}: {level}, the caller grants {granted.get(scope, 'none')}")
+    return problems
+
+
+def test_the_documented_call_of_migrate_grants_what_its_jobs_ask_for() -> None:
+    # GitHub checks the whole call before any job runs: "The nested job 'dump' is requesting 'id-token: write', but
+    # is only allowed 'id-token: none'" refuses every migration, staging's too, whose dump would be skipped.
+    caller = documented_migrate_caller()
+    assert ungranted(caller, load(MIGRATE)) == [], "docs/ci-cd.md's call of migrate.yml"
+    without = copy.deepcopy(caller)
+    del without["permissions"]["id-token"]
+    assert ungranted(without, load(MIGRATE)) == ["job dump asks for id-token: write, the caller grants none"]
+
+
 def test_migrate_runs_check_dump_approval_migrate_record_in_order() -> None:
     jobs = load(MIGRATE)["jobs"]
     assert list(jobs) == ["check", "dump", "migrate", "record"]
