@@ -133,6 +133,14 @@ def test_least_permissions_per_job(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_every_job_has_its_own_timeout(path: Path) -> None:
+    # Without one a hung job holds its runner, its concurrency group and any required check for GitHub's 360 minutes.
+    for name, job in load(path)["jobs"].items():
+        minutes = job.get("timeout-minutes")
+        assert isinstance(minutes, int) and 0 < minutes <= 360, f"{path.name}: job {name} sets no timeout-minutes"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
 def test_checkout_never_persists_the_token(path: Path) -> None:
     for name, job in load(path)["jobs"].items():
         for step in steps_of(job):
