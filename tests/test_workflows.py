@@ -137,7 +137,8 @@ def test_every_job_has_its_own_timeout(path: Path) -> None:
     # Without one a hung job holds its runner, its concurrency group and any required check for GitHub's 360 minutes.
     for name, job in load(path)["jobs"].items():
         minutes = job.get("timeout-minutes")
-        assert isinstance(minutes, int) and 0 < minutes <= 360, f"{path.name}: job {name} sets no timeout-minutes"
+        assert isinstance(minutes, int), f"{path.name}: job {name} sets no timeout-minutes"
+        assert 0 < minutes <= 360, f"{path.name}: job {name} timeout-minutes {minutes} is not 1-360"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
