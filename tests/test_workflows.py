@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -195,6 +196,61 @@ def test_pull_requests_run_the_gate_the_plan_and_a_preview_of_every_stack() -> N
     sticky = next(s for s in steps_of(jobs["plan"]) if s.get("uses", "").startswith("marocchino/"))
     assert sticky["with"]["header"], "without a header every push adds a comment"
     assert jobs["preview"]["strategy"]["matrix"]["stack"] == ["development", "staging", "production"]
+
+
+def run_plan_job(tmp_path: Path, plan_exit: int) -> tuple[dict[str, int | None], Path]:
+    """The offline plan job's steps that run `.venv/bin/python`, in order, as GitHub runs them (`bash -e`; after a
+    failed step only those whose `if:` says always() or !cancelled()), against a stand-in `.venv/bin/python` whose
+    `infra plan` prints a violation and exits `plan_exit` and whose `infra diff` reports a change (exit 1).
+    Returns each step's exit status (None: skipped) and the directory the job ran in."""
+    bash = shutil.which("bash")
+    assert bash is not None, "bash is the runner's shell"
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(
+        '#!/bin/sh\ncase "$3" in\n'
+        f'  plan) echo "stack production: 1 mandatory violation: no-admin-bypass"; exit {plan_exit} ;;\n'
+        '  diff) echo "### Infrastructure diff: 1 change"; exit 1 ;;\nesac\nexit 2\n',
+        encoding="utf-8",
+    )
+    python.chmod(0o755)
+    summary = tmp_path / "summary.md"
+    summary.touch()
+    job = load(WORKFLOWS / "pull-request.yml")["jobs"]["plan"]
+    failed, codes = False, {}
+    for step in steps_of(job):
+        if ".venv/bin/python" not in str(step.get("run", "")):
+            continue
+        condition = str(step.get("if", ""))
+        if failed and "always()" not in condition and "!cancelled()" not in condition:
+            codes[step["name"]] = None
+            continue
+        env = {"PATH": os.environ["PATH"], "GITHUB_STEP_SUMMARY": str(summary), "BASE_REF": "main"}
+        done = subprocess.run(  # noqa: S603 - the workflow's own step, in a scratch directory
+            [bash, "-e", "-c", step["run"]],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        codes[step["name"]] = done.returncode
+        failed = failed or done.returncode != 0
+    return codes, tmp_path
+
+
+@pytest.mark.parametrize("plan_exit", [0, 1])
+def test_the_plan_comment_shows_this_pushs_plan_even_when_it_fails(plan_exit: int, tmp_path: Path) -> None:
+    # The sticky comment is replaced only when comment.md exists: were it not written after a failed plan (a mandatory
+    # violation, exit 1), the pull request would keep showing the previous push's plan, without the violation.
+    codes, where = run_plan_job(tmp_path, plan_exit)
+    assert list(codes.values()) == [plan_exit, 0], f"each step's exit status: {codes}"
+    comment = (where / "comment.md").read_text(encoding="utf-8")
+    assert "Infrastructure diff" in comment, comment
+    assert "mandatory violation: no-admin-bypass" in comment, "the comment shows this push's plan"
+    # The plan's code block is closed before the comment's </details>, which it would otherwise swallow.
+    assert comment.rstrip().endswith("```\n</details>"), comment
 
 
 def pulumi_steps() -> list[tuple[str, str, dict[str, Any]]]:
