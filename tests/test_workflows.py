@@ -217,7 +217,8 @@ def run_plan_job(tmp_path: Path, plan_exit: int) -> tuple[dict[str, int | None],
     summary = tmp_path / "summary.md"
     summary.touch()
     job = load(WORKFLOWS / "pull-request.yml")["jobs"]["plan"]
-    failed, codes = False, {}
+    codes: dict[str, int | None] = {}
+    failed = False
     for step in steps_of(job):
         if ".venv/bin/python" not in str(step.get("run", "")):
             continue
