@@ -51,6 +51,8 @@ PULUMI_ACTION_INPUTS = frozenset(
 ROOT = WORKFLOWS.parent.parent
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
+# The Pulumi SDK the program runs with; the CLI of every pulumi/actions step is the same release.
+[PULUMI_PIN] = re.findall(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(encoding="utf-8"), re.MULTILINE)
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 
 
@@ -273,6 +275,8 @@ def pulumi_step_problems(step: dict[str, Any]) -> list[str]:
     inputs = step.get("with", {})
     if unknown := set(inputs) - PULUMI_ACTION_INPUTS:
         problems.append(f"unknown inputs {sorted(unknown)} (the action ignores them)")
+    if str(inputs.get("pulumi-version")) != PULUMI_PIN:
+        problems.append(f"the Pulumi CLI is not pinned to {PULUMI_PIN}, the SDK requirements.txt pins (pulumi-version)")
     if "policyPacks" not in inputs:
         problems.append("the policy pack is not run (policyPacks)")
     # The action hands the path to `pulumi --policy-pack`, run in work-dir (default: the checkout's root).
@@ -300,6 +304,8 @@ def test_every_preview_and_up_runs_the_policy_pack() -> None:
         (lambda step: step["with"].__setitem__("policy-packs", step["with"].pop("policyPacks")), "unknown inputs"),
         (lambda step: step["with"].__setitem__("policyPacks", "policies"), "is not the pack's directory"),
         (lambda step: step.__setitem__("uses", "pulumi/actions@v7"), "not the pinned release commit"),
+        (lambda step: step["with"].pop("pulumi-version"), "the Pulumi CLI is not pinned"),
+        (lambda step: step["with"].__setitem__("pulumi-version", "^3"), "the Pulumi CLI is not pinned"),
     ],
 )
 def test_a_step_without_the_pinned_action_or_the_pack_is_caught(change: Any, problem: str) -> None:
