@@ -27,6 +27,15 @@ MANIFESTS_PREFIX = "manifests/"
 # Days before the retention ends at which an unchanged object is copied again: its backup would otherwise expire
 # while the object still lives, and an incremental backup kept N days must always hold every live object.
 REFRESH_MARGIN_DAYS = 7
+# What Supabase Storage keeps of an upload besides its bytes (its `mimetype` and `cacheControl`), which browsers act
+# on: copied with every object into the backups and back out of them on a restore. Without them S3 stores
+# binary/octet-stream, and a restored recording or image is served as a download.
+HEADERS = ("ContentType", "CacheControl")
+
+
+def headers_of(response: Any) -> dict[str, str]:
+    """The object's HEADERS, from a GetObject or HeadObject response: those it has."""
+    return {name: str(response[name]) for name in HEADERS if response.get(name)}
 
 
 @dataclass(frozen=True)
@@ -80,17 +89,19 @@ def sync(
             if decision == "unchanged":
                 continue
             try:
-                body = Hashing(source.get_object(Bucket=storage_bucket, Key=item.key)["Body"])
+                got = source.get_object(Bucket=storage_bucket, Key=item.key)
+                body = Hashing(got["Body"])
                 # upload_fileobj streams in parts and aborts its multipart upload when a part fails.
                 target.upload_fileobj(
                     body.as_file(),
                     bucket,
                     key,
                     ExtraArgs={
+                        **headers_of(got),
                         "Metadata": {
                             "source-bucket": storage_bucket,
                             "source-last-modified": item.last_modified.isoformat(),
-                        }
+                        },
                     },
                 )
             except vault.S3_ERRORS as error:
@@ -220,20 +231,30 @@ def as_of(s3: S3Client, bucket: str, moment: datetime, only: str = "") -> list[v
     return chosen
 
 
+@dataclass(frozen=True)
+class Copied:
+    """One version as a restore wrote it."""
+
+    sha256: str
+    headers: dict[str, str]
+    """Its HEADERS, as the backup holds them and the copy was given."""
+
+
 def copy_version(
     source: S3Client, bucket: str, version: vault.Version, *, target: S3Client, into: str, key: str
-) -> str:
-    """Stream one backed-up version into the target (multipart when large, aborted on failure); its SHA-256.
+) -> Copied:
+    """Stream one backed-up version into the target with its HEADERS (multipart when large, aborted on failure).
 
     Through the runner rather than CopyObject: the backups' key decrypts in the vault region only, and the bytes
-    are hashed on the way.
+    are hashed on the way. The sync's own metadata (where and when it copied from) stays in the backups.
     """
     try:
-        body = Hashing(source.get_object(Bucket=bucket, Key=version.key, VersionId=version.version_id)["Body"])
-        target.upload_fileobj(body.as_file(), into, key)
+        got = source.get_object(Bucket=bucket, Key=version.key, VersionId=version.version_id)
+        body = Hashing(got["Body"])
+        target.upload_fileobj(body.as_file(), into, key, ExtraArgs=headers_of(got))
     except vault.S3_ERRORS as error:
         raise JobError(f"cannot restore {version.key} into s3://{into}/{key}: {vault.reason(error)}") from None
-    return body.hexdigest()
+    return Copied(body.hexdigest(), headers_of(got))
 
 
 @dataclass(frozen=True)
@@ -323,20 +344,24 @@ def check(
     results = []
     for index, version in enumerate(chosen):
         key = f"{scratch.prefix}sample-{index:03d}"
-        sent = copy_version(source, bucket, version, target=target, into=scratch.bucket, key=key)
+        copied = copy_version(source, bucket, version, target=target, into=scratch.bucket, key=key)
+        sent = copied.sha256
         try:
-            back = Hashing(target.get_object(Bucket=scratch.bucket, Key=key)["Body"])
+            read = target.get_object(Bucket=scratch.bucket, Key=key)
+            back = Hashing(read["Body"])
             while back.read(1024 * 1024):
                 pass
         except vault.S3_ERRORS as error:
             raise JobError(f"cannot read back s3://{scratch.bucket}/{key}: {vault.reason(error)}") from None
         expected = recorded.get(f"{version.key} {version.version_id}", "")
-        ok = back.hexdigest() == sent and (not expected or expected == sent) and back.size == version.size
+        lost = [name for name, value in copied.headers.items() if headers_of(read).get(name) != value]
+        ok = back.hexdigest() == sent and (not expected or expected == sent) and back.size == version.size and not lost
         if not expected:
             record = "no checksum recorded (copied before runs recorded them)"
         else:
             record = "as the sync recorded" if expected == sent else "differs from the sync's record"
         readback = "" if back.hexdigest() == sent else "; the restored copy reads back differently"
-        detail = f"{version.size} bytes, sha256 {sent[:12]}... {record}{readback}"
+        kept = f"; the restored copy lost its {', '.join(lost)}" if lost else ""
+        detail = f"{version.size} bytes, sha256 {sent[:12]}... {record}{readback}{kept}"
         results.append(Checked(version.key, version.size, ok, detail))
     return results

@@ -83,6 +83,9 @@ class Generated:
 
 
 BIG = 101 * 1024 * 1024
+# What Supabase Storage gives each upload besides its bytes: a recording's type and the cache time it was uploaded with.
+TYPE, CACHE = "audio/webm", "max-age=3600"
+HEADERS = {"ContentType": TYPE, "CacheControl": CACHE}
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +97,22 @@ def backed_up(s3_server: S3Server) -> Iterator[tuple[S3Server, str, dict[str, st
     sums: dict[str, str] = {}
     for index in range(200):
         body = f"recording {index}".encode() * (1 + index % 7)
-        s3.put_object(Bucket=storage, Key=f"user-{index % 40}/clip-{index}.webm", Body=body)
+        s3.put_object(
+            Bucket=storage, Key=f"user-{index % 40}/clip-{index}.webm", Body=body, ContentType=TYPE, CacheControl=CACHE
+        )
         sums[f"{storage}/user-{index % 40}/clip-{index}.webm"] = hashlib.sha256(body).hexdigest()
     big = Generated(BIG, b"big")
-    s3.upload_fileobj(big, storage, "user-1/long-session.webm")  # type: ignore[arg-type]
+    s3.upload_fileobj(big, storage, "user-1/long-session.webm", ExtraArgs=HEADERS)  # type: ignore[arg-type]
     sums[f"{storage}/user-1/long-session.webm"] = big.digest.hexdigest()
     first = uploads.sync(s3, s3, bucket=backups, retention_days=90, storage_buckets=[storage])
     time.sleep(1.1)  # S3 times are to the second: the second run's versions are later than the first's manifest
-    s3.put_object(Bucket=storage, Key="user-0/clip-0.webm", Body=b"changed after the first run")
+    s3.put_object(
+        Bucket=storage,
+        Key="user-0/clip-0.webm",
+        Body=b"changed after the first run",
+        ContentType=TYPE,
+        CacheControl=CACHE,
+    )
     sums[f"{storage}/user-0/clip-0.webm"] = hashlib.sha256(b"changed after the first run").hexdigest()
     second = uploads.sync(s3, s3, bucket=backups, retention_days=90, storage_buckets=[storage])
     try:
@@ -148,6 +159,10 @@ def test_uploads_restore_as_a_run_left_them_or_at_a_point_in_time_object_for_obj
     assert latest.objects == len(now) == len([key for key in sums if key.startswith(f"{storage}/user-0/")])
     assert now[changed] == sums[changed], f"{changed}: the latest restore holds the first run's version"
     assert second_run > first_run
+    for prefix, key in (("first/", changed), ("first/", f"{storage}/user-1/long-session.webm"), ("now/", changed)):
+        restored = s3.head_object(Bucket=target, Key=prefix + key)
+        kept = {name: restored.get(name) for name in HEADERS}
+        assert kept == HEADERS, f"{prefix}{key}: restored without the upload's own headers (served as a download)"
 
 
 def test_the_weekly_check_restores_a_sample_with_the_largest_and_compares_checksums(
@@ -188,6 +203,26 @@ def test_a_restored_copy_that_differs_from_the_syncs_record_fails_the_check(
     failed = [each for each in checked if not each.ok]
     assert [each.key for each in failed] == [checked[0].key], [each.key for each in failed]
     assert "differs from the sync's record" in failed[0].detail
+
+
+def test_a_restored_copy_without_the_uploads_content_type_fails_the_check(
+    backed_up: tuple[S3Server, str, dict[str, str], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, backups, _, _ = backed_up
+    s3 = server.client()
+    real = s3.upload_fileobj
+
+    def without_headers(body: Any, bucket: str, key: str, **_: Any) -> None:
+        real(body, bucket, key)  # ExtraArgs (the headers) dropped
+
+    monkeypatch.setattr(s3, "upload_fileobj", without_headers)
+    scratch = uploads.Location(server.bucket(locked=False), uploads.CHECK_PREFIX)
+
+    checked = uploads.check(s3, s3, bucket=backups, scratch=scratch, count=3, moment=vault.now())
+
+    assert checked, "the check restored no sample"
+    assert not [each for each in checked if each.ok], [each.detail for each in checked]
+    assert all("lost its ContentType, CacheControl" in each.detail for each in checked), [e.detail for e in checked]
 
 
 @pytest.mark.parametrize(
