@@ -535,6 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         environment.require(args.variables, args)
         postgres.stall_seconds()  # a malformed limit is bad input before the job starts, not halfway through it
         code: int = args.run(args)
+        flush_output()
     except interrupt.Interrupted as interruption:
         return _interrupted(args.verb, interruption.signal_name)
     except Exception as error:
@@ -554,6 +555,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(args.verb, f"failed: {reason}")
         return EXIT_FAILED
     return code
+
+
+def flush_output() -> None:
+    """Write out what the job printed, so that an output that cannot take it ends the job as any failure does (one
+    line, exit 1, reported) rather than at the interpreter's exit, as a traceback; a reader gone stays the
+    BrokenPipeError `main` knows. A closed stdout (`>&-`, None) has nothing to flush."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:  # a full disk, a quota, a device that fails
+        raise JobError(f"the job's output cannot be written ({error.strerror or type(error).__name__})") from None
 
 
 def output_gone() -> bool:

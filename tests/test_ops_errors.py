@@ -628,6 +628,57 @@ def test_a_reader_that_leaves_early_is_not_a_failure(
     assert told(world, tmp_path) == ([], ""), "a listing its reader cut short was reported as a failure"
 
 
+def test_an_output_on_a_full_disk_fails_the_job_in_one_line_and_is_reported(
+    aws_env: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
+) -> None:
+    # Buffered, as a runner's redirected step is: the write that fails is the flush after the job.
+    world, webhook = slack
+    env = job_env(
+        scratch,
+        aws_env,
+        webhook,
+        tmp_path / "summary.md",
+        BACKUP_DATABASE_BUCKET=aws_env.bucket(locked=False),
+        PYTHONUNBUFFERED="",
+    )
+    with Path("/dev/full").open("w") as full:  # every write is ENOSPC
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", "list"],
+            check=False,
+            env=env,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+
+    assert done.returncode == 1, f"exit {done.returncode}: {done.stderr}"
+    assert done.stderr == "error: the job's output cannot be written (No space left on device)\n", done.stderr
+    posts, summary = told(world, tmp_path)
+    assert posts == ["staging: list failed: the job's output cannot be written (No space left on device)"], posts
+    assert "## list failed: " in summary, summary
+
+
+def test_a_job_started_with_stdout_closed_runs_without_a_traceback(
+    aws_env: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
+) -> None:
+    world, webhook = slack
+    env = job_env(
+        scratch, aws_env, webhook, tmp_path / "summary.md", BACKUP_DATABASE_BUCKET=aws_env.bucket(locked=False)
+    )
+    done = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "ops", "list"],  # `python -m ops list >&-`
+        check=False,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+
+    assert (done.returncode, done.stderr) == (0, ""), f"exit {done.returncode}: {done.stderr}"
+    assert told(world, tmp_path) == ([], ""), "a listing with nowhere to print was reported as a failure"
+
+
 def test_the_variable_a_target_url_is_read_from_is_scrubbed_under_its_new_name_and_must_be_a_name(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
