@@ -180,3 +180,24 @@ def test_ctrl_c_exits_130_with_one_line_and_no_traceback() -> None:
     assert process.returncode == 130, err.decode()
     assert err == b"interrupted\n"
     assert b"Previewing stack production" not in out, "the interrupt was not swallowed"
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["raised by a print", "raised by the last flush"])
+def test_an_output_on_a_full_disk_is_one_line_and_exit_2(unbuffered: str) -> None:
+    # `schema` prints more than a buffer holds; `check-env`'s verdict fits in one, so only the exit's flush fails.
+    for argv in (["schema"], ["check-env", "-"]):
+        with Path("/dev/full").open("w") as full:  # every write is ENOSPC
+            done = subprocess.run(  # noqa: S603 - this interpreter, a fixed argv
+                [sys.executable, "-m", "infra", *argv],
+                check=False,
+                input="NODE_ENV=production\n",
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
+                timeout=120,
+            )
+        assert (done.returncode, done.stderr) == (
+            2,
+            "error: the output cannot be written: No space left on device\n",
+        ), f"{argv}: exit {done.returncode}\n{done.stderr}"
