@@ -105,11 +105,16 @@ def run_rollback(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def run_switch(args: argparse.Namespace) -> int:
-    switches = dict(args.switch)
-    if len(switches) != len(args.switch):  # which value was meant is for the person to say, not the last one
-        twice = next(key for key, _ in args.switch if sum(k == key for k, _ in args.switch) > 1)
+def raise_twice(pairs: list[tuple[str, Any]]) -> None:
+    """BadInputError naming a switch given twice: which value was meant is for the person to say, not the last one."""
+    if len(dict(pairs)) != len(pairs):
+        twice = next(key for key, _ in pairs if sum(k == key for k, _ in pairs) > 1)
         raise BadInputError(f"{twice} is given twice")
+
+
+def run_switch(args: argparse.Namespace) -> int:
+    raise_twice(args.switch)
+    switches = dict(args.switch)
     steps.set_switches(
         vercel(), env("EDGE_CONFIG_ID"), switches, waiting=steps.Waiting(attempts=args.attempts, interval=args.interval)
     )
@@ -207,6 +212,7 @@ def stack_value(text: str) -> tuple[str, Any]:
 
 
 def run_stack_set(args: argparse.Namespace) -> int:
+    raise_twice(args.change)
     edit = stackfile.apply(stack_path(args.stack), args.stack, args.change)
     lines = edit.lines()
     print("\n".join(lines))
