@@ -35,6 +35,7 @@ from ops.environment import Variable
 from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OUTPUT_GONE, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
 from settings.backup import RestoreDropBound
+from settings.base import S3_DAYS_MAX
 from settings.stacks import STACKS
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def run_uploads(_: argparse.Namespace) -> int:
         storage_client(),
         vault_client("BACKUP_UPLOADS_REGION"),
         bucket=env("BACKUP_UPLOADS_BUCKET"),
-        retention_days=environment.whole_number("BACKUP_UPLOADS_RETENTION_DAYS"),
+        retention_days=environment.whole_number("BACKUP_UPLOADS_RETENTION_DAYS", S3_DAYS_MAX),
     )
     line = (
         f"copied {result.copied} new or changed object(s) and refreshed {result.refreshed} "

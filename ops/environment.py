@@ -53,11 +53,13 @@ def value(name: str) -> str:
     return found
 
 
-def whole_number(name: str) -> int:
-    """A variable holding a whole number of at least 1; BadInputError otherwise."""
+def whole_number(name: str, maximum: int) -> int:
+    """A variable holding a whole number from 1 to `maximum` (what the setting it comes from allows); BadInputError
+    otherwise, before the job starts (a longer one would fail mid-job, as a date out of range or past Python's 4300
+    digits)."""
     text = value(name)
-    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
-        raise BadInputError(f"${name} must be a whole number of at least 1")
+    if not re.fullmatch(r"[0-9]+", text) or len(text) > len(str(maximum)) or not 1 <= int(text) <= maximum:
+        raise BadInputError(f"${name} must be a whole number from 1 to {maximum}")
     return int(text)
 
 

@@ -18,7 +18,7 @@ from psycopg import errors, sql
 from ops import environment, postgres, report
 from ops.environment import Variable
 from ops.errors import BadInputError, JobError
-from settings.maintenance import RELATION_PATTERN
+from settings.maintenance import MAX_DAYS, RELATION_PATTERN
 
 VARIABLES = (
     Variable(
@@ -63,10 +63,10 @@ class Targets:
         return cls(
             index=_relation_name("MAINTENANCE_INDEX"),
             sessions=_relation_name("MAINTENANCE_SESSIONS_TABLE"),
-            sessions_expired_days=environment.whole_number("MAINTENANCE_SESSIONS_EXPIRED_DAYS"),
+            sessions_expired_days=environment.whole_number("MAINTENANCE_SESSIONS_EXPIRED_DAYS", MAX_DAYS),
             audit=_relation_name("MAINTENANCE_AUDIT_TABLE"),
             archive=_relation_name("MAINTENANCE_AUDIT_ARCHIVE_TABLE"),
-            audit_days=environment.whole_number("MAINTENANCE_AUDIT_DAYS"),
+            audit_days=environment.whole_number("MAINTENANCE_AUDIT_DAYS", MAX_DAYS),
         )
 
 

@@ -818,7 +818,7 @@ def test_every_workflow_step_gives_its_job_every_variable_the_job_requires() -> 
         assert required <= given, f"{where} runs `{verb}` without {sorted(required - given)}"
 
 
-@pytest.mark.parametrize("days", ["ninety", "0", "-1", "²", "9 0"])
+@pytest.mark.parametrize("days", ["ninety", "0", "-1", "²", "9 0", "2147483648", "9" * 5000])
 def test_a_malformed_number_of_days_is_bad_input_in_one_line(
     days: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -829,7 +829,9 @@ def test_a_malformed_number_of_days_is_bad_input_in_one_line(
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
 
     assert cli.main(["uploads"]) == 2, f"{days!r} is bad input"
-    assert capsys.readouterr().err == "error: $BACKUP_UPLOADS_RETENTION_DAYS must be a whole number of at least 1\n"
+    assert (
+        capsys.readouterr().err == "error: $BACKUP_UPLOADS_RETENTION_DAYS must be a whole number from 1 to 2147483647\n"
+    )
 
 
 @pytest.mark.parametrize(

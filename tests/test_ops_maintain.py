@@ -234,7 +234,8 @@ def test_a_table_named_where_an_index_is_expected_is_refused(
     [
         ("MAINTENANCE_INDEX", 'idx"; DROP TABLE sessions; --', "$MAINTENANCE_INDEX must be a [schema.]name"),
         ("MAINTENANCE_AUDIT_TABLE", "Audit_Logs", "$MAINTENANCE_AUDIT_TABLE must be a [schema.]name"),
-        ("MAINTENANCE_AUDIT_DAYS", "365d", "$MAINTENANCE_AUDIT_DAYS must be a whole number of at least 1"),
+        ("MAINTENANCE_AUDIT_DAYS", "365d", "$MAINTENANCE_AUDIT_DAYS must be a whole number from 1 to 36500"),
+        ("MAINTENANCE_AUDIT_DAYS", "99999999999", "$MAINTENANCE_AUDIT_DAYS must be a whole number from 1 to 36500"),
         ("MAINTENANCE_SESSIONS_EXPIRED_DAYS", "0", "$MAINTENANCE_SESSIONS_EXPIRED_DAYS must be a whole number"),
     ],
 )
