@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import io
 import os
 import signal
 import sys
@@ -46,6 +47,10 @@ def main(argv: list[str]) -> int:
 def run(argv: list[str]) -> int:
     """`main`, with its output written out before it returns: an output that cannot take it (stdout on a full disk)
     is one line and exit 2, the question not answered, not a traceback or an answer nobody received."""
+    # A file name that is not UTF-8 (argv holds its bytes as surrogates) is printed escaped, as stderr prints it, not a
+    # UnicodeEncodeError under a locale whose stdout is strict.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         code = main(argv)
         if sys.stdout is not None:  # None: started with stdout closed (`>&-`), so nothing was printed

@@ -201,3 +201,17 @@ def test_an_output_on_a_full_disk_is_one_line_and_exit_2(unbuffered: str) -> Non
             2,
             "error: the output cannot be written: No space left on device\n",
         ), f"{argv}: exit {done.returncode}\n{done.stderr}"
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_escaped_under_a_strict_locale(tmp_path: Path) -> None:
+    env_file = Path(os.fsdecode(bytes(tmp_path) + b"/app-\xff.env"))
+    env_file.write_text("NODE_ENV=production\n", encoding="utf-8")
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed argv
+        [sys.executable, "-m", "infra", "check-env", str(env_file)],
+        check=False,
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},  # stdout as a UTF-8 locale (en_US.UTF-8) makes it: strict
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr.decode(errors="replace")
+    assert done.stdout.startswith(os.fsencode(tmp_path) + b"/app-\\udcff.env: invalid\n"), done.stdout[:200]
