@@ -675,16 +675,35 @@ def restore_alongside(
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.Error as error:
             raise JobError(f"cannot create database {name}: {postgres.last_line(str(error), target_url)}") from None
-    restored = restore(
-        s3,
-        bucket=bucket,
-        key=key,
-        target_url=make_conninfo(target_url, dbname=name),
-        confirm_production=True,  # decided above, for the server; the new database holds nothing yet
-        production_ref=production_ref,
-        app_query=app_query,
-    )
+    try:
+        restored = restore(
+            s3,
+            bucket=bucket,
+            key=key,
+            target_url=make_conninfo(target_url, dbname=name),
+            confirm_production=True,  # decided above, for the server; the new database holds nothing yet
+            production_ref=production_ref,
+            app_query=app_query,
+        )
+    except BaseException as error:
+        # The load is one transaction: a restore that failed or was interrupted left the new database empty, clutter
+        # on the live server that each run again would add to. One whose checks failed returned, and is kept.
+        with interrupt.deferred():
+            dropped = _drop_database(target_url, name)
+        if not dropped and isinstance(error, JobError):
+            raise JobError(f"{error}; the new database {name} is left on the target's server: drop it") from None
+        raise
     return restored, name
+
+
+def _drop_database(target_url: str, name: str) -> bool:
+    """Drop a database the runbook created (its restore's connections ended or not); whether it is gone."""
+    try:
+        with postgres.connect(target_url, "the target") as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    except (JobError, psycopg.Error):
+        return False
+    return True
 
 
 def previous_manifest(

@@ -560,6 +560,26 @@ def test_the_runbooks_restore_goes_beside_the_live_database_and_leaves_it_as_it_
     assert created == (1,), "the refused attempt created a database"
 
 
+def test_a_runbook_restore_that_fails_leaves_no_new_database_beside_the_live_one(
+    database: str, s3_server: S3Server
+) -> None:
+    seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
+    (key,) = dump_daily(s3, bucket, database).keys
+    for version in s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]:
+        if version["Key"] == key:  # the dump is gone, its manifest is not: the download fails
+            s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    live = conninfo_to_dict(database)["dbname"]
+
+    with pytest.raises(JobError) as failed:
+        restore.restore_alongside(s3, bucket=bucket, key=key, target_url=database, confirm_production=True)
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        created = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{live}_restored_%"])
+        left = [row[0] for row in created.fetchall()]
+    assert left == [], f"the failed restore ({failed.value}) left {left} on the live server"
+
+
 @pytest.mark.parametrize(
     "case",
     [
