@@ -37,7 +37,8 @@ COMMON = (
     Variable("STACK", "the stack the job serves, named in its reports", required=False),
     Variable(
         "OPS_STALL_SECONDS",
-        "seconds pg_dump, pg_restore or an S3 transfer may move no data before the job gives up (default 300)",
+        "seconds pg_dump, pg_restore or an S3 transfer may move no data before the job gives up "
+        "(default 300, at most 86400)",
         required=False,
     ),
 )

@@ -115,7 +115,7 @@ def test_every_missing_variable_is_named_in_one_line_and_is_bad_input(
     assert named == required, f"{verb}: every missing variable, each once: {err}"
 
 
-@pytest.mark.parametrize("limit", ["abc", "0", "-5", "nan"])
+@pytest.mark.parametrize("limit", ["abc", "0", "-5", "nan", "inf", "1e12", "86401"])
 def test_a_malformed_stall_limit_is_bad_input_before_the_job_starts(
     limit: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -128,7 +128,7 @@ def test_a_malformed_stall_limit_is_bad_input_before_the_job_starts(
 
     err = capsys.readouterr().err
     assert code == 2, f"OPS_STALL_SECONDS={limit}: bad input (exit 2), got {code}: {err}"
-    assert err == "error: $OPS_STALL_SECONDS must be a positive number of seconds\n", err
+    assert err == "error: $OPS_STALL_SECONDS must be a number of seconds above 0 and at most 86400\n", err
 
 
 def test_pg_restores_failure_is_its_error_line_not_the_statement_after_it(database: str, s3_server: S3Server) -> None:
