@@ -147,25 +147,27 @@ def add_job(
 
 # Types of the jobs' numeric options: a value a job could not keep (a negative wait, 0 polls, nan) is bad usage, exit 2,
 # before the job does anything, not an error half-way through it.
-def _number(text: str, *, zero: bool = False) -> float:
-    """A finite number above 0 (or at least 0 where `zero`); argparse's bad usage (exit 2) otherwise."""
+def not_negative(text: str) -> float:
+    """An option's finite number of at least 0."""
     try:
         number = float(text)
     except ValueError:
         number = math.nan
-    if not math.isfinite(number) or number < 0 or (number == 0 and not zero):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number {'of at least 0' if zero else 'above 0'}")
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of at least 0")
     return number
 
 
-def positive(text: str) -> float:
-    """An option's finite number above 0."""
-    return _number(text)
-
-
-def not_negative(text: str) -> float:
-    """An option's finite number of at least 0."""
-    return _number(text, zero=True)
+def number_between(text: str, low: float, high: float) -> float:
+    """An option's finite number from `low` to `high`: what its consumer can keep (time.sleep takes no 1e300, a
+    PostgreSQL timeout no more than 2**31-1 ms, and rounds one below 1 ms to 0, which turns it off)."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not low <= number <= high:  # nan too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from {low:g} to {high:g}")
+    return number
 
 
 def whole(text: str) -> int:

@@ -542,6 +542,9 @@ def test_sigterm_during_the_reindex_ends_it_reports_and_the_next_run_finishes_th
         ["--lock-timeout", "inf"],
         ["--statement-timeout", "nan"],
         ["--rebuild-timeout", "0"],
+        ["--lock-timeout", "0.0004"],  # 0 ms, which turns the timeout off
+        ["--statement-timeout", "1e7"],  # past PostgreSQL's 2**31-1 ms
+        ["--rebuild-timeout", "40000"],
         ["--backup-wait", "-1"],
         ["--vacuum"],
     ],

@@ -187,7 +187,10 @@ def test_an_unknown_switch_or_value_is_refused_before_any_call(world: World, swi
 
 @pytest.mark.parametrize(
     "waiting",
-    [["--attempts", "0"], ["--attempts", "-3"], ["--interval", "-1"], ["--interval", "nan"], ["--interval", "inf"]],
+    [
+        *(["--attempts", "0"], ["--attempts", "-3"]),
+        *(["--interval", "-1"], ["--interval", "nan"], ["--interval", "inf"], ["--interval", "1e300"]),
+    ],
 )
 @pytest.mark.usefixtures("url")
 def test_a_wait_that_cannot_be_kept_is_refused_before_any_call(world: World, waiting: list[str]) -> None:

@@ -270,13 +270,22 @@ MANUAL_ROTATION = {
 }
 
 
+# The longest wait between two polls: an hour (the failover's default is 30 s).
+MAX_INTERVAL = 3600.0
+
+
+def poll_interval(text: str) -> float:
+    """`--interval`: seconds from 0 to MAX_INTERVAL."""
+    return environment.number_between(text, 0, MAX_INTERVAL)
+
+
 def register(verbs: Any) -> None:
     """Add the runbook verbs to `python -m ops`."""
 
     def waiting(command: argparse.ArgumentParser, attempts: int, interval: float) -> None:
         command.add_argument("--attempts", type=environment.whole, default=attempts, help="polls before giving up")
         command.add_argument(
-            "--interval", type=environment.not_negative, default=interval, help="seconds between polls"
+            "--interval", type=poll_interval, default=interval, help=f"seconds between polls (0 to {MAX_INTERVAL:g})"
         )
 
     rolling = environment.add_job(
