@@ -315,6 +315,7 @@ def restore_test(
             restore.streaming_verified(s3, bucket, key, manifest_version=backup.manifest_version) as stream,
         ):
             manifest = stream.manifest
+            restore.require_schemas(key, manifest, schemas)
             age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
             head = restore.read_head(stream, workdir / "head.dump")
             took("head")

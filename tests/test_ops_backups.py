@@ -611,6 +611,30 @@ def test_a_malformed_target_url_is_one_line_without_the_password(
     assert "s3cr3t-password" not in err, err
 
 
+def test_a_schema_the_dump_does_not_hold_is_named_not_restored_as_nothing(
+    database: str,
+    pg_cluster: postgres.Cluster,
+    aws_env: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    target = f"t_{os.urandom(6).hex()}"
+    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{target}"')
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("RESTORE_TARGET_URL", pg_cluster.database_url(target))
+
+    # A typo: pg_restore restores nothing, and the checks of what is kept pass on nothing.
+    assert cli.main(["restore", key, "--confirm-production", "--schema", "pubilc"]) == 2
+    assert capsys.readouterr().err == f"error: {key} holds no schema 'pubilc' (its schemas: public)\n"
+    result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, schemas=["pubilc"], durable=False)
+    assert not result.passed
+    assert result.failure == f"{key} holds no schema 'pubilc' (its schemas: public)", result.lines()
+
+
 def test_every_connection_gets_the_timeouts_and_the_url_may_set_its_own(database: str, s3_server: S3Server) -> None:
     seed(database)
     own = {"keepalives_idle": "5", "tcp_user_timeout": "20000"}
