@@ -215,3 +215,16 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped_under_a_strict_locale(t
     )
     assert done.returncode == 1, done.stderr.decode(errors="replace")
     assert done.stdout.startswith(os.fsencode(tmp_path) + b"/app-\\udcff.env: invalid\n"), done.stdout[:200]
+
+
+def test_check_env_of_a_closed_standard_input_is_unreadable_in_one_line() -> None:
+    done = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$@" <&-', "sh", sys.executable, "-m", "infra", "check-env", "-"],  # `... - <&-`
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (2, "check-env: -: cannot read (standard input is closed)\n"), (
+        f"exit {done.returncode}\n{done.stderr}"
+    )
