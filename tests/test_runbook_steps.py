@@ -117,6 +117,15 @@ def test_after_a_promotion_previous_is_again_the_deployment_before_the_one_servi
     assert world.rollbacks == [("dpl_good", "error-rate alarm")]
 
 
+@pytest.mark.parametrize("deployment", ["", "dpl_x/../v9/projects", "https://vercel.com/x/dpl_1", "PREVIOUS"])
+@pytest.mark.usefixtures("url")
+def test_a_rollback_target_that_is_no_deployment_id_is_bad_usage_before_any_call(world: World, deployment: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["runbook-rollback", deployment, "--reason", "bug", *FAST])
+    assert exited.value.code == 2, f"{deployment!r} is bad usage"
+    assert world.rollbacks == [], "nothing was rolled back"
+
+
 @pytest.mark.parametrize(
     ("deployment", "problem"),
     [

@@ -80,6 +80,13 @@ def switch_value(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def deployment_name(text: str) -> str:
+    """The rollback's target: `previous` or a deployment id, as the workflow's request job checks it."""
+    if text != PREVIOUS and not re.fullmatch(r"dpl_[A-Za-z0-9]{1,64}", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a deployment id (dpl_ and letters or digits) or previous")
+    return text
+
+
 def run_rollback(args: argparse.Namespace) -> int:
     api, project_id = vercel(), env("VERCEL_PROJECT_ID")
     deployment = args.deployment
@@ -295,7 +302,11 @@ def register(verbs: Any) -> None:
         run=run_rollback,
         variables=ROLLBACK_ENV,
     )
-    rolling.add_argument("deployment", help="the READY production deployment to serve again (dpl_...), or `previous`")
+    rolling.add_argument(
+        "deployment",
+        type=deployment_name,
+        help="the READY production deployment to serve again (dpl_...), or `previous`",
+    )
     rolling.add_argument("--reason", required=True, help="why (shown on the status page and in Slack)")
     rolling.add_argument("--service", default="VibeLog", help="the service the public message names")
     waiting(rolling, 30, 10.0)
