@@ -62,9 +62,15 @@ def main(argv: list[str]) -> int:
 def write_whole(path: Path, text: str) -> None:
     """Replace the file at once: a full disk, a file-size limit or Ctrl-C leaves the old file whole (a generated
     file cut short is a schema no editor can load), and no temporary file beside it."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temporary = Path(name)
-    with interrupt.undo_on_interrupt(lambda: temporary.unlink(missing_ok=True)):
+    made: list[Path] = []  # registered before the file exists: an interruption may land as soon as it does
+
+    def remove() -> None:
+        for each in made:
+            each.unlink(missing_ok=True)
+
+    with interrupt.undo_on_interrupt(remove):
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        made.append(temporary := Path(name))
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
