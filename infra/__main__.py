@@ -52,7 +52,10 @@ def run(argv: list[str]) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
-        code = main(argv)
+        try:
+            code = main(argv)
+        except SystemExit as stop:  # argparse's --help and usage errors: what they printed is written out too
+            code = 0 if stop.code is None else stop.code if isinstance(stop.code, int) else EXIT_USAGE
         if sys.stdout is not None:  # None: started with stdout closed (`>&-`), so nothing was printed
             sys.stdout.flush()
     except OSError as error:

@@ -184,8 +184,9 @@ def test_ctrl_c_exits_130_with_one_line_and_no_traceback() -> None:
 
 @pytest.mark.parametrize("unbuffered", ["1", ""], ids=["raised by a print", "raised by the last flush"])
 def test_an_output_on_a_full_disk_is_one_line_and_exit_2(unbuffered: str) -> None:
-    # `schema` prints more than a buffer holds; `check-env`'s verdict fits in one, so only the exit's flush fails.
-    for argv in (["schema"], ["check-env", "-"]):
+    # `schema` prints more than a buffer holds; `check-env`'s verdict fits in one, so only the exit's flush fails, as
+    # `--help`'s does (argparse drops a write that fails at once).
+    for argv in (["schema"], ["check-env", "-"], *([["plan", "--help"]] if not unbuffered else [])):
         with Path("/dev/full").open("w") as full:  # every write is ENOSPC
             done = subprocess.run(  # noqa: S603 - this interpreter, a fixed argv
                 [sys.executable, "-m", "infra", *argv],

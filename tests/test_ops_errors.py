@@ -659,6 +659,23 @@ def test_an_output_on_a_full_disk_fails_the_job_in_one_line_and_is_reported(
     assert "## list failed: " in summary, summary
 
 
+def test_help_on_a_full_disk_is_one_line_not_the_interpreters_exception() -> None:
+    with Path("/dev/full").open("w") as full:  # every write is ENOSPC
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", "list", "--help"],
+            check=False,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": ""},
+            timeout=60,
+        )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "error: the job's output cannot be written (No space left on device)\n",
+    )
+
+
 def test_a_job_started_with_stdout_closed_runs_without_a_traceback(
     aws_env: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
 ) -> None:
