@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -14,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from ops import dump
 from ops.cli import main
 from ops.errors import BadInputError, JobError
-from ops.runbook import steps
+from ops.runbook import http, steps
 from ops.runbook.http import Client
 from ops.runbook.messages import TEMPLATES
 from ops.runbook.vercel import VercelApi
@@ -272,6 +277,47 @@ def test_waiting_is_bounded() -> None:
     with pytest.raises(JobError, match="after 4 tries 7 s apart"):
         steps.Waiting(4, 7, slept.append).until("never", lambda: False)
     assert slept == [7, 7, 7], "no sleep after the last try"
+
+
+@contextmanager
+def trickling(headers: bool) -> Iterator[str]:
+    """A server on loopback that answers a byte every 0.2 s (within any one read's timeout), in its headers or its
+    body, and never finishes."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" + (b"" if headers else b"Content-Length: 1000\r\n\r\n"))
+            while not stop.wait(0.2):
+                conn.sendall(b"X-A: b\r\n" if headers else b" ")
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        server.close()
+
+
+@pytest.mark.parametrize("headers", [True, False], ids=["headers", "body"])
+def test_a_request_answered_a_byte_at_a_time_ends_at_its_deadline(
+    headers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http, "TOTAL_SECONDS", 1.0)
+    with trickling(headers) as url:
+        start = time.monotonic()
+        with pytest.raises(JobError, match=r"^POST 127\.0\.0\.1:\d+/hooks: no whole answer within 1 s$"):
+            Client(url).request("POST", "/hooks", body={"text": "x"})
+        took = time.monotonic() - start
+    assert took < 5, f"the request took {took:.1f} s: each byte kept its read's timeout from firing"
 
 
 def test_plain_http_is_refused_beyond_loopback() -> None:
