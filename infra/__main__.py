@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gc
 import importlib
+import io
+import os
 import signal
 import sys
 
+from infra.cli.exits import EXIT_USAGE
 from infra.engine import interrupt
 
 # verb -> (module with `main(argv) -> int`, summary); modules load on use, so each verb pays for its own imports.
@@ -41,6 +44,30 @@ def main(argv: list[str]) -> int:
     return code
 
 
+def run(argv: list[str]) -> int:
+    """`main`, with its output written out before it returns: an output that cannot take it (stdout on a full disk)
+    is one line and exit 2, the question not answered, not a traceback or an answer nobody received."""
+    # A file name that is not UTF-8 (argv holds its bytes as surrogates) is printed escaped, as stderr prints it, not a
+    # UnicodeEncodeError under a locale whose stdout is strict.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
+    try:
+        try:
+            code = main(argv)
+        except SystemExit as stop:  # argparse's --help and usage errors: what they printed is written out too
+            code = 0 if stop.code is None else stop.code if isinstance(stop.code, int) else EXIT_USAGE
+        if sys.stdout is not None:  # None: started with stdout closed (`>&-`), so nothing was printed
+            sys.stdout.flush()
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else "the output cannot be written: "
+        print(f"error: {where}{error.strerror or type(error).__name__}", file=sys.stderr)
+        # What is still buffered would fail again at the interpreter's exit, with a message of its own.
+        if sys.stdout is not None:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_USAGE
+    return code
+
+
 if __name__ == "__main__":
     # A verb is a short-lived process whose objects all live until it exits, so the cyclic collector only costs:
     # measured, its full collections were ~40% of `plan --stack all` and made cost grow faster than the number of
@@ -49,7 +76,7 @@ if __name__ == "__main__":
     # Piped into `head` or `less`: stop quietly when the reader goes away.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     interrupt.install()
-    exit_code = main(sys.argv[1:])
+    exit_code = run(sys.argv[1:])
     # Interpreter shutdown would otherwise run one more full collection over every object the run made; frozen
     # objects are skipped by it. A normal exit still flushes output and runs atexit handlers.
     gc.freeze()

@@ -35,6 +35,7 @@ from ops.environment import Variable
 from ops.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OUTPUT_GONE, BadInputError, JobError
 from ops.runbook import cli as runbook_cli
 from settings.backup import RestoreDropBound
+from settings.base import S3_DAYS_MAX
 from settings.stacks import STACKS
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def run_uploads(_: argparse.Namespace) -> int:
         storage_client(),
         vault_client("BACKUP_UPLOADS_REGION"),
         bucket=env("BACKUP_UPLOADS_BUCKET"),
-        retention_days=environment.whole_number("BACKUP_UPLOADS_RETENTION_DAYS"),
+        retention_days=environment.whole_number("BACKUP_UPLOADS_RETENTION_DAYS", S3_DAYS_MAX),
     )
     line = (
         f"copied {result.copied} new or changed object(s) and refreshed {result.refreshed} "
@@ -314,6 +315,7 @@ def restore_test(
             restore.streaming_verified(s3, bucket, key, manifest_version=backup.manifest_version) as stream,
         ):
             manifest = stream.manifest
+            restore.require_schemas(key, manifest, schemas)
             age = report.hours_between(vault.parse_time(str(manifest["started"])), vault.now())
             head = restore.read_head(stream, workdir / "head.dump")
             took("head")
@@ -535,6 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         environment.require(args.variables, args)
         postgres.stall_seconds()  # a malformed limit is bad input before the job starts, not halfway through it
         code: int = args.run(args)
+        flush_output()
     except interrupt.Interrupted as interruption:
         return _interrupted(args.verb, interruption.signal_name)
     except Exception as error:
@@ -554,6 +557,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(args.verb, f"failed: {reason}")
         return EXIT_FAILED
     return code
+
+
+def flush_output() -> None:
+    """Write out what the job printed, so that an output that cannot take it ends the job as any failure does (one
+    line, exit 1, reported) rather than at the interpreter's exit, as a traceback; a reader gone stays the
+    BrokenPipeError `main` knows. A closed stdout (`>&-`, None) has nothing to flush."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:  # a full disk, a quota, a device that fails
+        raise JobError(f"the job's output cannot be written ({error.strerror or type(error).__name__})") from None
 
 
 def output_gone() -> bool:

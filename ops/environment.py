@@ -37,7 +37,8 @@ COMMON = (
     Variable("STACK", "the stack the job serves, named in its reports", required=False),
     Variable(
         "OPS_STALL_SECONDS",
-        "seconds pg_dump, pg_restore or an S3 transfer may move no data before the job gives up (default 300)",
+        "seconds pg_dump, pg_restore or an S3 transfer may move no data before the job gives up "
+        "(default 300, at most 86400)",
         required=False,
     ),
 )
@@ -53,11 +54,13 @@ def value(name: str) -> str:
     return found
 
 
-def whole_number(name: str) -> int:
-    """A variable holding a whole number of at least 1; BadInputError otherwise."""
+def whole_number(name: str, maximum: int) -> int:
+    """A variable holding a whole number from 1 to `maximum` (what the setting it comes from allows); BadInputError
+    otherwise, before the job starts (a longer one would fail mid-job, as a date out of range or past Python's 4300
+    digits)."""
     text = value(name)
-    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
-        raise BadInputError(f"${name} must be a whole number of at least 1")
+    if not re.fullmatch(r"[0-9]+", text) or len(text) > len(str(maximum)) or not 1 <= int(text) <= maximum:
+        raise BadInputError(f"${name} must be a whole number from 1 to {maximum}")
     return int(text)
 
 
@@ -144,25 +147,27 @@ def add_job(
 
 # Types of the jobs' numeric options: a value a job could not keep (a negative wait, 0 polls, nan) is bad usage, exit 2,
 # before the job does anything, not an error half-way through it.
-def _number(text: str, *, zero: bool = False) -> float:
-    """A finite number above 0 (or at least 0 where `zero`); argparse's bad usage (exit 2) otherwise."""
+def not_negative(text: str) -> float:
+    """An option's finite number of at least 0."""
     try:
         number = float(text)
     except ValueError:
         number = math.nan
-    if not math.isfinite(number) or number < 0 or (number == 0 and not zero):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number {'of at least 0' if zero else 'above 0'}")
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of at least 0")
     return number
 
 
-def positive(text: str) -> float:
-    """An option's finite number above 0."""
-    return _number(text)
-
-
-def not_negative(text: str) -> float:
-    """An option's finite number of at least 0."""
-    return _number(text, zero=True)
+def number_between(text: str, low: float, high: float) -> float:
+    """An option's finite number from `low` to `high`: what its consumer can keep (time.sleep takes no 1e300, a
+    PostgreSQL timeout no more than 2**31-1 ms, and rounds one below 1 ms to 0, which turns it off)."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not low <= number <= high:  # nan too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from {low:g} to {high:g}")
+    return number
 
 
 def whole(text: str) -> int:

@@ -18,7 +18,7 @@ from psycopg import errors, sql
 from ops import environment, postgres, report
 from ops.environment import Variable
 from ops.errors import BadInputError, JobError
-from settings.maintenance import RELATION_PATTERN
+from settings.maintenance import MAX_DAYS, RELATION_PATTERN
 
 VARIABLES = (
     Variable(
@@ -63,10 +63,10 @@ class Targets:
         return cls(
             index=_relation_name("MAINTENANCE_INDEX"),
             sessions=_relation_name("MAINTENANCE_SESSIONS_TABLE"),
-            sessions_expired_days=environment.whole_number("MAINTENANCE_SESSIONS_EXPIRED_DAYS"),
+            sessions_expired_days=environment.whole_number("MAINTENANCE_SESSIONS_EXPIRED_DAYS", MAX_DAYS),
             audit=_relation_name("MAINTENANCE_AUDIT_TABLE"),
             archive=_relation_name("MAINTENANCE_AUDIT_ARCHIVE_TABLE"),
-            audit_days=environment.whole_number("MAINTENANCE_AUDIT_DAYS"),
+            audit_days=environment.whole_number("MAINTENANCE_AUDIT_DAYS", MAX_DAYS),
         )
 
 
@@ -92,6 +92,20 @@ class Limits:
     included)."""
     backup_wait_minutes: float = 120.0
     """Longest wait for a running pg_dump of the database to end (the dump job's own timeout)."""
+
+
+# What lock_timeout and statement_timeout take: whole milliseconds, 1 (0 turns them off) to 2**31-1.
+TIMEOUT_SECONDS = (0.001, 2147483.0)
+
+
+def timeout_seconds(text: str) -> float:
+    """`--lock-timeout`, `--statement-timeout`: seconds PostgreSQL can keep as a timeout."""
+    return environment.number_between(text, *TIMEOUT_SECONDS)
+
+
+def timeout_minutes(text: str) -> float:
+    """`--rebuild-timeout`: minutes PostgreSQL can keep as a statement timeout."""
+    return environment.number_between(text, TIMEOUT_SECONDS[0], TIMEOUT_SECONDS[1] // 60)
 
 
 @dataclass(frozen=True)
@@ -450,19 +464,19 @@ def register(verbs: Any) -> None:
     )
     command.add_argument(
         "--lock-timeout",
-        type=environment.positive,
+        type=timeout_seconds,
         default=defaults.lock_timeout_seconds,
         help="seconds a lock may be waited for",
     )
     command.add_argument(
         "--statement-timeout",
-        type=environment.positive,
+        type=timeout_seconds,
         default=defaults.statement_timeout_seconds,
         help="seconds one batch may run",
     )
     command.add_argument(
         "--rebuild-timeout",
-        type=environment.positive,
+        type=timeout_minutes,
         default=defaults.rebuild_timeout_minutes,
         help="minutes the REINDEX or the ANALYZE may run",
     )

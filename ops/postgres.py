@@ -45,6 +45,8 @@ TIMEOUTS = {
 # Seconds a transfer (pg_dump, pg_restore, an S3 request) may move no byte before the job gives up on it.
 STALL_ENV = "OPS_STALL_SECONDS"
 DEFAULT_STALL_SECONDS = 300.0
+# The longest stall limit: a day, longer than any job's timeout (the database restore runbook's 4 hours).
+MAX_STALL_SECONDS = 86400.0
 # How often a running tool's progress is sampled.
 POLL_SECONDS = 0.2
 # The pipe a streamed tool writes into (Linux's default is 64 KiB), and the longest its reader naps between reads
@@ -196,8 +198,9 @@ def stall_seconds() -> float:
         seconds = float(text) if text else DEFAULT_STALL_SECONDS
     except ValueError:
         seconds = 0.0
-    if not seconds > 0:
-        raise BadInputError(f"${STALL_ENV} must be a positive number of seconds")
+    # Not inf nor 1e12: no limit at all, and an S3 client whose every request fails on a timestamp out of range.
+    if not 0 < seconds <= MAX_STALL_SECONDS:
+        raise BadInputError(f"${STALL_ENV} must be a number of seconds above 0 and at most {MAX_STALL_SECONDS:g}")
     return seconds
 
 

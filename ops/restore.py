@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from ops import integrity, interrupt, postgres, vault
-from ops.errors import JobError
+from ops.errors import BadInputError, JobError
 from settings.stacks import PROJECT_DIR
 
 if TYPE_CHECKING:
@@ -618,6 +618,20 @@ def require_readable(s3: S3Client, bucket: str, key: str) -> None:
         )
 
 
+def require_schemas(key: str, manifest: Mapping[str, Any], schemas: Sequence[str]) -> None:
+    """BadInputError naming each `--schema` the dump holds nothing of: pg_restore restores nothing for a name it does
+    not find, and the checks, which compare what is kept, would pass on nothing. What a dump holds is what its
+    manifest recorded: the schemas of its tables and, where it has an inventory, of its other objects."""
+    recorded = manifest.get("inventory")
+    held = {str(name).split(".", 1)[0] for name in manifest.get("row_counts", {})}
+    held |= set(recorded.get("objects", {})) if isinstance(recorded, dict) else set()
+    unknown = [schema for schema in dict.fromkeys(schemas) if schema not in held]
+    if unknown:
+        raise BadInputError(
+            f"{key} holds no schema {', '.join(map(repr, unknown))} (its schemas: {', '.join(sorted(held)) or 'none'})"
+        )
+
+
 def restore(
     s3: S3Client,
     *,
@@ -633,6 +647,7 @@ def restore(
     with interrupt.temporary_directory("vibelog-restore-") as workdir:
         path = workdir / "database.dump"
         manifest = vault.manifest_of(s3, bucket, key)
+        require_schemas(key, manifest, schemas)
         if not confirm_production:
             refuse_production(
                 s3, bucket=bucket, manifest=manifest, target_url=target_url, production_ref=production_ref
@@ -675,16 +690,35 @@ def restore_alongside(
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.Error as error:
             raise JobError(f"cannot create database {name}: {postgres.last_line(str(error), target_url)}") from None
-    restored = restore(
-        s3,
-        bucket=bucket,
-        key=key,
-        target_url=make_conninfo(target_url, dbname=name),
-        confirm_production=True,  # decided above, for the server; the new database holds nothing yet
-        production_ref=production_ref,
-        app_query=app_query,
-    )
+    try:
+        restored = restore(
+            s3,
+            bucket=bucket,
+            key=key,
+            target_url=make_conninfo(target_url, dbname=name),
+            confirm_production=True,  # decided above, for the server; the new database holds nothing yet
+            production_ref=production_ref,
+            app_query=app_query,
+        )
+    except BaseException as error:
+        # The load is one transaction: a restore that failed or was interrupted left the new database empty, clutter
+        # on the live server that each run again would add to. One whose checks failed returned, and is kept.
+        with interrupt.deferred():
+            dropped = _drop_database(target_url, name)
+        if not dropped and isinstance(error, JobError):
+            raise JobError(f"{error}; the new database {name} is left on the target's server: drop it") from None
+        raise
     return restored, name
+
+
+def _drop_database(target_url: str, name: str) -> bool:
+    """Drop a database the runbook created (its restore's connections ended or not); whether it is gone."""
+    try:
+        with postgres.connect(target_url, "the target") as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    except (JobError, psycopg.Error):
+        return False
+    return True
 
 
 def previous_manifest(

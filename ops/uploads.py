@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -71,7 +71,10 @@ def sync(
 ) -> SyncResult:
     """Copy every new or changed object of the Storage buckets (all by default) to `objects/<bucket>/<key>`."""
     moment = now or vault.now()
-    refresh_before = moment - timedelta(days=max(retention_days - REFRESH_MARGIN_DAYS, 1))
+    try:
+        refresh_before = moment - timedelta(days=max(retention_days - REFRESH_MARGIN_DAYS, 1))
+    except OverflowError:  # a retention reaching past year 1: no copy expires within the calendar, none is refreshed
+        refresh_before = datetime.min.replace(tzinfo=UTC)
     mirror = {item.key: item for item in vault.list_objects(target, bucket, OBJECTS_PREFIX)}
     if storage_buckets is None:
         try:

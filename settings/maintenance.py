@@ -13,6 +13,8 @@ from settings.retention import CronSchedule
 # resolves it with to_regclass(), which would fold or reject anything else differently from how it reads here.
 RELATION_PATTERN = r"^([a-z_][a-z0-9_$]{0,62}\.)?[a-z_][a-z0-9_$]{0,62}$"
 Relation = Annotated[str, Field(pattern=RELATION_PATTERN)]
+# The most days a maintenance age may be (100 years); the job refuses a longer one from its environment as well.
+MAX_DAYS = 36_500
 # The maintenance workflow's GitHub environment is the stack's name with this suffix (maintenance.yml).
 MAINTENANCE_ENVIRONMENT_SUFFIX = "-maintenance"
 
@@ -35,7 +37,7 @@ class MaintenanceSettings(ConfigModel):
         "The table whose rows expired (expires_at) long enough ago are deleted.", example="sessions", default="sessions"
     )
     sessions_expired_days: int = setting(
-        "Days after expires_at a session is deleted.", example=30, default=30, ge=1, le=36_500
+        "Days after expires_at a session is deleted.", example=30, default=30, ge=1, le=MAX_DAYS
     )
     audit_table: Relation = setting(
         "The audit log table whose old rows (created_at) are moved into the archive.",
@@ -53,5 +55,5 @@ class MaintenanceSettings(ConfigModel):
         example=365,
         default=365,
         ge=1,
-        le=36_500,
+        le=MAX_DAYS,
     )

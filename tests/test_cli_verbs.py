@@ -180,3 +180,52 @@ def test_ctrl_c_exits_130_with_one_line_and_no_traceback() -> None:
     assert process.returncode == 130, err.decode()
     assert err == b"interrupted\n"
     assert b"Previewing stack production" not in out, "the interrupt was not swallowed"
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["raised by a print", "raised by the last flush"])
+def test_an_output_on_a_full_disk_is_one_line_and_exit_2(unbuffered: str) -> None:
+    # `schema` prints more than a buffer holds; `check-env`'s verdict fits in one, so only the exit's flush fails, as
+    # `--help`'s does (argparse drops a write that fails at once).
+    for argv in (["schema"], ["check-env", "-"], *([["plan", "--help"]] if not unbuffered else [])):
+        with Path("/dev/full").open("w") as full:  # every write is ENOSPC
+            done = subprocess.run(  # noqa: S603 - this interpreter, a fixed argv
+                [sys.executable, "-m", "infra", *argv],
+                check=False,
+                input="NODE_ENV=production\n",
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
+                timeout=120,
+            )
+        assert (done.returncode, done.stderr) == (
+            2,
+            "error: the output cannot be written: No space left on device\n",
+        ), f"{argv}: exit {done.returncode}\n{done.stderr}"
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_escaped_under_a_strict_locale(tmp_path: Path) -> None:
+    env_file = Path(os.fsdecode(bytes(tmp_path) + b"/app-\xff.env"))
+    env_file.write_text("NODE_ENV=production\n", encoding="utf-8")
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed argv
+        [sys.executable, "-m", "infra", "check-env", str(env_file)],
+        check=False,
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},  # stdout as a UTF-8 locale (en_US.UTF-8) makes it: strict
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr.decode(errors="replace")
+    assert done.stdout.startswith(os.fsencode(tmp_path) + b"/app-\\udcff.env: invalid\n"), done.stdout[:200]
+
+
+def test_check_env_of_a_closed_standard_input_is_unreadable_in_one_line() -> None:
+    done = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$@" <&-', "sh", sys.executable, "-m", "infra", "check-env", "-"],  # `... - <&-`
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (2, "check-env: -: cannot read (standard input is closed)\n"), (
+        f"exit {done.returncode}\n{done.stderr}"
+    )

@@ -560,6 +560,26 @@ def test_the_runbooks_restore_goes_beside_the_live_database_and_leaves_it_as_it_
     assert created == (1,), "the refused attempt created a database"
 
 
+def test_a_runbook_restore_that_fails_leaves_no_new_database_beside_the_live_one(
+    database: str, s3_server: S3Server
+) -> None:
+    seed(database)
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
+    (key,) = dump_daily(s3, bucket, database).keys
+    for version in s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]:
+        if version["Key"] == key:  # the dump is gone, its manifest is not: the download fails
+            s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    live = conninfo_to_dict(database)["dbname"]
+
+    with pytest.raises(JobError) as failed:
+        restore.restore_alongside(s3, bucket=bucket, key=key, target_url=database, confirm_production=True)
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        created = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{live}_restored_%"])
+        left = [row[0] for row in created.fetchall()]
+    assert left == [], f"the failed restore ({failed.value}) left {left} on the live server"
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -589,6 +609,30 @@ def test_a_malformed_target_url_is_one_line_without_the_password(
     assert err.startswith("error: the database URL is not a valid PostgreSQL connection URL"), err
     assert err.count("\n") == 1, f"not one line: {err}"
     assert "s3cr3t-password" not in err, err
+
+
+def test_a_schema_the_dump_does_not_hold_is_named_not_restored_as_nothing(
+    database: str,
+    pg_cluster: postgres.Cluster,
+    aws_env: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed(database)
+    s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
+    (key,) = dump_daily(s3, bucket, database).keys
+    target = f"t_{os.urandom(6).hex()}"
+    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{target}"')
+    monkeypatch.setenv("BACKUP_DATABASE_BUCKET", bucket)
+    monkeypatch.setenv("RESTORE_TARGET_URL", pg_cluster.database_url(target))
+
+    # A typo: pg_restore restores nothing, and the checks of what is kept pass on nothing.
+    assert cli.main(["restore", key, "--confirm-production", "--schema", "pubilc"]) == 2
+    assert capsys.readouterr().err == f"error: {key} holds no schema 'pubilc' (its schemas: public)\n"
+    result = cli.restore_test(s3, bucket, stack="staging", rto_minutes=240, schemas=["pubilc"], durable=False)
+    assert not result.passed
+    assert result.failure == f"{key} holds no schema 'pubilc' (its schemas: public)", result.lines()
 
 
 def test_every_connection_gets_the_timeouts_and_the_url_may_set_its_own(database: str, s3_server: S3Server) -> None:

@@ -115,7 +115,7 @@ def test_every_missing_variable_is_named_in_one_line_and_is_bad_input(
     assert named == required, f"{verb}: every missing variable, each once: {err}"
 
 
-@pytest.mark.parametrize("limit", ["abc", "0", "-5", "nan"])
+@pytest.mark.parametrize("limit", ["abc", "0", "-5", "nan", "inf", "1e12", "86401"])
 def test_a_malformed_stall_limit_is_bad_input_before_the_job_starts(
     limit: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -128,7 +128,7 @@ def test_a_malformed_stall_limit_is_bad_input_before_the_job_starts(
 
     err = capsys.readouterr().err
     assert code == 2, f"OPS_STALL_SECONDS={limit}: bad input (exit 2), got {code}: {err}"
-    assert err == "error: $OPS_STALL_SECONDS must be a positive number of seconds\n", err
+    assert err == "error: $OPS_STALL_SECONDS must be a number of seconds above 0 and at most 86400\n", err
 
 
 def test_pg_restores_failure_is_its_error_line_not_the_statement_after_it(database: str, s3_server: S3Server) -> None:
@@ -628,6 +628,74 @@ def test_a_reader_that_leaves_early_is_not_a_failure(
     assert told(world, tmp_path) == ([], ""), "a listing its reader cut short was reported as a failure"
 
 
+def test_an_output_on_a_full_disk_fails_the_job_in_one_line_and_is_reported(
+    aws_env: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
+) -> None:
+    # Buffered, as a runner's redirected step is: the write that fails is the flush after the job.
+    world, webhook = slack
+    env = job_env(
+        scratch,
+        aws_env,
+        webhook,
+        tmp_path / "summary.md",
+        BACKUP_DATABASE_BUCKET=aws_env.bucket(locked=False),
+        PYTHONUNBUFFERED="",
+    )
+    with Path("/dev/full").open("w") as full:  # every write is ENOSPC
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", "list"],
+            check=False,
+            env=env,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+
+    assert done.returncode == 1, f"exit {done.returncode}: {done.stderr}"
+    assert done.stderr == "error: the job's output cannot be written (No space left on device)\n", done.stderr
+    posts, summary = told(world, tmp_path)
+    assert posts == ["staging: list failed: the job's output cannot be written (No space left on device)"], posts
+    assert "## list failed: " in summary, summary
+
+
+def test_help_on_a_full_disk_is_one_line_not_the_interpreters_exception() -> None:
+    with Path("/dev/full").open("w") as full:  # every write is ENOSPC
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", "list", "--help"],
+            check=False,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": ""},
+            timeout=60,
+        )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "error: the job's output cannot be written (No space left on device)\n",
+    )
+
+
+def test_a_job_started_with_stdout_closed_runs_without_a_traceback(
+    aws_env: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
+) -> None:
+    world, webhook = slack
+    env = job_env(
+        scratch, aws_env, webhook, tmp_path / "summary.md", BACKUP_DATABASE_BUCKET=aws_env.bucket(locked=False)
+    )
+    done = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "ops", "list"],  # `python -m ops list >&-`
+        check=False,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+
+    assert (done.returncode, done.stderr) == (0, ""), f"exit {done.returncode}: {done.stderr}"
+    assert told(world, tmp_path) == ([], ""), "a listing with nowhere to print was reported as a failure"
+
+
 def test_the_variable_a_target_url_is_read_from_is_scrubbed_under_its_new_name_and_must_be_a_name(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -767,7 +835,7 @@ def test_every_workflow_step_gives_its_job_every_variable_the_job_requires() -> 
         assert required <= given, f"{where} runs `{verb}` without {sorted(required - given)}"
 
 
-@pytest.mark.parametrize("days", ["ninety", "0", "-1", "²", "9 0"])
+@pytest.mark.parametrize("days", ["ninety", "0", "-1", "²", "9 0", "2147483648", "9" * 5000])
 def test_a_malformed_number_of_days_is_bad_input_in_one_line(
     days: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -778,7 +846,9 @@ def test_a_malformed_number_of_days_is_bad_input_in_one_line(
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
 
     assert cli.main(["uploads"]) == 2, f"{days!r} is bad input"
-    assert capsys.readouterr().err == "error: $BACKUP_UPLOADS_RETENTION_DAYS must be a whole number of at least 1\n"
+    assert (
+        capsys.readouterr().err == "error: $BACKUP_UPLOADS_RETENTION_DAYS must be a whole number from 1 to 2147483647\n"
+    )
 
 
 @pytest.mark.parametrize(

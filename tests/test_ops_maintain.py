@@ -234,7 +234,8 @@ def test_a_table_named_where_an_index_is_expected_is_refused(
     [
         ("MAINTENANCE_INDEX", 'idx"; DROP TABLE sessions; --', "$MAINTENANCE_INDEX must be a [schema.]name"),
         ("MAINTENANCE_AUDIT_TABLE", "Audit_Logs", "$MAINTENANCE_AUDIT_TABLE must be a [schema.]name"),
-        ("MAINTENANCE_AUDIT_DAYS", "365d", "$MAINTENANCE_AUDIT_DAYS must be a whole number of at least 1"),
+        ("MAINTENANCE_AUDIT_DAYS", "365d", "$MAINTENANCE_AUDIT_DAYS must be a whole number from 1 to 36500"),
+        ("MAINTENANCE_AUDIT_DAYS", "99999999999", "$MAINTENANCE_AUDIT_DAYS must be a whole number from 1 to 36500"),
         ("MAINTENANCE_SESSIONS_EXPIRED_DAYS", "0", "$MAINTENANCE_SESSIONS_EXPIRED_DAYS must be a whole number"),
     ],
 )
@@ -541,6 +542,9 @@ def test_sigterm_during_the_reindex_ends_it_reports_and_the_next_run_finishes_th
         ["--lock-timeout", "inf"],
         ["--statement-timeout", "nan"],
         ["--rebuild-timeout", "0"],
+        ["--lock-timeout", "0.0004"],  # 0 ms, which turns the timeout off
+        ["--statement-timeout", "1e7"],  # past PostgreSQL's 2**31-1 ms
+        ["--rebuild-timeout", "40000"],
         ["--backup-wait", "-1"],
         ["--vacuum"],
     ],

@@ -14,6 +14,7 @@ import pytest
 
 from ops import cli, uploads, vault
 from ops.errors import BadInputError, JobError
+from settings.base import S3_DAYS_MAX
 from tests.ops_servers import S3Server
 
 if TYPE_CHECKING:
@@ -65,6 +66,19 @@ def test_an_unchanged_object_is_copied_again_before_its_backup_would_expire(s3_s
     result = uploads.sync(source, target, bucket=mirror, retention_days=90, now=later, storage_buckets=storage)
 
     assert (result.copied, result.refreshed) == (0, 1), "a 90-day backup would have expired while the object lives"
+
+
+def test_the_longest_retention_the_settings_allow_refreshes_nothing_and_fails_nothing(s3_server: S3Server) -> None:
+    source, target = s3_server.client(), s3_server.client()
+    mirror = s3_server.bucket(locked=False)
+    storage = [storage_with(s3_server, {"user-1/a.webm": b"a"})]
+    uploads.sync(source, target, bucket=mirror, retention_days=S3_DAYS_MAX, storage_buckets=storage)
+
+    # More days than the calendar holds before now: no copy expires while the object lives.
+    later = vault.now() + timedelta(days=3650)
+    result = uploads.sync(source, target, bucket=mirror, retention_days=S3_DAYS_MAX, now=later, storage_buckets=storage)
+
+    assert (result.copied, result.refreshed, result.unchanged) == (0, 0, 1)
 
 
 class Generated:

@@ -317,8 +317,13 @@ def test_a_pack_config_setting_reaches_its_rule(
         ('{"env-schema": ', "is not valid JSON: Expecting value at line 1, column 16"),
         ('["env-schema"]', "must hold a JSON object"),
         ("\udcff", "is not UTF-8 text"),
+        ('{"protect-stateful": "disabled", "protect-stateful": "mandatory"}', "'protect-stateful' is given twice"),
+        ('{"failover-ttl": {"maximumTtl": 30, "maximumTtl": 300}}', "'maximumTtl' is given twice"),
     ],
-    ids=["rule", "level", "list", "level-list", "option", "option-type", "bool", "nested", "json", "array", "utf8"],
+    ids=[
+        *("rule", "level", "list", "level-list", "option", "option-type", "bool", "nested", "json", "array", "utf8"),
+        *("rule-twice", "option-twice"),
+    ],
 )
 def test_bad_pack_config_is_a_usage_error_naming_the_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, reason: str

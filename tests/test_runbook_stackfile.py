@@ -103,6 +103,16 @@ def test_stack_set_refuses_what_the_program_refuses_and_leaves_the_file_as_it_wa
     assert problem in err, err
 
 
+def test_a_switch_given_twice_is_bad_input_naming_it_and_the_file_is_unchanged(
+    production: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = production.read_bytes()
+    change = ["operations.aiProvider=anthropic", "operations.aiProvider=openai"]
+    assert main(["runbook-stack-set", "--stack", "production", *change]) == 2, "two values for one switch"
+    assert capsys.readouterr().err == "error: operations.aiProvider is given twice\n"
+    assert production.read_bytes() == before, "a switch given twice changed the file"
+
+
 def test_stack_set_does_not_enter_a_lockdown_without_its_rotation(
     production: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from ops import dump
 from ops.cli import main
 from ops.errors import BadInputError, JobError
-from ops.runbook import steps
+from ops.runbook import http, steps
 from ops.runbook.http import Client
 from ops.runbook.messages import TEMPLATES
 from ops.runbook.vercel import VercelApi
@@ -119,6 +124,15 @@ def test_after_a_promotion_previous_is_again_the_deployment_before_the_one_servi
     assert world.rollbacks == [("dpl_good", "error-rate alarm")]
 
 
+@pytest.mark.parametrize("deployment", ["", "dpl_x/../v9/projects", "https://vercel.com/x/dpl_1", "PREVIOUS"])
+@pytest.mark.usefixtures("url")
+def test_a_rollback_target_that_is_no_deployment_id_is_bad_usage_before_any_call(world: World, deployment: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["runbook-rollback", deployment, "--reason", "bug", *FAST])
+    assert exited.value.code == 2, f"{deployment!r} is bad usage"
+    assert world.rollbacks == [], "nothing was rolled back"
+
+
 @pytest.mark.parametrize(
     ("deployment", "problem"),
     [
@@ -215,7 +229,10 @@ def test_an_unknown_switch_or_value_is_refused_before_any_call(world: World, swi
 
 @pytest.mark.parametrize(
     "waiting",
-    [["--attempts", "0"], ["--attempts", "-3"], ["--interval", "-1"], ["--interval", "nan"], ["--interval", "inf"]],
+    [
+        *(["--attempts", "0"], ["--attempts", "-3"]),
+        *(["--interval", "-1"], ["--interval", "nan"], ["--interval", "inf"], ["--interval", "1e300"]),
+    ],
 )
 @pytest.mark.usefixtures("url")
 def test_a_wait_that_cannot_be_kept_is_refused_before_any_call(world: World, waiting: list[str]) -> None:
@@ -288,6 +305,47 @@ def test_waiting_is_bounded() -> None:
     with pytest.raises(JobError, match="after 4 tries 7 s apart"):
         steps.Waiting(4, 7, slept.append).until("never", lambda: False)
     assert slept == [7, 7, 7], "no sleep after the last try"
+
+
+@contextmanager
+def trickling(headers: bool) -> Iterator[str]:
+    """A server on loopback that answers a byte every 0.2 s (within any one read's timeout), in its headers or its
+    body, and never finishes."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" + (b"" if headers else b"Content-Length: 1000\r\n\r\n"))
+            while not stop.wait(0.2):
+                conn.sendall(b"X-A: b\r\n" if headers else b" ")
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        server.close()
+
+
+@pytest.mark.parametrize("headers", [True, False], ids=["headers", "body"])
+def test_a_request_answered_a_byte_at_a_time_ends_at_its_deadline(
+    headers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http, "TOTAL_SECONDS", 1.0)
+    with trickling(headers) as url:
+        start = time.monotonic()
+        with pytest.raises(JobError, match=r"^POST 127\.0\.0\.1:\d+/hooks: no whole answer within 1 s$"):
+            Client(url).request("POST", "/hooks", body={"text": "x"})
+        took = time.monotonic() - start
+    assert took < 5, f"the request took {took:.1f} s: each byte kept its read's timeout from firing"
 
 
 def test_plain_http_is_refused_beyond_loopback() -> None:

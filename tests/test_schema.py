@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,34 @@ def test_a_generated_file_that_cannot_be_written_is_one_line(
     assert schema_verb.main(["--write"]) == 2, f"writing over the directory {taken} did not fail as bad input"
     err = capsys.readouterr().err
     assert err == "error: stack-config.schema.json cannot be written (Is a directory)\n", err
+
+
+# `schema --write` with its files in DIR and a file-size limit below the schema's size: a full disk, as writes see it.
+LIMITED_WRITE = """
+import resource, sys
+from pathlib import Path
+from infra.cli import schema
+directory = Path(sys.argv[1])
+schema.SCHEMA_PATH, schema.REFERENCE_PATH, schema.PROJECT_DIR = directory / "s.json", directory / "c.md", directory
+resource.setrlimit(resource.RLIMIT_FSIZE, (16384, resource.RLIM_INFINITY))
+sys.exit(schema.main(["--write"]))
+"""
+
+
+def test_a_generated_file_the_disk_cannot_hold_is_left_as_it_was(tmp_path: Path) -> None:
+    (tmp_path / "s.json").write_text("{}\n", encoding="utf-8")
+    (tmp_path / "c.md").write_bytes(schema.REFERENCE_PATH.read_bytes())
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", LIMITED_WRITE, str(tmp_path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (2, "error: s.json cannot be written (File too large)\n"), done.stderr
+    assert (tmp_path / "s.json").read_text(encoding="utf-8") == "{}\n", "the schema was left cut short"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["c.md", "s.json"], "a temporary file was left"
 
 
 def test_the_reference_is_byte_stable() -> None:

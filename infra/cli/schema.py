@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from infra.cli.exits import EXIT_NO, EXIT_OK, EXIT_USAGE
@@ -15,6 +17,7 @@ from infra.config.schema import (
     document_with_reference,
     stack_file_schema,
 )
+from infra.engine import interrupt
 from settings.stacks import PROJECT_DIR
 
 FIX = "make schema"
@@ -40,7 +43,7 @@ def main(argv: list[str]) -> int:
         for path, text in generated.items():
             try:
                 path.parent.mkdir(exist_ok=True)
-                path.write_text(text, encoding="utf-8")
+                write_whole(path, text)
             except OSError as error:  # a read-only checkout, a directory in the way
                 reason = error.strerror or type(error).__name__
                 print(f"error: {path.relative_to(PROJECT_DIR)} cannot be written ({reason})", file=sys.stderr)
@@ -54,6 +57,28 @@ def main(argv: list[str]) -> int:
         return EXIT_OK
     print(config_reference())
     return EXIT_OK
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Replace the file at once: a full disk, a file-size limit or Ctrl-C leaves the old file whole (a generated
+    file cut short is a schema no editor can load), and no temporary file beside it."""
+    made: list[Path] = []  # registered before the file exists: an interruption may land as soon as it does
+
+    def remove() -> None:
+        for each in made:
+            each.unlink(missing_ok=True)
+
+    with interrupt.undo_on_interrupt(remove):
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        made.append(temporary := Path(name))
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            temporary.chmod(0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
 
 def _holds(path: Path, text: str) -> bool:

@@ -99,6 +99,8 @@ def read_env_text(name: str) -> str:
     """The text of an env file (`-` is standard input), bounded in size and required to be UTF-8."""
     try:
         if name == STDIN:
+            if sys.stdin is None:  # started with standard input closed (`<&-`)
+                raise EnvFileError("cannot read (standard input is closed)")
             data = sys.stdin.buffer.read(MAX_ENV_FILE_BYTES + 1)
         else:
             data = read_regular_file(Path(name), MAX_ENV_FILE_BYTES + 1)

@@ -75,16 +75,32 @@ class Violation:
         }
 
 
-def read_policy_config(path: Path) -> dict[str, Any]:
-    """A `--policy-pack-config` file, checked the way the engine checks it against the rules' config schemas, so a
-    typo cannot quietly leave a rule at its default. ValueError naming the file and the entry otherwise."""
+class _GivenTwiceError(Exception):
+    """A key given twice in one JSON object (the message is the key)."""
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: JSON readers keep one of two silently (Pulumi's the last), so a
+    rule set twice, to two levels, would be enforced at whichever the reader happens to keep."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _GivenTwiceError(repr(key))
+        found[key] = value
+    return found
+
+
+def _policy_json(path: Path) -> Any:
+    """The pack config's JSON; ValueError naming the file when it cannot be read as such."""
     try:
         data = read_regular_file(path, MAX_POLICY_CONFIG_BYTES + 1)
         if len(data) > MAX_POLICY_CONFIG_BYTES:
             raise ValueError(
                 f"{path} is larger than {MAX_POLICY_CONFIG_BYTES // 1024} KiB; a pack config is a few lines"
             )
-        loaded = json.loads(data.decode("utf-8"))
+        loaded = json.loads(data.decode("utf-8"), object_pairs_hook=_once_each)
+    except _GivenTwiceError as error:
+        raise ValueError(f"{path}: {error} is given twice in one object; say which is meant") from None
     except OSError as error:
         raise ValueError(f"{path} cannot be read ({error.strerror or type(error).__name__})") from None
     except UnicodeDecodeError:
@@ -95,6 +111,13 @@ def read_policy_config(path: Path) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise ValueError(f"{path} is not valid JSON: nested too deeply") from None
+    return loaded
+
+
+def read_policy_config(path: Path) -> dict[str, Any]:
+    """A `--policy-pack-config` file, checked the way the engine checks it against the rules' config schemas, so a
+    typo cannot quietly leave a rule at its default. ValueError naming the file and the entry otherwise."""
+    loaded = _policy_json(path)
     if not isinstance(loaded, dict):
         raise ValueError(f"{path} must hold a JSON object (rule name -> level or settings)")
     rules = {rule.name: rule for rule in pack_rules()}

@@ -80,6 +80,13 @@ def switch_value(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def deployment_name(text: str) -> str:
+    """The rollback's target: `previous` or a deployment id, as the workflow's request job checks it."""
+    if text != PREVIOUS and not re.fullmatch(r"dpl_[A-Za-z0-9]{1,64}", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a deployment id (dpl_ and letters or digits) or previous")
+    return text
+
+
 def run_rollback(args: argparse.Namespace) -> int:
     api, project_id = vercel(), env("VERCEL_PROJECT_ID")
     deployment = args.deployment
@@ -105,11 +112,16 @@ def run_rollback(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def run_switch(args: argparse.Namespace) -> int:
-    switches = dict(args.switch)
-    if len(switches) != len(args.switch):  # which value was meant is for the person to say, not the last one
-        twice = next(key for key, _ in args.switch if sum(k == key for k, _ in args.switch) > 1)
+def raise_twice(pairs: list[tuple[str, Any]]) -> None:
+    """BadInputError naming a switch given twice: which value was meant is for the person to say, not the last one."""
+    if len(dict(pairs)) != len(pairs):
+        twice = next(key for key, _ in pairs if sum(k == key for k, _ in pairs) > 1)
         raise BadInputError(f"{twice} is given twice")
+
+
+def run_switch(args: argparse.Namespace) -> int:
+    raise_twice(args.switch)
+    switches = dict(args.switch)
     # Refused where the stack file would refuse the same values (the AI fallback without its key), before any call.
     declared = [(stackfile.EDGE_SWITCHES[key], value) for key, value in switches.items()]
     stackfile.check(stack_path(args.stack), args.stack, declared)
@@ -210,6 +222,7 @@ def stack_value(text: str) -> tuple[str, Any]:
 
 
 def run_stack_set(args: argparse.Namespace) -> int:
+    raise_twice(args.change)
     edit = stackfile.apply(stack_path(args.stack), args.stack, args.change)
     lines = edit.lines()
     print("\n".join(lines))
@@ -267,13 +280,22 @@ MANUAL_ROTATION = {
 }
 
 
+# The longest wait between two polls: an hour (the failover's default is 30 s).
+MAX_INTERVAL = 3600.0
+
+
+def poll_interval(text: str) -> float:
+    """`--interval`: seconds from 0 to MAX_INTERVAL."""
+    return environment.number_between(text, 0, MAX_INTERVAL)
+
+
 def register(verbs: Any) -> None:
     """Add the runbook verbs to `python -m ops`."""
 
     def waiting(command: argparse.ArgumentParser, attempts: int, interval: float) -> None:
         command.add_argument("--attempts", type=environment.whole, default=attempts, help="polls before giving up")
         command.add_argument(
-            "--interval", type=environment.not_negative, default=interval, help="seconds between polls"
+            "--interval", type=poll_interval, default=interval, help=f"seconds between polls (0 to {MAX_INTERVAL:g})"
         )
 
     rolling = environment.add_job(
@@ -283,7 +305,11 @@ def register(verbs: Any) -> None:
         run=run_rollback,
         variables=ROLLBACK_ENV,
     )
-    rolling.add_argument("deployment", help="the READY production deployment to serve again (dpl_...), or `previous`")
+    rolling.add_argument(
+        "deployment",
+        type=deployment_name,
+        help="the READY production deployment to serve again (dpl_...), or `previous`",
+    )
     rolling.add_argument("--reason", required=True, help="why (shown on the status page and in Slack)")
     rolling.add_argument("--service", default="VibeLog", help="the service the public message names")
     waiting(rolling, 30, 10.0)

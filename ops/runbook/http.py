@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -14,6 +17,10 @@ from typing import Any
 from ops.errors import BadInputError, JobError
 
 TIMEOUT_SECONDS = 10.0
+"""The longest wait for one step of a request (connecting, one read): a server that accepts and never answers."""
+TOTAL_SECONDS = 30.0
+"""The longest a whole request may take: a server that answers a byte every few seconds never trips the step's
+timeout, and a job (or the failure report a cancelled job sends, holding back SIGTERM) would wait on it for ever."""
 
 
 @dataclass(frozen=True)
@@ -90,15 +97,27 @@ class Client:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(self.url(path, query), data=data, headers=headers, method=method)  # noqa: S310 - scheme checked in __post_init__
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310
-                response = Response(int(answer.status), answer.read())
-        except urllib.error.HTTPError as error:
-            response = Response(int(error.code), error.read())
-        # ValueError: http.client's InvalidURL, whose text quotes the URL; HTTPException: an answer that is not HTTP,
-        # or cut short (BadStatusLine, IncompleteRead), which is no OSError.
-        except (OSError, ValueError, http.client.HTTPException) as error:
-            raise JobError(f"{method} {self.describe(path)}: {type(error).__name__}") from None
+        failure = ""
+        with _Deadline(TOTAL_SECONDS) as deadline:
+            try:
+                with deadline.opener.open(request, timeout=TIMEOUT_SECONDS) as answer:
+                    response = Response(int(answer.status), answer.read())
+            except urllib.error.HTTPError as error:
+                try:
+                    body = error.read()
+                except (OSError, http.client.HTTPException):  # its body cut short: the status is the answer
+                    body = b""
+                response = Response(int(error.code), body)
+            # ValueError: http.client's InvalidURL, whose text quotes the URL; HTTPException: an answer that is not
+            # HTTP, or cut short (BadStatusLine, IncompleteRead), which is no OSError.
+            except (OSError, ValueError, http.client.HTTPException) as error:
+                failure = type(error).__name__
+        # Checked whatever happened: headers cut short by the deadline read as complete ones, and a body without a
+        # length as one that ended.
+        if deadline.expired:
+            raise JobError(f"{method} {self.describe(path)}: no whole answer within {TOTAL_SECONDS:g} s")
+        if failure:
+            raise JobError(f"{method} {self.describe(path)}: {failure}")
         if not ok(response.status):
             raise JobError(f"{method} {self.describe(path)} answered {response.status}")
         return response
@@ -108,3 +127,62 @@ class Client:
         parts = urllib.parse.urlsplit(self.base_url)
         host = parts.netloc.rpartition("@")[2]  # never the user-info, whatever __post_init__ let through
         return f"{host}{path}" if parts.path in ("", "/") else f"{host}/..."
+
+
+class _Deadline:
+    """One request's deadline: when it passes, the request's sockets are shut down, which ends whatever read or
+    write is waiting on them (the TLS handshake's, the headers', the body's)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        watched = self._watched
+
+        def timed(base: type[http.client.HTTPConnection]) -> Callable[..., http.client.HTTPConnection]:
+            def connection(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+                made = base(*args, **kwargs)
+                create = made._create_connection  # type: ignore[attr-defined]  # socket.create_connection, per instance
+                made._create_connection = lambda *a, **k: watched(create(*a, **k))  # type: ignore[attr-defined]
+                return made
+
+            return connection
+
+        class Plain(urllib.request.HTTPHandler):
+            def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                return self.do_open(timed(http.client.HTTPConnection), req)
+
+        class Secure(urllib.request.HTTPSHandler):
+            def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                context = getattr(self, "_context", None)
+                return self.do_open(timed(http.client.HTTPSConnection), req, context=context)
+
+        self.opener = urllib.request.build_opener(Plain, Secure)
+        """urllib's opener (proxies from the environment included) whose connections the deadline watches."""
+
+    def _watched(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+        return sock
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
