@@ -75,6 +75,7 @@ def _snapshot_and_counts(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[str
         "inventory": integrity.inventory(conn),
         "extensions": integrity.extensions(conn),
         "roles": integrity.roles(conn),
+        "grant_lines": integrity.grant_lines(conn),
     }
     return str(snapshot_row[0]), str(version_row[0]), counts, recorded
 

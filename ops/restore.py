@@ -447,6 +447,10 @@ class Preparation:
     """Extensions of the source this server does not have."""
     findings: tuple[str, ...] = ()
     """What was left out, one line each, for the report."""
+    foreign_defaults: tuple[str, ...] = ()
+    """Roles whose default privileges were left out: the restoring user may not set them (`foreign_defaults`)."""
+    owner: str | None = None
+    """The user that owns every restored object (a restore with --no-owner): its own grants are implicit in that."""
 
 
 # pg_dump 15's entry descriptions (pg_dump.c), longest first: `pg_restore --list` prints `<id>; <catalog> <oid>
@@ -543,6 +547,56 @@ def leave_out(dump: Path, manifest: Mapping[str, Any], available: Sequence[str],
     return Preparation(toc, tuple(sorted(dropped)), tuple(sorted(names)), tuple(findings))
 
 
+# `ALTER DEFAULT PRIVILEGES FOR ROLE r` needs membership of r. On Supabase the dump of `public` carries
+# supabase_admin's (supabase/postgres migrations/db/init-scripts/00000000000000-initial-schema.sql), and `postgres`,
+# not a superuser, is not a member of supabase_admin: pg_restore would stop at the first one.
+MEMBER_OF = (
+    "SELECT r, pg_has_role(current_user, r, 'MEMBER') FROM unnest(%s::text[]) r "
+    "WHERE r IN (SELECT rolname FROM pg_roles)"
+)
+
+
+def foreign_defaults(dump: Path, target_url: str, workdir: Path) -> Preparation:
+    """The dump's default privileges of roles the target's user is not a member of (and cannot set) left out, as a
+    `--use-list`, each role named in a finding; everything else is restored. The user, who will own what is
+    restored (--no-owner), is named too.
+
+    They say what a role's FUTURE objects get, not what any restored object has; the role's own server keeps its
+    own (Supabase sets supabase_admin's itself). A role the target lacks is not left out: pg_restore fails on it.
+    """
+    done = postgres.run([postgres.tool("pg_restore"), "--list", str(dump)], dict(os.environ))
+    if done.returncode != 0:
+        raise JobError(postgres.failure("pg_restore --list", done, ""))
+    listing = done.stdout.decode().splitlines()
+    owners = {line.rsplit(" ", 1)[1] for line in listing if (entry := _toc_entry(line)) and entry[0] == "DEFAULT ACL"}
+    with postgres.connect(target_url, "the target") as conn:
+        try:
+            user_row = conn.execute("SELECT current_user").fetchone()
+            rows = conn.execute(MEMBER_OF, (sorted(owners),)).fetchall()
+        except psycopg.Error as error:
+            raise JobError(f"cannot read the target's roles: {postgres.last_line(str(error), target_url)}") from None
+    user = str(user_row[0]) if user_row else ""
+    foreign = sorted(str(role) for role, member in rows if not member)
+    if not foreign:
+        return Preparation(None, owner=user or None)
+    lines, counts = [], dict.fromkeys(foreign, 0)
+    for line in listing:
+        entry = _toc_entry(line)
+        owner = line.rsplit(" ", 1)[-1]
+        skip = entry is not None and entry[0] == "DEFAULT ACL" and owner in counts
+        if skip:
+            counts[owner] += 1
+        lines.append(f";{line}" if skip else line)
+    toc = workdir / "restore.list"
+    toc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    findings = tuple(
+        f"default privileges of role {role} left out ({counts[role]} entries): {user} is not a member of it, so it "
+        "may not set them; they apply to that role's future objects only (docs/backups.md)"
+        for role in foreign
+    )
+    return Preparation(toc, findings=findings, foreign_defaults=tuple(foreign), owner=user or None)
+
+
 def prepare_scratch(url: str, dump: Path, manifest: Mapping[str, Any], workdir: Path) -> Preparation:
     """Make a new scratch server ready for a dump the way a Supabase project is: the source's roles (NOLOGIN
     where the source's are, no passwords) and a `--use-list` leaving out the extensions the server does not have."""
@@ -571,6 +625,16 @@ def check(
         return (not schemas or schema in schemas) and schema not in skipped.left_out
 
     recorded = dict(manifest.get("inventory", {}))
+    # The recorded grants a restore cannot show: the default privileges it may not set, and with --no-owner the
+    # restoring user's own, now implicit in owning what was restored (a manifest without them: a difference).
+    implicit = {
+        schema: [
+            line
+            for grantee, default_for, line in lines
+            if default_for in skipped.foreign_defaults or (skipped.owner is not None and grantee == skipped.owner)
+        ]
+        for schema, lines in dict(manifest.get("grant_lines", {})).items()
+    }
     with postgres.connect(target_url, "the restored database") as conn:
         restored_counts = integrity.row_counts(conn, schemas)
         checks = [
@@ -580,7 +644,7 @@ def check(
             )
         ]
         if recorded:
-            restored = integrity.inventory(conn, schemas)
+            restored = integrity.inventory(conn, schemas, implicit)
             checks += [
                 integrity.compare_objects(
                     {name: kinds for name, kinds in recorded["objects"].items() if kept(name)}, restored["objects"]
@@ -638,8 +702,12 @@ def restore(
                 s3, bucket=bucket, manifest=manifest, target_url=target_url, production_ref=production_ref
             )
         manifest, fetch_seconds = fetch_verified(s3, bucket, key, path)
-        restore_seconds = pg_restore(path, target_url, schemas)
-    return Restored(key, manifest, fetch_seconds, restore_seconds, check(target_url, manifest, schemas, app_query))
+        prepared = foreign_defaults(path, target_url, workdir)
+        restore_seconds = pg_restore(path, target_url, schemas, toc=prepared.toc)
+    # Said beside the checks, so the report shows what was not applied and why.
+    left_out = [integrity.Check("left out", True, finding) for finding in prepared.findings]
+    checks = check(target_url, manifest, schemas, app_query, prepared=prepared)
+    return Restored(key, manifest, fetch_seconds, restore_seconds, [*left_out, *checks])
 
 
 def guard_alongside(s3: S3Client, *, bucket: str, key: str, target_url: str, production_ref: str | None) -> None:

@@ -13,7 +13,7 @@ from psycopg.conninfo import make_conninfo
 
 from ops import cli, dump, postgres, report, restore, vault
 from settings.backup import RestoreDropBound
-from tests.ops_servers import SUPABASE_ROWS, S3Server, fingerprint
+from tests.ops_servers import SUPABASE_ROWS, S3Server, as_supabase_admin, fingerprint
 from tests.test_ops_backups import RESTORE_TEST_CHECKS
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ FROM pg_extension e WHERE e.extname = '{name}';
 
 def fake_extension(url: str, name: str, schema: str) -> None:
     schema_ddl = f"IF NOT EXISTS {schema}"
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(as_supabase_admin(url), autocommit=True) as conn:  # catalog rows: a superuser's setup
         conn.execute(FAKE_EXTENSION.format(name=name, schema=schema, schema_ddl=schema_ddl).encode())
 
 
@@ -243,7 +243,8 @@ def test_a_table_beside_a_missing_extension_is_restored_or_fails_never_skipped(
 ) -> None:
     s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
     fake_extension(supabase, "pg_graphql", "graphql")
-    with psycopg.connect(supabase, autocommit=True) as conn:
+    # graphql is Supabase's (supabase_admin's): `postgres` may not create in it, and reads it by pg_read_all_data.
+    with psycopg.connect(as_supabase_admin(supabase), autocommit=True) as conn:
         conn.execute("CREATE TABLE graphql.app_notes (id int PRIMARY KEY); INSERT INTO graphql.app_notes VALUES (1)")
     dump_daily(s3, bucket, supabase)
 
