@@ -556,10 +556,18 @@ MEMBER_OF = (
 )
 
 
+# The target's schemas its user does not own (nor has the privileges of their owner): pg_restore --clean would drop
+# and re-create them. On Supabase: auth and storage, supabase_admin's (supabase/postgres init-scripts).
+FOREIGN_SCHEMAS = (
+    "SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE NOT pg_has_role(current_user, nspowner, 'USAGE')"
+)
+
+
 def foreign_defaults(dump: Path, target_url: str, workdir: Path) -> Preparation:
     """The dump's default privileges of roles the target's user is not a member of (and cannot set) left out, as a
-    `--use-list`, each role named in a finding; everything else is restored. The user, who will own what is
-    restored (--no-owner), is named too.
+    `--use-list`, each role named in a finding, and so are the schemas of the target that its user does not own:
+    they are kept as they are (pg_restore --clean would drop them), their objects restored in them. Everything else
+    is restored. The user, who will own what is restored (--no-owner), is named too.
 
     They say what a role's FUTURE objects get, not what any restored object has; the role's own server keeps its
     own (Supabase sets supabase_admin's itself). A role the target lacks is not left out: pg_restore fails on it.
@@ -573,28 +581,50 @@ def foreign_defaults(dump: Path, target_url: str, workdir: Path) -> Preparation:
         try:
             user_row = conn.execute("SELECT current_user").fetchone()
             rows = conn.execute(MEMBER_OF, (sorted(owners),)).fetchall()
+            held = dict(conn.execute(FOREIGN_SCHEMAS).fetchall())
         except psycopg.Error as error:
             raise JobError(f"cannot read the target's roles: {postgres.last_line(str(error), target_url)}") from None
     user = str(user_row[0]) if user_row else ""
     foreign = sorted(str(role) for role, member in rows if not member)
-    if not foreign:
-        return Preparation(None, owner=user or None)
-    lines, counts = [], dict.fromkeys(foreign, 0)
+    lines, counts = [], dict.fromkeys([*foreign, *held], 0)
     for line in listing:
         entry = _toc_entry(line)
         owner = line.rsplit(" ", 1)[-1]
-        skip = entry is not None and entry[0] == "DEFAULT ACL" and owner in counts
+        skip = entry is not None and entry[0] == "DEFAULT ACL" and owner in foreign
+        kept = None if entry is None else _kept_schema(entry, held)
         if skip:
             counts[owner] += 1
-        lines.append(f";{line}" if skip else line)
-    toc = workdir / "restore.list"
-    toc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if kept is not None:
+            counts[kept] += 1
+        lines.append(f";{line}" if skip or kept is not None else line)
     findings = tuple(
         f"default privileges of role {role} left out ({counts[role]} entries): {user} is not a member of it, so it "
         "may not set them; they apply to that role's future objects only (docs/backups.md)"
         for role in foreign
+    ) + tuple(
+        f"schema {schema} kept as the target has it ({counts[schema]} entries left out): it is {held[schema]}'s, "
+        f"which {user} may not drop or re-create; its objects are restored in it (docs/backups.md)"
+        for schema in sorted(held)
+        if counts[schema]
     )
+    if not findings:
+        return Preparation(None, owner=user or None)
+    toc = workdir / "restore.list"
+    toc.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Preparation(toc, findings=findings, foreign_defaults=tuple(foreign), owner=user or None)
+
+
+def _kept_schema(entry: tuple[str, str, str], held: Mapping[str, str]) -> str | None:
+    """The target's schema an entry would drop, re-create or comment on though its user does not own it."""
+    description, schema, name = entry
+    if schema != "-":
+        return None
+    if description == "SCHEMA" and name in held:
+        return name
+    what, _, subject = name.partition(" ")
+    if description == "COMMENT" and what == "SCHEMA" and subject in held:
+        return subject
+    return None
 
 
 def prepare_scratch(url: str, dump: Path, manifest: Mapping[str, Any], workdir: Path) -> Preparation:
