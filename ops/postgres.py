@@ -181,6 +181,13 @@ def last_line(stderr: bytes | str, url: str) -> str:
     return scrub((errors or lines or ["no error output"])[-1], url)
 
 
+def query_error(error: psycopg.Error, url: str) -> str:
+    """Why a statement failed, in one line: the server's own message (`permission denied for schema auth`), not the
+    last line of psycopg's text, which for an error at a position is the `^` under the statement."""
+    primary = error.diag.message_primary if isinstance(error, psycopg.DatabaseError) else None
+    return scrub(primary, url) if primary else last_line(str(error), url)
+
+
 def failure(name: str, done: subprocess.CompletedProcess[bytes], url: str) -> str:
     """Why a PostgreSQL tool failed, in one line: the signal that killed it, or its exit status and error line."""
     if done.returncode < 0:

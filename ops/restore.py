@@ -583,7 +583,7 @@ def foreign_defaults(dump: Path, target_url: str, workdir: Path) -> Preparation:
             rows = conn.execute(MEMBER_OF, (sorted(owners),)).fetchall()
             held = dict(conn.execute(FOREIGN_SCHEMAS).fetchall())
         except psycopg.Error as error:
-            raise JobError(f"cannot read the target's roles: {postgres.last_line(str(error), target_url)}") from None
+            raise JobError(f"cannot read the target's roles: {postgres.query_error(error, target_url)}") from None
     user = str(user_row[0]) if user_row else ""
     foreign = sorted(str(role) for role, member in rows if not member)
     lines, counts = [], dict.fromkeys([*foreign, *held], 0)
@@ -635,7 +635,7 @@ def prepare_scratch(url: str, dump: Path, manifest: Mapping[str, Any], workdir: 
             postgres.create_roles(conn, manifest.get("roles", []))
             available = [str(name) for (name,) in conn.execute("SELECT name FROM pg_available_extensions")]
         except psycopg.Error as error:
-            raise JobError(f"cannot prepare the scratch server: {postgres.last_line(str(error), url)}") from None
+            raise JobError(f"cannot prepare the scratch server: {postgres.query_error(error, url)}") from None
     return leave_out(dump, manifest, available, workdir)
 
 
@@ -772,7 +772,7 @@ def restore_alongside(
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.Error as error:
-            raise JobError(f"cannot create database {name}: {postgres.last_line(str(error), target_url)}") from None
+            raise JobError(f"cannot create database {name}: {postgres.query_error(error, target_url)}") from None
     restored = restore(
         s3,
         bucket=bucket,

@@ -93,7 +93,9 @@ def app_database(supabase: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     holds)."""
     database = supabase
     with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute("DROP TABLE public.vibelogs, public.sessions, public.audit_logs, public.audit_logs_archive CASCADE")
+        conn.execute(
+            "DROP TABLE public.vibelogs, public.sessions, public.audit_logs, public.audit_logs_archive CASCADE"
+        )
         conn.execute(SCHEMA)
     seed(database, COUNTS)
     defaults = MaintenanceSettings()
