@@ -448,9 +448,11 @@ class Preparation:
     findings: tuple[str, ...] = ()
     """What was left out, one line each, for the report."""
     foreign_defaults: tuple[str, ...] = ()
-    """Roles whose default privileges were left out: the restoring user may not set them (`foreign_defaults`)."""
+    """Roles whose default privileges were left out: the restoring user may not set them (`for_target_user`)."""
     owner: str | None = None
     """The user that owns every restored object (a restore with --no-owner): its own grants are implicit in that."""
+    owners: tuple[str, ...] = ()
+    """Whose objects in the dump that user takes over, one line, for the report."""
 
 
 # pg_dump 15's entry descriptions (pg_dump.c), longest first: `pg_restore --list` prints `<id>; <catalog> <oid>
@@ -558,60 +560,75 @@ MEMBER_OF = (
 
 # The target's schemas its user does not own (nor has the privileges of their owner): pg_restore --clean would drop
 # and re-create them. On Supabase: auth and storage, supabase_admin's (supabase/postgres init-scripts).
+# The entries whose owner a `--no-owner` restore replaces with the restoring user.
+OWNED = frozenset(
+    {"AGGREGATE", "DOMAIN", "FUNCTION", "MATERIALIZED VIEW", "PROCEDURE", "SCHEMA", "SEQUENCE", "TABLE", "TYPE", "VIEW"}
+)
 FOREIGN_SCHEMAS = (
     "SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE NOT pg_has_role(current_user, nspowner, 'USAGE')"
 )
 
 
-def foreign_defaults(dump: Path, target_url: str, workdir: Path) -> Preparation:
-    """The dump's default privileges of roles the target's user is not a member of (and cannot set) left out, as a
-    `--use-list`, each role named in a finding, and so are the schemas of the target that its user does not own:
-    they are kept as they are (pg_restore --clean would drop them), their objects restored in them. Everything else
-    is restored. The user, who will own what is restored (--no-owner), is named too.
+def for_target_user(dump: Path, target_url: str, workdir: Path) -> Preparation:
+    """What a restore as the target's user (Supabase's `postgres`, not a superuser) leaves out, as a `--use-list`,
+    each named in a finding: the dump's default privileges of roles the user is not a member of (it may not set
+    them), and the entries that would drop, re-create or comment on a schema of the target the user does not own
+    (kept as it is, its objects restored in it). Everything else is restored. The user, who will own what is
+    restored (--no-owner), is named, and so are the dump's other owners whose objects it takes over.
 
-    They say what a role's FUTURE objects get, not what any restored object has; the role's own server keeps its
-    own (Supabase sets supabase_admin's itself). A role the target lacks is not left out: pg_restore fails on it.
+    Default privileges say what a role's FUTURE objects get, not what any restored object has; the role's own
+    server keeps its own (Supabase sets supabase_admin's itself). A role the target lacks is not left out:
+    pg_restore fails on it.
     """
     done = postgres.run([postgres.tool("pg_restore"), "--list", str(dump)], dict(os.environ))
     if done.returncode != 0:
         raise JobError(postgres.failure("pg_restore --list", done, ""))
     listing = done.stdout.decode().splitlines()
-    owners = {line.rsplit(" ", 1)[1] for line in listing if (entry := _toc_entry(line)) and entry[0] == "DEFAULT ACL"}
+    default_roles = {
+        line.rsplit(" ", 1)[1] for line in listing if (entry := _toc_entry(line)) and entry[0] == "DEFAULT ACL"
+    }
     with postgres.connect(target_url, "the target") as conn:
         try:
             user_row = conn.execute("SELECT current_user").fetchone()
-            rows = conn.execute(MEMBER_OF, (sorted(owners),)).fetchall()
+            rows = conn.execute(MEMBER_OF, (sorted(default_roles),)).fetchall()
             held = dict(conn.execute(FOREIGN_SCHEMAS).fetchall())
         except psycopg.Error as error:
             raise JobError(f"cannot read the target's roles: {postgres.query_error(error, target_url)}") from None
     user = str(user_row[0]) if user_row else ""
     foreign = sorted(str(role) for role, member in rows if not member)
-    lines, counts = [], dict.fromkeys([*foreign, *held], 0)
+    lines, defaults, schemas = [], dict.fromkeys(foreign, 0), dict.fromkeys(held, 0)
+    taken: dict[str, int] = {}
     for line in listing:
         entry = _toc_entry(line)
         owner = line.rsplit(" ", 1)[-1]
-        skip = entry is not None and entry[0] == "DEFAULT ACL" and owner in foreign
+        skip = entry is not None and entry[0] == "DEFAULT ACL" and owner in defaults
         kept = None if entry is None else _kept_schema(entry, held)
         if skip:
-            counts[owner] += 1
+            defaults[owner] += 1
         if kept is not None:
-            counts[kept] += 1
+            schemas[kept] += 1
+        elif entry is not None and entry[0] in OWNED and owner != user:
+            taken[owner] = taken.get(owner, 0) + 1
         lines.append(f";{line}" if skip or kept is not None else line)
     findings = tuple(
-        f"default privileges of role {role} left out ({counts[role]} entries): {user} is not a member of it, so it "
-        "may not set them; they apply to that role's future objects only (docs/backups.md)"
-        for role in foreign
+        f"default privileges of role {role} left out ({count} entries): {user} is not a member of it, so it may not "
+        "set them; they apply to that role's future objects only (docs/backups.md)"
+        for role, count in defaults.items()
     ) + tuple(
-        f"schema {schema} kept as the target has it ({counts[schema]} entries left out): it is {held[schema]}'s, "
-        f"which {user} may not drop or re-create; its objects are restored in it (docs/backups.md)"
-        for schema in sorted(held)
-        if counts[schema]
+        f"schema {schema} kept as the target has it ({count} entries left out): it is {held[schema]}'s, which {user} "
+        "may not drop or re-create; its objects are restored in it (docs/backups.md)"
+        for schema, count in sorted(schemas.items())
+        if count
     )
-    if not findings:
-        return Preparation(None, owner=user or None)
-    toc = workdir / "restore.list"
-    toc.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return Preparation(toc, findings=findings, foreign_defaults=tuple(foreign), owner=user or None)
+    taken_over: tuple[str, ...] = ()
+    if taken:
+        whose = ", ".join(f"{count} of {owner}" for owner, count in sorted(taken.items()))
+        taken_over = (f"objects restored as {user}'s (--no-owner): {whose} (docs/backups.md)",)
+    toc = None
+    if findings:
+        toc = workdir / "restore.list"
+        toc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Preparation(toc, findings=findings, foreign_defaults=tuple(foreign), owner=user or None, owners=taken_over)
 
 
 def _kept_schema(entry: tuple[str, str, str], held: Mapping[str, str]) -> str | None:
@@ -732,10 +749,11 @@ def restore(
                 s3, bucket=bucket, manifest=manifest, target_url=target_url, production_ref=production_ref
             )
         manifest, fetch_seconds = fetch_verified(s3, bucket, key, path)
-        prepared = foreign_defaults(path, target_url, workdir)
+        prepared = for_target_user(path, target_url, workdir)
         restore_seconds = pg_restore(path, target_url, schemas, toc=prepared.toc)
     # Said beside the checks, so the report shows what was not applied and why.
     left_out = [integrity.Check("left out", True, finding) for finding in prepared.findings]
+    left_out += [integrity.Check("owners", True, line) for line in prepared.owners]
     checks = check(target_url, manifest, schemas, app_query, prepared=prepared)
     return Restored(key, manifest, fetch_seconds, restore_seconds, [*left_out, *checks])
 
