@@ -52,7 +52,9 @@ GRANTEE = (
     " || CASE WHEN a.is_grantable THEN ' grantable' ELSE '' END"
 )
 # Each grant the inventory's `grants` records, with its grantee and, for a default privilege, the role whose future
-# objects it applies to: the manifest keeps them (`grant_lines`) for what a restore could not show (ops/restore.py).
+# objects it applies to. The manifest keeps those a restore may be unable to show (`grant_lines`, ops/restore.py):
+# the default privileges, and the grants to the dumping user (Supabase's `postgres`, who restores too), not every
+# grant (a project with thousands of tables has tens of thousands).
 GRANTS = f"""
 SELECT n.nspname, a.grantee, NULL::oid AS default_for, 'schema ' || {GRANTEE} AS line
 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE a.grantee <> n.nspowner
@@ -72,7 +74,9 @@ FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplo
 GRANT_LINES = f"""
 SELECT g.nspname, CASE g.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
        coalesce(pg_get_userbyid(g.default_for), ''), g.line
-FROM ({GRANTS}) g ORDER BY 1, 4
+FROM ({GRANTS}) g
+WHERE g.default_for IS NOT NULL OR g.grantee = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+ORDER BY 1, 4
 """  # noqa: S608
 # Built from the constants above only, never from input.
 OBJECTS = f"""
@@ -133,8 +137,9 @@ def _user_schema(name: str, schemas: Sequence[str]) -> bool:
 
 
 def grant_lines(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, list[list[str]]]:
-    """Per schema, each line of the inventory's `grants` as [grantee, the role of a default privilege or "", line]:
-    what a restore may be unable to show is taken from these (ops/restore.py `check`)."""
+    """Per schema, the inventory's `grants` lines of default privileges and of grants to the connected user, each
+    as [grantee, the role of a default privilege or "", line]: what a restore may be unable to show is taken from
+    these (ops/restore.py `check`)."""
     found: dict[str, list[list[str]]] = {}
     for schema, grantee, default_for, line in conn.execute(GRANT_LINES).fetchall():
         if _user_schema(str(schema), ()):

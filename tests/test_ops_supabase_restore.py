@@ -60,6 +60,9 @@ def test_the_dump_records_the_schema_its_extensions_and_roles(supabase: str, s3_
     roles = {role["name"]: role for role in manifest["roles"]}
     assert not roles["anon"]["login"], "anon is NOLOGIN on Supabase, and must be recorded so"
     assert roles["authenticator"]["member_of"] == ["anon", "authenticated", "service_role"], roles["authenticator"]
+    # Dumped as Supabase's postgres, which is not a superuser: recorded as it is, and it may still read the identity.
+    assert (roles["postgres"]["superuser"], roles["postgres"]["bypassrls"]) == (False, True), roles["postgres"]
+    assert manifest["source"]["system_identifier"], "postgres may call pg_control_system(): the guard needs it"
     objects = manifest["inventory"]["objects"]
     for schema, kinds in {
         "public": ("tables", "views", "constraints", "indexes", "triggers", "policies", "functions", "types", "grants"),
