@@ -558,12 +558,12 @@ MEMBER_OF = (
 )
 
 
-# The target's schemas its user does not own (nor has the privileges of their owner): pg_restore --clean would drop
-# and re-create them. On Supabase: auth and storage, supabase_admin's (supabase/postgres init-scripts).
 # The entries whose owner a `--no-owner` restore replaces with the restoring user.
 OWNED = frozenset(
     {"AGGREGATE", "DOMAIN", "FUNCTION", "MATERIALIZED VIEW", "PROCEDURE", "SCHEMA", "SEQUENCE", "TABLE", "TYPE", "VIEW"}
 )
+# The target's schemas its user does not own (nor has the privileges of their owner): pg_restore --clean would drop
+# and re-create them. On Supabase: auth and storage, supabase_admin's (supabase/postgres init-scripts).
 FOREIGN_SCHEMAS = (
     "SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE NOT pg_has_role(current_user, nspowner, 'USAGE')"
 )
