@@ -75,6 +75,7 @@ def _snapshot_and_counts(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[str
         "inventory": integrity.inventory(conn),
         "extensions": integrity.extensions(conn),
         "roles": integrity.roles(conn),
+        "grant_lines": integrity.grant_lines(conn),
     }
     return str(snapshot_row[0]), str(version_row[0]), counts, recorded
 
@@ -151,7 +152,7 @@ def dump(
             identity = postgres.identity(conn)
             snapshot, server_version, counts, recorded = _snapshot_and_counts(conn)
         except psycopg.Error as error:
-            raise JobError(f"cannot read the source database: {postgres.last_line(str(error), database_url)}") from None
+            raise JobError(f"cannot read the source database: {postgres.query_error(error, database_url)}") from None
         command = [
             pg_dump or postgres.tool("pg_dump"),
             "--format=custom",

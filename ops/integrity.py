@@ -51,6 +51,33 @@ GRANTEE = (
     "CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type"
     " || CASE WHEN a.is_grantable THEN ' grantable' ELSE '' END"
 )
+# Each grant the inventory's `grants` records, with its grantee and, for a default privilege, the role whose future
+# objects it applies to. The manifest keeps those a restore may be unable to show (`grant_lines`, ops/restore.py):
+# the default privileges, and the grants to the dumping user (Supabase's `postgres`, who restores too), not every
+# grant (a project with thousands of tables has tens of thousands).
+GRANTS = f"""
+SELECT n.nspname, a.grantee, NULL::oid AS default_for, 'schema ' || {GRANTEE} AS line
+FROM pg_namespace n, aclexplode(n.nspacl) a WHERE a.grantee <> n.nspowner
+UNION ALL
+SELECT n.nspname, a.grantee, NULL, c.relkind::text || ' ' || c.relname || ' ' || {GRANTEE}
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+WHERE a.grantee <> c.relowner AND {NOT_MEMBER.format(catalog="'pg_class'", oid="c.oid")}
+UNION ALL
+SELECT n.nspname, a.grantee, NULL, 'function ' || p.oid::regprocedure::text || ' ' || {GRANTEE}
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, aclexplode(p.proacl) a
+WHERE a.grantee <> p.proowner AND {NOT_MEMBER.format(catalog="'pg_proc'", oid="p.oid")}
+UNION ALL
+SELECT n.nspname, a.grantee, d.defaclrole,
+       'default for ' || pg_get_userbyid(d.defaclrole) || ' on ' || d.defaclobjtype::text || ' ' || {GRANTEE}
+FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+"""  # noqa: S608
+GRANT_LINES = f"""
+SELECT g.nspname, CASE g.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
+       coalesce(pg_get_userbyid(g.default_for), ''), g.line
+FROM ({GRANTS}) g
+WHERE g.default_for IS NOT NULL OR g.grantee = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+ORDER BY 1, 4
+"""  # noqa: S608
 # Built from the constants above only, never from input.
 OBJECTS = f"""
 SELECT n.nspname, 'tables', c.relname || ' ' || coalesce((SELECT string_agg(a.attname || ' '
@@ -99,20 +126,7 @@ SELECT n.nspname, 'sequences', c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'S' AND {NOT_MEMBER.format(catalog="'pg_class'", oid="c.oid")}
 UNION ALL
-SELECT n.nspname, 'grants', 'schema ' || {GRANTEE}
-FROM pg_namespace n, aclexplode(n.nspacl) a WHERE a.grantee <> n.nspowner
-UNION ALL
-SELECT n.nspname, 'grants', c.relkind::text || ' ' || c.relname || ' ' || {GRANTEE}
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
-WHERE a.grantee <> c.relowner AND {NOT_MEMBER.format(catalog="'pg_class'", oid="c.oid")}
-UNION ALL
-SELECT n.nspname, 'grants', 'function ' || p.oid::regprocedure::text || ' ' || {GRANTEE}
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, aclexplode(p.proacl) a
-WHERE a.grantee <> p.proowner AND {NOT_MEMBER.format(catalog="'pg_proc'", oid="p.oid")}
-UNION ALL
-SELECT n.nspname, 'grants', 'default for ' || pg_get_userbyid(d.defaclrole) || ' on ' || d.defaclobjtype::text || ' '
-       || {GRANTEE}
-FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+SELECT nspname, 'grants', line FROM ({GRANTS}) g
 """  # noqa: S608
 SEQUENCE_VALUES = "SELECT schemaname, sequencename, last_value FROM pg_sequences"
 
@@ -122,12 +136,29 @@ def _user_schema(name: str, schemas: Sequence[str]) -> bool:
     return not system and (not schemas or name in schemas)
 
 
-def inventory(conn: psycopg.Connection[tuple[object, ...]], schemas: Sequence[str] = ()) -> dict[str, Any]:
+def grant_lines(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, list[list[str]]]:
+    """Per schema, the inventory's `grants` lines of default privileges and of grants to the connected user, each
+    as [grantee, the role of a default privilege or "", line]: what a restore may be unable to show is taken from
+    these (ops/restore.py `check`)."""
+    found: dict[str, list[list[str]]] = {}
+    for schema, grantee, default_for, line in conn.execute(GRANT_LINES).fetchall():
+        if _user_schema(str(schema), ()):
+            found.setdefault(str(schema), []).append([str(grantee), str(default_for), str(line)])
+    return found
+
+
+def inventory(
+    conn: psycopg.Connection[tuple[object, ...]],
+    schemas: Sequence[str] = (),
+    implicit: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
     """Per schema, each kind of object (tables, views, constraints, indexes, triggers, policies, functions, types,
     sequences, grants) as a count and a SHA-256 of their sorted definitions; and each sequence's value.
 
     Read in the connection's current transaction: the dump's snapshot at dump time. The search path is left at
-    pg_catalog alone for the rest of that transaction, or of the session outside one.
+    pg_catalog alone for the rest of that transaction, or of the session outside one. `implicit` adds, per schema,
+    the `grants` lines (recorded at dump time) that a restore cannot show, where they are not there already, so the
+    rest is still compared exactly (ops/restore.py `check`).
     """
     conn.execute(
         "SELECT set_config('search_path', 'pg_catalog', %s)",
@@ -137,6 +168,10 @@ def inventory(conn: psycopg.Connection[tuple[object, ...]], schemas: Sequence[st
     for schema, kind, item in conn.execute(OBJECTS).fetchall():
         if _user_schema(str(schema), schemas):
             items.setdefault(str(schema), {}).setdefault(str(kind), []).append(str(item))
+    for schema, lines in (implicit or {}).items():
+        if _user_schema(schema, schemas):
+            grants = items.setdefault(schema, {}).setdefault("grants", [])
+            grants.extend(sorted(set(lines) - set(grants)))
     objects = {
         schema: {
             kind: {"count": len(found), "digest": hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()}

@@ -183,6 +183,13 @@ def last_line(stderr: bytes | str, url: str) -> str:
     return scrub((errors or lines or ["no error output"])[-1], url)
 
 
+def query_error(error: psycopg.Error, url: str) -> str:
+    """Why a statement failed, in one line: the server's own message (`permission denied for schema auth`), not the
+    last line of psycopg's text, which for an error at a position is the `^` under the statement."""
+    primary = error.diag.message_primary if isinstance(error, psycopg.DatabaseError) else None
+    return scrub(primary, url) if primary else last_line(str(error), url)
+
+
 def failure(name: str, done: subprocess.CompletedProcess[bytes], url: str) -> str:
     """Why a PostgreSQL tool failed, in one line: the signal that killed it, or its exit status and error line."""
     if done.returncode < 0:
@@ -441,10 +448,12 @@ class Cluster:
     """Its TCP port on 127.0.0.1."""
     data_dir: Path
     """Its data directory."""
+    superuser: str = "postgres"
+    """The superuser initdb made, whom `url` names."""
 
     def database_url(self, name: str) -> str:
-        """URL of another database on this server."""
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+        """The superuser's URL of another database on this server."""
+        return f"postgresql://{self.superuser}@127.0.0.1:{self.port}/{name}"
 
 
 def _as_owner(command: list[str], owner: str | None) -> list[str]:
@@ -456,9 +465,15 @@ class StartingCluster:
     (the restore test reads the dump's manifest and head meanwhile); `ready` waits for it."""
 
     def __init__(
-        self, root: Path, owner: str | None, options: Mapping[str, str], initdb: subprocess.Popen[bytes]
+        self,
+        root: Path,
+        owner: str | None,
+        options: Mapping[str, str],
+        initdb: subprocess.Popen[bytes],
+        superuser: str = "postgres",
     ) -> None:
         self._root, self._owner, self._options, self._initdb = root, owner, options, initdb
+        self._superuser = superuser
         self._cluster: Cluster | None = None
 
     @property
@@ -489,7 +504,8 @@ class StartingCluster:
                 "start",
             ]
             _started("pg_ctl", interrupt.run(_as_owner(start, self._owner)))
-            self._cluster = Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", port, self.data_dir)
+            url = f"postgresql://{self._superuser}@127.0.0.1:{port}/postgres"
+            self._cluster = Cluster(url, port, self.data_dir, self._superuser)
         return self._cluster
 
 
@@ -500,12 +516,15 @@ def _started(name: str, done: subprocess.CompletedProcess[bytes]) -> None:
 
 
 @contextmanager
-def starting_cluster(*, durable: bool = True, settings: Mapping[str, str] | None = None) -> Iterator[StartingCluster]:
+def starting_cluster(
+    *, durable: bool = True, settings: Mapping[str, str] | None = None, superuser: str = "postgres"
+) -> Iterator[StartingCluster]:
     """A new PostgreSQL server in a temporary directory, its initdb started at once and its server once `ready` is
     called, on a port of its own; stopped and removed afterwards, an initdb still running included.
 
     initdb refuses to run as root (CI's user), so as root the server runs as the `postgres` account Debian's
     package creates. `durable=False` turns fsync off: for tests, never for a restore time that is reported.
+    `superuser` names the role initdb makes (a Supabase-like server's is `supabase_admin`, its `postgres` is not one).
     """
     owner = None
     if os.geteuid() == 0:
@@ -524,11 +543,11 @@ def starting_cluster(*, durable: bool = True, settings: Mapping[str, str] | None
         options.update(settings or {})
         initdb = interrupt.start(
             _as_owner(
-                [tool("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
+                [tool("initdb"), "-D", str(data), "-U", superuser, "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
                 owner,
             )
         )
-        yield StartingCluster(root, owner, options, initdb)
+        yield StartingCluster(root, owner, options, initdb, superuser)
     finally:
         with interrupt.deferred():
             if initdb is not None and initdb.returncode is None:
@@ -538,9 +557,11 @@ def starting_cluster(*, durable: bool = True, settings: Mapping[str, str] | None
 
 
 @contextmanager
-def scratch_cluster(*, durable: bool = True, settings: Mapping[str, str] | None = None) -> Iterator[Cluster]:
+def scratch_cluster(
+    *, durable: bool = True, settings: Mapping[str, str] | None = None, superuser: str = "postgres"
+) -> Iterator[Cluster]:
     """A new PostgreSQL server, running (`starting_cluster`, waited for), stopped and removed afterwards."""
-    with starting_cluster(durable=durable, settings=settings) as starting:
+    with starting_cluster(durable=durable, settings=settings, superuser=superuser) as starting:
         yield starting.ready()
 
 

@@ -447,6 +447,12 @@ class Preparation:
     """Extensions of the source this server does not have."""
     findings: tuple[str, ...] = ()
     """What was left out, one line each, for the report."""
+    foreign_defaults: tuple[str, ...] = ()
+    """Roles whose default privileges were left out: the restoring user may not set them (`for_target_user`)."""
+    owner: str | None = None
+    """The user that owns every restored object (a restore with --no-owner): its own grants are implicit in that."""
+    owners: tuple[str, ...] = ()
+    """Whose objects in the dump that user takes over, one line, for the report."""
 
 
 # pg_dump 15's entry descriptions (pg_dump.c), longest first: `pg_restore --list` prints `<id>; <catalog> <oid>
@@ -543,6 +549,101 @@ def leave_out(dump: Path, manifest: Mapping[str, Any], available: Sequence[str],
     return Preparation(toc, tuple(sorted(dropped)), tuple(sorted(names)), tuple(findings))
 
 
+# `ALTER DEFAULT PRIVILEGES FOR ROLE r` needs membership of r. On Supabase the dump of `public` carries
+# supabase_admin's (supabase/postgres migrations/db/init-scripts/00000000000000-initial-schema.sql), and `postgres`,
+# not a superuser, is not a member of supabase_admin: pg_restore would stop at the first one.
+MEMBER_OF = (
+    "SELECT r, pg_has_role(current_user, r, 'MEMBER') FROM unnest(%s::text[]) r "
+    "WHERE r IN (SELECT rolname FROM pg_roles)"
+)
+
+
+# The entries whose owner a `--no-owner` restore replaces with the restoring user.
+OWNED = frozenset(
+    {"AGGREGATE", "DOMAIN", "FUNCTION", "MATERIALIZED VIEW", "PROCEDURE", "SCHEMA", "SEQUENCE", "TABLE", "TYPE", "VIEW"}
+)
+# The target's schemas its user does not own (nor has the privileges of their owner): pg_restore --clean would drop
+# and re-create them. On Supabase: auth and storage, supabase_admin's (supabase/postgres init-scripts).
+FOREIGN_SCHEMAS = (
+    "SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE NOT pg_has_role(current_user, nspowner, 'USAGE')"
+)
+
+
+def for_target_user(dump: Path, target_url: str, workdir: Path) -> Preparation:
+    """What a restore as the target's user (Supabase's `postgres`, not a superuser) leaves out, as a `--use-list`,
+    each named in a finding: the dump's default privileges of roles the user is not a member of (it may not set
+    them), and the entries that would drop, re-create or comment on a schema of the target the user does not own
+    (kept as it is, its objects restored in it). Everything else is restored. The user, who will own what is
+    restored (--no-owner), is named, and so are the dump's other owners whose objects it takes over.
+
+    Default privileges say what a role's FUTURE objects get, not what any restored object has; the role's own
+    server keeps its own (Supabase sets supabase_admin's itself). A role the target lacks is not left out:
+    pg_restore fails on it.
+    """
+    done = postgres.run([postgres.tool("pg_restore"), "--list", str(dump)], dict(os.environ))
+    if done.returncode != 0:
+        raise JobError(postgres.failure("pg_restore --list", done, ""))
+    listing = done.stdout.decode().splitlines()
+    default_roles = {
+        line.rsplit(" ", 1)[1] for line in listing if (entry := _toc_entry(line)) and entry[0] == "DEFAULT ACL"
+    }
+    with postgres.connect(target_url, "the target") as conn:
+        try:
+            user_row = conn.execute("SELECT current_user").fetchone()
+            rows = conn.execute(MEMBER_OF, (sorted(default_roles),)).fetchall()
+            held = dict(conn.execute(FOREIGN_SCHEMAS).fetchall())
+        except psycopg.Error as error:
+            raise JobError(f"cannot read the target's roles: {postgres.query_error(error, target_url)}") from None
+    user = str(user_row[0]) if user_row else ""
+    foreign = sorted(str(role) for role, member in rows if not member)
+    lines, defaults, schemas = [], dict.fromkeys(foreign, 0), dict.fromkeys(held, 0)
+    taken: dict[str, int] = {}
+    for line in listing:
+        entry = _toc_entry(line)
+        owner = line.rsplit(" ", 1)[-1]
+        skip = entry is not None and entry[0] == "DEFAULT ACL" and owner in defaults
+        kept = None if entry is None else _kept_schema(entry, held)
+        if skip:
+            defaults[owner] += 1
+        if kept is not None:
+            schemas[kept] += 1
+        elif entry is not None and entry[0] in OWNED and owner != user:
+            taken[owner] = taken.get(owner, 0) + 1
+        lines.append(f";{line}" if skip or kept is not None else line)
+    findings = tuple(
+        f"default privileges of role {role} left out ({count} entries): {user} is not a member of it, so it may not "
+        "set them; they apply to that role's future objects only (docs/backups.md)"
+        for role, count in defaults.items()
+    ) + tuple(
+        f"schema {schema} kept as the target has it ({count} entries left out): it is {held[schema]}'s, which {user} "
+        "may not drop or re-create; its objects are restored in it (docs/backups.md)"
+        for schema, count in sorted(schemas.items())
+        if count
+    )
+    taken_over: tuple[str, ...] = ()
+    if taken:
+        whose = ", ".join(f"{count} of {owner}" for owner, count in sorted(taken.items()))
+        taken_over = (f"objects restored as {user}'s (--no-owner): {whose} (docs/backups.md)",)
+    toc = None
+    if findings:
+        toc = workdir / "restore.list"
+        toc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Preparation(toc, findings=findings, foreign_defaults=tuple(foreign), owner=user or None, owners=taken_over)
+
+
+def _kept_schema(entry: tuple[str, str, str], held: Mapping[str, str]) -> str | None:
+    """The target's schema an entry would drop, re-create or comment on though its user does not own it."""
+    description, schema, name = entry
+    if schema != "-":
+        return None
+    if description == "SCHEMA" and name in held:
+        return name
+    what, _, subject = name.partition(" ")
+    if description == "COMMENT" and what == "SCHEMA" and subject in held:
+        return subject
+    return None
+
+
 def prepare_scratch(url: str, dump: Path, manifest: Mapping[str, Any], workdir: Path) -> Preparation:
     """Make a new scratch server ready for a dump the way a Supabase project is: the source's roles (NOLOGIN
     where the source's are, no passwords) and a `--use-list` leaving out the extensions the server does not have."""
@@ -551,7 +652,7 @@ def prepare_scratch(url: str, dump: Path, manifest: Mapping[str, Any], workdir: 
             postgres.create_roles(conn, manifest.get("roles", []))
             available = [str(name) for (name,) in conn.execute("SELECT name FROM pg_available_extensions")]
         except psycopg.Error as error:
-            raise JobError(f"cannot prepare the scratch server: {postgres.last_line(str(error), url)}") from None
+            raise JobError(f"cannot prepare the scratch server: {postgres.query_error(error, url)}") from None
     return leave_out(dump, manifest, available, workdir)
 
 
@@ -571,6 +672,16 @@ def check(
         return (not schemas or schema in schemas) and schema not in skipped.left_out
 
     recorded = dict(manifest.get("inventory", {}))
+    # The recorded grants a restore cannot show: the default privileges it may not set, and with --no-owner the
+    # restoring user's own, now implicit in owning what was restored (a manifest without them: a difference).
+    implicit = {
+        schema: [
+            line
+            for grantee, default_for, line in lines
+            if default_for in skipped.foreign_defaults or (skipped.owner is not None and grantee == skipped.owner)
+        ]
+        for schema, lines in dict(manifest.get("grant_lines", {})).items()
+    }
     with postgres.connect(target_url, "the restored database") as conn:
         restored_counts = integrity.row_counts(conn, schemas)
         checks = [
@@ -580,7 +691,7 @@ def check(
             )
         ]
         if recorded:
-            restored = integrity.inventory(conn, schemas)
+            restored = integrity.inventory(conn, schemas, implicit)
             checks += [
                 integrity.compare_objects(
                     {name: kinds for name, kinds in recorded["objects"].items() if kept(name)}, restored["objects"]
@@ -653,8 +764,13 @@ def restore(
                 s3, bucket=bucket, manifest=manifest, target_url=target_url, production_ref=production_ref
             )
         manifest, fetch_seconds = fetch_verified(s3, bucket, key, path)
-        restore_seconds = pg_restore(path, target_url, schemas)
-    return Restored(key, manifest, fetch_seconds, restore_seconds, check(target_url, manifest, schemas, app_query))
+        prepared = for_target_user(path, target_url, workdir)
+        restore_seconds = pg_restore(path, target_url, schemas, toc=prepared.toc)
+    # Said beside the checks, so the report shows what was not applied and why.
+    left_out = [integrity.Check("left out", True, finding) for finding in prepared.findings]
+    left_out += [integrity.Check("owners", True, line) for line in prepared.owners]
+    checks = check(target_url, manifest, schemas, app_query, prepared=prepared)
+    return Restored(key, manifest, fetch_seconds, restore_seconds, [*left_out, *checks])
 
 
 def guard_alongside(s3: S3Client, *, bucket: str, key: str, target_url: str, production_ref: str | None) -> None:
@@ -689,7 +805,7 @@ def restore_alongside(
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.Error as error:
-            raise JobError(f"cannot create database {name}: {postgres.last_line(str(error), target_url)}") from None
+            raise JobError(f"cannot create database {name}: {postgres.query_error(error, target_url)}") from None
     try:
         restored = restore(
             s3,

@@ -17,6 +17,7 @@ import boto3
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from ops import postgres
 from ops.errors import JobError
@@ -68,25 +69,50 @@ SUPABASE_ROWS = {
 }
 
 
+# On Supabase the bootstrap superuser is `supabase_admin` and `postgres`, the login the jobs use (the direct URL's, the
+# session pooler's `postgres.<ref>`), is not a superuser (tests/fixtures/supabase.sql says what it is).
+SUPABASE_SUPERUSER = "supabase_admin"
+SUPABASE_LOGIN = "postgres"
+
+
 @pytest.fixture(scope="session")
-def supabase_template(pg_cluster: postgres.Cluster) -> str:
+def supabase_cluster() -> Iterator[postgres.Cluster]:
+    """A PostgreSQL server whose superuser is `supabase_admin`, as a Supabase project's, so its `postgres` can be the
+    non-superuser login Supabase has."""
+    try:
+        postgres.tool("initdb")
+    except JobError as error:
+        _missing(str(error))
+    with postgres.scratch_cluster(durable=False, superuser=SUPABASE_SUPERUSER) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def supabase_template(supabase_cluster: postgres.Cluster) -> str:
     """A database shaped like a Supabase project's (tests/fixtures/supabase.sql), loaded once per session and
-    copied for each test: its roles, auth/extensions/storage schemas, RLS policies, grants and the app's tables."""
+    copied for each test: its roles, auth/extensions/storage schemas and their owners, RLS policies, grants and the
+    app's tables."""
     name = "supabase_template"
-    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+    with psycopg.connect(supabase_cluster.url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(pg_cluster.database_url(name), autocommit=True) as conn:
+    with psycopg.connect(supabase_cluster.database_url(name), autocommit=True) as conn:
         conn.execute(SUPABASE_SQL.read_text(encoding="utf-8").encode())
     return name
 
 
 @pytest.fixture
-def supabase(pg_cluster: postgres.Cluster, supabase_template: str) -> str:
-    """URL of a new copy of the Supabase-shaped database on the session's server."""
+def supabase(supabase_cluster: postgres.Cluster, supabase_template: str) -> str:
+    """URL of a new copy of the Supabase-shaped database, owned by `postgres` and connecting as it, as the jobs do
+    on Supabase: a login that is not a superuser (`as_supabase_admin` for what only a superuser may set up)."""
     name = f"s_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{supabase_template}"')
-    return pg_cluster.database_url(name)
+    with psycopg.connect(supabase_cluster.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{supabase_template}" OWNER {SUPABASE_LOGIN}')
+    return f"postgresql://{SUPABASE_LOGIN}@127.0.0.1:{supabase_cluster.port}/{name}"
+
+
+def as_supabase_admin(url: str) -> str:
+    """The same database as Supabase's superuser, for a test's setup that the `postgres` login may not do."""
+    return make_conninfo(url, user=SUPABASE_SUPERUSER)
 
 
 ALL_ROWS = """

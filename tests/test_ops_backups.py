@@ -843,7 +843,8 @@ def test_the_restore_test_streams_its_data_builds_in_parallel_and_a_restore_into
     restore.restore(s3, bucket=bucket, key=key, target_url=database, confirm_production=True)
 
     assert tested.passed, tested.lines()
-    *heads, streamed, post_data, target = (line.split() for line in log.read_text().splitlines())
+    *heads, streamed, post_data, listing, target = (line.split() for line in log.read_text().splitlines())
+    assert listing[0] == "--list", f"the restore reads the dump's table of contents first: {listing}"
     assert heads, "the restore test never read the dump's table of contents"
     assert all(head[0] == "--list" for head in heads), heads
     assert not any(arg.endswith(".dump") for arg in streamed), f"the restore test's data is not streamed: {streamed}"

@@ -86,10 +86,16 @@ SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE N
 
 
 @pytest.fixture
-def app_database(database: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """A Supabase-shaped database with the reference's tables, and the job's environment pointing at it with the
-    settings' defaults (what the stack's `<stack>-maintenance` environment holds)."""
+def app_database(supabase: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """A Supabase-shaped database (tests/fixtures/supabase.sql: its roles, auth and storage of other owners) with the
+    reference's tables in public, made by and connected to as Supabase's `postgres`, not a superuser; and the job's
+    environment pointing at it with the settings' defaults (what the stack's `<stack>-maintenance` environment
+    holds)."""
+    database = supabase
     with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "DROP TABLE public.vibelogs, public.sessions, public.audit_logs, public.audit_logs_archive CASCADE"
+        )
         conn.execute(SCHEMA)
     seed(database, COUNTS)
     defaults = MaintenanceSettings()

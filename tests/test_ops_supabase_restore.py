@@ -12,8 +12,9 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from ops import cli, dump, postgres, report, restore, vault
+from ops.errors import JobError
 from settings.backup import RestoreDropBound
-from tests.ops_servers import SUPABASE_ROWS, S3Server, fingerprint
+from tests.ops_servers import SUPABASE_ROWS, S3Server, as_supabase_admin, fingerprint
 from tests.test_ops_backups import RESTORE_TEST_CHECKS
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ def test_the_dump_records_the_schema_its_extensions_and_roles(supabase: str, s3_
     roles = {role["name"]: role for role in manifest["roles"]}
     assert not roles["anon"]["login"], "anon is NOLOGIN on Supabase, and must be recorded so"
     assert roles["authenticator"]["member_of"] == ["anon", "authenticated", "service_role"], roles["authenticator"]
+    # Dumped as Supabase's postgres, which is not a superuser: recorded as it is, and it may still read the identity.
+    assert (roles["postgres"]["superuser"], roles["postgres"]["bypassrls"]) == (False, True), roles["postgres"]
+    assert manifest["source"]["system_identifier"], "postgres may call pg_control_system(): the guard needs it"
     objects = manifest["inventory"]["objects"]
     for schema, kinds in {
         "public": ("tables", "views", "constraints", "indexes", "triggers", "policies", "functions", "types", "grants"),
@@ -216,7 +220,7 @@ FROM pg_extension e WHERE e.extname = '{name}';
 
 def fake_extension(url: str, name: str, schema: str) -> None:
     schema_ddl = f"IF NOT EXISTS {schema}"
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(as_supabase_admin(url), autocommit=True) as conn:  # catalog rows: a superuser's setup
         conn.execute(FAKE_EXTENSION.format(name=name, schema=schema, schema_ddl=schema_ddl).encode())
 
 
@@ -243,7 +247,8 @@ def test_a_table_beside_a_missing_extension_is_restored_or_fails_never_skipped(
 ) -> None:
     s3, bucket = aws_env.client(), aws_env.bucket(locked=True)
     fake_extension(supabase, "pg_graphql", "graphql")
-    with psycopg.connect(supabase, autocommit=True) as conn:
+    # graphql is Supabase's (supabase_admin's): `postgres` may not create in it, and reads it by pg_read_all_data.
+    with psycopg.connect(as_supabase_admin(supabase), autocommit=True) as conn:
         conn.execute("CREATE TABLE graphql.app_notes (id int PRIMARY KEY); INSERT INTO graphql.app_notes VALUES (1)")
     dump_daily(s3, bucket, supabase)
 
@@ -270,6 +275,10 @@ def test_a_restore_over_a_database_whose_default_privileges_grant_more_says_so(
     beside, name = restore.restore_alongside(s3, bucket=bucket, key=key, target_url=supabase, confirm_production=True)
 
     assert {check.name: check.ok for check in over.checks}["schema objects"] is False, over.checks
+    said = [check.detail for check in over.checks if check.name == "left out"]
+    for schema in ("auth", "storage"):  # supabase_admin's: `postgres` may not drop them (pg_restore --clean would)
+        assert any(line.startswith(f"schema {schema} kept as the target has it") for line in said), said
+    assert any(line.startswith("default privileges of role supabase_admin left out") for line in said), said
     with psycopg.connect(supabase, autocommit=True) as conn:
         leaked = conn.execute("SELECT has_table_privilege('anon', 'public.audit_logs', 'SELECT')").fetchone()
     assert leaked == (True,), "the default privileges no longer grant more: this test no longer shows the hazard"
@@ -278,3 +287,52 @@ def test_a_restore_over_a_database_whose_default_privileges_grant_more_says_so(
         kept = conn.execute("SELECT has_table_privilege('anon', 'public.audit_logs', 'SELECT')").fetchone()
     assert kept == (False,), "the REVOKE on audit_logs was not restored into the new database"
     assert fingerprint(make_conninfo(supabase, dbname=name)) == fingerprint(supabase)
+
+
+def test_the_restore_as_postgres_compares_every_grant_and_needs_the_recorded_grant_lines(
+    supabase: str, s3_server: S3Server
+) -> None:
+    """As Supabase's `postgres` (not a superuser) the restore leaves out supabase_admin's default privileges and owns
+    what it restores; the grants those make implicit come from the manifest's grant lines, and nothing else: a
+    manifest without them shows the difference rather than passing."""
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
+    key = dump_daily(s3, bucket, supabase)
+    restored, name = restore.restore_alongside(s3, bucket=bucket, key=key, target_url=supabase, confirm_production=True)
+    assert restored.ok, restored.checks
+    target = make_conninfo(supabase, dbname=name)
+    prepared = restore.Preparation(None, foreign_defaults=("supabase_admin",), owner="postgres")
+
+    older = {name: value for name, value in restored.manifest.items() if name != "grant_lines"}
+    checks = {check.name: check for check in restore.check(target, older, prepared=prepared)}
+    assert not checks["schema objects"].ok, "without the recorded grant lines the grants cannot match"
+    assert "grants" in checks["schema objects"].detail, checks["schema objects"].detail
+
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute("REVOKE SELECT ON public.profiles FROM anon")
+    checks = {check.name: check for check in restore.check(target, restored.manifest, prepared=prepared)}
+    assert not checks["schema objects"].ok, "a grant lost beyond those made implicit went unseen"
+
+
+def test_a_dump_login_that_may_not_read_a_schema_or_bypass_row_security_fails_naming_it(
+    supabase: str, s3_server: S3Server
+) -> None:
+    """What Supabase gives `postgres` and the dump needs: pg_read_all_data (auth and storage are other roles') and
+    BYPASSRLS (RLS would hide rows). A login without one fails in one line naming what it may not read, and writes
+    nothing."""
+    with psycopg.connect(as_supabase_admin(supabase), autocommit=True) as conn:
+        for role in ("app_reader", "all_reader"):
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone() is None:
+                conn.execute(f"CREATE ROLE {role} LOGIN NOBYPASSRLS")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_reader")
+        conn.execute("GRANT pg_read_all_data TO all_reader")
+    s3 = s3_server.client()
+    cases = {
+        "app_reader": "permission denied for schema auth",
+        "all_reader": "query would be affected by row-level security policy for table",
+    }
+    for role, reason in cases.items():
+        bucket = s3_server.bucket(locked=False)
+        with pytest.raises(JobError) as failed_dump:
+            dump_daily(s3, bucket, make_conninfo(supabase, user=role))
+        assert reason in str(failed_dump.value), f"{role}: {failed_dump.value}"
+        assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0, f"{role}: the failed dump left an object"

@@ -433,6 +433,9 @@ def test_the_database_runbook_restores_a_real_supabase_dump_under_maintenance(
     assert world.item_log == [("MAINTENANCE_MODE", True)], "maintenance stays on until a person switches over"
     out = capsys.readouterr()
     assert f"maintenance mode stays on until the switch-over: compare `{names[0]}`" in out.out, out.out
+    assert "left out: default privileges of role supabase_admin left out" in out.out, out.out
+    assert "owners: objects restored as postgres's (--no-owner): " in out.out, "whose objects postgres took over?"
+    assert "of supabase_auth_admin" in out.out, "the report does not say whose objects postgres took over"
     assert supabase not in out.out + out.err, "the database URL was printed"
     assert TOKEN not in out.out + out.err
 
