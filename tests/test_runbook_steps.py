@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -15,6 +17,10 @@ from pathlib import Path
 import boto3
 import psycopg
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops import dump
@@ -308,14 +314,15 @@ def test_waiting_is_bounded() -> None:
 
 
 @contextmanager
-def trickling(headers: bool) -> Iterator[str]:
+def trickling(headers: bool, tls: ssl.SSLContext | None = None) -> Iterator[str]:
     """A server on loopback that answers a byte every 0.2 s (within any one read's timeout), in its headers or its
-    body, and never finishes."""
+    body, and never finishes; over https with `tls`."""
     server = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
-    def answer(conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), conn:
+    def answer(accepted: socket.socket) -> None:
+        with contextlib.suppress(OSError), accepted:
+            conn = tls.wrap_socket(accepted, server_side=True) if tls else accepted
             conn.recv(65536)
             conn.sendall(b"HTTP/1.1 200 OK\r\n" + (b"" if headers else b"Content-Length: 1000\r\n\r\n"))
             while not stop.wait(0.2):
@@ -329,18 +336,49 @@ def trickling(headers: bool) -> Iterator[str]:
 
     threading.Thread(target=serve, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.getsockname()[1]}"
     finally:
         stop.set()
         server.close()
 
 
+def loopback_tls(directory: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """A server's TLS context for 127.0.0.1 with a self-signed certificate this process's clients trust (through
+    $SSL_CERT_FILE, which the default context reads), as a real webhook's https."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert, private = directory / "cert.pem", directory / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, private)
+    return context
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("headers", [True, False], ids=["headers", "body"])
 def test_a_request_answered_a_byte_at_a_time_ends_at_its_deadline(
-    headers: bool, monkeypatch: pytest.MonkeyPatch
+    headers: bool, scheme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(http, "TOTAL_SECONDS", 1.0)
-    with trickling(headers) as url:
+    tls = loopback_tls(tmp_path, monkeypatch) if scheme == "https" else None
+    with trickling(headers, tls) as url:
         start = time.monotonic()
         with pytest.raises(JobError, match=r"^POST 127\.0\.0\.1:\d+/hooks: no whole answer within 1 s$"):
             Client(url).request("POST", "/hooks", body={"text": "x"})

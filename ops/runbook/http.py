@@ -130,8 +130,9 @@ class Client:
 
 
 class _Deadline:
-    """One request's deadline: when it passes, the request's sockets are shut down, which ends whatever read or
-    write is waiting on them (the TLS handshake's, the headers', the body's)."""
+    """One request's deadline: when it passes, the request's connections are shut down (through duplicates of their
+    descriptors, closed on exit), which ends whatever read or write is waiting on them (the TLS handshake's, the
+    headers', the body's), over http and https alike."""
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
@@ -163,10 +164,12 @@ class _Deadline:
         """urllib's opener (proxies from the environment included) whose connections the deadline watches."""
 
     def _watched(self, sock: socket.socket) -> socket.socket:
+        # A duplicate of the connection's descriptor, shut down when the deadline passes: https wraps `sock` in TLS by
+        # detaching it (ssl.SSLSocket._create), after which shutting `sock` itself ends nothing.
         with self._lock:
-            self._sockets.append(sock)
+            self._sockets.append(sock.dup())
             if self.expired:
-                _shut(sock)
+                _shut(self._sockets[-1])
         return sock
 
     def _expire(self) -> None:
@@ -181,6 +184,10 @@ class _Deadline:
 
     def __exit__(self, *_: object) -> None:
         self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
 
 
 def _shut(sock: socket.socket) -> None:
