@@ -453,6 +453,8 @@ class Preparation:
     """The user that owns every restored object (a restore with --no-owner): its own grants are implicit in that."""
     owners: tuple[str, ...] = ()
     """Whose objects in the dump that user takes over, one line, for the report."""
+    foreign_schemas: tuple[str, ...] = ()
+    """The target's schemas that user does not own, kept as they are: its grants on them are not implicit."""
 
 
 # pg_dump 15's entry descriptions (pg_dump.c), longest first: `pg_restore --list` prints `<id>; <catalog> <oid>
@@ -628,7 +630,14 @@ def for_target_user(dump: Path, target_url: str, workdir: Path) -> Preparation:
     if findings:
         toc = workdir / "restore.list"
         toc.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return Preparation(toc, findings=findings, foreign_defaults=tuple(foreign), owner=user or None, owners=taken_over)
+    return Preparation(
+        toc,
+        findings=findings,
+        foreign_defaults=tuple(foreign),
+        owner=user or None,
+        owners=taken_over,
+        foreign_schemas=tuple(sorted(held)),
+    )
 
 
 def _kept_schema(entry: tuple[str, str, str], held: Mapping[str, str]) -> str | None:
@@ -673,12 +682,19 @@ def check(
 
     recorded = dict(manifest.get("inventory", {}))
     # The recorded grants a restore cannot show: the default privileges it may not set, and with --no-owner the
-    # restoring user's own, now implicit in owning what was restored (a manifest without them: a difference).
+    # restoring user's own on what it restored, now implicit in owning it (a manifest without them: a difference).
+    # Not a default privilege granting to that user (the restore sets those it may), nor its grant on a schema it
+    # does not own (kept as the target has it).
     implicit = {
         schema: [
             line
             for grantee, default_for, line in lines
-            if default_for in skipped.foreign_defaults or (skipped.owner is not None and grantee == skipped.owner)
+            if default_for in skipped.foreign_defaults
+            or (
+                grantee == skipped.owner
+                and not default_for
+                and not (line.startswith("schema ") and schema in skipped.foreign_schemas)
+            )
         ]
         for schema, lines in dict(manifest.get("grant_lines", {})).items()
     }

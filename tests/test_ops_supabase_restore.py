@@ -313,6 +313,39 @@ def test_the_restore_as_postgres_compares_every_grant_and_needs_the_recorded_gra
     assert not checks["schema objects"].ok, "a grant lost beyond those made implicit went unseen"
 
 
+def test_the_restoring_users_own_default_privileges_are_compared(supabase: str, s3_server: S3Server) -> None:
+    """Owning what it restores makes the grants to `postgres` on those objects implicit, not a default privilege
+    granting to it: the restore sets postgres's own, and one lost is a difference."""
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
+    key = dump_daily(s3, bucket, supabase)
+    restored, name = restore.restore_alongside(s3, bucket=bucket, key=key, target_url=supabase, confirm_production=True)
+    assert restored.ok, restored.checks
+    target = make_conninfo(supabase, dbname=name)
+    prepared = restore.Preparation(None, foreign_defaults=("supabase_admin",), owner="postgres")
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM postgres")
+    checks = {check.name: check for check in restore.check(target, restored.manifest, prepared=prepared)}
+    assert not checks["schema objects"].ok, "postgres's lost default privilege on public's tables went unseen"
+
+
+def test_the_restoring_users_grant_on_a_schema_kept_as_the_target_has_it_is_compared(
+    supabase: str, s3_server: S3Server, tmp_path: Path
+) -> None:
+    """A schema the restoring user does not own (auth, supabase_admin's) is kept as the target has it: the user's
+    grant on it is not implicit in owning what it restored, and one the target lacks is a difference."""
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
+    key = dump_daily(s3, bucket, supabase)
+    manifest, _ = restore.fetch_verified(s3, bucket, key, tmp_path / "database.dump")
+    prepared = restore.for_target_user(tmp_path / "database.dump", supabase, tmp_path)
+    assert {"auth", "storage"} <= set(prepared.foreign_schemas), prepared.foreign_schemas
+    checks = {check.name: check for check in restore.check(supabase, manifest, prepared=prepared)}
+    assert checks["schema objects"].ok, checks["schema objects"].detail
+    with psycopg.connect(as_supabase_admin(supabase), autocommit=True) as conn:
+        conn.execute("REVOKE ALL ON SCHEMA auth FROM postgres")
+    checks = {check.name: check for check in restore.check(supabase, manifest, prepared=prepared)}
+    assert not checks["schema objects"].ok, "postgres's lost grant on schema auth (kept, not its own) went unseen"
+
+
 def test_a_dump_login_that_may_not_read_a_schema_or_bypass_row_security_fails_naming_it(
     supabase: str, s3_server: S3Server
 ) -> None:
