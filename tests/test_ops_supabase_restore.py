@@ -289,18 +289,27 @@ def test_a_restore_over_a_database_whose_default_privileges_grant_more_says_so(
     assert fingerprint(make_conninfo(supabase, dbname=name)) == fingerprint(supabase)
 
 
+def _restored_as_postgres(supabase: str, s3_server: S3Server) -> tuple[restore.Restored, str, restore.Preparation]:
+    """A dump of the Supabase-shaped database restored by the runbook's way (a new database, as `postgres`), that
+    database's URL, and what its restore prepared."""
+    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
+    key = dump_daily(s3, bucket, supabase)
+    restored, name = restore.restore_alongside(s3, bucket=bucket, key=key, target_url=supabase, confirm_production=True)
+    assert restored.ok, restored.checks
+    return (
+        restored,
+        make_conninfo(supabase, dbname=name),
+        restore.Preparation(None, foreign_defaults=("supabase_admin",), owner="postgres"),
+    )
+
+
 def test_the_restore_as_postgres_compares_every_grant_and_needs_the_recorded_grant_lines(
     supabase: str, s3_server: S3Server
 ) -> None:
     """As Supabase's `postgres` (not a superuser) the restore leaves out supabase_admin's default privileges and owns
     what it restores; the grants those make implicit come from the manifest's grant lines, and nothing else: a
     manifest without them shows the difference rather than passing."""
-    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
-    key = dump_daily(s3, bucket, supabase)
-    restored, name = restore.restore_alongside(s3, bucket=bucket, key=key, target_url=supabase, confirm_production=True)
-    assert restored.ok, restored.checks
-    target = make_conninfo(supabase, dbname=name)
-    prepared = restore.Preparation(None, foreign_defaults=("supabase_admin",), owner="postgres")
+    restored, target, prepared = _restored_as_postgres(supabase, s3_server)
 
     older = {name: value for name, value in restored.manifest.items() if name != "grant_lines"}
     checks = {check.name: check for check in restore.check(target, older, prepared=prepared)}
@@ -316,12 +325,7 @@ def test_the_restore_as_postgres_compares_every_grant_and_needs_the_recorded_gra
 def test_the_restoring_users_own_default_privileges_are_compared(supabase: str, s3_server: S3Server) -> None:
     """Owning what it restores makes the grants to `postgres` on those objects implicit, not a default privilege
     granting to it: the restore sets postgres's own, and one lost is a difference."""
-    s3, bucket = s3_server.client(), s3_server.bucket(locked=False)
-    key = dump_daily(s3, bucket, supabase)
-    restored, name = restore.restore_alongside(s3, bucket=bucket, key=key, target_url=supabase, confirm_production=True)
-    assert restored.ok, restored.checks
-    target = make_conninfo(supabase, dbname=name)
-    prepared = restore.Preparation(None, foreign_defaults=("supabase_admin",), owner="postgres")
+    restored, target, prepared = _restored_as_postgres(supabase, s3_server)
     with psycopg.connect(target, autocommit=True) as conn:
         conn.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM postgres")
     checks = {check.name: check for check in restore.check(target, restored.manifest, prepared=prepared)}
