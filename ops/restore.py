@@ -833,8 +833,9 @@ def restore_alongside(
             app_query=app_query,
         )
     except BaseException as error:
-        # The load is one transaction: a restore that failed or was interrupted left the new database empty, clutter
-        # on the live server that each run again would add to. One whose checks failed returned, and is kept.
+        # A restore that failed or was interrupted is clutter on the live server that each run again would add to:
+        # empty when the load failed (it is one transaction), loaded but unchecked when the checks could not run
+        # (a lost connection, a cancel). One whose checks ran and failed returned, and is kept.
         with interrupt.deferred():
             dropped = _drop_database(target_url, name)
         if not dropped and isinstance(error, JobError):
