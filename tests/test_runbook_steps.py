@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -384,6 +385,53 @@ def test_a_request_answered_a_byte_at_a_time_ends_at_its_deadline(
             Client(url).request("POST", "/hooks", body={"text": "x"})
         took = time.monotonic() - start
     assert took < 5, f"the request took {took:.1f} s: each byte kept its read's timeout from firing"
+
+
+@contextmanager
+def redirecting(to: str, seen: list[str | None]) -> Iterator[str]:
+    """A server on loopback that answers every request with a 302 to `to` + its path, recording the Authorization
+    header each request carried."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            if to:
+                self.send_response(302)
+                self.send_header("Location", to + self.path)
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_to_plain_http_beyond_loopback_is_not_followed() -> None:
+    seen: list[str | None] = []
+    with (
+        redirecting("http://redirected.invalid", seen) as url,
+        pytest.raises(JobError, match=r"^GET 127\.0\.0\.1:\d+/v9/projects answered 302$"),
+    ):
+        Client(url, TOKEN).request("GET", "/v9/projects")
+    assert seen == [f"Bearer {TOKEN}"], seen
+
+
+def test_a_redirect_to_another_host_does_not_carry_the_token() -> None:
+    there: list[str | None] = []
+    here: list[str | None] = []
+    with redirecting("", there) as other, redirecting(other.replace("127.0.0.1", "localhost"), here) as url:
+        assert Client(url, TOKEN).request("GET", "/v9/projects").status == 200
+    assert here == [f"Bearer {TOKEN}"], here
+    assert there == [None], f"the redirect to another host was sent the token: {there}"
 
 
 def test_plain_http_is_refused_beyond_loopback() -> None:

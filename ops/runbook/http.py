@@ -65,13 +65,14 @@ class Client:
             raise BadInputError(
                 f"refusing {url}: malformed (a bracketed host or a port that is not a number)"
             ) from None
-        scheme, host = parts.scheme, parts.hostname or ""
-        # Only https leaves the machine; plain http is allowed to the loopback stand-ins of the tests.
-        if scheme != "https" and not (scheme == "http" and host in ("127.0.0.1", "localhost", "::1")):
+        scheme = parts.scheme
+        if not _leaves_safely(parts):
             raise BadInputError(f"refusing {url}: only https (or http on loopback), not {scheme or 'a relative URL'}")
         # urllib sends no user-info (it would take the password for the host), and every error line names the host.
         if "@" in parts.netloc:
-            raise BadInputError(f"refusing {url}: it holds a user or password (for {host}; send a token instead)")
+            raise BadInputError(
+                f"refusing {url}: it holds a user or password (for {parts.hostname or ''}; send a token instead)"
+            )
 
     def url(self, path: str, query: Mapping[str, str] | None = None) -> str:
         """The full URL of `path` with the client's and the call's query parameters."""
@@ -129,6 +130,40 @@ class Client:
         return f"{host}{path}" if parts.path in ("", "/") else f"{host}/..."
 
 
+def _leaves_safely(parts: urllib.parse.SplitResult) -> bool:
+    """Only https leaves the machine; plain http is allowed to the loopback stand-ins of the tests."""
+    host = parts.hostname or ""
+    return parts.scheme == "https" or (parts.scheme == "http" and host in ("127.0.0.1", "localhost", "::1"))
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, held to the client's rule: one to plain http beyond loopback is not followed (its 3xx is
+    the answer), and the token is not sent on to another host (urllib would resend every header, Authorization
+    included, wherever the redirect points)."""
+
+    def redirect_request(  # noqa: PLR0917 - urllib's signature
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is None:
+            return None
+        before, after = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(new.full_url)
+        try:
+            if not _leaves_safely(after):
+                return None
+            if (before.scheme, before.hostname, before.port) != (after.scheme, after.hostname, after.port):
+                new.remove_header("Authorization")
+        except ValueError:  # a port that is no number
+            return None
+        return new
+
+
 class _Deadline:
     """One request's deadline: when it passes, the request's connections are shut down (through duplicates of their
     descriptors, closed on exit), which ends whatever read or write is waiting on them (the TLS handshake's, the
@@ -160,8 +195,9 @@ class _Deadline:
                 context = getattr(self, "_context", None)
                 return self.do_open(timed(http.client.HTTPSConnection), req, context=context)
 
-        self.opener = urllib.request.build_opener(Plain, Secure)
-        """urllib's opener (proxies from the environment included) whose connections the deadline watches."""
+        self.opener = urllib.request.build_opener(Plain, Secure, _Redirects)
+        """urllib's opener (proxies from the environment included, redirects held to the client's rule) whose
+        connections the deadline watches."""
 
     def _watched(self, sock: socket.socket) -> socket.socket:
         # A duplicate of the connection's descriptor, shut down when the deadline passes: https wraps `sock` in TLS by
