@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import socket
 import ssl
@@ -385,6 +386,20 @@ def test_a_request_answered_a_byte_at_a_time_ends_at_its_deadline(
             Client(url).request("POST", "/hooks", body={"text": "x"})
         took = time.monotonic() - start
     assert took < 5, f"the request took {took:.1f} s: each byte kept its read's timeout from firing"
+
+
+def test_a_connection_the_deadline_cannot_watch_is_closed_not_left_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[socket.socket] = []
+
+    def no_descriptor_left(self: socket.socket) -> socket.socket:
+        made.append(self)
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(socket.socket, "dup", no_descriptor_left)
+    with redirecting("", []) as url, pytest.raises(JobError, match=r"^GET 127\.0\.0\.1:\d+/ping: URLError$"):
+        Client(url).request("GET", "/ping")
+    assert made, "the deadline watched no connection"
+    assert all(sock.fileno() == -1 for sock in made), "a connection the deadline could not watch is left open"
 
 
 @contextmanager

@@ -202,8 +202,13 @@ class _Deadline:
     def _watched(self, sock: socket.socket) -> socket.socket:
         # A duplicate of the connection's descriptor, shut down when the deadline passes: https wraps `sock` in TLS by
         # detaching it (ssl.SSLSocket._create), after which shutting `sock` itself ends nothing.
+        try:
+            watch = sock.dup()
+        except OSError:  # no descriptor left: the connection fails here, and is not left open behind
+            sock.close()
+            raise
         with self._lock:
-            self._sockets.append(sock.dup())
+            self._sockets.append(watch)
             if self.expired:
                 _shut(self._sockets[-1])
         return sock
