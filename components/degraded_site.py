@@ -17,6 +17,14 @@ from components.private_bucket import INSECURE_TRANSPORT, block_public_access, e
 
 # AWS's managed "CachingOptimized" cache policy; the page's own Cache-Control keeps it fresh within a minute.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+PAGE_KEY = "index.html"
+"""The page's object key, served only as the error page of every path."""
+ROOT_OBJECT = "unavailable"
+"""The distribution's default root object: a key the bucket never holds. With `index.html` there, `/` (the path most
+visitors and crawlers ask for) answered 200 with the page while every other path answered 503, and a crawler that
+reads a 200 page with `noindex` drops the home page from its index. A missing key is a 403 from S3 (the
+distribution may not list the bucket), so `/` gets the 503 page like every path, and a root URL still never lists
+the bucket (AWS CloudFront Developer Guide, "Specify a default root object")."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ class DegradedSite:
         self.page = aws.s3.BucketObjectv2(
             f"{name}-degraded-page",
             bucket=self.bucket.id,
-            key="index.html",
+            key=PAGE_KEY,
             source=pulumi.FileAsset(args.page_path),
             content_type="text/html; charset=utf-8",
             cache_control="public, max-age=60",
@@ -118,7 +126,7 @@ class DegradedSite:
             enabled=True,
             comment=f"Degraded-mode page of {args.zone_name} (Route 53 failover secondary)",
             aliases=fqdns,
-            default_root_object="index.html",
+            default_root_object=ROOT_OBJECT,
             origins=[
                 {
                     "domain_name": self.bucket.bucket_regional_domain_name,
@@ -134,13 +142,13 @@ class DegradedSite:
                 "cache_policy_id": CACHING_OPTIMIZED_POLICY_ID,
                 "compress": True,
             },
-            # Every path of the app (a post, /api/health) answers with the page and 503: the service is degraded,
+            # Every path of the app (`/`, a post, /api/health) answers with the page and 503: the service is degraded,
             # and clients and crawlers must not take the page for the content they asked for.
             custom_error_responses=[
                 {
                     "error_code": code,
                     "response_code": 503,
-                    "response_page_path": "/index.html",
+                    "response_page_path": f"/{PAGE_KEY}",
                     "error_caching_min_ttl": 10,
                 }
                 for code in (403, 404)

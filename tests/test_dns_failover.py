@@ -222,6 +222,25 @@ def test_the_degraded_page_is_a_private_bucket_in_a_second_region_behind_cloudfr
         assert region_of(production, reg) == "us-east-1", f"{reg.urn}: CloudFront takes certificates from us-east-1"
 
 
+def test_every_path_of_the_degraded_site_answers_503_the_root_too() -> None:
+    # CloudFront sends `/` to the origin as the default root object. Were it the page's key, S3 would answer 200 and
+    # `/` alone would serve the page as content (a crawler reading 200 + noindex drops the home page). A key the
+    # bucket lacks is S3's 403 without s3:ListBucket, which the error responses turn into the page with 503.
+    plan = dns_up()
+    distribution = plan.one(DISTRIBUTION, "dns-degraded-cdn")
+    objects = {reg.inputs["key"] for reg in plan.by_type(BUCKET_OBJECT)}
+    root = distribution.inputs["defaultRootObject"]
+    assert root, f"{distribution.urn}: has no default root object (Security Hub CloudFront.1 asks for one)"
+    assert root not in objects, f"{distribution.urn}: `/` is served {root!r}, an object of the bucket, with 200"
+    policy = json.loads(plan.one(BUCKET_POLICY, "dns-degraded-bucket-policy").inputs["policy"])
+    actions = {s["Action"] for s in policy["Statement"] if s["Effect"] == "Allow"}
+    assert actions == {"s3:GetObject"}, f"without s3:ListBucket a missing key is a 403, not a listing: {actions}"
+    errors = {e["errorCode"]: e for e in distribution.inputs["customErrorResponses"]}
+    page = plan.one(BUCKET_OBJECT, "dns-degraded-page").inputs["key"]
+    assert errors[403]["responseCode"] == 503, f"{distribution.urn}: S3's 403 must answer 503"
+    assert errors[403]["responsePagePath"] == f"/{page}", f"{distribution.urn}: the 503 must carry the page"
+
+
 def test_every_child_is_parented_prefixed_and_on_an_explicit_provider(production: Plan) -> None:
     component = production.one(COMPONENT, "dns")
     children = [r for r in production.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
