@@ -596,6 +596,19 @@ def test_a_pg_bin_without_the_tools_is_bad_input_before_the_database_is_read(
     assert (code, out, err) == (2, "", f"error: $PG_BIN: pg_dump is not in {tmp_path}\n"), f"exit {code}: {err}"
 
 
+def listing(env: dict[str, str], stdout: Any) -> subprocess.CompletedProcess[str]:
+    """`python -m ops list` in its own process, writing to `stdout`; its stderr captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops", "list"],
+        check=False,
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize("unbuffered", ["1", ""], ids=["raised in the job", "raised by the last flush"])
 def test_a_reader_that_leaves_early_is_not_a_failure(
     unbuffered: str, aws_env: S3Server, slack: tuple[World, str], scratch: Path, tmp_path: Path
@@ -612,15 +625,7 @@ def test_a_reader_that_leaves_early_is_not_a_failure(
     read_end, write_end = os.pipe()
     os.close(read_end)  # `python -m ops list | head -0`: the reader is gone before the first line
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "ops", "list"],
-            check=False,
-            env=env,
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-        )
+        done = listing(env, write_end)
     finally:
         os.close(write_end)
 
@@ -642,15 +647,7 @@ def test_an_output_on_a_full_disk_fails_the_job_in_one_line_and_is_reported(
         PYTHONUNBUFFERED="",
     )
     with Path("/dev/full").open("w") as full:  # every write is ENOSPC
-        done = subprocess.run(
-            [sys.executable, "-m", "ops", "list"],
-            check=False,
-            env=env,
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-        )
+        done = listing(env, full)
 
     assert done.returncode == 1, f"exit {done.returncode}: {done.stderr}"
     assert done.stderr == "error: the job's output cannot be written (No space left on device)\n", done.stderr

@@ -21,7 +21,7 @@ from ops.runbook.contract import MANUAL_TRIGGERS, ROLLBACK_ACTIONS, ROLLBACK_EVE
 from policy.type_tokens import ENVIRONMENT_SECRET as SECRET
 from policy.type_tokens import ENVIRONMENT_VARIABLE as VARIABLE
 from policy.type_tokens import REPOSITORY_ENVIRONMENT as ENVIRONMENT
-from tests.helpers.jobs import WORKFLOWS, load
+from tests.helpers.jobs import WORKFLOWS, load, run_step
 from tests.helpers.stacks import settings_of
 from tests.test_workflows import steps_of
 
@@ -191,9 +191,8 @@ def test_a_run_that_changes_nothing_opens_no_pull_request_and_announces_none(nam
     # step then runs, as GitHub runs it, in a checkout without changes: it must end quietly, with no URL.
     [job] = [job for key, job in load(WORKFLOWS / name)["jobs"].items() if key != "request"]
     [pr] = [step for step in steps_of(job) if step.get("id") == "pr"]
-    git, bash = shutil.which("git"), shutil.which("bash")
+    git = shutil.which("git")
     assert git is not None, "git is on the runner"
-    assert bash is not None, "bash is the runner's shell"
     quiet = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "PATH": os.environ["PATH"]}
     for command in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
         (tmp_path / "Pulumi.production.yaml").touch()
@@ -201,15 +200,7 @@ def test_a_run_that_changes_nothing_opens_no_pull_request_and_announces_none(nam
     output = tmp_path.parent / f"{tmp_path.name}-output"
     output.touch()
     env = {**quiet, **dict.fromkeys(pr.get("env", {}), "x"), "GITHUB_OUTPUT": str(output), "GH_TOKEN": ""}
-    done = subprocess.run(  # noqa: S603 - the workflow's own step, in a scratch repository
-        [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", pr["run"]],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run_step(pr["run"], tmp_path, env)
     assert done.returncode == 0, f"{name}: the pull request step fails when nothing changed: {done.stderr}"
     assert output.read_text(encoding="utf-8") == "", f"{name}: a pull request URL without a pull request"
     announcing = [step for step in steps_of(job) if "steps.pr.outputs.url" in str(step.get("env"))]
@@ -221,20 +212,9 @@ def test_a_run_that_changes_nothing_opens_no_pull_request_and_announces_none(nam
 def request_check_exit(name: str, tmp_path: Path, env: dict[str, str]) -> int:
     """Exit status of a runbook's first request step (input validation), run as GitHub runs it."""
     [step] = [step for step in steps_of(load(WORKFLOWS / name)["jobs"]["request"]) if step.get("id") == "check"]
-    bash = shutil.which("bash")
-    assert bash is not None, "bash is the runner's shell"
     output = tmp_path / "output"
     output.touch()
-    done = subprocess.run(  # noqa: S603 - the workflow's own step, in a scratch directory
-        [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-        cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return done.returncode
+    return run_step(step["run"], tmp_path, {"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), **env}).returncode
 
 
 @pytest.mark.parametrize("schedule", vault.DATABASE_SCHEDULES)

@@ -24,7 +24,7 @@ from settings.ci import INFRA_MAIN_BRANCH
 from settings.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE, oidc_subject
 from settings.migrations import BACKUP_SUFFIX, MIGRATE_SUFFIX, ROLLBACK_SUFFIX
 from tests.helpers.iam_eval import may_assume
-from tests.helpers.jobs import CONFIGURE_AWS, DEFAULT_MAX_SESSION, WORKFLOWS, AwsJob, aws_jobs, load, role_of
+from tests.helpers.jobs import CONFIGURE_AWS, DEFAULT_MAX_SESSION, WORKFLOWS, AwsJob, aws_jobs, load, role_of, run_step
 from tests.helpers.stacks import settings_of
 
 # The release commits the project pins (verified in each action's repository at the tag).
@@ -205,8 +205,6 @@ def run_plan_job(tmp_path: Path, plan_exit: int) -> tuple[dict[str, int | None],
     failed step only those whose `if:` says always() or !cancelled()), against a stand-in `.venv/bin/python` whose
     `infra plan` prints a violation and exits `plan_exit` and whose `infra diff` reports a change (exit 1).
     Returns each step's exit status (None: skipped) and the directory the job ran in."""
-    bash = shutil.which("bash")
-    assert bash is not None, "bash is the runner's shell"
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.write_text(
@@ -229,15 +227,7 @@ def run_plan_job(tmp_path: Path, plan_exit: int) -> tuple[dict[str, int | None],
             codes[step["name"]] = None
             continue
         env = {"PATH": os.environ["PATH"], "GITHUB_STEP_SUMMARY": str(summary), "BASE_REF": "main"}
-        done = subprocess.run(  # noqa: S603 - the workflow's own step, in a scratch directory
-            [bash, "-e", "-c", step["run"]],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        done = run_step(step["run"], tmp_path, env)
         codes[step["name"]] = done.returncode
         failed = failed or done.returncode != 0
     return codes, tmp_path

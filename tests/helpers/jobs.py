@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,22 @@ def _parsed(path: Path) -> dict[str, Any]:
 def load(path: Path) -> dict[str, Any]:
     """A workflow, parsed once per session: a fresh copy each time."""
     return copy.deepcopy(_parsed(path))
+
+
+def run_step(script: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """A step's `run:` script as GitHub runs one that names no `shell:` on Linux (`bash -e {0}`), in `cwd` with only
+    `env`; its output captured."""
+    bash = shutil.which("bash")
+    assert bash is not None, "bash is the runner's shell"
+    return subprocess.run(  # noqa: S603 - a workflow's own step, in a scratch directory
+        [bash, "-e", "-c", script],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def workflow(name: str) -> dict[str, Any]:
