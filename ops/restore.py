@@ -506,6 +506,14 @@ def _left_out_for(description: str, schema: str, name: str, dropped: set[str], e
     return None
 
 
+def toc_lines(dump: Path) -> list[str]:
+    """The dump's table of contents, a line per entry, as `pg_restore --list` prints it (a `--use-list`'s form)."""
+    done = postgres.run([postgres.tool("pg_restore"), "--list", str(dump)], dict(os.environ))
+    if done.returncode != 0:
+        raise JobError(postgres.failure("pg_restore --list", done, ""))
+    return done.stdout.decode().splitlines()
+
+
 def leave_out(dump: Path, manifest: Mapping[str, Any], available: Sequence[str], workdir: Path) -> Preparation:
     """What of a dump a server without some of the source's extensions can restore, as a `--use-list`.
 
@@ -524,11 +532,8 @@ def leave_out(dump: Path, manifest: Mapping[str, Any], available: Sequence[str],
     kept = {e["schema"] for e in extensions if e["name"] in available} | app_schemas | {"public"}
     dropped = {e["schema"] for e in unavailable} - kept
     names = {e["name"] for e in unavailable}
-    done = postgres.run([postgres.tool("pg_restore"), "--list", str(dump)], dict(os.environ))
-    if done.returncode != 0:
-        raise JobError(postgres.failure("pg_restore --list", done, ""))
     lines, counts = [], dict.fromkeys(sorted(names | dropped), 0)
-    for line in done.stdout.decode().splitlines():
+    for line in toc_lines(dump):
         entry = _toc_entry(line)
         why = None if entry is None else _left_out_for(*entry, dropped, names)
         if why is not None:
@@ -582,10 +587,7 @@ def for_target_user(dump: Path, target_url: str, workdir: Path) -> Preparation:
     server keeps its own (Supabase sets supabase_admin's itself). A role the target lacks is not left out:
     pg_restore fails on it.
     """
-    done = postgres.run([postgres.tool("pg_restore"), "--list", str(dump)], dict(os.environ))
-    if done.returncode != 0:
-        raise JobError(postgres.failure("pg_restore --list", done, ""))
-    listing = done.stdout.decode().splitlines()
+    listing = toc_lines(dump)
     default_roles = {
         line.rsplit(" ", 1)[1] for line in listing if (entry := _toc_entry(line)) and entry[0] == "DEFAULT ACL"
     }
